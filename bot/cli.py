@@ -1,0 +1,151 @@
+"""`feedback-loop`: run the bot, run the demo, and the admin's commands."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import re
+import sys
+from collections.abc import Sequence
+
+from bot.settings import Settings, SettingsError, load_settings
+
+NO_TOKEN_HELP = """\
+SLACK_BOT_TOKEN is not set, so there is no Slack workspace to talk to.
+
+To connect Feedback Loop to Slack:
+  1. Go to https://api.slack.com/apps -> Create New App -> From a manifest,
+     pick your workspace and paste the contents of manifest.yml.
+  2. Install the app, then copy the Bot User OAuth Token (xoxb-...) and the
+     Signing Secret (Basic Information) into .env:
+         SLACK_BOT_TOKEN=xoxb-...
+         SLACK_SIGNING_SECRET=...
+     For Socket Mode (no public URL needed), also create an app-level token with
+     connections:write and set SLACK_APP_TOKEN=xapp-...
+  3. Run `feedback-loop run` again.
+
+To see what the bot does without Slack, run:  feedback-loop demo
+"""
+
+
+class RedactSecrets(logging.Filter):
+    """Belt and braces: even a library's debug line must never show a token."""
+
+    PATTERN = re.compile(r"(xox[abposr]|xapp)-[A-Za-z0-9-]+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self.PATTERN.search(message):
+            record.msg = self.PATTERN.sub(r"\1-***", message)
+            record.args = ()
+        return True
+
+
+def configure_logging(level: str) -> None:
+    handler = logging.StreamHandler()
+    handler.addFilter(RedactSecrets())
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+def _settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as e:
+        print(f"feedback-loop: configuration error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = _settings_or_exit()
+    configure_logging(settings.log_level)
+    if not settings.slack_bot_token:
+        print(NO_TOKEN_HELP, file=sys.stderr)
+        return 1
+    use_http = args.http or not settings.socket_mode
+    if use_http and not settings.slack_signing_secret:
+        print(
+            "feedback-loop: configuration error: SLACK_SIGNING_SECRET: expected the app's "
+            "Signing Secret (Basic Information page); HTTP mode cannot verify requests without it",
+            file=sys.stderr,
+        )
+        return 2
+    from bot.app import build_app
+    from bot.runtime import build_runtime
+    from bot.script_catalog import ScriptsError
+
+    try:
+        rt = build_runtime(settings)
+    except ScriptsError as e:
+        print(f"feedback-loop: scripts error: {e}", file=sys.stderr)
+        return 2
+    app = build_app(rt)
+    log = logging.getLogger("feedback_loop")
+    log.info("database: %s", settings.database_label)
+    if use_http:
+        from bot.server import SlackASGI, make_server
+
+        port = args.port or settings.port
+        log.info("HTTP mode: POST /slack/events and GET /healthz on port %d", port)
+        server = make_server(SlackASGI(rt, app), host=args.host, port=port,
+                             log_level=settings.log_level)
+        server.run()
+        return 0 if server.started else 1
+    return asyncio.run(_socket_mode(rt, app))
+
+
+async def _socket_mode(rt: object, app: object) -> int:
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    from bot.app import identify
+    from bot.dispatcher import Dispatcher
+    from bot.runtime import Runtime
+
+    assert isinstance(rt, Runtime)
+    await identify(rt)
+    dispatcher = Dispatcher(rt)
+    dispatcher.start()
+    logging.getLogger("feedback_loop").info("Socket Mode: connecting to Slack")
+    handler = AsyncSocketModeHandler(app, rt.settings.slack_app_token)  # type: ignore[arg-type]
+    try:
+        await handler.start_async()
+    finally:
+        dispatcher.shutdown()
+        await rt.background.drain()
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from bot.demo import run_demo
+
+    return run_demo(verbose=args.verbose)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="feedback-loop",
+        description="Feedback Loop: feedback rituals for sales teams, in Slack.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the bot (Socket Mode if SLACK_APP_TOKEN is set)")
+    run.add_argument("--http", action="store_true", help="force HTTP mode")
+    run.add_argument("--host", default="0.0.0.0", help="address to listen on (HTTP mode)")
+    run.add_argument("--port", type=int, default=None, help="port (default: PORT or 3000)")
+    run.set_defaults(func=cmd_run)
+    demo = sub.add_parser("demo", help="see the bot work against a local Slack stand-in")
+    demo.add_argument("--verbose", action="store_true", help="also print the bot's log")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,50 @@
+"""The one source of "now" for the whole bot.
+
+Everything that schedules, compares or stamps time asks a `Clock`, so tests can move
+time forward instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current instant, timezone-aware, in UTC."""
+        ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class FakeClock:
+    """A clock that only moves when told to; thread-safe because the app reads it from
+    worker threads while the test thread advances it."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        start = start or datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
+        if start.tzinfo is None:
+            raise ValueError("FakeClock needs a timezone-aware start")
+        self._now = start.astimezone(UTC)
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            return self._now
+
+    def advance(self, delta: timedelta) -> datetime:
+        with self._lock:
+            self._now = self._now + delta
+            return self._now
+
+    def set(self, when: datetime) -> datetime:
+        if when.tzinfo is None:
+            raise ValueError("FakeClock.set needs a timezone-aware datetime")
+        with self._lock:
+            self._now = when.astimezone(UTC)
+            return self._now

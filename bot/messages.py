@@ -1,0 +1,115 @@
+"""Every message the bot sends is built here, from the script catalog, as Block Kit dicts.
+
+Builders are pure: they take the catalog, a language and plain values, so they are
+tested without Slack and a translator's change never touches a listener."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from bot.blocks import (
+    FALLBACK_MAX,
+    Block,
+    actions,
+    button,
+    clip,
+    context,
+    fit_message,
+    header,
+    section,
+)
+from bot.script_catalog import ScriptCatalog
+
+OUTCOME_KEYS = {"won": "deal.outcome_won", "lost": "deal.outcome_lost",
+                "no_decision": "deal.outcome_no_decision"}
+
+
+@dataclass(frozen=True)
+class Built:
+    text: str
+    blocks: list[Block]
+
+    def as_kwargs(self) -> dict[str, Any]:
+        return {"text": self.text, "blocks": self.blocks}
+
+
+class Texts:
+    """The catalog bound to one reader's language."""
+
+    def __init__(self, catalog: ScriptCatalog, lang: str | None) -> None:
+        self.catalog = catalog
+        self.lang = lang
+
+    def __call__(self, key: str, **values: Any) -> str:
+        return self.catalog.text(self.lang, key, **values)
+
+
+def format_amount(amount: Decimal | None, currency: str | None) -> str:
+    if amount is None:
+        return ""
+    symbol = {"USD": "$", "EUR": "€", "GBP": "£"}.get(currency or "", "")
+    number = f"{amount:,.0f}" if amount == amount.to_integral_value() else f"{amount:,.2f}"
+    return f"{symbol}{number}" if symbol else f"{number} {currency}".strip()
+
+
+def deal_dm(
+    t: Texts,
+    *,
+    deal_id: int,
+    account: str,
+    outcome: str,
+    amount: Decimal | None = None,
+    currency: str | None = None,
+    extra: Sequence[Block] = (),
+) -> Built:
+    """The first DM after a deal closes: the right script for the outcome."""
+    amount_text = format_amount(amount, currency)
+    values = {"account": account, "amount": amount_text}
+    value = str(deal_id)
+    if outcome == "won":
+        blocks = [
+            header(t("win.header", **values)),
+            section(t("win.intro", **values)),
+            section(t("win.questions", **values)),
+            context(t("win.why_it_matters", **values)),
+            *extra,
+            actions(
+                "win_debrief",
+                button(t("win.button_log"), "win_log_open", value, style="primary"),
+            ),
+        ]
+        return Built(clip(t("win.fallback", **values), FALLBACK_MAX), fit_message(blocks))
+    prefix = "loss" if outcome == "lost" else "no_decision"
+    blocks = [
+        header(t(f"{prefix}.header", **values)),
+        section(t(f"{prefix}.intro", **values)),
+        *extra,
+        section(t("loss.ask_mode", **values)),
+        actions(
+            "loss_mode",
+            button(t("loss.button_heard"), "loss_mode_heard", value),
+            button(t("loss.button_helped"), "loss_mode_helped", value),
+            button(t("loss.button_hugged"), "loss_mode_hugged", value),
+        ),
+        actions("loss_manager", button(t("loss.button_manager"), "manager_call_request", value)),
+    ]
+    return Built(clip(t(f"{prefix}.fallback", **values), FALLBACK_MAX), fit_message(blocks))
+
+
+def help_message(t: Texts, lines: Sequence[str]) -> Built:
+    blocks: list[Block] = [header(t("help.header")), section(t("help.intro"))]
+    body = "\n".join(t(key) for key in lines)
+    blocks.append(section(body))
+    blocks.append(context(t("help.footer")))
+    return Built(clip(t("help.header") + "\n" + body, FALLBACK_MAX), fit_message(blocks))
+
+
+def ephemeral(text: str) -> Built:
+    return Built(clip(text, FALLBACK_MAX), [section(text)])
+
+
+def outcome_word(t: Texts, outcome: str) -> str:
+    return t(OUTCOME_KEYS.get(outcome, "deal.outcome_lost"))

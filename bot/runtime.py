@@ -1,0 +1,135 @@
+"""What every listener needs, built once at start-up and handed to each `register()`.
+
+Listeners ack inside Slack's 3 seconds and hand slow work to `Runtime.spawn`, which
+keeps track of it: a graceful shutdown waits for it, and tests wait for it instead of
+sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.engine import Engine
+
+from bot.clock import Clock, SystemClock
+from bot.script_catalog import ScriptCatalog
+from bot.settings import Settings
+from storage.db import create_db_and_tables, make_engine
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class Background:
+    """Tracks work that runs after the ack."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._pending = 0
+        self._cond = threading.Condition()
+
+    def begin(self) -> None:
+        with self._cond:
+            self._pending += 1
+
+    def end(self) -> None:
+        with self._cond:
+            self._pending -= 1
+            self._cond.notify_all()
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str) -> asyncio.Task[Any]:
+        self.begin()
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        try:
+            if not task.cancelled() and task.exception() is not None:
+                log.error(
+                    "background work %r failed", task.get_name(), exc_info=task.exception()
+                )
+        finally:
+            self.end()
+
+    @property
+    def pending(self) -> int:
+        with self._cond:
+            return self._pending
+
+    def wait_idle(self, timeout: float = 10.0) -> None:
+        """Block (from another thread) until no work is in flight."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._pending == 0, timeout=timeout):
+                raise TimeoutError(f"{self._pending} background task(s) still running")
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        tasks = list(self._tasks)
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout)
+
+
+def make_client(settings: Settings) -> AsyncWebClient:
+    """Bolt has no base-URL setting, so the client is built here and handed to the App;
+    every Web API call then honours SLACK_API_URL.
+
+    Only 429s are retried inside the client (Slack says the call was not processed).
+    Connection errors are not: a lost response to chat.postMessage may still have
+    posted, and the delivery code decides what that means."""
+    client = AsyncWebClient(
+        token=settings.slack_bot_token,
+        base_url=settings.slack_api_url,
+        timeout=15,
+        retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=2)],
+    )
+    return client
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    catalog: ScriptCatalog
+    client: AsyncWebClient
+    clock: Clock = field(default_factory=SystemClock)
+    background: Background = field(default_factory=Background)
+    team_id: str | None = None
+    bot_user_id: str | None = None
+    channel_names: dict[str, str] = field(default_factory=dict)
+    # user id -> Slack locale, so an ack never waits on the database or Slack for it.
+    locales: dict[str, str] = field(default_factory=dict)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str) -> asyncio.Task[Any]:
+        return self.background.spawn(coro, name=name)
+
+    async def db(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run blocking database work off the event loop, so one slow query never
+        delays another request's ack."""
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+
+def build_runtime(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    catalog: ScriptCatalog | None = None,
+    engine: Engine | None = None,
+) -> Runtime:
+    engine = engine or make_engine(settings.database_url)
+    create_db_and_tables(engine)
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        catalog=catalog or ScriptCatalog.load(settings.scripts_dir),
+        client=make_client(settings),
+        clock=clock or SystemClock(),
+    )

@@ -1,0 +1,125 @@
+"""HTTP mode: Bolt's ASGI adapter under uvicorn, plus `/healthz` and a clean lifecycle.
+
+`POST /slack/events` carries events, slash commands and interactivity alike (Bolt checks
+the signature); `GET /healthz` answers whether the database is reachable. Start-up
+asks Slack who we are and starts the dispatcher; shutdown finishes work already acked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+import threading
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import uvicorn
+from slack_bolt.adapter.asgi.async_handler import AsyncSlackRequestHandler
+from slack_bolt.async_app import AsyncApp
+from sqlalchemy import text
+
+from bot.app import identify
+from bot.dispatcher import Dispatcher
+from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class SlackASGI:
+    def __init__(self, rt: Runtime, app: AsyncApp, *, run_dispatcher: bool = True) -> None:
+        self.rt = rt
+        self.slack = AsyncSlackRequestHandler(app, path="/slack/events")
+        self.dispatcher = Dispatcher(rt) if run_dispatcher else None
+        # The loop the app runs on, and a flag set once start-up finished: the demo and
+        # the tests run the server in a thread and need both.
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.started = threading.Event()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+        elif scope["type"] == "http" and scope["path"] == "/healthz":
+            await self._healthz(send)
+        else:
+            await self.slack(scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as e:
+                    log.error("start-up failed: %s", e)
+                    await send({"type": "lifespan.startup.failed", "message": str(e)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def startup(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        await identify(self.rt)
+        if self.dispatcher is not None:
+            self.dispatcher.start()
+        self.started.set()
+
+    async def shutdown(self) -> None:
+        if self.dispatcher is not None:
+            self.dispatcher.shutdown()
+        await self.rt.background.drain(timeout=20)
+
+    async def _healthz(self, send: Send) -> None:
+        def ping() -> None:
+            with self.rt.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+
+        try:
+            await asyncio.wait_for(self.rt.db(ping), timeout=2)
+            status, body = 200, {"ok": True}
+        except Exception as e:  # noqa: BLE001 - any failure means unhealthy
+            status, body = 503, {"ok": False, "error": type(e).__name__}
+        payload = json.dumps(body).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(payload)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
+
+
+def make_server(
+    asgi: SlackASGI, *, host: str = "0.0.0.0", port: int = 3000, log_level: str = "info"
+) -> uvicorn.Server:
+    config = uvicorn.Config(
+        asgi,
+        host=host,
+        port=port,
+        log_level=log_level.lower(),
+        access_log=False,
+        lifespan="on",
+        # Slack keeps connections alive between deliveries.
+        timeout_keep_alive=30,
+    )
+    return uvicorn.Server(config)
+
+
+def bind_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
+    """A listening socket, so tests and the demo can use port 0 and read the port back."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock

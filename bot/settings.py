@@ -1,0 +1,232 @@
+"""Settings: one typed object, read once from the environment (and `.env`) at start-up.
+
+A bad value stops the bot at start-up with one line that names the key and what is
+expected, instead of surfacing later as a confusing Slack error. Secrets are kept out of
+`repr()` so they never reach a log line.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from dotenv import dotenv_values
+
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_DATABASE_URL = "sqlite:///feedback_loop.db"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class SettingsError(ValueError):
+    """A configuration value is missing or malformed; the message is one line for the admin."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    slack_bot_token: str | None = field(default=None, repr=False)
+    slack_signing_secret: str | None = field(default=None, repr=False)
+    slack_app_token: str | None = field(default=None, repr=False)
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+    database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)
+    port: int = 3000
+    deals_channels: tuple[str, ...] = ()
+    log_level: str = "INFO"
+    scripts_dir: Path | None = None
+    loss_streak: int = 3
+    concern_delay_hours: float = 48.0
+    debrief_reminder_days: int = 3
+    end_of_day: time = time(17, 30)
+    working_days: tuple[int, ...] = (0, 1, 2, 3, 4)
+    send_rate_per_second: float = 1.0
+    tick_seconds: float = 5.0
+
+    @property
+    def socket_mode(self) -> bool:
+        return bool(self.slack_app_token)
+
+    @property
+    def deals_channel_ids(self) -> frozenset[str]:
+        return frozenset(c for c in self.deals_channels if not c.startswith("#"))
+
+    @property
+    def deals_channel_names(self) -> frozenset[str]:
+        return frozenset(c[1:].lower() for c in self.deals_channels if c.startswith("#"))
+
+    @property
+    def database_label(self) -> str:
+        """The database URL without a password, safe to log."""
+        parsed = urlparse(self.database_url)
+        if parsed.password:
+            return self.database_url.replace(f":{parsed.password}@", ":***@")
+        return self.database_url
+
+
+def _fail(key: str, expected: str, got: str) -> SettingsError:
+    shown = got if len(got) <= 40 else got[:37] + "..."
+    return SettingsError(f"{key}: expected {expected}, got {shown!r}")
+
+
+def _int(env: Mapping[str, str], key: str, default: int, lo: int, hi: int) -> int:
+    raw = env.get(key, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise _fail(key, f"a whole number from {lo} to {hi}", raw) from None
+    if not lo <= value <= hi:
+        raise _fail(key, f"a whole number from {lo} to {hi}", raw)
+    return value
+
+
+def _float(env: Mapping[str, str], key: str, default: float, lo: float, hi: float) -> float:
+    raw = env.get(key, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise _fail(key, f"a number from {lo:g} to {hi:g}", raw) from None
+    if not lo <= value <= hi:
+        raise _fail(key, f"a number from {lo:g} to {hi:g}", raw)
+    return value
+
+
+def _token(env: Mapping[str, str], key: str, prefix: str) -> str | None:
+    raw = env.get(key, "").strip()
+    if not raw:
+        return None
+    if not raw.startswith(prefix):
+        # Never echo a secret back, not even in an error.
+        raise SettingsError(f"{key}: expected a token starting with {prefix!r}")
+    return raw
+
+
+def _api_url(env: Mapping[str, str]) -> str:
+    raw = env.get("SLACK_API_URL", "").strip() or DEFAULT_SLACK_API_URL
+    parsed = urlparse(raw)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise _fail("SLACK_API_URL", "an http(s) URL such as https://slack.com/api/", raw)
+    return raw if raw.endswith("/") else raw + "/"
+
+
+def _database_url(env: Mapping[str, str]) -> str:
+    raw = env.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL
+    scheme = raw.split(":", 1)[0].lower()
+    if scheme == "sqlite":
+        if not raw.startswith("sqlite://"):
+            raise _fail("DATABASE_URL", "sqlite:///path/to/file.db", raw)
+        return raw
+    if scheme in ("postgres", "postgresql", "postgresql+psycopg"):
+        # SQLAlchemy needs the driver named; admins paste what their host gives them.
+        return "postgresql+psycopg://" + raw.split("://", 1)[1]
+    label = raw.split("@")[-1] if "@" in raw else raw
+    raise SettingsError(
+        f"DATABASE_URL: expected sqlite:///file.db or postgresql://user@host/db, got {label!r}"
+    )
+
+
+_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
+_CHANNEL_NAME = re.compile(r"^#[a-z0-9][a-z0-9_\-]{0,79}$")
+
+
+def _channels(env: Mapping[str, str]) -> tuple[str, ...]:
+    raw = env.get("DEALS_CHANNELS", "").strip()
+    if not raw:
+        return ()
+    out: list[str] = []
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        if _CHANNEL_ID.match(part):
+            out.append(part)
+        elif _CHANNEL_NAME.match(part.lower()):
+            out.append(part.lower())
+        else:
+            raise _fail(
+                "DEALS_CHANNELS", "comma-separated channel IDs (C0123ABC) or #names", part
+            )
+    return tuple(dict.fromkeys(out))
+
+
+def _log_level(env: Mapping[str, str]) -> str:
+    raw = env.get("LOG_LEVEL", "").strip().upper() or "INFO"
+    if raw not in LOG_LEVELS:
+        raise _fail("LOG_LEVEL", "one of " + ", ".join(LOG_LEVELS), raw)
+    return raw
+
+
+def _end_of_day(env: Mapping[str, str]) -> time:
+    raw = env.get("END_OF_DAY", "").strip()
+    if not raw:
+        return time(17, 30)
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})", raw)
+    if not match or int(match[1]) > 23 or int(match[2]) > 59:
+        raise _fail("END_OF_DAY", "a local time as HH:MM, e.g. 17:30", raw)
+    return time(int(match[1]), int(match[2]))
+
+
+def _working_days(env: Mapping[str, str]) -> tuple[int, ...]:
+    raw = env.get("WORKING_DAYS", "").strip().lower()
+    if not raw:
+        return (0, 1, 2, 3, 4)
+    days: set[int] = set()
+    for part in (p.strip() for p in raw.split(",")):
+        if "-" in part:
+            start, _, end = part.partition("-")
+            if start not in WEEKDAYS or end not in WEEKDAYS:
+                raise _fail("WORKING_DAYS", "days like mon-fri or mon,tue,thu", raw)
+            a, b = WEEKDAYS.index(start), WEEKDAYS.index(end)
+            days.update(range(a, b + 1) if a <= b else [*range(a, 7), *range(0, b + 1)])
+        elif part in WEEKDAYS:
+            days.add(WEEKDAYS.index(part))
+        else:
+            raise _fail("WORKING_DAYS", "days like mon-fri or mon,tue,thu", raw)
+    return tuple(sorted(days))
+
+
+def _scripts_dir(env: Mapping[str, str]) -> Path | None:
+    raw = env.get("SCRIPTS_DIR", "").strip()
+    if not raw:
+        return None
+    path = Path(raw).expanduser()
+    if not path.is_dir():
+        raise _fail("SCRIPTS_DIR", "an existing folder holding en.toml / es.toml / fr.toml", raw)
+    return path
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, *, env_file: str | Path | None = ".env"
+) -> Settings:
+    """Read settings once. Real environment variables win over `.env`, as dotenv's
+    `override=False` does, so a deploy can always override a checked-in file."""
+    merged: dict[str, Any] = {}
+    if env_file is not None and Path(env_file).is_file():
+        merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    merged.update(os.environ if environ is None else environ)
+    env: Mapping[str, str] = merged
+    return Settings(
+        slack_bot_token=_token(env, "SLACK_BOT_TOKEN", "xoxb-"),
+        slack_signing_secret=env.get("SLACK_SIGNING_SECRET", "").strip() or None,
+        slack_app_token=_token(env, "SLACK_APP_TOKEN", "xapp-"),
+        slack_api_url=_api_url(env),
+        database_url=_database_url(env),
+        port=_int(env, "PORT", 3000, 1, 65535),
+        deals_channels=_channels(env),
+        log_level=_log_level(env),
+        scripts_dir=_scripts_dir(env),
+        loss_streak=_int(env, "LOSS_STREAK", 3, 2, 50),
+        concern_delay_hours=_float(env, "CONCERN_DELAY_HOURS", 48.0, 0.01, 24 * 90),
+        debrief_reminder_days=_int(env, "DEBRIEF_REMINDER_DAYS", 3, 1, 60),
+        end_of_day=_end_of_day(env),
+        working_days=_working_days(env),
+        send_rate_per_second=_float(env, "SEND_RATE", 1.0, 0.05, 100.0),
+        tick_seconds=_float(env, "TICK_SECONDS", 5.0, 0.05, 3600.0),
+    )

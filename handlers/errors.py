@@ -1,0 +1,39 @@
+"""One place where a listener's unexpected error is logged, with context, and the user
+is told in words they can act on (instead of a try/except in every listener)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.response import BoltResponse
+
+from bot.messages import Texts
+from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def register(app: AsyncApp, rt: Runtime) -> None:
+    @app.error
+    async def on_error(error: Exception, body: dict[str, Any], response: BoltResponse | None) -> None:
+        user = (body.get("user") or {}).get("id") if isinstance(body.get("user"), dict) else (
+            body.get("user_id") or (body.get("event") or {}).get("user")
+        )
+        log.error(
+            "listener failed: type=%s user=%s team=%s",
+            body.get("type") or ("slash_command" if body.get("command") else "?"),
+            user,
+            body.get("team_id") or (body.get("team") or {}).get("id"),
+            exc_info=error,
+        )
+        url = body.get("response_url")
+        if url:
+            from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+            text = Texts(rt.catalog, rt.locales.get(str(user or ""))) ("errors.generic")
+            try:
+                await AsyncWebhookClient(url).send(text=text, response_type="ephemeral")
+            except Exception:  # noqa: BLE001 - the user message is best effort
+                log.warning("could not tell the user about the error", exc_info=True)

@@ -1,0 +1,138 @@
+"""`/loop`: one slash command, many subcommands, each owned by its ritual's module.
+
+Rituals add their subcommands to the `LoopCommand` router in their own `register()`;
+this module owns only the routing, `help`, and the error for a word it doesn't know.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import messages
+from bot.messages import Texts
+from bot.runtime import Runtime
+from storage.db import unit_of_work
+from storage.people import get_person
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CommandCall:
+    """One `/loop <name> <args>` invocation, with what a subcommand needs to answer it."""
+
+    rt: Runtime
+    ack: AsyncAck
+    respond: AsyncRespond
+    client: AsyncWebClient
+    team_id: str
+    user_id: str
+    channel_id: str
+    name: str
+    args: str
+    trigger_id: str | None
+    t: Texts
+    body: dict[str, Any]
+
+    async def reply(self, text: str) -> None:
+        """Answer in the ack itself: ephemeral, within Slack's 3 seconds."""
+        built = messages.ephemeral(text)
+        await self.ack(text=built.text, blocks=built.blocks, response_type="ephemeral")
+
+
+Handler = Callable[[CommandCall], Awaitable[None]]
+
+
+@dataclass
+class Subcommand:
+    name: str
+    handler: Handler
+    help_key: str
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass
+class LoopCommand:
+    subcommands: dict[str, Subcommand] = field(default_factory=dict)
+    _aliases: dict[str, str] = field(default_factory=dict)
+
+    def add(
+        self, name: str, handler: Handler, *, help_key: str, aliases: tuple[str, ...] = ()
+    ) -> None:
+        self.subcommands[name] = Subcommand(name, handler, help_key, aliases)
+        for alias in aliases:
+            self._aliases[alias] = name
+
+    def find(self, word: str) -> Subcommand | None:
+        word = word.lower()
+        return self.subcommands.get(self._aliases.get(word, word))
+
+    def names(self) -> list[str]:
+        return ["help", *sorted(self.subcommands)]
+
+    def help_keys(self) -> list[str]:
+        return ["help.line_help", *(self.subcommands[n].help_key for n in sorted(self.subcommands))]
+
+
+async def reader_texts(rt: Runtime, team_id: str, user_id: str) -> Texts:
+    """The reader's language from what we stored of their Slack locale (English if new)."""
+    cached = rt.locales.get(user_id)
+    if cached is None:
+
+        def read() -> str | None:
+            with unit_of_work(rt.engine) as session:
+                person = get_person(session=session, team_id=team_id, slack_id=user_id)
+                return person.locale if person else None
+
+        cached = await rt.db(read) or ""
+        if cached:
+            rt.locales[user_id] = cached
+    return Texts(rt.catalog, cached or None)
+
+
+def register(app: AsyncApp, rt: Runtime, commands: LoopCommand) -> None:
+    @app.command("/loop")
+    async def loop_command(
+        ack: AsyncAck,
+        respond: AsyncRespond,
+        command: dict[str, Any],
+        client: AsyncWebClient,
+        body: dict[str, Any],
+    ) -> None:
+        text = (command.get("text") or "").strip()
+        word, _, rest = text.partition(" ")
+        team_id = str(command.get("team_id") or rt.team_id or "")
+        user_id = str(command.get("user_id") or "")
+        t = await reader_texts(rt, team_id, user_id)
+        if word.lower() in ("", "help", "?", "-h", "--help"):
+            built = messages.help_message(t, commands.help_keys())
+            await ack(text=built.text, blocks=built.blocks, response_type="ephemeral")
+            return
+        sub = commands.find(word)
+        if sub is None:
+            listing = ", ".join(f"`{n}`" for n in commands.names())
+            msg = t("errors.unknown_subcommand", word=word[:40], subcommands=listing)
+            built = messages.ephemeral(msg)
+            await ack(text=built.text, blocks=built.blocks, response_type="ephemeral")
+            return
+        call = CommandCall(
+            rt=rt,
+            ack=ack,
+            respond=respond,
+            client=client,
+            team_id=team_id,
+            user_id=user_id,
+            channel_id=str(command.get("channel_id") or ""),
+            name=sub.name,
+            args=rest.strip(),
+            trigger_id=command.get("trigger_id"),
+            t=t,
+            body=body,
+        )
+        await sub.handler(call)

@@ -1,0 +1,145 @@
+"""The tables. Timestamps are stored as UTC and always come back timezone-aware."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index, Numeric, TypeDecorator, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """SQLite keeps no zone and PostgreSQL converts to the session's; storing naive UTC
+    and re-attaching UTC on the way out makes both behave the same."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utc_column(*, nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+def json_column() -> Any:
+    return Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class Workspace(SQLModel, table=True):
+    team_id: str = Field(primary_key=True, max_length=32)
+    name: str | None = None
+    bot_user_id: str | None = None
+    holidays: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: datetime | None = utc_column()
+
+
+class Person(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("team_id", "slack_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    slack_id: str = Field(max_length=32)
+    name: str | None = None
+    email: str | None = None
+    tz: str | None = None
+    locale: str | None = None
+    is_admin: bool = False
+    is_bot: bool = False
+    deleted: bool = False
+    manager_slack_id: str | None = None
+    paused: bool = False
+    snoozed_until: datetime | None = utc_column()
+    vacation_start: str | None = None  # ISO date in the rep's own zone
+    vacation_end: str | None = None
+    refreshed_at: datetime | None = utc_column()
+    created_at: datetime | None = utc_column()
+
+
+class Deal(SQLModel, table=True):
+    __table_args__ = (
+        # The same Slack message seen twice (a retry, a new event_id) is one deal.
+        UniqueConstraint("team_id", "source_channel", "source_ts", name="uq_deal_source"),
+        UniqueConstraint("team_id", "external_id", name="uq_deal_external"),
+        Index("ix_deal_rep", "team_id", "rep_slack_id", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    account: str
+    outcome: str  # won | lost | no_decision
+    amount: Decimal | None = Field(default=None, sa_column=Column(Numeric(16, 2)))
+    currency: str | None = None
+    rep_slack_id: str | None = None
+    reported_by: str | None = None
+    source: str = "channel"  # channel | command | shortcut | webhook
+    source_channel: str | None = None
+    source_ts: str | None = None
+    external_id: str | None = None
+    raw_text: str | None = None
+    created_at: datetime | None = utc_column()
+
+
+class RitualRun(SQLModel, table=True):
+    """One ritual for one person: its state machine and what it has collected."""
+
+    __table_args__ = (Index("ix_ritual_user", "team_id", "user_slack_id", "ritual", "state"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    ritual: str  # win_debrief | loss_debrief | manager_call | tee_up | screen_out | concern ...
+    user_slack_id: str
+    deal_id: int | None = Field(default=None, foreign_key="deal.id")
+    account: str | None = None
+    state: str = "open"
+    data: dict[str, Any] = json_column()
+    due_at: datetime | None = utc_column()
+    created_at: datetime | None = utc_column()
+    updated_at: datetime | None = utc_column()
+
+
+class SeenEvent(SQLModel, table=True):
+    """Slack retries events and may redeliver them; one row per event_id makes the
+    second delivery a no-op."""
+
+    team_id: str = Field(primary_key=True, max_length=32)
+    event_id: str = Field(primary_key=True, max_length=64)
+    received_at: datetime | None = utc_column()
+
+
+class Nudge(SQLModel, table=True):
+    """Every message the bot will send, as a row: the schedule is this table.
+
+    state: pending -> sending -> sent | failed | skipped | uncertain."""
+
+    __table_args__ = (Index("ix_nudge_state_due", "state", "due_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    user_slack_id: str
+    kind: str
+    payload: dict[str, Any] = json_column()
+    due_at: datetime | None = utc_column(nullable=False)
+    idempotency_key: str = Field(unique=True, max_length=200)
+    state: str = "pending"
+    attempts: int = 0
+    last_error: str | None = None
+    lease_until: datetime | None = utc_column()
+    post_started_at: datetime | None = utc_column()
+    sent_channel: str | None = None
+    sent_ts: str | None = None
+    ritual_run_id: int | None = Field(default=None, foreign_key="ritualrun.id")
+    created_at: datetime | None = utc_column()
+    updated_at: datetime | None = utc_column()

@@ -1,0 +1,112 @@
+"""Storage behaviour that must hold on SQLite and on PostgreSQL alike."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from storage import nudges
+from storage.db import create_db_and_tables, make_engine, unit_of_work
+from storage.deals import NewDeal, add_deal, mark_event_seen
+from storage.models import Nudge
+
+NOW = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def engine(db_url: str) -> Engine:
+    eng = make_engine(db_url)
+    create_db_and_tables(eng)
+    yield eng
+    eng.dispose()
+
+
+def _deal(**kw: object) -> NewDeal:
+    base = dict(team_id="T1", account="Globex", outcome="lost", rep_slack_id="U1",
+                source="channel", source_channel="C1", source_ts="1.1")
+    base.update(kw)
+    return NewDeal(**base)  # type: ignore[arg-type]
+
+
+def test_same_event_id_is_seen_once(engine: Engine) -> None:
+    with unit_of_work(engine) as s:
+        assert mark_event_seen(session=s, team_id="T1", event_id="Ev1", now=NOW)
+    with unit_of_work(engine) as s:
+        assert not mark_event_seen(session=s, team_id="T1", event_id="Ev1", now=NOW)
+        assert mark_event_seen(session=s, team_id="T2", event_id="Ev1", now=NOW)
+
+
+def test_same_source_message_is_one_deal(engine: Engine) -> None:
+    with unit_of_work(engine) as s:
+        first = add_deal(session=s, new=_deal(amount=Decimal("50000")), now=NOW)
+        assert first is not None and first.id
+    with unit_of_work(engine) as s:
+        assert add_deal(session=s, new=_deal(), now=NOW) is None
+        assert add_deal(session=s, new=_deal(source_ts="1.2"), now=NOW) is not None
+
+
+def test_timestamps_come_back_in_utc(engine: Engine) -> None:
+    madrid = NOW.astimezone(__import__("zoneinfo").ZoneInfo("Europe/Madrid"))
+    with unit_of_work(engine) as s:
+        n = nudges.schedule(session=s, team_id="T1", user_slack_id="U1", kind="k",
+                            due_at=madrid, idempotency_key="k1", now=NOW)
+        nid = n.id
+    with unit_of_work(engine) as s:
+        row = s.get(Nudge, nid)
+        assert row is not None and row.due_at == NOW and row.due_at.tzinfo is not None
+
+
+def test_schedule_is_idempotent_by_key(engine: Engine) -> None:
+    with unit_of_work(engine) as s:
+        a = nudges.schedule(session=s, team_id="T1", user_slack_id="U1", kind="k",
+                            due_at=NOW, idempotency_key="same", now=NOW)
+    with unit_of_work(engine) as s:
+        b = nudges.schedule(session=s, team_id="T1", user_slack_id="U1", kind="k",
+                            due_at=NOW + timedelta(days=1), idempotency_key="same", now=NOW)
+    assert a.id == b.id
+
+
+def test_claim_takes_only_due_pending_rows_once(engine: Engine) -> None:
+    with unit_of_work(engine) as s:
+        for i in range(5):
+            nudges.schedule(session=s, team_id="T1", user_slack_id="U1", kind="k",
+                            due_at=NOW + timedelta(minutes=i - 2), idempotency_key=f"n{i}", now=NOW)
+    with unit_of_work(engine, immediate=True) as s:
+        first = nudges.claim_due(session=s, now=NOW, limit=10, lease=timedelta(minutes=2))
+    assert [n.idempotency_key for n in first] == ["n0", "n1", "n2"]
+    assert all(n.state == nudges.SENDING and n.attempts == 1 for n in first)
+    with unit_of_work(engine, immediate=True) as s:
+        assert nudges.claim_due(session=s, now=NOW, limit=10, lease=timedelta(minutes=2)) == []
+
+
+def test_expired_lease_is_retried_unless_posting_had_started(engine: Engine) -> None:
+    with unit_of_work(engine) as s:
+        for key in ("before-post", "during-post"):
+            nudges.schedule(session=s, team_id="T1", user_slack_id="U1", kind="k",
+                            due_at=NOW, idempotency_key=key, now=NOW)
+    with unit_of_work(engine, immediate=True) as s:
+        claimed = nudges.claim_due(session=s, now=NOW, limit=10, lease=timedelta(minutes=2))
+        during = next(n for n in claimed if n.idempotency_key == "during-post")
+        assert nudges.mark_posting(session=s, nudge_id=during.id, now=NOW)
+    later = NOW + timedelta(minutes=5)
+    with unit_of_work(engine, immediate=True) as s:
+        assert nudges.recover_expired_leases(session=s, now=later) == (1, 1)
+    with unit_of_work(engine) as s:
+        states = {n.idempotency_key: n.state for n in s.query(Nudge).all()}
+    assert states == {"before-post": nudges.PENDING, "during-post": nudges.UNCERTAIN}
+
+
+def test_settling_a_nudge_someone_else_holds_does_nothing(engine: Engine) -> None:
+    with unit_of_work(engine) as s:
+        n = nudges.schedule(session=s, team_id="T1", user_slack_id="U1", kind="k",
+                            due_at=NOW, idempotency_key="x", now=NOW)
+        nid = n.id
+    with unit_of_work(engine) as s:
+        # Not claimed: still pending, so a stray "sent" must not be recorded.
+        assert not nudges.mark_sent(session=s, nudge_id=nid, now=NOW, channel="D1", ts="1.0")
+        assert nudges.claim(session=s, nudge_id=nid, now=NOW, lease=timedelta(minutes=1))
+        assert nudges.claim(session=s, nudge_id=nid, now=NOW, lease=timedelta(minutes=1)) is None
+        assert nudges.mark_sent(session=s, nudge_id=nid, now=NOW, channel="D1", ts="1.0")
