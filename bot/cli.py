@@ -90,8 +90,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         port = args.port or settings.port
         log.info("HTTP mode: POST /slack/events and GET /healthz on port %d", port)
-        server = make_server(SlackASGI(rt, app), host=args.host, port=port,
-                             log_level=settings.log_level)
+        server = make_server(
+            SlackASGI(rt, app), host=args.host, port=port, log_level=settings.log_level
+        )
         server.run()
         return 0 if server.started else 1
     return asyncio.run(_socket_mode(rt, app))

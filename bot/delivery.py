@@ -16,7 +16,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -66,16 +66,58 @@ class Message:
 
 Renderer = Callable[[Runtime, Nudge, Person], Awaitable[Message | None]]
 AfterSent = Callable[[Runtime, Nudge, str, str], Awaitable[None]]
+# Returns when a quiet person may next be nudged (None: not quiet now).
+QuietCheck = Callable[[Runtime, Nudge, Person], Awaitable[datetime | None]]
 
-_renderers: dict[str, Renderer] = {}
-_after_sent: dict[str, AfterSent] = {}
+
+@dataclass(frozen=True)
+class KindPolicy:
+    """How a kind of nudge behaves when it cannot go out on time.
+
+    max_late: past its due time by more than this, it is skipped instead of sent
+      (an end-of-day reflection at 3 a.m. makes no sense; a concern check-in a day
+      late still does). None = always worth sending.
+    when_quiet: "wait" keeps it until the person is reachable again; "skip" drops it.
+    respects_quiet: False for messages the person asked for just now (a deal DM
+      they triggered themselves), which go out even while snoozed."""
+
+    max_late: timedelta | None = None
+    when_quiet: str = "wait"
+    respects_quiet: bool = True
 
 
-def register_kind(kind: str, render: Renderer, after_sent: AfterSent | None = None) -> None:
-    """Each ritual declares how its nudges look; delivery stays ignorant of rituals."""
-    _renderers[kind] = render
-    if after_sent is not None:
-        _after_sent[kind] = after_sent
+@dataclass
+class _Kind:
+    render: Renderer
+    after_sent: AfterSent | None
+    policy: KindPolicy
+
+
+_kinds: dict[str, _Kind] = {}
+_quiet_checks: list[QuietCheck] = []
+
+
+def register_kind(
+    kind: str,
+    render: Renderer,
+    after_sent: AfterSent | None = None,
+    *,
+    policy: KindPolicy | None = None,
+) -> None:
+    """Each ritual declares how its nudges look and behave; delivery stays ignorant of
+    rituals."""
+    _kinds[kind] = _Kind(render, after_sent, policy or KindPolicy())
+
+
+def policy_for(kind: str) -> KindPolicy:
+    entry = _kinds.get(kind)
+    return entry.policy if entry else KindPolicy()
+
+
+def add_quiet_check(check: QuietCheck) -> None:
+    """Pause, snooze, vacations, holidays and Slack's Do Not Disturb each add one."""
+    if check not in _quiet_checks:
+        _quiet_checks.append(check)
 
 
 def _retry_after(e: SlackApiError) -> float:
@@ -125,8 +167,8 @@ async def _give_back(rt: Runtime, nudge: Nudge, delay: timedelta, error: str) ->
 async def send_claimed(rt: Runtime, nudge: Nudge) -> str:
     """Send a nudge this worker has claimed; returns the state it ends in."""
     assert nudge.id is not None
-    render = _renderers.get(nudge.kind)
-    if render is None:
+    entry = _kinds.get(nudge.kind)
+    if entry is None:
         await _settle(rt, nudges.mark_failed, nudge, error=f"no renderer for kind {nudge.kind!r}")
         return nudges.FAILED
     try:
@@ -134,7 +176,10 @@ async def send_claimed(rt: Runtime, nudge: Nudge) -> str:
         if person.deleted:
             await _settle(rt, nudges.mark_failed, nudge, error="user_not_found: deactivated")
             return nudges.FAILED
-        message = await render(rt, nudge, person)
+        held = await _hold_back(rt, nudge, person, entry.policy)
+        if held is not None:
+            return held
+        message = await entry.render(rt, nudge, person)
         if message is None:
             await _settle(rt, nudges.mark_skipped, nudge, reason="nothing to send any more")
             return nudges.SKIPPED
@@ -162,17 +207,39 @@ async def send_claimed(rt: Runtime, nudge: Nudge) -> str:
         log.warning("nudge %s (%s) failed: %s", nudge.id, nudge.kind, error)
         return nudges.FAILED
     except (aiohttp.ClientError, TimeoutError, OSError, asyncio.CancelledError) as e:
-        await _settle(rt, nudges.mark_uncertain, nudge, error=f"connection lost while posting: {e!r}")
+        await _settle(
+            rt, nudges.mark_uncertain, nudge, error=f"connection lost while posting: {e!r}"
+        )
         if isinstance(e, asyncio.CancelledError):
             raise
         return nudges.UNCERTAIN
 
     ts = str(resp.get("ts"))
     await _settle(rt, nudges.mark_sent, nudge, channel=channel, ts=ts)
-    hook = _after_sent.get(nudge.kind)
-    if hook is not None:
-        await hook(rt, nudge, channel, ts)
+    if entry.after_sent is not None:
+        await entry.after_sent(rt, nudge, channel, ts)
     return nudges.SENT
+
+
+async def _hold_back(rt: Runtime, nudge: Nudge, person: Person, policy: KindPolicy) -> str | None:
+    """Too late to make sense, or the person is quiet: settle without sending."""
+    now = rt.clock.now()
+    if policy.max_late is not None and nudge.due_at and now - nudge.due_at > policy.max_late:
+        late = now - nudge.due_at
+        await _settle(rt, nudges.mark_skipped, nudge, reason=f"too late to send ({late} late)")
+        return nudges.SKIPPED
+    if not policy.respects_quiet:
+        return None
+    for check in _quiet_checks:
+        until = await check(rt, nudge, person)
+        if until is None or until <= now:
+            continue
+        if policy.when_quiet == "skip":
+            await _settle(rt, nudges.mark_skipped, nudge, reason="person was quiet")
+            return nudges.SKIPPED
+        await _settle(rt, nudges.release, nudge, due_at=until, error="waiting: person is quiet")
+        return nudges.PENDING
+    return None
 
 
 async def _before_post_error(rt: Runtime, nudge: Nudge, e: SlackApiError) -> str:

@@ -55,9 +55,7 @@ class Background:
         self._tasks.discard(task)
         try:
             if not task.cancelled() and task.exception() is not None:
-                log.error(
-                    "background work %r failed", task.get_name(), exc_info=task.exception()
-                )
+                log.error("background work %r failed", task.get_name(), exc_info=task.exception())
         finally:
             self.end()
 

@@ -150,9 +150,7 @@ def _channels(env: Mapping[str, str]) -> tuple[str, ...]:
         elif _CHANNEL_NAME.match(part.lower()):
             out.append(part.lower())
         else:
-            raise _fail(
-                "DEALS_CHANNELS", "comma-separated channel IDs (C0123ABC) or #names", part
-            )
+            raise _fail("DEALS_CHANNELS", "comma-separated channel IDs (C0123ABC) or #names", part)
     return tuple(dict.fromkeys(out))
 
 

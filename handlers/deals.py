@@ -11,11 +11,11 @@ import logging
 import re
 from typing import Any
 
+from bot.deal_parser import DealSignal, parse_deal_message, parse_outcome
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
 from bot import messages
-from bot.deal_parser import DealSignal, parse_deal_message, parse_outcome
 from bot.delivery import deliver, register_kind
 from bot.messages import Texts
 from bot.people import lookup_by_email
@@ -173,7 +173,9 @@ async def deal_command(call: CommandCall) -> None:
     t = call.t
     outcome, account, rep, bad = parse_deal_args(call.args)
     if bad is not None:
-        await call.reply(t("errors.deal_bad_outcome", word=bad[:40]) + "\n" + t("errors.deal_usage"))
+        await call.reply(
+            t("errors.deal_bad_outcome", word=bad[:40]) + "\n" + t("errors.deal_usage")
+        )
         return
     if outcome is None or not account:
         await call.reply(t("errors.deal_usage"))

@@ -17,9 +17,13 @@ log = logging.getLogger(__name__)
 
 def register(app: AsyncApp, rt: Runtime) -> None:
     @app.error
-    async def on_error(error: Exception, body: dict[str, Any], response: BoltResponse | None) -> None:
-        user = (body.get("user") or {}).get("id") if isinstance(body.get("user"), dict) else (
-            body.get("user_id") or (body.get("event") or {}).get("user")
+    async def on_error(
+        error: Exception, body: dict[str, Any], response: BoltResponse | None
+    ) -> None:
+        user = (
+            (body.get("user") or {}).get("id")
+            if isinstance(body.get("user"), dict)
+            else (body.get("user_id") or (body.get("event") or {}).get("user"))
         )
         log.error(
             "listener failed: type=%s user=%s team=%s",
@@ -32,7 +36,7 @@ def register(app: AsyncApp, rt: Runtime) -> None:
         if url:
             from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-            text = Texts(rt.catalog, rt.locales.get(str(user or ""))) ("errors.generic")
+            text = Texts(rt.catalog, rt.locales.get(str(user or "")))("errors.generic")
             try:
                 await AsyncWebhookClient(url).send(text=text, response_type="ephemeral")
             except Exception:  # noqa: BLE001 - the user message is best effort

@@ -85,7 +85,9 @@ def get_deal(*, session: Session, deal_id: int) -> Deal | None:
     return session.get(Deal, deal_id)
 
 
-def recent_deals(*, session: Session, team_id: str, rep_slack_id: str, limit: int = 10) -> list[Deal]:
+def recent_deals(
+    *, session: Session, team_id: str, rep_slack_id: str, limit: int = 10
+) -> list[Deal]:
     return list(
         session.exec(
             select(Deal)

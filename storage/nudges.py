@@ -82,9 +82,7 @@ def claim(*, session: Session, nudge_id: int, now: datetime, lease: timedelta) -
     return session.get(Nudge, nudge_id, populate_existing=True)
 
 
-def claim_due(
-    *, session: Session, now: datetime, limit: int, lease: timedelta
-) -> list[Nudge]:
+def claim_due(*, session: Session, now: datetime, limit: int, lease: timedelta) -> list[Nudge]:
     """Claim up to `limit` due nudges, oldest first.
 
     On PostgreSQL `FOR UPDATE SKIP LOCKED` lets several replicas claim side by side

@@ -74,14 +74,31 @@ def sqlite_url(tmp_path: Path) -> str:
 @pytest.fixture
 def standin() -> Iterator[SlackStandIn]:
     with SlackStandIn() as s:
-        s.add_user(REP, name="rita", real_name="Rita Rep", email="rita@acme.test",
-                   tz="America/New_York", locale="en-US")
-        s.add_user(REP2, name="sam", real_name="Sam Seller", email="sam@acme.test",
-                   tz="Europe/Madrid", locale="es-ES")
-        s.add_user(MANAGER, name="maya", real_name="Maya Manager", email="maya@acme.test",
-                   tz="America/New_York", locale="en-US")
-        s.add_user(ADMIN, name="ada", real_name="Ada Admin", email="ada@acme.test",
-                   is_admin=True)
+        s.add_user(
+            REP,
+            name="rita",
+            real_name="Rita Rep",
+            email="rita@acme.test",
+            tz="America/New_York",
+            locale="en-US",
+        )
+        s.add_user(
+            REP2,
+            name="sam",
+            real_name="Sam Seller",
+            email="sam@acme.test",
+            tz="Europe/Madrid",
+            locale="es-ES",
+        )
+        s.add_user(
+            MANAGER,
+            name="maya",
+            real_name="Maya Manager",
+            email="maya@acme.test",
+            tz="America/New_York",
+            locale="en-US",
+        )
+        s.add_user(ADMIN, name="ada", real_name="Ada Admin", email="ada@acme.test", is_admin=True)
         s.add_channel(DEALS, "deals")
         s.add_channel(OTHER, "random")
         yield s
@@ -127,7 +144,8 @@ class RunningBot:
     def dms_to(self, user: str) -> list[Any]:
         channel = self.standin.dm_channel(user) if hasattr(self.standin, "dm_channel") else None
         return [
-            c for c in self.standin.calls_to("chat.postMessage")
+            c
+            for c in self.standin.calls_to("chat.postMessage")
             if c.body.get("channel") in {user, channel}
         ]
 

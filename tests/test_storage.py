@@ -25,8 +25,15 @@ def engine(db_url: str) -> Engine:
 
 
 def _deal(**kw: object) -> NewDeal:
-    base = dict(team_id="T1", account="Globex", outcome="lost", rep_slack_id="U1",
-                source="channel", source_channel="C1", source_ts="1.1")
+    base = dict(
+        team_id="T1",
+        account="Globex",
+        outcome="lost",
+        rep_slack_id="U1",
+        source="channel",
+        source_channel="C1",
+        source_ts="1.1",
+    )
     base.update(kw)
     return NewDeal(**base)  # type: ignore[arg-type]
 
@@ -51,8 +58,15 @@ def test_same_source_message_is_one_deal(engine: Engine) -> None:
 def test_timestamps_come_back_in_utc(engine: Engine) -> None:
     madrid = NOW.astimezone(__import__("zoneinfo").ZoneInfo("Europe/Madrid"))
     with unit_of_work(engine) as s:
-        n = nudges.schedule(session=s, team_id="T1", user_slack_id="U1", kind="k",
-                            due_at=madrid, idempotency_key="k1", now=NOW)
+        n = nudges.schedule(
+            session=s,
+            team_id="T1",
+            user_slack_id="U1",
+            kind="k",
+            due_at=madrid,
+            idempotency_key="k1",
+            now=NOW,
+        )
         nid = n.id
     with unit_of_work(engine) as s:
         row = s.get(Nudge, nid)
@@ -61,19 +75,40 @@ def test_timestamps_come_back_in_utc(engine: Engine) -> None:
 
 def test_schedule_is_idempotent_by_key(engine: Engine) -> None:
     with unit_of_work(engine) as s:
-        a = nudges.schedule(session=s, team_id="T1", user_slack_id="U1", kind="k",
-                            due_at=NOW, idempotency_key="same", now=NOW)
+        a = nudges.schedule(
+            session=s,
+            team_id="T1",
+            user_slack_id="U1",
+            kind="k",
+            due_at=NOW,
+            idempotency_key="same",
+            now=NOW,
+        )
     with unit_of_work(engine) as s:
-        b = nudges.schedule(session=s, team_id="T1", user_slack_id="U1", kind="k",
-                            due_at=NOW + timedelta(days=1), idempotency_key="same", now=NOW)
+        b = nudges.schedule(
+            session=s,
+            team_id="T1",
+            user_slack_id="U1",
+            kind="k",
+            due_at=NOW + timedelta(days=1),
+            idempotency_key="same",
+            now=NOW,
+        )
     assert a.id == b.id
 
 
 def test_claim_takes_only_due_pending_rows_once(engine: Engine) -> None:
     with unit_of_work(engine) as s:
         for i in range(5):
-            nudges.schedule(session=s, team_id="T1", user_slack_id="U1", kind="k",
-                            due_at=NOW + timedelta(minutes=i - 2), idempotency_key=f"n{i}", now=NOW)
+            nudges.schedule(
+                session=s,
+                team_id="T1",
+                user_slack_id="U1",
+                kind="k",
+                due_at=NOW + timedelta(minutes=i - 2),
+                idempotency_key=f"n{i}",
+                now=NOW,
+            )
     with unit_of_work(engine, immediate=True) as s:
         first = nudges.claim_due(session=s, now=NOW, limit=10, lease=timedelta(minutes=2))
     assert [n.idempotency_key for n in first] == ["n0", "n1", "n2"]
@@ -85,8 +120,15 @@ def test_claim_takes_only_due_pending_rows_once(engine: Engine) -> None:
 def test_expired_lease_is_retried_unless_posting_had_started(engine: Engine) -> None:
     with unit_of_work(engine) as s:
         for key in ("before-post", "during-post"):
-            nudges.schedule(session=s, team_id="T1", user_slack_id="U1", kind="k",
-                            due_at=NOW, idempotency_key=key, now=NOW)
+            nudges.schedule(
+                session=s,
+                team_id="T1",
+                user_slack_id="U1",
+                kind="k",
+                due_at=NOW,
+                idempotency_key=key,
+                now=NOW,
+            )
     with unit_of_work(engine, immediate=True) as s:
         claimed = nudges.claim_due(session=s, now=NOW, limit=10, lease=timedelta(minutes=2))
         during = next(n for n in claimed if n.idempotency_key == "during-post")
@@ -101,8 +143,15 @@ def test_expired_lease_is_retried_unless_posting_had_started(engine: Engine) -> 
 
 def test_settling_a_nudge_someone_else_holds_does_nothing(engine: Engine) -> None:
     with unit_of_work(engine) as s:
-        n = nudges.schedule(session=s, team_id="T1", user_slack_id="U1", kind="k",
-                            due_at=NOW, idempotency_key="x", now=NOW)
+        n = nudges.schedule(
+            session=s,
+            team_id="T1",
+            user_slack_id="U1",
+            kind="k",
+            due_at=NOW,
+            idempotency_key="x",
+            now=NOW,
+        )
         nid = n.id
     with unit_of_work(engine) as s:
         # Not claimed: still pending, so a stray "sent" must not be recorded.

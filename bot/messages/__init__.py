@@ -1,4 +1,5 @@
-"""Every message the bot sends is built here, from the script catalog, as Block Kit dicts.
+"""Every message the bot sends is built in this package, from the script catalog, as Block Kit
+dicts: common pieces and the deal DM here, one module per ritual beside it.
 
 Builders are pure: they take the catalog, a language and plain values, so they are
 tested without Slack and a translator's change never touches a listener."""
@@ -7,24 +8,31 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.blocks import (
     FALLBACK_MAX,
+    VIEW_BLOCKS_MAX,
     Block,
     actions,
     button,
     clip,
     context,
+    divider,
     fit_message,
     header,
     section,
 )
 from bot.script_catalog import ScriptCatalog
 
-OUTCOME_KEYS = {"won": "deal.outcome_won", "lost": "deal.outcome_lost",
-                "no_decision": "deal.outcome_no_decision"}
+OUTCOME_KEYS = {
+    "won": "deal.outcome_won",
+    "lost": "deal.outcome_lost",
+    "no_decision": "deal.outcome_no_decision",
+}
 
 
 @dataclass(frozen=True)
@@ -113,3 +121,36 @@ def ephemeral(text: str) -> Built:
 
 def outcome_word(t: Texts, outcome: str) -> str:
     return t(OUTCOME_KEYS.get(outcome, "deal.outcome_lost"))
+
+
+def _local_date(when: datetime | None, tz: str | None) -> str:
+    if when is None:
+        return ""
+    try:
+        zone = ZoneInfo(tz) if tz else None
+    except (KeyError, ValueError):
+        zone = None
+    return (when.astimezone(zone) if zone else when).strftime("%Y-%m-%d")
+
+
+def home_view(t: Texts, deals: Sequence[Any], *, tz: str | None) -> dict[str, Any]:
+    blocks: list[Block] = [
+        header(t("home.header")),
+        section(t("home.intro")),
+        divider(),
+        header(t("home.recent_header")),
+    ]
+    if not deals:
+        blocks.append(section(t("home.empty")))
+    else:
+        lines = [
+            t(
+                "home.deal_line",
+                account=d.account,
+                outcome=outcome_word(t, d.outcome),
+                date=_local_date(d.created_at, tz),
+            )
+            for d in deals
+        ]
+        blocks.append(section("\n".join(lines)))
+    return {"type": "home", "blocks": blocks[:VIEW_BLOCKS_MAX]}
