@@ -7,6 +7,7 @@ is the nudge table, so a restart loses nothing and several replicas can share it
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -21,9 +22,24 @@ log = logging.getLogger(__name__)
 
 BATCH = 50
 
+# Planners that make sure the next recurring nudges exist (end-of-day reflections,
+# weekly digests) run at the start of every tick, before due rows are claimed.
+TickHook = Callable[[Runtime], Awaitable[None]]
+_tick_hooks: list[TickHook] = []
+
+
+def add_tick_hook(hook: TickHook) -> None:
+    if hook not in _tick_hooks:
+        _tick_hooks.append(hook)
+
 
 async def tick(rt: Runtime, *, batch: int = BATCH) -> int:
     """Claim and send what is due now; returns how many were sent or settled."""
+    for hook in _tick_hooks:
+        try:
+            await hook(rt)
+        except Exception:
+            log.exception("planner %s failed; sending what is due anyway", hook)
     now = rt.clock.now()
 
     def claim() -> list[Nudge]:

@@ -1,0 +1,1253 @@
+"""Reading deal outcomes out of messages in a deals channel.
+
+A message typed by a seller or posted by a CRM app (Salesforce, HubSpot: `text`,
+`attachments` and `blocks`) becomes a `DealSignal`: the outcome, the account, the amount
+and who the rep is. The module is pure: it never calls Slack. A false DM is worse than a
+missed one, so every rule below is deliberately narrow and the non-triggers are tests.
+
+Grammar
+=======
+
+Input
+-----
+`message_text()` flattens an event into lines, in this order, dropping blank and
+repeated lines (CRM apps often say the same thing in `text`, `blocks` and `attachments`)::
+
+    text
+    attachments[*]: pretext, title, text, fields as "Title: value", blocks;
+                    fallback only when the attachment has none of these
+    blocks[*]:      section text and fields, header, markdown, context elements (one line),
+                    rich_text sections/quotes/preformatted/list items, with user mentions
+                    as <@U…>, links as <url|label>, emoji as :name:
+
+Each line is then normalised before matching: `<url|label>` -> label, `<url>` and bare
+URLs -> dropped, `<mailto:a@b|…>` -> a@b, `<@U…>` -> "@rep", `&amp; &lt; &gt;` unescaped,
+`:emoji:` codes dropped, mrkdwn markers `* ~ `` and `_` at word edges removed. Matching
+is case-insensitive and never crosses a line.
+
+Vocabulary (EBNF-ish; GAP may be empty, so "closedwon" and "closed - won" are both CLOSED)::
+
+    GAP          = { " " | "-" | "/" | "_" | ":" | "–" | "—" } ;
+    ND           = "no" { " " | "-" | "_" } "decision" ;       (* no decision, no-decision *)
+    CLOSED       = "closed" GAP ( "won" | "lost" | ND | "lost" GAP ND ) ;
+    STAGE-VALUE  = [ "closed" GAP ] ( "won" | "lost" | ND | "lost" GAP ND )
+                 | "proposal" [ GAP ( "sent" | "submitted" | "price quote" | "made" ) ] ;
+    STAGE-LABEL  = [ "deal" | "opportunity" | "opp" | "sales" | "pipeline" ] "stage"
+                 | "dealstage" | [ "deal" | "opportunity" ] "status" | "outcome" | "result" ;
+    MOVE-VERB    = "moved" | "changed" | "updated" | "set" | "advanced" | "progressed"
+                 | "switched" | "marked" | "pushed" | "converted" | "closed" ;
+    END          = end of line | punctuation or emoji | "for" | "on" | "at" | "by"
+                 | "with" | "from" | "in" | "today" | "yesterday" ;
+    NAME         = capitalised words (or 3M-style digit words) joined by spaces,
+                   "&", "+", "of", "de", "van", "von", "-" or "–"; at most 8 words.
+
+"lost GAP ND" ("Closed Lost - No Decision") reads as no_decision. "won"/"won't" never
+meet: every keyword must end at a word boundary that is not an apostrophe.
+
+Outcome rules, strongest first
+------------------------------
+Strength 3, CRM stage statements:
+
+====================================================  ===================================
+rule                                                  examples
+====================================================  ===================================
+STAGE-LABEL [":" | "=" | "is" ["now"]] STAGE-VALUE END  Stage: Closed Won; Deal stage:
+                                                      closedwon; Dealstage: closedlost;
+                                                      Status: Lost; Stage: Proposal Sent
+MOVE-VERB {word}0..4 ("to"|"into"|"as") STAGE-VALUE    moved to Closed Lost; Stage changed
+END                                                   from Negotiation to Closed Won;
+                                                      marked as won
+"marked" STAGE-VALUE END; ("→"|"->"|"=>") STAGE-VALUE  marked lost; Negotiation → Closed Won
+[["closed"] "loss"|"lost"] "reason" ":" (ND |          Loss reason: No decision
+"status quo" | "did nothing")  -> no_decision
+====================================================  ===================================
+
+Strength 2: CLOSED anywhere in a line ("Closed Won: Acme", "acme closed-won",
+"closed/won", "closed - no decision"), unless a report word follows (deals, opps, rate,
+ratio, revenue, pipeline, report, numbers, metrics, count, total, analysis, review,
+reasons, stats, dashboard, forecast, trend, "%", "vs", "to date", "this/last quarter",
+ytd) or a number precedes it ("12 closed won").
+
+Strength 1, people's phrasings (SUBJ = "we" | "i" | "you" | "team" | "@rep", optionally
+with "'ve"/"have" and "just"/"finally"/"officially"/...; DEAL-NOUN = deal, opportunity,
+opp, contract, bid, rfp, tender, renewal, business, account, logo, order)::
+
+    won
+      ("deal"|"opportunity"|"contract"|...) [is|was|has been|just|...] "won" END
+                                          Deal won; the deal was won!
+      "won" ("the"|"this"|"a"|"our"|Name's) {word}0..3 DEAL-NOUN END
+                                          won the deal; we won the Acme renewal
+      SUBJ "won" (END | "this one" | "them" | NAME [END | DEAL-NOUN | "over" | ...])
+                                          we won Acme; We won!; <@U1> won Acme Corp
+      NAME [has|just|finally] "signed" (END | "with us" | CONTRACT)
+                                          :tada: Acme signed!; Acme Corp just signed
+      "signed" [the|a|our|Name's] {word}0..2 CONTRACT; "signed on the dotted line"
+                                          They signed the contract (never an NDA, LOI,
+                                          MoU, pilot, trial or PoC)
+      CONTRACT [is|was|has been|got|...] "signed"      Contract signed with Acme
+      (SUBJ | "just" | "finally") "signed" NAME          We signed Acme!
+      line start: ["just"] "signed" (":" | "!" | "-" | end) Signed! Acme – Renewal
+    lost
+      ("deal"|...) [...] "lost" END                    Deal lost; Deal lost to Globex
+      "lost" ("the"|"this"|"a"|...) {word}0..3 DEAL-NOUN END   lost the deal to Globex
+      SUBJ "lost" (END | "this one" | "them" | NAME ...) we lost; We lost Acme :(
+      "lost" NAME "to" (NAME | "a competitor")           lost Acme to Globex
+      "lost" ["out"] "to" ["a"|"the"|"another"] [word] (competitor|competition|rival|
+        incumbent|other/another/different vendor|provider|solution|option)
+      (SUBJ | line start | after ":" "—" "-") "lost to" NAME  Acme – lost to Globex
+      ("went with"|"chose"|"picked"|"selected"|"signed with"|"switched to"|"moved to")
+        [a|the|another] [word] (competitor|competition|rival|someone else|incumbent|
+        another/different/other vendor|provider|solution|option)
+                                          went with a competitor; chose another vendor
+    no_decision
+      "no-decision" | "no_decision" | "nodecision"        anywhere (report words excepted)
+      "no decision" after line start, a delimiter, or "closed"/"marked as"/"as"/"went"/
+        "ended in|with|as"/"resulted in"/"outcome"/"verdict", and followed by
+        END, "made" END, or ("on"|"for"|"from"|"by"|"with") NAME END
+                                          No decision; Acme: No Decision; No decision made.;
+                                          No decision from Acme.
+      ("decided"|"chose"|"opted") "to do nothing"; ("decided"|"chose"|"opted") "not to"
+        ("buy"|"purchase"|"move forward"|"proceed"|"go ahead"); (stayed|stuck|went|remained)
+        "with" ["the"] "status quo"; "chose the status quo"; "lost to" ("the status quo"|
+        ND|"inertia"|"do-nothing")
+    proposal_sent
+      "proposal" [is|was|has been|just|...] ("sent"|"submitted"|"delivered"|"went out"|"out")
+                                          Proposal sent to Acme
+      ("sent"|"submitted"|"delivered"|"emailed") ["over"] [the|a|our|Name's] {word}0..3
+        "proposal"                        sent the proposal to Globex
+        (not a proposal "template", "draft", "outline", or one sent "for review" or to
+        legal/finance/the team/a colleague)
+
+Guards: a match is dropped when
+
+* one of the four words before it, in the same sentence, is a negation or a hedge:
+  not, never, any "n't", "'ll", "'d", if, unless, until, once, when, after, before, since,
+  hope(fully), wish, want, need, might, may, maybe, could, would, should, will, be,
+  gonna, going, expect(ed), likely, probably, almost, nearly, forecast, pending, yet,
+  risk, chance, remember, ... ("we haven't lost Acme", "if Acme signed", "hopefully
+  closed won", "Acme will be closed won");
+* its sentence ends with "?" ("Did Acme sign?", "closed won?");
+* it is followed by a deadline: "by Friday", "by end of ...", "next week", "tomorrow",
+  "soon", "hopefully", "pending", "expected";
+* its stage is the old side of a change: "from <STAGE-VALUE>", "<STAGE-VALUE> →", a
+  "(was <STAGE-VALUE>)" aside, and whole "Previous/Old/Prior stage: …" fields are removed
+  first, so "Stage changed from Closed Won to Negotiation" is not a win;
+* the message says "reopened" anywhere: a reopened deal is open again, whatever stage
+  it names.
+
+Resolution: the strongest terminal matches (won, lost, no_decision) decide; proposal_sent
+only counts when there is no terminal match at all. Won together with lost or
+no_decision at the same strength is a contradiction and gives None; lost together with
+no_decision gives no_decision (the more specific word).
+
+Not deals (each is a test): "we lost the notes", "lost track of time", "I lost my voice",
+"won't sign", "nothing was decided at lunch", "no decision yet on the venue", "Acme
+stalled", "Acme went dark", "I did nothing all weekend", "signed up for the webinar",
+"Acme signed the NDA", "Jane signed off on the discount", "won the raffle", "we won an
+award", "win/loss review", "our closed-won rate is up", "12 closed won deals this
+quarter", "Acme is close to signing", "hopefully closed won by Friday", "Did we win Acme?".
+
+`parse_outcome()` also accepts one bare word or stage name for the `/loop deal` command:
+won, win, lost, loss, lose, no-decision, no decision, nodecision, no_decision, nd,
+closed-won, closed-lost, closed-no-decision, proposal, proposal-sent. A channel message
+that is only "won" or "lost" does not count: alone, it is too often a reply to something
+else.
+
+Account
+-------
+First found wins:
+
+1. a line "Account|Company|Opportunity|Opp|Deal|Customer|Client|Prospect|
+   Organisation [name]: VALUE" (so an attachment field with that title);
+2. an attachment `title` or a `header` block (skipped when it is a notification such as
+   "Opportunity updated"; "Acme – Closed Won" gives "Acme");
+3. around the deciding match: the name the rule itself captured ("we won Acme", "lost
+   Acme to …", "Acme signed", "won the Acme deal"), else the NAME just before it
+   ("Acme — closed won", "Opportunity Acme – Renewal moved to Closed Won"), else the NAME
+   after a delimiter or "for/with/at/on/from" ("Closed Won: Acme ($50,000)");
+4. a line that is all bold (`*Acme – Renewal*`);
+5. "with NAME" on a matching line (not "went with"), or "to NAME" for a proposal.
+
+Values are cleaned: links become their labels, mrkdwn is stripped, amounts in brackets
+and trailing stage words are cut, a leading "Opportunity"/"Deal"/"Yesterday"/... is
+dropped, and the result is at most 80 characters. Pronouns, weekdays, months, tools
+(Slack, Zoom, ...) and internal teams (Legal, Finance, ...) are never accounts.
+
+Amount (`parse_amount`)
+-----------------------
+::
+
+    NUMBER  = digits with "," "." or thin/no-break-space thousands groups and an optional
+              decimal part: 50,000 | 12.500 | 12,500.50 | 12.500,50 | 1.5 | 12000
+    MULT    = "k" | "m" | "mm" | "mn" | "bn" | "thousand" | "million" | "billion"
+    SYMBOL  = "$" | "US$" | "USD" | "€" | "EUR" | "£" | "GBP" | (after) "dollars" | "euros"
+    amount  = LABEL [ "(" code ")" ] (":"|"=") (SYMBOL NUMBER [MULT] | NUMBER [MULT] [SYMBOL])
+            | SYMBOL NUMBER [MULT] | NUMBER [MULT] SYMBOL | NUMBER [MULT] ("ARR"|"ACV"|"TCV"|"MRR")
+    LABEL   = amount | deal value | deal size | deal amount | contract value | value
+            | acv | arr | tcv | mrr | price | revenue
+
+A labelled amount beats an unlabelled one; otherwise the first one in the text wins. A
+single separator followed by exactly three digits groups thousands ("€12.500" = 12500,
+"$12,500" = 12500); otherwise it is the decimal point ("$1.5k" = 1500, "€12,50" =
+12.50). The currency is "USD", "EUR", "GBP", or None when only a label marks the number
+("Amount: 12000"). Bare numbers ("Q3", "3 seats", "2024") are never amounts.
+
+Rep
+---
+`rep_user_id`: the first `<@U…>` / `<@U…|name>` in the message, else the poster's
+`user` when the event has no `bot_id` and is not a `bot_message` (a CRM bot's own user is
+not a rep). `rep_email`: the first email on an owner line ("Owner", "Deal owner",
+"Opportunity owner", "Account owner", "Owned by", "Rep", "Sales rep", "Account executive",
+"AE", "Assigned to", "Closed by"), plain or as a `<mailto:…>` link; an email elsewhere
+(a client contact) is ignored. Both may be set; the handler prefers the user id and
+resolves the email with users.lookupByEmail only when there is none.
+"""
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal
+
+Outcome = Literal["won", "lost", "no_decision", "proposal_sent"]
+
+SOURCE_TEXT_LIMIT = 2000
+ACCOUNT_LIMIT = 80
+# Deal updates are short. Cutting longer messages keeps the work per message bounded
+# however much text someone pastes into the channel.
+_PARSE_LIMIT = 10_000
+
+
+@dataclass(frozen=True)
+class DealSignal:
+    outcome: Outcome
+    account: str | None
+    amount: Decimal | None
+    currency: str | None
+    rep_user_id: str | None
+    rep_email: str | None
+    source_text: str  # the flattened text that was parsed (for debugging/storage), ≤ 2000 chars
+
+
+# --------------------------------------------------------------------------- flattening
+
+
+def message_text(event: dict[str, Any]) -> str:
+    """Flatten text + attachments (pretext, title, text, fields "Title: value", fallback only
+    when nothing else) + blocks (section text and fields, header, context, rich_text elements
+    incl. user mentions as <@U…>, links) into one string, lines separated by newlines."""
+    if not isinstance(event, dict):
+        return ""
+    chunks = [_scalar(event.get("text"))]
+    for attachment in _dicts(event.get("attachments")):
+        chunks.extend(_attachment_chunks(attachment))
+    chunks.extend(_block_chunks(event.get("blocks")))
+    return _join_lines(chunks)
+
+
+def _scalar(value: object) -> str:
+    # HubSpot field values can arrive as JSON numbers; booleans are never text.
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return ""
+
+
+def _dicts(value: object) -> list[dict[str, Any]]:
+    if not isinstance(value, list):
+        return []
+    return [item for item in value if isinstance(item, dict)]
+
+
+def _attachment_chunks(attachment: dict[str, Any]) -> list[str]:
+    chunks = [_scalar(attachment.get(key)) for key in ("pretext", "title", "text")]
+    for field in _dicts(attachment.get("fields")):
+        title = _scalar(field.get("title")).strip()
+        value = _scalar(field.get("value")).strip()
+        if value:
+            chunks.append(f"{title}: {value}" if title else value)
+    chunks.extend(_block_chunks(attachment.get("blocks")))
+    if not any(chunk.strip() for chunk in chunks):
+        # The fallback is a plain-text summary of the same attachment; reading it next to
+        # the real content would only repeat it (and could repeat an old stage name).
+        chunks.append(_scalar(attachment.get("fallback")))
+    return chunks
+
+
+def _text_object(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        return _scalar(value.get("text"))
+    return ""
+
+
+def _block_chunks(blocks: object) -> list[str]:
+    chunks: list[str] = []
+    for block in _dicts(blocks):
+        kind = block.get("type")
+        if kind in ("section", "header", "markdown"):
+            chunks.append(_text_object(block.get("text")))
+            fields = block.get("fields")
+            if isinstance(fields, list):
+                chunks.extend(_text_object(field) for field in fields)
+        elif kind == "context":
+            # Context elements are shown side by side, so they read as one line.
+            parts = (_text_object(element) for element in _dicts(block.get("elements")))
+            chunks.append(" ".join(part for part in parts if part))
+        elif kind == "rich_text":
+            chunks.extend(_rich_text_chunks(block.get("elements"), depth=0))
+    return chunks
+
+
+def _rich_text_chunks(elements: object, *, depth: int) -> list[str]:
+    chunks: list[str] = []
+    for element in _dicts(elements):
+        if element.get("type") == "rich_text_list":
+            if depth < 3:  # lists nest; malformed input must not recurse without end
+                chunks.extend(_rich_text_chunks(element.get("elements"), depth=depth + 1))
+        else:
+            chunks.append(_rich_inline(element.get("elements")))
+    return chunks
+
+
+def _escape(text: str) -> str:
+    # Rich-text elements hold raw text while `text` holds Slack-escaped mrkdwn; escaping
+    # makes the two read alike, so the duplicate lines collapse into one.
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _rich_inline(elements: object) -> str:
+    parts: list[str] = []
+    for element in _dicts(elements):
+        kind = element.get("type")
+        if kind == "text":
+            parts.append(_escape(_scalar(element.get("text"))))
+        elif kind == "user" and _scalar(element.get("user_id")):
+            parts.append(f"<@{_scalar(element.get('user_id'))}>")
+        elif kind == "link":
+            url = _scalar(element.get("url")).replace("|", "%7C").replace(">", "%3E")
+            label = _escape(_scalar(element.get("text"))).replace("|", " ")
+            if url:
+                parts.append(f"<{url}|{label}>" if label else f"<{url}>")
+            else:
+                parts.append(label)
+        elif kind == "emoji" and _scalar(element.get("name")):
+            parts.append(f":{_scalar(element.get('name'))}:")
+        elif kind == "channel" and _scalar(element.get("channel_id")):
+            parts.append(f"<#{_scalar(element.get('channel_id'))}>")
+        elif kind == "usergroup" and _scalar(element.get("usergroup_id")):
+            parts.append(f"<!subteam^{_scalar(element.get('usergroup_id'))}>")
+        elif kind == "broadcast" and _scalar(element.get("range")):
+            parts.append(f"<!{_scalar(element.get('range'))}>")
+        elif kind == "date":
+            parts.append(_scalar(element.get("fallback")))
+    return "".join(parts)
+
+
+def _join_lines(chunks: list[str]) -> str:
+    seen: set[str] = set()
+    lines: list[str] = []
+    for chunk in chunks:
+        for line in chunk.splitlines():
+            line = line.strip()
+            if line and line not in seen:
+                seen.add(line)
+                lines.append(line)
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------ normalising
+
+_MAILTO = re.compile(r"<mailto:([^<>|\s]+)(?:\|[^<>]*)?>", re.I)
+_USER_MENTION = re.compile(r"<@([UW][A-Z0-9]{2,})(?:\|[^<>]*)?>")
+_SLACK_REF = re.compile(r"<([^<>|\n]*)(?:\|([^<>\n]*))?>")
+_BARE_URL = re.compile(r"(?:https?://|www\.)\S+", re.I)
+_EMOJI = re.compile(r":[a-z0-9_+'-]*[a-z][a-z0-9_+'-]*:")
+_MRKDWN = re.compile(r"[*~`]|(?<![^\W_])_|_(?![^\W_])")
+_SPACES = re.compile(r"[ \t\u00a0]+")
+
+
+def _slack_ref(match: re.Match[str]) -> str:
+    target, label = match.group(1), match.group(2)
+    if target.startswith("#"):
+        return f"#{label}" if label else "#channel"
+    if target.startswith("!"):
+        return label or "@here"
+    # A bare link's address is no part of the prose; a labelled link reads as its label.
+    return f" {label} " if label else " "
+
+
+def _plain(text: str) -> str:
+    """The text as a reader sees it, one normalised line per line."""
+    text = _MAILTO.sub(lambda m: m.group(1), text)
+    text = _USER_MENTION.sub(" @rep ", text)
+    text = _SLACK_REF.sub(_slack_ref, text)
+    text = _BARE_URL.sub(" ", text)
+    text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    text = _EMOJI.sub(" ", text)
+    text = _MRKDWN.sub("", text)
+    return "\n".join(_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+
+
+# ---------------------------------------------------------------------------- amounts
+
+_NUMBER = (
+    r"(?<![\d.,])(?:\d{1,3}(?:[.,\u202f]\d{3})+(?:[.,]\d{1,2})?(?!\d)"
+    r"|\d{1,12}(?:[.,]\d{1,2})?(?![\d.,]\d|\d))"
+)
+# Space-grouped thousands ("12 500 €") only where a currency follows, because elsewhere
+# "$50 100 users" would read as 50100.
+_NUMBER_SPACED = rf"(?:(?<![\d.,])\d{{1,3}}(?:[ \u202f]\d{{3}})+(?!\d)|{_NUMBER})"
+_MULT = r"(?:\s?(?P<mult>k|mm|mn|m|bn)(?![a-z])|\s+(?P<multw>thousand|million|billion)\b)"
+_SYMBOL_BEFORE = r"(?P<sym>US\$|(?<![a-z])\$|€|£|(?<![a-z])(?:USD|EUR|GBP)(?![a-z]))"
+_SYMBOL_AFTER = r"(?P<sym>€|£|\$|(?:USD|EUR|GBP|dollars?|euros?)(?![a-z]))"
+_PREFIXED = re.compile(rf"{_SYMBOL_BEFORE}\s?(?P<num>{_NUMBER}){_MULT}?", re.I)
+_SUFFIXED = re.compile(rf"(?P<num>{_NUMBER_SPACED}){_MULT}?\s?{_SYMBOL_AFTER}", re.I)
+_METRIC = re.compile(rf"(?P<num>{_NUMBER}){_MULT}?\s*(?:ARR|ACV|TCV|MRR)(?![a-z])", re.I)
+_BARE_NUMBER = re.compile(rf"(?P<num>{_NUMBER}){_MULT}?(?![\w%/])", re.I)
+_AMOUNT_LABEL = re.compile(
+    r"(?<![\w])(?:amount|deal\s+(?:value|size|amount)|(?:total\s+)?contract\s+value|value"
+    r"|acv|arr|tcv|mrr|price|revenue)"
+    r"(?:\s*\(\s*(?P<code>USD|EUR|GBP|\$|€|£)\s*\))?\s*[:=]\s*",
+    re.I,
+)
+_CURRENCIES = {
+    "$": "USD", "us$": "USD", "usd": "USD", "dollar": "USD", "dollars": "USD",
+    "€": "EUR", "eur": "EUR", "euro": "EUR", "euros": "EUR",
+    "£": "GBP", "gbp": "GBP",
+}  # fmt: skip
+_MULTIPLIERS = {
+    "k": Decimal(1000), "thousand": Decimal(1000),
+    "m": Decimal(1_000_000), "mm": Decimal(1_000_000), "mn": Decimal(1_000_000),
+    "million": Decimal(1_000_000), "bn": Decimal(1_000_000_000),
+    "billion": Decimal(1_000_000_000),
+}  # fmt: skip
+
+
+def parse_amount(text: str) -> tuple[Decimal, str | None] | None:
+    """The deal's amount and its currency code (USD/EUR/GBP, or None when only a label such
+    as "Amount:" marks the number); None when the text names no amount."""
+    if not isinstance(text, str) or not text:
+        return None
+    plain = _plain(text[:_PARSE_LIMIT])
+    for label in _AMOUNT_LABEL.finditer(plain):
+        code = label.group("code")
+        for pattern in (_PREFIXED, _SUFFIXED, _BARE_NUMBER):
+            match = pattern.match(plain, label.end())
+            found = _amount(match, code) if match else None
+            if found:
+                return found
+    candidates = [m for p in (_PREFIXED, _SUFFIXED, _METRIC) if (m := p.search(plain))]
+    for match in sorted(candidates, key=lambda m: m.start()):
+        found = _amount(match, None)
+        if found:
+            return found
+    return None
+
+
+def _amount(match: re.Match[str], code: str | None) -> tuple[Decimal, str | None] | None:
+    groups = match.groupdict()
+    mult = groups.get("mult") or groups.get("multw")
+    value = _to_decimal(groups["num"], mult)
+    if value is None:
+        return None
+    symbol = groups.get("sym") or code
+    return value, (_CURRENCIES.get(symbol.lower()) if symbol else None)
+
+
+def _to_decimal(number: str, mult: str | None) -> Decimal | None:
+    digits = re.sub(r"[\s\u202f]", "", number)
+    if "." in digits and "," in digits:
+        # Both separators: whichever comes last is the decimal point (12.500,50 / 12,500.50).
+        decimal_sep = "." if digits.rfind(".") > digits.rfind(",") else ","
+        thousands = "," if decimal_sep == "." else "."
+        digits = digits.replace(thousands, "").replace(decimal_sep, ".")
+    elif "." in digits or "," in digits:
+        sep = "." if "." in digits else ","
+        tail = digits.rpartition(sep)[2]
+        if digits.count(sep) > 1 or len(tail) == 3:
+            digits = digits.replace(sep, "")
+        else:
+            digits = digits.replace(sep, ".")
+    try:
+        value = Decimal(digits) * _MULTIPLIERS.get((mult or "").lower(), Decimal(1))
+        if value == value.to_integral_value():
+            value = value.quantize(Decimal(1))
+    except InvalidOperation:
+        return None
+    return value
+
+
+# ---------------------------------------------------------------------------- outcome
+
+_B = r"(?<![\w'’])"  # a keyword starts a word
+_E = r"(?![\w'’])"  # ...and ends one, but not before an apostrophe: "won't" is not "won"
+_GAP = r"[\s\-/_:\u2013\u2014]*"
+_ND = rf"no[\s\-_]*decision{_E}"
+
+
+def _stage_value(named: bool) -> str:
+    def group(name: str, body: str) -> str:
+        return f"(?P<{name}>{body})" if named else f"(?:{body})"
+
+    return (
+        rf"(?:closed{_GAP})?(?:"
+        + group("nd2", rf"lost{_GAP}\(?\s*{_ND}\)?")
+        + "|"
+        + group("won", rf"won{_E}")
+        + "|"
+        + group("lost", rf"lost{_E}")
+        + "|"
+        + group("nd", _ND)
+        + ")|"
+        + group("proposal", rf"proposal(?:{_GAP}(?:sent|submitted|price\s+quote|made))?{_E}")
+    )
+
+
+_STAGE_VALUE = _stage_value(named=True)
+_STAGE_TERM = _stage_value(named=False)
+_QUOTE_OPEN = r"[\"“'(\[]?"
+_QUOTE_CLOSE = r"[\"”')\]]?"
+_VALUE_END = (
+    r"(?=\s*(?:$|[^\w\s]|(?:for|on|at|by|with|from|in|today|yesterday)(?![\w'’])))"
+)
+_STAGE_LABEL = (
+    r"(?:(?:deal|opportunity|opp|sales|pipeline)[\s_]*)?stage(?:[\s_]*name)?|dealstage"
+    r"|(?:deal\s+|opportunity\s+)?status|outcome|result"
+)
+_STAGE_FIELD = re.compile(
+    rf"{_B}(?:{_STAGE_LABEL})\s*(?:[:=]|\bis(?:\s+now)?\b|\bnow\b)?\s*"
+    rf"{_QUOTE_OPEN}(?:{_STAGE_VALUE}){_QUOTE_CLOSE}{_VALUE_END}",
+    re.I,
+)
+_TRANSITION = re.compile(
+    rf"{_B}(?:moved|changed|updated|set|advanced|progressed|switched|marked|pushed|converted"
+    rf"|closed)(?:\s+\S+){{0,4}}?\s+(?:to|into|as)\s+(?:stage\s+)?"
+    rf"{_QUOTE_OPEN}(?:{_STAGE_VALUE}){_QUOTE_CLOSE}{_VALUE_END}",
+    re.I,
+)
+_MARKED = re.compile(rf"{_B}marked\s+{_QUOTE_OPEN}(?:{_STAGE_VALUE}){_VALUE_END}", re.I)
+_ARROW = re.compile(
+    rf"(?:→|->|=>|⇒|➡)\s*{_QUOTE_OPEN}(?:{_STAGE_VALUE}){_QUOTE_CLOSE}{_VALUE_END}", re.I
+)
+_ND_REASON = re.compile(
+    rf"{_B}(?:(?:closed[\s\-_]*)?(?:loss|lost)[\s_]*)?reason\s*[:=]\s*[\"“']?"
+    rf"(?:{_ND}|(?:the\s+)?status\s+quo|(?:did|do)\s+nothing)",
+    re.I,
+)
+_CLOSED = re.compile(
+    rf"{_B}closed{_GAP}(?:(?P<nd2>lost{_GAP}\(?\s*{_ND}\)?)|(?P<won>won{_E})|(?P<lost>lost{_E})"
+    rf"|(?P<nd>{_ND}))",
+    re.I,
+)
+_REPORT_NEXT = re.compile(
+    r"\s*(?:%|vs\b|versus\b|(?:deals|opps|opportunities|accounts|rates?|ratio|revenue|pipeline"
+    r"|reports?|numbers|metrics|count|totals?|analysis|reviews?|reasons|stats|dashboards?"
+    r"|forecasts?|trends?|percentage|column|ytd|qtd|mtd|to\s+date"
+    r"|(?:this|last)\s+(?:quarter|year|month))(?![\w'’]))",
+    re.I,
+)
+_COUNT_BEFORE = re.compile(r"(?<![\w.,])\d+%?\s*$")
+
+# The old side of a stage change, removed before matching so it cannot read as news.
+_PREVIOUS_FIELD = re.compile(
+    r"(?<![\w])(?:previous|old|prior|original|former|from)[\s_]+(?:deal[\s_]*|opportunity[\s_]+)?"
+    r"(?:stage|status|value)\s*[:=][^|\n;]*",
+    re.I,
+)
+_FROM_STAGE = re.compile(
+    rf"{_B}from\s+(?:the\s+)?(?:stage\s+)?{_QUOTE_OPEN}(?:{_STAGE_TERM}){_QUOTE_CLOSE}", re.I
+)
+_WAS_STAGE = re.compile(
+    rf"\(\s*(?:was|previously|formerly|prev\.?|from)\s*:?\s*(?:{_STAGE_TERM})\s*\)", re.I
+)
+_STAGE_BEFORE_ARROW = re.compile(
+    rf"{_B}(?:{_STAGE_TERM}){_QUOTE_CLOSE}\s*(?=→|->|=>|⇒|➡)", re.I
+)
+_REOPENED = re.compile(r"(?<![\w])re-?open(?:ed|s|ing)?(?![\w])", re.I)
+
+_CLAUSE_END = r"(?=\s*(?:$|[^\w\s]|(?:to|with|for|at|by|from|over|against|today|yesterday)\b))"
+_DEAL_NOUN = (
+    r"(?:deals?|opportunit(?:y|ies)|opps?|oppty|contracts?|bids?|rfps?|tenders?|renewals?"
+    r"|business|account|logo|order)"
+)
+_AFTER_DEAL_NOUN = (
+    r"(?=\s*(?:$|[^\w\s]|(?:to|with|for|at|from|over|against|in|on|by|and|but|because|due"
+    r"|after|today|yesterday|this|last|again|back)\b))"
+)
+_DEAL_VERDICT = re.compile(
+    rf"{_B}(?:deal|opportunity|opp|oppty|contract|renewal|rfp|bid|tender)\s+"
+    rf"(?:(?:is|was|has|been|got|just|now|officially|finally|also|all)\s+){{0,3}}"
+    rf"(?:(?P<won>won)|(?P<lost>lost)){_E}{_CLAUSE_END}",
+    re.I,
+)
+_VERB_THE_DEAL = re.compile(
+    rf"{_B}(?:(?P<won>won)|(?P<lost>lost)){_E}\s+(?:back\s+)?"
+    rf"(?:the|this|that|our|a|an|their|another|[\w&.-]+['’]s)\s+"
+    rf"(?P<mid>(?:[\w&.'’-]+\s+){{0,3}}?){_DEAL_NOUN}{_E}{_AFTER_DEAL_NOUN}",
+    re.I,
+)
+_SUBJECT = r"(?:we|i|you|team|@rep)(?:['’]ve|\s+have|\s+has)?"
+_ADVERBS = r"(?:\s+(?:just|finally|officially|totally|actually|also|all|really|have))*"
+_SUBJECT_VERDICT = re.compile(
+    rf"{_B}{_SUBJECT}{_ADVERBS}\s+(?:(?P<won>won)|(?P<lost>lost)){_E}", re.I
+)
+_NO_OBJECT = re.compile(
+    r"\s*(?:$|[^\w\s$€£@#]|(?:this|that)\s+one\b|them\b|(?:the|our)\s+(?:client|customer|logo)\b"
+    r"|(?:out|again|today|yesterday)\s*(?:$|[^\w\s]))",
+    re.I,
+)
+_AFTER_OBJECT_NAME = re.compile(
+    rf"\s*(?:$|[^\w\s]|{_DEAL_NOUN}\b|(?:to|over|from|against|today|yesterday|this|last|again"
+    r"|back|after)\b|(?:for|at|with)\s+[$€£\d])",
+    re.I,
+)
+_LOST_WORD = re.compile(rf"{_B}lost\s+", re.I)
+_LOST_TO_RIVAL = re.compile(
+    rf"{_B}lost\s+(?:out\s+)?to\s+(?:(?:a|an|the|another|one\s+of\s+(?:our|the))\s+)?"
+    r"(?:[\w-]+\s+)?(?:competitors?|competition|rivals?|incumbent"
+    rf"|(?:other|another|different|cheaper)\s+(?:vendor|provider|solution|option|tool)){_E}",
+    re.I,
+)
+_LOST_TO = re.compile(rf"{_B}lost\s+(?:out\s+)?to\s+", re.I)
+_LOST_TO_SUBJECT = re.compile(
+    rf"(?:^|[^\w\s@]|{_B}{_SUBJECT}(?:\s+(?:just|finally|also))*)\s*$", re.I
+)
+_WENT_WITH_RIVAL = re.compile(
+    rf"{_B}(?:went\s+with|gone\s+with|chose|chosen|picked|selected|signed\s+with|switched\s+to"
+    r"|moved\s+to|stayed\s+with|stuck\s+with)\s+"
+    r"(?:(?:a|an|the|another|one\s+of\s+(?:our|the))\s+)?(?:[\w-]+\s+)?"
+    r"(?:competitors?|competition|rivals?|incumbent|someone\s+else"
+    r"|(?:other|another|different)\s+(?:vendor|provider|solution|supplier|option|tool))"
+    rf"{_E}",
+    re.I,
+)
+_DO_NOTHING = re.compile(
+    rf"{_B}(?:(?:decided|chose|opted|elected)\s+to\s+do\s+nothing"
+    r"|(?:decided|chose|opted|elected)\s+not\s+to\s+(?:buy|purchase|move\s+forward|proceed"
+    r"|go\s+ahead)"
+    r"|(?:stayed|stuck|went|remained|staying|sticking)\s+with\s+(?:the\s+|their\s+)?status\s+quo"
+    r"|chose\s+(?:the\s+)?status\s+quo"
+    rf"|lost\s+(?:out\s+)?to\s+(?:the\s+)?(?:status\s+quo|{_ND}|inertia|do[\s-]nothing))",
+    re.I,
+)
+_ND_JARGON = re.compile(rf"{_B}(?:no[-_]decision|nodecision){_E}", re.I)
+_ND_SPACED = re.compile(rf"{_B}no\s+decision{_E}", re.I)
+_ND_BEFORE = re.compile(
+    r"(?:^|[^\w\s]|(?<![\w])(?:closed|marked(?:\s+as)?|as|went|ended\s+(?:up\s+)?(?:in|with|as)"
+    r"|resulted\s+in|outcome|verdict))\s*$",
+    re.I,
+)
+_ND_AFTER = re.compile(r"\s*(?i:made\s*)?(?:$|[^\w\s])")
+_ND_AFTER_NAME = re.compile(r"\s*(?i:made\s+)?(?i:on|for|from|by|with)\s+")
+_CONTRACT = r"(?:contract|deal|agreement|order\s+form|paperwork|papers|msa|sow|po|renewal)"
+_NOT_A_CONTRACT = frozenset(
+    {"nda", "ndas", "loi", "mou", "dpa", "baa", "pilot", "trial", "poc", "non-disclosure",
+     "confidentiality", "evaluation", "mutual"}
+)  # fmt: skip
+_CONTRACT_OBJECT = re.compile(
+    rf"\s+(?:(?:the|a|an|our|their|its|[\w&.-]+['’]s)\s+)?(?P<mid>(?:[\w&.'’-]+\s+){{0,2}}?)"
+    rf"{_CONTRACT}{_E}|\s+on\s+the\s+dotted\s+line",
+    re.I,
+)
+_CONTRACT_SIGNED = re.compile(
+    rf"{_B}(?:{_CONTRACT}|dotted\s+line)\s+(?:(?:is|was|has|have|been|got|now|all|just|finally"
+    rf"|officially|fully)\s+){{0,3}}(?:signed|countersigned){_E}(?!\s+(?:off|up|out|in)\b)",
+    re.I,
+)
+_SIGNED_CONTRACT = re.compile(rf"{_B}(?:signed|countersigned){_E}", re.I)
+_NAME_SIGNED = re.compile(
+    rf"{_B}(?:(?:has|have|just|finally|officially|all|now)\s+)*(?:signed|countersigned){_E}",
+    re.I,
+)
+_SIGNED_TAIL = re.compile(
+    r"\s*(?:$|[^\w\s$€£]|with\s+us\b|for\s+[$€£\d]"
+    r"|(?:today|yesterday|this\s+(?:morning|afternoon|week)|at\s+last)\s*(?:$|[^\w\s]))",
+    re.I,
+)
+_SIGNED_PRONOUN = re.compile(
+    r"(?:^|\s)(?:they|(?:the\s+)?client|(?:the\s+)?customer)(?:\s+(?:have|has|just|finally))*\s*$",
+    re.I,
+)
+_SUBJECT_SIGNED = re.compile(
+    rf"{_B}(?:{_SUBJECT}(?:\s+(?:just|finally|officially|also))*|just|finally|officially)"
+    r"\s+signed\s+",
+    re.I,
+)
+_SIGNED_ALONE = re.compile(
+    r"^\W*(?:(?:just|finally|officially)\s+)?signed\s*(?:[!:\u2013\u2014]|-\s|-$|$)", re.I
+)
+_PROPOSAL_SENT = re.compile(
+    rf"{_B}proposals?\s+(?:(?:is|was|has|have|been|got|just|now|finally|officially|all)\s+){{0,3}}"
+    rf"(?:sent|submitted|delivered|went\s+out|out(?!\s+of\b)){_E}",
+    re.I,
+)
+_SENT_PROPOSAL = re.compile(
+    rf"{_B}(?:sent|submitted|delivered|emailed)\s+(?:(?:over|out|off)\s+)?"
+    rf"(?:(?:the|a|an|our|my|their|[\w&.-]+['’]s)\s+)?(?P<mid>(?:[\w&.'’-]+\s+){{0,3}}?)"
+    rf"proposals?{_E}",
+    re.I,
+)
+_INTERNAL_PROPOSAL = re.compile(
+    r"\s+(?:templates?|drafts?|outlines?|review|for\s+(?:review|feedback|approval)|internally"
+    r"|to\s+(?:legal|finance|procurement|my|our|the\s+team|@rep|me|him|her))\b",
+    re.I,
+)
+
+_SENTENCE_BREAK = re.compile(r"[!?;]|\.(?!\d)|(?<![\w])(?:but|however|although)(?![\w])", re.I)
+_HEDGES = frozenset(
+    {
+        "not", "never", "nobody", "none", "neither", "nor", "without", "cannot", "cant", "dont",
+        "didnt", "wont", "isnt", "wasnt", "hasnt", "havent", "arent", "werent", "if", "unless",
+        "until", "till", "once", "whether", "when", "whenever", "after", "before", "since",
+        "hope", "hopes", "hoped", "hoping", "hopefully", "wish", "want", "wants", "need",
+        "needs", "planning", "try", "trying", "aim", "aiming", "targeting", "might", "may",
+        "maybe", "perhaps", "could", "would", "should", "will", "shall", "be", "gonna", "going",
+        "expect", "expects", "expected", "expecting", "likely", "unlikely", "probably",
+        "possibly", "potential", "potentially", "almost", "nearly", "forecast", "forecasted",
+        "forecasting", "projected", "pending", "awaiting", "waiting", "yet", "risk", "chance",
+        "afraid", "worried", "fear", "scared", "remember", "wonder", "wondering", "doubt",
+        "imagine", "suppose", "assuming", "rumor", "rumour",
+    }
+)  # fmt: skip
+_DEADLINE_AFTER = re.compile(
+    r"\s*(?:by\s+(?:the\s+)?(?:end|eod|eow|eom|eoq|monday|tuesday|wednesday|thursday|friday"
+    r"|saturday|sunday|next|tomorrow|q[1-4])|next\s+(?:week|month|quarter)|tomorrow|soon"
+    r"|hopefully|pending|expected)\b",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class _Hit:
+    outcome: Outcome
+    strength: int  # 3 = CRM stage statement, 2 = "closed won" words, 1 = people's phrasing
+    line: str
+    start: int
+    end: int
+    account: str | None = None
+
+
+def _group_outcome(match: re.Match[str]) -> Outcome:
+    groups = match.groupdict()
+    if groups.get("won"):
+        return "won"
+    if groups.get("nd2") or groups.get("nd"):
+        return "no_decision"
+    if groups.get("lost"):
+        return "lost"
+    return "proposal_sent"
+
+
+def _clean_line(line: str) -> str:
+    line = _PREVIOUS_FIELD.sub(" ", line)
+    line = _WAS_STAGE.sub(" ", line)
+    line = _FROM_STAGE.sub(" ", line)
+    return _STAGE_BEFORE_ARROW.sub(" ", line)
+
+
+def _find_hits(text: str) -> list[_Hit]:
+    if _REOPENED.search(text):
+        return []
+    hits: list[_Hit] = []
+    for raw_line in text.split("\n"):
+        line = _clean_line(raw_line)
+        if not line.strip():
+            continue
+        for outcome, strength, start, end, account in _line_matches(line):
+            if not _hedged(line, start, end):
+                hits.append(_Hit(outcome, strength, line, start, end, account))
+    return hits
+
+
+_Match = tuple[Outcome, int, int, int, str | None]
+
+
+def _line_matches(line: str) -> Iterator[_Match]:
+    yield from _stage_matches(line)
+    yield from _closed_matches(line)
+    yield from _won_lost_matches(line)
+    yield from _signed_matches(line)
+    yield from _lost_to_matches(line)
+    yield from _no_decision_matches(line)
+    yield from _proposal_matches(line)
+
+
+def _stage_matches(line: str) -> Iterator[_Match]:
+    for pattern in (_STAGE_FIELD, _TRANSITION, _MARKED, _ARROW):
+        for m in pattern.finditer(line):
+            yield _group_outcome(m), 3, m.start(), m.end(), None
+    for m in _ND_REASON.finditer(line):
+        yield "no_decision", 3, m.start(), m.end(), None
+
+
+def _closed_matches(line: str) -> Iterator[_Match]:
+    for m in _CLOSED.finditer(line):
+        if _REPORT_NEXT.match(line, m.end()) or _COUNT_BEFORE.search(line, 0, m.start()):
+            continue
+        yield _group_outcome(m), 2, m.start(), m.end(), None
+
+
+def _won_lost_matches(line: str) -> Iterator[_Match]:
+    for m in _DEAL_VERDICT.finditer(line):
+        yield _group_outcome(m), 1, m.start(), m.end(), None
+    for m in _VERB_THE_DEAL.finditer(line):
+        yield _group_outcome(m), 1, m.start(), m.end(), _name_within(m.group("mid"))
+    for m in _SUBJECT_VERDICT.finditer(line):
+        if _NO_OBJECT.match(line, m.end()):
+            yield _group_outcome(m), 1, m.start(), m.end(), None
+            continue
+        found = _object_name(line, m.end())
+        if found:
+            yield _group_outcome(m), 1, m.start(), found[1], found[0]
+
+
+def _object_name(line: str, pos: int) -> tuple[str, int] | None:
+    """The account named right after a verb ("we won Acme!"), with where it ends."""
+    found = _leading_name(line, pos)
+    if found is None or _not_an_account(found[0]):
+        return None
+    if found[0].endswith(("'s", "’s")) or not _AFTER_OBJECT_NAME.match(line, found[1]):
+        return None
+    return found
+
+
+def _signed_matches(line: str) -> Iterator[_Match]:
+    for m in _CONTRACT_SIGNED.finditer(line):
+        yield "won", 1, m.start(), m.end(), None
+    for m in _SIGNED_CONTRACT.finditer(line):
+        obj = _CONTRACT_OBJECT.match(line, m.end())
+        if obj and not _names_a_side_agreement(obj.group("mid")):
+            yield "won", 1, m.start(), obj.end(), None
+    for m in _NAME_SIGNED.finditer(line):
+        prefix = line[: m.start()]
+        subject = _trailing_name(prefix)
+        start = m.start()
+        if subject and not _not_an_account(subject[0]) and prefix.endswith((" ", "")):
+            start = subject[1]
+        elif not _SIGNED_PRONOUN.search(prefix):
+            continue
+        obj = _CONTRACT_OBJECT.match(line, m.end())
+        if _SIGNED_TAIL.match(line, m.end()) or (obj and not _names_a_side_agreement(
+            obj.group("mid")
+        )):
+            yield "won", 1, start, m.end(), subject[0] if subject else None
+    for m in _SUBJECT_SIGNED.finditer(line):
+        found = _object_name(line, m.end())
+        if found:
+            yield "won", 1, m.start(), found[1], found[0]
+    m2 = _SIGNED_ALONE.match(line)
+    if m2:
+        yield "won", 1, m2.start(), m2.end(), None
+
+
+def _names_a_side_agreement(mid: str | None) -> bool:
+    words = re.findall(r"[\w-]+", (mid or "").lower())
+    return any(word in _NOT_A_CONTRACT for word in words)
+
+
+def _lost_to_matches(line: str) -> Iterator[_Match]:
+    for m in _LOST_WORD.finditer(line):
+        found = _leading_name(line, m.end())
+        if found is None or _not_an_account(found[0]):
+            continue
+        rival = re.match(r"\s+to\s+(\S)", line[found[1] :])
+        if rival and (rival.group(1)[0].isupper() or _LOST_TO_RIVAL.match(line, m.start())
+                      or re.match(r"\s+to\s+(?:a|an|the|another)\s", line[found[1] :])):
+            yield "lost", 1, m.start(), found[1], found[0]
+    for m in _LOST_TO_RIVAL.finditer(line):
+        yield "lost", 1, m.start(), m.end(), None
+    for m in _LOST_TO.finditer(line):
+        rival = _leading_name(line, m.end())
+        if rival and not _not_an_account(rival[0]) and _LOST_TO_SUBJECT.search(
+            line[: m.start()]
+        ):
+            yield "lost", 1, m.start(), rival[1], None
+    for m in _WENT_WITH_RIVAL.finditer(line):
+        yield "lost", 1, m.start(), m.end(), None
+
+
+def _no_decision_matches(line: str) -> Iterator[_Match]:
+    for m in _DO_NOTHING.finditer(line):
+        yield "no_decision", 1, m.start(), m.end(), None
+    for m in _ND_JARGON.finditer(line):
+        if not _REPORT_NEXT.match(line, m.end()):
+            yield "no_decision", 1, m.start(), m.end(), None
+    for m in _ND_SPACED.finditer(line):
+        if not _ND_BEFORE.search(line[: m.start()]):
+            continue
+        if _ND_AFTER.match(line, m.end()):
+            yield "no_decision", 1, m.start(), m.end(), None
+            continue
+        lead = _ND_AFTER_NAME.match(line, m.end())
+        found = _leading_name(line, lead.end()) if lead else None
+        if found and not _not_an_account(found[0]) and re.match(r"\s*(?:$|[^\w\s])",
+                                                                line[found[1] :]):
+            yield "no_decision", 1, m.start(), found[1], found[0]
+
+
+def _proposal_matches(line: str) -> Iterator[_Match]:
+    for m in _PROPOSAL_SENT.finditer(line):
+        if not _INTERNAL_PROPOSAL.match(line, m.end()):
+            yield "proposal_sent", 1, m.start(), m.end(), None
+    for m in _SENT_PROPOSAL.finditer(line):
+        if not _INTERNAL_PROPOSAL.match(line, m.end()):
+            yield "proposal_sent", 1, m.start(), m.end(), _name_within(m.group("mid"))
+
+
+def _hedged(line: str, start: int, end: int) -> bool:
+    """True when a match is negated, hypothetical, a question or still in the future."""
+    breaks = [b.end() for b in _SENTENCE_BREAK.finditer(line, 0, start)]
+    before = line[breaks[-1] if breaks else 0 : start].lower()
+    words = re.findall(r"[a-z]+(?:['’][a-z]+)?", before)[-4:]
+    for word in words:
+        bare = word.replace("'", "").replace("’", "")
+        if bare in _HEDGES or word.endswith(("n't", "n’t", "'ll", "’ll", "'d", "’d")):
+            return True
+    if "no longer" in " ".join(words):
+        return True
+    terminator = re.search(r"[!?]|\.(?!\d)", line[end:])
+    if terminator and terminator.group() == "?":
+        return True
+    return bool(_DEADLINE_AFTER.match(line, end))
+
+
+def _decide(hits: list[_Hit]) -> Outcome | None:
+    terminal = [hit for hit in hits if hit.outcome != "proposal_sent"]
+    if not terminal:
+        return "proposal_sent" if hits else None
+    top = max(hit.strength for hit in terminal)
+    outcomes = {hit.outcome for hit in terminal if hit.strength == top}
+    if "won" in outcomes:
+        # A message that says both won and lost is a report or a muddle, not a trigger.
+        return "won" if outcomes == {"won"} else None
+    return "no_decision" if "no_decision" in outcomes else "lost"
+
+
+_OUTCOME_WORDS: dict[str, Outcome] = {
+    "won": "won", "win": "won", "closedwon": "won",
+    "lost": "lost", "loss": "lost", "lose": "lost", "closedlost": "lost",
+    "nodecision": "no_decision", "nd": "no_decision", "closednodecision": "no_decision",
+    "proposal": "proposal_sent", "proposalsent": "proposal_sent",
+}  # fmt: skip
+
+
+def parse_outcome(text: str) -> Outcome | None:
+    """The outcome a text states, by the grammar above; a single bare word ("won", "loss",
+    "no-decision", "nd", ...) also counts, for the `/loop deal` command's first word."""
+    if not isinstance(text, str):
+        return None
+    word = text.strip().strip("!.:").lower()
+    if len(word) <= 24 and re.fullmatch(r"[a-z][a-z\s\-_/]*", word):
+        found = _OUTCOME_WORDS.get(re.sub(r"[\s\-_/]", "", word))
+        if found:
+            return found
+    return _decide(_find_hits(_plain(text[:_PARSE_LIMIT])))
+
+
+# ---------------------------------------------------------------------------- accounts
+
+_ABBREVIATIONS = frozenset({"inc.", "co.", "corp.", "ltd.", "llc.", "bros.", "plc."})
+_CONNECTORS = frozenset({"&", "+", "of", "de", "du", "la", "le", "van", "von", "der", "-", "–"})
+_OPENERS = "(\"“‘'["
+_CLOSERS = ",;:!?)]\"”’'"
+_NOT_ACCOUNTS = frozenset(
+    {
+        "we", "i", "you", "they", "he", "she", "it", "us", "them", "our", "my", "your", "their",
+        "team", "everyone", "all", "folks", "guys", "update", "news", "fyi", "stage", "status",
+        "amount", "owner", "deal", "deals", "opportunity", "opp", "account", "the", "this",
+        "that", "a", "an", "congrats", "congratulations", "yay", "woohoo", "great", "big",
+        "huge", "another", "today", "yesterday", "tonight", "finally", "just", "officially",
+        "also", "so", "and", "but", "hey", "hi", "hello", "wow", "proposal", "contract",
+        "client", "customer", "rep", "competitor", "competition", "boom", "nice", "awesome",
+        "amazing", "good", "bad", "sadly", "unfortunately", "note", "reminder", "closed",
+        "won", "lost", "signed", "win", "loss", "no", "yes", "ok", "okay", "update:",
+        "q1", "q2", "q3", "q4", "h1", "h2", "monday", "tuesday", "wednesday", "thursday",
+        "friday", "saturday", "sunday", "january", "february", "march", "april", "may", "june",
+        "july", "august", "september", "october", "november", "december", "internet", "wifi",
+        "wi-fi", "power", "slack", "zoom", "teams", "vpn", "email", "gmail", "outlook",
+        "salesforce", "hubspot", "legal", "finance", "procurement", "security", "management",
+        "leadership", "marketing", "sales", "it", "hr", "new", "name", "value", "pipeline",
+    }
+)  # fmt: skip
+_ACCOUNT_FIELD = re.compile(
+    r"^\s*(?:account|company|opportunity|opp|deal|customer|client|prospect|organi[sz]ation)"
+    r"(?:[\s_]+name)?\s*[:=]\s*(?P<value>.+)$",
+    re.I,
+)
+_BOLD_LINE = re.compile(r"^\*([^*\n]{1,200})\*$")
+_CUT_AT = re.compile(
+    r"\s*(?:\||(?:[:(\u2014]|\s[-\u2013]\s|,)\s*(?:closed\b|stage\b|won\b|lost\b|no[\s-]*decision"
+    r"|proposal\b|deal\s+(?:won|lost)|signed\b|amount\b|[$€£]|US\$|\d)).*$",
+    re.I,
+)
+_GENERIC_TITLE = re.compile(
+    r"^(?:new\s+)?(?:deal|opportunity|opp|record|stage|pipeline)s?\b.*"
+    r"\b(?:updated?|created|changed|moved|alert|notification)$"
+    r"|\b(?:updated|created|notification|alert)$",
+    re.I,
+)
+_BEFORE_JUNK = re.compile(
+    r"(?:[\s:|\-\u2013\u2014>=→,]+|(?<![\w])(?:is|was|has|have|been|just|now|officially"
+    r"|finally|got|are|be|also|the|deal|opportunity|opp|account|stage|moved|changed|updated|set"
+    r"|marked|as|to|into|our|status)(?![\w]))+$",
+    re.I,
+)
+_AFTER_LEAD = re.compile(r"\s*(?:[:|\-\u2013\u2014=>→]+\s*|(?:for|with|at|on|from)\s+)", re.I)
+_WITH_NAME = re.compile(r"(?<![\w])(?<!went )(?<!gone )(?<!stayed )(?<!stuck )with\s+", re.I)
+_TO_NAME = re.compile(r"(?<![\w])to\s+", re.I)
+
+
+def _is_name_word(word: str) -> bool:
+    if not word or not re.fullmatch(r"[\w&'’.+-]+", word) or word.startswith("_"):
+        return False
+    if word[0].isupper():
+        return True
+    # "3M", "7-Eleven", "1Password" are names; "50k", "2024" and "12.5" are not.
+    return (
+        word[0].isdigit()
+        and any(ch.isalpha() for ch in word)
+        and not re.fullmatch(r"\d+(?:[.,]\d+)?(?:k|m|mm|bn|st|nd|rd|th|s)?", word, re.I)
+    )
+
+
+def _core(raw: str, *, first: bool) -> tuple[str, bool]:
+    """A token without surrounding punctuation, and whether that punctuation ends a name."""
+    core = raw.lstrip(_OPENERS) if first else raw
+    stripped = core.rstrip(_CLOSERS)
+    stop = stripped != core
+    if stripped.endswith(("'s", "’s")):
+        stripped, stop = stripped[:-2], True
+    if stripped.endswith(".") and stripped.lower() not in _ABBREVIATIONS:
+        stripped, stop = stripped.rstrip("."), True
+    return stripped, stop
+
+
+def _leading_name(text: str, pos: int = 0) -> tuple[str, int] | None:
+    """The capitalised name starting at `pos` (after spaces), with where it ends."""
+    words: list[str] = []
+    pending: list[str] = []
+    end = pos
+    for token in re.finditer(r"\S+", text[pos : pos + 200]):
+        raw = token.group()
+        if not words and token.start() > 0 and text[pos : pos + token.start()].strip():
+            break
+        core, stop = _core(raw, first=not words)
+        if words and not stop and core.lower() in _CONNECTORS:
+            pending.append(core)
+            continue
+        if not _is_name_word(core):
+            break
+        if raw.rstrip().endswith(":") and stop:
+            return None  # "Amount:" is a label, not a name
+        words.extend(pending)
+        pending.clear()
+        words.append(core)
+        end = pos + token.end()
+        if stop or len(words) >= 8:
+            break
+    if not words:
+        return None
+    return " ".join(words), end
+
+
+def _trailing_name(text: str) -> tuple[str, int] | None:
+    """The capitalised name that ends `text`, with where it starts."""
+    tokens = list(re.finditer(r"\S+", text[-200:]))
+    offset = max(len(text) - 200, 0)
+    words: list[str] = []
+    pending: list[str] = []
+    start = len(text)
+    for index, token in enumerate(reversed(tokens)):
+        raw = token.group()
+        if index == 0:
+            raw = raw.rstrip(_CLOSERS)
+        elif raw[-1] in _CLOSERS or raw.endswith("."):
+            break
+        opened = raw[:1] in _OPENERS
+        core = raw.lstrip(_OPENERS)
+        if words and core.lower() in _CONNECTORS:
+            pending.insert(0, core)
+            continue
+        if core.endswith(("'s", "’s")) or not _is_name_word(core):
+            break
+        words[:0] = [*([core] if not pending else [core, *pending])]
+        pending.clear()
+        start = offset + token.start()
+        if opened or len(words) >= 8:
+            break
+    if not words:
+        return None
+    return " ".join(words), start
+
+
+def _name_within(text: str | None) -> str | None:
+    """The first capitalised name inside a few words ("big Acme " -> "Acme")."""
+    if not text:
+        return None
+    for token in re.finditer(r"\S+", text):
+        if token.group()[:1].isupper():
+            found = _leading_name(text, token.start())
+            if found and not _not_an_account(found[0]):
+                return found[0]
+    return None
+
+
+def _not_an_account(name: str) -> bool:
+    return name.lower().rstrip(".") in _NOT_ACCOUNTS or not any(ch.isalpha() for ch in name)
+
+
+def _tidy_account(value: str | None) -> str | None:
+    """Drop greeting and label words around a name and keep it short; None if nothing is left."""
+    if not value:
+        return None
+    words = value.split()
+    while words and (words[0].lower() in _NOT_ACCOUNTS or words[0].lower() in _CONNECTORS):
+        words.pop(0)
+    while words and words[-1].lower() in _CONNECTORS:
+        words.pop()
+    name = " ".join(words).strip(" -–—:|,;!?\"“”'‘’()[]")
+    if name.endswith(("'s", "’s")):
+        name = name[:-2]
+    if not name or _not_an_account(name):
+        return None
+    if len(name) > ACCOUNT_LIMIT:
+        cut = name[:ACCOUNT_LIMIT]
+        name = (cut.rsplit(" ", 1)[0] if " " in cut else cut).rstrip(" -–—:|,;")
+    return name or None
+
+
+def _clean_account(value: str) -> str | None:
+    """An account from a field value or a title: plain text, stage words and amounts cut."""
+    text = _plain(value).split("\n")[0]
+    if _GENERIC_TITLE.search(text.strip()):
+        return None
+    text = _CUT_AT.sub("", text)
+    if _CLOSED.search(text) or re.fullmatch(rf"\W*(?:{_STAGE_TERM})\W*", text, re.I):
+        return None
+    return _tidy_account(text)
+
+
+def _titles(event: dict[str, Any]) -> list[str]:
+    titles = [_scalar(att.get("title")) for att in _dicts(event.get("attachments"))]
+    for block in _dicts(event.get("blocks")):
+        if block.get("type") == "header":
+            titles.append(_text_object(block.get("text")))
+    return [title for title in titles if title.strip()]
+
+
+def _account_near(hit: _Hit) -> str | None:
+    if hit.account:
+        found = _tidy_account(hit.account)
+        if found:
+            return found
+    before = _BEFORE_JUNK.sub("", hit.line[: hit.start])
+    found_before = _trailing_name(before) if before == before.rstrip() else None
+    if found_before:
+        name = _tidy_account(found_before[0])
+        if name:
+            return name
+    lead = _AFTER_LEAD.match(hit.line, hit.end)
+    if lead and lead.end() > hit.end:
+        after = _leading_name(hit.line, lead.end())
+        if after:
+            name = _tidy_account(after[0])
+            if name:
+                return name
+    return None
+
+
+def _account_in_line(hit: _Hit) -> str | None:
+    patterns = [_WITH_NAME, _TO_NAME] if hit.outcome == "proposal_sent" else [_WITH_NAME]
+    for pattern in patterns:
+        for m in pattern.finditer(hit.line, hit.start):
+            found = _leading_name(hit.line, m.end())
+            name = _tidy_account(found[0]) if found else None
+            if name:
+                return name
+    return None
+
+
+def _find_account(
+    event: dict[str, Any], raw_lines: list[str], lines: list[str], hits: list[_Hit]
+) -> str | None:
+    for line in lines:
+        field = _ACCOUNT_FIELD.match(line)
+        name = _clean_account(field.group("value")) if field else None
+        if name:
+            return name
+    for title in _titles(event):
+        title_hits = _find_hits(_plain(title))
+        if title_hits:
+            name = next((n for h in title_hits if (n := _account_near(h))), None)
+        else:
+            name = _clean_account(title)
+        if name:
+            return name
+    for hit in hits:
+        name = _account_near(hit)
+        if name:
+            return name
+    for raw in raw_lines:
+        bold = _BOLD_LINE.match(raw)
+        name = _clean_account(bold.group(1)) if bold else None
+        if name:
+            return name
+    for hit in hits:
+        name = _account_in_line(hit)
+        if name:
+            return name
+    return None
+
+
+# --------------------------------------------------------------------------------- rep
+
+_OWNER_EMAIL = re.compile(
+    r"(?<![\w@])(?:(?:deal|opportunity|opp|account|record|contact|company)\s+)?"
+    r"(?:owner|owned\s+by|sales\s+rep|rep|account\s+executive|ae|assigned\s+to|closed\s+by)"
+    r"(?![\w])\s*[:=]?\s*[^\n|;:,]{0,60}?"
+    r"(?P<email>[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})",
+    re.I,
+)
+
+
+def _poster(event: dict[str, Any]) -> str | None:
+    if event.get("bot_id") or event.get("subtype") == "bot_message":
+        return None
+    user = event.get("user")
+    return user if isinstance(user, str) and user else None
+
+
+# ----------------------------------------------------------------------------- message
+
+
+def parse_deal_message(event: dict[str, Any]) -> DealSignal | None:
+    """None when the message has no outcome. Uses message_text(). The human poster is
+    event["user"] only when the event has no bot_id (a bot's own user id is not a rep)."""
+    if not isinstance(event, dict):
+        return None
+    raw = message_text(event)[:_PARSE_LIMIT]
+    if not raw:
+        return None
+    text = _plain(raw)
+    hits = _find_hits(text)
+    outcome = _decide(hits)
+    if outcome is None:
+        return None
+    deciding = [hit for hit in hits if hit.outcome == outcome]
+    deciding.sort(key=lambda hit: -hit.strength)
+    account = _find_account(event, raw.split("\n"), text.split("\n"), deciding)
+    amount = parse_amount(text)
+    mention = _USER_MENTION.search(raw)
+    owner = _OWNER_EMAIL.search(text)
+    return DealSignal(
+        outcome=outcome,
+        account=account,
+        amount=amount[0] if amount else None,
+        currency=amount[1] if amount else None,
+        rep_user_id=mention.group(1) if mention else _poster(event),
+        rep_email=owner.group("email") if owner else None,
+        source_text=raw[:SOURCE_TEXT_LIMIT],
+    )
