@@ -93,11 +93,8 @@ class _Kind:
     policy: KindPolicy
 
 
-_kinds: dict[str, _Kind] = {}
-_quiet_checks: list[QuietCheck] = []
-
-
 def register_kind(
+    rt: Runtime,
     kind: str,
     render: Renderer,
     after_sent: AfterSent | None = None,
@@ -106,18 +103,17 @@ def register_kind(
 ) -> None:
     """Each ritual declares how its nudges look and behave; delivery stays ignorant of
     rituals."""
-    _kinds[kind] = _Kind(render, after_sent, policy or KindPolicy())
+    rt.kinds[kind] = _Kind(render, after_sent, policy or KindPolicy())
 
 
-def policy_for(kind: str) -> KindPolicy:
-    entry = _kinds.get(kind)
-    return entry.policy if entry else KindPolicy()
+def policy_for(rt: Runtime, kind: str) -> KindPolicy:
+    entry = rt.kinds.get(kind)
+    return entry.policy if isinstance(entry, _Kind) else KindPolicy()
 
 
-def add_quiet_check(check: QuietCheck) -> None:
+def add_quiet_check(rt: Runtime, check: QuietCheck) -> None:
     """Pause, snooze, vacations, holidays and Slack's Do Not Disturb each add one."""
-    if check not in _quiet_checks:
-        _quiet_checks.append(check)
+    rt.quiet_checks.append(check)
 
 
 def _retry_after(e: SlackApiError) -> float:
@@ -167,7 +163,7 @@ async def _give_back(rt: Runtime, nudge: Nudge, delay: timedelta, error: str) ->
 async def send_claimed(rt: Runtime, nudge: Nudge) -> str:
     """Send a nudge this worker has claimed; returns the state it ends in."""
     assert nudge.id is not None
-    entry = _kinds.get(nudge.kind)
+    entry: _Kind | None = rt.kinds.get(nudge.kind)
     if entry is None:
         await _settle(rt, nudges.mark_failed, nudge, error=f"no renderer for kind {nudge.kind!r}")
         return nudges.FAILED
@@ -230,7 +226,7 @@ async def _hold_back(rt: Runtime, nudge: Nudge, person: Person, policy: KindPoli
         return nudges.SKIPPED
     if not policy.respects_quiet:
         return None
-    for check in _quiet_checks:
+    for check in rt.quiet_checks:
         until = await check(rt, nudge, person)
         if until is None or until <= now:
             continue

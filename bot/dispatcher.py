@@ -25,17 +25,15 @@ BATCH = 50
 # Planners that make sure the next recurring nudges exist (end-of-day reflections,
 # weekly digests) run at the start of every tick, before due rows are claimed.
 TickHook = Callable[[Runtime], Awaitable[None]]
-_tick_hooks: list[TickHook] = []
 
 
-def add_tick_hook(hook: TickHook) -> None:
-    if hook not in _tick_hooks:
-        _tick_hooks.append(hook)
+def add_tick_hook(rt: Runtime, hook: TickHook) -> None:
+    rt.tick_hooks.append(hook)
 
 
 async def tick(rt: Runtime, *, batch: int = BATCH) -> int:
     """Claim and send what is due now; returns how many were sent or settled."""
-    for hook in _tick_hooks:
+    for hook in rt.tick_hooks:
         try:
             await hook(rt)
         except Exception:

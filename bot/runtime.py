@@ -105,6 +105,11 @@ class Runtime:
     channel_names: dict[str, str] = field(default_factory=dict)
     # user id -> Slack locale, so an ack never waits on the database or Slack for it.
     locales: dict[str, str] = field(default_factory=dict)
+    # Registries filled by each ritual's register(): per runtime, not global, so two
+    # apps in one process (tests, the demo) never share listeners' state.
+    kinds: dict[str, Any] = field(default_factory=dict)
+    quiet_checks: list[Any] = field(default_factory=list)
+    tick_hooks: list[Any] = field(default_factory=list)
 
     def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str) -> asyncio.Task[Any]:
         return self.background.spawn(coro, name=name)

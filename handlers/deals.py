@@ -211,7 +211,7 @@ async def deal_command(call: CommandCall) -> None:
 
 
 def register(app: AsyncApp, rt: Runtime, commands: LoopCommand) -> None:
-    register_kind("deal_dm", render_deal_dm, after_deal_dm)
+    register_kind(rt, "deal_dm", render_deal_dm, after_deal_dm)
     commands.add("deal", deal_command, help_key="help.line_deal")
     id_channels = rt.settings.deals_channel_ids
     name_channels = rt.settings.deals_channel_names
