@@ -22,8 +22,6 @@ def build_app(rt: Runtime) -> AsyncApp:
         # polling loop, and errors in the ack path become a 500 that Slack retries.
         process_before_response=True,
         request_verification_enabled=not settings.socket_mode,
-        # auth.test runs once in `identify()` at start-up instead of on a first request.
-        token_verification_enabled=False,
         logger=logging.getLogger("slack_bolt"),
     )
     register_all(app, rt)
