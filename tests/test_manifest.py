@@ -1,0 +1,74 @@
+"""manifest.yml matches what the code uses: scopes for every Web API method we call,
+events for every listener, the /loop command, interactivity and App Home."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+MANIFEST: dict[str, Any] = yaml.safe_load((ROOT / "manifest.yml").read_text())
+
+# Web API method -> the bot scope it needs.
+SCOPE_FOR = {
+    "chat_postMessage": "chat:write",
+    "chat_update": "chat:write",
+    "chat_postEphemeral": "chat:write",
+    "conversations_open": "im:write",
+    "conversations_info": "channels:read",
+    "users_info": "users:read",
+    "users_lookupByEmail": "users:read.email",
+    "dnd_info": "dnd:read",
+}
+EVENT_SUBSCRIPTIONS = {"message": {"message.channels", "message.groups"},
+                       "app_home_opened": {"app_home_opened"}}
+
+
+def _source() -> str:
+    files = [*ROOT.joinpath("bot").rglob("*.py"), *ROOT.joinpath("handlers").rglob("*.py")]
+    skip = {"slack_standin.py", "slack_requests.py", "demo.py"}
+    return "\n".join(f.read_text() for f in files if f.name not in skip)
+
+
+def test_display_information_is_within_slack_limits() -> None:
+    info = MANIFEST["display_information"]
+    assert 1 <= len(info["name"]) <= 35
+    assert 1 <= len(info["description"]) <= 140
+    assert 175 <= len(info["long_description"]) <= 4000
+    assert MANIFEST["features"]["bot_user"]["display_name"]
+
+
+def test_every_web_api_method_we_call_has_its_scope() -> None:
+    scopes = set(MANIFEST["oauth_config"]["scopes"]["bot"])
+    called = set(re.findall(r"\.(\w+_\w+)\(", _source())) & set(SCOPE_FOR)
+    assert called, "expected to find Web API calls in the code"
+    missing = {m: SCOPE_FOR[m] for m in called if SCOPE_FOR[m] not in scopes}
+    assert not missing
+
+
+def test_every_event_we_listen_to_is_subscribed() -> None:
+    subscribed = set(MANIFEST["settings"]["event_subscriptions"]["bot_events"])
+    listened = set(re.findall(r'@app\.event\(\s*"(\w+)"', _source()))
+    for event in listened:
+        assert EVENT_SUBSCRIPTIONS.get(event, {event}) <= subscribed, event
+    history = {"message.channels": "channels:history", "message.groups": "groups:history"}
+    scopes = set(MANIFEST["oauth_config"]["scopes"]["bot"])
+    assert all(history[e] in scopes for e in subscribed if e in history)
+
+
+def test_loop_command_interactivity_home_and_socket_mode() -> None:
+    [command] = MANIFEST["features"]["slash_commands"]
+    assert command["command"] == "/loop" and command["should_escape"] is True
+    assert "commands" in MANIFEST["oauth_config"]["scopes"]["bot"]
+    assert MANIFEST["settings"]["interactivity"]["is_enabled"] is True
+    assert MANIFEST["features"]["app_home"]["home_tab_enabled"] is True
+    assert MANIFEST["settings"]["socket_mode_enabled"] is True
+
+
+def test_no_scope_is_requested_without_a_reason_in_the_readme() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for scope in MANIFEST["oauth_config"]["scopes"]["bot"]:
+        assert f"`{scope}`" in readme, f"README does not say why we need {scope}"
