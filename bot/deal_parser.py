@@ -36,10 +36,13 @@ Vocabulary (EBNF-ish; GAP may be empty, so "closedwon" and "closed - won" are bo
                  | "dealstage" | [ "deal" | "opportunity" ] "status" | "outcome" | "result" ;
     MOVE-VERB    = "moved" | "changed" | "updated" | "set" | "advanced" | "progressed"
                  | "switched" | "marked" | "pushed" | "converted" | "closed" ;
-    END          = end of line | punctuation or emoji | "for" | "on" | "at" | "by"
-                 | "with" | "from" | "in" | "today" | "yesterday" ;
-    NAME         = capitalised words (or 3M-style digit words) joined by spaces,
-                   "&", "+", "of", "de", "van", "von", "-" or "–"; at most 8 words.
+    END          = end of line | punctuation or emoji
+                 | "for" | "on" | "at" | "by" | "with" | "from" | "today" | "yesterday" ;
+    CLAUSE-END   = end of line | punctuation or emoji | "to" | "with" | "for" | "at" | "by"
+                 | "from" | "over" | "against" | "today" | "yesterday" ;
+    NAME         = capitalised words joined by spaces, "&", "+", "of", "de", "van", "von",
+                   "-" or "–", at most 8; a digit-led word counts when it is not an
+                   amount ("7-Eleven", "1Password"; "3M" reads as 3 million).
 
 "lost GAP ND" ("Closed Lost - No Decision") reads as no_decision. "won"/"won't" never
 meet: every keyword must end at a word boundary that is not an apostrophe.
@@ -66,17 +69,20 @@ Strength 2: CLOSED anywhere in a line ("Closed Won: Acme", "acme closed-won",
 "closed/won", "closed - no decision"), unless a report word follows (deals, opps, rate,
 ratio, revenue, pipeline, report, numbers, metrics, count, total, analysis, review,
 reasons, stats, dashboard, forecast, trend, "%", "vs", "to date", "this/last quarter",
-ytd) or a number precedes it ("12 closed won").
+ytd, "and/or closed ...") or a number or "vs"/"and"/"or" precedes it ("12 closed won",
+"Closed won vs closed lost").
 
 Strength 1, people's phrasings (SUBJ = "we" | "i" | "you" | "team" | "@rep", optionally
 with "'ve"/"have" and "just"/"finally"/"officially"/...; DEAL-NOUN = deal, opportunity,
 opp, contract, bid, rfp, tender, renewal, business, account, logo, order)::
 
     won
-      ("deal"|"opportunity"|"contract"|...) [is|was|has been|just|...] "won" END
+      ("deal"|"opportunity"|"contract"|...) [is|was|has been|just|...] "won" CLAUSE-END
                                           Deal won; the deal was won!
-      "won" ("the"|"this"|"a"|"our"|Name's) {word}0..3 DEAL-NOUN END
+      "won" ("the"|"this"|"a"|"our"|Name's) {word}0..3 DEAL-NOUN NOUN-END
                                           won the deal; we won the Acme renewal
+        (NOUN-END = CLAUSE-END | in | on | and | but | because | due | after | this |
+        last | again | back, so "won a business award" does not count)
       SUBJ "won" (END | "this one" | "them" | NAME [END | DEAL-NOUN | "over" | ...])
                                           we won Acme; We won!; <@U1> won Acme Corp
       NAME [has|just|finally] "signed" (END | "with us" | CONTRACT)
@@ -88,22 +94,24 @@ opp, contract, bid, rfp, tender, renewal, business, account, logo, order)::
       (SUBJ | "just" | "finally") "signed" NAME          We signed Acme!
       line start: ["just"] "signed" (":" | "!" | "-" | end) Signed! Acme – Renewal
     lost
-      ("deal"|...) [...] "lost" END                    Deal lost; Deal lost to Globex
-      "lost" ("the"|"this"|"a"|...) {word}0..3 DEAL-NOUN END   lost the deal to Globex
+      ("deal"|...) [...] "lost" CLAUSE-END             Deal lost; Deal lost to Globex
+      "lost" ("the"|"this"|"a"|...) {word}0..3 DEAL-NOUN NOUN-END  lost the deal to Globex
       SUBJ "lost" (END | "this one" | "them" | NAME ...) we lost; We lost Acme :(
       "lost" NAME "to" (NAME | "a competitor")           lost Acme to Globex
       "lost" ["out"] "to" ["a"|"the"|"another"] [word] (competitor|competition|rival|
         incumbent|other/another/different vendor|provider|solution|option)
       (SUBJ | line start | after ":" "—" "-") "lost to" NAME  Acme – lost to Globex
-      ("went with"|"chose"|"picked"|"selected"|"signed with"|"switched to"|"moved to")
-        [a|the|another] [word] (competitor|competition|rival|someone else|incumbent|
-        another/different/other vendor|provider|solution|option)
+      ("went with"|"gone with"|"chose"|"picked"|"selected"|"signed with"|"switched to"|
+        "moved to"|"stayed with"|"stuck with") [a|the|another] [word] (competitor|
+        competition|rival|someone else|incumbent|another/different/other vendor|provider|
+        solution|supplier|option|tool)
                                           went with a competitor; chose another vendor
     no_decision
       "no-decision" | "no_decision" | "nodecision"        anywhere (report words excepted)
       "no decision" after line start, a delimiter, or "closed"/"marked as"/"as"/"went"/
-        "ended in|with|as"/"resulted in"/"outcome"/"verdict", and followed by
-        END, "made" END, or ("on"|"for"|"from"|"by"|"with") NAME END
+        "ended in|with|as"/"resulted in"/"outcome"/"verdict", and followed by the end of
+        the line or punctuation, optionally after "made", or by
+        ["made"] ("on"|"for"|"from"|"by"|"with") NAME and then the end or punctuation
                                           No decision; Acme: No Decision; No decision made.;
                                           No decision from Acme.
       ("decided"|"chose"|"opted") "to do nothing"; ("decided"|"chose"|"opted") "not to"
@@ -120,7 +128,8 @@ opp, contract, bid, rfp, tender, renewal, business, account, logo, order)::
 
 Guards: a match is dropped when
 
-* one of the four words before it, in the same sentence, is a negation or a hedge:
+* one of the eight words before it, in the same clause (after the last . ! ? ; , | •
+  or "but"), is a negation or a hedge:
   not, never, any "n't", "'ll", "'d", if, unless, until, once, when, after, before, since,
   hope(fully), wish, want, need, might, may, maybe, could, would, should, will, be,
   gonna, going, expect(ed), likely, probably, almost, nearly, forecast, pending, yet,
@@ -163,8 +172,11 @@ First found wins:
    "Opportunity updated"; "Acme – Closed Won" gives "Acme");
 3. around the deciding match: the name the rule itself captured ("we won Acme", "lost
    Acme to …", "Acme signed", "won the Acme deal"), else the NAME just before it
-   ("Acme — closed won", "Opportunity Acme – Renewal moved to Closed Won"), else the NAME
-   after a delimiter or "for/with/at/on/from" ("Closed Won: Acme ($50,000)");
+   ("Acme — closed won", "Opportunity Acme – Renewal moved to Closed Won"; linking
+   words, pronouns and lowercase deal nouns in between are skipped: "Acme Corp renewal
+   is closed won", "Hooli: they went with a competitor"), else the NAME right after it,
+   after a delimiter or emoji, or after "for/with/at/on/from" ("Closed Won: Acme
+   ($50,000)", "closed/won Acme Corp");
 4. a line that is all bold (`*Acme – Renewal*`);
 5. "with NAME" on a matching line (not "went with"), or "to NAME" for a proposal.
 
@@ -182,7 +194,8 @@ Amount (`parse_amount`)
     MULT    = "k" | "m" | "mm" | "mn" | "bn" | "thousand" | "million" | "billion"
     SYMBOL  = "$" | "US$" | "USD" | "€" | "EUR" | "£" | "GBP" | (after) "dollars" | "euros"
     amount  = LABEL [ "(" code ")" ] (":"|"=") (SYMBOL NUMBER [MULT] | NUMBER [MULT] [SYMBOL])
-            | SYMBOL NUMBER [MULT] | NUMBER [MULT] SYMBOL | NUMBER [MULT] ("ARR"|"ACV"|"TCV"|"MRR")
+            | SYMBOL NUMBER [MULT] | NUMBER [MULT] SYMBOL
+            | NUMBER [MULT] ("ARR"|"ACV"|"TCV"|"MRR")
     LABEL   = amount | deal value | deal size | deal amount | contract value | value
             | acv | arr | tcv | mrr | price | revenue
 
@@ -190,7 +203,9 @@ A labelled amount beats an unlabelled one; otherwise the first one in the text w
 single separator followed by exactly three digits groups thousands ("€12.500" = 12500,
 "$12,500" = 12500); otherwise it is the decimal point ("$1.5k" = 1500, "€12,50" =
 12.50). The currency is "USD", "EUR", "GBP", or None when only a label marks the number
-("Amount: 12000"). Bare numbers ("Q3", "3 seats", "2024") are never amounts.
+("Amount: 12000", "50k ARR"). Before a trailing symbol, plain spaces may group thousands
+too ("12 500 €"). Bare numbers ("Q3", "3 seats", "2024") are never amounts, and other
+currencies ("C$5,000") are not read.
 
 Rep
 ---
@@ -364,7 +379,8 @@ _MAILTO = re.compile(r"<mailto:([^<>|\s]+)(?:\|[^<>]*)?>", re.I)
 _USER_MENTION = re.compile(r"<@([UW][A-Z0-9]{2,})(?:\|[^<>]*)?>")
 _SLACK_REF = re.compile(r"<([^<>|\n]*)(?:\|([^<>\n]*))?>")
 _BARE_URL = re.compile(r"(?:https?://|www\.)\S+", re.I)
-_EMOJI = re.compile(r":[a-z0-9_+'-]*[a-z][a-z0-9_+'-]*:")
+# The lookahead keeps this linear: "[…]*[a-z][…]*" backtracks quadratically on long runs.
+_EMOJI = re.compile(r":(?=[a-z0-9_+'-]{0,60}[a-z])[a-z0-9_+'-]{1,60}:")
 _MRKDWN = re.compile(r"[*~`]|(?<![^\W_])_|_(?![^\W_])")
 _SPACES = re.compile(r"[ \t\u00a0]+")
 
@@ -510,9 +526,7 @@ _STAGE_VALUE = _stage_value(named=True)
 _STAGE_TERM = _stage_value(named=False)
 _QUOTE_OPEN = r"[\"“'(\[]?"
 _QUOTE_CLOSE = r"[\"”')\]]?"
-_VALUE_END = (
-    r"(?=\s*(?:$|[^\w\s]|(?:for|on|at|by|with|from|in|today|yesterday)(?![\w'’])))"
-)
+_VALUE_END = r"(?=\s*(?:$|[^\w\s]|(?:for|on|at|by|with|from|today|yesterday)(?![\w'’])))"
 _STAGE_LABEL = (
     r"(?:(?:deal|opportunity|opp|sales|pipeline)[\s_]*)?stage(?:[\s_]*name)?|dealstage"
     r"|(?:deal\s+|opportunity\s+)?status|outcome|result"
@@ -543,13 +557,14 @@ _CLOSED = re.compile(
     re.I,
 )
 _REPORT_NEXT = re.compile(
-    r"\s*(?:%|vs\b|versus\b|(?:deals|opps|opportunities|accounts|rates?|ratio|revenue|pipeline"
+    r"\s*(?:%|vs\b|versus\b|(?:and|or|&|/)\s*closed|(?:deals|opps|opportunities|accounts|rates?|ratio|revenue|pipeline"
     r"|reports?|numbers|metrics|count|totals?|analysis|reviews?|reasons|stats|dashboards?"
     r"|forecasts?|trends?|percentage|column|ytd|qtd|mtd|to\s+date"
     r"|(?:this|last)\s+(?:quarter|year|month))(?![\w'’]))",
     re.I,
 )
-_COUNT_BEFORE = re.compile(r"(?<![\w.,])\d+%?\s*$")
+# "12 closed won", "won vs closed lost", "won and closed lost": counting or listing stages.
+_COUNT_BEFORE = re.compile(r"(?:(?<![\w.,])\d+%?|(?<![\w])(?:vs\.?|versus|and|or|&)|/)\s*$", re.I)
 
 # The old side of a stage change, removed before matching so it cannot read as news.
 _PREVIOUS_FIELD = re.compile(
@@ -605,6 +620,7 @@ _AFTER_OBJECT_NAME = re.compile(
     re.I,
 )
 _LOST_WORD = re.compile(rf"{_B}lost\s+", re.I)
+_ARTICLES = frozenset({"a", "an", "the", "another"})
 _LOST_TO_RIVAL = re.compile(
     rf"{_B}lost\s+(?:out\s+)?to\s+(?:(?:a|an|the|another|one\s+of\s+(?:our|the))\s+)?"
     r"(?:[\w-]+\s+)?(?:competitors?|competition|rivals?|incumbent"
@@ -696,7 +712,12 @@ _INTERNAL_PROPOSAL = re.compile(
     re.I,
 )
 
-_SENTENCE_BREAK = re.compile(r"[!?;]|\.(?!\d)|(?<![\w])(?:but|however|although)(?![\w])", re.I)
+# A hedge only reaches across its own clause. "|" and "•" separate CRM fields on one line
+# ("Forecast: Commit | Stage: Closed Won").
+_CLAUSE_BREAK = re.compile(
+    r"[!?;,|•]|\.(?!\d)|(?<![\w])(?:but|however|although)(?![\w])", re.I
+)
+_HEDGE_WINDOW = 8
 _HEDGES = frozenset(
     {
         "not", "never", "nobody", "none", "neither", "nor", "without", "cannot", "cant", "dont",
@@ -809,7 +830,8 @@ def _object_name(line: str, pos: int) -> tuple[str, int] | None:
     found = _leading_name(line, pos)
     if found is None or _not_an_account(found[0]):
         return None
-    if found[0].endswith(("'s", "’s")) or not _AFTER_OBJECT_NAME.match(line, found[1]):
+    # "signed Bob's card": a possessive names whose thing it is, not the account.
+    if line[: found[1]].endswith(("'s", "’s")) or not _AFTER_OBJECT_NAME.match(line, found[1]):
         return None
     return found
 
@@ -824,15 +846,15 @@ def _signed_matches(line: str) -> Iterator[_Match]:
     for m in _NAME_SIGNED.finditer(line):
         prefix = line[: m.start()]
         subject = _trailing_name(prefix)
-        start = m.start()
-        if subject and not _not_an_account(subject[0]) and prefix.endswith((" ", "")):
-            start = subject[1]
-        elif not _SIGNED_PRONOUN.search(prefix):
-            continue
+        if subject and _not_an_account(subject[0]):
+            subject = None
+        if subject is None and not _SIGNED_PRONOUN.search(prefix):
+            continue  # "I signed", "Jane's manager signed": not a client signing
         obj = _CONTRACT_OBJECT.match(line, m.end())
-        if _SIGNED_TAIL.match(line, m.end()) or (obj and not _names_a_side_agreement(
-            obj.group("mid")
-        )):
+        signed_a_contract = obj is not None and not _names_a_side_agreement(obj.group("mid"))
+        if _SIGNED_TAIL.match(line, m.end()) or signed_a_contract:
+            # The hedge window starts before the signer: "If Acme signed" is hypothetical.
+            start = subject[1] if subject else m.start()
             yield "won", 1, start, m.end(), subject[0] if subject else None
     for m in _SUBJECT_SIGNED.finditer(line):
         found = _object_name(line, m.end())
@@ -853,9 +875,9 @@ def _lost_to_matches(line: str) -> Iterator[_Match]:
         found = _leading_name(line, m.end())
         if found is None or _not_an_account(found[0]):
             continue
-        rival = re.match(r"\s+to\s+(\S)", line[found[1] :])
-        if rival and (rival.group(1)[0].isupper() or _LOST_TO_RIVAL.match(line, m.start())
-                      or re.match(r"\s+to\s+(?:a|an|the|another)\s", line[found[1] :])):
+        # "lost Acme to Globex" / "to a competitor": the rival is a name or an article.
+        rival = re.match(r"\s+to\s+(\S+)", line[found[1] :])
+        if rival and (rival.group(1)[0].isupper() or rival.group(1).lower() in _ARTICLES):
             yield "lost", 1, m.start(), found[1], found[0]
     for m in _LOST_TO_RIVAL.finditer(line):
         yield "lost", 1, m.start(), m.end(), None
@@ -899,9 +921,9 @@ def _proposal_matches(line: str) -> Iterator[_Match]:
 
 def _hedged(line: str, start: int, end: int) -> bool:
     """True when a match is negated, hypothetical, a question or still in the future."""
-    breaks = [b.end() for b in _SENTENCE_BREAK.finditer(line, 0, start)]
+    breaks = [b.end() for b in _CLAUSE_BREAK.finditer(line, 0, start)]
     before = line[breaks[-1] if breaks else 0 : start].lower()
-    words = re.findall(r"[a-z]+(?:['’][a-z]+)?", before)[-4:]
+    words = re.findall(r"[a-z]+(?:['’][a-z]+)?", before)[-_HEDGE_WINDOW:]
     for word in words:
         bare = word.replace("'", "").replace("’", "")
         if bare in _HEDGES or word.endswith(("n't", "n’t", "'ll", "’ll", "'d", "’d")):
@@ -963,13 +985,25 @@ _NOT_ACCOUNTS = frozenset(
         "also", "so", "and", "but", "hey", "hi", "hello", "wow", "proposal", "contract",
         "client", "customer", "rep", "competitor", "competition", "boom", "nice", "awesome",
         "amazing", "good", "bad", "sadly", "unfortunately", "note", "reminder", "closed",
-        "won", "lost", "signed", "win", "loss", "no", "yes", "ok", "okay", "update:",
+        "won", "lost", "signed", "win", "loss", "no", "yes", "ok", "okay",
         "q1", "q2", "q3", "q4", "h1", "h2", "monday", "tuesday", "wednesday", "thursday",
         "friday", "saturday", "sunday", "january", "february", "march", "april", "may", "june",
         "july", "august", "september", "october", "november", "december", "internet", "wifi",
         "wi-fi", "power", "slack", "zoom", "teams", "vpn", "email", "gmail", "outlook",
         "salesforce", "hubspot", "legal", "finance", "procurement", "security", "management",
-        "leadership", "marketing", "sales", "it", "hr", "new", "name", "value", "pipeline",
+        "leadership", "marketing", "sales", "hr", "new", "name", "value", "pipeline",
+        "dealstage",
+    }
+)  # fmt: skip
+# Default Salesforce and HubSpot stage names: the old side of "from Negotiation to Closed
+# Won" sits right where an account name would.
+_STAGE_NAMES = frozenset(
+    {
+        "prospecting", "qualification", "needs analysis", "value proposition",
+        "id. decision makers", "id decision makers", "perception analysis",
+        "proposal/price quote", "negotiation/review", "negotiation", "review", "discovery",
+        "demo", "appointment scheduled", "qualified to buy", "presentation scheduled",
+        "decision maker bought-in", "contract sent", "commit", "best case", "omitted",
     }
 )  # fmt: skip
 _ACCOUNT_FIELD = re.compile(
@@ -978,9 +1012,12 @@ _ACCOUNT_FIELD = re.compile(
     re.I,
 )
 _BOLD_LINE = re.compile(r"^\*([^*\n]{1,200})\*$")
+# Where a name stops in a field value or a title: a field separator, an amount, or a
+# delimiter followed by a stage word ("Acme – Closed Won", "Acme ($50,000)").
 _CUT_AT = re.compile(
-    r"\s*(?:\||(?:[:(\u2014]|\s[-\u2013]\s|,)\s*(?:closed\b|stage\b|won\b|lost\b|no[\s-]*decision"
-    r"|proposal\b|deal\s+(?:won|lost)|signed\b|amount\b|[$€£]|US\$|\d)).*$",
+    r"\s*(?:\||\(\s*(?:[$€£\d]|US\$)|(?:[$€£]|US\$)\s?\d|\s(?=closed[\s\-/_]*(?:won|lost|no))"
+    r"|(?:[:(\u2014]|\s[-\u2013]\s|,)\s*(?:closed\b|stage\b|won\b|lost\b|no[\s-]*decision"
+    r"|proposal\b|deal\s+(?:won|lost)|signed\b|amount\b)).*$",
     re.I,
 )
 _GENERIC_TITLE = re.compile(
@@ -989,13 +1026,21 @@ _GENERIC_TITLE = re.compile(
     r"|\b(?:updated|created|notification|alert)$",
     re.I,
 )
-_BEFORE_JUNK = re.compile(
-    r"(?:[\s:|\-\u2013\u2014>=→,]+|(?<![\w])(?:is|was|has|have|been|just|now|officially"
-    r"|finally|got|are|be|also|the|deal|opportunity|opp|account|stage|moved|changed|updated|set"
-    r"|marked|as|to|into|our|status)(?![\w]))+$",
-    re.I,
+_JUNK_CHARS = " \t:|-\u2013\u2014>=→,"
+# Words between an account and its outcome: "Acme Corp renewal is closed won", "Hooli: they
+# went with a competitor".
+_JUNK_WORDS = frozenset(
+    {"is", "was", "has", "have", "been", "just", "now", "officially", "finally", "got", "are",
+     "be", "also", "the", "deal", "opportunity", "opp", "account", "stage", "moved", "changed",
+     "updated", "set", "marked", "as", "to", "into", "our", "status", "they", "we", "i", "you",
+     "team", "@rep"}
+)  # fmt: skip
+# ...but "Acme – Renewal" names the opportunity: these only go when written in lowercase.
+_LOWERCASE_JUNK_WORDS = frozenset(
+    {"renewal", "expansion", "upsell", "contract", "rfp", "bid", "order", "business"}
 )
-_AFTER_LEAD = re.compile(r"\s*(?:[:|\-\u2013\u2014=>→]+\s*|(?:for|with|at|on|from)\s+)", re.I)
+# Delimiters, emoji and arrows may sit between an outcome and the name after it.
+_AFTER_LEAD = re.compile(r"\s*(?:[^\w\s$€£@#(]+\s*|(?:for|with|at|on|from)\s+)", re.I)
 _WITH_NAME = re.compile(r"(?<![\w])(?<!went )(?<!gone )(?<!stayed )(?<!stuck )with\s+", re.I)
 _TO_NAME = re.compile(r"(?<![\w])to\s+", re.I)
 
@@ -1032,16 +1077,12 @@ def _leading_name(text: str, pos: int = 0) -> tuple[str, int] | None:
     end = pos
     for token in re.finditer(r"\S+", text[pos : pos + 200]):
         raw = token.group()
-        if not words and token.start() > 0 and text[pos : pos + token.start()].strip():
-            break
         core, stop = _core(raw, first=not words)
         if words and not stop and core.lower() in _CONNECTORS:
             pending.append(core)
             continue
-        if not _is_name_word(core):
-            break
-        if raw.rstrip().endswith(":") and stop:
-            return None  # "Amount:" is a label, not a name
+        if not _is_name_word(core) or raw.endswith(":"):
+            break  # "Amount:" is the next field's label, not part of a name
         words.extend(pending)
         pending.clear()
         words.append(core)
@@ -1096,7 +1137,12 @@ def _name_within(text: str | None) -> str | None:
 
 
 def _not_an_account(name: str) -> bool:
-    return name.lower().rstrip(".") in _NOT_ACCOUNTS or not any(ch.isalpha() for ch in name)
+    lowered = name.lower().rstrip(".")
+    return (
+        lowered in _NOT_ACCOUNTS
+        or lowered in _STAGE_NAMES
+        or not any(ch.isalpha() for ch in name)
+    )
 
 
 def _tidy_account(value: str | None) -> str | None:
@@ -1121,12 +1167,14 @@ def _tidy_account(value: str | None) -> str | None:
 
 def _clean_account(value: str) -> str | None:
     """An account from a field value or a title: plain text, stage words and amounts cut."""
-    text = _plain(value).split("\n")[0]
-    if _GENERIC_TITLE.search(text.strip()):
+    text = _plain(value).split("\n")[0].strip()
+    if _GENERIC_TITLE.search(text):
         return None
     text = _CUT_AT.sub("", text)
     if _CLOSED.search(text) or re.fullmatch(rf"\W*(?:{_STAGE_TERM})\W*", text, re.I):
         return None
+    if text[:1].islower() and " " in text:
+        return None  # a sentence ("said they went dark"), not a company name
     return _tidy_account(text)
 
 
@@ -1138,20 +1186,31 @@ def _titles(event: dict[str, Any]) -> list[str]:
     return [title for title in titles if title.strip()]
 
 
+def _without_trailing_junk(text: str) -> str:
+    """ "Opportunity Acme – Renewal moved to " -> "Opportunity Acme – Renewal"."""
+    while True:
+        text = text.rstrip(_JUNK_CHARS)
+        head, _, last = text.rpartition(" ")
+        if last.lower() not in _JUNK_WORDS and last not in _LOWERCASE_JUNK_WORDS:
+            return text
+        text = head
+
+
 def _account_near(hit: _Hit) -> str | None:
     if hit.account:
         found = _tidy_account(hit.account)
         if found:
             return found
-    before = _BEFORE_JUNK.sub("", hit.line[: hit.start])
-    found_before = _trailing_name(before) if before == before.rstrip() else None
-    if found_before:
+    before = _without_trailing_junk(hit.line[: hit.start])
+    found_before = _trailing_name(before)
+    if found_before and not re.search(r"(?<![\w])from\s*$", before[: found_before[1]], re.I):
         name = _tidy_account(found_before[0])
         if name:
             return name
+    # A name may follow the match directly ("closed/won Acme Corp") or after a delimiter.
     lead = _AFTER_LEAD.match(hit.line, hit.end)
-    if lead and lead.end() > hit.end:
-        after = _leading_name(hit.line, lead.end())
+    if lead or hit.line[hit.end : hit.end + 1].isspace():
+        after = _leading_name(hit.line, lead.end() if lead else hit.end)
         if after:
             name = _tidy_account(after[0])
             if name:

@@ -318,7 +318,7 @@ def test_rate_limited_post_is_retried_after_retry_after_and_sent_once(bot: Runni
     assert [p.status for p in posts] == [429, 200]
     assert len(dms(bot)) == 1
     with Session(bot.rt.engine) as s:
-        [nudge] = s.exec(select(Nudge)).all()
+        [nudge] = s.exec(select(Nudge).where(Nudge.kind == "deal_dm")).all()
     assert nudge.state == "sent" and nudge.sent_ts
 
 
@@ -326,7 +326,7 @@ def test_unreachable_rep_is_recorded_as_failed_not_retried(bot: RunningBot) -> N
     bot.standin.fail_next("chat.postMessage", error="account_inactive")
     bot.send(person_post(bot, f"Closed Lost: Globex <@{REP}>"))
     with Session(bot.rt.engine) as s:
-        [nudge] = s.exec(select(Nudge)).all()
+        [nudge] = s.exec(select(Nudge).where(Nudge.kind == "deal_dm")).all()
     assert (nudge.state, nudge.last_error) == ("failed", "account_inactive")
     assert bot.tick() == 0
     assert len(bot.standin.calls_to("chat.postMessage")) == 1
