@@ -108,7 +108,7 @@ def run_demo(*, verbose: bool = False) -> int:
             return 1
         try:
             requests = SlackRequests(secret, response_url_base=slack.base_url)
-            text = "Closed Lost: Globex - Platform renewal ($48,000). Owner: <@U0RITA>"
+            text = "Closed Lost: Globex ($48,000) — owner <@U0RITA>"
             print("Feedback Loop demo: the real bot, talking to a local Slack stand-in.\n")
             print(f"1. Maya posts in #deals:  {text}")
             result = requests.event_request(
