@@ -119,10 +119,71 @@ async def _socket_mode(rt: object, app: object) -> int:
     return 0
 
 
+def cmd_dispatch(args: argparse.Namespace) -> int:
+    """Only the dispatcher, no HTTP server: for replicas beside the HTTP ones."""
+    settings = _settings_or_exit()
+    configure_logging(settings.log_level)
+    if not settings.slack_bot_token:
+        print(NO_TOKEN_HELP, file=sys.stderr)
+        return 1
+    from datetime import timedelta
+
+    from bot.dispatcher import run_dispatch_process
+    from bot.runtime import build_runtime
+    from bot.script_catalog import ScriptsError
+
+    try:
+        rt = build_runtime(settings)
+    except ScriptsError as e:
+        print(f"feedback-loop: scripts error: {e}", file=sys.stderr)
+        return 2
+    logging.getLogger("feedback_loop").info("database: %s", settings.database_label)
+    lease = timedelta(seconds=args.lease_seconds) if args.lease_seconds else None
+    return run_dispatch_process(rt, lease=lease)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from bot.demo import run_demo
 
     return run_demo(verbose=args.verbose)
+
+
+def cmd_import_team(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bot.clock import SystemClock
+    from bot.runtime import make_client
+    from bot.team_import import TeamImportError, import_team
+    from storage.db import create_db_and_tables, make_engine
+
+    settings = _settings_or_exit()
+    if not settings.slack_bot_token:
+        print(
+            "feedback-loop: import-team looks people up in Slack and needs SLACK_BOT_TOKEN",
+            file=sys.stderr,
+        )
+        return 1
+    engine = make_engine(settings.database_url)
+    create_db_and_tables(engine)
+    client = make_client(settings)
+    try:
+        report = asyncio.run(
+            import_team(Path(args.csv), client=client, engine=engine, clock=SystemClock())
+        )
+    except TeamImportError as e:
+        print(f"feedback-loop: import-team: {e}", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    for line in report.done:
+        print(line)
+    for line in report.failed:
+        print(line, file=sys.stderr)
+    if not report.ok:
+        print(f"{len(report.failed)} line(s) failed; nothing was imported.", file=sys.stderr)
+        return 1
+    print(f"{len(report.done)} line(s) imported.")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -136,9 +197,25 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--host", default="0.0.0.0", help="address to listen on (HTTP mode)")
     run.add_argument("--port", type=int, default=None, help="port (default: PORT or 3000)")
     run.set_defaults(func=cmd_run)
+    dispatch = sub.add_parser(
+        "dispatch", help="run only the nudge dispatcher (no HTTP server); stops on SIGTERM"
+    )
+    dispatch.add_argument(
+        "--lease-seconds",
+        type=float,
+        default=None,
+        help="how long a claimed nudge stays this process's before another may take it "
+        "back (default 120)",
+    )
+    dispatch.set_defaults(func=cmd_dispatch)
     demo = sub.add_parser("demo", help="see the bot work against a local Slack stand-in")
     demo.add_argument("--verbose", action="store_true", help="also print the bot's log")
     demo.set_defaults(func=cmd_demo)
+    team = sub.add_parser(
+        "import-team", help="set reps' managers from a CSV file with the header rep,manager"
+    )
+    team.add_argument("csv", help="path to the CSV file (Slack user IDs or emails)")
+    team.set_defaults(func=cmd_import_team)
     return parser
 
 

@@ -4,10 +4,15 @@ The row is committed before anything is sent and marked `sent` only after Slack 
 ok, so a crash can never leave a DM without a record, nor a record of a DM that did
 not go out. What happens on each failure is decided here, once:
 
-- 429 (after the client's own Retry-After wait): nothing was posted; try again later.
-- conversations.open failing: nothing was posted; try again later, or fail if permanent.
-- chat.postMessage 5xx / connection lost: it may have posted; `uncertain`, not retried.
+- 429: nothing was posted; back to pending at Retry-After (the dispatcher also slows
+  that workspace down). A DM sent right away waits inside the client instead.
+- before chat.postMessage (users.info, conversations.open) a 5xx or a lost connection:
+  nothing was posted; back to pending with a back-off, failed after MAX_ATTEMPTS.
+- chat.postMessage 5xx / connection lost / fatal_error: it may have posted;
+  `uncertain`, never retried (Slack has no idempotency key for chat.postMessage).
 - a permanent error (user gone, account inactive, channel missing): `failed`, with why.
+- the claim was lost (this worker's lease ran out and another took the row back):
+  nothing is posted; the row is the other worker's now.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.people import load_person
 from bot.runtime import Runtime
@@ -57,6 +63,16 @@ PERMANENT_ERRORS = frozenset(
     }
 )
 
+# Answers to chat.postMessage (HTTP 200, ok:false) after which the message may or may
+# not have been posted: as uncertain as a 5xx.
+UNCERTAIN_ERRORS = frozenset(
+    {"fatal_error", "internal_error", "request_timeout", "service_unavailable"}
+)
+# send_claimed's answer when this worker no longer holds the nudge.
+LOST_CLAIM = "lost_claim"
+
+RateLimited = Callable[[str, float], None]
+
 
 @dataclass
 class Message:
@@ -79,11 +95,15 @@ class KindPolicy:
       late still does). None = always worth sending.
     when_quiet: "wait" keeps it until the person is reachable again; "skip" drops it.
     respects_quiet: False for messages the person asked for just now (a deal DM
-      they triggered themselves), which go out even while snoozed."""
+      they triggered themselves), which go out even while snoozed.
+    collapse_missed: for recurring kinds. When several of one person's nudges of this
+      kind are due at once (the bot was down over several slots), only the newest is
+      sent; the older ones are skipped (storage.nudges.collapse_missed)."""
 
     max_late: timedelta | None = None
     when_quiet: str = "wait"
     respects_quiet: bool = True
+    collapse_missed: bool = False
 
 
 @dataclass
@@ -123,12 +143,23 @@ def _retry_after(e: SlackApiError) -> float:
         return 1.0
 
 
+def _error_of(e: SlackApiError) -> str:
+    """Slack's error code; a bare HTTP status when the body was not JSON (Slack's edge
+    answers some 5xx in plain text)."""
+    data = e.response.data
+    error = data.get("error") if isinstance(data, dict) else None
+    return str(error or f"http_{e.response.status_code}")
+
+
 def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 3600))
 
 
 async def deliver(rt: Runtime, nudge_id: int) -> str | None:
-    """Claim this nudge and send it now. None when someone else holds it."""
+    """Claim this nudge and send it now. None when someone else holds it.
+
+    For a DM the person is waiting for (they just closed a deal or clicked a button):
+    it is not paced, and a 429 is waited out inside the client."""
     now = rt.clock.now()
 
     def take() -> Nudge | None:
@@ -141,34 +172,81 @@ async def deliver(rt: Runtime, nudge_id: int) -> str | None:
     return await send_claimed(rt, nudge)
 
 
-async def _settle(rt: Runtime, fn: Callable[..., bool], nudge: Nudge, **kwargs: Any) -> None:
+async def _settle(rt: Runtime, fn: Callable[..., bool], nudge: Nudge, **kwargs: Any) -> bool:
+    now = rt.clock.now()
+
+    def write() -> bool:
+        with unit_of_work(rt.engine) as session:
+            return fn(session=session, nudge_id=nudge.id, now=now, **kwargs)
+
+    return await rt.db(write)
+
+
+async def _give_back(
+    rt: Runtime, nudge: Nudge, delay: timedelta, error: str, *, refund: bool = False
+) -> str:
+    if not refund and nudge.attempts >= MAX_ATTEMPTS:
+        await _settle(rt, nudges.mark_failed, nudge, error=f"gave up after retries: {error}")
+        return nudges.FAILED
+    due = rt.clock.now() + delay
+    await _settle(rt, nudges.release, nudge, due_at=due, error=error, refund_attempt=refund)
+    return nudges.PENDING
+
+
+async def release_unsent(rt: Runtime, claimed: list[Nudge], reason: str) -> None:
+    """Hand back nudges this worker claimed but will not send (paced, shutting down),
+    due when they were, and without using up one of their attempts."""
+    if not claimed:
+        return
     now = rt.clock.now()
 
     def write() -> None:
         with unit_of_work(rt.engine) as session:
-            fn(session=session, nudge_id=nudge.id, now=now, **kwargs)
+            for n in claimed:
+                assert n.id is not None and n.due_at is not None
+                nudges.release(
+                    session=session,
+                    nudge_id=n.id,
+                    now=now,
+                    due_at=n.due_at,
+                    error=reason,
+                    refund_attempt=True,
+                )
 
     await rt.db(write)
 
 
-async def _give_back(rt: Runtime, nudge: Nudge, delay: timedelta, error: str) -> str:
-    if nudge.attempts >= MAX_ATTEMPTS:
-        await _settle(rt, nudges.mark_failed, nudge, error=f"gave up after retries: {error}")
-        return nudges.FAILED
-    due = rt.clock.now() + delay
-    await _settle(rt, nudges.release, nudge, due_at=due, error=error)
-    return nudges.PENDING
+async def _dm_channel(rt: Runtime, client: AsyncWebClient, team_id: str, user_id: str) -> str:
+    key = (team_id, user_id)
+    channel = rt.dm_channels.get(key)
+    if channel is None:
+        opened = await client.conversations_open(users=user_id)
+        channel = str(opened["channel"]["id"])
+        rt.dm_channels[key] = channel
+    return channel
 
 
-async def send_claimed(rt: Runtime, nudge: Nudge) -> str:
-    """Send a nudge this worker has claimed; returns the state it ends in."""
+async def send_claimed(
+    rt: Runtime,
+    nudge: Nudge,
+    *,
+    client: AsyncWebClient | None = None,
+    lease: timedelta = LEASE,
+    on_rate_limited: RateLimited | None = None,
+) -> str:
+    """Send a nudge this worker has claimed; returns the state it ends in (or
+    LOST_CLAIM). `client`: the dispatcher's, which does not wait out 429s itself;
+    `on_rate_limited(team_id, retry_after)` lets it slow that workspace down."""
     assert nudge.id is not None
+    client = client or rt.client
     entry: _Kind | None = rt.kinds.get(nudge.kind)
     if entry is None:
         await _settle(rt, nudges.mark_failed, nudge, error=f"no renderer for kind {nudge.kind!r}")
         return nudges.FAILED
     try:
-        person = await load_person(rt, team_id=nudge.team_id, user_id=nudge.user_slack_id)
+        person = await load_person(
+            rt, team_id=nudge.team_id, user_id=nudge.user_slack_id, client=client
+        )
         if person.deleted:
             await _settle(rt, nudges.mark_failed, nudge, error="user_not_found: deactivated")
             return nudges.FAILED
@@ -179,26 +257,41 @@ async def send_claimed(rt: Runtime, nudge: Nudge) -> str:
         if message is None:
             await _settle(rt, nudges.mark_skipped, nudge, reason="nothing to send any more")
             return nudges.SKIPPED
-        opened = await rt.client.conversations_open(users=nudge.user_slack_id)
-        channel = str(opened["channel"]["id"])
+        channel = await _dm_channel(rt, client, nudge.team_id, nudge.user_slack_id)
     except SlackApiError as e:
-        return await _before_post_error(rt, nudge, e)
+        return await _before_post_error(rt, nudge, e, on_rate_limited)
     except (aiohttp.ClientError, TimeoutError, OSError) as e:
         return await _give_back(rt, nudge, _backoff(nudge.attempts), f"connection: {e!r}")
+    except Exception as e:
+        # A bug or a database hiccup in a renderer, a quiet check or the person lookup:
+        # nothing was posted, so the nudge goes back (with a back-off, failed after
+        # MAX_ATTEMPTS) instead of sitting claimed until its lease runs out.
+        log.exception("nudge %s (%s) could not be prepared", nudge.id, nudge.kind)
+        return await _give_back(rt, nudge, _backoff(nudge.attempts), f"error: {e!r}")
 
-    await _settle(rt, nudges.mark_posting, nudge)
+    if not await _settle(rt, nudges.mark_posting, nudge, lease=lease):
+        log.warning("nudge %s: claim lost before posting (lease ran out); not sent", nudge.id)
+        return LOST_CLAIM
     try:
-        resp = await rt.client.chat_postMessage(
+        resp = await client.chat_postMessage(
             channel=channel, text=message.text, blocks=message.blocks or None
         )
     except SlackApiError as e:
         status = e.response.status_code
-        error = str(e.response.get("error") or f"http_{status}")
+        error = _error_of(e)
         if status == 429:
-            return await _give_back(rt, nudge, timedelta(seconds=_retry_after(e)), error)
-        if status >= 500:
+            # Slack did not process the call, so nothing was posted.
+            retry_after = _retry_after(e)
+            if on_rate_limited is not None:
+                on_rate_limited(nudge.team_id, retry_after)
+            return await _give_back(rt, nudge, timedelta(seconds=retry_after), error, refund=True)
+        if status >= 500 or error in UNCERTAIN_ERRORS:
             await _settle(rt, nudges.mark_uncertain, nudge, error=f"{error} (HTTP {status})")
+            log.warning("nudge %s (%s) uncertain: %s", nudge.id, nudge.kind, error)
             return nudges.UNCERTAIN
+        if error in ("channel_not_found", "is_archived"):
+            # A cached DM channel that no longer works: open it afresh next time.
+            rt.dm_channels.pop((nudge.team_id, nudge.user_slack_id), None)
         await _settle(rt, nudges.mark_failed, nudge, error=error)
         log.warning("nudge %s (%s) failed: %s", nudge.id, nudge.kind, error)
         return nudges.FAILED
@@ -211,9 +304,15 @@ async def send_claimed(rt: Runtime, nudge: Nudge) -> str:
         return nudges.UNCERTAIN
 
     ts = str(resp.get("ts"))
+    channel = str(resp.get("channel") or channel)
     await _settle(rt, nudges.mark_sent, nudge, channel=channel, ts=ts)
     if entry.after_sent is not None:
-        await entry.after_sent(rt, nudge, channel, ts)
+        try:
+            await entry.after_sent(rt, nudge, channel, ts)
+        except Exception:
+            # The DM went out and is recorded; a ritual's bookkeeping failing must not
+            # stop the dispatcher from sending everyone else's.
+            log.exception("after-sent of nudge %s (%s) failed", nudge.id, nudge.kind)
     return nudges.SENT
 
 
@@ -233,18 +332,33 @@ async def _hold_back(rt: Runtime, nudge: Nudge, person: Person, policy: KindPoli
         if policy.when_quiet == "skip":
             await _settle(rt, nudges.mark_skipped, nudge, reason="person was quiet")
             return nudges.SKIPPED
-        await _settle(rt, nudges.release, nudge, due_at=until, error="waiting: person is quiet")
+        # Refunded: a paused rep's nudge is looked at every hour, and those looks must
+        # not use up the retries it may need once they are back.
+        await _settle(
+            rt,
+            nudges.release,
+            nudge,
+            due_at=until,
+            error="waiting: person is quiet",
+            refund_attempt=True,
+        )
         return nudges.PENDING
     return None
 
 
-async def _before_post_error(rt: Runtime, nudge: Nudge, e: SlackApiError) -> str:
+async def _before_post_error(
+    rt: Runtime, nudge: Nudge, e: SlackApiError, on_rate_limited: RateLimited | None = None
+) -> str:
     """An error before chat.postMessage: nothing was posted, so retrying is safe."""
     status = e.response.status_code
-    error = str(e.response.get("error") or f"http_{status}")
+    error = _error_of(e)
     if status == 429:
-        return await _give_back(rt, nudge, timedelta(seconds=_retry_after(e)), error)
-    if error in PERMANENT_ERRORS or (status < 500 and error != f"http_{status}"):
+        retry_after = _retry_after(e)
+        if on_rate_limited is not None:
+            on_rate_limited(nudge.team_id, retry_after)
+        return await _give_back(rt, nudge, timedelta(seconds=retry_after), error, refund=True)
+    transient = status >= 500 or error in UNCERTAIN_ERRORS or error == f"http_{status}"
+    if error in PERMANENT_ERRORS or not transient:
         await _settle(rt, nudges.mark_failed, nudge, error=error)
         log.warning("nudge %s (%s) failed: %s", nudge.id, nudge.kind, error)
         return nudges.FAILED

@@ -85,6 +85,10 @@ def run_demo(*, verbose: bool = False) -> int:
             locale="en-US",
         )
         slack.add_channel("C0DEALS", "deals")
+        # The stand-in's default Do Not Disturb hours are 22:00-08:00 in New York, and
+        # the bot holds nudges during them: off, so the demo shows the DM at any hour.
+        for user in ("U0RITA", "U0MAYA"):
+            slack.set_dnd(user, dnd_enabled=False)
         settings = load_settings(
             {
                 "SLACK_BOT_TOKEN": slack.token,

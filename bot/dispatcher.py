@@ -1,18 +1,35 @@
-"""The dispatcher: each tick claims the nudges that are due and sends them.
+"""The dispatcher: claims the nudges that are due and sends them, paced per workspace.
 
-APScheduler only ticks (an interval job in a memory job store); the schedule itself
-is the nudge table, so a restart loses nothing and several replicas can share it.
+APScheduler only ticks (an interval job in a memory job store: APScheduler 3.x must
+not share a job store between processes); the schedule itself is the nudge table, so
+a restart loses nothing and several replicas can share it. A tick that finds work
+starts a drain, which keeps sending until nothing is due, at the workspace's pace.
+
+Claims are small: only as many rows as the workspace may post right now (its pacing
+tokens), so no row sits claimed while the dispatcher waits for its turn, and a
+replica that dies holds at most a handful of leases.
+
+`feedback-loop dispatch` runs only this loop in a process (no HTTP server): replicas
+that do not serve Slack's requests, and the crash tests. SIGTERM finishes the send in
+flight, hands back what was claimed and exits.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import math
+import signal
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.delivery import LEASE, send_claimed
+from bot.delivery import LEASE, policy_for, release_unsent, send_claimed
+from bot.pacing import Pacer
 from bot.runtime import Runtime
 from storage import nudges
 from storage.db import unit_of_work
@@ -31,49 +48,209 @@ def add_tick_hook(rt: Runtime, hook: TickHook) -> None:
     rt.tick_hooks.append(hook)
 
 
-async def tick(rt: Runtime, *, batch: int = BATCH) -> int:
-    """Claim and send what is due now; returns how many were sent or settled."""
+@dataclass
+class DispatchState:
+    """Per runtime: the pacing buckets, the sending client and the stop flag."""
+
+    pacer: Pacer
+    client: AsyncWebClient
+    lease: timedelta = LEASE
+    stopping: bool = False
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    hooks_ran_at: datetime | None = None
+    # Figures for logs and benchmarks.
+    sent: int = 0
+    settled: int = 0
+    paced_seconds: float = 0.0  # waiting for the workspace's next token
+    rate_limited_seconds: float = 0.0  # waiting out Slack's Retry-After
+    # Nudges due while no drain ran: from when they fell due (or the last drain ended)
+    # until a tick picked them up. Bounded by TICK_SECONDS when all is well.
+    idle_due_seconds: float = 0.0
+    drain_ended_at: datetime | None = None
+
+
+def sending_client(client: AsyncWebClient) -> AsyncWebClient:
+    """The runtime's client without its 429 retry: the dispatcher must not sit on a
+    claimed row for Retry-After seconds; it puts the row back and paces instead."""
+    return AsyncWebClient(
+        token=client.token,
+        base_url=client.base_url,
+        timeout=client.timeout,
+        headers=dict(client.headers),
+        retry_handlers=[],
+    )
+
+
+def dispatch_state(rt: Runtime) -> DispatchState:
+    state = rt.dispatch_state
+    if state is None:
+        state = DispatchState(
+            pacer=Pacer(rt.settings.send_rate_per_second), client=sending_client(rt.client)
+        )
+        rt.dispatch_state = state
+    assert isinstance(state, DispatchState)
+    return state
+
+
+async def _run_hooks(rt: Runtime, state: DispatchState, *, force: bool) -> None:
+    now = rt.clock.now()
+    every = timedelta(seconds=rt.settings.tick_seconds)
+    if not force and state.hooks_ran_at is not None and now - state.hooks_ran_at < every:
+        return
+    state.hooks_ran_at = now
     for hook in rt.tick_hooks:
         try:
             await hook(rt)
         except Exception:
             log.exception("planner %s failed; sending what is due anyway", hook)
+
+
+def _claim(rt: Runtime, state: DispatchState, now: datetime, batch: int) -> list[Nudge]:
+    pacer = state.pacer
+    blocked = pacer.blocked(now)
+    free = [pacer.available(team, now) for team in pacer.buckets if team not in blocked]
+    limit = min(batch, max(free) if free else math.ceil(pacer.burst))
+    recurring = [kind for kind in rt.kinds if policy_for(rt, kind).collapse_missed]
+    with unit_of_work(rt.engine, immediate=True) as session:
+        retried, uncertain = nudges.recover_expired_leases(session=session, now=now)
+        if retried or uncertain:
+            log.warning(
+                "recovered expired leases: %d back to pending, %d uncertain", retried, uncertain
+            )
+        for kind in recurring:
+            collapsed = nudges.collapse_all_missed(session=session, kind=kind, now=now)
+            if collapsed:
+                log.info("%d missed %s nudge(s) collapsed into the newest", collapsed, kind)
+        return nudges.claim_due(
+            session=session, now=now, limit=limit, lease=state.lease, skip_teams=blocked
+        )
+
+
+async def tick(rt: Runtime, *, batch: int = BATCH, run_hooks: bool = True) -> int:
+    """One pass: claim what is due and may be posted now, send it. Returns how many
+    nudges were claimed (sent or otherwise settled, or handed back)."""
+    state = dispatch_state(rt)
+    if run_hooks:
+        await _run_hooks(rt, state, force=False)
     now = rt.clock.now()
-
-    def claim() -> list[Nudge]:
-        with unit_of_work(rt.engine, immediate=True) as session:
-            retried, uncertain = nudges.recover_expired_leases(session=session, now=now)
-            if retried or uncertain:
-                log.warning(
-                    "recovered expired leases: %d back to pending, %d uncertain",
-                    retried,
-                    uncertain,
-                )
-            return nudges.claim_due(session=session, now=now, limit=batch, lease=LEASE)
-
-    claimed = await rt.db(claim)
+    claimed = await rt.db(_claim, rt, state, now, batch)
+    if not claimed:
+        return 0
+    # Tokens are taken per nudge: with several workspaces in one batch, those beyond
+    # their workspace's share go back untouched.
+    to_send: list[Nudge] = []
+    paced: list[Nudge] = []
     for nudge in claimed:
-        await send_claimed(rt, nudge)
+        (to_send if state.pacer.take(nudge.team_id, now) else paced).append(nudge)
+    await release_unsent(rt, paced, "waiting for its turn (paced)")
+
+    def on_rate_limited(team_id: str, retry_after: float) -> None:
+        state.pacer.rate_limited(team_id, rt.clock.now(), retry_after)
+        log.warning("Slack rate-limited workspace %s: pausing %.1fs", team_id, retry_after)
+
+    for i, nudge in enumerate(to_send):
+        if state.stopping:
+            await release_unsent(rt, to_send[i:], "dispatcher stopped before sending")
+            break
+        if state.pacer.paused(nudge.team_id, rt.clock.now()):
+            # A 429 earlier in this batch paused the workspace: the rest wait their turn.
+            await release_unsent(rt, [nudge], "waiting for its turn (rate-limited)")
+            continue
+        try:
+            result = await send_claimed(
+                rt, nudge, client=state.client, lease=state.lease, on_rate_limited=on_rate_limited
+            )
+        except Exception:
+            # The database went away while settling, most likely: what was not tried
+            # yet goes back now if it can; the leases cover the rest.
+            with contextlib.suppress(Exception):
+                await release_unsent(rt, to_send[i + 1 :], "dispatcher tick failed")
+            raise
+        state.settled += 1
+        if result == nudges.SENT:
+            state.sent += 1
+            state.pacer.sent(nudge.team_id, rt.clock.now())
     return len(claimed)
 
 
-async def drain(rt: Runtime, *, max_ticks: int = 1000) -> int:
-    """Tick until nothing is due (tests and catch-up after downtime)."""
+async def _sleep(rt: Runtime, state: DispatchState, seconds: float, *, slack_said: bool) -> None:
+    """Wait for pacing. With a clock that tests move by hand (it has `advance`), waiting
+    moves it: the tests see the real schedule of sends without sleeping."""
+    if slack_said:
+        state.rate_limited_seconds += seconds
+    else:
+        state.paced_seconds += seconds
+    advance = getattr(rt.clock, "advance", None)
+    if callable(advance):
+        advance(timedelta(seconds=seconds))
+        await asyncio.sleep(0)
+        return
+    state.wake.clear()
+    try:
+        await asyncio.wait_for(state.wake.wait(), timeout=seconds)
+    except TimeoutError:
+        pass
+
+
+def _oldest_due(rt: Runtime) -> datetime | None:
+    with unit_of_work(rt.engine) as session:
+        return nudges.next_due_at(session=session)
+
+
+def _anything_due(rt: Runtime, now: datetime) -> bool:
+    with unit_of_work(rt.engine) as session:
+        return nudges.anything_due(session=session, now=now)
+
+
+async def drain(rt: Runtime, *, max_ticks: int = 100_000, wait: bool = True) -> int:
+    """Tick until nothing is due; with `wait`, also wait for pacing tokens while work
+    is due. Returns how many nudges were claimed. The catch-up after downtime, the
+    body of every scheduled tick, and the tests' `bot.tick()`."""
+    state = dispatch_state(rt)
+    await _run_hooks(rt, state, force=True)
     total = 0
+    empty_claims = 0
     for _ in range(max_ticks):
+        if state.stopping:
+            break
         n = await tick(rt)
         total += n
-        if n == 0:
+        if n:
+            empty_claims = 0
+            continue
+        now = rt.clock.now()
+        if not wait or not await rt.db(_anything_due, rt, now):
             break
+        blocked = state.pacer.blocked(now)
+        if not blocked:
+            # Work is due and may be sent, yet nothing was claimed: a token came back
+            # between the claim and now, or (PostgreSQL) other replicas hold the rows'
+            # locks for a moment. Look again shortly; a few misses in a row end the
+            # drain and the next tick takes over.
+            empty_claims += 1
+            if empty_claims > 3:
+                break
+            await _sleep(rt, state, 0.005 * empty_claims, slack_said=False)
+            continue
+        empty_claims = 0
+        ready = min(blocked.values())
+        slack_said = all(state.pacer.paused(team, now) for team in blocked)
+        await _sleep(rt, state, max((ready - now).total_seconds(), 0.001), slack_said=slack_said)
     return total
 
 
 class Dispatcher:
+    """APScheduler's interval job; each tick starts a drain unless one is running."""
+
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
         self.scheduler = AsyncIOScheduler(timezone="UTC")
+        self._draining: asyncio.Task[int] | None = None
+        self.started_at = rt.clock.now()
 
     def start(self) -> None:
+        # APScheduler logs every run of every job at INFO: one line per tick is noise.
+        logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
         self.scheduler.add_job(
             self._tick,
             "interval",
@@ -83,16 +260,93 @@ class Dispatcher:
             max_instances=1,
             coalesce=True,
             # First tick at once: catch up on what fell due while the bot was down.
+            # (APScheduler's own wall clock, not business time.)
             next_run_time=datetime.now(UTC),
         )
         self.scheduler.start()
 
     async def _tick(self) -> None:
+        # A drain in progress picks up whatever falls due meanwhile; the tick returns
+        # at once so APScheduler never sees an overlapping run.
+        if self._draining is not None and not self._draining.done():
+            return
+        if dispatch_state(self.rt).stopping:
+            return
+        self._draining = self.rt.spawn(self._drain(), name="dispatcher-drain")
+
+    async def _drain(self) -> int:
+        state = dispatch_state(self.rt)
         try:
-            await drain(self.rt, max_ticks=20)
+            oldest = await self.rt.db(_oldest_due, self.rt)
+            now = self.rt.clock.now()
+            if oldest is not None and oldest <= now:
+                since = max(oldest, state.drain_ended_at or self.started_at)
+                state.idle_due_seconds += max(0.0, (now - since).total_seconds())
+            return await drain(self.rt)
         except Exception:
             log.exception("dispatcher tick failed; the next tick will try again")
+            return 0
+        finally:
+            state.drain_ended_at = self.rt.clock.now()
 
     def shutdown(self) -> None:
+        """Stop ticking; a drain in progress finishes its current send and hands back
+        the rest (it is tracked by rt.background, which a graceful shutdown awaits)."""
+        state = dispatch_state(self.rt)
+        state.stopping = True
+        state.wake.set()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+
+    async def stopped(self, timeout: float = 60.0) -> None:
+        if self._draining is not None:
+            await asyncio.wait([self._draining], timeout=timeout)
+
+
+RuntimeSetup = Callable[[Runtime], None]
+
+
+async def _serve(rt: Runtime, setup: RuntimeSetup | None) -> int:
+    from bot.app import build_app, identify
+
+    # The listeners are never served here, but building the app is how each ritual
+    # registers its kinds of nudge (renderers, policies, planners).
+    build_app(rt)
+    if setup is not None:
+        setup(rt)
+    await identify(rt)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    dispatcher = Dispatcher(rt)
+    dispatcher.start()
+    log.info(
+        "dispatcher running: tick every %gs, %g message(s)/s per workspace",
+        rt.settings.tick_seconds,
+        rt.settings.send_rate_per_second,
+    )
+    await stop.wait()
+    log.info("stopping: finishing the send in flight, handing back the rest")
+    dispatcher.shutdown()
+    await dispatcher.stopped()
+    await rt.background.drain(timeout=30)
+    state = dispatch_state(rt)
+    log.info(
+        "dispatcher stopped after sending %d nudge(s); waited %.1fs for pacing, %.1fs on "
+        "429s; work sat due with no drain running for %.2fs",
+        state.sent,
+        state.paced_seconds,
+        state.rate_limited_seconds,
+        state.idle_due_seconds,
+    )
+    return 0
+
+
+def run_dispatch_process(
+    rt: Runtime, *, lease: timedelta | None = None, setup: RuntimeSetup | None = None
+) -> int:
+    """The body of `feedback-loop dispatch`: the dispatcher alone, until SIGTERM."""
+    if lease is not None:
+        dispatch_state(rt).lease = lease
+    return asyncio.run(_serve(rt, setup))

@@ -80,9 +80,12 @@ def make_client(settings: Settings) -> AsyncWebClient:
     """Bolt has no base-URL setting, so the client is built here and handed to the App;
     every Web API call then honours SLACK_API_URL.
 
-    Only 429s are retried inside the client (Slack says the call was not processed).
-    Connection errors are not: a lost response to chat.postMessage may still have
-    posted, and the delivery code decides what that means."""
+    Only 429s are retried inside the client (Slack says the call was not processed),
+    for listeners and for a DM sent right away. The dispatcher sends with a copy that
+    does not retry them (bot/dispatcher.py): it paces the workspace and puts the nudge
+    back until Retry-After instead of holding a claimed row while it waits.
+    Connection errors are not retried: a lost response to chat.postMessage may still
+    have posted, and the delivery code decides what that means."""
     client = AsyncWebClient(
         token=settings.slack_bot_token,
         base_url=settings.slack_api_url,
@@ -110,6 +113,11 @@ class Runtime:
     kinds: dict[str, Any] = field(default_factory=dict)
     quiet_checks: list[Any] = field(default_factory=list)
     tick_hooks: list[Any] = field(default_factory=list)
+    # (team id, user id) -> DM channel: conversations.open is Tier 3, so a burst of
+    # nudges opens each DM once, not once per message.
+    dm_channels: dict[tuple[str, str], str] = field(default_factory=dict)
+    # bot.dispatcher's pacing and sending client, made on its first tick.
+    dispatch_state: Any = None
 
     def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str) -> asyncio.Task[Any]:
         return self.background.spawn(coro, name=name)

@@ -9,12 +9,37 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.messages import Texts
 from bot.runtime import Runtime
-from handlers import deals, errors, home, loop_command
+from handlers import (
+    concern,
+    deals,
+    errors,
+    home,
+    loop_command,
+    loss_debrief,
+    manager_call,
+    prep,
+    quiet,
+    reflection,
+    screen_out,
+    team,
+    tee_up,
+    win_debrief,
+)
 
 
 def register_all(app: AsyncApp, rt: Runtime) -> loop_command.LoopCommand:
     commands = loop_command.LoopCommand()
     deals.register(app, rt, commands)
+    win_debrief.register(app, rt)
+    loss_debrief.register(app, rt, commands)
+    manager_call.register(app, rt)
+    tee_up.register(app, rt, commands)
+    screen_out.register(app, rt, commands)
+    prep.register(app, rt, commands)
+    reflection.register(app, rt, commands)
+    team.register(app, rt, commands)
+    concern.register(app, rt, commands)
+    quiet.register(app, rt, commands)
     loop_command.register(app, rt, commands)
     home.register(app, rt)
     errors.register(app, rt)

@@ -11,11 +11,12 @@ import logging
 import re
 from typing import Any
 
-from bot.deal_parser import DealSignal, parse_deal_message, parse_outcome
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
 from bot import messages
+from bot.blocks import context
+from bot.deal_parser import DealSignal, parse_deal_message, parse_outcome
 from bot.delivery import deliver, register_kind
 from bot.messages import Texts
 from bot.people import lookup_by_email
@@ -24,6 +25,7 @@ from handlers.loop_command import CommandCall, LoopCommand
 from storage import nudges
 from storage.db import unit_of_work
 from storage.deals import NewDeal, add_deal, get_deal, mark_event_seen
+from storage.debriefs import schedule_deal_followups, teeup_agreed
 from storage.models import Nudge, Person, RitualRun
 
 log = logging.getLogger(__name__)
@@ -74,6 +76,16 @@ def record_deal(
             ritual_run_id=run.id,
             now=now,
         )
+        # The reminder and a loss-streak offer are rows in this same transaction, so a
+        # crash can never leave a deal whose follow-ups were forgotten.
+        schedule_deal_followups(
+            session=session,
+            deal=deal,
+            run=run,
+            now=now,
+            reminder_days=rt.settings.debrief_reminder_days,
+            loss_streak_at=rt.settings.loss_streak,
+        )
         return deal.id, nudge.id
 
 
@@ -87,13 +99,22 @@ async def render_deal_dm(rt: Runtime, nudge: Nudge, person: Person) -> messages.
     deal = await rt.db(read)
     if deal is None:
         return None
+
+    def agreed() -> bool:
+        with unit_of_work(rt.engine) as session:
+            return teeup_agreed(session=session, team_id=deal.team_id, account=deal.account)
+
+    t = Texts(rt.catalog, person.locale)
+    # The tee-up note is worded for a no ("if it didn't go our way"), so wins skip it.
+    note = deal.outcome != "won" and await rt.db(agreed)
     return messages.deal_dm(
-        Texts(rt.catalog, person.locale),
+        t,
         deal_id=deal_id,
         account=deal.account,
         outcome=deal.outcome,
         amount=deal.amount,
         currency=deal.currency,
+        extra=[context(t("teeup.debrief_note", account=deal.account))] if note else (),
     )
 
 
@@ -126,6 +147,11 @@ async def resolve_rep(rt: Runtime, signal: DealSignal, poster: str | None) -> st
 
 async def intake_message(rt: Runtime, body: dict[str, Any], event: dict[str, Any]) -> None:
     signal = parse_deal_message(event)
+    if signal is not None and signal.outcome == "proposal_sent":
+        from handlers.tee_up import intake_proposal  # tee_up imports this module
+
+        await intake_proposal(rt, body, event, signal)
+        return
     if signal is None or signal.outcome not in RITUAL_FOR:
         return
     team_id = str(body.get("team_id") or event.get("team") or rt.team_id or "")

@@ -66,6 +66,7 @@ class Person(SQLModel, table=True):
     vacation_end: str | None = None
     refreshed_at: datetime | None = utc_column()
     created_at: datetime | None = utc_column()
+    reflections_off: bool = False  # `/loop reflect off`: no end-of-day DMs nor digest
 
 
 class Deal(SQLModel, table=True):
@@ -143,3 +144,28 @@ class Nudge(SQLModel, table=True):
     ritual_run_id: int | None = Field(default=None, foreign_key="ritualrun.id")
     created_at: datetime | None = utc_column()
     updated_at: datetime | None = utc_column()
+
+
+class Reflection(SQLModel, table=True):
+    """One rep's end-of-day reflection: private to them, read back only in their digest.
+
+    One per rep and local day; reflecting again that day updates it."""
+
+    __table_args__ = (
+        UniqueConstraint("team_id", "user_slack_id", "local_date", name="uq_reflection_day"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    user_slack_id: str = Field(max_length=32)
+    local_date: str = Field(max_length=10)  # ISO date in the rep's own zone
+    went: str = ""
+    short: str = ""
+    better: str = ""
+    created_at: datetime | None = utc_column()
+    updated_at: datetime | None = utc_column()
+
+
+# The reflection planner asks "who has no pending reflection?" every tick; this keeps
+# that an index lookup per person instead of a scan of the nudge table.
+Index("ix_nudge_user_kind", Nudge.team_id, Nudge.user_slack_id, Nudge.kind, Nudge.state)

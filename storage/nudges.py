@@ -8,11 +8,13 @@ Slack has no idempotency key for chat.postMessage and a blind retry could post t
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import and_, exists, func, or_, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from storage.models import Nudge
@@ -82,18 +84,30 @@ def claim(*, session: Session, nudge_id: int, now: datetime, lease: timedelta) -
     return session.get(Nudge, nudge_id, populate_existing=True)
 
 
-def claim_due(*, session: Session, now: datetime, limit: int, lease: timedelta) -> list[Nudge]:
+def claim_due(
+    *,
+    session: Session,
+    now: datetime,
+    limit: int,
+    lease: timedelta,
+    skip_teams: Collection[str] = (),
+) -> list[Nudge]:
     """Claim up to `limit` due nudges, oldest first.
 
     On PostgreSQL `FOR UPDATE SKIP LOCKED` lets several replicas claim side by side
     without ever taking the same row; on SQLite the caller holds the write lock
-    (an immediate transaction), so the read-then-update is already exclusive."""
+    (an immediate transaction), so the read-then-update is already exclusive.
+    `skip_teams`: workspaces the caller may not post to right now (paced)."""
+    if limit <= 0:
+        return []
     query = (
         select(Nudge.id)
         .where(col(Nudge.state) == PENDING, col(Nudge.due_at) <= now)
         .order_by(col(Nudge.due_at), col(Nudge.id))
         .limit(limit)
     )
+    if skip_teams:
+        query = query.where(col(Nudge.team_id).not_in(list(skip_teams)))
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     ids = list(session.exec(query).all())
@@ -117,22 +131,69 @@ def claim_due(*, session: Session, now: datetime, limit: int, lease: timedelta) 
     return sorted(rows, key=lambda n: (n.due_at, n.id))
 
 
-def _settle(session: Session, nudge_id: int, now: datetime, **values: Any) -> bool:
+def anything_due(*, session: Session, now: datetime) -> bool:
+    """Is any pending nudge due? (Uses the state + due_at index; stops at the first.)"""
+    query = select(Nudge.id).where(col(Nudge.state) == PENDING, col(Nudge.due_at) <= now)
+    return session.exec(query.limit(1)).first() is not None
+
+
+def next_due_at(*, session: Session) -> datetime | None:
+    """When the earliest pending nudge falls due."""
+    query = select(func.min(Nudge.due_at)).where(col(Nudge.state) == PENDING)
+    return session.exec(query).one()
+
+
+def _settle(
+    session: Session,
+    nudge_id: int,
+    now: datetime,
+    *,
+    states: tuple[str, ...] = (SENDING,),
+    **values: Any,
+) -> bool:
     result = session.execute(
         update(Nudge)
-        .where(col(Nudge.id) == nudge_id, col(Nudge.state) == SENDING)
+        .where(col(Nudge.id) == nudge_id, col(Nudge.state).in_(states))
         .values(updated_at=now, **values)
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
-def mark_posting(*, session: Session, nudge_id: int, now: datetime) -> bool:
-    return _settle(session, nudge_id, now, post_started_at=now)
+def mark_posting(
+    *, session: Session, nudge_id: int, now: datetime, lease: timedelta | None = None
+) -> bool:
+    """Record that the post is about to go out. False means this worker lost the claim
+    (its lease ran out and another worker took the row back): it must not post."""
+    result = session.execute(
+        update(Nudge)
+        .where(
+            col(Nudge.id) == nudge_id,
+            col(Nudge.state) == SENDING,
+            or_(col(Nudge.lease_until).is_(None), col(Nudge.lease_until) > now),
+        )
+        .values(
+            updated_at=now,
+            post_started_at=now,
+            # A fresh lease for the post itself, however long the steps before it took.
+            **({"lease_until": now + lease} if lease is not None else {}),
+        )
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def mark_sent(*, session: Session, nudge_id: int, now: datetime, channel: str, ts: str) -> bool:
+    # From `uncertain` too: if a slow post outlived its lease and was marked uncertain,
+    # Slack's ok settles the doubt.
     return _settle(
-        session, nudge_id, now, state=SENT, sent_channel=channel, sent_ts=ts, lease_until=None
+        session,
+        nudge_id,
+        now,
+        states=(SENDING, UNCERTAIN),
+        state=SENT,
+        sent_channel=channel,
+        sent_ts=ts,
+        lease_until=None,
+        last_error=None,
     )
 
 
@@ -151,9 +212,19 @@ def mark_uncertain(*, session: Session, nudge_id: int, now: datetime, error: str
 
 
 def release(
-    *, session: Session, nudge_id: int, now: datetime, due_at: datetime, error: str | None
+    *,
+    session: Session,
+    nudge_id: int,
+    now: datetime,
+    due_at: datetime,
+    error: str | None,
+    refund_attempt: bool = False,
 ) -> bool:
-    """Give a claimed nudge back, to be tried again at `due_at` (nothing was posted)."""
+    """Give a claimed nudge back, to be tried again at `due_at` (nothing was posted).
+
+    `refund_attempt` for give-backs that were not the nudge's fault (a 429, pacing,
+    shutting down), so a busy evening never uses up its retries."""
+    extra: dict[str, Any] = {"attempts": Nudge.attempts - 1} if refund_attempt else {}
     return _settle(
         session,
         nudge_id,
@@ -163,6 +234,7 @@ def release(
         last_error=error[:500] if error else None,
         lease_until=None,
         post_started_at=None,
+        **extra,
     )
 
 
@@ -202,3 +274,64 @@ def cancel_pending(*, session: Session, idempotency_key_prefix: str, now: dateti
 def counts_by_state(*, session: Session) -> dict[str, int]:
     rows = session.exec(select(Nudge.state, func.count()).group_by(Nudge.state)).all()
     return {state: int(n) for state, n in rows}
+
+
+COLLAPSED = "missed slot: a newer one of the same kind is due, so only that one is sent"
+
+
+def collapse_missed(
+    *, session: Session, kind: str, team_id: str, user_slack_id: str, now: datetime
+) -> int:
+    """Missed recurring slots collapse into one: of one person's pending nudges of
+    `kind` that are already due, keep the newest and mark the rest skipped.
+
+    For planners of recurring nudges (end-of-day reflections, weekly digests): after
+    downtime a rep gets one reflection, not one per missed evening. The newest still
+    meets its kind's lateness policy when it is sent (a reflection hours late is skipped
+    in turn), and the planner then only needs to schedule the next future slot.
+    Returns how many were skipped."""
+    rows = session.exec(
+        select(Nudge.id)
+        .where(
+            col(Nudge.kind) == kind,
+            col(Nudge.team_id) == team_id,
+            col(Nudge.user_slack_id) == user_slack_id,
+            col(Nudge.state) == PENDING,
+            col(Nudge.due_at) <= now,
+        )
+        .order_by(col(Nudge.due_at).desc(), col(Nudge.id).desc())
+    ).all()
+    older = list(rows[1:])
+    if not older:
+        return 0
+    result = session.execute(
+        update(Nudge)
+        .where(col(Nudge.id).in_(older), col(Nudge.state) == PENDING)
+        .values(state=SKIPPED, last_error=COLLAPSED, updated_at=now)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def collapse_all_missed(*, session: Session, kind: str, now: datetime) -> int:
+    """`collapse_missed` for everyone at once, in one statement (the dispatcher runs it
+    each tick for kinds whose policy says `collapse_missed=True`)."""
+    newer = aliased(Nudge)
+    has_newer = exists().where(
+        newer.kind == Nudge.kind,
+        newer.team_id == Nudge.team_id,
+        newer.user_slack_id == Nudge.user_slack_id,
+        newer.state == PENDING,
+        newer.due_at <= now,
+        or_(newer.due_at > Nudge.due_at, and_(newer.due_at == Nudge.due_at, newer.id > Nudge.id)),
+    )
+    result = session.execute(
+        update(Nudge)
+        .where(
+            col(Nudge.kind) == kind,
+            col(Nudge.state) == PENDING,
+            col(Nudge.due_at) <= now,
+            has_newer,
+        )
+        .values(state=SKIPPED, last_error=COLLAPSED, updated_at=now)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -101,6 +101,11 @@ def standin() -> Iterator[SlackStandIn]:
         s.add_user(ADMIN, name="ada", real_name="Ada Admin", email="ada@acme.test", is_admin=True)
         s.add_channel(DEALS, "deals")
         s.add_channel(OTHER, "random")
+        # The stand-in's default Do Not Disturb hours (22:00-08:00) follow the wall clock,
+        # not the test's FakeClock, so they would make a test's fake night quiet on some
+        # days and not others. Off here; tests of Do Not Disturb set it themselves.
+        for user in (REP, REP2, MANAGER, ADMIN):
+            s.set_dnd(user, dnd_enabled=False)
         yield s
         assert not s.block_errors, f"invalid Block Kit sent: {s.block_errors}"
 

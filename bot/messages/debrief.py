@@ -1,0 +1,357 @@
+"""Win and loss debriefs: heard/helped/hugged replies, the three-stage call script, the
+guess, the client-answer log with its "Did I get that right?" loop-back, reminders.
+
+Pure builders: catalog texts and plain values in, Block Kit dicts out."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from bot.blocks import (
+    FALLBACK_MAX,
+    VIEW_TITLE_MAX,
+    Block,
+    actions,
+    button,
+    clip,
+    context,
+    divider,
+    fit_message,
+    header,
+    plain,
+    section,
+)
+from bot.messages import Built, Texts
+
+STAGES = ("opener", "exchange", "closer")
+LOSS_FIELDS = ("reason", "missed", "needs", "solution", "gap", "takeaways")
+LOSS_REQUIRED = frozenset({"reason", "missed", "takeaways"})
+WIN_TEXT_FIELDS = ("why", "appealed", "almost", "quote", "strengths")
+WIN_REQUIRED = frozenset({"why", "appealed"})
+INPUT_MAX = 2000
+# The one action id inside every input block; the block_id names the field.
+VALUE = "v"
+
+
+def as_built(text: str, blocks: list[Block]) -> Built:
+    return Built(clip(text, FALLBACK_MAX), fit_message(blocks))
+
+
+# --- heard / helped / hugged ----------------------------------------------------------
+
+
+def mode_reply(t: Texts, *, mode: str, deal_id: int, account: str) -> Built:
+    """Each answer in kind: heard gets no advice, helped gets the plan, hugged a human
+    word (and the offer to tell the manager)."""
+    value = str(deal_id)
+    text = t(f"mode.{mode}", account=account)
+    blocks: list[Block] = [section(text)]
+    ready = button(t("mode.button_ready"), "debrief_start", value, style="primary")
+    if mode == "heard":
+        blocks.append(actions("mode_next", ready))
+    elif mode == "hugged":
+        tell = button(t("mode.button_tell_manager"), "loss_tell_manager", value)
+        blocks.append(actions("mode_next", tell, ready))
+    return as_built(text, blocks)
+
+
+def plain_reply(text: str, *extra: Block) -> Built:
+    return as_built(text, [section(text), *extra])
+
+
+# --- the three-stage script -----------------------------------------------------------
+
+
+def _stage_lines(t: Texts, stage: str, outcome: str) -> str:
+    keys = [f"debrief.{stage}.line{i}" for i in range(1, 5)]
+    if stage == "exchange" and outcome == "no_decision":
+        keys.insert(2, "debrief.exchange.line_no_decision")
+    return "\n".join(f"• {t(k)}" for k in keys)
+
+
+def script_message(
+    t: Texts,
+    *,
+    deal_id: int,
+    account: str,
+    outcome: str,
+    stage: str,
+    guess: str | None,
+) -> Built:
+    """The guess (asked for first), then one stage of the call at a time; "next"
+    updates this same message in place."""
+    value = str(deal_id)
+    blocks: list[Block] = []
+    if guess:
+        blocks.append(context(t("guess.saved")))
+        blocks.append(section(f"> {guess}"))
+    else:
+        blocks.append(section(t("guess.prompt", account=account)))
+        blocks.append(actions("guess", button(t("guess.button_write"), "guess_open", value)))
+    blocks += [
+        divider(),
+        section(t("debrief.intro")),
+        header(t(f"debrief.{stage}.header")),
+        section(_stage_lines(t, stage, outcome)),
+        context(t(f"debrief.{stage}.tip")),
+    ]
+    following = STAGES.index(stage) + 1
+    if following < len(STAGES):
+        nxt = STAGES[following]
+        blocks.append(
+            actions(
+                "debrief_stage",
+                button(
+                    t(f"debrief.{stage}.button_next"),
+                    "debrief_next",
+                    f"{deal_id}:{nxt}",
+                    style="primary",
+                ),
+                # Some reps have already made the call: let them log it from any stage.
+                button(t("debrief.button_log"), "loss_log_open", value),
+            )
+        )
+    else:
+        blocks.append(
+            actions(
+                "debrief_stage",
+                button(t("debrief.closer.button_next"), "loss_log_open", value, style="primary"),
+            )
+        )
+    return as_built(t(f"debrief.{stage}.header") + " — " + account, blocks)
+
+
+# --- modals ---------------------------------------------------------------------------
+
+
+def text_input(
+    *,
+    block_id: str,
+    label: str,
+    hint: str | None = None,
+    placeholder: str | None = None,
+    initial: str | None = None,
+    optional: bool = False,
+    multiline: bool = True,
+) -> Block:
+    element: Block = {
+        "type": "plain_text_input",
+        "action_id": VALUE,
+        "multiline": multiline,
+        "max_length": INPUT_MAX,
+    }
+    if initial:
+        element["initial_value"] = initial[:INPUT_MAX]
+    if placeholder:
+        element["placeholder"] = plain(placeholder, 150)
+    block: Block = {
+        "type": "input",
+        "block_id": block_id,
+        "label": plain(label, 2000),
+        "element": element,
+        "optional": optional,
+    }
+    if hint:
+        block["hint"] = plain(hint, 2000)
+    return block
+
+
+def _modal(
+    t: Texts, *, prefix: str, callback_id: str, metadata: Mapping[str, Any], blocks: list[Block]
+) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "callback_id": callback_id,
+        "title": plain(t(f"{prefix}.modal_title"), VIEW_TITLE_MAX),
+        "submit": plain(t(f"{prefix}.modal_submit"), VIEW_TITLE_MAX),
+        "close": plain(t(f"{prefix}.modal_close"), VIEW_TITLE_MAX),
+        "private_metadata": json.dumps(dict(metadata), separators=(",", ":"))[:3000],
+        "blocks": blocks,
+    }
+
+
+def guess_modal(t: Texts, *, deal_id: int, initial: str | None) -> dict[str, Any]:
+    return _modal(
+        t,
+        prefix="guess",
+        callback_id="guess_log",
+        metadata={"deal": deal_id},
+        blocks=[
+            text_input(
+                block_id="guess",
+                label=t("guess.label_guess"),
+                hint=t("guess.hint_guess"),
+                placeholder=t("guess.placeholder_guess"),
+                initial=initial,
+            )
+        ],
+    )
+
+
+def loss_log_modal(
+    t: Texts, *, deal_id: int, role: str, initial: Mapping[str, str] | None
+) -> dict[str, Any]:
+    """The client's answer. The rep and the manager who made the call use the same form."""
+    initial = initial or {}
+    blocks: list[Block] = [context(t("log.intro"))]
+    for name in LOSS_FIELDS:
+        blocks.append(
+            text_input(
+                block_id=name,
+                label=t(f"log.label_{name}"),
+                hint=t(f"log.hint_{name}"),
+                placeholder=t("log.placeholder_reason") if name == "reason" else None,
+                initial=initial.get(name),
+                optional=name not in LOSS_REQUIRED,
+                multiline=name != "reason",
+            )
+        )
+    return _modal(
+        t,
+        prefix="log",
+        callback_id="loss_log",
+        metadata={"deal": deal_id, "as": role},
+        blocks=blocks,
+    )
+
+
+def win_log_modal(t: Texts, *, deal_id: int, initial: Mapping[str, Any] | None) -> dict[str, Any]:
+    initial = initial or {}
+    hints = {"why", "appealed", "quote", "strengths"}
+    blocks: list[Block] = [
+        text_input(
+            block_id=name,
+            label=t(f"win_log.label_{name}"),
+            hint=t(f"win_log.hint_{name}") if name in hints else None,
+            initial=str(initial.get(name) or "") or None,
+            optional=name not in WIN_REQUIRED,
+        )
+        for name in WIN_TEXT_FIELDS
+    ]
+    option = {"text": plain(t("win_log.option_quote_ok"), 75), "value": "yes"}
+    checkbox: Block = {"type": "checkboxes", "action_id": VALUE, "options": [option]}
+    if initial.get("quote_ok"):
+        checkbox["initial_options"] = [option]
+    blocks.insert(
+        4,
+        {
+            "type": "input",
+            "block_id": "quote_ok",
+            "label": plain(t("win_log.label_quote_ok"), 2000),
+            "element": checkbox,
+            "optional": True,
+        },
+    )
+    return _modal(
+        t, prefix="win_log", callback_id="win_log", metadata={"deal": deal_id}, blocks=blocks
+    )
+
+
+def read_text_values(state: Mapping[str, Any], names: Sequence[str]) -> dict[str, str]:
+    """Submitted text fields, stripped; untouched optional ones come back as ""."""
+    out: dict[str, str] = {}
+    for name in names:
+        value = ((state.get(name) or {}).get(VALUE) or {}).get("value")
+        out[name] = str(value or "").strip()
+    return out
+
+
+def read_checked(state: Mapping[str, Any], name: str) -> bool:
+    chosen = ((state.get(name) or {}).get(VALUE) or {}).get("selected_options") or []
+    return any(isinstance(o, dict) and o.get("value") == "yes" for o in chosen)
+
+
+def missing_required(
+    values: Mapping[str, str], required: frozenset[str], message: str
+) -> dict[str, str]:
+    """Slack's `response_action: errors`, keyed by block_id. Whitespace-only counts as
+    empty, which Slack's own required check lets through."""
+    return {name: message for name in sorted(required) if not values.get(name)}
+
+
+# --- the loop-back and what follows ---------------------------------------------------
+
+
+def answer_lines(t: Texts, answers: Mapping[str, str]) -> str:
+    return "\n".join(
+        t(f"log.loop_{name}", **{name: answers[name]})
+        for name in LOSS_FIELDS
+        if answers.get(name)
+    )
+
+
+def loop_summary(
+    t: Texts, *, deal_id: int, account: str, role: str, answers: Mapping[str, str]
+) -> Built:
+    """Looping: say back what was heard and ask "Did I get that right?" before saving."""
+    value = f"{deal_id}:{role}"
+    intro = t("log.loop_intro", account=account)
+    blocks: list[Block] = [
+        section(intro),
+        section(answer_lines(t, answers)),
+        section(t("log.loop_question")),
+        actions(
+            "log_loop",
+            button(t("log.button_confirm"), "log_confirm", value, style="primary"),
+            button(t("log.button_edit"), "log_edit", value),
+        ),
+    ]
+    return as_built(intro + " " + t("log.loop_question"), blocks)
+
+
+def guess_vs_reason(t: Texts, *, guess: str | None, reason: str) -> str:
+    if guess:
+        return t("log.guess_vs_reason", guess=guess, reason=reason)
+    return t("log.no_guess")
+
+
+def rep_logged(
+    t: Texts, *, deal_id: int, account: str, answers: Mapping[str, str], guess: str | None
+) -> Built:
+    """After Confirm: thanks, the guess next to the client's reason (a private coaching
+    signal), then what to do next: edit, or track a concern the client raised."""
+    value = str(deal_id)
+    saved = t("log.saved", account=account)
+    blocks: list[Block] = [
+        section(saved),
+        section(answer_lines(t, answers)),
+        section(guess_vs_reason(t, guess=guess, reason=answers.get("reason", ""))),
+        actions(
+            "log_after",
+            button(t("common.button_edit"), "log_edit", f"{deal_id}:rep"),
+            button(t("debrief.button_concern"), "concern_open", value),
+        ),
+    ]
+    return as_built(saved, blocks)
+
+
+def win_logged(t: Texts, *, deal_id: int, account: str, quote_ok: bool) -> Built:
+    key = "win_log.saved_quote" if quote_ok else "win_log.saved"
+    text = t(key, account=account)
+    return plain_reply(
+        text,
+        actions("win_after", button(t("common.button_edit"), "win_log_open", str(deal_id))),
+    )
+
+
+# --- reminders ------------------------------------------------------------------------
+
+
+def debrief_reminder(t: Texts, *, deal_id: int, account: str, days: int, won: bool) -> Built:
+    text = t("reminder.debrief", account=account, days=days)
+    action = "win_log_open" if won else "loss_log_open"
+    blocks = [
+        section(text),
+        actions(
+            "reminder",
+            button(t("reminder.button_log"), action, str(deal_id), style="primary"),
+        ),
+    ]
+    return as_built(t("reminder.debrief_fallback", account=account), blocks)
+
+
+def debrief_manager_note(t: Texts, *, rep: str, account: str, days: int) -> Built:
+    text = t("reminder.debrief_manager", rep=f"<@{rep}>", account=account, days=days)
+    return plain_reply(text)

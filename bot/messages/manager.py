@@ -1,0 +1,96 @@
+"""Manager makes the call: the streak offer to the rep, the manager's DM with the deal,
+the rep's notes and guess and a call script, and what the rep is told afterwards."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from bot.blocks import Block, actions, button, context, divider, header, section
+from bot.messages import Built, Texts
+from bot.messages.debrief import answer_lines, as_built, guess_vs_reason, plain_reply
+
+
+def streak_offer(t: Texts, *, deal_id: int, account: str, count: int, manager: str) -> Built:
+    text = t("manager.streak_offer", count=count, manager=manager, account=account)
+    value = str(deal_id)
+    blocks: list[Block] = [
+        section(text),
+        actions(
+            "streak_offer",
+            button(t("manager.button_yes"), "streak_yes", value, style="primary"),
+            button(t("manager.button_no"), "streak_no", value),
+        ),
+    ]
+    return as_built(text, blocks)
+
+
+def manager_dm(
+    t: Texts,
+    *,
+    deal_id: int,
+    rep: str,
+    account: str,
+    amount: str,
+    date: str,
+    notes: Mapping[str, str] | None,
+    guess: str | None,
+) -> Built:
+    rep_ref = f"<@{rep}>"
+    empty = t("manager.dm_empty")
+    note_text = answer_lines(t, notes) if notes else ""
+    value = str(deal_id)
+    script = "\n".join(t(f"manager.script_line{i}", rep=rep_ref) for i in range(1, 5))
+    blocks: list[Block] = [
+        header(t("manager.dm_header", account=account)),
+        section(t("manager.dm_intro", account=account, rep=rep_ref)),
+        section(t("manager.dm_deal", account=account, amount=amount, date=date)),
+        section(t("manager.dm_notes", rep=rep_ref, notes=note_text or empty)),
+        section(t("manager.dm_guess", rep=rep_ref, guess=guess or empty)),
+        divider(),
+        header(t("manager.script_header")),
+        section(script),
+        context(t("manager.script_tip", rep=rep_ref)),
+        actions(
+            "manager_call",
+            button(t("manager.button_log"), "manager_log_open", value, style="primary"),
+            button(t("manager.button_decline"), "manager_decline", value),
+        ),
+    ]
+    return as_built(t("manager.fallback", rep=rep_ref, account=account), blocks)
+
+
+def manager_logged(t: Texts, *, deal_id: int, rep: str) -> Built:
+    return plain_reply(
+        t("manager.saved", rep=f"<@{rep}>"),
+        actions("log_after", button(t("common.button_edit"), "log_edit", f"{deal_id}:manager")),
+    )
+
+
+def rep_result(
+    t: Texts, *, manager: str, account: str, answers: Mapping[str, str], guess: str | None
+) -> Built:
+    """What the rep sees once their manager logged the call: the client's words, and
+    the rep's own guess next to the client's reason."""
+    text = t(
+        "manager.rep_result",
+        manager=f"<@{manager}>",
+        account=account,
+        notes=answer_lines(t, answers),
+    )
+    return plain_reply(
+        text, section(guess_vs_reason(t, guess=guess, reason=answers.get("reason", "")))
+    )
+
+
+def manager_call_reminder(t: Texts, *, deal_id: int, rep: str, account: str, days: int) -> Built:
+    text = t("reminder.manager_call", rep=f"<@{rep}>", account=account, days=days)
+    value = str(deal_id)
+    blocks: list[Block] = [
+        section(text),
+        actions(
+            "reminder",
+            button(t("reminder.button_log"), "manager_log_open", value, style="primary"),
+            button(t("manager.button_decline"), "manager_decline", value),
+        ),
+    ]
+    return as_built(t("reminder.manager_call_fallback", account=account), blocks)

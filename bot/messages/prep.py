@@ -1,0 +1,83 @@
+"""Feedback-session prep: the opener / exchange / closer cheat sheet, and what we
+already know about the account (last outcome and debrief, open concerns, tee-up)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.blocks import FALLBACK_MAX, Block, clip, divider, fit_message, header, section
+from bot.messages import Built, Texts, outcome_word
+
+
+@dataclass(frozen=True)
+class AccountKnowledge:
+    """Plain values read from the database, so the builder needs no session."""
+
+    outcome: str | None = None
+    outcome_date: str = ""
+    client: dict[str, Any] = field(default_factory=dict)  # a logged loss debrief
+    win: dict[str, Any] = field(default_factory=dict)  # a logged win debrief
+    concerns: Sequence[tuple[str, str]] = ()  # (concern, since date)
+    teed_up: bool = False
+
+    @property
+    def empty(self) -> bool:
+        return not (self.outcome or self.client or self.win or self.concerns or self.teed_up)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return "; ".join(str(v).strip() for v in value if str(v).strip())
+    return str(value or "").strip()
+
+
+def _bullets(value: Any) -> str:
+    items = value if isinstance(value, list | tuple) else str(value or "").splitlines()
+    return "\n".join(f"• {str(item).strip()}" for item in items if str(item).strip())
+
+
+def _known_lines(t: Texts, account: str, known: AccountKnowledge) -> list[str]:
+    parts: list[str] = []
+    if known.outcome:
+        word = outcome_word(t, known.outcome)
+        parts.append(t("prep.know_outcome", outcome=word, date=known.outcome_date))
+    client = known.client
+    for key, name in (("log.loop_missed", "missed"), ("log.loop_gap", "gap")):
+        if _text(client.get(name)):
+            parts.append(t(key, **{name: _text(client.get(name))}))
+    if _bullets(client.get("takeaways")):
+        parts.append(t("prep.know_takeaways") + "\n" + _bullets(client.get("takeaways")))
+    win = known.win
+    said = _text(win.get("quote")) if win.get("quote_ok") else ""
+    said = said or _text(win.get("why")) or _text(win.get("appealed"))
+    if said:
+        parts.append(t("prep.know_quotes") + f"\n> {said}")
+    if known.concerns:
+        lines = [
+            t("concern.list_item", account=account, concern=concern, date=since)
+            for concern, since in known.concerns
+        ]
+        parts.append(t("prep.know_concerns") + "\n" + "\n".join(lines))
+    if known.teed_up:
+        parts.append(t("prep.know_teeup", account=account))
+    return parts
+
+
+def prep_sheet(t: Texts, *, account: str, known: AccountKnowledge) -> Built:
+    blocks: list[Block] = [
+        header(t("prep.header", account=account)),
+        section(t("prep.intro", account=account)),
+        section(t("prep.opener")),
+        section(t("prep.exchange")),
+        section(t("prep.closer")),
+        divider(),
+        header(t("prep.know_header", account=account)),
+    ]
+    if known.empty:
+        blocks.append(section(t("prep.know_empty", account=account)))
+    else:
+        blocks.extend(section(part) for part in _known_lines(t, account, known))
+    text = t("prep.header", account=account)
+    return Built(clip(text, FALLBACK_MAX), fit_message(blocks))

@@ -1,0 +1,57 @@
+"""Tee it up: the DM that asks the rep to agree a short debrief before the proposal."""
+
+from __future__ import annotations
+
+from bot.blocks import (
+    FALLBACK_MAX,
+    Block,
+    actions,
+    button,
+    clip,
+    context,
+    fit_message,
+    header,
+    section,
+)
+from bot.messages import Built, Texts
+
+# The answer buttons; each click records one RitualRun state.
+ANSWERS = {
+    "teeup_agreed": ("agreed", "teeup.button_agreed", "primary"),
+    "teeup_not_asked": ("not_asked", "teeup.button_not_asked", None),
+    "teeup_declined": ("declined", "teeup.button_declined", None),
+}
+REPLY_KEYS = {
+    "agreed": "teeup.reply_agreed",
+    "not_asked": "teeup.reply_not_asked",
+    "declined": "teeup.reply_declined",
+}
+
+
+def tee_up_dm(t: Texts, *, account: str, nudge_id: int, answer: str | None = None) -> Built:
+    """The ask, and either the three answer buttons or (once answered) the reply in
+    their place, so the message itself shows what was recorded."""
+    blocks: list[Block] = [
+        header(t("teeup.header", account=account)),
+        section(t("teeup.intro", account=account)),
+        section(t("teeup.script", account=account)),
+        context(t("teeup.tip", account=account)),
+    ]
+    if answer is None:
+        blocks.append(section(f"*{t('teeup.question')}*"))
+        blocks.append(
+            actions(
+                "teeup_answer",
+                *(
+                    button(t(key), action_id, str(nudge_id), style=style)
+                    for action_id, (_state, key, style) in ANSWERS.items()
+                ),
+            )
+        )
+    else:
+        blocks.append(section(answer))
+    return Built(clip(t("teeup.fallback", account=account), FALLBACK_MAX), fit_message(blocks))
+
+
+def answer_text(t: Texts, state: str, *, account: str, days: int) -> str:
+    return t(REPLY_KEYS[state], account=account, days=days)

@@ -1,0 +1,174 @@
+"""What the debrief listeners share: reading a click, finding the deal behind a button,
+and answering — in the DM, in place, or ephemerally with what to do instead.
+
+Buttons carry the deal id (sometimes `<id>:<step>`), never the state itself: the
+database is the truth, so an old button on a deleted deal says so instead of failing."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt.async_app import AsyncRespond
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import messages
+from bot.messages import Built, Texts
+from bot.runtime import Runtime
+from handlers.loop_command import reader_texts
+from storage import nudges
+from storage.db import unit_of_work
+from storage.debriefs import debrief_run, manager_call_run
+from storage.models import Deal, RitualRun
+from storage.people import get_person
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Click:
+    team_id: str
+    user_id: str
+    value: str
+    channel: str | None
+    message_ts: str | None
+    trigger_id: str | None
+
+    @property
+    def deal_id(self) -> int | None:
+        return parse_deal_id(self.value)
+
+    @property
+    def step(self) -> str:
+        return self.value.partition(":")[2]
+
+
+def parse_deal_id(value: str | None) -> int | None:
+    head = str(value or "").partition(":")[0]
+    return int(head) if head.isdigit() else None
+
+
+def team_of(body: dict[str, Any], rt: Runtime) -> str:
+    team = body.get("team") or {}
+    user = body.get("user") or {}
+    return str(team.get("id") or user.get("team_id") or body.get("team_id") or rt.team_id or "")
+
+
+def read_click(body: dict[str, Any], rt: Runtime) -> Click:
+    action = (body.get("actions") or [{}])[0]
+    container = body.get("container") or {}
+    channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
+    return Click(
+        team_id=team_of(body, rt),
+        user_id=str((body.get("user") or {}).get("id") or ""),
+        value=str(action.get("value") or ""),
+        channel=str(channel) if channel else None,
+        message_ts=container.get("message_ts"),
+        trigger_id=body.get("trigger_id"),
+    )
+
+
+@dataclass
+class DealState:
+    deal: Deal
+    run: RitualRun | None  # the rep's win / loss debrief
+    call: RitualRun | None  # the manager call, if one was asked for
+
+
+def read_deal(rt: Runtime, deal_id: int | None) -> DealState | None:
+    """Blocking: call through `rt.db`."""
+    if deal_id is None:
+        return None
+    with unit_of_work(rt.engine) as session:
+        deal = session.get(Deal, deal_id)
+        if deal is None or deal.id is None:
+            return None
+        return DealState(
+            deal=deal,
+            run=debrief_run(session=session, deal_id=deal.id),
+            call=manager_call_run(session=session, deal_id=deal.id),
+        )
+
+
+async def load_deal(rt: Runtime, deal_id: int | None) -> DealState | None:
+    return await rt.db(read_deal, rt, deal_id)
+
+
+async def texts_for(rt: Runtime, team_id: str, user_id: str) -> Texts:
+    return await reader_texts(rt, team_id, user_id)
+
+
+async def tell(respond: AsyncRespond, text: str) -> None:
+    """An ephemeral answer under the clicked message; the message itself stays."""
+    built = messages.ephemeral(text)
+    try:
+        await respond(
+            text=built.text, blocks=built.blocks, response_type="ephemeral", replace_original=False
+        )
+    except Exception:  # noqa: BLE001 - an expired response_url must not hide the real work
+        log.warning("could not answer through response_url", exc_info=True)
+
+
+async def deal_gone(respond: AsyncRespond, t: Texts) -> None:
+    await tell(respond, t("errors.deal_gone"))
+
+
+async def post_dm(
+    client: AsyncWebClient, user_id: str, built: Built, *, channel: str | None = None
+) -> tuple[str, str]:
+    """A reply to something the person just did, in their DM with the bot."""
+    if not channel:
+        opened = await client.conversations_open(users=user_id)
+        channel = str(opened["channel"]["id"])
+    resp = await client.chat_postMessage(channel=channel, **built.as_kwargs())
+    return str(resp.get("channel") or channel), str(resp.get("ts"))
+
+
+async def update_in_place(
+    client: AsyncWebClient, channel: str | None, ts: str | None, built: Built, user_id: str
+) -> tuple[str, str]:
+    """Replace the clicked message (a script moving on, a summary confirmed); if it can't
+    be found any more, post the new state instead so nothing is lost."""
+    if channel and ts:
+        try:
+            await client.chat_update(channel=channel, ts=ts, **built.as_kwargs())
+            return channel, ts
+        except SlackApiError as e:
+            log.warning("chat.update failed (%s); posting instead", e.response.get("error"))
+    return await post_dm(client, user_id, built, channel=channel)
+
+
+def schedule_now(
+    rt: Runtime,
+    *,
+    team_id: str,
+    user_id: str,
+    kind: str,
+    key: str,
+    payload: dict[str, Any],
+    run_id: int | None = None,
+) -> int | None:
+    """Blocking: a bot-initiated DM is a nudge row first (then delivered at once)."""
+    now = rt.clock.now()
+    with unit_of_work(rt.engine) as session:
+        nudge = nudges.schedule(
+            session=session,
+            team_id=team_id,
+            user_slack_id=user_id,
+            kind=kind,
+            due_at=now,
+            idempotency_key=key,
+            payload=payload,
+            ritual_run_id=run_id,
+            now=now,
+        )
+        return nudge.id if nudge.state == nudges.PENDING else None
+
+
+def manager_of(rt: Runtime, team_id: str, user_id: str) -> str | None:
+    """Blocking: the rep's manager, as set by `/loop team` or the CSV import."""
+    with unit_of_work(rt.engine) as session:
+        person = get_person(session=session, team_id=team_id, slack_id=user_id)
+        return person.manager_slack_id if person else None

@@ -1,0 +1,410 @@
+"""End-of-day reflection (seed 004, step 10) and the weekly digest that gives the week back.
+
+At END_OF_DAY in each rep's own zone, on working days that are not workspace holidays,
+a DM offers a modal with three questions; the answers are stored privately and the DM
+answers "let it go". On the week's last working day, an hour after that DM, the rep
+gets their own reflections of the week (Monday to Sunday, in their zone).
+
+Both are recurring nudges kept by a planner that runs at the start of every dispatcher
+tick: each rep always has exactly one pending reflection and one pending digest, at the
+next slot computed from their *current* time zone. When one is sent or skipped the
+planner adds the next one, so missed slots collapse into one: after downtime the stale
+one is skipped as too late and only the next future slot is scheduled.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlmodel import Session
+
+from bot.delivery import KindPolicy, register_kind
+from bot.dispatcher import add_tick_hook
+from bot.messages import Built, Texts
+from bot.messages import reflection as msg
+from bot.people import load_person
+from bot.reflection_schedule import (
+    next_digest_slot,
+    reflection_slot_after,
+    week_label,
+    week_of,
+    zone_for,
+)
+from bot.runtime import Runtime
+from handlers.loop_command import CommandCall, LoopCommand, reader_texts
+from storage import reflections as store
+from storage.db import unit_of_work
+from storage.models import Nudge, Person
+from storage.people import get_person
+
+log = logging.getLogger(__name__)
+
+REFLECTION_POLICY = KindPolicy(max_late=timedelta(hours=2), when_quiet="skip")
+# A digest read on Saturday morning is still the week's; one found a week late is noise.
+DIGEST_POLICY = KindPolicy(max_late=timedelta(days=1), when_quiet="skip")
+REFLECTION_LOOKBACK = timedelta(hours=2)  # = REFLECTION_POLICY.max_late
+PLAN_BATCH = 1000
+RowMaker = Callable[[Runtime, store.Rep, frozenset[str], datetime], dict[str, Any]]
+# How many used slots in a row a rep may have (the one just sent, then a local date
+# already used in a zone they left); past that they wait for the next tick.
+_MAX_COLLISIONS = 14
+
+
+# --- the planner ------------------------------------------------------------------------
+
+
+def _reflection_row(
+    rt: Runtime, rep: store.Rep, holidays: frozenset[str], after: datetime
+) -> dict[str, Any]:
+    s = rt.settings
+    day, slot = reflection_slot_after(
+        after, zone_for(rep.tz), s.end_of_day, s.working_days, holidays
+    )
+    return {
+        "team_id": rep.team_id,
+        "user_slack_id": rep.slack_id,
+        "kind": store.REFLECTION,
+        "due_at": slot,
+        "idempotency_key": store.reflection_key(rep.team_id, rep.slack_id, day.isoformat()),
+        "payload": {"local_date": day.isoformat()},
+    }
+
+
+def _digest_row(
+    rt: Runtime, rep: store.Rep, holidays: frozenset[str], after: datetime
+) -> dict[str, Any]:
+    s = rt.settings
+    day, slot = next_digest_slot(after, zone_for(rep.tz), s.end_of_day, s.working_days, holidays)
+    monday, sunday = week_of(day)
+    return {
+        "team_id": rep.team_id,
+        "user_slack_id": rep.slack_id,
+        "kind": store.WEEKLY_DIGEST,
+        "due_at": slot,
+        "idempotency_key": store.digest_key(rep.team_id, rep.slack_id, week_label(day)),
+        "payload": {"monday": monday.isoformat(), "sunday": sunday.isoformat()},
+    }
+
+
+def _plan_batch(
+    rt: Runtime, session: Session, reps: list[store.Rep], make_row: RowMaker, since: datetime
+) -> list[dict[str, Any]]:
+    """The next free slot of each rep after `since`. A slot whose key exists was already
+    sent or skipped (the one just sent, or a local date used in a zone the rep has left);
+    those move on to the slot after, in rounds of one query each."""
+    holidays = store.holidays_by_team(session=session, team_ids={r.team_id for r in reps})
+    days_off = [holidays.get(r.team_id, frozenset()) for r in reps]
+    rows = [make_row(rt, rep, off, since) for rep, off in zip(reps, days_off, strict=True)]
+    todo = list(range(len(rows)))
+    for _ in range(_MAX_COLLISIONS):
+        taken = store.existing_keys(
+            session=session, keys=[rows[i]["idempotency_key"] for i in todo]
+        )
+        todo = [i for i in todo if rows[i]["idempotency_key"] in taken]
+        if not todo:
+            break
+        for i in todo:
+            rows[i] = make_row(rt, reps[i], days_off[i], rows[i]["due_at"])
+    stuck = set(todo)
+    return [row for i, row in enumerate(rows) if i not in stuck]
+
+
+def plan(rt: Runtime) -> int:
+    """Blocking: give every rep lacking one their next reflection and digest. Returns
+    how many nudges were added.
+
+    Reflection slots are looked for from two hours back, not from now: a bot that
+    comes back 30 minutes after a rep's 17:30 still sends that evening's reflection (it
+    is late, not too late), while one back days later plans only the next slot it can
+    keep. Digests look only forward: a rep met on Saturday gets no digest of a week
+    they never reflected in."""
+    now = rt.clock.now()
+    added = 0
+    kinds: tuple[tuple[str, RowMaker, timedelta], ...] = (
+        (store.REFLECTION, _reflection_row, REFLECTION_LOOKBACK),
+        (store.WEEKLY_DIGEST, _digest_row, timedelta(0)),
+    )
+    for kind, make_row, lookback in kinds:
+        since = now - lookback
+        after_id = 0
+        while True:
+            with unit_of_work(rt.engine) as session:
+                reps = store.reps_without_pending(
+                    session=session, kind=kind, after_id=after_id, limit=PLAN_BATCH
+                )
+                if not reps:
+                    break
+                after_id = reps[-1].id
+                rows = _plan_batch(rt, session, reps, make_row, since)
+                store.insert_nudges(session=session, rows=rows, now=now)
+                added += len(rows)
+            if len(reps) < PLAN_BATCH:
+                break
+    return added
+
+
+async def planner(rt: Runtime) -> None:
+    await rt.db(plan, rt)
+
+
+# --- rendering the nudges ---------------------------------------------------------------
+
+
+def _holidays(rt: Runtime, team_id: str) -> frozenset[str]:
+    with unit_of_work(rt.engine) as session:
+        return store.holidays_by_team(session=session, team_ids=[team_id]).get(team_id, frozenset())
+
+
+async def render_reflection(rt: Runtime, nudge: Nudge, person: Person) -> Built | None:
+    """None (skipped) when the rep opted out or paused since it was planned, or the day
+    became a holiday: the planner then adds the next slot."""
+    local_date = str(nudge.payload.get("local_date") or "")
+    if person.reflections_off or person.paused:
+        return None
+    if local_date in await rt.db(_holidays, rt, nudge.team_id):
+        return None
+    return msg.reflection_dm(Texts(rt.catalog, person.locale), local_date=local_date)
+
+
+async def render_digest(rt: Runtime, nudge: Nudge, person: Person) -> Built | None:
+    if person.reflections_off or person.paused:
+        return None
+    monday = str(nudge.payload.get("monday") or "")
+    sunday = str(nudge.payload.get("sunday") or "")
+
+    def read() -> list[msg.DigestEntry]:
+        with unit_of_work(rt.engine) as session:
+            rows = store.week_reflections(
+                session=session,
+                team_id=nudge.team_id,
+                user_id=nudge.user_slack_id,
+                monday=monday,
+                sunday=sunday,
+            )
+            return [msg.DigestEntry(r.local_date, r.went, r.short, r.better) for r in rows]
+
+    entries = await rt.db(read)
+    return msg.weekly_digest(Texts(rt.catalog, person.locale), entries)
+
+
+# --- the modal ----------------------------------------------------------------------------
+
+
+def _valid_date(value: Any) -> str | None:
+    try:
+        return date.fromisoformat(str(value)).isoformat()
+    except ValueError:
+        return None
+
+
+async def _local_today(rt: Runtime, team_id: str, user_id: str) -> str:
+    def read() -> str | None:
+        with unit_of_work(rt.engine) as session:
+            person = get_person(session=session, team_id=team_id, slack_id=user_id)
+            return person.tz if person else None
+
+    tz = await rt.db(read)
+    if tz is None:
+        tz = (await load_person(rt, team_id=team_id, user_id=user_id)).tz
+    return rt.clock.now().astimezone(zone_for(tz)).date().isoformat()
+
+
+def _answers_so_far(rt: Runtime, team_id: str, user_id: str, local_date: str) -> dict[str, str]:
+    with unit_of_work(rt.engine) as session:
+        row = store.get_reflection(
+            session=session, team_id=team_id, user_id=user_id, local_date=local_date
+        )
+        return {"went": row.went, "short": row.short, "better": row.better} if row else {}
+
+
+async def open_modal(
+    rt: Runtime,
+    client: AsyncWebClient,
+    *,
+    trigger_id: str,
+    team_id: str,
+    user_id: str,
+    local_date: str,
+    channel: str | None = None,
+    ts: str | None = None,
+) -> bool:
+    """Open the reflection modal, prefilled with what the rep already wrote that day."""
+    t = await reader_texts(rt, team_id, user_id)
+    initial = await rt.db(_answers_so_far, rt, team_id, user_id, local_date)
+    view = msg.reflection_modal(
+        t, local_date=local_date, channel=channel, ts=ts, owner=user_id, initial=initial
+    )
+    try:
+        await client.views_open(trigger_id=trigger_id, view=view)
+    except SlackApiError as e:
+        log.warning("reflection modal did not open: %s", e.response.get("error"))
+        return False
+    return True
+
+
+async def _show(
+    client: AsyncWebClient, user_id: str, built: Built, channel: str | None, ts: str | None
+) -> None:
+    """Replace the evening DM with the answer; without one (or if it is gone), post it."""
+    if channel and ts:
+        try:
+            await client.chat_update(channel=channel, ts=ts, **built.as_kwargs())
+            return
+        except SlackApiError as e:
+            log.warning("chat.update failed (%s); posting instead", e.response.get("error"))
+    if not channel:
+        opened = await client.conversations_open(users=user_id)
+        channel = str(opened["channel"]["id"])
+    await client.chat_postMessage(channel=channel, **built.as_kwargs())
+
+
+# --- /loop reflect --------------------------------------------------------------------------
+
+
+async def reflect_command(call: CommandCall) -> None:
+    rt = call.rt
+    word = call.args.strip().lower()
+    if word in ("off", "on"):
+        off = word == "off"
+        if off:
+            await call.reply(call.t("reflect.turned_off"))
+        else:
+            await call.reply(
+                call.t("reflect.turned_on", time=rt.settings.end_of_day.strftime("%H:%M"))
+            )
+
+        async def store_choice() -> None:
+            # The person row is what the planner reads; make sure there is one.
+            await load_person(rt, team_id=call.team_id, user_id=call.user_id)
+            now = rt.clock.now()
+
+            def write() -> None:
+                with unit_of_work(rt.engine) as session:
+                    store.set_reflections_off(
+                        session=session,
+                        team_id=call.team_id,
+                        user_id=call.user_id,
+                        off=off,
+                        now=now,
+                    )
+
+            await rt.db(write)
+
+        rt.spawn(store_choice(), name=f"reflect-{word}:{call.user_id}")
+        return
+    if word:
+        await call.reply(call.t("reflect.usage"))
+        return
+    await call.ack()
+    local_date = await _local_today(rt, call.team_id, call.user_id)
+    opened = call.trigger_id and await open_modal(
+        rt,
+        call.client,
+        trigger_id=call.trigger_id,
+        team_id=call.team_id,
+        user_id=call.user_id,
+        local_date=local_date,
+    )
+    if not opened:
+        await call.respond(text=call.t("errors.generic"), response_type="ephemeral")
+
+
+# --- listeners ------------------------------------------------------------------------------
+
+
+def _team(body: dict[str, Any], rt: Runtime) -> str:
+    team = body.get("team") or {}
+    user = body.get("user") or {}
+    return str(team.get("id") or user.get("team_id") or rt.team_id or "")
+
+
+def register(app: AsyncApp, rt: Runtime, commands: LoopCommand) -> None:
+    register_kind(rt, store.REFLECTION, render_reflection, policy=REFLECTION_POLICY)
+    register_kind(rt, store.WEEKLY_DIGEST, render_digest, policy=DIGEST_POLICY)
+    add_tick_hook(rt, planner)
+    commands.add("reflect", reflect_command, help_key="help.line_reflect")
+
+    @app.action(msg.OPEN_ACTION)
+    async def on_open(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        action = (body.get("actions") or [{}])[0]
+        container = body.get("container") or {}
+        team_id = _team(body, rt)
+        user_id = str((body.get("user") or {}).get("id") or "")
+        local_date = _valid_date(action.get("value")) or await _local_today(rt, team_id, user_id)
+        await open_modal(
+            rt,
+            client,
+            trigger_id=str(body.get("trigger_id") or ""),
+            team_id=team_id,
+            user_id=user_id,
+            local_date=local_date,
+            channel=container.get("channel_id"),
+            ts=container.get("message_ts"),
+        )
+
+    @app.action(msg.SKIP_ACTION)
+    async def on_skip(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        container = body.get("container") or {}
+        user_id = str((body.get("user") or {}).get("id") or "")
+
+        async def answer() -> None:
+            t = await reader_texts(rt, _team(body, rt), user_id)
+            await _show(
+                client,
+                user_id,
+                msg.skipped(t),
+                container.get("channel_id"),
+                container.get("message_ts"),
+            )
+
+        rt.spawn(answer(), name=f"reflect-skip:{user_id}")
+
+    @app.view(msg.CALLBACK_ID)
+    async def on_submit(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        view = body.get("view") or {}
+        team_id = _team(body, rt)
+        user_id = str((body.get("user") or {}).get("id") or "")
+        t = await reader_texts(rt, team_id, user_id)
+        answers = msg.read_answers(view.get("state") or {})
+        if not answers[msg.REQUIRED]:
+            await ack(response_action="errors", errors={msg.REQUIRED: t("reflect.error_went")})
+            return
+        await ack()
+        meta = msg.read_metadata(view)
+
+        async def save() -> None:
+            local_date = _valid_date(meta.get("date")) or await _local_today(rt, team_id, user_id)
+            now = rt.clock.now()
+
+            def write() -> None:
+                with unit_of_work(rt.engine) as session:
+                    store.save_reflection(
+                        session=session,
+                        team_id=team_id,
+                        user_id=user_id,
+                        local_date=local_date,
+                        now=now,
+                        **answers,
+                    )
+
+            await rt.db(write)
+            mine = meta.get("user") == user_id
+            channel = meta.get("channel") if mine else None
+            ts = meta.get("ts") if mine else None
+            await _show(
+                client,
+                user_id,
+                msg.let_go(t),
+                str(channel) if channel else None,
+                str(ts) if ts else None,
+            )
+
+        rt.spawn(save(), name=f"reflect-save:{user_id}")

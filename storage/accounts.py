@@ -1,0 +1,79 @@
+"""What we know about one client account, across rituals and reps.
+
+Account names are typed by hand in several places (`/loop tee-up`, a deals channel, a
+CRM post), so they match case-insensitively and without surrounding spaces.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from storage.models import Deal, RitualRun
+
+DEBRIEF_RITUALS = ("loss_debrief", "win_debrief")
+TEEUP_DECIDED = ("agreed", "declined", "not_asked")
+
+
+def same_account(column: Any, account: str) -> Any:
+    return func.lower(column) == account.strip().lower()
+
+
+def teeup_agreement(session: Session, team_id: str, account: str) -> RitualRun | None:
+    """The tee-up run in which the client agreed to a debrief, if the latest answer the
+    rep gave for this account is that they agreed (a later "declined" withdraws it)."""
+    latest = session.exec(
+        select(RitualRun)
+        .where(
+            RitualRun.team_id == team_id,
+            RitualRun.ritual == "tee_up",
+            col(RitualRun.state).in_(TEEUP_DECIDED),
+            same_account(RitualRun.account, account),
+        )
+        .order_by(col(RitualRun.id).desc())
+    ).first()
+    if latest is not None and (latest.data or {}).get("agreed"):
+        return latest
+    return None
+
+
+def last_debrief(*, session: Session, team_id: str, account: str) -> RitualRun | None:
+    """The most recent win or loss debrief that the rep logged for this account."""
+    return session.exec(
+        select(RitualRun)
+        .where(
+            RitualRun.team_id == team_id,
+            col(RitualRun.ritual).in_(DEBRIEF_RITUALS),
+            RitualRun.state == "logged",
+            same_account(RitualRun.account, account),
+        )
+        .order_by(col(RitualRun.updated_at).desc(), col(RitualRun.id).desc())
+    ).first()
+
+
+def last_deal(*, session: Session, team_id: str, account: str) -> Deal | None:
+    return session.exec(
+        select(Deal)
+        .where(Deal.team_id == team_id, same_account(Deal.account, account))
+        .order_by(col(Deal.created_at).desc(), col(Deal.id).desc())
+    ).first()
+
+
+def open_concerns(
+    *, session: Session, team_id: str, account: str, limit: int = 10
+) -> list[RitualRun]:
+    return list(
+        session.exec(
+            select(RitualRun)
+            .where(
+                RitualRun.team_id == team_id,
+                RitualRun.ritual == "concern",
+                RitualRun.state == "open",
+                same_account(RitualRun.account, account),
+            )
+            .order_by(col(RitualRun.created_at), col(RitualRun.id))
+            .limit(limit)
+        ).all()
+    )

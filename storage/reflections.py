@@ -1,0 +1,209 @@
+"""End-of-day reflections, the reps who get them, and the recurring nudges' bulk writes.
+
+The planner runs every dispatcher tick for every rep the bot knows, so its queries
+read only the columns it needs, page by person id, and insert in batches."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import exists, tuple_, update
+from sqlmodel import Session, col, select
+
+from storage import nudges
+from storage.models import Nudge, Person, Reflection, Workspace
+
+REFLECTION = "reflection"
+WEEKLY_DIGEST = "weekly_digest"
+
+
+@dataclass(frozen=True)
+class Rep:
+    id: int
+    team_id: str
+    slack_id: str
+    tz: str | None
+
+
+def reflection_key(team_id: str, user_id: str, local_date: str) -> str:
+    return f"reflect:{team_id}:{user_id}:{local_date}"
+
+
+def digest_key(team_id: str, user_id: str, week: str) -> str:
+    return f"digest:{team_id}:{user_id}:{week}"
+
+
+def reps_without_pending(*, session: Session, kind: str, after_id: int, limit: int) -> list[Rep]:
+    """Reps who should get `kind` but have no pending one, by person id after `after_id`.
+
+    Who counts as a rep: every person the bot knows (a Person row, filled from Slack
+    when they first meet the bot) who is not a bot, not deactivated, not paused and
+    has not typed `/loop reflect off`."""
+    has_pending: Any
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite answers a correlated NOT EXISTS with one probe of ix_nudge_user_kind
+        # per person, the cheapest plan it has.
+        has_pending = exists().where(
+            col(Nudge.team_id) == col(Person.team_id),
+            col(Nudge.user_slack_id) == col(Person.slack_id),
+            col(Nudge.kind) == kind,
+            col(Nudge.state) == nudges.PENDING,
+        )
+    else:
+        # PostgreSQL's estimates are stale right after the planner's bulk insert, and
+        # with NOT EXISTS it then compared every person with every pending row (seconds
+        # for 10,000 reps). NOT IN over a plain subquery is hashed once, whatever the
+        # statistics say.
+        has_pending = tuple_(col(Person.team_id), col(Person.slack_id)).in_(
+            select(Nudge.team_id, Nudge.user_slack_id).where(
+                col(Nudge.kind) == kind, col(Nudge.state) == nudges.PENDING
+            )
+        )
+    rows = session.exec(
+        select(Person.id, Person.team_id, Person.slack_id, Person.tz)
+        .where(
+            col(Person.id) > after_id,
+            col(Person.is_bot).is_(False),
+            col(Person.deleted).is_(False),
+            col(Person.paused).is_(False),
+            col(Person.reflections_off).is_(False),
+            ~has_pending,
+        )
+        .order_by(col(Person.id))
+        .limit(limit)
+    ).all()
+    return [Rep(int(i), str(team), str(user), tz) for i, team, user, tz in rows]
+
+
+def holidays_by_team(*, session: Session, team_ids: Iterable[str]) -> dict[str, frozenset[str]]:
+    teams = set(team_ids)
+    if not teams:
+        return {}
+    rows = session.exec(
+        select(Workspace.team_id, Workspace.holidays).where(col(Workspace.team_id).in_(teams))
+    ).all()
+    return {str(team): frozenset(days or ()) for team, days in rows}
+
+
+def existing_keys(*, session: Session, keys: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(keys), 500):
+        chunk = list(keys[start : start + 500])
+        found.update(
+            session.exec(
+                select(Nudge.idempotency_key).where(col(Nudge.idempotency_key).in_(chunk))
+            ).all()
+        )
+    return found
+
+
+def insert_nudges(*, session: Session, rows: Sequence[dict[str, Any]], now: datetime) -> None:
+    """Add many pending nudges at once; a key someone else added meanwhile is left alone.
+
+    Each row needs team_id, user_slack_id, kind, due_at, idempotency_key and payload."""
+    if not rows:
+        return
+    full = [
+        {
+            "state": nudges.PENDING,
+            "attempts": 0,
+            "created_at": now,
+            "updated_at": now,
+            **row,
+        }
+        for row in rows
+    ]
+    dialect = session.get_bind().dialect.name
+    if dialect not in ("sqlite", "postgresql"):
+        for row in full:
+            nudges.schedule(
+                session=session,
+                team_id=row["team_id"],
+                user_slack_id=row["user_slack_id"],
+                kind=row["kind"],
+                due_at=row["due_at"],
+                idempotency_key=row["idempotency_key"],
+                payload=row["payload"],
+                now=now,
+            )
+        return
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    table: Any = Nudge.__table__  # type: ignore[attr-defined]
+    statement = dialect_insert(table).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    for start in range(0, len(full), 500):
+        session.execute(statement, full[start : start + 500])
+
+
+def set_reflections_off(
+    *, session: Session, team_id: str, user_id: str, off: bool, now: datetime
+) -> None:
+    """Opt a rep out of (or back into) reflections; opting out drops what is pending."""
+    session.execute(
+        update(Person)
+        .where(col(Person.team_id) == team_id, col(Person.slack_id) == user_id)
+        .values(reflections_off=off)
+    )
+    if off:
+        for prefix in (reflection_key(team_id, user_id, ""), digest_key(team_id, user_id, "")):
+            nudges.cancel_pending(session=session, idempotency_key_prefix=prefix, now=now)
+
+
+def get_reflection(
+    *, session: Session, team_id: str, user_id: str, local_date: str
+) -> Reflection | None:
+    return session.exec(
+        select(Reflection).where(
+            Reflection.team_id == team_id,
+            Reflection.user_slack_id == user_id,
+            Reflection.local_date == local_date,
+        )
+    ).first()
+
+
+def save_reflection(
+    *,
+    session: Session,
+    team_id: str,
+    user_id: str,
+    local_date: str,
+    went: str,
+    short: str,
+    better: str,
+    now: datetime,
+) -> Reflection:
+    """Store the day's reflection; a second one the same day replaces the first (the
+    modal shows the first as its starting text, so nothing is lost unseen)."""
+    row = get_reflection(session=session, team_id=team_id, user_id=user_id, local_date=local_date)
+    if row is None:
+        row = Reflection(
+            team_id=team_id, user_slack_id=user_id, local_date=local_date, created_at=now
+        )
+    row.went, row.short, row.better = went, short, better
+    row.updated_at = now
+    session.add(row)
+    session.flush()
+    return row
+
+
+def week_reflections(
+    *, session: Session, team_id: str, user_id: str, monday: str, sunday: str
+) -> list[Reflection]:
+    """One rep's reflections from `monday` to `sunday` (ISO dates, their own zone)."""
+    return list(
+        session.exec(
+            select(Reflection)
+            .where(
+                Reflection.team_id == team_id,
+                Reflection.user_slack_id == user_id,
+                col(Reflection.local_date) >= monday,
+                col(Reflection.local_date) <= sunday,
+            )
+            .order_by(col(Reflection.local_date))
+        ).all()
+    )

@@ -1,0 +1,166 @@
+"""Manager makes the call: from the loss DM's button or the offer after a streak of
+losses; the manager gets the deal, notes, guess and script, logs the client's answer
+with the same modal, and the rep is told."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from bot.clock import FakeClock
+from tests.conftest import MANAGER, REP, RunningBot
+from tests.debrief_steps import (
+    LOSS_ANSWERS,
+    action_ids,
+    assert_all_block_kit_valid,
+    click,
+    close_deal,
+    dm_messages,
+    ephemeral_replies,
+    last_modal,
+    nudges_of,
+    runs,
+    set_manager,
+    submit,
+    texts,
+)
+
+
+def cat(bot: RunningBot, key: str, **values: object) -> str:
+    return bot.rt.catalog.text("en", key, **values)
+
+
+def test_without_a_manager_the_button_says_who_to_ask(bot: RunningBot) -> None:
+    close_deal(bot, "lost", "Globex", REP)
+    click(bot, REP, "manager_call_request")
+    [reply] = ephemeral_replies(bot)
+    assert reply == cat(bot, "manager.none_set")
+    assert "/loop team @rep manager @manager" in reply
+    assert runs(bot, "manager_call") == []
+
+
+def test_manager_gets_the_deal_notes_guess_and_script_then_logs_and_the_rep_sees_it(
+    bot: RunningBot,
+) -> None:
+    set_manager(bot, REP, MANAGER)
+    close_deal(bot, "lost", "Globex", REP)
+    click(bot, REP, "loss_mode_helped")
+    click(bot, REP, "guess_open")
+    submit(bot, REP, last_modal(bot), {"guess": "Our price was too high"})
+    click(bot, REP, "manager_call_request")
+    click(bot, REP, "manager_call_request")  # a second click asks nobody twice
+    assert ephemeral_replies(bot) == [
+        cat(bot, "manager.asked", manager=f"<@{MANAGER}>", account="Globex")
+    ] * 2
+
+    [dm] = dm_messages(bot, MANAGER)
+    body = texts(dm)
+    assert "Globex" in body and f"<@{REP}>" in body
+    assert "Our price was too high" in body
+    assert cat(bot, "manager.script_header") in body
+    assert action_ids(dm) == ["manager_log_open", "manager_decline"]
+    [call] = runs(bot, "manager_call")
+    assert (call.user_slack_id, call.state) == (MANAGER, "open")
+
+    click(bot, MANAGER, "manager_log_open")
+    view = last_modal(bot)
+    assert view["callback_id"] == "loss_log"
+    assert json.loads(view["private_metadata"])["as"] == "manager"
+    submit(bot, MANAGER, view, LOSS_ANSWERS)
+    assert cat(bot, "log.loop_question") in texts(dm_messages(bot, MANAGER)[-1])
+    click(bot, MANAGER, "log_confirm")
+
+    [call] = runs(bot, "manager_call")
+    assert call.state == "logged" and call.data["client"] == LOSS_ANSWERS
+    [debrief] = runs(bot, "loss_debrief")
+    assert debrief.state == "logged" and debrief.data["logged_by"] == "manager"
+    told = dm_messages(bot, REP)[-1]
+    assert f"<@{MANAGER}>" in told["text"] and LOSS_ANSWERS["missed"] in told["text"]
+    assert "Our price was too high" in texts(told) and LOSS_ANSWERS["reason"] in texts(told)
+    assert_all_block_kit_valid(bot)
+
+
+def test_three_losses_in_a_row_bring_exactly_one_offer(bot: RunningBot) -> None:
+    set_manager(bot, REP, MANAGER)
+    close_deal(bot, "lost", "Acme", REP)
+    close_deal(bot, "won", "Initech", REP)  # a win ends a streak
+    for account in ("Globex", "Hooli", "Umbrella", "Stark"):
+        close_deal(bot, "lost", account, REP)
+        bot.tick()
+    offers = [m for m in dm_messages(bot, REP) if "streak_yes" in action_ids(m)]
+    assert len(offers) == 1
+    assert "Umbrella" in offers[0]["text"] and "3" in offers[0]["text"]
+    assert len(nudges_of(bot, "loss_streak_offer")) == 1
+
+    click(bot, REP, "streak_yes")
+    [dm] = dm_messages(bot, MANAGER)
+    assert "Umbrella" in dm["text"] and "manager_log_open" in action_ids(dm)
+    offer = [m for m in dm_messages(bot, REP) if m["ts"] == offers[0]["ts"]][0]
+    assert offer["text"] == cat(bot, "manager.asked", manager=f"<@{MANAGER}>", account="Umbrella")
+    assert_all_block_kit_valid(bot)
+
+
+def test_declining_the_streak_offer_sends_nothing_to_the_manager(bot: RunningBot) -> None:
+    set_manager(bot, REP, MANAGER)
+    for account in ("Globex", "Hooli", "Umbrella"):
+        close_deal(bot, "lost", account, REP)
+    bot.tick()
+    click(bot, REP, "streak_no")
+    assert dm_messages(bot, MANAGER) == []
+    assert cat(bot, "manager.offer_declined") in [m["text"] for m in dm_messages(bot, REP)]
+
+
+def test_unlogged_manager_call_reminds_the_manager_once(bot: RunningBot, clock: FakeClock) -> None:
+    set_manager(bot, REP, MANAGER)
+    close_deal(bot, "lost", "Globex", REP)
+    close_deal(bot, "lost", "Hooli", REP)
+    click(bot, REP, "manager_call_request")  # on Hooli, the latest DM
+    days = bot.rt.settings.debrief_reminder_days
+    clock.advance(timedelta(days=days, minutes=1))
+    bot.tick()
+    reminder = dm_messages(bot, MANAGER)[1]
+    assert reminder["text"] == cat(bot, "reminder.manager_call_fallback", account="Hooli")
+    assert action_ids(reminder) == ["manager_log_open", "manager_decline"]
+    # One row per call (its idempotency key), so "once" holds however long it stays open.
+    assert [n.state for n in nudges_of(bot, "manager_call_reminder")] == ["sent"]
+    assert [n.state for n in nudges_of(bot, "manager_call_dm")] == ["sent"]
+
+
+def test_logged_manager_call_skips_its_reminder(bot: RunningBot, clock: FakeClock) -> None:
+    set_manager(bot, REP, MANAGER)
+    close_deal(bot, "lost", "Globex", REP)
+    click(bot, REP, "manager_call_request")
+    click(bot, MANAGER, "manager_log_open")
+    submit(bot, MANAGER, last_modal(bot), LOSS_ANSWERS)
+    click(bot, MANAGER, "log_confirm")
+    before = len(dm_messages(bot, MANAGER))
+    clock.advance(timedelta(days=bot.rt.settings.debrief_reminder_days + 1))
+    bot.tick()
+    assert len(dm_messages(bot, MANAGER)) == before
+    [reminder] = nudges_of(bot, "manager_call_reminder")
+    assert reminder.state == "skipped"
+
+
+def test_manager_who_cannot_call_hands_it_back_and_the_rep_is_told(bot: RunningBot) -> None:
+    set_manager(bot, REP, MANAGER)
+    close_deal(bot, "lost", "Globex", REP)
+    click(bot, REP, "manager_call_request")
+    click(bot, MANAGER, "manager_decline")
+    [call] = runs(bot, "manager_call")
+    assert call.state == "declined"
+    told = dm_messages(bot, REP)[-1]
+    assert told["text"] == cat(
+        bot, "manager.rep_declined", manager=f"<@{MANAGER}>", account="Globex"
+    )
+    assert "debrief_start" in action_ids(told)
+
+
+def test_streak_offer_without_a_manager_says_who_to_ask_when_accepted(bot: RunningBot) -> None:
+    for account in ("Globex", "Hooli", "Umbrella"):
+        close_deal(bot, "lost", account, REP)
+    bot.tick()
+    offer = [m for m in dm_messages(bot, REP) if "streak_yes" in action_ids(m)][0]
+    assert cat(bot, "manager.your_manager") in offer["text"]
+    click(bot, REP, "streak_yes")
+    assert ephemeral_replies(bot) == [cat(bot, "manager.none_set")]
+    assert runs(bot, "manager_call") == []
