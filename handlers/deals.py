@@ -227,7 +227,10 @@ async def deal_command(call: CommandCall) -> None:
         state = await deliver(rt, nudge_id) if nudge_id is not None else None
         word = messages.outcome_word(t, outcome)
         if state in (nudges.SENT, None):
-            text = t("deal.logged", account=account, outcome=word, rep=f"<@{rep}>")
+            key = "deal.logged_self" if rep == call.user_id else "deal.logged"
+            text = t(key, account=account, outcome=word, rep=f"<@{rep}>")
+        elif state == nudges.PENDING:
+            text = t("deal.logged_later", account=account, outcome=word, rep=f"<@{rep}>")
         else:
             text = t("errors.dm_failed", account=account, outcome=word, rep=f"<@{rep}>")
         built = messages.ephemeral(text)

@@ -337,3 +337,14 @@ def test_healthz(bot: RunningBot) -> None:
 
     with urllib.request.urlopen(bot.url + "/healthz", timeout=5) as resp:
         assert resp.status == 200 and json.loads(resp.read()) == {"ok": True}
+
+
+def test_loop_deal_for_a_paused_rep_says_the_dm_waits_for_them(bot: RunningBot) -> None:
+    bot.send(bot.slack.slash_command("pause", user=REP))
+    bot.send(bot.slack.slash_command(f"deal lost Globex <@{REP}|rita>", user=MANAGER))
+    assert dms(bot) == []
+    replies = [c.body["text"] for c in bot.standin.calls_to("response_url")]
+    assert any("quiet right now" in text and "Globex" in text for text in replies)
+    bot.send(bot.slack.slash_command("resume", user=REP))
+    bot.tick()
+    assert [who for who, _ in dms(bot)] == [REP]
