@@ -268,3 +268,18 @@ def test_no_decision_debrief_asks_what_would_have_made_it_worth_doing(bot: Runni
     click(bot, REP, "debrief_next")
     exchange = find_message(bot, REP, "debrief_next")
     assert cat(bot, "debrief.exchange.line_no_decision")[:40] in texts(exchange).replace('\\"', '"')
+
+
+def test_loop_back_of_the_longest_answers_drops_none_of_them(bot: RunningBot) -> None:
+    """Six answers at Slack's 2,000-character input limit do not fit one section; the
+    summary must still say every one of them back before the rep confirms."""
+    close_deal(bot, "lost", "Globex", REP)
+    click(bot, REP, "loss_mode_helped")
+    click(bot, REP, "loss_log_open")
+    log_view = last_modal(bot)
+    long_answers = {name: (name[0].upper() + " ") * 999 + name.upper()
+                    for name in ("reason", "missed", "needs", "solution", "gap", "takeaways")}
+    submit(bot, REP, log_view, long_answers)
+    summary = texts(find_message(bot, REP, "log_confirm"))
+    for name in long_answers:
+        assert name.upper() in summary, f"{name} was cut from the loop-back"

@@ -274,11 +274,24 @@ def missing_required(
 # --- the loop-back and what follows ---------------------------------------------------
 
 
-def answer_lines(t: Texts, answers: Mapping[str, str]) -> str:
-    return "\n".join(
-        t(f"log.loop_{name}", **{name: answers[name]})
+def answer_sections(t: Texts, answers: Mapping[str, str]) -> list[Block]:
+    """One section per answer: six answers of up to 2,000 characters each would not fit
+    Slack's 3,000-character section, and a loop-back that silently drops the client's
+    words would defeat "Did I get that right?"."""
+    return [
+        section(t(f"log.loop_{name}", **{name: answers[name]}))
         for name in LOSS_FIELDS
         if answers.get(name)
+    ]
+
+
+def answer_lines(t: Texts, answers: Mapping[str, str], *, budget: int = 2400) -> str:
+    """The answers as one block of text, each clipped to a fair share of `budget`, for
+    messages that quote them inside a longer line (the manager's DM, the rep's result)."""
+    given = [name for name in LOSS_FIELDS if answers.get(name)]
+    share = max(budget // max(len(given), 1), 80)
+    return "\n".join(
+        t(f"log.loop_{name}", **{name: clip(answers[name], share)}) for name in given
     )
 
 
@@ -290,7 +303,7 @@ def loop_summary(
     intro = t("log.loop_intro", account=account)
     blocks: list[Block] = [
         section(intro),
-        section(answer_lines(t, answers)),
+        *answer_sections(t, answers),
         section(t("log.loop_question")),
         actions(
             "log_loop",
@@ -316,7 +329,7 @@ def rep_logged(
     saved = t("log.saved", account=account)
     blocks: list[Block] = [
         section(saved),
-        section(answer_lines(t, answers)),
+        *answer_sections(t, answers),
         section(guess_vs_reason(t, guess=guess, reason=answers.get("reason", ""))),
         actions(
             "log_after",

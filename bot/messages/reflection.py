@@ -136,6 +136,11 @@ def skipped(t: Texts) -> Built:
     return Built(clip(text, FALLBACK_MAX), [section(text)])
 
 
+def _escape(text: str) -> str:
+    """The rep's own words go into mrkdwn: a pasted `<!here>` or `<@U…>` must stay text."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def weekly_digest(t: Texts, entries: Sequence[DigestEntry]) -> Built:
     """The rep's own week back: every evening they wrote, oldest first."""
     title = t("reflect.digest_header")
@@ -148,6 +153,8 @@ def weekly_digest(t: Texts, entries: Sequence[DigestEntry]) -> Built:
         intro = t("reflect.digest_intro", count=len(entries))
     blocks: list[Block] = [header(title), section(intro)]
     for entry in entries[: MESSAGE_BLOCKS_MAX - len(blocks)]:
-        answers = {f: clip(getattr(entry, f), DIGEST_ANSWER_MAX) or EMPTY_ANSWER for f in FIELDS}
+        answers = {
+            f: _escape(clip(getattr(entry, f), DIGEST_ANSWER_MAX)) or EMPTY_ANSWER for f in FIELDS
+        }
         blocks.append(section(t("reflect.digest_entry", date=entry.local_date, **answers)))
     return Built(clip(f"{title}\n{intro}", FALLBACK_MAX), fit_message(blocks))
