@@ -45,6 +45,14 @@ from bot.slack_standin import SlackStandIn
 
 BENCH = Path(__file__).resolve().parent
 KINDS = ("command", "event")
+# The people typing `/loop help`: real workspace members (so the bot can look up their
+# language once and then answer from memory, as in production), in three languages.
+USERS = {
+    "U0REP1": ("America/New_York", "en-US"),
+    "U0REP2": ("Europe/Paris", "fr-FR"),
+    "U0REP3": ("Europe/Madrid", "es-ES"),
+    "U0REP4": ("America/Chicago", "en-US"),
+}
 P99_TARGET = 1.3
 THROUGHPUT_TARGET = 0.75
 BUSY_ENOUGH = 0.85
@@ -232,6 +240,7 @@ def load_round(
         *("--seconds", str(seconds), "--requests", str(requests)),
         *("--warmup", str(args.warmup), "--concurrency", str(args.concurrency)),
         *("--mix", str(args.mix), "--server-pid", str(server.proc.pid)),
+        *("--users", ",".join(USERS)),
     ]
     env = {**os.environ, "SLACK_SIGNING_SECRET": secret}
     # The load generator bounds itself; this is the backstop if it hangs.
@@ -378,10 +387,15 @@ def main(argv: list[str] | None = None) -> int:
         f" {args.concurrency} connections",
         flush=True,
     )
+    slack = SlackStandIn()
+    for user_id, (tz, locale) in USERS.items():
+        slack.add_user(user_id, tz=tz, locale=locale)
+    slack.add_channel("C0DEALS", "deals")
+    slack.add_channel("C0RANDOM", "random")
     try:
         with (
             tempfile.TemporaryDirectory(prefix="bench-ack-") as tmp,
-            SlackStandIn() as slack,
+            slack,
             servers(names, server_env(slack, secret, Path(tmp)), Path(tmp)) as running,
         ):
             for n in range(args.rounds):
@@ -389,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"round {n + 1}/{args.rounds}: {name} ({running[name].url})", flush=True)
                     results[name].add(load_round(running[name], args, secret, slack.base_url))
             for name in names:
-                if results[name].errors:
+                if results[name].errors or results[name].warmup_errors:
                     print(f"{name}'s log, last lines:\n{running[name].log_tail()}")
     except KeyboardInterrupt:
         print("\nbench/ack: interrupted; servers stopped", file=sys.stderr)

@@ -33,7 +33,6 @@ KINDS = ("command", "event")
 MAX_PHASE_SECONDS = 120.0
 MAX_REQUESTS = 500_000
 REQUEST_TIMEOUT = 10.0
-USERS = ("U0REP1", "U0REP2", "U0REP3", "U0REP4")
 CHANNEL = "C0RANDOM"  # not in DEALS_CHANNELS, so the bot only acks its messages
 
 
@@ -56,14 +55,17 @@ class Phase:
 class Workload:
     """Signed requests, kinds in a seeded pseudo-random order (the same for each server)."""
 
-    def __init__(self, secret: str, response_url_base: str, mix: float, seed: int) -> None:
+    def __init__(
+        self, secret: str, response_url_base: str, users: list[str], mix: float, seed: int
+    ) -> None:
         self.slack = SlackRequests(secret, response_url_base=response_url_base)
+        self.users = users
         self.mix = mix
         self.rng = random.Random(seed)
 
     def next(self) -> tuple[str, SlackRequest]:
         # Each request gets its own timestamp, ids and signature, as Slack sends them.
-        user = self.rng.choice(USERS)
+        user = self.rng.choice(self.users)
         if self.rng.random() < self.mix:
             return "command", self.slack.slash_command("help", user=user, channel=CHANNEL)
         event = self.slack.message_event("lunch at noon?", channel=CHANNEL, user=user)
@@ -165,7 +167,8 @@ def cpu_seconds(pid: int) -> float | None:
 
 async def measure(args: argparse.Namespace) -> dict[str, Any]:
     secret = os.environ["SLACK_SIGNING_SECRET"]
-    workload = Workload(secret, args.response_url_base, args.mix, args.seed)
+    users = [u for u in args.users.split(",") if u]
+    workload = Workload(secret, args.response_url_base, users, args.mix, args.seed)
     connector = aiohttp.TCPConnector(limit=args.concurrency, keepalive_timeout=60)
     timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
@@ -233,6 +236,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--mix", type=float, default=0.5, help="share of slash commands")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--users", default="U0REP1", help="comma-separated Slack user ids")
     parser.add_argument("--server-pid", type=int, default=0)
     args = parser.parse_args()
     json.dump(asyncio.run(measure(args)), sys.stdout)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.runtime import Runtime
+from bot.slack_errors import api_error
 from storage.db import unit_of_work
 from storage.models import Person
 from storage.people import get_person, is_fresh, upsert_from_slack
@@ -39,12 +41,10 @@ async def load_person(
 
 
 async def lookup_by_email(rt: Runtime, email: str) -> str | None:
-    from slack_sdk.errors import SlackApiError
-
     try:
         resp = await rt.client.users_lookupByEmail(email=email)
     except SlackApiError as e:
-        if e.response.get("error") == "users_not_found":
+        if api_error(e) == "users_not_found":
             return None
         raise
     return str(resp["user"]["id"])

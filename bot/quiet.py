@@ -23,6 +23,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.delivery import QuietCheck
 from bot.runtime import Runtime
+from bot.slack_errors import api_error
 from storage.db import unit_of_work
 from storage.deals import get_deal
 from storage.models import Nudge, Person
@@ -169,7 +170,7 @@ class DndCache:
             resp = await rt.client.dnd_info(user=user_id)
         except SlackApiError as e:
             # A missing dnd:read scope or a Slack hiccup must never hold a nudge back.
-            error = e.response.get("error")
+            error = api_error(e)
             log.warning("dnd.info for %s failed (%s); sending anyway", user_id, error)
             return DndState(fetched_at=now)
         except (aiohttp.ClientError, TimeoutError, OSError) as e:

@@ -44,18 +44,30 @@ class Background:
             self._pending -= 1
             self._cond.notify_all()
 
-    def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str) -> asyncio.Task[Any]:
+    def spawn(
+        self,
+        coro: Coroutine[Any, Any, Any],
+        *,
+        name: str,
+        on_error: Callable[[], Coroutine[Any, Any, Any]] | None = None,
+    ) -> asyncio.Task[Any]:
+        """Run work after the ack. `on_error` tells the person who is waiting for an
+        answer when it fails (the ack has gone, so Bolt's error handler never sees it)."""
         self.begin()
         task = asyncio.get_running_loop().create_task(coro, name=name)
         self._tasks.add(task)
-        task.add_done_callback(self._done)
+        task.add_done_callback(lambda t: self._done(t, on_error))
         return task
 
-    def _done(self, task: asyncio.Task[Any]) -> None:
+    def _done(
+        self, task: asyncio.Task[Any], on_error: Callable[[], Coroutine[Any, Any, Any]] | None
+    ) -> None:
         self._tasks.discard(task)
         try:
             if not task.cancelled() and task.exception() is not None:
                 log.error("background work %r failed", task.get_name(), exc_info=task.exception())
+                if on_error is not None:
+                    self.spawn(on_error(), name=f"{task.get_name()}:tell-user")
         finally:
             self.end()
 
@@ -119,8 +131,14 @@ class Runtime:
     # bot.dispatcher's pacing and sending client, made on its first tick.
     dispatch_state: Any = None
 
-    def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str) -> asyncio.Task[Any]:
-        return self.background.spawn(coro, name=name)
+    def spawn(
+        self,
+        coro: Coroutine[Any, Any, Any],
+        *,
+        name: str,
+        on_error: Callable[[], Coroutine[Any, Any, Any]] | None = None,
+    ) -> asyncio.Task[Any]:
+        return self.background.spawn(coro, name=name, on_error=on_error)
 
     async def db(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Run blocking database work off the event loop, so one slow query never

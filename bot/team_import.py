@@ -26,6 +26,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.engine import Engine
 
 from bot.clock import Clock
+from bot.slack_errors import api_error
 from storage.db import unit_of_work
 from storage.people import upsert_from_slack
 
@@ -105,7 +106,7 @@ class Directory:
             # users.info with the locale, so DMs start out in the person's language.
             resp = await self.client.users_info(user=who, include_locale=True)
         except SlackApiError as e:
-            error = str(e.response.get("error") or "")
+            error = api_error(e)
             if error in NOT_FOUND:
                 return f"no Slack user '{who}' in this workspace"
             raise TeamImportError(f"Slack answered {error or e.response.status_code}") from e

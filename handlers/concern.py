@@ -23,6 +23,7 @@ from bot.messages import concern as views
 from bot.people import load_person
 from bot.quiet import zone_of
 from bot.runtime import Runtime
+from bot.slack_errors import api_error
 from handlers.loop_command import CommandCall, LoopCommand, reader_texts
 from storage import concerns
 from storage.db import unit_of_work
@@ -167,7 +168,7 @@ async def on_checkin_answer(
         await client.chat_update(channel=channel, ts=ts, **built.as_kwargs())
     except SlackApiError as e:
         # The answer is saved; say so even if the old message can't be changed.
-        log.warning("concern check-in update failed: %s", e.response.get("error"))
+        log.warning("concern check-in update failed: %s", api_error(e))
         await respond(text=built.text, blocks=built.blocks, replace_original=False)
 
 

@@ -7,10 +7,12 @@ transaction before anything is sent.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from typing import Any
 
+import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
@@ -21,6 +23,7 @@ from bot.delivery import deliver, register_kind
 from bot.messages import Texts
 from bot.people import lookup_by_email
 from bot.runtime import Runtime
+from bot.slack_errors import api_error
 from handlers.loop_command import CommandCall, LoopCommand
 from storage import nudges
 from storage.db import unit_of_work
@@ -131,18 +134,44 @@ async def after_deal_dm(rt: Runtime, nudge: Nudge, channel: str, ts: str) -> Non
     await rt.db(write)
 
 
+LOOKUP_TRIES = 3
+
+
 async def resolve_rep(rt: Runtime, signal: DealSignal, poster: str | None) -> str | None:
+    """The rep's Slack id: a mention, else the owner's email looked up in Slack.
+
+    The event was acked already and Slack will not resend it, so a transient failure
+    (timeout, 5xx, 429 after the client's own waits) is retried here rather than
+    losing the deal's DM."""
     if signal.rep_user_id:
         return signal.rep_user_id
     if signal.rep_email:
-        try:
-            found = await lookup_by_email(rt, signal.rep_email)
-        except SlackApiError as e:
-            log.warning("users.lookupByEmail failed: %s", e.response.get("error"))
-            found = None
-        if found:
-            return found
+        for attempt in range(LOOKUP_TRIES):
+            try:
+                found = await lookup_by_email(rt, signal.rep_email)
+            except SlackApiError as e:
+                log.warning("users.lookupByEmail failed: %s", api_error(e))
+                if e.response.status_code < 500 and e.response.status_code != 429:
+                    break
+            except (aiohttp.ClientError, TimeoutError, OSError) as e:
+                log.warning("users.lookupByEmail failed: %r", e)
+            else:
+                if found:
+                    return found
+                break
+            await asyncio.sleep(0.5 * 2**attempt)
     return poster
+
+
+def crm_record_link(event: dict[str, Any]) -> str | None:
+    """The CRM record a bot post is about (its attachment's title link), so the same
+    opportunity announced twice is still one deal."""
+    if not event.get("bot_id"):
+        return None
+    for attachment in event.get("attachments") or []:
+        if isinstance(attachment, dict) and attachment.get("title_link"):
+            return str(attachment["title_link"])[:300]
+    return None
 
 
 async def intake_message(rt: Runtime, body: dict[str, Any], event: dict[str, Any]) -> None:
@@ -167,6 +196,7 @@ async def intake_message(rt: Runtime, body: dict[str, Any], event: dict[str, Any
         source="channel",
         source_channel=event.get("channel"),
         source_ts=event.get("ts"),
+        external_id=(f"{signal.outcome}:{link}" if (link := crm_record_link(event)) else None),
         raw_text=signal.source_text,
     )
     recorded = await rt.db(record_deal, rt, new, event_id=body.get("event_id"))
@@ -236,7 +266,11 @@ async def deal_command(call: CommandCall) -> None:
         built = messages.ephemeral(text)
         await call.respond(text=built.text, blocks=built.blocks, response_type="ephemeral")
 
-    rt.spawn(work(), name=f"deal-command:{call.user_id}")
+    async def tell_user() -> None:
+        built = messages.ephemeral(t("errors.generic"))
+        await call.respond(text=built.text, blocks=built.blocks, response_type="ephemeral")
+
+    rt.spawn(work(), name=f"deal-command:{call.user_id}", on_error=tell_user)
 
 
 def register(app: AsyncApp, rt: Runtime, commands: LoopCommand) -> None:
@@ -256,7 +290,10 @@ def register(app: AsyncApp, rt: Runtime, commands: LoopCommand) -> None:
                 info = await rt.client.conversations_info(channel=channel)
                 name = str(info["channel"].get("name") or "").lower()
             except SlackApiError as e:
-                log.warning("conversations.info %s failed: %s", channel, e.response.get("error"))
+                log.warning("conversations.info %s failed: %s", channel, api_error(e))
+                # Remembered as "not a deals channel" so one failure does not mean a
+                # Slack call for every later message in that channel.
+                rt.channel_names[channel] = ""
                 return False
             rt.channel_names[channel] = name
         return name in name_channels

@@ -17,6 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import messages
 from bot.messages import Built, Texts
 from bot.runtime import Runtime
+from bot.slack_errors import api_error
 from handlers.loop_command import reader_texts
 from storage import nudges
 from storage.db import unit_of_work
@@ -136,7 +137,7 @@ async def update_in_place(
             await client.chat_update(channel=channel, ts=ts, **built.as_kwargs())
             return channel, ts
         except SlackApiError as e:
-            log.warning("chat.update failed (%s); posting instead", e.response.get("error"))
+            log.warning("chat.update failed (%s); posting instead", api_error(e))
     return await post_dm(client, user_id, built, channel=channel)
 
 

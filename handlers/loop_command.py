@@ -6,16 +6,20 @@ this module owns only the routing, `help`, and the error for a word it doesn't k
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import messages
 from bot.messages import Texts
+from bot.people import load_person
 from bot.runtime import Runtime
 from storage.db import unit_of_work
 from storage.people import get_person
@@ -81,7 +85,11 @@ class LoopCommand:
 
 
 async def reader_texts(rt: Runtime, team_id: str, user_id: str) -> Texts:
-    """The reader's language from what we stored of their Slack locale (English if new)."""
+    """The reader's language from their Slack locale.
+
+    Known readers cost nothing (memory, then the database). A reader we have never seen
+    is looked up with `users.info` once, under a short deadline so the ack still lands
+    inside Slack's 3 seconds; if Slack is slow they get English this once."""
     cached = rt.locales.get(user_id)
     if cached is None:
 
@@ -93,6 +101,14 @@ async def reader_texts(rt: Runtime, team_id: str, user_id: str) -> Texts:
         cached = await rt.db(read) or ""
         if cached:
             rt.locales[user_id] = cached
+        elif user_id:
+            try:
+                person = await asyncio.wait_for(
+                    load_person(rt, team_id=team_id, user_id=user_id), timeout=1.2
+                )
+                cached = person.locale or ""
+            except (TimeoutError, SlackApiError, aiohttp.ClientError, OSError):
+                log.info("no locale for %s yet; answering in English", user_id)
     return Texts(rt.catalog, cached or None)
 
 

@@ -37,6 +37,7 @@ from bot.reflection_schedule import (
     zone_for,
 )
 from bot.runtime import Runtime
+from bot.slack_errors import api_error
 from handlers.loop_command import CommandCall, LoopCommand, reader_texts
 from storage import reflections as store
 from storage.db import unit_of_work
@@ -243,7 +244,7 @@ async def open_modal(
     try:
         await client.views_open(trigger_id=trigger_id, view=view)
     except SlackApiError as e:
-        log.warning("reflection modal did not open: %s", e.response.get("error"))
+        log.warning("reflection modal did not open: %s", api_error(e))
         return False
     return True
 
@@ -257,7 +258,7 @@ async def _show(
             await client.chat_update(channel=channel, ts=ts, **built.as_kwargs())
             return
         except SlackApiError as e:
-            log.warning("chat.update failed (%s); posting instead", e.response.get("error"))
+            log.warning("chat.update failed (%s); posting instead", api_error(e))
     if not channel:
         opened = await client.conversations_open(users=user_id)
         channel = str(opened["channel"]["id"])

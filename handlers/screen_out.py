@@ -34,6 +34,7 @@ from bot.messages.screen_out import (
 )
 from bot.people import load_person
 from bot.runtime import Runtime
+from bot.slack_errors import api_error
 from handlers.loop_command import CommandCall, LoopCommand, reader_texts
 from handlers.tee_up import parse_account
 from storage import nudges
@@ -217,7 +218,7 @@ async def open_modal(
             view=screen_out_modal(t, account=account, previous_run=previous),
         )
     except SlackApiError as e:
-        log.warning("screen-out modal did not open: %s", e.response.get("error"))
+        log.warning("screen-out modal did not open: %s", api_error(e))
         return False
     return True
 

@@ -21,6 +21,7 @@ from sqlmodel import col, select
 from bot.messages import ephemeral
 from bot.people import load_person
 from bot.runtime import Runtime
+from bot.slack_errors import api_error
 from handlers.loop_command import CommandCall, LoopCommand
 from storage.db import unit_of_work
 from storage.models import Person
@@ -89,7 +90,7 @@ async def change_team(call: CommandCall, change: TeamChange) -> None:
         try:
             person = await load_person(rt, team_id=call.team_id, user_id=who)
         except SlackApiError as e:
-            log.info("team: users.info %s failed: %s", who, e.response.get("error"))
+            log.info("team: users.info %s failed: %s", who, api_error(e))
             person = None
         if person is None or person.deleted:
             await _say(call, t("team.unknown_user", user=f"<@{who}>"))

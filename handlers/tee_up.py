@@ -25,6 +25,7 @@ from bot.messages import Built, Texts
 from bot.messages.tee_up import ANSWERS, answer_text, tee_up_dm
 from bot.people import load_person
 from bot.runtime import Runtime
+from bot.slack_errors import api_error
 from handlers.loop_command import CommandCall, LoopCommand
 from storage import nudges
 from storage.accounts import same_account
@@ -215,7 +216,7 @@ async def on_answer(rt: Runtime, body: dict[str, Any], action: dict[str, Any]) -
         await rt.client.chat_update(channel=channel, ts=ts, text=built.text, blocks=built.blocks)
     except SlackApiError as e:
         # The answer is recorded; only the message still shows the buttons.
-        log.warning("tee-up message update failed: %s", e.response.get("error"))
+        log.warning("tee-up message update failed: %s", api_error(e))
 
 
 def register(app: AsyncApp, rt: Runtime, commands: LoopCommand) -> None:

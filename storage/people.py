@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from storage.models import Person, Workspace
@@ -42,8 +43,18 @@ def upsert_from_slack(
     person.is_bot = bool(user.get("is_bot"))
     person.deleted = bool(user.get("deleted"))
     person.refreshed_at = now
-    session.add(person)
-    session.flush()
+    if person.id is not None:
+        session.add(person)
+        session.flush()
+        return person
+    try:
+        # Two workers meeting a new person at once both insert; the loser re-reads.
+        with session.begin_nested():
+            session.add(person)
+    except IntegrityError:
+        existing = get_person(session=session, team_id=team_id, slack_id=slack_id)
+        assert existing is not None
+        return upsert_from_slack(session=session, team_id=team_id, user=user, now=now)
     return person
 
 

@@ -78,6 +78,7 @@ def salesforce_post(bot: RunningBot, stage: str, owner_email: str) -> Any:
                 "color": "00A1E0",
                 "fallback": "Opportunity updated",
                 "title": "Initech – Renewal",
+                "title_link": "https://acme.my.salesforce.com/006000000000001",
                 "fields": [
                     {"title": "Stage", "value": stage, "short": True},
                     {"title": "Amount", "value": "$50,000", "short": True},
@@ -348,3 +349,27 @@ def test_loop_deal_for_a_paused_rep_says_the_dm_waits_for_them(bot: RunningBot) 
     bot.send(bot.slack.slash_command("resume", user=REP))
     bot.tick()
     assert [who for who, _ in dms(bot)] == [REP]
+
+
+def test_a_new_spanish_rep_gets_help_in_spanish_from_their_first_command(
+    bot: RunningBot,
+) -> None:
+    body = bot.send(bot.slack.slash_command("help", user=REP2)).json()
+    assert body["text"].startswith(bot.rt.catalog.text("es", "help.header"))
+    error = bot.send(bot.slack.slash_command("nonsense", user=REP2)).json()
+    assert "/loop help" in error["text"]
+    assert error["text"].startswith(bot.rt.catalog.text("es", "errors.unknown_subcommand",
+                                                        word="nonsense")[:12])
+
+
+def test_owner_lookup_that_fails_once_is_retried_and_the_dm_goes_out(bot: RunningBot) -> None:
+    bot.standin.fail_next("users.lookupByEmail", status=503)
+    bot.send(salesforce_post(bot, "Closed Lost", "rita@acme.test"))
+    assert [who for who, _ in dms(bot)] == [REP]
+    assert [c.status for c in bot.standin.calls_to("users.lookupByEmail")] == [503, 200]
+
+
+def test_the_same_crm_record_announced_twice_is_one_deal(bot: RunningBot) -> None:
+    bot.send(salesforce_post(bot, "Closed Won", "rita@acme.test"))
+    bot.send(salesforce_post(bot, "Closed Won", "rita@acme.test"))
+    assert len(dms(bot)) == 1 and len(deals(bot)) == 1

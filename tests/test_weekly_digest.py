@@ -162,7 +162,9 @@ def test_reflections_stay_private_to_their_author(bot: RunningBot) -> None:
     assert by_author == {REP: "Rita's own words", REP2: "Sam's words"}
     updates = bot.standin.calls_to("chat.update", ok=True)
     assert len(updates) == 1  # Rita's DM changed once, for Rita; Sam got his own reply
-    assert any("let it go" in m["text"] for m in sent_to(bot, REP2))
+    # Sam's Slack locale is Spanish, so his "let it go" comes in Spanish.
+    let_go = bot.rt.catalog.text("es", "reflect.let_go")
+    assert any(let_go in m["text"] for m in sent_to(bot, REP2))
 
 
 def test_a_rep_met_after_fridays_digest_time_waits_for_next_week(bot: RunningBot) -> None:
