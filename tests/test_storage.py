@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy.engine import Engine
+from sqlmodel import select
 
 from storage import nudges
 from storage.db import create_db_and_tables, make_engine, unit_of_work
@@ -137,7 +138,7 @@ def test_expired_lease_is_retried_unless_posting_had_started(engine: Engine) -> 
     with unit_of_work(engine, immediate=True) as s:
         assert nudges.recover_expired_leases(session=s, now=later) == (1, 1)
     with unit_of_work(engine) as s:
-        states = {n.idempotency_key: n.state for n in s.query(Nudge).all()}
+        states = {n.idempotency_key: n.state for n in s.exec(select(Nudge)).all()}
     assert states == {"before-post": nudges.PENDING, "during-post": nudges.UNCERTAIN}
 
 
