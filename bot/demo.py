@@ -126,8 +126,29 @@ def run_demo(*, verbose: bool = False) -> int:
                 return 1
             print("2. Rita, the rep, gets this direct message from Feedback Loop:")
             _print_dm("Feedback Loop -> @rita (DM)", posts[0].body)
+            dm = posts[0]
+            message = {**dm.response.get("message", {}), "blocks": dm.body.get("blocks")}
+            before = len(slack.calls)
+            requests.block_action(
+                "loss_mode_helped",
+                user="U0RITA",
+                channel=str(dm.response.get("channel")),
+                message=message,
+                response_url=slack.response_url("actions"),
+            ).post(url)
+            rt.background.wait_idle(15)
+            replies = [
+                c
+                for c in slack.calls[before:]
+                if c.method in ("chat.postMessage", "chat.update", "response_url")
+                and c.body.get("blocks")
+            ]
+            if replies:
+                print("\n3. Rita clicks [ Helped ] and the debrief goes straight to the plan:")
+                for reply in replies:
+                    _print_dm("Feedback Loop -> @rita (DM)", reply.body)
             help_resp = requests.slash_command("help", user="U0RITA").post(url)
-            print("\n3. Rita types `/loop help` and sees (only she can see this):")
+            print("\n4. Rita types `/loop help` and sees (only she can see this):")
             _print_dm("/loop help (ephemeral)", help_resp.json())
             print(
                 "\nWeb API calls the bot made:", ", ".join(sorted({c.method for c in slack.calls}))
