@@ -21,7 +21,7 @@ from bot.blocks import context
 from bot.deal_parser import DealSignal, parse_deal_message, parse_outcome
 from bot.delivery import deliver, register_kind
 from bot.messages import Texts
-from bot.people import lookup_by_email
+from bot.people import load_person, lookup_by_email
 from bot.runtime import Runtime
 from bot.slack_errors import api_error
 from handlers.loop_command import CommandCall, LoopCommand
@@ -174,6 +174,18 @@ def crm_record_link(event: dict[str, Any]) -> str | None:
     return None
 
 
+async def unnamed_account(rt: Runtime, team_id: str, rep: str | None) -> str:
+    """The stand-in name for a deal posted without one, in the rep's language: it is
+    stored, and every DM about the deal shows it."""
+    locale: str | None = None
+    if rep:
+        try:
+            locale = (await load_person(rt, team_id=team_id, user_id=rep)).locale
+        except Exception:  # noqa: BLE001 - an unknown language must not lose the deal
+            log.warning("could not read %s's language; naming the account in English", rep)
+    return Texts(rt.catalog, locale)("deal.unnamed_account")
+
+
 async def intake_message(rt: Runtime, body: dict[str, Any], event: dict[str, Any]) -> None:
     signal = parse_deal_message(event)
     if signal is not None and signal.outcome == "proposal_sent":
@@ -187,7 +199,7 @@ async def intake_message(rt: Runtime, body: dict[str, Any], event: dict[str, Any
     rep = await resolve_rep(rt, signal, None)
     new = NewDeal(
         team_id=team_id,
-        account=signal.account or "(unnamed account)",
+        account=signal.account or await unnamed_account(rt, team_id, rep),
         outcome=signal.outcome,
         rep_slack_id=rep,
         reported_by=event.get("user") if not event.get("bot_id") else event.get("bot_id"),

@@ -108,7 +108,12 @@ async def _open_log(
     await client.views_open(trigger_id=click.trigger_id, view=view)
 
 
-def _store_draft(rt: Runtime, deal_id: int, role: str, answers: dict[str, str]) -> Deal | None:
+def _store_draft(
+    rt: Runtime, deal_id: int, role: str, answers: dict[str, str]
+) -> tuple[Deal, int | None] | None:
+    """Blocking: the answers wait as a draft until the loop-back is confirmed. Each
+    draft gets the next revision number, which its summary's buttons carry: Confirm on
+    an older summary must not save answers the reader was never shown."""
     now = rt.clock.now()
     with unit_of_work(rt.engine) as session:
         deal = session.get(Deal, deal_id)
@@ -119,20 +124,29 @@ def _store_draft(rt: Runtime, deal_id: int, role: str, answers: dict[str, str]) 
             if role == "manager"
             else debrief_run(session=session, deal_id=deal_id)
         )
-        if run is not None:
-            update_data(run, now, draft=answers)
-            session.add(run)
-        return deal
+        if run is None:
+            return deal, None
+        rev = int(run.data.get("draft_rev") or 0) + 1
+        update_data(run, now, draft=answers, draft_rev=rev)
+        session.add(run)
+        return deal, rev
 
 
-def _confirm_rep(rt: Runtime, deal_id: int) -> tuple[Deal, dict[str, str], str | None] | None:
+def _confirm_rep(
+    rt: Runtime, deal_id: int, rev: int | None
+) -> tuple[Deal, dict[str, str], str | None] | manager_call.Stale | None:
     """Blocking: the draft becomes the logged answer. None when there is no draft
-    (a second click on an already confirmed summary)."""
+    (a second click on an already confirmed summary); STALE when the summary clicked
+    is older than the latest draft."""
     now = rt.clock.now()
     with unit_of_work(rt.engine) as session:
         deal = session.get(Deal, deal_id)
         run = debrief_run(session=session, deal_id=deal_id)
-        if deal is None or run is None or not run.data.get("draft"):
+        if deal is None or run is None:
+            return None
+        if manager_call.draft_is_stale(run.data, rev):
+            return manager_call.STALE
+        if not run.data.get("draft"):
             return None
         answers = dict(run.data["draft"])
         data = {k: v for k, v in run.data.items() if k != "draft"}
@@ -327,7 +341,7 @@ def register(app: AsyncApp, rt: Runtime, commands: LoopCommand) -> None:
     ) -> None:
         await ack()
         click = read_click(body, rt)
-        role = "manager" if click.step == "manager" else "rep"
+        role, _rev = manager_call.parse_log_step(click.step)
         await _open_log(rt, client, respond, click, role)
 
     @app.view("loss_log")
@@ -346,14 +360,16 @@ def register(app: AsyncApp, rt: Runtime, commands: LoopCommand) -> None:
         if errors:
             await ack(response_action="errors", errors=errors)
             return
-        deal = await rt.db(_store_draft, rt, deal_id, role, answers) if deal_id else None
-        if deal is None or deal.id is None:
+        stored = await rt.db(_store_draft, rt, deal_id, role, answers) if deal_id else None
+        if stored is None or stored[0].id is None:
             # Keep the modal open with what they typed; closing it would lose it all.
             await ack(response_action="errors", errors={"reason": t("errors.deal_gone")})
             return
         await ack()
+        deal, rev = stored
+        assert deal.id is not None
         summary = msg.loop_summary(
-            t, deal_id=deal.id, account=deal.account, role=role, answers=answers
+            t, deal_id=deal.id, account=deal.account, role=role, answers=answers, rev=rev
         )
         rt.spawn(post_dm(client, user_id, summary), name=f"loop-summary:{deal_id}")
 
@@ -366,16 +382,20 @@ def register(app: AsyncApp, rt: Runtime, commands: LoopCommand) -> None:
 
         async def work() -> None:
             t = await texts_for(rt, click.team_id, click.user_id)
-            if click.step == "manager":
-                await manager_call.confirm_manager_log(rt, client, respond, click, t)
+            role, rev = manager_call.parse_log_step(click.step)
+            if role == "manager":
+                await manager_call.confirm_manager_log(rt, client, respond, click, t, rev=rev)
                 return
             if await load_deal(rt, click.deal_id) is None:
                 await deal_gone(respond, t)
                 return
             assert click.deal_id is not None
-            confirmed = await rt.db(_confirm_rep, rt, click.deal_id)
+            confirmed = await rt.db(_confirm_rep, rt, click.deal_id, rev)
             if confirmed is None:
                 return  # already saved: a double click changes nothing
+            if isinstance(confirmed, str):  # STALE: an older summary than the draft
+                await tell(respond, t("log.newer_version"))
+                return
             deal, answers, guess = confirmed
             built = msg.rep_logged(
                 t, deal_id=click.deal_id, account=deal.account, answers=answers, guess=guess
@@ -399,7 +419,7 @@ def register(app: AsyncApp, rt: Runtime, commands: LoopCommand) -> None:
                 return
             manager = await rt.db(manager_of, rt, click.team_id, click.user_id)
             if not manager:
-                await tell(respond, t("manager.none_set"))
+                await tell(respond, await manager_call.no_manager_text(rt, t, click.team_id))
                 return
             nudge_id = await rt.db(
                 schedule_now,

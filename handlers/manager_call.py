@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from bot import messages
 from bot.blocks import actions, button
@@ -44,9 +44,53 @@ log = logging.getLogger(__name__)
 OPEN = "open"
 DECLINED = "declined"
 
+Stale = Literal["stale"]
+STALE: Stale = "stale"
+
+
+def parse_log_step(step: str) -> tuple[str, int | None]:
+    """A loop-back button's `<role>:<draft revision>` (the part after the deal id).
+    Summaries posted before revisions existed carry the role alone, or nothing."""
+    role, _, rev = step.partition(":")
+    return ("manager" if role == "manager" else "rep"), (int(rev) if rev.isdigit() else None)
+
+
+def draft_is_stale(data: dict[str, Any], rev: int | None) -> bool:
+    """Was the clicked summary replaced by a newer draft (or confirmed after one)?"""
+    return rev is not None and int(data.get("draft_rev") or 0) != rev
+
 
 def call_run(*, session: Session, deal_id: int) -> RitualRun | None:
     return manager_call_run(session=session, deal_id=deal_id)
+
+
+ADMINS_NAMED = 3  # more mentions than this reads as a roll call, not a pointer
+
+
+def admin_mentions(rt: Runtime, team_id: str) -> list[str]:
+    """Blocking: the workspace admins the bot has met, as Slack mentions (a few at most):
+    who a rep without a manager should ask to set one."""
+    with unit_of_work(rt.engine) as session:
+        ids = session.exec(
+            select(Person.slack_id)
+            .where(
+                Person.team_id == team_id,
+                col(Person.is_admin).is_(True),
+                col(Person.is_bot).is_(False),
+                col(Person.deleted).is_(False),
+            )
+            .order_by(col(Person.id))
+            .limit(ADMINS_NAMED)
+        ).all()
+        return [f"<@{slack_id}>" for slack_id in ids]
+
+
+async def no_manager_text(rt: Runtime, t: Texts, team_id: str) -> str:
+    """The "no manager set" answer, naming the admins who can set one when known."""
+    admins = await rt.db(admin_mentions, rt, team_id)
+    if not admins:
+        return t("manager.none_set")
+    return t("manager.none_set_admins", admins=", ".join(admins))
 
 
 def _open_call(
@@ -117,7 +161,7 @@ async def request_call(
     rep = state.deal.rep_slack_id or click.user_id
     manager = await rt.db(manager_of, rt, click.team_id, rep)
     if not manager:
-        await tell(respond, t("manager.none_set"))
+        await tell(respond, await no_manager_text(rt, t, click.team_id))
         return
     nudge_id, _new = await rt.db(
         _open_call, rt, team_id=click.team_id, deal_id=state.deal.id, rep=rep, manager=manager
@@ -133,15 +177,21 @@ async def request_call(
         await tell(respond, text)
 
 
-def _confirm(rt: Runtime, deal_id: int) -> dict[str, Any] | None:
+def _confirm(rt: Runtime, deal_id: int, rev: int | None = None) -> dict[str, Any] | Stale | None:
     """Blocking: the manager's draft becomes the call's answer; the rep's debrief counts
     as logged too (their reminders stop, `/loop prep` finds it), unless the rep logged
-    their own already. Schedules the DM that tells the rep."""
+    their own already — and a manager's later edit replaces what the manager logged
+    there before. Schedules the DM that tells the rep. STALE when the summary clicked
+    is older than the latest draft."""
     now = rt.clock.now()
     with unit_of_work(rt.engine) as session:
         deal = session.get(Deal, deal_id)
         call = call_run(session=session, deal_id=deal_id)
-        if deal is None or call is None or not call.data.get("draft"):
+        if deal is None or call is None:
+            return None
+        if draft_is_stale(call.data, rev):
+            return STALE
+        if not call.data.get("draft"):
             return None
         answers = dict(call.data["draft"])
         saves = int(call.data.get("saves") or 0) + 1
@@ -151,7 +201,7 @@ def _confirm(rt: Runtime, deal_id: int) -> dict[str, Any] | None:
         call.updated_at = now
         session.add(call)
         run = debrief_run(session=session, deal_id=deal_id)
-        if run is not None and run.state != LOGGED:
+        if run is not None and (run.state != LOGGED or run.data.get("logged_by") == "manager"):
             update_data(run, now, client=answers, logged_by="manager", logged_at=now.isoformat())
             run.state = LOGGED
             session.add(run)
@@ -171,14 +221,23 @@ def _confirm(rt: Runtime, deal_id: int) -> dict[str, Any] | None:
 
 
 async def confirm_manager_log(
-    rt: Runtime, client: AsyncWebClient, respond: AsyncRespond, click: Click, t: Texts
+    rt: Runtime,
+    client: AsyncWebClient,
+    respond: AsyncRespond,
+    click: Click,
+    t: Texts,
+    *,
+    rev: int | None = None,
 ) -> None:
     if click.deal_id is None or await load_deal(rt, click.deal_id) is None:
         await deal_gone(respond, t)
         return
-    done = await rt.db(_confirm, rt, click.deal_id)
+    done = await rt.db(_confirm, rt, click.deal_id, rev)
     if done is None:
         return  # already saved: a double click changes nothing
+    if isinstance(done, str):  # STALE: an older summary than the draft
+        await tell(respond, t("log.newer_version"))
+        return
     built = msg.manager_logged(t, deal_id=click.deal_id, rep=done["rep"])
     await update_in_place(client, click.channel, click.message_ts, built, click.user_id)
     if done["nudge_id"] is not None:
@@ -307,12 +366,15 @@ async def render_streak_offer(rt: Runtime, nudge: Nudge, person: Person) -> Buil
     assert deal.id is not None
     t = Texts(rt.catalog, person.locale)
     manager = person.manager_slack_id
+    count = int(nudge.payload.get("count") or rt.settings.loss_streak)
+    if not manager:
+        # Offering "shall I ask your manager?" only to answer "you have none" on Yes
+        # wastes the rep's click: say who can set one, and point to the script instead.
+        admins = await rt.db(admin_mentions, rt, nudge.team_id)
+        who = t("manager.an_admin", admins=", ".join(admins)) if admins else t("manager.your_admin")
+        return msg.streak_no_manager(t, deal_id=deal.id, account=deal.account, count=count, who=who)
     return msg.streak_offer(
-        t,
-        deal_id=deal.id,
-        account=deal.account,
-        count=int(nudge.payload.get("count") or rt.settings.loss_streak),
-        manager=f"<@{manager}>" if manager else t("manager.your_manager"),
+        t, deal_id=deal.id, account=deal.account, count=count, manager=f"<@{manager}>"
     )
 
 

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -35,6 +35,7 @@ from bot.messages.screen_out import (
 from bot.people import load_person
 from bot.runtime import Runtime
 from bot.slack_errors import api_error
+from handlers.debrief_replies import tell
 from handlers.loop_command import CommandCall, LoopCommand, reader_texts
 from handlers.tee_up import parse_account
 from storage import nudges
@@ -302,15 +303,19 @@ def register(app: AsyncApp, rt: Runtime, commands: LoopCommand) -> None:
         rt.spawn(work(), name=f"screen-out:{user_id}")
 
     @app.action(REVIEW_ACTION_ID)
-    async def review_now(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+    async def review_now(
+        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
+    ) -> None:
         await ack()
         user_id = str((body.get("user") or {}).get("id") or "")
         team_id = str((body.get("team") or {}).get("id") or rt.team_id or "")
-        try:
-            run = await rt.db(_run, rt, int(str(action.get("value") or "")))
-        except ValueError:
-            run = None
-        if run is None or not body.get("trigger_id"):
-            return
+        value = str(action.get("value") or "")
+        run = await rt.db(_run, rt, int(value)) if value.isdigit() else None
         t = await reader_texts(rt, team_id, user_id)
+        if run is None or run.ritual != "screen_out":
+            # Deleted since the review DM went out: say so, and how to start again.
+            await tell(respond, t("screenout.gone"))
+            return
+        if not body.get("trigger_id"):
+            return
         await open_modal(rt.client, str(body["trigger_id"]), t, run.account or "", run.id)

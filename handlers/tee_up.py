@@ -15,7 +15,7 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from sqlmodel import col, select
 
@@ -26,7 +26,8 @@ from bot.messages.tee_up import ANSWERS, answer_text, tee_up_dm
 from bot.people import load_person
 from bot.runtime import Runtime
 from bot.slack_errors import api_error
-from handlers.loop_command import CommandCall, LoopCommand
+from handlers.debrief_replies import tell
+from handlers.loop_command import CommandCall, LoopCommand, reader_texts
 from storage import nudges
 from storage.accounts import same_account
 from storage.db import unit_of_work
@@ -192,15 +193,27 @@ def record_answer(rt: Runtime, *, nudge_id: int, user_id: str, state: str) -> Nu
         return nudge
 
 
-async def on_answer(rt: Runtime, body: dict[str, Any], action: dict[str, Any]) -> None:
+async def on_answer(
+    rt: Runtime,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    respond: AsyncRespond | None = None,
+) -> None:
     state = ANSWERS[str(action.get("action_id"))][0]
     user_id = str((body.get("user") or {}).get("id") or "")
-    try:
-        nudge_id = int(str(action.get("value") or ""))
-    except ValueError:
-        return
-    nudge = await rt.db(record_answer, rt, nudge_id=nudge_id, user_id=user_id, state=state)
-    if nudge is None:
+    value = str(action.get("value") or "")
+    nudge_id = int(value) if value.isdigit() else None
+    nudge = (
+        await rt.db(record_answer, rt, nudge_id=nudge_id, user_id=user_id, state=state)
+        if nudge_id is not None
+        else None
+    )
+    if nudge is None or nudge_id is None:
+        # The ask was deleted (e.g. `/loop forget-me`): say so rather than a dead click.
+        if respond is not None:
+            team_id = str((body.get("team") or {}).get("id") or rt.team_id or "")
+            t = await reader_texts(rt, team_id, user_id)
+            await tell(respond, t("teeup.gone"))
         return
     team_id = nudge.team_id
     person = await load_person(rt, team_id=team_id, user_id=user_id)
@@ -226,6 +239,8 @@ def register(app: AsyncApp, rt: Runtime, commands: LoopCommand) -> None:
     commands.add("tee-up", tee_up_command, help_key="help.line_tee_up", aliases=("teeup",))
 
     @app.action(re.compile(r"^teeup_(agreed|not_asked|declined)$"))
-    async def teeup_answer(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+    async def teeup_answer(
+        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
+    ) -> None:
         await ack()
-        rt.spawn(on_answer(rt, body, action), name="tee-up-answer")
+        rt.spawn(on_answer(rt, body, action, respond), name="tee-up-answer")

@@ -373,3 +373,25 @@ def test_the_same_crm_record_announced_twice_is_one_deal(bot: RunningBot) -> Non
     bot.send(salesforce_post(bot, "Closed Won", "rita@acme.test"))
     bot.send(salesforce_post(bot, "Closed Won", "rita@acme.test"))
     assert len(dms(bot)) == 1 and len(deals(bot)) == 1
+
+
+def test_a_deal_posted_without_an_account_is_named_in_the_spanish_reps_language(
+    bot: RunningBot,
+) -> None:
+    bot.send(person_post(bot, f"Closed Lost <@{REP2}>"))
+    unnamed = bot.rt.catalog.text("es", "deal.unnamed_account")
+    [deal] = deals(bot)
+    assert deal.account == unnamed and deal.rep_slack_id == REP2
+    [(who, body)] = dms(bot)
+    shown = json.dumps(body["blocks"], ensure_ascii=False)
+    assert who == REP2 and unnamed in shown
+    assert bot.rt.catalog.text("en", "deal.unnamed_account") not in shown
+
+
+def test_a_deal_without_an_account_or_a_known_rep_falls_back_to_english(
+    bot: RunningBot,
+) -> None:
+    """A rep Slack doesn't know (the lookup fails) must not lose the deal."""
+    bot.send(person_post(bot, "Closed Won <@U0GHOST>"))
+    [deal] = deals(bot)
+    assert deal.account == bot.rt.catalog.text("en", "deal.unnamed_account")

@@ -283,3 +283,55 @@ def test_loop_back_of_the_longest_answers_drops_none_of_them(bot: RunningBot) ->
     summary = texts(find_message(bot, REP, "log_confirm"))
     for name in long_answers:
         assert name.upper() in summary, f"{name} was cut from the loop-back"
+
+
+def _summaries(bot: RunningBot, user: str) -> list[dict[str, object]]:
+    return [m for m in dm_messages(bot, user) if "log_confirm" in action_ids(m)]
+
+
+def _click_on(bot: RunningBot, user: str, action_id: str, message: dict[str, object]) -> None:
+    request = bot.slack.block_action(
+        action_id, user=user, channel=bot.standin.dm_channel(user), message=dict(message)
+    )
+    assert bot.send(request).status == 200
+
+
+def test_confirm_on_an_older_summary_saves_nothing_and_points_to_the_newest(
+    bot: RunningBot,
+) -> None:
+    close_deal(bot, "lost", "Globex", REP)
+    click(bot, REP, "loss_mode_helped")
+    click(bot, REP, "loss_log_open")
+    submit(bot, REP, last_modal(bot), LOSS_ANSWERS)
+    click(bot, REP, "log_edit")  # from the first summary
+    changed = {**LOSS_ANSWERS, "reason": "Their CFO froze the budget"}
+    submit(bot, REP, last_modal(bot), changed)
+    first, newest = _summaries(bot, REP)
+
+    _click_on(bot, REP, "log_confirm", first)
+    assert ephemeral_replies(bot) == [cat(bot, "log.newer_version")]
+    [run] = runs(bot, "loss_debrief")
+    assert run.state != "logged" and run.data["draft"] == changed
+
+    _click_on(bot, REP, "log_confirm", newest)
+    [run] = runs(bot, "loss_debrief")
+    assert run.state == "logged" and run.data["client"] == changed
+    # Still there in the DM, the older summary can't overwrite what was saved either.
+    _click_on(bot, REP, "log_confirm", first)
+    assert ephemeral_replies(bot)[-1] == cat(bot, "log.newer_version")
+    [run] = runs(bot, "loss_debrief")
+    assert run.data["client"] == changed
+    assert_all_block_kit_valid(bot)
+
+
+def test_a_summary_button_without_a_revision_still_confirms(bot: RunningBot) -> None:
+    """Summaries posted before the buttons carried a draft revision keep working."""
+    close_deal(bot, "lost", "Globex", REP)
+    click(bot, REP, "loss_mode_helped")
+    click(bot, REP, "loss_log_open")
+    submit(bot, REP, last_modal(bot), LOSS_ANSWERS)
+    [run] = runs(bot, "loss_debrief")
+    click(bot, REP, "log_confirm", value=f"{run.deal_id}:rep")
+    [run] = runs(bot, "loss_debrief")
+    assert run.state == "logged" and run.data["client"] == LOSS_ANSWERS
+    assert ephemeral_replies(bot) == []

@@ -155,12 +155,136 @@ def test_manager_who_cannot_call_hands_it_back_and_the_rep_is_told(bot: RunningB
     assert "debrief_start" in action_ids(told)
 
 
-def test_streak_offer_without_a_manager_says_who_to_ask_when_accepted(bot: RunningBot) -> None:
+def _manager_logs(bot: RunningBot, answers: dict[str, str]) -> None:
+    set_manager(bot, REP, MANAGER)
+    close_deal(bot, "lost", "Globex", REP)
+    click(bot, REP, "manager_call_request")
+    click(bot, MANAGER, "manager_log_open")
+    submit(bot, MANAGER, last_modal(bot), answers)
+    click(bot, MANAGER, "log_confirm")
+
+
+def test_manager_edit_reaches_the_reps_debrief_and_prep(bot: RunningBot) -> None:
+    _manager_logs(bot, LOSS_ANSWERS)
+    click(bot, MANAGER, "log_edit")  # on "Thanks. I've sent … what you heard."
+    changed = {**LOSS_ANSWERS, "takeaways": "Bring their CFO in before the proposal"}
+    submit(bot, MANAGER, last_modal(bot), changed)
+    click(bot, MANAGER, "log_confirm")
+    [call] = runs(bot, "manager_call")
+    assert call.data["client"] == changed
+    [debrief] = runs(bot, "loss_debrief")
+    assert debrief.data["client"] == changed and debrief.data["logged_by"] == "manager"
+    sheet = json.dumps(bot.send(bot.slack.slash_command("prep Globex", user=REP)).json())
+    assert "Bring their CFO in before the proposal" in sheet
+    assert LOSS_ANSWERS["takeaways"] not in sheet
+
+
+def test_manager_edit_leaves_the_reps_own_logged_answers_alone(bot: RunningBot) -> None:
+    set_manager(bot, REP, MANAGER)
+    close_deal(bot, "lost", "Globex", REP)
+    click(bot, REP, "loss_mode_helped")
+    click(bot, REP, "loss_log_open")
+    submit(bot, REP, last_modal(bot), LOSS_ANSWERS)
+    click(bot, REP, "log_confirm")
+    click(bot, REP, "manager_call_request")
+    click(bot, MANAGER, "manager_log_open")
+    submit(bot, MANAGER, last_modal(bot), {**LOSS_ANSWERS, "reason": "Manager's version"})
+    click(bot, MANAGER, "log_confirm")
+    [debrief] = runs(bot, "loss_debrief")
+    assert debrief.data["client"] == LOSS_ANSWERS and debrief.data["logged_by"] == "rep"
+
+
+def test_manager_confirm_on_an_older_summary_saves_nothing(bot: RunningBot) -> None:
+    set_manager(bot, REP, MANAGER)
+    close_deal(bot, "lost", "Globex", REP)
+    click(bot, REP, "manager_call_request")
+    click(bot, MANAGER, "manager_log_open")
+    submit(bot, MANAGER, last_modal(bot), LOSS_ANSWERS)
+    click(bot, MANAGER, "log_edit")
+    changed = {**LOSS_ANSWERS, "reason": "Their CFO froze the budget"}
+    submit(bot, MANAGER, last_modal(bot), changed)
+    first, newest = [m for m in dm_messages(bot, MANAGER) if "log_confirm" in action_ids(m)]
+    channel = bot.standin.dm_channel(MANAGER)
+    older = bot.slack.block_action("log_confirm", user=MANAGER, channel=channel, message=first)
+    bot.send(older)
+    assert ephemeral_replies(bot)[-1] == cat(bot, "log.newer_version")
+    [call] = runs(bot, "manager_call")
+    assert call.state == "open" and call.data["draft"] == changed
+    newer = bot.slack.block_action("log_confirm", user=MANAGER, channel=channel, message=newest)
+    bot.send(newer)
+    [call] = runs(bot, "manager_call")
+    assert call.state == "logged" and call.data["client"] == changed
+
+
+def _make_admins(bot: RunningBot, *slack_ids: str) -> None:
+    from sqlmodel import Session
+
+    from storage.models import Person
+
+    with Session(bot.rt.engine) as s:
+        for slack_id in slack_ids:
+            s.add(Person(team_id=bot.slack.team_id, slack_id=slack_id, is_admin=True))
+        s.commit()
+
+
+def test_without_a_manager_the_button_names_the_admins_it_knows(bot: RunningBot) -> None:
+    _make_admins(bot, "U0ADMIN", "U0ADM2", "U0ADM3", "U0ADM4")
+    close_deal(bot, "lost", "Globex", REP)
+    click(bot, REP, "manager_call_request")
+    [reply] = ephemeral_replies(bot)
+    # At most three, as mentions Slack renders as names.
+    assert reply == cat(
+        bot, "manager.none_set_admins", admins="<@U0ADMIN>, <@U0ADM2>, <@U0ADM3>"
+    )
+    assert "U0ADM4" not in reply and "/loop team @rep manager @manager" in reply
+    assert runs(bot, "manager_call") == []
+
+
+def test_hugged_rep_without_a_manager_is_told_who_can_set_one(bot: RunningBot) -> None:
+    _make_admins(bot, "U0ADMIN")
+    close_deal(bot, "lost", "Globex", REP)
+    click(bot, REP, "loss_mode_hugged")
+    click(bot, REP, "loss_tell_manager")
+    assert ephemeral_replies(bot) == [cat(bot, "manager.none_set_admins", admins="<@U0ADMIN>")]
+
+
+def test_streak_without_a_manager_says_who_can_set_one_instead_of_offering_to_ask(
+    bot: RunningBot,
+) -> None:
+    _make_admins(bot, "U0ADMIN")
     for account in ("Globex", "Hooli", "Umbrella"):
         close_deal(bot, "lost", account, REP)
     bot.tick()
-    offer = [m for m in dm_messages(bot, REP) if "streak_yes" in action_ids(m)][0]
-    assert cat(bot, "manager.your_manager") in offer["text"]
+    [offer] = [m for m in dm_messages(bot, REP) if "3" in m["text"] and "Umbrella" in m["text"]]
+    who = cat(bot, "manager.an_admin", admins="<@U0ADMIN>")
+    assert offer["text"] == cat(
+        bot, "manager.streak_no_manager", count=3, account="Umbrella", who=who
+    )
+    assert "streak_yes" not in action_ids(offer)
+    assert action_ids(offer) == ["debrief_start"]
+    assert_all_block_kit_valid(bot)
+
+
+def test_streak_without_a_manager_or_known_admin_says_ask_your_admin(bot: RunningBot) -> None:
+    for account in ("Globex", "Hooli", "Umbrella"):
+        close_deal(bot, "lost", account, REP)
+    bot.tick()
+    [offer] = [m for m in dm_messages(bot, REP) if "debrief_start" in action_ids(m)]
+    who = cat(bot, "manager.your_admin")
+    assert offer["text"] == cat(
+        bot, "manager.streak_no_manager", count=3, account="Umbrella", who=who
+    )
+
+
+def test_yes_on_a_streak_offer_sent_before_the_manager_was_removed_names_the_admins(
+    bot: RunningBot,
+) -> None:
+    _make_admins(bot, "U0ADMIN")
+    set_manager(bot, REP, MANAGER)
+    for account in ("Globex", "Hooli", "Umbrella"):
+        close_deal(bot, "lost", account, REP)
+    bot.tick()
+    set_manager(bot, REP, None)
     click(bot, REP, "streak_yes")
-    assert ephemeral_replies(bot) == [cat(bot, "manager.none_set")]
+    assert ephemeral_replies(bot) == [cat(bot, "manager.none_set_admins", admins="<@U0ADMIN>")]
     assert runs(bot, "manager_call") == []

@@ -197,3 +197,33 @@ def test_modal_and_dms_are_valid_block_kit_in_every_language(lang: str) -> None:
     assert check_message_blocks(good_terms_dm(t, account="Acme", date="2027-01-01").blocks) == []
     review = review_dm(t, account=long_account, screened_on="2026-11-23", run_id=7)
     assert check_message_blocks(review.blocks) == []
+
+
+def test_review_now_on_a_deleted_review_says_so_and_what_to_type(bot: RunningBot) -> None:
+    view = open_modal(bot)
+    submit(bot, view, answers(review="2026-12-01"))
+    bot.rt.clock.set(datetime(2026, 12, 1, 14, 0, tzinfo=UTC))  # type: ignore[attr-defined]
+    bot.tick()
+    [review_message] = [
+        m
+        for m in bot.standin.messages(bot.standin.dm_channel(REP))
+        if m["text"].startswith("Time to review")
+    ]
+    with Session(bot.rt.engine) as s:  # as `/loop forget-me` would: nudges, then runs
+        for nudge in s.exec(select(Nudge)).all():
+            s.delete(nudge)
+        s.flush()
+        for run in s.exec(select(RitualRun).where(RitualRun.ritual == "screen_out")).all():
+            s.delete(run)
+        s.commit()
+    channel = bot.standin.dm_channel(REP)
+    bot.send(
+        bot.slack.block_action(
+            "screen_out_review_now", user=REP, channel=channel, message=review_message
+        )
+    )
+    [reply] = bot.standin.calls_to("response_url")
+    assert reply.body["response_type"] == "ephemeral"
+    assert reply.body["text"] == bot.rt.catalog.text("en", "screenout.gone")
+    assert "/loop screen-out <account>" in reply.body["text"]
+    assert len(bot.standin.calls_to("views.open")) == 1  # only the first, from the command

@@ -191,3 +191,29 @@ def test_tee_up_dm_is_valid_block_kit_in_every_language(lang: str) -> None:
         reply = answer_text(t, state, account="Acme", days=2)
         answered = tee_up_dm(t, account="Acme", nudge_id=3, answer=reply)
         assert check_message_blocks(answered.blocks) == []
+
+
+def test_an_answer_whose_ask_was_deleted_says_so_and_what_to_type(bot: RunningBot) -> None:
+    bot.send(bot.slack.slash_command("tee-up Acme Corp", user=REP))
+    with Session(bot.rt.engine) as s:
+        for nudge in s.exec(select(Nudge)).all():
+            s.delete(nudge)
+        s.commit()
+    click(bot, "teeup_agreed")
+    [reply] = bot.standin.calls_to("response_url")
+    assert reply.body["response_type"] == "ephemeral"
+    assert reply.body["text"] == bot.rt.catalog.text("en", "teeup.gone")
+    assert "/loop tee-up <account>" in reply.body["text"]
+    assert tee_up_runs(bot) == []
+    assert bot.standin.calls_to("chat.update") == []
+
+
+def test_a_deleted_ask_is_explained_in_the_reps_language(bot: RunningBot) -> None:
+    bot.send(bot.slack.slash_command("tee-up Acme Corp", user=REP2))
+    with Session(bot.rt.engine) as s:
+        for nudge in s.exec(select(Nudge)).all():
+            s.delete(nudge)
+        s.commit()
+    click(bot, "teeup_declined", user=REP2)
+    [reply] = bot.standin.calls_to("response_url")
+    assert reply.body["text"] == bot.rt.catalog.text("es", "teeup.gone")

@@ -296,10 +296,17 @@ def answer_lines(t: Texts, answers: Mapping[str, str], *, budget: int = 2400) ->
 
 
 def loop_summary(
-    t: Texts, *, deal_id: int, account: str, role: str, answers: Mapping[str, str]
+    t: Texts,
+    *,
+    deal_id: int,
+    account: str,
+    role: str,
+    answers: Mapping[str, str],
+    rev: int | None = None,
 ) -> Built:
-    """Looping: say back what was heard and ask "Did I get that right?" before saving."""
-    value = f"{deal_id}:{role}"
+    """Looping: say back what was heard and ask "Did I get that right?" before saving.
+    The buttons carry the draft's revision so Confirm saves exactly what this showed."""
+    value = f"{deal_id}:{role}:{rev}" if rev else f"{deal_id}:{role}"
     intro = t("log.loop_intro", account=account)
     blocks: list[Block] = [
         section(intro),

@@ -24,6 +24,14 @@ def streak_offer(t: Texts, *, deal_id: int, account: str, count: int, manager: s
     return as_built(text, blocks)
 
 
+def streak_no_manager(t: Texts, *, deal_id: int, account: str, count: int, who: str) -> Built:
+    """The streak offer for a rep without a manager: nobody to ask, so it says who can
+    set one and offers the rep's own debrief script."""
+    text = t("manager.streak_no_manager", count=count, account=account, who=who)
+    ready = button(t("mode.button_ready"), "debrief_start", str(deal_id), style="primary")
+    return as_built(text, [section(text), actions("streak_offer", ready)])
+
+
 def manager_dm(
     t: Texts,
     *,
