@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -18,26 +20,30 @@ async def load_person(
     """The person row, refreshed from `users.info` when older than a few hours.
 
     Raises SlackApiError (e.g. `user_not_found`) when Slack does not know them."""
-    now = rt.clock.now()
+    lock = rt.person_locks.setdefault(user_id, asyncio.Lock())
+    async with lock:
+        now = rt.clock.now()
 
-    def read() -> Person | None:
-        with unit_of_work(rt.engine) as session:
-            return get_person(session=session, team_id=team_id, slack_id=user_id)
+        def read() -> Person | None:
+            with unit_of_work(rt.engine) as session:
+                return get_person(session=session, team_id=team_id, slack_id=user_id)
 
-    person = await rt.db(read)
-    if person is not None and is_fresh(person, now):
+        person = await rt.db(read)
+        if person is not None and is_fresh(person, now):
+            rt.locales[user_id] = person.locale or ""
+            return person
+        resp = await (client or rt.client).users_info(user=user_id, include_locale=True)
+        user = dict(resp["user"])
+
+        def write() -> Person:
+            # Immediate: take SQLite's write lock up front instead of failing to upgrade
+            # a read lock when another writer committed in between.
+            with unit_of_work(rt.engine, immediate=True) as session:
+                return upsert_from_slack(session=session, team_id=team_id, user=user, now=now)
+
+        person = await rt.db(write)
         rt.locales[user_id] = person.locale or ""
         return person
-    resp = await (client or rt.client).users_info(user=user_id, include_locale=True)
-    user = dict(resp["user"])
-
-    def write() -> Person:
-        with unit_of_work(rt.engine) as session:
-            return upsert_from_slack(session=session, team_id=team_id, user=user, now=now)
-
-    person = await rt.db(write)
-    rt.locales[user_id] = person.locale or ""
-    return person
 
 
 async def lookup_by_email(rt: Runtime, email: str) -> str | None:

@@ -120,6 +120,9 @@ class Runtime:
     channel_names: dict[str, str] = field(default_factory=dict)
     # user id -> Slack locale, so an ack never waits on the database or Slack for it.
     locales: dict[str, str] = field(default_factory=dict)
+    # One users.info lookup per person at a time: a burst of first commands from a new
+    # user must not race to insert (or, on SQLite, to upgrade a read lock) the same row.
+    person_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     # Registries filled by each ritual's register(): per runtime, not global, so two
     # apps in one process (tests, the demo) never share listeners' state.
     kinds: dict[str, Any] = field(default_factory=dict)

@@ -28,8 +28,21 @@ from handlers import (
 
 
 def register_all(app: AsyncApp, rt: Runtime) -> loop_command.LoopCommand:
+    """Order matters for speed: Bolt tries listeners in registration order and builds
+    every listener's arguments just to run its matcher. Channel messages (Slack's most
+    frequent request) and `/loop` (the one a person waits on) come first, so acking
+    them does not pay for thirty button and modal listeners."""
     commands = loop_command.LoopCommand()
     deals.register(app, rt, commands)
+
+    # Right after the only message listener that wants some messages: every other message
+    # is acked here. Without it Bolt answers 404 and Slack keeps retrying the event.
+    @app.event("message")
+    async def ignore_other_messages(event: dict[str, Any]) -> None:
+        return None
+
+    # The router looks subcommands up per call, so rituals below can still add theirs.
+    loop_command.register(app, rt, commands)
     win_debrief.register(app, rt)
     loss_debrief.register(app, rt, commands)
     manager_call.register(app, rt)
@@ -40,15 +53,8 @@ def register_all(app: AsyncApp, rt: Runtime) -> loop_command.LoopCommand:
     team.register(app, rt, commands)
     concern.register(app, rt, commands)
     quiet.register(app, rt, commands)
-    loop_command.register(app, rt, commands)
     home.register(app, rt)
     errors.register(app, rt)
-
-    # Registered last so a ritual's own message listener wins. Without it Bolt answers
-    # 404 to every other message event and Slack would keep retrying them.
-    @app.event("message")
-    async def ignore_other_messages(event: dict[str, Any]) -> None:
-        return None
 
     # A button from an older message whose ritual step this version does not handle:
     # answer instead of letting Bolt return 404, which Slack shows as a broken app.

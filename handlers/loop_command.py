@@ -16,11 +16,13 @@ import aiohttp
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot import messages
 from bot.messages import Texts
 from bot.people import load_person
 from bot.runtime import Runtime
+from bot.script_catalog import language_for
 from storage.db import unit_of_work
 from storage.people import get_person
 
@@ -65,6 +67,7 @@ class Subcommand:
 class LoopCommand:
     subcommands: dict[str, Subcommand] = field(default_factory=dict)
     _aliases: dict[str, str] = field(default_factory=dict)
+    _help_cache: dict[tuple[str, int], messages.Built] = field(default_factory=dict)
 
     def add(
         self, name: str, handler: Handler, *, help_key: str, aliases: tuple[str, ...] = ()
@@ -79,6 +82,15 @@ class LoopCommand:
 
     def names(self) -> list[str]:
         return ["help", *sorted(self.subcommands)]
+
+    def help_for(self, t: Texts) -> messages.Built:
+        """The help message, built once per language: the catalog is fixed at start-up
+        and `/loop help` is the command people type most."""
+        key = (language_for(t.lang), len(self.subcommands))
+        built = self._help_cache.get(key)
+        if built is None:
+            built = self._help_cache[key] = messages.help_message(t, self.help_keys())
+        return built
 
     def help_keys(self) -> list[str]:
         return ["help.line_help", *(self.subcommands[n].help_key for n in sorted(self.subcommands))]
@@ -107,7 +119,10 @@ async def reader_texts(rt: Runtime, team_id: str, user_id: str) -> Texts:
                     load_person(rt, team_id=team_id, user_id=user_id), timeout=1.2
                 )
                 cached = person.locale or ""
-            except (TimeoutError, SlackApiError, aiohttp.ClientError, OSError):
+            except (TimeoutError, SlackApiError, SQLAlchemyError, aiohttp.ClientError, OSError):
+                # Remembered as unknown: the next DM's delivery refreshes it, and until then
+                # this person's commands do not pay for a lookup each time.
+                rt.locales[user_id] = ""
                 log.info("no locale for %s yet; answering in English", user_id)
     return Texts(rt.catalog, cached or None)
 
@@ -127,7 +142,7 @@ def register(app: AsyncApp, rt: Runtime, commands: LoopCommand) -> None:
         user_id = str(command.get("user_id") or "")
         t = await reader_texts(rt, team_id, user_id)
         if word.lower() in ("", "help", "?", "-h", "--help"):
-            built = messages.help_message(t, commands.help_keys())
+            built = commands.help_for(t)
             await ack(text=built.text, blocks=built.blocks, response_type="ephemeral")
             return
         sub = commands.find(word)
