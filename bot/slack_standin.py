@@ -1386,7 +1386,9 @@ class SlackStandIn:
         default_start, default_end = _default_dnd_window(spec["tz"])
         response: dict[str, Any] = {
             "ok": True,
-            "dnd_enabled": state.get("dnd_enabled", True),
+            # Off unless a test turns it on: a wall-clock 22:00-08:00 window would make
+            # tests (and the demo, and the benchmarks) depend on the time of day they run.
+            "dnd_enabled": state.get("dnd_enabled", False),
             "next_dnd_start_ts": state.get("next_dnd_start_ts") or default_start,
             "next_dnd_end_ts": state.get("next_dnd_end_ts") or default_end,
             "snooze_enabled": bool(state.get("snooze_enabled")),

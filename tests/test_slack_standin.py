@@ -232,7 +232,7 @@ def test_lookup_by_email(slack: SlackStandIn, client: WebClient) -> None:
 
 def test_dnd_info(slack: SlackStandIn, client: WebClient) -> None:
     default = client.dnd_info(user="U0REP1")
-    assert default["dnd_enabled"] is True and default["snooze_enabled"] is False
+    assert default["dnd_enabled"] is False and default["snooze_enabled"] is False
     assert default["next_dnd_start_ts"] < default["next_dnd_end_ts"]
     assert default["next_dnd_end_ts"] - default["next_dnd_start_ts"] in (36000, 32400, 39600)
 
