@@ -24,7 +24,12 @@ from bot.runtime import Runtime, build_runtime
 from bot.server import SlackASGI, bind_socket, make_server
 from bot.settings import load_settings
 from bot.slack_requests import HttpResult, SlackRequest, SlackRequests
-from bot.slack_standin import SlackStandIn
+from bot.slack_standin import (
+    SlackStandIn,
+    check_message_blocks,
+    check_message_text,
+    check_view,
+)
 
 T = TypeVar("T")
 SIGNING_SECRET = "test-signing-secret-0123456789abcdef"
@@ -108,6 +113,24 @@ def standin() -> Iterator[SlackStandIn]:
             s.set_dnd(user, dnd_enabled=False)
         yield s
         assert not s.block_errors, f"invalid Block Kit sent: {s.block_errors}"
+        # Slack validates what goes to a response_url too; the stand-in only records it.
+        for call in s.calls_to("response_url"):
+            problems = payload_problems(call.body)
+            assert not problems, f"invalid Block Kit on a response_url: {problems}"
+
+
+def payload_problems(body: Any) -> list[str]:
+    """What Slack would reject in a message or view payload the bot answered with."""
+    if not isinstance(body, dict):
+        return []
+    problems: list[str] = []
+    if body.get("blocks"):
+        problems += check_message_blocks(body["blocks"])
+    if body.get("text"):
+        problems += check_message_text(body["text"])
+    if isinstance(body.get("view"), dict):
+        problems += check_view(body["view"])
+    return problems
 
 
 @pytest.fixture
@@ -124,7 +147,13 @@ class RunningBot:
     asgi: SlackASGI
 
     def post(self, request: SlackRequest) -> HttpResult:
-        return request.post(self.url + "/slack/events")
+        """POST like Slack does; what the bot answers in the ack (an ephemeral reply,
+        a modal update) must be valid Block Kit too."""
+        result = request.post(self.url + "/slack/events")
+        if result.status == 200 and result.body.startswith("{"):
+            problems = payload_problems(result.json())
+            assert not problems, f"invalid Block Kit in the ack: {problems}"
+        return result
 
     def send(self, request: SlackRequest) -> HttpResult:
         """POST and wait until the work it started after the ack has finished."""
