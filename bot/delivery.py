@@ -30,6 +30,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.people import load_person
 from bot.runtime import Runtime
+from bot.slack_errors import api_error
 from storage import nudges
 from storage.db import unit_of_work
 from storage.models import Nudge, Person
@@ -141,14 +142,6 @@ def _retry_after(e: SlackApiError) -> float:
         return float(e.response.headers.get("Retry-After", 1))
     except (TypeError, ValueError):
         return 1.0
-
-
-def _error_of(e: SlackApiError) -> str:
-    """Slack's error code; a bare HTTP status when the body was not JSON (Slack's edge
-    answers some 5xx in plain text)."""
-    data = e.response.data
-    error = data.get("error") if isinstance(data, dict) else None
-    return str(error or f"http_{e.response.status_code}")
 
 
 def _backoff(attempts: int) -> timedelta:
@@ -278,7 +271,7 @@ async def send_claimed(
         )
     except SlackApiError as e:
         status = e.response.status_code
-        error = _error_of(e)
+        error = api_error(e)
         if status == 429:
             # Slack did not process the call, so nothing was posted.
             retry_after = _retry_after(e)
@@ -351,7 +344,7 @@ async def _before_post_error(
 ) -> str:
     """An error before chat.postMessage: nothing was posted, so retrying is safe."""
     status = e.response.status_code
-    error = _error_of(e)
+    error = api_error(e)
     if status == 429:
         retry_after = _retry_after(e)
         if on_rate_limited is not None:
