@@ -46,7 +46,9 @@ def record_deal(
 
     Returns (deal id, nudge id), or None when this event or message was seen before."""
     now = rt.clock.now()
-    with unit_of_work(rt.engine) as session:
+    # Immediate: on SQLite a read-then-write transaction cannot upgrade its lock once
+    # another writer committed; taking the write lock first makes it wait instead.
+    with unit_of_work(rt.engine, immediate=True) as session:
         if event_id and not mark_event_seen(
             session=session, team_id=new.team_id, event_id=event_id, now=now
         ):
