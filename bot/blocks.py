@@ -5,6 +5,8 @@ than a DM that never arrives."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 Block = dict[str, Any]
@@ -19,6 +21,10 @@ MESSAGE_BLOCKS_MAX = 50
 VIEW_BLOCKS_MAX = 100
 VIEW_TITLE_MAX = 24
 OPTION_TEXT_MAX = 75
+LABEL_MAX = 2000
+HINT_MAX = 2000
+PLACEHOLDER_MAX = 150
+PRIVATE_METADATA_MAX = 3000
 
 
 def clip(text: str, limit: int) -> str:
@@ -79,3 +85,104 @@ def actions(block_id: str, *buttons: Block) -> Block:
 
 def fit_message(blocks: list[Block]) -> list[Block]:
     return blocks[:MESSAGE_BLOCKS_MAX]
+
+
+# --- modals ---------------------------------------------------------------------------
+
+
+def input_block(
+    block_id: str,
+    label: str,
+    element: Block,
+    *,
+    optional: bool | None = None,
+    hint: str | None = None,
+) -> Block:
+    """An `input` block; `optional` is left out when None so Slack's default (required)
+    applies."""
+    block: Block = {
+        "type": "input",
+        "block_id": block_id,
+        "label": plain(label, LABEL_MAX),
+        "element": element,
+    }
+    if optional is not None:
+        block["optional"] = optional
+    if hint:
+        block["hint"] = plain(hint, HINT_MAX)
+    return block
+
+
+def text_field(
+    block_id: str,
+    label: str,
+    *,
+    action_id: str,
+    max_length: int,
+    multiline: bool = False,
+    initial: str | None = None,
+    placeholder: str | None = None,
+    optional: bool | None = None,
+    hint: str | None = None,
+) -> Block:
+    """An `input` block around one `plain_text_input`. The initial value is cut to
+    `max_length` because Slack rejects a whole view whose prefilled text is longer than
+    the field allows."""
+    element: Block = {
+        "type": "plain_text_input",
+        "action_id": action_id,
+        "multiline": multiline,
+        "max_length": max_length,
+    }
+    if initial:
+        element["initial_value"] = initial[:max_length]
+    if placeholder:
+        element["placeholder"] = plain(placeholder, PLACEHOLDER_MAX)
+    return input_block(block_id, label, element, optional=optional, hint=hint)
+
+
+def option(text: str, value: str) -> Block:
+    """One choice for checkboxes, radio buttons or a static select."""
+    return {"text": plain(text, OPTION_TEXT_MAX), "value": value}
+
+
+def metadata_json(data: Mapping[str, Any]) -> str:
+    # Compact, because every character counts against Slack's 3000 for private_metadata;
+    # a clipped string no longer parses, and read_metadata then gives {} rather than raising.
+    return json.dumps(dict(data), separators=(",", ":"))[:PRIVATE_METADATA_MAX]
+
+
+def read_metadata(view: Mapping[str, Any]) -> dict[str, Any]:
+    """A submitted view's private_metadata as a dict; {} when it is missing or not a JSON
+    object, so a listener can always `.get()` and answer instead of failing."""
+    try:
+        meta = json.loads(view.get("private_metadata") or "{}")
+    except ValueError:
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def modal_view(
+    callback_id: str,
+    *,
+    title: str,
+    blocks: Sequence[Block],
+    submit: str | None = None,
+    close: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A modal view; submit, close and private_metadata are left out when not given, as
+    Slack only wants submit when the modal has inputs."""
+    view: dict[str, Any] = {
+        "type": "modal",
+        "callback_id": callback_id,
+        "title": plain(title, VIEW_TITLE_MAX),
+    }
+    if submit is not None:
+        view["submit"] = plain(submit, VIEW_TITLE_MAX)
+    if close is not None:
+        view["close"] = plain(close, VIEW_TITLE_MAX)
+    if metadata is not None:
+        view["private_metadata"] = metadata_json(metadata)
+    view["blocks"] = list(blocks)[:VIEW_BLOCKS_MAX]
+    return view

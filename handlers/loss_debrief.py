@@ -7,7 +7,6 @@ private_metadata); what differs after Confirm lives in handlers/manager_call.py.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from datetime import timedelta
@@ -18,6 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import func
 from sqlmodel import col, select
 
+from bot.blocks import read_metadata
 from bot.delivery import Message, deliver, register_kind
 from bot.messages import Texts
 from bot.messages import debrief as msg
@@ -295,7 +295,7 @@ def register(app: AsyncApp, rt: Runtime, commands: LoopCommand) -> None:
         team_id = team_of(body, rt)
         t = await texts_for(rt, team_id, user_id)
         guess = msg.read_text_values(view["state"]["values"], ["guess"])["guess"]
-        deal_id = parse_deal_id(str(_metadata(view).get("deal")))
+        deal_id = parse_deal_id(str(read_metadata(view).get("deal")))
         state = await load_deal(rt, deal_id)
         if not guess:
             await ack(response_action="errors", errors={"guess": t("errors.required_field")})
@@ -352,7 +352,7 @@ def register(app: AsyncApp, rt: Runtime, commands: LoopCommand) -> None:
         user_id = str(body["user"]["id"])
         team_id = team_of(body, rt)
         t = await texts_for(rt, team_id, user_id)
-        meta = _metadata(view)
+        meta = read_metadata(view)
         role = "manager" if meta.get("as") == "manager" else "rep"
         deal_id = parse_deal_id(str(meta.get("deal")))
         answers = msg.read_text_values(view["state"]["values"], msg.LOSS_FIELDS)
@@ -435,14 +435,6 @@ def register(app: AsyncApp, rt: Runtime, commands: LoopCommand) -> None:
             await tell(respond, t("mode.manager_told", manager=f"<@{manager}>"))
 
         rt.spawn(work(), name=f"tell-manager:{click.value}")
-
-
-def _metadata(view: dict[str, Any]) -> dict[str, Any]:
-    try:
-        meta = json.loads(view.get("private_metadata") or "{}")
-    except ValueError:
-        return {}
-    return meta if isinstance(meta, dict) else {}
 
 
 # --- nudges ---------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel import Session
 
+from bot.blocks import read_metadata
 from bot.delivery import KindPolicy, register_kind
 from bot.dispatcher import add_tick_hook
 from bot.messages import Built, Texts
@@ -379,7 +380,7 @@ def register(app: AsyncApp, rt: Runtime, commands: LoopCommand) -> None:
             await ack(response_action="errors", errors={msg.REQUIRED: t("reflect.error_went")})
             return
         await ack()
-        meta = msg.read_metadata(view)
+        meta = read_metadata(view)
 
         async def save() -> None:
             local_date = _valid_date(meta.get("date")) or await _local_today(rt, team_id, user_id)

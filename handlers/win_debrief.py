@@ -4,13 +4,13 @@ strengths the rep hadn't seen. Saving again edits the same answers."""
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.blocks import read_metadata
 from bot.messages import debrief as msg
 from bot.runtime import Runtime
 from handlers.debrief_replies import (
@@ -74,11 +74,7 @@ def register(app: AsyncApp, rt: Runtime) -> None:
         if errors:
             await ack(response_action="errors", errors=errors)
             return
-        try:
-            meta = json.loads(view.get("private_metadata") or "{}")
-        except ValueError:
-            meta = {}
-        deal_id = parse_deal_id(str(meta.get("deal") if isinstance(meta, dict) else ""))
+        deal_id = parse_deal_id(str(read_metadata(view).get("deal") or ""))
         deal = await rt.db(_save, rt, deal_id, answers) if deal_id else None
         if deal is None or deal.id is None:
             await ack(response_action="errors", errors={"why": t("errors.deal_gone")})

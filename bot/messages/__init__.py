@@ -6,7 +6,7 @@ tested without Slack and a translator's change never touches a listener."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -24,6 +24,7 @@ from bot.blocks import (
     divider,
     fit_message,
     header,
+    modal_view,
     section,
 )
 from bot.script_catalog import ScriptCatalog
@@ -42,6 +43,12 @@ class Built:
 
     def as_kwargs(self) -> dict[str, Any]:
         return {"text": self.text, "blocks": self.blocks}
+
+
+def as_built(text: str, blocks: list[Block]) -> Built:
+    """A message's fallback text (what notifications show) and its blocks, both cut to
+    Slack's limits."""
+    return Built(clip(text, FALLBACK_MAX), fit_message(blocks))
 
 
 class Texts:
@@ -89,7 +96,7 @@ def deal_dm(
                 button(t("win.button_log"), "win_log_open", value, style="primary"),
             ),
         ]
-        return Built(clip(t("win.fallback", **values), FALLBACK_MAX), fit_message(blocks))
+        return as_built(t("win.fallback", **values), blocks)
     prefix = "loss" if outcome == "lost" else "no_decision"
     blocks = [
         header(t(f"{prefix}.header", **values)),
@@ -104,7 +111,22 @@ def deal_dm(
         ),
         actions("loss_manager", button(t("loss.button_manager"), "manager_call_request", value)),
     ]
-    return Built(clip(t(f"{prefix}.fallback", **values), FALLBACK_MAX), fit_message(blocks))
+    return as_built(t(f"{prefix}.fallback", **values), blocks)
+
+
+def form_modal(
+    t: Texts, *, prefix: str, callback_id: str, metadata: Mapping[str, Any], blocks: list[Block]
+) -> dict[str, Any]:
+    """A ritual's input modal; its title and buttons come from the catalog's
+    `<prefix>.modal_title`, `.modal_submit` and `.modal_close`."""
+    return modal_view(
+        callback_id,
+        title=t(f"{prefix}.modal_title"),
+        submit=t(f"{prefix}.modal_submit"),
+        close=t(f"{prefix}.modal_close"),
+        metadata=metadata,
+        blocks=blocks,
+    )
 
 
 def help_message(t: Texts, lines: Sequence[str]) -> Built:
@@ -112,11 +134,11 @@ def help_message(t: Texts, lines: Sequence[str]) -> Built:
     body = "\n".join(t(key) for key in lines)
     blocks.append(section(body))
     blocks.append(context(t("help.footer")))
-    return Built(clip(t("help.header") + "\n" + body, FALLBACK_MAX), fit_message(blocks))
+    return as_built(t("help.header") + "\n" + body, blocks)
 
 
 def ephemeral(text: str) -> Built:
-    return Built(clip(text, FALLBACK_MAX), [section(text)])
+    return as_built(text, [section(text)])
 
 
 def outcome_word(t: Texts, outcome: str) -> str:

@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from bot.blocks import (
-    FALLBACK_MAX,
-    VIEW_TITLE_MAX,
     Block,
     actions,
     button,
-    clip,
     context,
-    fit_message,
     header,
-    plain,
+    modal_view,
     section,
+    text_field,
 )
-from bot.messages import Built, Texts
+from bot.messages import Built, Texts, as_built, form_modal
 
 MODAL_CALLBACK = "concern_modal"
 ACCOUNT_MAX = 200
@@ -50,12 +46,10 @@ def checkin(t: Texts, *, run_id: int, n: int, account: str, concern: str) -> Bui
             button(t("concern.button_drop"), "concern_drop", value),
         ),
     ]
-    return Built(clip(t("concern.fallback", account=account), FALLBACK_MAX), fit_message(blocks))
+    return as_built(t("concern.fallback", account=account), blocks)
 
 
-def answered(
-    t: Texts, *, account: str, concern: str, reply: str, tip: str | None = None
-) -> Built:
+def answered(t: Texts, *, account: str, concern: str, reply: str, tip: str | None = None) -> Built:
     """The check-in DM once answered: the question stays, the buttons go."""
     blocks: list[Block] = [
         section(t("concern.checkin", account=account, concern=concern)),
@@ -63,7 +57,7 @@ def answered(
     ]
     if tip:
         blocks.append(context(tip))
-    return Built(clip(reply, FALLBACK_MAX), fit_message(blocks))
+    return as_built(reply, blocks)
 
 
 def loop_list(t: Texts, loops: Sequence[LoopLine], *, note: str | None = None) -> Built:
@@ -73,7 +67,7 @@ def loop_list(t: Texts, loops: Sequence[LoopLine], *, note: str | None = None) -
     blocks.append(header(t("concern.list_header")))
     if not loops:
         blocks.append(section(t("concern.list_empty")))
-        return Built(clip(t("concern.list_empty"), FALLBACK_MAX), fit_message(blocks))
+        return as_built(t("concern.list_empty"), blocks)
     lines = []
     for loop in loops[:LIST_MAX]:
         item = t("concern.list_item", account=loop.account, concern=loop.concern, date=loop.since)
@@ -88,50 +82,44 @@ def loop_list(t: Texts, loops: Sequence[LoopLine], *, note: str | None = None) -
             )
         )
     text = t("concern.list_header") + "\n" + "\n".join(lines)
-    return Built(clip(text, FALLBACK_MAX), fit_message(blocks))
-
-
-def _input(block_id: str, label: str, *, initial: str = "", placeholder: str = "",
-           multiline: bool = False, max_length: int) -> Block:
-    element: Block = {
-        "type": "plain_text_input",
-        "action_id": block_id,
-        "multiline": multiline,
-        "max_length": max_length,
-    }
-    if initial:
-        element["initial_value"] = initial[:max_length]
-    if placeholder:
-        element["placeholder"] = plain(placeholder, 150)
-    return {"type": "input", "block_id": block_id, "label": plain(label, 2000), "element": element}
+    return as_built(text, blocks)
 
 
 def modal(t: Texts, *, account: str, date: str, deal_id: int | None) -> dict[str, Any]:
     """Enter a concern for a deal's account (opened from the button in a debrief)."""
-    return {
-        "type": "modal",
-        "callback_id": MODAL_CALLBACK,
-        "title": plain(t("concern.modal_title"), VIEW_TITLE_MAX),
-        "submit": plain(t("concern.modal_submit"), VIEW_TITLE_MAX),
-        "close": plain(t("concern.modal_close"), VIEW_TITLE_MAX),
-        "private_metadata": json.dumps({"deal_id": deal_id}),
-        "blocks": [
-            section(t("concern.modal_intro", date=date)),
-            _input("account", t("concern.label_account"), initial=account,
-                   max_length=ACCOUNT_MAX),
-            _input("concern", t("concern.label_concern"),
-                   placeholder=t("concern.placeholder_concern"), multiline=True,
-                   max_length=CONCERN_MAX),
-        ],
-    }
+    # Each field's action_id is its block_id: the submission handler reads them that way.
+    blocks: list[Block] = [
+        section(t("concern.modal_intro", date=date)),
+        text_field(
+            "account",
+            t("concern.label_account"),
+            action_id="account",
+            max_length=ACCOUNT_MAX,
+            initial=account,
+        ),
+        text_field(
+            "concern",
+            t("concern.label_concern"),
+            action_id="concern",
+            max_length=CONCERN_MAX,
+            multiline=True,
+            placeholder=t("concern.placeholder_concern"),
+        ),
+    ]
+    return form_modal(
+        t,
+        prefix="concern",
+        callback_id=MODAL_CALLBACK,
+        metadata={"deal_id": deal_id},
+        blocks=blocks,
+    )
 
 
 def saved_view(t: Texts, text: str) -> dict[str, Any]:
     """What the modal turns into once the concern is tracked: the confirmation."""
-    return {
-        "type": "modal",
-        "callback_id": f"{MODAL_CALLBACK}_saved",
-        "title": plain(t("concern.modal_title"), VIEW_TITLE_MAX),
-        "close": plain(t("common.button_done"), VIEW_TITLE_MAX),
-        "blocks": [section(text)],
-    }
+    return modal_view(
+        f"{MODAL_CALLBACK}_saved",
+        title=t("concern.modal_title"),
+        close=t("common.button_done"),
+        blocks=[section(text)],
+    )

@@ -5,25 +5,23 @@ Pure builders: catalog texts and plain values in, Block Kit dicts out."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bot.blocks import (
-    FALLBACK_MAX,
-    VIEW_TITLE_MAX,
     Block,
     actions,
     button,
     clip,
     context,
     divider,
-    fit_message,
     header,
-    plain,
+    input_block,
+    option,
     section,
+    text_field,
 )
-from bot.messages import Built, Texts
+from bot.messages import Built, Texts, as_built, form_modal
 
 STAGES = ("opener", "exchange", "closer")
 LOSS_FIELDS = ("reason", "missed", "needs", "solution", "gap", "takeaways")
@@ -33,10 +31,6 @@ WIN_REQUIRED = frozenset({"why", "appealed"})
 INPUT_MAX = 2000
 # The one action id inside every input block; the block_id names the field.
 VALUE = "v"
-
-
-def as_built(text: str, blocks: list[Block]) -> Built:
-    return Built(clip(text, FALLBACK_MAX), fit_message(blocks))
 
 
 # --- heard / helped / hugged ----------------------------------------------------------
@@ -136,44 +130,21 @@ def text_input(
     optional: bool = False,
     multiline: bool = True,
 ) -> Block:
-    element: Block = {
-        "type": "plain_text_input",
-        "action_id": VALUE,
-        "multiline": multiline,
-        "max_length": INPUT_MAX,
-    }
-    if initial:
-        element["initial_value"] = initial[:INPUT_MAX]
-    if placeholder:
-        element["placeholder"] = plain(placeholder, 150)
-    block: Block = {
-        "type": "input",
-        "block_id": block_id,
-        "label": plain(label, 2000),
-        "element": element,
-        "optional": optional,
-    }
-    if hint:
-        block["hint"] = plain(hint, 2000)
-    return block
-
-
-def _modal(
-    t: Texts, *, prefix: str, callback_id: str, metadata: Mapping[str, Any], blocks: list[Block]
-) -> dict[str, Any]:
-    return {
-        "type": "modal",
-        "callback_id": callback_id,
-        "title": plain(t(f"{prefix}.modal_title"), VIEW_TITLE_MAX),
-        "submit": plain(t(f"{prefix}.modal_submit"), VIEW_TITLE_MAX),
-        "close": plain(t(f"{prefix}.modal_close"), VIEW_TITLE_MAX),
-        "private_metadata": json.dumps(dict(metadata), separators=(",", ":"))[:3000],
-        "blocks": blocks,
-    }
+    return text_field(
+        block_id,
+        label,
+        action_id=VALUE,
+        max_length=INPUT_MAX,
+        multiline=multiline,
+        initial=initial,
+        placeholder=placeholder,
+        optional=optional,
+        hint=hint,
+    )
 
 
 def guess_modal(t: Texts, *, deal_id: int, initial: str | None) -> dict[str, Any]:
-    return _modal(
+    return form_modal(
         t,
         prefix="guess",
         callback_id="guess_log",
@@ -208,7 +179,7 @@ def loss_log_modal(
                 multiline=name != "reason",
             )
         )
-    return _modal(
+    return form_modal(
         t,
         prefix="log",
         callback_id="loss_log",
@@ -230,21 +201,12 @@ def win_log_modal(t: Texts, *, deal_id: int, initial: Mapping[str, Any] | None) 
         )
         for name in WIN_TEXT_FIELDS
     ]
-    option = {"text": plain(t("win_log.option_quote_ok"), 75), "value": "yes"}
-    checkbox: Block = {"type": "checkboxes", "action_id": VALUE, "options": [option]}
+    quote_ok = option(t("win_log.option_quote_ok"), "yes")
+    checkbox: Block = {"type": "checkboxes", "action_id": VALUE, "options": [quote_ok]}
     if initial.get("quote_ok"):
-        checkbox["initial_options"] = [option]
-    blocks.insert(
-        4,
-        {
-            "type": "input",
-            "block_id": "quote_ok",
-            "label": plain(t("win_log.label_quote_ok"), 2000),
-            "element": checkbox,
-            "optional": True,
-        },
-    )
-    return _modal(
+        checkbox["initial_options"] = [quote_ok]
+    blocks.insert(4, input_block("quote_ok", t("win_log.label_quote_ok"), checkbox, optional=True))
+    return form_modal(
         t, prefix="win_log", callback_id="win_log", metadata={"deal": deal_id}, blocks=blocks
     )
 
@@ -290,9 +252,7 @@ def answer_lines(t: Texts, answers: Mapping[str, str], *, budget: int = 2400) ->
     messages that quote them inside a longer line (the manager's DM, the rep's result)."""
     given = [name for name in LOSS_FIELDS if answers.get(name)]
     share = max(budget // max(len(given), 1), 80)
-    return "\n".join(
-        t(f"log.loop_{name}", **{name: clip(answers[name], share)}) for name in given
-    )
+    return "\n".join(t(f"log.loop_{name}", **{name: clip(answers[name], share)}) for name in given)
 
 
 def loop_summary(

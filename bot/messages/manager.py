@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from bot.blocks import Block, actions, button, context, divider, header, section
-from bot.messages import Built, Texts
-from bot.messages.debrief import answer_lines, as_built, guess_vs_reason, plain_reply
+from bot.messages import Built, Texts, as_built
+from bot.messages.debrief import answer_lines, guess_vs_reason, plain_reply
 
 
 def streak_offer(t: Texts, *, deal_id: int, account: str, count: int, manager: str) -> Built:

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.blocks import FALLBACK_MAX, Block, clip, divider, fit_message, header, section
-from bot.messages import Built, Texts, outcome_word
+from bot.blocks import Block, divider, header, section
+from bot.messages import Built, Texts, as_built, outcome_word
 
 
 @dataclass(frozen=True)
@@ -80,4 +80,4 @@ def prep_sheet(t: Texts, *, account: str, known: AccountKnowledge) -> Built:
     else:
         blocks.extend(section(part) for part in _known_lines(t, account, known))
     text = t("prep.header", account=account)
-    return Built(clip(text, FALLBACK_MAX), fit_message(blocks))
+    return as_built(text, blocks)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.blocks import FALLBACK_MAX, Block, clip, context, fit_message, header, section
-from bot.messages import Built, Texts
+from bot.blocks import Block, context, header, section
+from bot.messages import Built, Texts, as_built
 
 
 @dataclass(frozen=True)
@@ -43,4 +43,4 @@ def settings_message(t: Texts, s: QuietSettings) -> Built:
         context(t("quiet.settings.how_to")),
     ]
     text = t("quiet.settings.header") + "\n" + "\n".join(lines)
-    return Built(clip(text, FALLBACK_MAX), fit_message(blocks))
+    return as_built(text, blocks)

@@ -4,26 +4,22 @@ Pure builders: catalog texts and plain values in, Block Kit dicts out."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from bot.blocks import (
-    FALLBACK_MAX,
     MESSAGE_BLOCKS_MAX,
-    VIEW_TITLE_MAX,
     Block,
     actions,
     button,
     clip,
     context,
-    fit_message,
     header,
-    plain,
     section,
+    text_field,
 )
-from bot.messages import Built, Texts
+from bot.messages import Built, Texts, as_built, form_modal
 
 CALLBACK_ID = "reflection"
 OPEN_ACTION = "reflect_open"
@@ -57,25 +53,7 @@ def reflection_dm(t: Texts, *, local_date: str) -> Built:
         ),
         context(t("reflect.hint_private")),
     ]
-    return Built(clip(t("reflect.fallback"), FALLBACK_MAX), fit_message(blocks))
-
-
-def _input(block_id: str, label: str, initial: str, *, optional: bool) -> Block:
-    element: Block = {
-        "type": "plain_text_input",
-        "action_id": VALUE,
-        "multiline": True,
-        "max_length": INPUT_MAX,
-    }
-    if initial:
-        element["initial_value"] = initial[:INPUT_MAX]
-    return {
-        "type": "input",
-        "block_id": block_id,
-        "label": plain(label, 2000),
-        "element": element,
-        "optional": optional,
-    }
+    return as_built(t("reflect.fallback"), blocks)
 
 
 def reflection_modal(
@@ -93,27 +71,21 @@ def reflection_modal(
     initial = initial or {}
     metadata = {"date": local_date, "channel": channel, "ts": ts, "user": owner}
     blocks: list[Block] = [
-        _input(f, t(f"reflect.label_{f}"), initial.get(f, ""), optional=f != REQUIRED)
+        text_field(
+            f,
+            t(f"reflect.label_{f}"),
+            action_id=VALUE,
+            max_length=INPUT_MAX,
+            multiline=True,
+            initial=initial.get(f, ""),
+            optional=f != REQUIRED,
+        )
         for f in FIELDS
     ]
     blocks.append(context(t("reflect.hint_private")))
-    return {
-        "type": "modal",
-        "callback_id": CALLBACK_ID,
-        "title": plain(t("reflect.modal_title"), VIEW_TITLE_MAX),
-        "submit": plain(t("reflect.modal_submit"), VIEW_TITLE_MAX),
-        "close": plain(t("reflect.modal_close"), VIEW_TITLE_MAX),
-        "private_metadata": json.dumps(metadata, separators=(",", ":"))[:3000],
-        "blocks": blocks,
-    }
-
-
-def read_metadata(view: Mapping[str, Any]) -> dict[str, Any]:
-    try:
-        meta = json.loads(view.get("private_metadata") or "{}")
-    except ValueError:
-        return {}
-    return meta if isinstance(meta, dict) else {}
+    return form_modal(
+        t, prefix="reflect", callback_id=CALLBACK_ID, metadata=metadata, blocks=blocks
+    )
 
 
 def read_answers(state: Mapping[str, Any]) -> dict[str, str]:
@@ -128,12 +100,12 @@ def read_answers(state: Mapping[str, Any]) -> dict[str, str]:
 
 def let_go(t: Texts) -> Built:
     text = t("reflect.let_go")
-    return Built(clip(text, FALLBACK_MAX), [section(text)])
+    return as_built(text, [section(text)])
 
 
 def skipped(t: Texts) -> Built:
     text = t("reflect.skipped")
-    return Built(clip(text, FALLBACK_MAX), [section(text)])
+    return as_built(text, [section(text)])
 
 
 def _escape(text: str) -> str:
@@ -146,7 +118,7 @@ def weekly_digest(t: Texts, entries: Sequence[DigestEntry]) -> Built:
     title = t("reflect.digest_header")
     if not entries:
         empty = t("reflect.digest_empty")
-        return Built(clip(f"{title}\n{empty}", FALLBACK_MAX), [header(title), section(empty)])
+        return as_built(f"{title}\n{empty}", [header(title), section(empty)])
     if len(entries) == 1:
         intro = t("reflect.digest_intro_one")
     else:
@@ -157,4 +129,4 @@ def weekly_digest(t: Texts, entries: Sequence[DigestEntry]) -> Built:
             f: _escape(clip(getattr(entry, f), DIGEST_ANSWER_MAX)) or EMPTY_ANSWER for f in FIELDS
         }
         blocks.append(section(t("reflect.digest_entry", date=entry.local_date, **answers)))
-    return Built(clip(f"{title}\n{intro}", FALLBACK_MAX), fit_message(blocks))
+    return as_built(f"{title}\n{intro}", blocks)

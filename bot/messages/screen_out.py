@@ -3,20 +3,18 @@ and the review reminder on the chosen date."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from bot.blocks import (
-    FALLBACK_MAX,
     Block,
     actions,
     button,
-    clip,
-    fit_message,
-    plain,
+    input_block,
+    option,
     section,
+    text_field,
 )
-from bot.messages import Built, Texts
+from bot.messages import Built, Texts, as_built, form_modal
 
 CALLBACK_ID = "screen_out_submit"
 POTENTIAL_BLOCK = "screen_out_potential"
@@ -33,61 +31,43 @@ POTENTIAL_OPTIONS = {
 REVIEW_ACTION_ID = "screen_out_review_now"
 
 
-def _option(t: Texts, value: str) -> dict[str, Any]:
-    return {"text": plain(t(POTENTIAL_OPTIONS[value]), 75), "value": value}
-
-
 def screen_out_modal(t: Texts, *, account: str, previous_run: int | None = None) -> dict[str, Any]:
     # Accounts are clipped to 200 characters on the way in, well inside Slack's 3000.
-    metadata = json.dumps({"account": account[:200], "previous_run": previous_run})
+    metadata = {"account": account[:200], "previous_run": previous_run}
+    potential: Block = {
+        "type": "radio_buttons",
+        "action_id": POTENTIAL_ACTION,
+        "options": [option(t(key), value) for value, key in POTENTIAL_OPTIONS.items()],
+    }
+    review: Block = {"type": "datepicker", "action_id": REVIEW_ACTION}
     blocks: list[Block] = [
         section(t("screenout.intro", account=account)),
-        {
-            "type": "input",
-            "block_id": POTENTIAL_BLOCK,
-            "label": plain(t("screenout.label_potential", account=account), 2000),
-            "element": {
-                "type": "radio_buttons",
-                "action_id": POTENTIAL_ACTION,
-                "options": [_option(t, value) for value in POTENTIAL_OPTIONS],
-            },
-        },
-        {
-            "type": "input",
-            "block_id": REVIEW_BLOCK,
-            "label": plain(t("screenout.label_review", account=account), 2000),
-            "hint": plain(t("screenout.hint_review"), 2000),
-            "element": {"type": "datepicker", "action_id": REVIEW_ACTION},
-        },
-        {
-            "type": "input",
-            "block_id": NOTES_BLOCK,
-            "optional": True,
-            "label": plain(t("screenout.label_notes", account=account), 2000),
-            "element": {
-                "type": "plain_text_input",
-                "action_id": NOTES_ACTION,
-                "multiline": True,
-                "max_length": 2000,
-                "placeholder": plain(t("screenout.placeholder_notes"), 150),
-            },
-        },
+        input_block(POTENTIAL_BLOCK, t("screenout.label_potential", account=account), potential),
+        input_block(
+            REVIEW_BLOCK,
+            t("screenout.label_review", account=account),
+            review,
+            hint=t("screenout.hint_review"),
+        ),
+        text_field(
+            NOTES_BLOCK,
+            t("screenout.label_notes", account=account),
+            action_id=NOTES_ACTION,
+            max_length=2000,
+            multiline=True,
+            placeholder=t("screenout.placeholder_notes"),
+            optional=True,
+        ),
     ]
-    return {
-        "type": "modal",
-        "callback_id": CALLBACK_ID,
-        "title": plain(t("screenout.modal_title"), 24),
-        "submit": plain(t("screenout.modal_submit"), 24),
-        "close": plain(t("screenout.modal_close"), 24),
-        "private_metadata": metadata,
-        "blocks": blocks,
-    }
+    return form_modal(
+        t, prefix="screenout", callback_id=CALLBACK_ID, metadata=metadata, blocks=blocks
+    )
 
 
 def good_terms_dm(t: Texts, *, account: str, date: str) -> Built:
     text = t("screenout.saved", account=account, date=date)
     blocks = [section(text), section(t("screenout.good_terms", account=account))]
-    return Built(clip(text, FALLBACK_MAX), fit_message(blocks))
+    return as_built(text, blocks)
 
 
 def review_dm(t: Texts, *, account: str, screened_on: str, run_id: int) -> Built:
@@ -99,6 +79,4 @@ def review_dm(t: Texts, *, account: str, screened_on: str, run_id: int) -> Built
             button(t("reminder.button_review"), REVIEW_ACTION_ID, str(run_id), style="primary"),
         ),
     ]
-    return Built(
-        clip(t("reminder.screenout_fallback", **values), FALLBACK_MAX), fit_message(blocks)
-    )
+    return as_built(t("reminder.screenout_fallback", **values), blocks)

@@ -2,18 +2,8 @@
 
 from __future__ import annotations
 
-from bot.blocks import (
-    FALLBACK_MAX,
-    Block,
-    actions,
-    button,
-    clip,
-    context,
-    fit_message,
-    header,
-    section,
-)
-from bot.messages import Built, Texts
+from bot.blocks import Block, actions, button, context, header, section
+from bot.messages import Built, Texts, as_built
 
 # The answer buttons; each click records one RitualRun state.
 ANSWERS = {
@@ -50,7 +40,7 @@ def tee_up_dm(t: Texts, *, account: str, nudge_id: int, answer: str | None = Non
         )
     else:
         blocks.append(section(answer))
-    return Built(clip(t("teeup.fallback", account=account), FALLBACK_MAX), fit_message(blocks))
+    return as_built(t("teeup.fallback", account=account), blocks)
 
 
 def answer_text(t: Texts, state: str, *, account: str, days: int) -> str:
