@@ -40,7 +40,25 @@ def english_leftovers(bot: RunningBot, lang: str, payloads: list[Any]) -> list[s
                 continue
             if json.dumps(fragment, ensure_ascii=False)[1:-1] in seen:
                 found.append(f"{key}: {fragment!r}")
+    # Short labels ("Edit", "Next", "Confirm") are too short to search for as fragments,
+    # but a button or header whose whole text is the English value is just as wrong.
+    whole_texts = set(_text_values(payloads))
+    for key in sorted(catalog.keys()):
+        english = catalog.template("en", key).strip()
+        if english in whole_texts and english != catalog.template(lang, key).strip():
+            found.append(f"{key}: {english!r} (whole text)")
     return found
+
+
+def _text_values(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        out = [v.strip() for k, v in node.items() if k == "text" and isinstance(v, str)]
+        for v in node.values():
+            out += _text_values(v)
+        return out
+    if isinstance(node, list):
+        return [t for item in node for t in _text_values(item)]
+    return []
 
 
 def everything_sent_to(bot: RunningBot, user: str) -> list[Any]:

@@ -89,7 +89,10 @@ def test_three_losses_in_a_row_bring_exactly_one_offer(bot: RunningBot) -> None:
         bot.tick()
     offers = [m for m in dm_messages(bot, REP) if "streak_yes" in action_ids(m)]
     assert len(offers) == 1
-    assert "Umbrella" in offers[0]["text"] and "3" in offers[0]["text"]
+    assert "Umbrella" in offers[0]["text"]
+    offer_text = json.dumps(offers[0], ensure_ascii=False)
+    streak_line = bot.rt.catalog.text("en", "manager.streak_offer", count=3, account="Umbrella")
+    assert json.dumps(streak_line, ensure_ascii=False)[1:-1][:40] in offer_text
     assert len(nudges_of(bot, "loss_streak_offer")) == 1
 
     click(bot, REP, "streak_yes")
