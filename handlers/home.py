@@ -1,29 +1,87 @@
-"""App Home: what a rep sees when they open the app — their recent deals and how to start."""
+"""App Home: what someone sees when they open the app — their open loops, their recent
+deals and, for a manager, the team's latest deals."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from sqlmodel import Session, col, select
 
 from bot import messages
-from bot.messages import Texts
+from bot.messages import TeamMember, Texts
 from bot.people import load_person
 from bot.runtime import Runtime
+from storage.concerns import open_loops
 from storage.db import unit_of_work
 from storage.deals import recent_deals
-from storage.models import Deal
+from storage.debriefs import LOGGED
+from storage.models import Deal, Person, RitualRun
+
+DEBRIEF_RITUALS = ("win_debrief", "loss_debrief")
+
+
+@dataclass
+class HomeData:
+    deals: list[Deal] = field(default_factory=list)
+    concerns: list[RitualRun] = field(default_factory=list)
+    open_debriefs: list[Any] = field(default_factory=list)
+    team: list[TeamMember] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class OpenDebrief:
+    account: str
+    outcome: str
+
+
+def read_home(session: Session, team_id: str, user_id: str) -> HomeData:
+    data = HomeData(
+        deals=recent_deals(session=session, team_id=team_id, rep_slack_id=user_id),
+        concerns=open_loops(session=session, team_id=team_id, user_slack_id=user_id),
+    )
+    rows = session.exec(
+        select(RitualRun, Deal)
+        .join(Deal, col(Deal.id) == col(RitualRun.deal_id))
+        .where(
+            RitualRun.team_id == team_id,
+            RitualRun.user_slack_id == user_id,
+            col(RitualRun.ritual).in_(DEBRIEF_RITUALS),
+            RitualRun.state != LOGGED,
+        )
+        .order_by(col(RitualRun.id).desc())
+        .limit(10)
+    ).all()
+    data.open_debriefs = [OpenDebrief(deal.account, deal.outcome) for _run, deal in rows]
+    reps = session.exec(
+        select(Person.slack_id).where(Person.team_id == team_id, Person.manager_slack_id == user_id)
+    ).all()
+    for rep in reps:
+        last = recent_deals(session=session, team_id=team_id, rep_slack_id=rep, limit=1)
+        if last:
+            data.team.append(TeamMember(rep, last[0].account, last[0].outcome, last[0].created_at))
+        else:
+            data.team.append(TeamMember(rep))
+    return data
 
 
 async def publish_home(rt: Runtime, team_id: str, user_id: str) -> None:
     person = await load_person(rt, team_id=team_id, user_id=user_id)
 
-    def read() -> list[Deal]:
+    def read() -> HomeData:
         with unit_of_work(rt.engine) as session:
-            return recent_deals(session=session, team_id=team_id, rep_slack_id=user_id)
+            return read_home(session, team_id, user_id)
 
-    deals = await rt.db(read)
-    view = messages.home_view(Texts(rt.catalog, person.locale), deals, tz=person.tz)
+    data = await rt.db(read)
+    view = messages.home_view(
+        Texts(rt.catalog, person.locale),
+        data.deals,
+        tz=person.tz,
+        concerns=data.concerns,
+        open_debriefs=data.open_debriefs,
+        team=data.team,
+    )
     await rt.client.views_publish(user_id=user_id, view=view)
 
 

@@ -37,3 +37,28 @@ def test_home_of_a_new_spanish_rep_is_in_spanish_and_says_how_to_start(bot: Runn
 def test_opening_the_messages_tab_publishes_nothing(bot: RunningBot) -> None:
     assert bot.send(home_opened(bot, REP, tab="messages")).status == 200
     assert bot.standin.calls_to("views.publish") == []
+
+
+def test_home_shows_open_concerns_and_debriefs_not_yet_logged(bot: RunningBot) -> None:
+    bot.send(bot.slack.event_request(bot.slack.message_event(
+        f"Closed Lost: Globex <@{REP}>", channel=DEALS, user=MANAGER)))
+    bot.send(bot.slack.slash_command("concern Initech — the price is too high", user=REP))
+    bot.send(home_opened(bot, REP))
+    text = published_text(bot, REP)
+    assert "Initech" in text and "the price is too high" in text
+    assert bot.rt.catalog.text(
+        "en", "home.debrief_line", account="Globex",
+        outcome=bot.rt.catalog.text("en", "deal.outcome_lost")) in text
+    assert bot.rt.catalog.text("en", "home.loops_empty") not in text
+
+
+def test_a_manager_sees_each_reps_latest_deal(bot: RunningBot) -> None:
+    from tests.debrief_steps import set_manager
+
+    bot.send(bot.slack.event_request(bot.slack.message_event(
+        f"Closed Won: Hooli <@{REP}>", channel=DEALS, user=MANAGER)))
+    set_manager(bot, REP, MANAGER)
+    bot.send(home_opened(bot, MANAGER))
+    text = published_text(bot, MANAGER)
+    assert bot.rt.catalog.text("en", "home.team_header") in text
+    assert f"<@{REP}>" in text and "Hooli" in text

@@ -155,13 +155,41 @@ def _local_date(when: datetime | None, tz: str | None) -> str:
     return (when.astimezone(zone) if zone else when).strftime("%Y-%m-%d")
 
 
-def home_view(t: Texts, deals: Sequence[Any], *, tz: str | None) -> dict[str, Any]:
-    blocks: list[Block] = [
-        header(t("home.header")),
-        section(t("home.intro")),
-        divider(),
-        header(t("home.recent_header")),
+@dataclass(frozen=True)
+class TeamMember:
+    rep: str
+    last_account: str | None = None
+    last_outcome: str | None = None
+    last_at: datetime | None = None
+
+
+def home_view(
+    t: Texts,
+    deals: Sequence[Any],
+    *,
+    tz: str | None,
+    concerns: Sequence[Any] = (),
+    open_debriefs: Sequence[Any] = (),
+    team: Sequence[TeamMember] = (),
+) -> dict[str, Any]:
+    """App Home: the rep's open loops first (what still needs them), then their recent
+    deals, then — for a manager — each rep's latest deal."""
+    blocks: list[Block] = [header(t("home.header")), section(t("home.intro")), divider()]
+    blocks.append(header(t("home.loops_header")))
+    loops = [
+        t(
+            "home.concern_line",
+            account=c.account or "",
+            concern=(c.data or {}).get("concern", ""),
+            date=_local_date(c.due_at, tz),
+        )
+        for c in concerns
+    ] + [
+        t("home.debrief_line", account=d.account or "", outcome=outcome_word(t, d.outcome))
+        for d in open_debriefs
     ]
+    blocks.append(section("\n".join(loops[:40]) if loops else t("home.loops_empty")))
+    blocks.append(header(t("home.recent_header")))
     if not deals:
         blocks.append(section(t("home.empty")))
     else:
@@ -173,6 +201,21 @@ def home_view(t: Texts, deals: Sequence[Any], *, tz: str | None) -> dict[str, An
                 date=_local_date(d.created_at, tz),
             )
             for d in deals
+        ]
+        blocks.append(section("\n".join(lines)))
+    if team:
+        blocks.append(header(t("home.team_header")))
+        lines = [
+            t(
+                "home.team_line",
+                rep=f"<@{m.rep}>",
+                account=m.last_account,
+                outcome=outcome_word(t, m.last_outcome),
+                date=_local_date(m.last_at, tz),
+            )
+            if m.last_account and m.last_outcome
+            else t("home.team_no_deal", rep=f"<@{m.rep}>")
+            for m in team[:40]
         ]
         blocks.append(section("\n".join(lines)))
     return {"type": "home", "blocks": blocks[:VIEW_BLOCKS_MAX]}
