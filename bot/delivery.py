@@ -46,16 +46,12 @@ PERMANENT_ERRORS = frozenset(
         "account_inactive",
         "channel_not_found",
         "cannot_dm_bot",
-        "invalid_auth",
         "invalid_blocks",
         "is_archived",
         "messages_tab_disabled",
-        "missing_scope",
         "msg_too_long",
         "no_text",
-        "not_authed",
         "not_in_channel",
-        "token_revoked",
         "user_disabled",
         "user_is_bot",
         "user_not_found",
@@ -63,6 +59,22 @@ PERMANENT_ERRORS = frozenset(
         "user_not_visible",
     }
 )
+
+# The whole workspace's problem, not this nudge's (a revoked or rotated token, a scope
+# the admin has not granted yet): failing every queued nudge would lose them all, so
+# they wait, attempts refunded, until the admin fixes the install.
+WORKSPACE_ERRORS = frozenset(
+    {
+        "invalid_auth",
+        "missing_scope",
+        "not_authed",
+        "token_revoked",
+        "account_inactive_team",
+        "team_access_not_granted",
+        "team_not_found",
+    }
+)
+WORKSPACE_RETRY = timedelta(minutes=15)
 
 # Answers to chat.postMessage (HTTP 200, ok:false) after which the message may or may
 # not have been posted: as uncertain as a 5xx.
@@ -170,7 +182,13 @@ async def _settle(rt: Runtime, fn: Callable[..., bool], nudge: Nudge, **kwargs: 
 
     def write() -> bool:
         with unit_of_work(rt.engine) as session:
-            return fn(session=session, nudge_id=nudge.id, now=now, **kwargs)
+            return fn(
+                session=session,
+                nudge_id=nudge.id,
+                now=now,
+                claim_token=nudge.claim_token,
+                **kwargs,
+            )
 
     return await rt.db(write)
 
@@ -282,6 +300,9 @@ async def send_claimed(
             await _settle(rt, nudges.mark_uncertain, nudge, error=f"{error} (HTTP {status})")
             log.warning("nudge %s (%s) uncertain: %s", nudge.id, nudge.kind, error)
             return nudges.UNCERTAIN
+        if error in WORKSPACE_ERRORS:
+            log.error("Slack refused the bot's token (%s): nudges wait until it is fixed", error)
+            return await _give_back(rt, nudge, WORKSPACE_RETRY, error, refund=True)
         if error in ("channel_not_found", "is_archived"):
             # A cached DM channel that no longer works: open it afresh next time.
             rt.dm_channels.pop((nudge.team_id, nudge.user_slack_id), None)
@@ -350,6 +371,9 @@ async def _before_post_error(
         if on_rate_limited is not None:
             on_rate_limited(nudge.team_id, retry_after)
         return await _give_back(rt, nudge, timedelta(seconds=retry_after), error, refund=True)
+    if error in WORKSPACE_ERRORS:
+        log.error("Slack refused the bot's token (%s): nudges wait until it is fixed", error)
+        return await _give_back(rt, nudge, WORKSPACE_RETRY, error, refund=True)
     transient = status >= 500 or error in UNCERTAIN_ERRORS or error == f"http_{status}"
     if error in PERMANENT_ERRORS or not transient:
         await _settle(rt, nudges.mark_failed, nudge, error=error)

@@ -25,7 +25,7 @@ async def load_person(
         now = rt.clock.now()
 
         def read() -> Person | None:
-            with unit_of_work(rt.engine) as session:
+            with unit_of_work(rt.engine, immediate=False) as session:
                 return get_person(session=session, team_id=team_id, slack_id=user_id)
 
         person = await rt.db(read)

@@ -106,7 +106,7 @@ async def reader_texts(rt: Runtime, team_id: str, user_id: str) -> Texts:
     if cached is None:
 
         def read() -> str | None:
-            with unit_of_work(rt.engine) as session:
+            with unit_of_work(rt.engine, immediate=False) as session:
                 person = get_person(session=session, team_id=team_id, slack_id=user_id)
                 return person.locale if person else None
 

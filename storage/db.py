@@ -57,11 +57,14 @@ def create_db_and_tables(engine: Engine) -> None:
 
 
 @contextmanager
-def unit_of_work(engine: Engine, *, immediate: bool = False) -> Iterator[Session]:
+def unit_of_work(engine: Engine, *, immediate: bool = True) -> Iterator[Session]:
     """One transaction: committed when the block ends, rolled back if it raises.
 
-    `immediate=True` takes SQLite's write lock at BEGIN, so two writers never both read
-    a row as free and then both claim it. PostgreSQL ignores it (it uses row locks)."""
+    On SQLite every unit of work takes the write lock at BEGIN (IMMEDIATE) by default:
+    in WAL mode a transaction that reads and then writes fails at once ("database is
+    locked", which busy_timeout cannot help) if another writer committed in between,
+    and SQLite serialises writers anyway. `immediate=False` is for pure reads that may
+    run beside a writer. PostgreSQL ignores the flag (it uses row locks)."""
     bind: Any = engine
     if immediate and engine.dialect.name == "sqlite":
         bind = engine.execution_options(sqlite_begin="IMMEDIATE")

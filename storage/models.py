@@ -138,6 +138,9 @@ class Nudge(SQLModel, table=True):
     attempts: int = 0
     last_error: str | None = None
     lease_until: datetime | None = utc_column()
+    # New for every claim: only the worker holding this claim may post or settle the row,
+    # even after its lease ran out and another worker claimed the row again.
+    claim_token: str | None = None
     post_started_at: datetime | None = utc_column()
     sent_channel: str | None = None
     sent_ts: str | None = None

@@ -8,6 +8,7 @@ Slack has no idempotency key for chat.postMessage and a blind retry could post t
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
@@ -73,6 +74,7 @@ def claim(*, session: Session, nudge_id: int, now: datetime, lease: timedelta) -
         .values(
             state=SENDING,
             lease_until=now + lease,
+            claim_token=uuid.uuid4().hex,
             attempts=Nudge.attempts + 1,
             post_started_at=None,
             updated_at=now,
@@ -119,6 +121,7 @@ def claim_due(
         .values(
             state=SENDING,
             lease_until=now + lease,
+            claim_token=uuid.uuid4().hex,
             attempts=Nudge.attempts + 1,
             post_started_at=None,
             updated_at=now,
@@ -149,28 +152,38 @@ def _settle(
     now: datetime,
     *,
     states: tuple[str, ...] = (SENDING,),
+    claim_token: str | None = None,
     **values: Any,
 ) -> bool:
-    result = session.execute(
-        update(Nudge)
-        .where(col(Nudge.id) == nudge_id, col(Nudge.state).in_(states))
-        .values(updated_at=now, **values)
-    )
+    """Settle a row this worker claimed. With `claim_token`, a worker whose claim was
+    taken over (lease ran out, row reclaimed) changes nothing."""
+    where = [col(Nudge.id) == nudge_id, col(Nudge.state).in_(states)]
+    if claim_token is not None:
+        where.append(col(Nudge.claim_token) == claim_token)
+    result = session.execute(update(Nudge).where(*where).values(updated_at=now, **values))
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def mark_posting(
-    *, session: Session, nudge_id: int, now: datetime, lease: timedelta | None = None
+    *,
+    session: Session,
+    nudge_id: int,
+    now: datetime,
+    lease: timedelta | None = None,
+    claim_token: str | None = None,
 ) -> bool:
     """Record that the post is about to go out. False means this worker lost the claim
     (its lease ran out and another worker took the row back): it must not post."""
+    where = [
+        col(Nudge.id) == nudge_id,
+        col(Nudge.state) == SENDING,
+        or_(col(Nudge.lease_until).is_(None), col(Nudge.lease_until) > now),
+    ]
+    if claim_token is not None:
+        where.append(col(Nudge.claim_token) == claim_token)
     result = session.execute(
         update(Nudge)
-        .where(
-            col(Nudge.id) == nudge_id,
-            col(Nudge.state) == SENDING,
-            or_(col(Nudge.lease_until).is_(None), col(Nudge.lease_until) > now),
-        )
+        .where(*where)
         .values(
             updated_at=now,
             post_started_at=now,
@@ -181,7 +194,15 @@ def mark_posting(
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
-def mark_sent(*, session: Session, nudge_id: int, now: datetime, channel: str, ts: str) -> bool:
+def mark_sent(
+    *,
+    session: Session,
+    nudge_id: int,
+    now: datetime,
+    channel: str,
+    ts: str,
+    claim_token: str | None = None,
+) -> bool:
     # From `uncertain` too: if a slow post outlived its lease and was marked uncertain,
     # Slack's ok settles the doubt.
     return _settle(
@@ -189,6 +210,7 @@ def mark_sent(*, session: Session, nudge_id: int, now: datetime, channel: str, t
         nudge_id,
         now,
         states=(SENDING, UNCERTAIN),
+        claim_token=claim_token,
         state=SENT,
         sent_channel=channel,
         sent_ts=ts,
@@ -197,17 +219,45 @@ def mark_sent(*, session: Session, nudge_id: int, now: datetime, channel: str, t
     )
 
 
-def mark_failed(*, session: Session, nudge_id: int, now: datetime, error: str) -> bool:
-    return _settle(session, nudge_id, now, state=FAILED, last_error=error[:500], lease_until=None)
-
-
-def mark_skipped(*, session: Session, nudge_id: int, now: datetime, reason: str) -> bool:
-    return _settle(session, nudge_id, now, state=SKIPPED, last_error=reason[:500], lease_until=None)
-
-
-def mark_uncertain(*, session: Session, nudge_id: int, now: datetime, error: str) -> bool:
+def mark_failed(
+    *, session: Session, nudge_id: int, now: datetime, error: str, claim_token: str | None = None
+) -> bool:
     return _settle(
-        session, nudge_id, now, state=UNCERTAIN, last_error=error[:500], lease_until=None
+        session,
+        nudge_id,
+        now,
+        claim_token=claim_token,
+        state=FAILED,
+        last_error=error[:500],
+        lease_until=None,
+    )
+
+
+def mark_skipped(
+    *, session: Session, nudge_id: int, now: datetime, reason: str, claim_token: str | None = None
+) -> bool:
+    return _settle(
+        session,
+        nudge_id,
+        now,
+        claim_token=claim_token,
+        state=SKIPPED,
+        last_error=reason[:500],
+        lease_until=None,
+    )
+
+
+def mark_uncertain(
+    *, session: Session, nudge_id: int, now: datetime, error: str, claim_token: str | None = None
+) -> bool:
+    return _settle(
+        session,
+        nudge_id,
+        now,
+        claim_token=claim_token,
+        state=UNCERTAIN,
+        last_error=error[:500],
+        lease_until=None,
     )
 
 
@@ -219,6 +269,7 @@ def release(
     due_at: datetime,
     error: str | None,
     refund_attempt: bool = False,
+    claim_token: str | None = None,
 ) -> bool:
     """Give a claimed nudge back, to be tried again at `due_at` (nothing was posted).
 
@@ -229,6 +280,7 @@ def release(
         session,
         nudge_id,
         now,
+        claim_token=claim_token,
         state=PENDING,
         due_at=due_at,
         last_error=error[:500] if error else None,

@@ -395,3 +395,18 @@ def test_a_deal_without_an_account_or_a_known_rep_falls_back_to_english(
     bot.send(person_post(bot, "Closed Won <@U0GHOST>"))
     [deal] = deals(bot)
     assert deal.account == bot.rt.catalog.text("en", "deal.unnamed_account")
+
+
+def test_a_revoked_token_holds_the_dm_instead_of_failing_it(
+    bot: RunningBot, clock: Any
+) -> None:
+    from datetime import timedelta
+
+    bot.standin.fail_next("chat.postMessage", error="token_revoked")
+    bot.send(person_post(bot, f"Closed Lost: Globex <@{REP}>"))
+    with Session(bot.rt.engine) as s:
+        [nudge] = s.exec(select(Nudge).where(Nudge.kind == "deal_dm")).all()
+    assert (nudge.state, nudge.last_error, nudge.attempts) == ("pending", "token_revoked", 0)
+    clock.advance(timedelta(minutes=16))
+    bot.tick()
+    assert [who for who, _ in dms(bot)] == [REP]

@@ -160,3 +160,29 @@ def test_settling_a_nudge_someone_else_holds_does_nothing(engine: Engine) -> Non
         assert nudges.claim(session=s, nudge_id=nid, now=NOW, lease=timedelta(minutes=1))
         assert nudges.claim(session=s, nudge_id=nid, now=NOW, lease=timedelta(minutes=1)) is None
         assert nudges.mark_sent(session=s, nudge_id=nid, now=NOW, channel="D1", ts="1.0")
+
+
+def test_a_worker_whose_claim_was_taken_over_can_neither_post_nor_settle(engine: Engine) -> None:
+    """A stalls past its lease, the row is recovered and B claims it: A's claim is void,
+    even though B's fresh lease makes the row look claimed and live."""
+    lease = timedelta(minutes=2)
+    with unit_of_work(engine) as s:
+        n = nudges.schedule(session=s, team_id="T1", user_slack_id="U1", kind="k",
+                            due_at=NOW, idempotency_key="stale", now=NOW)
+        nid = n.id
+    with unit_of_work(engine) as s:
+        worker_a = nudges.claim(session=s, nudge_id=nid, now=NOW, lease=lease)
+    later = NOW + timedelta(minutes=5)
+    with unit_of_work(engine, immediate=True) as s:
+        assert nudges.recover_expired_leases(session=s, now=later) == (1, 0)
+        [worker_b] = nudges.claim_due(session=s, now=later, limit=10, lease=lease)
+    assert worker_a is not None and worker_a.claim_token != worker_b.claim_token
+    with unit_of_work(engine) as s:
+        assert not nudges.mark_posting(session=s, nudge_id=nid, now=later,
+                                       claim_token=worker_a.claim_token)
+        assert not nudges.release(session=s, nudge_id=nid, now=later, due_at=later,
+                                  error="stale", claim_token=worker_a.claim_token)
+        assert nudges.mark_posting(session=s, nudge_id=nid, now=later,
+                                   claim_token=worker_b.claim_token)
+        assert nudges.mark_sent(session=s, nudge_id=nid, now=later, channel="D1", ts="1.0",
+                                claim_token=worker_b.claim_token)
