@@ -62,6 +62,12 @@ def start_of_day(day: date, tz: str | None) -> datetime:
     return datetime.combine(day, time(0), tzinfo=zone_of(tz)).astimezone(UTC)
 
 
+def morning_of(day: date, tz: str | None) -> datetime:
+    """09:00 local on `day`: when someone back from a holiday or vacation gets what
+    waited for them — not at the stroke of midnight."""
+    return datetime.combine(day, MORNING, tzinfo=zone_of(tz)).astimezone(UTC)
+
+
 def parse_day(word: str) -> date | None:
     try:
         return date.fromisoformat(word.strip())
@@ -100,20 +106,20 @@ def person_quiet_until(person: Person, now: datetime) -> datetime | None:
     if first is not None and last is not None:
         today = local_day(now, person.tz)
         if first <= today <= last:
-            back = start_of_day(last + timedelta(days=1), person.tz)
+            back = morning_of(last + timedelta(days=1), person.tz)
             until = back if until is None else max(until, back)
     return until
 
 
 def holiday_quiet_until(holidays: list[str], tz: str | None, now: datetime) -> datetime | None:
-    """Quiet until the local midnight that ends a run of consecutive holidays."""
+    """Quiet until 09:00 local on the first day after a run of consecutive holidays."""
     days = set(holidays)
     day = local_day(now, tz)
     if day.isoformat() not in days:
         return None
     while day.isoformat() in days:
         day += timedelta(days=1)
-    return start_of_day(day, tz)
+    return morning_of(day, tz)
 
 
 @dataclass(frozen=True)

@@ -195,10 +195,13 @@ def test_vacation_holds_nudges_until_the_day_after_it_ends(
 ) -> None:
     assert "2026-11-23 to 2026-11-24" in loop(bot, "settings vacation 2026-11-23 2026-11-24")
     deal_posted_by_manager(bot)
-    clock.set(datetime(2026, 11, 25, 4, 59, tzinfo=UTC))  # 23:59 on the 24th in New York
+    clock.set(datetime(2026, 11, 25, 5, 0, tzinfo=UTC))  # midnight in New York: not yet
     bot.tick()
     assert dms(bot) == []
-    clock.set(datetime(2026, 11, 25, 5, 0, tzinfo=UTC))  # midnight: back
+    clock.set(datetime(2026, 11, 25, 13, 59, tzinfo=UTC))  # 08:59 on the first day back
+    bot.tick()
+    assert dms(bot) == []
+    clock.set(datetime(2026, 11, 25, 14, 0, tzinfo=UTC))  # 09:00: back, and it waited
     bot.tick()
     assert len(dms(bot)) == 1
 
@@ -239,10 +242,10 @@ def test_admin_adds_a_holiday_and_nudges_wait_for_the_next_local_day(
     with Session(bot.rt.engine) as s:
         assert s.exec(select(Workspace)).one().holidays == ["2026-11-23"]
     deal_posted_by_manager(bot)
-    clock.set(datetime(2026, 11, 24, 4, 59, tzinfo=UTC))  # 23:59 on the 23rd in New York
+    clock.set(datetime(2026, 11, 24, 5, 0, tzinfo=UTC))  # midnight after the holiday
     bot.tick()
-    assert dms(bot) == []
-    clock.set(datetime(2026, 11, 24, 5, 0, tzinfo=UTC))
+    assert dms(bot) == []  # not in the middle of the night
+    clock.set(datetime(2026, 11, 24, 14, 0, tzinfo=UTC))  # 09:00 the next day in New York
     bot.tick()
     assert len(dms(bot)) == 1
 
@@ -268,7 +271,7 @@ def test_holidays_list_add_twice_and_remove(bot: RunningBot) -> None:
 def test_consecutive_holidays_are_one_quiet_stretch() -> None:
     now = datetime(2026, 12, 25, 15, 0, tzinfo=UTC)
     until = holiday_quiet_until(["2026-12-25", "2026-12-26"], "Europe/Madrid", now)
-    assert until == datetime(2026, 12, 26, 23, 0, tzinfo=UTC)  # midnight on the 27th, Madrid
+    assert until == datetime(2026, 12, 27, 8, 0, tzinfo=UTC)  # 09:00 on the 27th, Madrid
     assert holiday_quiet_until(["2026-12-24"], "Europe/Madrid", now) is None
 
 
