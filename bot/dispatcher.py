@@ -235,7 +235,10 @@ async def drain(rt: Runtime, *, max_ticks: int = 100_000, wait: bool = True) -> 
         empty_claims = 0
         ready = min(blocked.values())
         slack_said = all(state.pacer.paused(team, now) for team in blocked)
-        await _sleep(rt, state, max((ready - now).total_seconds(), 0.001), slack_said=slack_said)
+        # Capped at a tick: while one workspace waits out a long Retry-After, work that
+        # falls due for the others (and the planners) must not wait with it.
+        wait_for = min(max((ready - now).total_seconds(), 0.001), rt.settings.tick_seconds)
+        await _sleep(rt, state, wait_for, slack_said=slack_said)
     return total
 
 
