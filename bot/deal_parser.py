@@ -578,9 +578,7 @@ _FROM_STAGE = re.compile(
 _WAS_STAGE = re.compile(
     rf"\(\s*(?:was|previously|formerly|prev\.?|from)\s*:?\s*(?:{_STAGE_TERM})\s*\)", re.I
 )
-_STAGE_BEFORE_ARROW = re.compile(
-    rf"{_B}(?:{_STAGE_TERM}){_QUOTE_CLOSE}\s*(?=→|->|=>|⇒|➡)", re.I
-)
+_STAGE_BEFORE_ARROW = re.compile(rf"{_B}(?:{_STAGE_TERM}){_QUOTE_CLOSE}\s*(?=→|->|=>|⇒|➡)", re.I)
 _REOPENED = re.compile(r"(?<![\w])re-?open(?:ed|s|ing)?(?![\w])", re.I)
 
 _CLAUSE_END = r"(?=\s*(?:$|[^\w\s]|(?:to|with|for|at|by|from|over|against|today|yesterday)\b))"
@@ -714,9 +712,7 @@ _INTERNAL_PROPOSAL = re.compile(
 
 # A hedge only reaches across its own clause. "|" and "•" separate CRM fields on one line
 # ("Forecast: Commit | Stage: Closed Won").
-_CLAUSE_BREAK = re.compile(
-    r"[!?;,|•]|\.(?!\d)|(?<![\w])(?:but|however|although)(?![\w])", re.I
-)
+_CLAUSE_BREAK = re.compile(r"[!?;,|•]|\.(?!\d)|(?<![\w])(?:but|however|although)(?![\w])", re.I)
 _HEDGE_WINDOW = 8
 _HEDGES = frozenset(
     {
@@ -883,9 +879,7 @@ def _lost_to_matches(line: str) -> Iterator[_Match]:
         yield "lost", 1, m.start(), m.end(), None
     for m in _LOST_TO.finditer(line):
         rival = _leading_name(line, m.end())
-        if rival and not _not_an_account(rival[0]) and _LOST_TO_SUBJECT.search(
-            line[: m.start()]
-        ):
+        if rival and not _not_an_account(rival[0]) and _LOST_TO_SUBJECT.search(line[: m.start()]):
             yield "lost", 1, m.start(), rival[1], None
     for m in _WENT_WITH_RIVAL.finditer(line):
         yield "lost", 1, m.start(), m.end(), None
@@ -905,8 +899,11 @@ def _no_decision_matches(line: str) -> Iterator[_Match]:
             continue
         lead = _ND_AFTER_NAME.match(line, m.end())
         found = _leading_name(line, lead.end()) if lead else None
-        if found and not _not_an_account(found[0]) and re.match(r"\s*(?:$|[^\w\s])",
-                                                                line[found[1] :]):
+        if (
+            found
+            and not _not_an_account(found[0])
+            and re.match(r"\s*(?:$|[^\w\s])", line[found[1] :])
+        ):
             yield "no_decision", 1, m.start(), found[1], found[0]
 
 
@@ -1139,9 +1136,7 @@ def _name_within(text: str | None) -> str | None:
 def _not_an_account(name: str) -> bool:
     lowered = name.lower().rstrip(".")
     return (
-        lowered in _NOT_ACCOUNTS
-        or lowered in _STAGE_NAMES
-        or not any(ch.isalpha() for ch in name)
+        lowered in _NOT_ACCOUNTS or lowered in _STAGE_NAMES or not any(ch.isalpha() for ch in name)
     )
 
 

@@ -257,8 +257,9 @@ async def concern_command(call: CommandCall) -> None:
         person = await load_person(rt, team_id=call.team_id, user_id=call.user_id)
         # A first-time user's language is known only now, from users.info.
         t = Texts(rt.catalog, person.locale)
-        text = t("concern.logged", date=local_date(due, person.tz), account=account,
-                 concern=concern)
+        text = t(
+            "concern.logged", date=local_date(due, person.tz), account=account, concern=concern
+        )
         await call.respond(text=text, response_type="ephemeral")
 
     rt.spawn(work(), name=f"concern:{call.user_id}")
@@ -351,8 +352,9 @@ async def on_modal_submit(rt: Runtime, ack: AsyncAck, body: dict[str, Any]) -> N
     text = t("concern.logged", date=local_date(due, tz), account=account, concern=concern)
     await ack(response_action="update", view=views.saved_view(t, text))
     rt.spawn(
-        track(rt, team_id=team_id, user_id=user_id, account=account, concern=concern,
-              deal_id=deal_id),
+        track(
+            rt, team_id=team_id, user_id=user_id, account=account, concern=concern, deal_id=deal_id
+        ),
         name=f"concern-modal:{user_id}",
     )
 

@@ -183,7 +183,7 @@ async def debrief_command(call: CommandCall) -> None:
     """`/loop debrief <account>`: back to a debrief whose DM scrolled away — the win
     log for a win, the guess and the call script for a loss."""
     t, rt = call.t, call.rt
-    account = call.args.strip().strip("*_`\"")
+    account = call.args.strip().strip('*_`"')
     if not account:
         await call.reply(t("debrief.usage"))
         return
@@ -345,9 +345,7 @@ def register(app: AsyncApp, rt: Runtime, commands: LoopCommand) -> None:
         await _open_log(rt, client, respond, click, role)
 
     @app.view("loss_log")
-    async def on_log_submitted(
-        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
-    ) -> None:
+    async def on_log_submitted(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         view = body["view"]
         user_id = str(body["user"]["id"])
         team_id = team_of(body, rt)

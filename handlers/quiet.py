@@ -62,8 +62,9 @@ async def answer_after_ack(call: CommandCall, work: Work) -> None:
 
 def _update_person(rt: Runtime, person: Person, change: Callable[[Person], str]) -> str:
     with unit_of_work(rt.engine) as session:
-        row = person_row(session=session, team_id=person.team_id, slack_id=person.slack_id,
-                         now=rt.clock.now())
+        row = person_row(
+            session=session, team_id=person.team_id, slack_id=person.slack_id, now=rt.clock.now()
+        )
         result = change(row)
         session.add(row)
         return result
@@ -94,8 +95,7 @@ def _resume(rt: Runtime, t: Texts, person: Person) -> str:
     """Pause, snooze and a vacation under way all end; a vacation still to come stays."""
     now = rt.clock.now()
     with unit_of_work(rt.engine) as session:
-        row = person_row(session=session, team_id=person.team_id, slack_id=person.slack_id,
-                         now=now)
+        row = person_row(session=session, team_id=person.team_id, slack_id=person.slack_id, now=now)
         quiet = row.paused or (row.snoozed_until is not None and row.snoozed_until > now)
         first, last = parse_day(row.vacation_start or ""), parse_day(row.vacation_end or "")
         today = local_day(now, row.tz)
@@ -105,8 +105,9 @@ def _resume(rt: Runtime, t: Texts, person: Person) -> str:
         row.paused = False
         row.snoozed_until = None
         session.add(row)
-        released = release_waiting(session=session, team_id=row.team_id,
-                                   user_slack_id=row.slack_id, now=now)
+        released = release_waiting(
+            session=session, team_id=row.team_id, user_slack_id=row.slack_id, now=now
+        )
     log.info("%s resumed; %d waiting nudge(s) due now", person.slack_id, released)
     return t("quiet.resumed") if quiet else t("quiet.not_paused")
 
@@ -161,8 +162,7 @@ async def snooze_command(call: CommandCall) -> None:
 def _read_settings(rt: Runtime, person: Person) -> QuietSettings:
     now = rt.clock.now()
     with unit_of_work(rt.engine) as session:
-        row = person_row(session=session, team_id=person.team_id, slack_id=person.slack_id,
-                         now=now)
+        row = person_row(session=session, team_id=person.team_id, slack_id=person.slack_id, now=now)
         holidays = workspace_holidays(session=session, team_id=person.team_id)
         tz = row.tz or person.tz
         snoozed = row.snoozed_until if row.snoozed_until and row.snoozed_until > now else None
@@ -213,7 +213,8 @@ async def vacation_command(call: CommandCall, words: list[str]) -> None:
     for word, day in zip(words, days, strict=True):
         if day is None:
             await call.reply(
-                t("quiet.settings.date_bad", word=word[:40]) + "\n"
+                t("quiet.settings.date_bad", word=word[:40])
+                + "\n"
                 + t("quiet.settings.vacation_usage")
             )
             return
@@ -232,8 +233,7 @@ async def vacation_command(call: CommandCall, words: list[str]) -> None:
     async def work(person: Person, t: Texts) -> str:
         def change(row: Person) -> str:
             row.vacation_start, row.vacation_end = first.isoformat(), last.isoformat()
-            return t("quiet.settings.vacation_set", start=first.isoformat(),
-                     end=last.isoformat())
+            return t("quiet.settings.vacation_set", start=first.isoformat(), end=last.isoformat())
 
         return await rt.db(_update_person, rt, person, change)
 
@@ -260,7 +260,8 @@ async def holidays_command(call: CommandCall, words: list[str]) -> None:
     day = parse_day(words[1])
     if day is None:
         await call.reply(
-            t("quiet.settings.date_bad", word=words[1][:40]) + "\n"
+            t("quiet.settings.date_bad", word=words[1][:40])
+            + "\n"
             + t("quiet.settings.holidays_usage")
         )
         return
@@ -272,8 +273,13 @@ async def holidays_command(call: CommandCall, words: list[str]) -> None:
 
         def write() -> bool:
             with unit_of_work(rt.engine) as session:
-                return set_holiday(session=session, team_id=call.team_id, day=day.isoformat(),
-                                   on=on, now=rt.clock.now())
+                return set_holiday(
+                    session=session,
+                    team_id=call.team_id,
+                    day=day.isoformat(),
+                    on=on,
+                    now=rt.clock.now(),
+                )
 
         changed = await rt.db(write)
         if on:

@@ -58,9 +58,7 @@ def texts(message: dict[str, Any]) -> str:
     return json.dumps(message.get("blocks", []), ensure_ascii=False)
 
 
-def click(
-    bot: RunningBot, user: str, action_id: str, *, value: str | None = None
-) -> HttpResult:
+def click(bot: RunningBot, user: str, action_id: str, *, value: str | None = None) -> HttpResult:
     message = find_message(bot, user, action_id)
     request = bot.slack.block_action(
         action_id,
@@ -79,9 +77,7 @@ def last_modal(bot: RunningBot) -> dict[str, Any]:
     return dict(call.body["view"])
 
 
-def submit(
-    bot: RunningBot, user: str, view: dict[str, Any], answers: dict[str, Any]
-) -> HttpResult:
+def submit(bot: RunningBot, user: str, view: dict[str, Any], answers: dict[str, Any]) -> HttpResult:
     values: dict[str, dict[str, dict[str, Any]]] = {}
     for name, answer in answers.items():
         if isinstance(answer, bool):

@@ -115,9 +115,7 @@ def test_not_yet_reschedules_with_the_looping_tip(bot: RunningBot, clock: FakeCl
     assert len(checkins(bot)) == 2
 
 
-def test_didnt_ask_reschedules_and_teaches_the_question(
-    bot: RunningBot, clock: FakeClock
-) -> None:
+def test_didnt_ask_reschedules_and_teaches_the_question(bot: RunningBot, clock: FakeClock) -> None:
     concern(bot, "Acme Corp — security review")
     clock.advance(DELAY)
     bot.tick()
@@ -301,8 +299,10 @@ def test_debrief_button_opens_a_modal_for_the_deals_account(
     empty = bot.send(
         bot.slack.view_submission(
             "concern_modal",
-            {"account": {"account": plain_text_value("Globex")},
-             "concern": {"concern": plain_text_value("   ")}},
+            {
+                "account": {"account": plain_text_value("Globex")},
+                "concern": {"concern": plain_text_value("   ")},
+            },
             user=REP,
             private_metadata=view["private_metadata"],
         )
@@ -313,8 +313,10 @@ def test_debrief_button_opens_a_modal_for_the_deals_account(
     done = bot.send(
         bot.slack.view_submission(
             "concern_modal",
-            {"account": {"account": plain_text_value("Globex")},
-             "concern": {"concern": plain_text_value("Needs SSO before signing")}},
+            {
+                "account": {"account": plain_text_value("Globex")},
+                "concern": {"concern": plain_text_value("Needs SSO before signing")},
+            },
             user=REP,
             private_metadata=view["private_metadata"],
         )
@@ -342,8 +344,10 @@ def test_debrief_button_for_a_missing_deal_still_lets_the_rep_type_the_account(
     empty = bot.send(
         bot.slack.view_submission(
             "concern_modal",
-            {"account": {"account": plain_text_value("")},
-             "concern": {"concern": plain_text_value("")}},
+            {
+                "account": {"account": plain_text_value("")},
+                "concern": {"concern": plain_text_value("")},
+            },
             user=REP,
             private_metadata=call.body["view"]["private_metadata"],
         )

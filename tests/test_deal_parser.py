@@ -29,8 +29,15 @@ REP2 = "U0REP2"
 
 def person(text: str, *, user: str = POSTER, **extra: Any) -> dict[str, Any]:
     """A message typed by a seller, as a `message.channels` event."""
-    return {"type": "message", "text": text, "user": user, "ts": "1700000000.000100",
-            "channel": "C0DEALS", "channel_type": "channel", **extra}
+    return {
+        "type": "message",
+        "text": text,
+        "user": user,
+        "ts": "1700000000.000100",
+        "channel": "C0DEALS",
+        "channel_type": "channel",
+        **extra,
+    }
 
 
 def salesforce(
@@ -40,17 +47,33 @@ def salesforce(
     attachments: list[Any] | None = None,
 ) -> dict[str, Any]:
     """Shape (a): a modern app bot, no subtype, with its own bot user."""
-    return {"type": "message", "bot_id": "B0SFDC", "user": "U0SFDCBOT", "app_id": "A0SFDC",
-            "text": text, "ts": "1700000002.000300", "channel": "C0DEALS",
-            "bot_profile": {"id": "B0SFDC", "name": "Salesforce", "app_id": "A0SFDC"},
-            "blocks": blocks or [], "attachments": attachments or []}
+    return {
+        "type": "message",
+        "bot_id": "B0SFDC",
+        "user": "U0SFDCBOT",
+        "app_id": "A0SFDC",
+        "text": text,
+        "ts": "1700000002.000300",
+        "channel": "C0DEALS",
+        "bot_profile": {"id": "B0SFDC", "name": "Salesforce", "app_id": "A0SFDC"},
+        "blocks": blocks or [],
+        "attachments": attachments or [],
+    }
 
 
 def hubspot(attachments: list[Any], *, text: str = "") -> dict[str, Any]:
     """Shape (b): a legacy `bot_message`, no user, usually attachments only."""
-    return {"type": "message", "subtype": "bot_message", "username": "HubSpot",
-            "bot_id": "B0HUBSPOT", "app_id": "A0HUBSPOT", "text": text,
-            "ts": "1700000003.000400", "channel": "C0DEALS", "attachments": attachments}
+    return {
+        "type": "message",
+        "subtype": "bot_message",
+        "username": "HubSpot",
+        "bot_id": "B0HUBSPOT",
+        "app_id": "A0HUBSPOT",
+        "text": text,
+        "ts": "1700000003.000400",
+        "channel": "C0DEALS",
+        "attachments": attachments,
+    }
 
 
 def outcome_of(text: str) -> str | None:
@@ -159,7 +182,9 @@ PROPOSAL_SENT = {
 PHRASINGS = [
     pytest.param(text, outcome, id=f"{outcome}:{name}")
     for outcome, table in (
-        ("won", WON), ("lost", LOST), ("no_decision", NO_DECISION),
+        ("won", WON),
+        ("lost", LOST),
+        ("no_decision", NO_DECISION),
         ("proposal_sent", PROPOSAL_SENT),
     )
     for name, text in table.items()
@@ -261,12 +286,21 @@ def test_grammar_docstring_non_triggers_are_non_triggers() -> None:
     "text, outcome",
     [
         pytest.param("Closed Lost - No Decision", "no_decision", id="lost-refined-by-nd"),
-        pytest.param("Stage: Closed Won\nNotes: they went with a competitor last year", "won",
-                     id="stage-beats-free-text"),
-        pytest.param("Sent the proposal last week and today Acme signed!", "won",
-                     id="terminal-beats-proposal"),
-        pytest.param("Stage: Closed Lost\nReason: went with a competitor", "lost",
-                     id="stage-and-reason-agree"),
+        pytest.param(
+            "Stage: Closed Won\nNotes: they went with a competitor last year",
+            "won",
+            id="stage-beats-free-text",
+        ),
+        pytest.param(
+            "Sent the proposal last week and today Acme signed!",
+            "won",
+            id="terminal-beats-proposal",
+        ),
+        pytest.param(
+            "Stage: Closed Lost\nReason: went with a competitor",
+            "lost",
+            id="stage-and-reason-agree",
+        ),
         pytest.param("Closed Won\nClosed Lost", None, id="contradiction-is-none"),
     ],
 )
@@ -280,12 +314,27 @@ def test_outcome_resolution(text: str, outcome: str | None) -> None:
 @pytest.mark.parametrize(
     "word, outcome",
     [
-        ("won", "won"), ("Won", "won"), ("WIN", "won"), ("won!", "won"),
-        ("closed-won", "won"), ("lost", "lost"), ("loss", "lost"), ("lose", "lost"),
-        ("closed_lost", "lost"), ("no-decision", "no_decision"), ("nodecision", "no_decision"),
-        ("no_decision", "no_decision"), ("No Decision", "no_decision"), ("nd", "no_decision"),
-        ("proposal", "proposal_sent"), ("proposal-sent", "proposal_sent"),
-        ("maybe", None), ("wonder", None), ("", None), ("n", None), ("winner", None),
+        ("won", "won"),
+        ("Won", "won"),
+        ("WIN", "won"),
+        ("won!", "won"),
+        ("closed-won", "won"),
+        ("lost", "lost"),
+        ("loss", "lost"),
+        ("lose", "lost"),
+        ("closed_lost", "lost"),
+        ("no-decision", "no_decision"),
+        ("nodecision", "no_decision"),
+        ("no_decision", "no_decision"),
+        ("No Decision", "no_decision"),
+        ("nd", "no_decision"),
+        ("proposal", "proposal_sent"),
+        ("proposal-sent", "proposal_sent"),
+        ("maybe", None),
+        ("wonder", None),
+        ("", None),
+        ("n", None),
+        ("winner", None),
     ],
     ids=lambda value: repr(value),
 )
@@ -307,10 +356,16 @@ def test_parse_outcome_accepts_the_command_words(word: str, outcome: str | None)
         pytest.param("Proposal sent to Acme", "Acme", id="to-name-for-proposal"),
         pytest.param("Acme — closed won", "Acme", id="name-em-dash-stage"),
         pytest.param("Closed Won: Acme ($50,000)", "Acme", id="stage-colon-name-amount"),
-        pytest.param("Closed won <https://x.my.salesforce.com/006|Acme – Renewal>",
-                     "Acme – Renewal", id="slack-link-label"),
-        pytest.param("Opportunity *Acme – Renewal* moved to Closed Won", "Acme – Renewal",
-                     id="opportunity-moved"),
+        pytest.param(
+            "Closed won <https://x.my.salesforce.com/006|Acme – Renewal>",
+            "Acme – Renewal",
+            id="slack-link-label",
+        ),
+        pytest.param(
+            "Opportunity *Acme – Renewal* moved to Closed Won",
+            "Acme – Renewal",
+            id="opportunity-moved",
+        ),
         pytest.param("lost Acme to Globex", "Acme", id="lost-x-to-rival-is-x"),
         pytest.param("Acme – lost to Globex", "Acme", id="rival-is-not-the-account"),
         pytest.param(":tada: Acme signed!", "Acme", id="signer"),
@@ -318,24 +373,29 @@ def test_parse_outcome_accepts_the_command_words(word: str, outcome: str | None)
         pytest.param("Just won the big Acme renewal", "Acme", id="inside-won-the-deal"),
         pytest.param("AT&amp;T closed won", "AT&T", id="escaped-ampersand"),
         pytest.param("Closed Won 🎉 Acme Corp - $50k", "Acme Corp", id="after-unicode-emoji"),
-        pytest.param("Update on Hooli: they went with a competitor", "Hooli",
-                     id="before-a-pronoun"),
+        pytest.param(
+            "Update on Hooli: they went with a competitor", "Hooli", id="before-a-pronoun"
+        ),
         pytest.param("Acme Corp renewal closed won", "Acme Corp", id="before-a-deal-noun"),
         pytest.param("Acme Corp renewal is closed won", "Acme Corp", id="before-linking-words"),
         pytest.param("Closed won: Procter & Gamble", "Procter & Gamble", id="ampersand-name"),
         pytest.param("7-Eleven closed-won", "7-Eleven", id="digit-name"),
         pytest.param("Closed Won – Société Générale", "Société Générale", id="accented-name"),
-        pytest.param("Stage changed from Negotiation to Closed Won", None,
-                     id="old-stage-is-not-an-account"),
+        pytest.param(
+            "Stage changed from Negotiation to Closed Won", None, id="old-stage-is-not-an-account"
+        ),
         pytest.param("Deal won", None, id="none-when-not-named"),
         pytest.param("Closed Won! Great job team", None, id="praise-is-not-an-account"),
-        pytest.param("Account: Acme Corp\nClosed Won: Globex", "Acme Corp",
-                     id="account-field-first"),
-        pytest.param("Deal name: Initech – Expansion\nStage: Closed Won",
-                     "Initech – Expansion", id="deal-name-field"),
+        pytest.param(
+            "Account: Acme Corp\nClosed Won: Globex", "Acme Corp", id="account-field-first"
+        ),
+        pytest.param(
+            "Deal name: Initech – Expansion\nStage: Closed Won",
+            "Initech – Expansion",
+            id="deal-name-field",
+        ),
         pytest.param("Company: Hooli | Stage: closedwon", "Hooli", id="company-field-inline"),
-        pytest.param("Client: said they liked us\nClosed won", None,
-                     id="a-sentence-is-not-a-name"),
+        pytest.param("Client: said they liked us\nClosed won", None, id="a-sentence-is-not-a-name"),
     ],
 )
 def test_account(text: str, account: str | None) -> None:
@@ -344,8 +404,11 @@ def test_account(text: str, account: str | None) -> None:
 
 def test_long_account_is_cut_at_a_word_to_the_limit() -> None:
     name = " ".join(["Enormous"] * 8) + " Holdings"
-    signal = parse_deal_message(salesforce(attachments=[{"title": name * 3, "fields": [
-        {"title": "Stage", "value": "Closed Won"}]}]))
+    signal = parse_deal_message(
+        salesforce(
+            attachments=[{"title": name * 3, "fields": [{"title": "Stage", "value": "Closed Won"}]}]
+        )
+    )
     assert signal is not None and signal.account is not None
     assert len(signal.account) <= ACCOUNT_LIMIT
     assert signal.account.startswith("Enormous Enormous") and not signal.account.endswith(" ")
@@ -355,10 +418,17 @@ def test_long_account_is_cut_at_a_word_to_the_limit() -> None:
     "field_title", ["Account", "Company", "Opportunity", "Deal", "Deal name", "Account Name"]
 )
 def test_account_from_an_attachment_field(field_title: str) -> None:
-    event = salesforce(attachments=[{"fallback": "Opportunity updated", "fields": [
-        {"title": "Stage", "value": "Closed Won"},
-        {"title": field_title, "value": "<https://x.example/006|Acme – Renewal>"},
-    ]}])
+    event = salesforce(
+        attachments=[
+            {
+                "fallback": "Opportunity updated",
+                "fields": [
+                    {"title": "Stage", "value": "Closed Won"},
+                    {"title": field_title, "value": "<https://x.example/006|Acme – Renewal>"},
+                ],
+            }
+        ]
+    )
     signal = parse_deal_message(event)
     assert signal is not None and signal.account == "Acme – Renewal"
 
@@ -424,8 +494,19 @@ def test_amount(text: str, amount: str, currency: str | None) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["Q3", "3 seats", "in 2024", "50% discount", "call at 10:30", "C$5,000", "50 pounds",
-     "$", "Amount: TBD", "", "version 1.2.3"],
+    [
+        "Q3",
+        "3 seats",
+        "in 2024",
+        "50% discount",
+        "call at 10:30",
+        "C$5,000",
+        "50 pounds",
+        "$",
+        "Amount: TBD",
+        "",
+        "version 1.2.3",
+    ],
 )
 def test_not_an_amount(text: str) -> None:
     assert parse_amount(text) is None
@@ -442,31 +523,72 @@ def test_amount_and_currency_reach_the_signal() -> None:
 @pytest.mark.parametrize(
     "event, user_id, email",
     [
-        pytest.param(person(f"Closed Won: Globex <@{REP}> <@{REP2}>"), REP, None,
-                     id="first-mention"),
-        pytest.param(person(f"Closed Lost: Globex <@{REP2}|sam>"), REP2, None,
-                     id="mention-with-name"),
+        pytest.param(
+            person(f"Closed Won: Globex <@{REP}> <@{REP2}>"), REP, None, id="first-mention"
+        ),
+        pytest.param(
+            person(f"Closed Lost: Globex <@{REP2}|sam>"), REP2, None, id="mention-with-name"
+        ),
         pytest.param(person("Closed Won: Globex"), POSTER, None, id="human-poster"),
         pytest.param(salesforce("Closed Won: Globex"), None, None, id="bot-user-is-not-a-rep"),
-        pytest.param({**person("Closed Won: Globex"), "subtype": "bot_message"}, None, None,
-                     id="bot-message-user-is-not-a-rep"),
-        pytest.param(salesforce("Closed Won: Globex\nOwner: jane@acme.com"), None,
-                     "jane@acme.com", id="owner-line"),
-        pytest.param(salesforce("Closed Won: Globex\nOwner: Jane Doe (jane@acme.com)"), None,
-                     "jane@acme.com", id="owner-name-and-email"),
-        pytest.param(salesforce("Closed Won\nOpportunity owner: "
-                                "<mailto:jane@acme.com|jane@acme.com>"), None,
-                     "jane@acme.com", id="owner-mailto"),
-        pytest.param(hubspot([{"title": "Hooli", "fields": [
-            {"title": "Deal stage", "value": "closedwon"},
-            {"title": "Deal owner", "value": "sam@acme.com"}]}]), None, "sam@acme.com",
-                     id="deal-owner-field"),
-        pytest.param(salesforce("Closed Won: Globex\nContact: bob@globex.com"), None, None,
-                     id="contact-email-is-not-the-rep"),
-        pytest.param(salesforce("Closed Won: Globex\nOwner: Jane, Contact: bob@globex.com"),
-                     None, None, id="email-after-another-label"),
-        pytest.param(salesforce(f"Closed Won <@{REP}>\nOwner: jane@acme.com"), REP,
-                     "jane@acme.com", id="mention-and-owner-both-kept"),
+        pytest.param(
+            {**person("Closed Won: Globex"), "subtype": "bot_message"},
+            None,
+            None,
+            id="bot-message-user-is-not-a-rep",
+        ),
+        pytest.param(
+            salesforce("Closed Won: Globex\nOwner: jane@acme.com"),
+            None,
+            "jane@acme.com",
+            id="owner-line",
+        ),
+        pytest.param(
+            salesforce("Closed Won: Globex\nOwner: Jane Doe (jane@acme.com)"),
+            None,
+            "jane@acme.com",
+            id="owner-name-and-email",
+        ),
+        pytest.param(
+            salesforce("Closed Won\nOpportunity owner: <mailto:jane@acme.com|jane@acme.com>"),
+            None,
+            "jane@acme.com",
+            id="owner-mailto",
+        ),
+        pytest.param(
+            hubspot(
+                [
+                    {
+                        "title": "Hooli",
+                        "fields": [
+                            {"title": "Deal stage", "value": "closedwon"},
+                            {"title": "Deal owner", "value": "sam@acme.com"},
+                        ],
+                    }
+                ]
+            ),
+            None,
+            "sam@acme.com",
+            id="deal-owner-field",
+        ),
+        pytest.param(
+            salesforce("Closed Won: Globex\nContact: bob@globex.com"),
+            None,
+            None,
+            id="contact-email-is-not-the-rep",
+        ),
+        pytest.param(
+            salesforce("Closed Won: Globex\nOwner: Jane, Contact: bob@globex.com"),
+            None,
+            None,
+            id="email-after-another-label",
+        ),
+        pytest.param(
+            salesforce(f"Closed Won <@{REP}>\nOwner: jane@acme.com"),
+            REP,
+            "jane@acme.com",
+            id="mention-and-owner-both-kept",
+        ),
     ],
 )
 def test_rep(event: dict[str, Any], user_id: str | None, email: str | None) -> None:
@@ -481,51 +603,100 @@ def test_rep(event: dict[str, Any], user_id: str | None, email: str | None) -> N
 def test_salesforce_modern_bot_with_blocks_and_attachment_fields() -> None:
     event = salesforce(
         "Opportunity *Acme – Renewal* moved to Closed Won",
-        blocks=[{"type": "section", "block_id": "x1", "text": {
-            "type": "mrkdwn",
-            "text": "*Acme – Renewal*\nStage: Closed Won\nAmount: $50,000\n"
-                    "Owner: rita@acme.test"}}],
-        attachments=[{"id": 1, "color": "00A1E0", "fallback": "Opportunity updated",
-                      "title": "Acme – Renewal",
-                      "title_link": "https://example.my.salesforce.com/006",
-                      "fields": [{"title": "Stage", "value": "Closed Won", "short": True},
-                                 {"title": "Amount", "value": "$50,000", "short": True}]}],
+        blocks=[
+            {
+                "type": "section",
+                "block_id": "x1",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": "*Acme – Renewal*\nStage: Closed Won\nAmount: $50,000\n"
+                    "Owner: rita@acme.test",
+                },
+            }
+        ],
+        attachments=[
+            {
+                "id": 1,
+                "color": "00A1E0",
+                "fallback": "Opportunity updated",
+                "title": "Acme – Renewal",
+                "title_link": "https://example.my.salesforce.com/006",
+                "fields": [
+                    {"title": "Stage", "value": "Closed Won", "short": True},
+                    {"title": "Amount", "value": "$50,000", "short": True},
+                ],
+            }
+        ],
     )
     assert parse_deal_message(event) == DealSignal(
-        outcome="won", account="Acme – Renewal", amount=Decimal(50000), currency="USD",
-        rep_user_id=None, rep_email="rita@acme.test", source_text=message_text(event),
+        outcome="won",
+        account="Acme – Renewal",
+        amount=Decimal(50000),
+        currency="USD",
+        rep_user_id=None,
+        rep_email="rita@acme.test",
+        source_text=message_text(event),
     )
 
 
 @pytest.mark.parametrize(
     "stage_value, outcome",
-    [("closedwon", "won"), ("closedlost", "lost"), ("Closed Won", "won"),
-     ("No decision", "no_decision"), ("Closed - No Decision", "no_decision"),
-     ("proposalsent", "proposal_sent")],
+    [
+        ("closedwon", "won"),
+        ("closedlost", "lost"),
+        ("Closed Won", "won"),
+        ("No decision", "no_decision"),
+        ("Closed - No Decision", "no_decision"),
+        ("proposalsent", "proposal_sent"),
+    ],
 )
 def test_hubspot_legacy_bot_message_with_only_attachments(stage_value: str, outcome: str) -> None:
-    event = hubspot([{"fallback": "Deal updated: Hooli", "pretext": "Deal stage changed",
-                      "title": "Hooli", "title_link": "https://app.hubspot.com/x",
-                      "color": "ff7a59",
-                      "fields": [{"title": "Deal stage", "value": stage_value, "short": True},
-                                 {"title": "Deal owner", "value": "sam@acme.test"},
-                                 {"title": "Amount", "value": 12000, "short": True}]}])
+    event = hubspot(
+        [
+            {
+                "fallback": "Deal updated: Hooli",
+                "pretext": "Deal stage changed",
+                "title": "Hooli",
+                "title_link": "https://app.hubspot.com/x",
+                "color": "ff7a59",
+                "fields": [
+                    {"title": "Deal stage", "value": stage_value, "short": True},
+                    {"title": "Deal owner", "value": "sam@acme.test"},
+                    {"title": "Amount", "value": 12000, "short": True},
+                ],
+            }
+        ]
+    )
     signal = parse_deal_message(event)
     assert signal is not None
     assert (signal.outcome, signal.account, signal.amount, signal.currency) == (
-        outcome, "Hooli", Decimal(12000), None)
+        outcome,
+        "Hooli",
+        Decimal(12000),
+        None,
+    )
     assert (signal.rep_user_id, signal.rep_email) == (None, "sam@acme.test")
 
 
 def test_hubspot_created_deal_is_not_an_outcome() -> None:
-    event = hubspot([{"fallback": "New deal: Acme", "pretext": "Deal created", "title": "Acme",
-                      "text": "Amount: $12,000", "color": "ff7a59"}])
+    event = hubspot(
+        [
+            {
+                "fallback": "New deal: Acme",
+                "pretext": "Deal created",
+                "title": "Acme",
+                "text": "Amount: $12,000",
+                "color": "ff7a59",
+            }
+        ]
+    )
     assert parse_deal_message(event) is None
 
 
 def test_hubspot_dealstage_field_title() -> None:
-    event = hubspot([{"title": "Initech", "fields": [{"title": "Dealstage",
-                                                      "value": "closedlost"}]}])
+    event = hubspot(
+        [{"title": "Initech", "fields": [{"title": "Dealstage", "value": "closedlost"}]}]
+    )
     signal = parse_deal_message(event)
     assert signal is not None and (signal.outcome, signal.account) == ("lost", "Initech")
 
@@ -538,53 +709,115 @@ def test_attachment_fallback_is_read_when_it_is_all_there_is() -> None:
 
 
 def test_stale_fallback_does_not_override_the_fields() -> None:
-    event = hubspot([{"fallback": "Closed Won: Acme", "title": "Acme",
-                      "fields": [{"title": "Deal stage", "value": "Negotiation"}]}])
+    event = hubspot(
+        [
+            {
+                "fallback": "Closed Won: Acme",
+                "title": "Acme",
+                "fields": [{"title": "Deal stage", "value": "Negotiation"}],
+            }
+        ]
+    )
     assert parse_deal_message(event) is None
 
 
 def test_header_section_fields_and_context_blocks() -> None:
-    event = salesforce(blocks=[
-        {"type": "header", "text": {"type": "plain_text", "text": "Globex – Expansion"}},
-        {"type": "section", "fields": [{"type": "mrkdwn", "text": "*Stage:*\nClosed Lost"},
-                                       {"type": "mrkdwn", "text": "*Stage:* Closed Lost"},
-                                       {"type": "mrkdwn", "text": "*Amount:* £8,000"}]},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": "Owner:"},
-                                         {"type": "mrkdwn", "text": "<mailto:ana@acme.test|Ana>"},
-                                         {"type": "image", "image_url": "https://x/y.png",
-                                          "alt_text": "logo"}]},
-    ])
+    event = salesforce(
+        blocks=[
+            {"type": "header", "text": {"type": "plain_text", "text": "Globex – Expansion"}},
+            {
+                "type": "section",
+                "fields": [
+                    {"type": "mrkdwn", "text": "*Stage:*\nClosed Lost"},
+                    {"type": "mrkdwn", "text": "*Stage:* Closed Lost"},
+                    {"type": "mrkdwn", "text": "*Amount:* £8,000"},
+                ],
+            },
+            {
+                "type": "context",
+                "elements": [
+                    {"type": "mrkdwn", "text": "Owner:"},
+                    {"type": "mrkdwn", "text": "<mailto:ana@acme.test|Ana>"},
+                    {"type": "image", "image_url": "https://x/y.png", "alt_text": "logo"},
+                ],
+            },
+        ]
+    )
     signal = parse_deal_message(event)
     assert signal is not None
     assert (signal.outcome, signal.account, signal.amount, signal.currency, signal.rep_email) == (
-        "lost", "Globex – Expansion", Decimal(8000), "GBP", "ana@acme.test")
+        "lost",
+        "Globex – Expansion",
+        Decimal(8000),
+        "GBP",
+        "ana@acme.test",
+    )
 
 
 def test_rich_text_with_mention_link_and_emoji() -> None:
-    event = person("", blocks=[{"type": "rich_text", "elements": [
-        {"type": "rich_text_section", "elements": [
-            {"type": "emoji", "name": "tada"},
-            {"type": "text", "text": " Closed Won: "},
-            {"type": "link", "url": "https://x.example/006", "text": "Acme – Renewal"},
-            {"type": "text", "text": " nice work "},
-            {"type": "user", "user_id": REP2},
-        ]},
-        {"type": "rich_text_list", "style": "bullet", "elements": [
-            {"type": "rich_text_section", "elements": [{"type": "text", "text": "$50k ARR"}]},
-        ]},
-    ]}])
+    event = person(
+        "",
+        blocks=[
+            {
+                "type": "rich_text",
+                "elements": [
+                    {
+                        "type": "rich_text_section",
+                        "elements": [
+                            {"type": "emoji", "name": "tada"},
+                            {"type": "text", "text": " Closed Won: "},
+                            {
+                                "type": "link",
+                                "url": "https://x.example/006",
+                                "text": "Acme – Renewal",
+                            },
+                            {"type": "text", "text": " nice work "},
+                            {"type": "user", "user_id": REP2},
+                        ],
+                    },
+                    {
+                        "type": "rich_text_list",
+                        "style": "bullet",
+                        "elements": [
+                            {
+                                "type": "rich_text_section",
+                                "elements": [{"type": "text", "text": "$50k ARR"}],
+                            },
+                        ],
+                    },
+                ],
+            }
+        ],
+    )
     assert message_text(event) == (
         f":tada: Closed Won: <https://x.example/006|Acme – Renewal> nice work <@{REP2}>\n$50k ARR"
     )
     signal = parse_deal_message(event)
     assert signal is not None
     assert (signal.outcome, signal.account, signal.amount, signal.rep_user_id) == (
-        "won", "Acme – Renewal", Decimal(50000), REP2)
+        "won",
+        "Acme – Renewal",
+        Decimal(50000),
+        REP2,
+    )
 
 
 def test_attachment_blocks_are_read() -> None:
-    event = salesforce(attachments=[{"blocks": [{"type": "section", "text": {
-        "type": "mrkdwn", "text": "Opportunity *Umbrella* moved to Closed Lost"}}]}])
+    event = salesforce(
+        attachments=[
+            {
+                "blocks": [
+                    {
+                        "type": "section",
+                        "text": {
+                            "type": "mrkdwn",
+                            "text": "Opportunity *Umbrella* moved to Closed Lost",
+                        },
+                    }
+                ]
+            }
+        ]
+    )
     signal = parse_deal_message(event)
     assert signal is not None and (signal.outcome, signal.account) == ("lost", "Umbrella")
 
@@ -596,22 +829,41 @@ def test_message_text_order_fields_and_duplicates() -> None:
     event = salesforce(
         "Opportunity *Acme* moved to Closed Won",
         blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": "Stage: Closed Won"}}],
-        attachments=[{"pretext": "Update", "title": "Acme", "text": "Stage: Closed Won",
-                      "fallback": "never read", "fields": [
-                          {"title": "Amount", "value": "$5k"}, {"title": "", "value": "bare"},
-                          {"title": "Empty", "value": ""}]}],
+        attachments=[
+            {
+                "pretext": "Update",
+                "title": "Acme",
+                "text": "Stage: Closed Won",
+                "fallback": "never read",
+                "fields": [
+                    {"title": "Amount", "value": "$5k"},
+                    {"title": "", "value": "bare"},
+                    {"title": "Empty", "value": ""},
+                ],
+            }
+        ],
     )
     assert message_text(event) == (
-        "Opportunity *Acme* moved to Closed Won\nUpdate\nAcme\nStage: Closed Won\n"
-        "Amount: $5k\nbare"
+        "Opportunity *Acme* moved to Closed Won\nUpdate\nAcme\nStage: Closed Won\nAmount: $5k\nbare"
     )
 
 
 def test_rich_text_duplicate_of_text_is_read_once() -> None:
     text = "AT&amp;T closed won &lt;3"
-    event = person(text, blocks=[{"type": "rich_text", "elements": [
-        {"type": "rich_text_section", "elements": [{"type": "text", "text": "AT&T closed won <3"}]},
-    ]}])
+    event = person(
+        text,
+        blocks=[
+            {
+                "type": "rich_text",
+                "elements": [
+                    {
+                        "type": "rich_text_section",
+                        "elements": [{"type": "text", "text": "AT&T closed won <3"}],
+                    },
+                ],
+            }
+        ],
+    )
     assert message_text(event) == text
 
 
@@ -638,15 +890,65 @@ MALFORMED: list[Any] = [
     {"attachments": [{"title": {"nested": True}, "text": ["Closed Won"], "fallback": 3.5}]},
     {"blocks": [None, "x", {"type": None}, {"type": "section"}, {"type": "section", "text": 3}]},
     {"blocks": [{"type": "section", "fields": "nope"}, {"type": "context", "elements": None}]},
-    {"blocks": [{"type": "rich_text", "elements": [{"type": "rich_text_section",
-                                                    "elements": None}]}]},
-    {"blocks": [{"type": "rich_text", "elements": [{"type": "rich_text_list", "elements": [
-        {"type": "rich_text_list", "elements": [{"type": "rich_text_list", "elements": [
-            {"type": "rich_text_list", "elements": [{"type": "rich_text_section", "elements": [
-                {"type": "text", "text": "Closed Won"}]}]}]}]}]}]}]},
-    {"blocks": [{"type": "rich_text", "elements": [{"type": "rich_text_section", "elements": [
-        {"type": "user"}, {"type": "link"}, {"type": "emoji", "name": None},
-        {"type": "text", "text": None}, {"type": "date", "fallback": 5}]}]}]},
+    {
+        "blocks": [
+            {"type": "rich_text", "elements": [{"type": "rich_text_section", "elements": None}]}
+        ]
+    },
+    {
+        "blocks": [
+            {
+                "type": "rich_text",
+                "elements": [
+                    {
+                        "type": "rich_text_list",
+                        "elements": [
+                            {
+                                "type": "rich_text_list",
+                                "elements": [
+                                    {
+                                        "type": "rich_text_list",
+                                        "elements": [
+                                            {
+                                                "type": "rich_text_list",
+                                                "elements": [
+                                                    {
+                                                        "type": "rich_text_section",
+                                                        "elements": [
+                                                            {"type": "text", "text": "Closed Won"}
+                                                        ],
+                                                    }
+                                                ],
+                                            }
+                                        ],
+                                    }
+                                ],
+                            }
+                        ],
+                    }
+                ],
+            }
+        ]
+    },
+    {
+        "blocks": [
+            {
+                "type": "rich_text",
+                "elements": [
+                    {
+                        "type": "rich_text_section",
+                        "elements": [
+                            {"type": "user"},
+                            {"type": "link"},
+                            {"type": "emoji", "name": None},
+                            {"type": "text", "text": None},
+                            {"type": "date", "fallback": 5},
+                        ],
+                    }
+                ],
+            }
+        ]
+    },
     {"text": "Closed Won", "bot_id": None, "subtype": None, "user": "U0X"},
     {"text": "<@>", "user": ""},
     {"text": "<<<<>>>> <@U|> <mailto:|> <|> :::: **__~~``"},
@@ -660,19 +962,67 @@ def test_malformed_events_never_raise(event: Any) -> None:
     assert signal is None or isinstance(signal, DealSignal)
 
 
-@pytest.mark.parametrize("event", [None, [], "Closed Won", 42, ("text", "Closed Won")],
-                         ids=repr)
+@pytest.mark.parametrize("event", [None, [], "Closed Won", 42, ("text", "Closed Won")], ids=repr)
 def test_non_dict_events_are_not_deals(event: Any) -> None:
     assert message_text(event) == ""
     assert parse_deal_message(event) is None
 
 
 VOCABULARY = [
-    "Closed Won", "closed-lost", "no decision", "won", "lost", "signed", "won't", "we", "Acme",
-    "Globex", "to", "with", "the deal", "Stage:", "→", "from", "$", "€", "£", "50,000", "12.500",
-    "k", "USD", "Amount:", "Owner:", "jane@acme.com", "<@U0REP1>", "<mailto:a@b.co|a>", "<", ">",
-    "|", "*", "_", "~", "`", ":tada:", "?", "!", ".", ",", "\n", "(", ")", "proposal", "sent",
-    "not", "if", "reopened", "–", "—", "&amp;", "<https://x|Acme – Renewal>", "Q3", "'s",
+    "Closed Won",
+    "closed-lost",
+    "no decision",
+    "won",
+    "lost",
+    "signed",
+    "won't",
+    "we",
+    "Acme",
+    "Globex",
+    "to",
+    "with",
+    "the deal",
+    "Stage:",
+    "→",
+    "from",
+    "$",
+    "€",
+    "£",
+    "50,000",
+    "12.500",
+    "k",
+    "USD",
+    "Amount:",
+    "Owner:",
+    "jane@acme.com",
+    "<@U0REP1>",
+    "<mailto:a@b.co|a>",
+    "<",
+    ">",
+    "|",
+    "*",
+    "_",
+    "~",
+    "`",
+    ":tada:",
+    "?",
+    "!",
+    ".",
+    ",",
+    "\n",
+    "(",
+    ")",
+    "proposal",
+    "sent",
+    "not",
+    "if",
+    "reopened",
+    "–",
+    "—",
+    "&amp;",
+    "<https://x|Acme – Renewal>",
+    "Q3",
+    "'s",
 ]
 
 
@@ -682,8 +1032,12 @@ def random_text(rng: random.Random) -> str:
         if rng.random() < 0.7:
             parts.append(rng.choice(VOCABULARY))
         else:
-            parts.append("".join(rng.choice(string.printable + "éü€→…\u00a0\u202f")
-                                 for _ in range(rng.randint(1, 8))))
+            parts.append(
+                "".join(
+                    rng.choice(string.printable + "éü€→…\u00a0\u202f")
+                    for _ in range(rng.randint(1, 8))
+                )
+            )
     return rng.choice(["", " "]).join(parts)
 
 
@@ -695,8 +1049,22 @@ def random_value(rng: random.Random, depth: int = 0) -> Any:
         return rng.choice([None, True, 0, -1, 3.25, float("nan")])
     if roll < 0.8:
         return [random_value(rng, depth + 1) for _ in range(rng.randint(0, 4))]
-    keys = ["type", "text", "title", "value", "fields", "elements", "user_id", "url", "name",
-            "pretext", "fallback", "blocks", "range", "channel_id"]
+    keys = [
+        "type",
+        "text",
+        "title",
+        "value",
+        "fields",
+        "elements",
+        "user_id",
+        "url",
+        "name",
+        "pretext",
+        "fallback",
+        "blocks",
+        "range",
+        "channel_id",
+    ]
     return {rng.choice(keys): random_value(rng, depth + 1) for _ in range(rng.randint(0, 5))}
 
 
@@ -710,18 +1078,32 @@ def random_event(rng: random.Random) -> dict[str, Any]:
         event["bot_id"] = rng.choice(["B0SFDC", None, ""])
     if rng.random() < 0.5:
         event["attachments"] = [
-            {"title": random_text(rng), "text": random_text(rng), "fallback": random_text(rng),
-             "fields": [{"title": rng.choice(["Stage", "Amount", "Owner", "Account", None]),
-                         "value": random_value(rng, 2)} for _ in range(rng.randint(0, 3))]}
-            if rng.random() < 0.6 else random_value(rng, 1)
+            {
+                "title": random_text(rng),
+                "text": random_text(rng),
+                "fallback": random_text(rng),
+                "fields": [
+                    {
+                        "title": rng.choice(["Stage", "Amount", "Owner", "Account", None]),
+                        "value": random_value(rng, 2),
+                    }
+                    for _ in range(rng.randint(0, 3))
+                ],
+            }
+            if rng.random() < 0.6
+            else random_value(rng, 1)
             for _ in range(rng.randint(0, 3))
         ]
     if rng.random() < 0.5:
         event["blocks"] = [
-            {"type": rng.choice(["section", "header", "context", "rich_text", "markdown"]),
-             "text": {"type": "mrkdwn", "text": random_text(rng)},
-             "elements": random_value(rng, 1), "fields": random_value(rng, 1)}
-            if rng.random() < 0.6 else random_value(rng, 1)
+            {
+                "type": rng.choice(["section", "header", "context", "rich_text", "markdown"]),
+                "text": {"type": "mrkdwn", "text": random_text(rng)},
+                "elements": random_value(rng, 1),
+                "fields": random_value(rng, 1),
+            }
+            if rng.random() < 0.6
+            else random_value(rng, 1)
             for _ in range(rng.randint(0, 3))
         ]
     return event
@@ -736,8 +1118,11 @@ def assert_well_formed(signal: DealSignal | None) -> None:
     assert signal.amount is None or isinstance(signal.amount, Decimal)
     assert signal.currency in (None, "USD", "EUR", "GBP")
     assert (signal.amount is None) <= (signal.currency is None)
-    assert signal.rep_user_id is None or re.fullmatch(r"[UW][A-Z0-9]+", signal.rep_user_id) or (
-        signal.rep_user_id == POSTER)
+    assert (
+        signal.rep_user_id is None
+        or re.fullmatch(r"[UW][A-Z0-9]+", signal.rep_user_id)
+        or (signal.rep_user_id == POSTER)
+    )
     assert signal.rep_email is None or "@" in signal.rep_email
     assert len(signal.source_text) <= SOURCE_TEXT_LIMIT
 

@@ -358,8 +358,9 @@ def test_a_new_spanish_rep_gets_help_in_spanish_from_their_first_command(
     assert body["text"].startswith(bot.rt.catalog.text("es", "help.header"))
     error = bot.send(bot.slack.slash_command("nonsense", user=REP2)).json()
     assert "/loop help" in error["text"]
-    assert error["text"].startswith(bot.rt.catalog.text("es", "errors.unknown_subcommand",
-                                                        word="nonsense")[:12])
+    assert error["text"].startswith(
+        bot.rt.catalog.text("es", "errors.unknown_subcommand", word="nonsense")[:12]
+    )
 
 
 def test_owner_lookup_that_fails_once_is_retried_and_the_dm_goes_out(bot: RunningBot) -> None:
@@ -397,9 +398,7 @@ def test_a_deal_without_an_account_or_a_known_rep_falls_back_to_english(
     assert deal.account == bot.rt.catalog.text("en", "deal.unnamed_account")
 
 
-def test_a_revoked_token_holds_the_dm_instead_of_failing_it(
-    bot: RunningBot, clock: Any
-) -> None:
+def test_a_revoked_token_holds_the_dm_instead_of_failing_it(bot: RunningBot, clock: Any) -> None:
     from datetime import timedelta
 
     bot.standin.fail_next("chat.postMessage", error="token_revoked")

@@ -8,8 +8,13 @@ from tests.conftest import DEALS, MANAGER, REP, REP2, RunningBot
 
 
 def home_opened(bot: RunningBot, user: str, tab: str = "home") -> Any:
-    event = {"type": "app_home_opened", "user": user, "channel": "D" + user[1:], "tab": tab,
-             "event_ts": "1700000000.000100"}
+    event = {
+        "type": "app_home_opened",
+        "user": user,
+        "channel": "D" + user[1:],
+        "tab": tab,
+        "event_ts": "1700000000.000100",
+    }
     return bot.slack.event_request(event)
 
 
@@ -21,8 +26,11 @@ def published_text(bot: RunningBot, user: str) -> str:
 
 
 def test_home_lists_the_reps_recent_deals(bot: RunningBot) -> None:
-    bot.send(bot.slack.event_request(bot.slack.message_event(
-        f"Closed Lost: Globex <@{REP}>", channel=DEALS, user=MANAGER)))
+    bot.send(
+        bot.slack.event_request(
+            bot.slack.message_event(f"Closed Lost: Globex <@{REP}>", channel=DEALS, user=MANAGER)
+        )
+    )
     assert bot.send(home_opened(bot, REP)).status == 200
     text = published_text(bot, REP)
     assert "Globex" in text and bot.rt.catalog.text("en", "deal.outcome_lost") in text
@@ -40,23 +48,35 @@ def test_opening_the_messages_tab_publishes_nothing(bot: RunningBot) -> None:
 
 
 def test_home_shows_open_concerns_and_debriefs_not_yet_logged(bot: RunningBot) -> None:
-    bot.send(bot.slack.event_request(bot.slack.message_event(
-        f"Closed Lost: Globex <@{REP}>", channel=DEALS, user=MANAGER)))
+    bot.send(
+        bot.slack.event_request(
+            bot.slack.message_event(f"Closed Lost: Globex <@{REP}>", channel=DEALS, user=MANAGER)
+        )
+    )
     bot.send(bot.slack.slash_command("concern Initech — the price is too high", user=REP))
     bot.send(home_opened(bot, REP))
     text = published_text(bot, REP)
     assert "Initech" in text and "the price is too high" in text
-    assert bot.rt.catalog.text(
-        "en", "home.debrief_line", account="Globex",
-        outcome=bot.rt.catalog.text("en", "deal.outcome_lost")) in text
+    assert (
+        bot.rt.catalog.text(
+            "en",
+            "home.debrief_line",
+            account="Globex",
+            outcome=bot.rt.catalog.text("en", "deal.outcome_lost"),
+        )
+        in text
+    )
     assert bot.rt.catalog.text("en", "home.loops_empty") not in text
 
 
 def test_a_manager_sees_each_reps_latest_deal(bot: RunningBot) -> None:
     from tests.debrief_steps import set_manager
 
-    bot.send(bot.slack.event_request(bot.slack.message_event(
-        f"Closed Won: Hooli <@{REP}>", channel=DEALS, user=MANAGER)))
+    bot.send(
+        bot.slack.event_request(
+            bot.slack.message_event(f"Closed Won: Hooli <@{REP}>", channel=DEALS, user=MANAGER)
+        )
+    )
     set_manager(bot, REP, MANAGER)
     bot.send(home_opened(bot, MANAGER))
     text = published_text(bot, MANAGER)

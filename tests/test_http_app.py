@@ -23,8 +23,9 @@ def test_event_is_acked_while_slack_is_still_slow_to_answer(bot: RunningBot) -> 
 
     bot.standin.on_call = slow
     try:
-        event = bot.slack.message_event(f"Closed Lost: Globex <@{REP}>", channel=DEALS,
-                                        user=MANAGER)
+        event = bot.slack.message_event(
+            f"Closed Lost: Globex <@{REP}>", channel=DEALS, user=MANAGER
+        )
         resp = bot.post(bot.slack.event_request(event))
         assert resp.status == 200
         assert not gate.is_set() and bot.standin.calls_to("chat.postMessage") == []
@@ -46,14 +47,20 @@ def test_slash_command_is_answered_while_other_requests_are_in_flight(bot: Runni
 
     bot.standin.on_call = slow
     try:
-        bot.post(bot.slack.event_request(
-            bot.slack.message_event(f"Closed Won: Initech <@{REP}>", channel=DEALS, user=MANAGER)
-        ))
+        bot.post(
+            bot.slack.event_request(
+                bot.slack.message_event(
+                    f"Closed Won: Initech <@{REP}>", channel=DEALS, user=MANAGER
+                )
+            )
+        )
         assert entered.wait(10)
         with ThreadPoolExecutor(max_workers=16) as pool:
-            results = list(pool.map(
-                lambda _: bot.post(bot.slack.slash_command("help", user=MANAGER)), range(32)
-            ))
+            results = list(
+                pool.map(
+                    lambda _: bot.post(bot.slack.slash_command("help", user=MANAGER)), range(32)
+                )
+            )
         assert [r.status for r in results] == [200] * 32
         assert not gate.is_set()
     finally:
@@ -67,13 +74,13 @@ def test_url_verification_challenge_is_answered(bot: RunningBot) -> None:
     assert resp.status == 200 and resp.json() == {"challenge": "challenge-xyz"}
 
 
-def test_secrets_never_reach_the_log(
-    bot: RunningBot, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_secrets_never_reach_the_log(bot: RunningBot, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    bot.send(bot.slack.event_request(
-        bot.slack.message_event(f"Closed Lost: Globex <@{REP}>", channel=DEALS, user=MANAGER)
-    ))
+    bot.send(
+        bot.slack.event_request(
+            bot.slack.message_event(f"Closed Lost: Globex <@{REP}>", channel=DEALS, user=MANAGER)
+        )
+    )
     bot.send(bot.slack.slash_command("help", user=REP))
     secrets: list[Any] = [bot.rt.settings.slack_bot_token, bot.rt.settings.slack_signing_secret]
     logged = "\n".join(r.getMessage() for r in caplog.records)

@@ -250,9 +250,7 @@ def test_loop_debrief_opens_the_win_log_for_a_won_deal(bot: RunningBot) -> None:
     assert last_modal(bot)["callback_id"] == "win_log"
 
 
-@pytest.mark.parametrize(
-    "args, key", [("", "debrief.usage"), ("Nobody Inc", "debrief.not_found")]
-)
+@pytest.mark.parametrize("args, key", [("", "debrief.usage"), ("Nobody Inc", "debrief.not_found")])
 def test_loop_debrief_errors_say_what_to_type(bot: RunningBot, args: str, key: str) -> None:
     body = bot.send(bot.slack.slash_command(f"debrief {args}".strip(), user=REP)).json()
     assert body["response_type"] == "ephemeral"
@@ -277,8 +275,10 @@ def test_loop_back_of_the_longest_answers_drops_none_of_them(bot: RunningBot) ->
     click(bot, REP, "loss_mode_helped")
     click(bot, REP, "loss_log_open")
     log_view = last_modal(bot)
-    long_answers = {name: (name[0].upper() + " ") * 999 + name.upper()
-                    for name in ("reason", "missed", "needs", "solution", "gap", "takeaways")}
+    long_answers = {
+        name: (name[0].upper() + " ") * 999 + name.upper()
+        for name in ("reason", "missed", "needs", "solution", "gap", "takeaways")
+    }
     submit(bot, REP, log_view, long_answers)
     summary = texts(find_message(bot, REP, "log_confirm"))
     for name in long_answers:

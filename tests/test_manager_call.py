@@ -49,9 +49,10 @@ def test_manager_gets_the_deal_notes_guess_and_script_then_logs_and_the_rep_sees
     submit(bot, REP, last_modal(bot), {"guess": "Our price was too high"})
     click(bot, REP, "manager_call_request")
     click(bot, REP, "manager_call_request")  # a second click asks nobody twice
-    assert ephemeral_replies(bot) == [
-        cat(bot, "manager.asked", manager=f"<@{MANAGER}>", account="Globex")
-    ] * 2
+    assert (
+        ephemeral_replies(bot)
+        == [cat(bot, "manager.asked", manager=f"<@{MANAGER}>", account="Globex")] * 2
+    )
 
     [dm] = dm_messages(bot, MANAGER)
     body = texts(dm)
@@ -236,9 +237,7 @@ def test_without_a_manager_the_button_names_the_admins_it_knows(bot: RunningBot)
     click(bot, REP, "manager_call_request")
     [reply] = ephemeral_replies(bot)
     # At most three, as mentions Slack renders as names.
-    assert reply == cat(
-        bot, "manager.none_set_admins", admins="<@U0ADMIN>, <@U0ADM2>, <@U0ADM3>"
-    )
+    assert reply == cat(bot, "manager.none_set_admins", admins="<@U0ADMIN>, <@U0ADM2>, <@U0ADM3>")
     assert "U0ADM4" not in reply and "/loop team @rep manager @manager" in reply
     assert runs(bot, "manager_call") == []
 

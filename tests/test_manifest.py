@@ -23,8 +23,10 @@ SCOPE_FOR = {
     "users_lookupByEmail": "users:read.email",
     "dnd_info": "dnd:read",
 }
-EVENT_SUBSCRIPTIONS = {"message": {"message.channels", "message.groups"},
-                       "app_home_opened": {"app_home_opened"}}
+EVENT_SUBSCRIPTIONS = {
+    "message": {"message.channels", "message.groups"},
+    "app_home_opened": {"app_home_opened"},
+}
 
 
 def _source() -> str:

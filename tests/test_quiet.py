@@ -52,8 +52,7 @@ def dms(bot: RunningBot, user: str = REP) -> list[dict[str, Any]]:
 def deal_posted_by_manager(bot: RunningBot, account: str = "Globex", rep: str = REP) -> None:
     bot.send(
         bot.slack.event_request(
-            bot.slack.message_event(f"Closed Lost: {account} <@{rep}>", channel=DEALS,
-                                    user=MANAGER)
+            bot.slack.message_event(f"Closed Lost: {account} <@{rep}>", channel=DEALS, user=MANAGER)
         )
     )
 
@@ -150,9 +149,7 @@ def test_bad_snooze_says_what_to_type(bot: RunningBot, text: str, expected: str)
     assert expected in loop(bot, text)
 
 
-def test_resume_ends_a_snooze_and_releases_what_waited(
-    bot: RunningBot, clock: FakeClock
-) -> None:
+def test_resume_ends_a_snooze_and_releases_what_waited(bot: RunningBot, clock: FakeClock) -> None:
     loop(bot, "snooze 1w")
     deal_posted_by_manager(bot)
     clock.advance(timedelta(hours=3))

@@ -75,8 +75,11 @@ def test_a_bad_token_is_never_echoed() -> None:
 
 def test_secrets_are_not_in_repr() -> None:
     s = load_settings(
-        {"SLACK_BOT_TOKEN": "xoxb-very-secret", "SLACK_SIGNING_SECRET": "shh-signing",
-         "DATABASE_URL": "postgresql://u:dbpass@h/db"},
+        {
+            "SLACK_BOT_TOKEN": "xoxb-very-secret",
+            "SLACK_SIGNING_SECRET": "shh-signing",
+            "DATABASE_URL": "postgresql://u:dbpass@h/db",
+        },
         env_file=None,
     )
     shown = repr(s)

@@ -167,8 +167,15 @@ def test_a_worker_whose_claim_was_taken_over_can_neither_post_nor_settle(engine:
     even though B's fresh lease makes the row look claimed and live."""
     lease = timedelta(minutes=2)
     with unit_of_work(engine) as s:
-        n = nudges.schedule(session=s, team_id="T1", user_slack_id="U1", kind="k",
-                            due_at=NOW, idempotency_key="stale", now=NOW)
+        n = nudges.schedule(
+            session=s,
+            team_id="T1",
+            user_slack_id="U1",
+            kind="k",
+            due_at=NOW,
+            idempotency_key="stale",
+            now=NOW,
+        )
         nid = n.id
     with unit_of_work(engine) as s:
         worker_a = nudges.claim(session=s, nudge_id=nid, now=NOW, lease=lease)
@@ -178,11 +185,25 @@ def test_a_worker_whose_claim_was_taken_over_can_neither_post_nor_settle(engine:
         [worker_b] = nudges.claim_due(session=s, now=later, limit=10, lease=lease)
     assert worker_a is not None and worker_a.claim_token != worker_b.claim_token
     with unit_of_work(engine) as s:
-        assert not nudges.mark_posting(session=s, nudge_id=nid, now=later,
-                                       claim_token=worker_a.claim_token)
-        assert not nudges.release(session=s, nudge_id=nid, now=later, due_at=later,
-                                  error="stale", claim_token=worker_a.claim_token)
-        assert nudges.mark_posting(session=s, nudge_id=nid, now=later,
-                                   claim_token=worker_b.claim_token)
-        assert nudges.mark_sent(session=s, nudge_id=nid, now=later, channel="D1", ts="1.0",
-                                claim_token=worker_b.claim_token)
+        assert not nudges.mark_posting(
+            session=s, nudge_id=nid, now=later, claim_token=worker_a.claim_token
+        )
+        assert not nudges.release(
+            session=s,
+            nudge_id=nid,
+            now=later,
+            due_at=later,
+            error="stale",
+            claim_token=worker_a.claim_token,
+        )
+        assert nudges.mark_posting(
+            session=s, nudge_id=nid, now=later, claim_token=worker_b.claim_token
+        )
+        assert nudges.mark_sent(
+            session=s,
+            nudge_id=nid,
+            now=later,
+            channel="D1",
+            ts="1.0",
+            claim_token=worker_b.claim_token,
+        )
