@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -27,7 +28,7 @@ from bot.slack_errors import api_error
 from handlers.loop_command import CommandCall, LoopCommand
 from storage import nudges
 from storage.db import unit_of_work
-from storage.deals import NewDeal, add_deal, get_deal, mark_event_seen
+from storage.deals import NewDeal, add_deal, get_deal, mark_event_seen, same_deal_since
 from storage.debriefs import schedule_deal_followups, teeup_agreed
 from storage.models import Nudge, Person, RitualRun
 
@@ -137,6 +138,9 @@ async def after_deal_dm(rt: Runtime, nudge: Nudge, channel: str, ts: str) -> Non
 
 
 LOOKUP_TRIES = 3
+# `/loop deal` has no idempotency key; the same deal typed again this soon is a double
+# submit (or an impatient second try), not a second deal.
+DOUBLE_SUBMIT_WINDOW = timedelta(minutes=10)
 
 
 async def resolve_rep(rt: Runtime, signal: DealSignal, poster: str | None) -> str | None:
@@ -264,12 +268,29 @@ async def deal_command(call: CommandCall) -> None:
         raw_text=call.args,
     )
 
+    def logged_just_now() -> bool:
+        with unit_of_work(rt.engine, immediate=False) as session:
+            since = rt.clock.now() - DOUBLE_SUBMIT_WINDOW
+            found = same_deal_since(
+                session=session,
+                team_id=new.team_id,
+                account=new.account,
+                outcome=outcome,
+                rep_slack_id=rep,
+                since=since,
+            )
+            return found is not None
+
     async def work() -> None:
+        word = messages.outcome_word(t, outcome)
+        if await rt.db(logged_just_now):
+            built = messages.ephemeral(t("deal.duplicate", account=account, outcome=word))
+            await call.respond(text=built.text, blocks=built.blocks, response_type="ephemeral")
+            return
         recorded = await rt.db(record_deal, rt, new, event_id=None)
         assert recorded is not None  # commands carry no source ts, so never a duplicate
         _deal_id, nudge_id = recorded
         state = await deliver(rt, nudge_id) if nudge_id is not None else None
-        word = messages.outcome_word(t, outcome)
         if state in (nudges.SENT, None):
             key = "deal.logged_self" if rep == call.user_id else "deal.logged"
             text = t(key, account=account, outcome=word, rep=f"<@{rep}>")

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -96,3 +97,25 @@ def recent_deals(
             .limit(limit)
         ).all()
     )
+
+
+def same_deal_since(
+    *,
+    session: Session,
+    team_id: str,
+    account: str,
+    outcome: str,
+    rep_slack_id: str,
+    since: datetime,
+) -> Deal | None:
+    """The same account, outcome and rep logged again shortly after: a double submit,
+    not a second deal."""
+    return session.exec(
+        select(Deal).where(
+            Deal.team_id == team_id,
+            func.lower(Deal.account) == account.lower(),
+            Deal.outcome == outcome,
+            Deal.rep_slack_id == rep_slack_id,
+            col(Deal.created_at) >= since,
+        )
+    ).first()

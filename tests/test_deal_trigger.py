@@ -409,3 +409,17 @@ def test_a_revoked_token_holds_the_dm_instead_of_failing_it(bot: RunningBot, clo
     clock.advance(timedelta(minutes=16))
     bot.tick()
     assert [who for who, _ in dms(bot)] == [REP]
+
+
+def test_loop_deal_typed_twice_is_one_deal_and_one_dm(bot: RunningBot, clock: Any) -> None:
+    from datetime import timedelta
+
+    bot.send(bot.slack.slash_command(f"deal lost Globex <@{REP2}|sam>", user=MANAGER))
+    bot.send(bot.slack.slash_command(f"deal lost globex <@{REP2}|sam>", user=MANAGER))
+    assert len(deals(bot)) == 1 and len(dms(bot)) == 1
+    replies = [c.body["text"] for c in bot.standin.calls_to("response_url")]
+    assert "already logged" in replies[-1]
+    # A genuinely new loss for the same account, later on, is a new deal.
+    clock.advance(timedelta(hours=1))
+    bot.send(bot.slack.slash_command(f"deal lost Globex <@{REP2}|sam>", user=MANAGER))
+    assert len(deals(bot)) == 2
