@@ -22,7 +22,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -93,7 +93,17 @@ class Message:
     blocks: list[dict[str, Any]] = field(default_factory=list)
 
 
-Renderer = Callable[[Runtime, Nudge, Person], Awaitable[Message | None]]
+class Renderable(Protocol):
+    """What a renderer returns: a `Message`, or the message builders' `Built`."""
+
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def blocks(self) -> list[dict[str, Any]]: ...
+
+
+Renderer = Callable[[Runtime, Nudge, Person], Awaitable[Renderable | None]]
 AfterSent = Callable[[Runtime, Nudge, str, str], Awaitable[None]]
 # Returns when a quiet person may next be nudged (None: not quiet now).
 QuietCheck = Callable[[Runtime, Nudge, Person], Awaitable[datetime | None]]

@@ -82,6 +82,7 @@ class SlackASGI:
             with self.rt.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
 
+        body: dict[str, Any]
         try:
             await asyncio.wait_for(self.rt.db(ping), timeout=2)
             status, body = 200, {"ok": True}

@@ -162,8 +162,8 @@ async def on_checkin_answer(
         tip=tip,
     )
     container = body.get("container") or {}
-    channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
-    ts = container.get("message_ts")
+    channel = str(container.get("channel_id") or (body.get("channel") or {}).get("id") or "")
+    ts = str(container.get("message_ts") or "")
     try:
         await client.chat_update(channel=channel, ts=ts, **built.as_kwargs())
     except SlackApiError as e:
