@@ -219,46 +219,37 @@ def mark_sent(
     )
 
 
-def mark_failed(
-    *, session: Session, nudge_id: int, now: datetime, error: str, claim_token: str | None = None
+def _finish(
+    session: Session, nudge_id: int, now: datetime, state: str, why: str, claim_token: str | None
 ) -> bool:
+    """End a claim in a final state, keeping the reason for the admin."""
     return _settle(
         session,
         nudge_id,
         now,
         claim_token=claim_token,
-        state=FAILED,
-        last_error=error[:500],
+        state=state,
+        last_error=why[:500],
         lease_until=None,
     )
+
+
+def mark_failed(
+    *, session: Session, nudge_id: int, now: datetime, error: str, claim_token: str | None = None
+) -> bool:
+    return _finish(session, nudge_id, now, FAILED, error, claim_token)
 
 
 def mark_skipped(
     *, session: Session, nudge_id: int, now: datetime, reason: str, claim_token: str | None = None
 ) -> bool:
-    return _settle(
-        session,
-        nudge_id,
-        now,
-        claim_token=claim_token,
-        state=SKIPPED,
-        last_error=reason[:500],
-        lease_until=None,
-    )
+    return _finish(session, nudge_id, now, SKIPPED, reason, claim_token)
 
 
 def mark_uncertain(
     *, session: Session, nudge_id: int, now: datetime, error: str, claim_token: str | None = None
 ) -> bool:
-    return _settle(
-        session,
-        nudge_id,
-        now,
-        claim_token=claim_token,
-        state=UNCERTAIN,
-        last_error=error[:500],
-        lease_until=None,
-    )
+    return _finish(session, nudge_id, now, UNCERTAIN, error, claim_token)
 
 
 def release(
