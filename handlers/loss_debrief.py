@@ -321,19 +321,14 @@ def register(app: AsyncApp, rt: Runtime, commands: LoopCommand) -> None:
 
         rt.spawn(work(), name=f"guess:{deal_id}")
 
-    @app.action("loss_log_open")
+    # The rep's and the manager's log share one modal; the button says whose it is.
+    @app.action(re.compile(r"^(loss|manager)_log_open$"))
     async def on_log_open(
         ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
     ) -> None:
         await ack()
-        await _open_log(rt, client, respond, read_click(body, rt), "rep")
-
-    @app.action("manager_log_open")
-    async def on_manager_log_open(
-        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
-    ) -> None:
-        await ack()
-        await _open_log(rt, client, respond, read_click(body, rt), "manager")
+        role = "manager" if body["actions"][0]["action_id"].startswith("manager") else "rep"
+        await _open_log(rt, client, respond, read_click(body, rt), role)
 
     @app.action("log_edit")
     async def on_log_edit(

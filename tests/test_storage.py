@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy.engine import Engine
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from storage import nudges
 from storage.db import create_db_and_tables, make_engine, unit_of_work
@@ -23,6 +23,18 @@ def engine(db_url: str) -> Engine:
     create_db_and_tables(eng)
     yield eng
     eng.dispose()
+
+
+def _schedule(s: Session, key: str, due_at: datetime) -> Nudge:
+    return nudges.schedule(
+        session=s,
+        team_id="T1",
+        user_slack_id="U1",
+        kind="k",
+        due_at=due_at,
+        idempotency_key=key,
+        now=NOW,
+    )
 
 
 def _deal(**kw: object) -> NewDeal:
@@ -59,15 +71,7 @@ def test_same_source_message_is_one_deal(engine: Engine) -> None:
 def test_timestamps_come_back_in_utc(engine: Engine) -> None:
     madrid = NOW.astimezone(__import__("zoneinfo").ZoneInfo("Europe/Madrid"))
     with unit_of_work(engine) as s:
-        n = nudges.schedule(
-            session=s,
-            team_id="T1",
-            user_slack_id="U1",
-            kind="k",
-            due_at=madrid,
-            idempotency_key="k1",
-            now=NOW,
-        )
+        n = _schedule(s, "k1", madrid)
         nid = n.id
     with unit_of_work(engine) as s:
         row = s.get(Nudge, nid)
@@ -76,40 +80,16 @@ def test_timestamps_come_back_in_utc(engine: Engine) -> None:
 
 def test_schedule_is_idempotent_by_key(engine: Engine) -> None:
     with unit_of_work(engine) as s:
-        a = nudges.schedule(
-            session=s,
-            team_id="T1",
-            user_slack_id="U1",
-            kind="k",
-            due_at=NOW,
-            idempotency_key="same",
-            now=NOW,
-        )
+        a = _schedule(s, "same", NOW)
     with unit_of_work(engine) as s:
-        b = nudges.schedule(
-            session=s,
-            team_id="T1",
-            user_slack_id="U1",
-            kind="k",
-            due_at=NOW + timedelta(days=1),
-            idempotency_key="same",
-            now=NOW,
-        )
+        b = _schedule(s, "same", NOW + timedelta(days=1))
     assert a.id == b.id
 
 
 def test_claim_takes_only_due_pending_rows_once(engine: Engine) -> None:
     with unit_of_work(engine) as s:
         for i in range(5):
-            nudges.schedule(
-                session=s,
-                team_id="T1",
-                user_slack_id="U1",
-                kind="k",
-                due_at=NOW + timedelta(minutes=i - 2),
-                idempotency_key=f"n{i}",
-                now=NOW,
-            )
+            _schedule(s, f"n{i}", NOW + timedelta(minutes=i - 2))
     with unit_of_work(engine, immediate=True) as s:
         first = nudges.claim_due(session=s, now=NOW, limit=10, lease=timedelta(minutes=2))
     assert [n.idempotency_key for n in first] == ["n0", "n1", "n2"]
@@ -121,15 +101,7 @@ def test_claim_takes_only_due_pending_rows_once(engine: Engine) -> None:
 def test_expired_lease_is_retried_unless_posting_had_started(engine: Engine) -> None:
     with unit_of_work(engine) as s:
         for key in ("before-post", "during-post"):
-            nudges.schedule(
-                session=s,
-                team_id="T1",
-                user_slack_id="U1",
-                kind="k",
-                due_at=NOW,
-                idempotency_key=key,
-                now=NOW,
-            )
+            _schedule(s, key, NOW)
     with unit_of_work(engine, immediate=True) as s:
         claimed = nudges.claim_due(session=s, now=NOW, limit=10, lease=timedelta(minutes=2))
         during = next(n for n in claimed if n.idempotency_key == "during-post")
@@ -144,15 +116,7 @@ def test_expired_lease_is_retried_unless_posting_had_started(engine: Engine) -> 
 
 def test_settling_a_nudge_someone_else_holds_does_nothing(engine: Engine) -> None:
     with unit_of_work(engine) as s:
-        n = nudges.schedule(
-            session=s,
-            team_id="T1",
-            user_slack_id="U1",
-            kind="k",
-            due_at=NOW,
-            idempotency_key="x",
-            now=NOW,
-        )
+        n = _schedule(s, "x", NOW)
         nid = n.id
     with unit_of_work(engine) as s:
         # Not claimed: still pending, so a stray "sent" must not be recorded.
@@ -167,15 +131,7 @@ def test_a_worker_whose_claim_was_taken_over_can_neither_post_nor_settle(engine:
     even though B's fresh lease makes the row look claimed and live."""
     lease = timedelta(minutes=2)
     with unit_of_work(engine) as s:
-        n = nudges.schedule(
-            session=s,
-            team_id="T1",
-            user_slack_id="U1",
-            kind="k",
-            due_at=NOW,
-            idempotency_key="stale",
-            now=NOW,
-        )
+        n = _schedule(s, "stale", NOW)
         nid = n.id
     with unit_of_work(engine) as s:
         worker_a = nudges.claim(session=s, nudge_id=nid, now=NOW, lease=lease)
