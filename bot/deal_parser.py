@@ -1305,3 +1305,26 @@ def parse_deal_message(event: dict[str, Any]) -> DealSignal | None:
         rep_email=owner.group("email") if owner else None,
         source_text=raw[:SOURCE_TEXT_LIMIT],
     )
+
+
+# ------------------------------------------------------------------------ undecided posts
+
+_OUTCOME_WORD = re.compile(
+    r"(?<!\w)(won|lost|closed|signed|ganad[oa]s?|ganamos|perdid[oa]s?|perdimos|cerrad[oa]s?|"
+    r"gagn[ée]e?s?|perdu[es]*|sign[ée]e?s?)(?!\w)",
+    re.I,
+)
+
+
+def needs_asking(event: dict[str, Any]) -> bool:
+    """A person's post that mentions someone and an outcome word, but that the rules
+    could not read as a closed deal: the intake asks the poster (ephemeral) instead of
+    guessing. False for bots, for deals the rules did read, and for ordinary chatter."""
+    if not isinstance(event, dict) or _poster(event) is None:
+        return False
+    raw = message_text(event)[:_PARSE_LIMIT]
+    if not raw or not _USER_MENTION.search(raw):
+        return False
+    if parse_deal_message(event) is not None:
+        return False
+    return _OUTCOME_WORD.search(_plain(raw)) is not None
