@@ -9,7 +9,13 @@ not go out. What happens on each failure is decided here, once:
 - before chat.postMessage (users.info, conversations.open) a 5xx or a lost connection:
   nothing was posted; back to pending with a back-off, failed after MAX_ATTEMPTS.
 - chat.postMessage 5xx / connection lost / fatal_error: it may have posted;
-  `uncertain`, never retried (Slack has no idempotency key for chat.postMessage).
+  `uncertain`. Slack has no idempotency key for chat.postMessage, so a blind retry could
+  post twice; instead every DM carries message metadata naming its nudge, and a later
+  tick reads the DM's recent history (`reconcile_due`): our message is there → `sent`
+  with its ts; it is not → `pending`, sent again. History that cannot be read (scope
+  missing, Slack down) keeps it uncertain and is tried again with a back-off; after
+  RECONCILE_ATTEMPTS failed reads it is left uncertain and logged as an error, never
+  resent blind.
 - a permanent error (user gone, account inactive, channel missing): `failed`, with why.
 - the claim was lost (this worker's lease ran out and another took the row back):
   nothing is posted; the row is the other worker's now.
@@ -83,6 +89,23 @@ UNCERTAIN_ERRORS = frozenset(
 )
 # send_claimed's answer when this worker no longer holds the nudge.
 LOST_CLAIM = "lost_claim"
+
+# Message metadata on every DM the bot starts: Slack keeps it with the message (hidden
+# from people), and conversations.history returns it with include_all_metadata, so an
+# uncertain post can be looked for. event_type: letters, digits, "_" or "-" only, or
+# Slack drops the metadata with an `invalid_metadata_schema` warning.
+NUDGE_EVENT = "feedback_loop_nudge"
+# First look after a post ended uncertain: Slack may answer a 5xx before the message
+# it did store shows in the history; waiting a little avoids a resend of a stored post.
+RECONCILE_DELAY = timedelta(seconds=30)
+RECONCILE_ATTEMPTS = 8
+RECONCILE_BATCH = 10
+# "A bit before the first attempt": our clock and Slack's may differ by a little.
+HISTORY_MARGIN = timedelta(minutes=5)
+# A DM holds few messages in minutes; a page or two covers it. More than this many
+# messages since the first attempt and we cannot tell: treated as unreadable.
+HISTORY_PAGE = 20
+HISTORY_PAGES = 5
 
 RateLimited = Callable[[str, float], None]
 
@@ -295,7 +318,10 @@ async def send_claimed(
         return LOST_CLAIM
     try:
         resp = await client.chat_postMessage(
-            channel=channel, text=message.text, blocks=message.blocks or None
+            channel=channel,
+            text=message.text,
+            blocks=message.blocks or None,
+            metadata=nudge_metadata(nudge),
         )
     except SlackApiError as e:
         status = e.response.status_code
@@ -307,8 +333,7 @@ async def send_claimed(
                 on_rate_limited(nudge.team_id, retry_after)
             return await _give_back(rt, nudge, timedelta(seconds=retry_after), error, refund=True)
         if status >= 500 or error in UNCERTAIN_ERRORS:
-            await _settle(rt, nudges.mark_uncertain, nudge, error=f"{error} (HTTP {status})")
-            log.warning("nudge %s (%s) uncertain: %s", nudge.id, nudge.kind, error)
+            await _uncertain(rt, nudge, f"{error} (HTTP {status})")
             return nudges.UNCERTAIN
         if error in WORKSPACE_ERRORS:
             log.error("Slack refused the bot's token (%s): nudges wait until it is fixed", error)
@@ -320,17 +345,39 @@ async def send_claimed(
         log.warning("nudge %s (%s) failed: %s", nudge.id, nudge.kind, error)
         return nudges.FAILED
     except (aiohttp.ClientError, TimeoutError, OSError, asyncio.CancelledError) as e:
-        await _settle(
-            rt, nudges.mark_uncertain, nudge, error=f"connection lost while posting: {e!r}"
-        )
+        await _uncertain(rt, nudge, f"connection lost while posting: {e!r}")
         if isinstance(e, asyncio.CancelledError):
             raise
         return nudges.UNCERTAIN
 
     ts = str(resp.get("ts"))
     channel = str(resp.get("channel") or channel)
-    await _settle(rt, nudges.mark_sent, nudge, channel=channel, ts=ts)
-    if entry.after_sent is not None:
+    return await _sent(rt, nudge, entry, channel, ts)
+
+
+def nudge_metadata(nudge: Nudge) -> dict[str, Any]:
+    """The metadata a nudge's DM is posted with: how reconciling recognises it."""
+    return {
+        "event_type": NUDGE_EVENT,
+        "event_payload": {"key": nudge.idempotency_key, "nudge_id": nudge.id},
+    }
+
+
+async def _uncertain(rt: Runtime, nudge: Nudge, error: str) -> None:
+    await _settle(
+        rt,
+        nudges.mark_uncertain,
+        nudge,
+        error=error,
+        reconcile_at=rt.clock.now() + RECONCILE_DELAY,
+    )
+    log.warning("nudge %s (%s) uncertain: %s; will check the DM", nudge.id, nudge.kind, error)
+
+
+async def _sent(rt: Runtime, nudge: Nudge, entry: _Kind | None, channel: str, ts: str) -> str:
+    if not await _settle(rt, nudges.mark_sent, nudge, channel=channel, ts=ts):
+        return LOST_CLAIM
+    if entry is not None and entry.after_sent is not None:
         try:
             await entry.after_sent(rt, nudge, channel, ts)
         except Exception:
@@ -338,6 +385,123 @@ async def send_claimed(
             # stop the dispatcher from sending everyone else's.
             log.exception("after-sent of nudge %s (%s) failed", nudge.id, nudge.kind)
     return nudges.SENT
+
+
+async def reconcile_due(
+    rt: Runtime, *, client: AsyncWebClient | None = None, limit: int = RECONCILE_BATCH
+) -> int:
+    """Settle the uncertain nudges whose next look is due against their DM's history.
+    Returns how many were looked at. Run by the dispatcher before it claims due rows,
+    so a nudge found missing is sent again in the same pass."""
+    now = rt.clock.now()
+
+    def take() -> list[Nudge]:
+        with unit_of_work(rt.engine, immediate=True) as session:
+            return nudges.claim_uncertain(
+                session=session,
+                now=now,
+                limit=limit,
+                lease=LEASE,
+                max_attempts=RECONCILE_ATTEMPTS,
+            )
+
+    claimed = await rt.db(take)
+    for nudge in claimed:
+        await reconcile_claimed(rt, nudge, client=client or rt.client)
+    return len(claimed)
+
+
+class _CannotTell(Exception):
+    """The history since the first attempt is longer than we read."""
+
+
+async def reconcile_claimed(rt: Runtime, nudge: Nudge, *, client: AsyncWebClient) -> str:
+    """Look for this nudge's DM in the DM's history; returns the state it ends in."""
+    assert nudge.id is not None
+    try:
+        channel = await _dm_channel(rt, client, nudge.team_id, nudge.user_slack_id)
+        ts = await _find_posted(client, channel, nudge)
+    except SlackApiError as e:
+        error = api_error(e)
+        if e.response.status_code == 429:
+            delay = timedelta(seconds=_retry_after(e))
+            return await _still_uncertain(rt, nudge, error, delay, count=False)
+        if error in WORKSPACE_ERRORS:
+            return await _still_uncertain(rt, nudge, error, WORKSPACE_RETRY)
+        return await _still_uncertain(rt, nudge, error, _backoff(nudge.reconcile_attempts + 1))
+    except (aiohttp.ClientError, TimeoutError, OSError) as e:
+        delay = _backoff(nudge.reconcile_attempts + 1)
+        return await _still_uncertain(rt, nudge, f"connection: {e!r}", delay)
+    except _CannotTell as e:
+        delay = _backoff(nudge.reconcile_attempts + 1)
+        return await _still_uncertain(rt, nudge, str(e), delay)
+    except Exception as e:
+        log.exception("nudge %s: reconciling failed", nudge.id)
+        delay = _backoff(nudge.reconcile_attempts + 1)
+        return await _still_uncertain(rt, nudge, f"error: {e!r}", delay)
+
+    if ts is not None:
+        log.info("nudge %s (%s): found in the DM after an uncertain post", nudge.id, nudge.kind)
+        return await _sent(rt, nudge, rt.kinds.get(nudge.kind), channel, ts)
+    # Not in the history: nothing reached the rep, so sending again cannot double it.
+    log.info("nudge %s (%s): not in the DM; sending it again", nudge.id, nudge.kind)
+    return await _give_back(rt, nudge, timedelta(0), f"not posted: {nudge.last_error}")
+
+
+async def _find_posted(client: AsyncWebClient, channel: str, nudge: Nudge) -> str | None:
+    """The ts of this nudge's message in the DM since a bit before its first post."""
+    started = nudge.first_post_at or nudge.post_started_at or nudge.updated_at
+    assert started is not None
+    oldest = f"{(started - HISTORY_MARGIN).timestamp():.6f}"
+    cursor: str | None = None
+    for _ in range(HISTORY_PAGES):
+        resp = await client.conversations_history(
+            channel=channel,
+            oldest=oldest,
+            limit=HISTORY_PAGE,
+            include_all_metadata=True,
+            cursor=cursor,
+        )
+        for message in resp.get("messages") or []:
+            metadata = message.get("metadata") or {}
+            payload = metadata.get("event_payload") or {}
+            if metadata.get("event_type") == NUDGE_EVENT and (
+                payload.get("key") == nudge.idempotency_key
+            ):
+                return str(message["ts"])
+        cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
+        if not resp.get("has_more") or cursor is None:
+            return None
+    raise _CannotTell(f"more than {HISTORY_PAGES * HISTORY_PAGE} messages since the post")
+
+
+async def _still_uncertain(
+    rt: Runtime, nudge: Nudge, error: str, delay: timedelta, *, count: bool = True
+) -> str:
+    """The history could not be read: keep doubting, look again later, never resend."""
+    why = f"could not read the DM's history: {error}"
+    await _settle(
+        rt,
+        nudges.still_uncertain,
+        nudge,
+        reconcile_at=rt.clock.now() + delay,
+        error=why,
+        count_attempt=count,
+    )
+    tries = nudge.reconcile_attempts + (1 if count else 0)
+    if count and tries >= RECONCILE_ATTEMPTS:
+        log.error(
+            "nudge %s (%s) to %s left uncertain: %s (%d tries); not resent, to avoid a "
+            "double DM. Check the im:history scope and Slack's status.",
+            nudge.id,
+            nudge.kind,
+            nudge.user_slack_id,
+            error,
+            tries,
+        )
+    else:
+        log.warning("nudge %s (%s) still uncertain: %s", nudge.id, nudge.kind, why)
+    return nudges.UNCERTAIN
 
 
 async def _hold_back(rt: Runtime, nudge: Nudge, person: Person, policy: KindPolicy) -> str | None:

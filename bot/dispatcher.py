@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.delivery import LEASE, policy_for, release_unsent, send_claimed
+from bot.delivery import LEASE, policy_for, reconcile_due, release_unsent, send_claimed
 from bot.pacing import Pacer
 from bot.runtime import Runtime
 from storage import nudges
@@ -103,6 +103,12 @@ async def _run_hooks(rt: Runtime, state: DispatchState, *, force: bool) -> None:
             await hook(rt)
         except Exception:
             log.exception("planner %s failed; sending what is due anyway", hook)
+    # Before the claim: an uncertain nudge found missing from its DM is pending again
+    # and goes out in this same pass.
+    try:
+        await reconcile_due(rt, client=state.client)
+    except Exception:
+        log.exception("checking uncertain nudges against their DMs failed; next tick retries")
 
 
 def _claim(rt: Runtime, state: DispatchState, now: datetime, batch: int) -> list[Nudge]:

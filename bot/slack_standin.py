@@ -19,11 +19,13 @@ Run `python -m bot.slack_standin --port 8111` to keep one in the foreground.
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import hashlib
 import json
 import logging
 import math
+import re
 import secrets
 import socket
 import struct
@@ -548,6 +550,9 @@ class SlackStandIn:
         self._buckets: dict[str, _Bucket] = {}
         self._seq = 0
         self._ts_base = ts_base
+        # Message ts from a clock (follow_clock), as Slack's are its wall clock.
+        self._ts_clock: Callable[[], float] | None = None
+        self._last_ts = 0.0
         self._users: dict[str, dict[str, Any]] = {}
         self._channels: dict[str, dict[str, Any]] = {}
         self._open_dms: set[str] = set()
@@ -718,6 +723,31 @@ class SlackStandIn:
                 "next_dnd_start_ts": next_dnd_start_ts,
                 "next_dnd_end_ts": next_dnd_end_ts,
             }
+
+    def follow_clock(self, now: Callable[[], float] | None) -> None:
+        """Stamp new messages' ts from `now()` (Unix seconds), still unique and rising.
+
+        Slack's ts is its wall clock, and a reader that asks conversations.history for
+        messages since a moment (`oldest`) relies on that. By default ts count up from
+        `ts_base` instead, which keeps them stable from run to run."""
+        with self._lock:
+            self._ts_clock = now
+
+    def post_as_user(self, user_id: str, channel: str, text: str) -> str:
+        """A person's own message in a channel or their DM with the bot (no event is
+        sent); returns its ts. For history reads that must look past other messages."""
+        with self._lock:
+            channel_id = self._resolve_channel(channel, allow_user=True)
+            ts = self._next_ts()
+            self._messages[(channel_id, ts)] = {
+                "user": user_id,
+                "type": "message",
+                "ts": ts,
+                "client_msg_id": secrets.token_hex(16),
+                "text": text,
+                "team": self.team_id,
+            }
+            return ts
 
     def dm_channel_id(self, user_id: str) -> str:
         """The DM channel Slack would give the bot for this user (stable per user)."""
@@ -1007,6 +1037,7 @@ class SlackStandIn:
             "chat.postEphemeral": self._chat_post_ephemeral,
             "chat.postMessage": self._chat_post_message,
             "chat.update": self._chat_update,
+            "conversations.history": self._conversations_history,
             "conversations.info": self._conversations_info,
             "conversations.open": self._conversations_open,
             "dnd.info": self._dnd_info,
@@ -1023,6 +1054,11 @@ class SlackStandIn:
 
     def _next_ts(self) -> str:
         self._seq += 1
+        if self._ts_clock is not None:
+            # Slack's ts are microsecond-precise and never repeat in a channel.
+            now = max(round(self._ts_clock(), 6), round(self._last_ts + 0.000001, 6))
+            self._last_ts = now
+            return f"{now:.6f}"
         micros = self._seq * 100
         return f"{self._ts_base + micros // 1_000_000}.{micros % 1_000_000:06d}"
 
@@ -1214,7 +1250,7 @@ class SlackStandIn:
         if body.get("thread_ts"):
             message["thread_ts"] = str(body["thread_ts"])
             message["parent_user_id"] = self.bot_user_id
-        if body.get("metadata"):
+        if body.get("metadata") and not _metadata_problem(body["metadata"]):
             message["metadata"] = body["metadata"]
         return message
 
@@ -1243,7 +1279,12 @@ class SlackStandIn:
         self._messages[(channel, ts)] = message
         if self._channels[channel].get("is_im"):
             self._open_dms.add(channel)
-        return {"ok": True, "channel": channel, "ts": ts, "message": message}
+        response: dict[str, Any] = {"ok": True, "channel": channel, "ts": ts, "message": message}
+        if body.get("metadata") and _metadata_problem(body["metadata"]):
+            # Slack posts the message, drops the metadata and says so in a warning.
+            response["warning"] = "invalid_metadata_schema"
+            response["response_metadata"] = {"warnings": ["invalid_metadata_schema"]}
+        return response
 
     def _chat_post_ephemeral(self, body: dict[str, Any]) -> dict[str, Any]:
         user = body.get("user")
@@ -1349,6 +1390,74 @@ class SlackStandIn:
             response["no_op"] = True
             response["already_open"] = True
         return response
+
+    def _conversations_history(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Top-level messages, newest first, between `oldest` and `latest` (exclusive
+        unless `inclusive`), `limit` at a time with a cursor; metadata only with
+        include_all_metadata. Shape: Slack's conversations.history reference."""
+        channel = self._resolve_channel(body.get("channel"), allow_user=False)
+        info = self._channels[channel]
+        needed = (
+            "im:history"
+            if info.get("is_im")
+            else "mpim:history"
+            if info.get("is_mpim")
+            else "groups:history"
+            if info.get("is_private")
+            else "channels:history"
+        )
+        if needed not in self.scopes.split(","):
+            raise _ApiError("missing_scope", needed=needed, provided=self.scopes)
+        if not info.get("is_im") and not info.get("is_member", True):
+            raise _ApiError("not_in_channel")
+        try:
+            limit = int(body.get("limit") or 100)
+            oldest = float(body.get("oldest") or 0)
+            latest = float(body["latest"]) if body.get("latest") else math.inf
+        except (TypeError, ValueError) as e:
+            raise _ApiError("invalid_arguments") from e
+        limit = max(1, min(limit, 999))
+        inclusive = _truthy(body.get("inclusive"))
+        cursor = str(body.get("cursor") or "")
+        if cursor:
+            try:
+                latest = float(base64.b64decode(cursor).decode().removeprefix("next_ts:"))
+            except ValueError as e:
+                raise _ApiError("invalid_cursor") from e
+            inclusive = False
+
+        def within(ts: float) -> bool:
+            if inclusive:
+                return oldest <= ts <= latest
+            return oldest < ts < latest
+
+        found = sorted(
+            (
+                m
+                for (ch, ts), m in self._messages.items()
+                if ch == channel
+                and within(float(ts))
+                # Thread replies live in conversations.replies, not here.
+                and m.get("thread_ts", ts) == ts
+            ),
+            key=lambda m: float(m["ts"]),
+            reverse=True,
+        )
+        page, more = found[:limit], len(found) > limit
+        with_metadata = _truthy(body.get("include_all_metadata"))
+        messages = [{k: v for k, v in m.items() if with_metadata or k != "metadata"} for m in page]
+        next_cursor = (
+            base64.b64encode(f"next_ts:{page[-1]['ts']}".encode()).decode() if more else ""
+        )
+        return {
+            "ok": True,
+            "messages": messages,
+            "has_more": more,
+            "pin_count": 0,
+            "channel_actions_ts": None,
+            "channel_actions_count": 0,
+            "response_metadata": {"next_cursor": next_cursor},
+        }
 
     def _channel_view(self, channel: str, *, full: bool) -> dict[str, Any]:
         if not full:
@@ -1529,6 +1638,21 @@ class SlackStandIn:
         published = self._new_view(view, view_id=home_id)
         self._home_ids[user] = published["id"]
         return self._store_view(published)
+
+
+_EVENT_TYPE = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _metadata_problem(metadata: Any) -> str | None:
+    """Why Slack would drop this message metadata (None: it keeps it)."""
+    if not isinstance(metadata, dict):
+        return "metadata must be an object"
+    event_type = metadata.get("event_type")
+    if not isinstance(event_type, str) or not _EVENT_TYPE.fullmatch(event_type):
+        return "event_type: letters, digits, underscores and hyphens only"
+    if not isinstance(metadata.get("event_payload"), dict):
+        return "event_payload must be an object"
+    return None
 
 
 def _with_block_ids(blocks: Any) -> Any:

@@ -123,7 +123,9 @@ class SeenEvent(SQLModel, table=True):
 class Nudge(SQLModel, table=True):
     """Every message the bot will send, as a row: the schedule is this table.
 
-    state: pending -> sending -> sent | failed | skipped | uncertain."""
+    state: pending -> sending -> sent | failed | skipped | uncertain; an uncertain row
+    is reconciled against the DM's history (bot.delivery.reconcile_due): sent if the
+    message is there, pending again if not."""
 
     __table_args__ = (Index("ix_nudge_state_due", "state", "due_at"),)
 
@@ -142,6 +144,12 @@ class Nudge(SQLModel, table=True):
     # even after its lease ran out and another worker claimed the row again.
     claim_token: str | None = None
     post_started_at: datetime | None = utc_column()
+    # When the first post of this nudge started: reconciling reads the DM's history from
+    # a little before it, so a message posted by any earlier attempt is found.
+    first_post_at: datetime | None = utc_column()
+    # Reads of the DM's history that failed while the row was uncertain (for an uncertain
+    # row, due_at is when the next read is due).
+    reconcile_attempts: int = 0
     sent_channel: str | None = None
     sent_ts: str | None = None
     ritual_run_id: int | None = Field(default=None, foreign_key="ritualrun.id")

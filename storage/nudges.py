@@ -4,6 +4,11 @@ A claim moves a row from `pending` to `sending` under a lease. `post_started_at`
 just before the Web API call that posts the message: a lease that expires before it is
 safe to retry (nothing went out), one that expires after it is `uncertain`, because
 Slack has no idempotency key for chat.postMessage and a blind retry could post twice.
+
+An uncertain row is not the end: once its `due_at` comes, `claim_uncertain` hands it to
+a reconciler, which reads the DM's history and settles it `sent` (our message is there)
+or `pending` (it is not, so sending again cannot double it), or puts it back
+`uncertain` for a later look when the history cannot be read.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ FAILED = "failed"
 SKIPPED = "skipped"
 UNCERTAIN = "uncertain"
 CANCELLED = "cancelled"
-FINAL_STATES = frozenset({SENT, FAILED, SKIPPED, UNCERTAIN, CANCELLED})
+FINAL_STATES = frozenset({SENT, FAILED, SKIPPED, CANCELLED})
 
 
 def schedule(
@@ -187,6 +192,7 @@ def mark_posting(
         .values(
             updated_at=now,
             post_started_at=now,
+            first_post_at=func.coalesce(Nudge.first_post_at, now),
             # A fresh lease for the post itself, however long the steps before it took.
             **({"lease_until": now + lease} if lease is not None else {}),
         )
@@ -247,9 +253,102 @@ def mark_skipped(
 
 
 def mark_uncertain(
-    *, session: Session, nudge_id: int, now: datetime, error: str, claim_token: str | None = None
+    *,
+    session: Session,
+    nudge_id: int,
+    now: datetime,
+    error: str,
+    reconcile_at: datetime | None = None,
+    claim_token: str | None = None,
 ) -> bool:
-    return _finish(session, nudge_id, now, UNCERTAIN, error, claim_token)
+    """The post may or may not have gone out. `reconcile_at`: when to look in the DM's
+    history (default: at once); each new doubt starts its own count of failed looks."""
+    return _settle(
+        session,
+        nudge_id,
+        now,
+        claim_token=claim_token,
+        state=UNCERTAIN,
+        last_error=error[:500],
+        lease_until=None,
+        due_at=reconcile_at or now,
+        reconcile_attempts=0,
+    )
+
+
+def claim_uncertain(
+    *, session: Session, now: datetime, limit: int, lease: timedelta, max_attempts: int
+) -> list[Nudge]:
+    """Claim up to `limit` uncertain nudges whose next look at the DM's history is due.
+
+    The row goes to `sending` with `post_started_at` kept, so a reconciler that dies
+    holding it leaves it uncertain again (recover_expired_leases), never pending. Only
+    one reconciler may hold a row: two reading the history around a resend could both
+    decide to send. Rows that used up `max_attempts` looks stay uncertain for an admin."""
+    if limit <= 0:
+        return []
+    query = (
+        select(Nudge.id)
+        .where(
+            col(Nudge.state) == UNCERTAIN,
+            col(Nudge.due_at) <= now,
+            col(Nudge.reconcile_attempts) < max_attempts,
+        )
+        .order_by(col(Nudge.due_at), col(Nudge.id))
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    ids = list(session.exec(query).all())
+    if not ids:
+        return []
+    session.execute(
+        update(Nudge)
+        .where(col(Nudge.id).in_(ids), col(Nudge.state) == UNCERTAIN)
+        .values(
+            state=SENDING,
+            lease_until=now + lease,
+            claim_token=uuid.uuid4().hex,
+            post_started_at=func.coalesce(Nudge.post_started_at, now),
+            updated_at=now,
+        )
+    )
+    session.flush()
+    rows = session.exec(
+        select(Nudge)
+        .where(col(Nudge.id).in_(ids), col(Nudge.state) == SENDING)
+        .execution_options(populate_existing=True)
+    ).all()
+    return sorted(rows, key=lambda n: (n.due_at, n.id))
+
+
+def still_uncertain(
+    *,
+    session: Session,
+    nudge_id: int,
+    now: datetime,
+    reconcile_at: datetime,
+    error: str,
+    count_attempt: bool = True,
+    claim_token: str | None = None,
+) -> bool:
+    """The DM's history could not be read: the row stays uncertain, to be looked at
+    again at `reconcile_at`. `count_attempt` False for a 429 (Slack's pace, not a
+    failure)."""
+    extra: dict[str, Any] = (
+        {"reconcile_attempts": Nudge.reconcile_attempts + 1} if count_attempt else {}
+    )
+    return _settle(
+        session,
+        nudge_id,
+        now,
+        claim_token=claim_token,
+        state=UNCERTAIN,
+        due_at=reconcile_at,
+        last_error=error[:500],
+        lease_until=None,
+        **extra,
+    )
 
 
 def release(
@@ -295,7 +394,7 @@ def recover_expired_leases(*, session: Session, now: datetime) -> tuple[int, int
         .values(
             state=UNCERTAIN,
             lease_until=None,
-            last_error="worker stopped while posting; not retried to avoid a double send",
+            last_error="worker stopped while posting; checking the DM before sending again",
             updated_at=now,
         )
     ).rowcount  # type: ignore[attr-defined]

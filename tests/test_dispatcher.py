@@ -130,34 +130,8 @@ def test_a_429_pauses_the_workspace_and_slows_it_down(bot: RunningBot, clock: Fa
     assert {nudge(bot, f"k{i}").attempts for i in range(4)} == {1}
 
 
-@pytest.mark.parametrize("status", [500, 503])
-def test_server_error_while_posting_is_uncertain_and_never_retried(
-    bot: RunningBot, clock: FakeClock, status: int
-) -> None:
-    add_kind(bot)
-    bot.standin.fail_next("chat.postMessage", status=status, after_processing=True)
-    schedule(bot, "k")
-    bot.tick()
-    n = nudge(bot, "k")
-    assert n.state == "uncertain" and f"HTTP {status}" in (n.last_error or "")
-    clock.advance(timedelta(days=1))
-    bot.tick()
-    assert len(posts(bot)) == 1 and delivered(bot) == ["ping k"]
-
-
-def test_connection_reset_after_slack_posted_is_uncertain_not_sent_twice(
-    bot: RunningBot, clock: FakeClock
-) -> None:
-    add_kind(bot)
-    bot.standin.fail_connection_next("chat.postMessage", after_processing=True)
-    schedule(bot, "k")
-    bot.tick()
-    n = nudge(bot, "k")
-    assert n.state == "uncertain" and "connection lost" in (n.last_error or "")
-    clock.advance(timedelta(days=1))
-    bot.tick()
-    # Slack did post it; the bot never tried a second time.
-    assert len(posts(bot)) == 1 and delivered(bot) == ["ping k"]
+# A 5xx or a lost connection while posting (uncertain, then reconciled against the DM's
+# history): tests/test_reconcile.py.
 
 
 @pytest.mark.parametrize("error", ["account_inactive", "user_not_found", "channel_not_found"])

@@ -18,6 +18,7 @@ SCOPE_FOR = {
     "chat_update": "chat:write",
     "chat_postEphemeral": "chat:write",
     "conversations_open": "im:write",
+    "conversations_history": "im:history",
     "conversations_info": "channels:read",
     "users_info": "users:read",
     "users_lookupByEmail": "users:read.email",
