@@ -571,3 +571,106 @@ def test_async_client_over_keep_alive(slack: SlackStandIn) -> None:
     stamps = asyncio.run(run())
     assert len(set(stamps)) == 5
     assert slack.calls_to("conversations.open")[0].body == {"users": "U0REP1"}
+
+
+# -- conversations.history and message metadata --------------------------------
+# Shapes from Slack's conversations.history reference (messages newest first, has_more,
+# pin_count, response_metadata.next_cursor) and its message metadata guide (metadata
+# returned only with include_all_metadata; an invalid event_type is dropped with an
+# `invalid_metadata_schema` warning).
+
+META = {"event_type": "feedback_loop_nudge", "event_payload": {"key": "k1", "nudge_id": 7}}
+
+
+def test_history_is_newest_first_and_pages_with_a_cursor(
+    slack: SlackStandIn, client: WebClient
+) -> None:
+    dm = client.conversations_open(users="U0REP1")["channel"]["id"]
+    posted = [client.chat_postMessage(channel=dm, text=f"m{i}")["ts"] for i in range(5)]
+    first = client.conversations_history(channel=dm, limit=2)
+    assert [m["text"] for m in first["messages"]] == ["m4", "m3"]
+    assert first["has_more"] is True and first["pin_count"] == 0
+    cursor = first["response_metadata"]["next_cursor"]
+    assert cursor
+    second = client.conversations_history(channel=dm, limit=2, cursor=cursor)
+    third = client.conversations_history(
+        channel=dm, limit=2, cursor=second["response_metadata"]["next_cursor"]
+    )
+    assert [m["text"] for m in second["messages"] + third["messages"]] == ["m2", "m1", "m0"]
+    assert third["has_more"] is False and third["response_metadata"]["next_cursor"] == ""
+    message = first["messages"][0]
+    assert (message["ts"], message["bot_id"], message["app_id"]) == (
+        posted[4],
+        "B0FEEDBOT",
+        "A0FEEDLOOP",
+    )
+    # oldest/latest are exclusive unless inclusive is set.
+    window = client.conversations_history(channel=dm, oldest=posted[1], latest=posted[3])
+    assert [m["text"] for m in window["messages"]] == ["m2"]
+    closed = client.conversations_history(
+        channel=dm, oldest=posted[1], latest=posted[3], inclusive=True
+    )
+    assert [m["text"] for m in closed["messages"]] == ["m3", "m2", "m1"]
+
+
+def test_history_shows_metadata_only_when_asked(slack: SlackStandIn, client: WebClient) -> None:
+    client.chat_postMessage(channel="U0REP1", text="with metadata", metadata=META)
+    dm = slack.dm_channel("U0REP1")
+    [plain_read] = client.conversations_history(channel=dm)["messages"]
+    assert "metadata" not in plain_read
+    [full] = client.conversations_history(channel=dm, include_all_metadata=True)["messages"]
+    assert full["metadata"] == META
+
+
+def test_invalid_metadata_is_dropped_with_slacks_warning(
+    slack: SlackStandIn, client: WebClient
+) -> None:
+    bad = {"event_type": "feedback.loop", "event_payload": {"key": "k"}}
+    resp = client.chat_postMessage(channel="C0DEALS", text="hi", metadata=bad)
+    assert resp["ok"] is True and resp["warning"] == "invalid_metadata_schema"
+    [message] = slack.messages("C0DEALS")
+    assert "metadata" not in message
+
+
+def test_history_leaves_out_thread_replies_and_keeps_peoples_messages(
+    slack: SlackStandIn, client: WebClient
+) -> None:
+    root = client.chat_postMessage(channel="C0DEALS", text="root")["ts"]
+    client.chat_postMessage(channel="C0DEALS", text="reply", thread_ts=root)
+    slack.post_as_user("U0REP1", "C0DEALS", "a person")
+    texts = [m["text"] for m in client.conversations_history(channel="C0DEALS")["messages"]]
+    assert texts == ["a person", "root"]
+
+
+def test_history_errors(slack: SlackStandIn, client: WebClient) -> None:
+    with pytest.raises(SlackApiError) as missing:
+        client.conversations_history(channel="C0NOPE")
+    assert error_of(missing) == "channel_not_found"
+    client.chat_postMessage(channel="U0REP1", text="hi")
+    slack.scopes = "chat:write,im:write"
+    with pytest.raises(SlackApiError) as scope:
+        client.conversations_history(channel=slack.dm_channel("U0REP1"))
+    assert error_of(scope) == "missing_scope"
+    assert scope.value.response["needed"] == "im:history"
+
+
+def test_a_500_before_posting_stores_nothing_and_after_posting_stores_it(
+    slack: SlackStandIn, client: WebClient
+) -> None:
+    slack.fail_next("chat.postMessage", status=500)
+    slack.fail_next("chat.postMessage", status=500, after_processing=True)
+    for text in ("before", "after"):
+        with pytest.raises(SlackApiError):
+            client.chat_postMessage(channel="U0REP1", text=text, metadata=META)
+    read = client.conversations_history(
+        channel=slack.dm_channel("U0REP1"), include_all_metadata=True
+    )
+    assert [(m["text"], m["metadata"]) for m in read["messages"]] == [("after", META)]
+
+
+def test_follow_clock_stamps_ts_by_that_clock(slack: SlackStandIn, client: WebClient) -> None:
+    slack.follow_clock(lambda: 1_800_000_000.5)
+    a = client.chat_postMessage(channel="C0DEALS", text="a")["ts"]
+    b = client.chat_postMessage(channel="C0DEALS", text="b")["ts"]
+    # The same instant twice still gives two distinct, rising ts.
+    assert (a, b) == ("1800000000.500000", "1800000000.500001")
