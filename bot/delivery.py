@@ -428,6 +428,15 @@ async def reconcile_claimed(rt: Runtime, nudge: Nudge, *, client: AsyncWebClient
             return await _still_uncertain(rt, nudge, error, delay, count=False)
         if error in WORKSPACE_ERRORS:
             return await _still_uncertain(rt, nudge, error, WORKSPACE_RETRY)
+        if error in PERMANENT_ERRORS:
+            # The DM itself is gone (or the rep is): nobody can read it whatever we do,
+            # and sending again cannot reach them either.
+            rt.dm_channels.pop((nudge.team_id, nudge.user_slack_id), None)
+            await _settle(rt, nudges.mark_failed, nudge, error=f"could not check the DM: {error}")
+            log.warning(
+                "nudge %s (%s) failed while checking its DM: %s", nudge.id, nudge.kind, error
+            )
+            return nudges.FAILED
         return await _still_uncertain(rt, nudge, error, _backoff(nudge.reconcile_attempts + 1))
     except (aiohttp.ClientError, TimeoutError, OSError) as e:
         delay = _backoff(nudge.reconcile_attempts + 1)

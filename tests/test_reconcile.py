@@ -214,6 +214,21 @@ def test_history_failing_every_time_gives_up_with_an_error_and_never_resends(
     assert len(errors) == 1 and "not resent" in errors[0].message
 
 
+def test_a_dm_that_is_gone_when_checked_fails_the_nudge_without_resending(
+    synced: RunningBot, clock: FakeClock
+) -> None:
+    synced.standin.fail_next("chat.postMessage", status=500)
+    synced.standin.fail_next("conversations.history", error="channel_not_found")
+    schedule(synced, "k")
+    synced.tick()
+    reconcile_later(synced, clock)
+    n = nudge(synced, "k")
+    assert (n.state, n.last_error) == ("failed", "could not check the DM: channel_not_found")
+    clock.advance(timedelta(days=1))
+    synced.tick()
+    assert [p.status for p in posts(synced, "k")] == [500] and delivered(synced) == []
+
+
 def test_a_rate_limited_history_read_waits_and_does_not_count(
     synced: RunningBot, clock: FakeClock
 ) -> None:
