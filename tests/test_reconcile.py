@@ -22,13 +22,14 @@ from bot.delivery import (
     LEASE,
     NUDGE_EVENT,
     RECONCILE_ATTEMPTS,
+    RECONCILE_BATCH,
     RECONCILE_DELAY,
 )
 from bot.slack_standin import DEFAULT_SCOPES, SlackStandIn
 from storage import nudges
 from storage.db import unit_of_work
 from storage.models import Nudge
-from tests.conftest import DEALS, MANAGER, REP, RunningBot, start_bot
+from tests.conftest import DEALS, MANAGER, REP, REP2, RunningBot, start_bot
 from tests.test_dispatcher import add_kind, delivered, nudge, posts, schedule
 
 
@@ -316,3 +317,45 @@ def test_a_deal_dm_through_slacks_requests_arrives_once_despite_a_500(
         m for m in synced.standin.messages(synced.standin.dm_channel(REP)) if "Globex" in m["text"]
     ]
     assert again == dms
+
+
+def test_a_slack_incident_settles_a_morning_of_dms_a_batch_per_tick(
+    synced: RunningBot, clock: FakeClock
+) -> None:
+    keys = [f"k{i:02}" for i in range(RECONCILE_BATCH + 3)]
+    # Half stored before Slack failed, half not: every rep still gets exactly one DM.
+    for i, key in enumerate(keys):
+        synced.standin.fail_next("chat.postMessage", status=500, after_processing=i % 2 == 0)
+        schedule(synced, key)
+    synced.tick()
+    assert {nudge(synced, k).state for k in keys} == {"uncertain"}
+    reconcile_later(synced, clock)
+    assert len(history_calls(synced)) == RECONCILE_BATCH
+    reconcile_later(synced, clock, timedelta(seconds=5))
+    assert {nudge(synced, k).state for k in keys} == {"sent"}
+    assert sorted(delivered(synced)) == [f"ping {k}" for k in keys]
+
+
+def test_one_uncertain_row_is_held_by_one_reconciler_at_a_time(
+    synced: RunningBot, clock: FakeClock
+) -> None:
+    synced.standin.fail_next("chat.postMessage", status=500, times=2)
+    schedule(synced, "a")
+    schedule(synced, "b", user=REP2)
+    synced.tick()
+    clock.advance(RECONCILE_DELAY)
+
+    def take(limit: int, max_attempts: int = RECONCILE_ATTEMPTS) -> list[str]:
+        with unit_of_work(synced.rt.engine, immediate=True) as session:
+            found = nudges.claim_uncertain(
+                session=session,
+                now=clock.now(),
+                limit=limit,
+                lease=LEASE,
+                max_attempts=max_attempts,
+            )
+            return [n.idempotency_key for n in found]
+
+    assert take(1) == ["a"]
+    assert take(5) == ["b"]
+    assert take(5) == []
