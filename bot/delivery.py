@@ -452,7 +452,14 @@ async def reconcile_claimed(rt: Runtime, nudge: Nudge, *, client: AsyncWebClient
     if ts is not None:
         log.info("nudge %s (%s): found in the DM after an uncertain post", nudge.id, nudge.kind)
         return await _sent(rt, nudge, rt.kinds.get(nudge.kind), channel, ts)
-    # Not in the history: nothing reached the rep, so sending again cannot double it.
+    # Not in the history: nothing reached the rep, so sending again cannot double it,
+    # unless its kind says it is too late by now (reads failed for hours, say).
+    max_late = policy_for(rt, nudge.kind).max_late
+    first = nudge.first_post_at
+    if max_late is not None and first is not None and rt.clock.now() - first > max_late:
+        reason = "not posted, and too late to send again"
+        await _settle(rt, nudges.mark_skipped, nudge, reason=reason)
+        return nudges.SKIPPED
     log.info("nudge %s (%s): not in the DM; sending it again", nudge.id, nudge.kind)
     return await _give_back(rt, nudge, timedelta(0), f"not posted: {nudge.last_error}")
 

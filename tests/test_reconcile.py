@@ -230,6 +230,21 @@ def test_a_dm_that_is_gone_when_checked_fails_the_nudge_without_resending(
     assert [p.status for p in posts(synced, "k")] == [500] and delivered(synced) == []
 
 
+def test_a_dm_found_missing_too_late_for_its_kind_is_skipped_not_sent_at_night(
+    synced: RunningBot, clock: FakeClock
+) -> None:
+    add_kind(synced, "evening", max_late=timedelta(hours=2))
+    synced.standin.fail_next("chat.postMessage", status=500)
+    synced.standin.fail_next("conversations.history", status=503, times=4)
+    schedule(synced, "k", kind="evening")
+    synced.tick()
+    for _ in range(5):
+        reconcile_later(synced, clock, timedelta(hours=1))
+    n = nudge(synced, "k")
+    assert (n.state, n.last_error) == ("skipped", "not posted, and too late to send again")
+    assert [p.status for p in posts(synced, "k")] == [500] and delivered(synced) == []
+
+
 def test_a_rate_limited_history_read_waits_and_does_not_count(
     synced: RunningBot, clock: FakeClock
 ) -> None:
