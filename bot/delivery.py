@@ -388,7 +388,11 @@ async def _sent(rt: Runtime, nudge: Nudge, entry: _Kind | None, channel: str, ts
 
 
 async def reconcile_due(
-    rt: Runtime, *, client: AsyncWebClient | None = None, limit: int = RECONCILE_BATCH
+    rt: Runtime,
+    *,
+    client: AsyncWebClient | None = None,
+    limit: int = RECONCILE_BATCH,
+    lease: timedelta = LEASE,
 ) -> int:
     """Settle the uncertain nudges whose next look is due against their DM's history.
     Returns how many were looked at. Run by the dispatcher before it claims due rows,
@@ -401,7 +405,7 @@ async def reconcile_due(
                 session=session,
                 now=now,
                 limit=limit,
-                lease=LEASE,
+                lease=lease,
                 max_attempts=RECONCILE_ATTEMPTS,
             )
 

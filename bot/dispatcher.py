@@ -106,7 +106,7 @@ async def _run_hooks(rt: Runtime, state: DispatchState, *, force: bool) -> None:
     # Before the claim: an uncertain nudge found missing from its DM is pending again
     # and goes out in this same pass.
     try:
-        await reconcile_due(rt, client=state.client)
+        await reconcile_due(rt, client=state.client, lease=state.lease)
     except Exception:
         log.exception("checking uncertain nudges against their DMs failed; next tick retries")
 
