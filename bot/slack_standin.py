@@ -1778,6 +1778,9 @@ def main(argv: list[str] | None = None) -> int:
         team_id=args.team_id,
         validate_blocks=not args.no_validate,
     )
+    # A bot run against this by hand uses the real clock: ts must follow it, or reading
+    # a DM's history since a moment would find nothing.
+    standin.follow_clock(time.time)
     for item in args.user:
         user_id, _, email = item.partition(":")
         standin.add_user(user_id, email=email or None)
