@@ -101,6 +101,8 @@ def test_a_500_before_slack_posted_still_gives_exactly_one_dm(
         synced.standin.dm_channel(REP),
     )
     assert [p.status for p in posts(synced, "k")] == [500, 200]
+    # A later look would still start from the first attempt.
+    assert sent.first_post_at == first.first_post_at
     clock.advance(timedelta(days=1))
     synced.tick()
     assert delivered(synced) == ["ping k"]
