@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlmodel import Session, col, select
 
 from bot import messages
@@ -110,6 +110,7 @@ def _record(rt: Runtime, new: NewDeal, event_id: str | None, ask_other_outcome: 
             )
         ):
             return Intake(SEEN)
+        _serialise_account(session, new)
         first = same_deal(session=session, new=new, since=now - REPEAT_WINDOW)
         if first is not None and first.status == OPEN:
             add_source(session=session, deal=first, new=new, duplicate=True, now=now)
@@ -185,6 +186,16 @@ def _record(rt: Runtime, new: NewDeal, event_id: str | None, ask_other_outcome: 
             outcome=deal.outcome,
             rep=deal.rep_slack_id,
         )
+
+
+def _serialise_account(session: Session, new: NewDeal) -> None:
+    """Two announcements of one deal can arrive at the same moment (the CRM's post and the
+    rep's). SQLite already runs this transaction alone (immediate); on PostgreSQL a lock
+    per team, account and rep makes the second wait and then see the first."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    key = f"{new.team_id}:{account_key(new.account)}:{new.rep_slack_id}"
+    session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
 
 
 def _still_open(session: Session, deal: Deal, now: datetime) -> bool:

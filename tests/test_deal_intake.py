@@ -561,3 +561,53 @@ def test_not_a_deal_is_remembered(bot: RunningBot) -> None:
     assert deals(bot) == []
     assert bot.standin.calls_to("views.open") == []
     assert "not a deal" in replies(bot)[-2]["text"]
+
+
+# --- both databases ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def any_db_bot(standin: Any, clock: FakeClock, db_url: str) -> Any:
+    """The bot on SQLite and (with TEST_DATABASE_URL) on PostgreSQL."""
+    from tests.conftest import start_bot
+
+    running, stop = start_bot(standin, clock, db_url)
+    yield running
+    stop()
+
+
+def test_two_announcements_at_the_same_moment_are_one_deal(any_db_bot: RunningBot) -> None:
+    import threading
+
+    bot = any_db_bot
+    s = bot.slack
+    events = [
+        s.message_event(
+            "Opportunity Globex moved to Closed Lost. Owner: rita@acme.test",
+            channel=DEALS,
+            user="U0SFDCBOT",
+            bot_id="B0SFDC",
+        ),
+        s.message_event(f"Closed lost: Globex <@{REP}>", channel=DEALS, user=REP),
+        s.message_event(f"Closed lost: Globex Inc <@{REP}>", channel=DEALS, user=MANAGER),
+    ]
+    threads = [threading.Thread(target=bot.post, args=(s.event_request(e),)) for e in events]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    bot.idle()
+    assert len(dm_posts(bot, REP)) == 1
+    [deal] = deals(bot)
+    with Session(bot.rt.engine) as session:
+        sources = session.exec(select(DealSource).where(DealSource.deal_id == deal.id)).all()
+    assert len(sources) == 3
+
+
+def test_an_edit_corrects_the_deal_on_both_databases(any_db_bot: RunningBot) -> None:
+    bot = any_db_bot
+    root = post(bot, f"Closed won: Initech <@{REP}>")
+    edit(bot, root, f"Closed lost: Initech <@{REP}>")
+    [deal] = deals(bot)
+    assert deal.outcome == "lost" and deal.revision == 1
+    assert "loss_mode_heard" in action_ids(dm_now(bot, REP))
