@@ -527,7 +527,7 @@ def register_corrections(app: AsyncApp, rt: Runtime) -> None:
         await ack()
         rt.spawn(correct(rt, deal.id, Correction(rep=chosen)), name=f"deal-handoff:{deal.id}")
 
-    @app.action(re.compile(rf"^{intake_msg.CHANGE_YES}|{intake_msg.CHANGE_KEEP}$"))
+    @app.action(re.compile(rf"^(?:{intake_msg.CHANGE_YES}|{intake_msg.CHANGE_KEEP})$"))
     async def on_change(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         user, team = _user(body), str((body.get("team") or {}).get("id") or rt.team_id or "")

@@ -611,3 +611,62 @@ def test_an_edit_corrects_the_deal_on_both_databases(any_db_bot: RunningBot) -> 
     [deal] = deals(bot)
     assert deal.outcome == "lost" and deal.revision == 1
     assert "loss_mode_heard" in action_ids(dm_now(bot, REP))
+
+
+# --- more of what a real team does -----------------------------------------------------------
+
+
+def test_an_edit_while_the_dm_waits_is_what_the_rep_gets(bot: RunningBot) -> None:
+    bot.send(bot.slack.slash_command("pause", user=REP))
+    root = post(bot, f"Closed lost: Initech <@{REP}>")
+    edit(bot, root, f"Closed won: Initech <@{REP}>")
+    assert dm_posts(bot, REP) == [] and bot.standin.calls_to("chat.update") == []
+    bot.send(bot.slack.slash_command("resume", user=REP))
+    bot.tick()
+    [dm] = dm_posts(bot, REP)
+    assert "win_log_open" in action_ids(dm) and "loss_mode_heard" not in action_ids(dm)
+
+
+def test_slack_refusing_the_update_still_corrects_the_deal(bot: RunningBot) -> None:
+    root = post(bot, f"Closed lost: Initech <@{REP}>")
+    bot.standin.fail_next("chat.update", status=500)
+    edit(bot, root, f"Closed won: Initech <@{REP}>")
+    assert deals(bot)[0].outcome == "won"
+    assert [c.status for c in bot.standin.calls_to("chat.update")] == [500]
+    assert len(dm_posts(bot, REP)) == 1
+
+
+def test_the_question_is_asked_in_the_posters_language(bot: RunningBot) -> None:
+    post(bot, UNDECIDED, user=REP2)
+    [asked] = bot.standin.calls_to("chat.postEphemeral")
+    assert asked.body["user"] == REP2
+    assert asked.body["text"] == bot.rt.catalog.text("es", "intake.ask_fallback")
+
+
+def test_a_withdrawn_deal_leaves_app_home(bot: RunningBot) -> None:
+    post(bot, f"Closed lost: Globex <@{REP}>")
+    post(bot, f"Closed won: Initech <@{REP}>")
+    globex = deals(bot)[0]
+    click(bot, REP, dm_now(bot, REP, 0), "deal_fix", option=f"{globex.id}:withdraw")
+    event = {
+        "type": "app_home_opened",
+        "user": REP,
+        "channel": "D" + REP[1:],
+        "tab": "home",
+        "event_ts": "1700000000.000100",
+    }
+    bot.send(bot.slack.event_request(event))
+    [published] = bot.standin.calls_to("views.publish")
+    home = json.dumps(published.body["view"])
+    assert "Initech" in home and "Globex" not in home
+
+
+def test_a_double_click_on_change_it_changes_once(bot: RunningBot) -> None:
+    bot.send(bot.slack.slash_command("deal lost Acme", user=REP))
+    bot.send(bot.slack.slash_command("deal won Acme", user=REP))
+    question = replies(bot)[-1]
+    click(bot, REP, question, "deal_change_yes", channel="D0REP1")
+    click(bot, REP, question, "deal_change_yes", channel="D0REP1")
+    [deal] = deals(bot)
+    assert (deal.outcome, deal.revision) == ("won", 1)
+    assert len(bot.standin.calls_to("chat.update")) == 1
