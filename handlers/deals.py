@@ -266,12 +266,17 @@ async def ask_poster(rt: Runtime, body: dict[str, Any], event: dict[str, Any]) -
 
 # What a chosen outcome would look like stated: the parser then reads the account out of
 # the poster's own words the way it reads any deal post.
+_QUESTION = re.compile(r"[?¿]")
 STATED = {"won": "Closed won", "lost": "Closed lost", "no_decision": "Closed - no decision"}
 
 
 def guess_account(text: str, outcome: str, user: str) -> str | None:
+    """The account the poster most likely meant, read with the outcome they chose. The
+    question marks go first: the post was asked about because it was unsure, and the
+    parser rightly reads a question as no statement at all."""
+    stated = _QUESTION.sub(" ", text)
     signal = parse_deal_message(
-        {"type": "message", "user": user, "text": f"{STATED[outcome]}: {text}"}
+        {"type": "message", "user": user, "text": f"{STATED[outcome]}: {stated}"}
     )
     return signal.account if signal is not None and signal.outcome == outcome else None
 

@@ -670,3 +670,17 @@ def test_a_double_click_on_change_it_changes_once(bot: RunningBot) -> None:
     [deal] = deals(bot)
     assert (deal.outcome, deal.revision) == ("won", 1)
     assert len(bot.standin.calls_to("chat.update")) == 1
+
+
+def test_an_answer_logs_the_account_the_post_names_without_a_form(bot: RunningBot) -> None:
+    post(bot, f"Lost Hooli <@{REP}>?")
+    [asked] = bot.standin.calls_to("chat.postEphemeral")
+    message = {"type": "message", "ts": asked.response["message_ts"], **asked.body}
+    click(bot, MANAGER, message, "deal_ask_lost", channel=DEALS)
+    click(bot, MANAGER, message, "deal_ask_lost", channel=DEALS)  # a double click
+    assert bot.standin.calls_to("views.open") == []
+    [deal] = deals(bot)
+    assert (deal.account, deal.outcome, deal.rep_slack_id) == ("Hooli", "lost", REP)
+    assert len(dm_posts(bot, REP)) == 1
+    answer = replies(bot)[-2]
+    assert answer["replace_original"] is True and "Hooli" in answer["text"]
