@@ -422,8 +422,10 @@ def _user(body: dict[str, Any]) -> str:
 
 
 def _action(body: dict[str, Any]) -> dict[str, Any]:
-    actions = body.get("actions") or [{}]
-    return actions[0] if isinstance(actions[0], dict) else {}
+    actions = body.get("actions")
+    if not isinstance(actions, list) or not actions or not isinstance(actions[0], dict):
+        return {}
+    return actions[0]
 
 
 def _split(value: str) -> tuple[int | None, str]:
@@ -455,6 +457,24 @@ async def _may_change(rt: Runtime, deal: Any, user: str) -> bool:
     except Exception:  # noqa: BLE001 - no rep we can read: no manager to allow either
         return False
     return bool(rep.manager_slack_id) and rep.manager_slack_id == user
+
+
+# Checked before the modal's ack (Slack waits 3 s for it): a slow Slack gets the benefit
+# of the doubt, and a DM to someone unreachable then fails as any other DM would.
+PERSON_CHECK_BUDGET = 1.0
+
+
+async def _is_person(rt: Runtime, team_id: str, user_id: str) -> bool:
+    """Someone a deal can be handed to: a person in the workspace, not a bot."""
+    try:
+        person = await asyncio.wait_for(
+            load_person(rt, team_id=team_id, user_id=user_id), PERSON_CHECK_BUDGET
+        )
+    except TimeoutError:
+        return True
+    except SlackApiError:
+        return False
+    return not (person.is_bot or person.deleted)
 
 
 def register_corrections(app: AsyncApp, rt: Runtime) -> None:
@@ -528,6 +548,9 @@ def register_corrections(app: AsyncApp, rt: Runtime) -> None:
             return
         if not chosen or chosen == deal.rep_slack_id:
             await ack(response_action="errors", errors={"rep": t("intake.handoff_self")})
+            return
+        if not await _is_person(rt, deal.team_id, chosen):
+            await ack(response_action="errors", errors={"rep": t("intake.handoff_not_person")})
             return
         await ack()
         rt.spawn(correct(rt, deal.id, Correction(rep=chosen)), name=f"deal-handoff:{deal.id}")

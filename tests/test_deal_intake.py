@@ -684,3 +684,21 @@ def test_an_answer_logs_the_account_the_post_names_without_a_form(bot: RunningBo
     assert len(dm_posts(bot, REP)) == 1
     answer = replies(bot)[-2]
     assert answer["replace_original"] is True and "Hooli" in answer["text"]
+
+
+def test_a_deal_cannot_be_handed_to_an_app_or_a_stranger(bot: RunningBot) -> None:
+    bot.standin.add_user("U0CRMBOT", name="crm", real_name="CRM", is_bot=True, email="")
+    post(bot, f"Closed lost: Globex <@{REP}>")
+    [deal] = deals(bot)
+    meta = json.dumps({"deal": deal.id})
+    for target in ("U0CRMBOT", "U0NOBODY"):
+        answer = bot.send(
+            bot.slack.view_submission(
+                "deal_handoff",
+                {"rep": {"v": users_select_value(target)}},
+                user=REP,
+                private_metadata=meta,
+            )
+        ).json()
+        assert answer["errors"]["rep"] == bot.rt.catalog.text("en", "intake.handoff_not_person")
+    assert deals(bot)[0].rep_slack_id == REP
