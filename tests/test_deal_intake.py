@@ -702,3 +702,29 @@ def test_a_deal_cannot_be_handed_to_an_app_or_a_stranger(bot: RunningBot) -> Non
         ).json()
         assert answer["errors"]["rep"] == bot.rt.catalog.text("en", "intake.handoff_not_person")
     assert deals(bot)[0].rep_slack_id == REP
+
+
+def test_an_outcome_corrected_to_lost_can_complete_a_streak(bot: RunningBot) -> None:
+    post(bot, f"Closed lost: Globex <@{REP}>")
+    post(bot, f"Closed lost: Hooli <@{REP}>")
+    post(bot, f"Closed won: Initech <@{REP}>")
+    with Session(bot.rt.engine) as s:
+        assert s.exec(select(Nudge).where(Nudge.kind == "loss_streak_offer")).all() == []
+    initech = deals(bot)[2]
+    click(bot, REP, dm_now(bot, REP, 2), "deal_fix", option=f"{initech.id}:outcome")
+    click(bot, REP, replies(bot)[-1], "deal_fix_outcome_lost")
+    bot.tick()
+    with Session(bot.rt.engine) as s:
+        [offer] = s.exec(select(Nudge).where(Nudge.kind == "loss_streak_offer")).all()
+    assert (offer.state, offer.payload["deal_id"]) == ("sent", initech.id)
+
+
+def test_deleting_the_post_after_the_rep_acted_leaves_their_dm(
+    bot: RunningBot, clock: FakeClock
+) -> None:
+    root = post(bot, f"Closed lost: Globex <@{REP}>")
+    click(bot, REP, dm_now(bot, REP), "loss_mode_heard")
+    delete(bot, root)
+    assert deals(bot)[0].status == "open"
+    assert bot.standin.calls_to("chat.update") == []
+    assert "loss_mode_heard" in action_ids(dm_now(bot, REP))
