@@ -49,6 +49,7 @@ def read_home(session: Session, team_id: str, user_id: str) -> HomeData:
             RitualRun.user_slack_id == user_id,
             col(RitualRun.ritual).in_(DEBRIEF_RITUALS),
             RitualRun.state != LOGGED,
+            Deal.status != "withdrawn",
         )
         .order_by(col(RitualRun.id).desc())
         .limit(10)

@@ -56,7 +56,11 @@ def last_debrief(*, session: Session, team_id: str, account: str) -> RitualRun |
 def last_deal(*, session: Session, team_id: str, account: str) -> Deal | None:
     return session.exec(
         select(Deal)
-        .where(Deal.team_id == team_id, same_account(Deal.account, account))
+        .where(
+            Deal.team_id == team_id,
+            same_account(Deal.account, account),
+            Deal.status != "withdrawn",
+        )
         .order_by(col(Deal.created_at).desc(), col(Deal.id).desc())
     ).first()
 

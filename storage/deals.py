@@ -1,16 +1,47 @@
-"""Deals and the events that create them."""
+"""Deals, the announcements that name them, and the events that create them."""
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from storage.models import Deal, SeenEvent
+from storage.models import Deal, DealAsk, DealSource, SeenEvent
+
+OPEN = "open"
+WITHDRAWN = "withdrawn"
+
+# Legal forms a CRM adds and a rep leaves out ("Initech, Inc." / "Initech"). Compared
+# after dots are dropped, so "S.A." is "sa" and "Inc." is "inc".
+LEGAL_SUFFIXES = frozenset(
+    {
+        "inc", "incorporated", "llc", "llp", "lp", "ltd", "limited", "gmbh", "mbh", "ag",
+        "kg", "sa", "sas", "sasu", "sarl", "sl", "slu", "srl", "spa", "bv", "nv", "corp",
+        "corporation", "co", "company", "plc", "pty", "oy", "ab", "as", "aps", "kk", "pte",
+        "sau", "sca", "scs", "se", "ug", "lda", "cia",
+    }
+)  # fmt: skip
+_DROPPED = re.compile(r"[.'’`´]")
+_SEPARATORS = re.compile(r"[^0-9a-z]+")
+
+
+def account_key(name: str) -> str:
+    """How two spellings of one account compare: no case, accents, punctuation or
+    trailing legal form ("Société Générale S.A." == "societe generale")."""
+    text = unicodedata.normalize("NFKD", name or "")
+    text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
+    text = text.replace("&", " and ").replace("+", " and ")
+    words = _SEPARATORS.sub(" ", _DROPPED.sub("", text)).split()
+    if words and words[0] == "the" and len(words) > 1:
+        words = words[1:]
+    while len(words) > 1 and words[-1] in LEGAL_SUFFIXES:
+        words.pop()
+    return " ".join(words)[:200]
 
 
 @dataclass(frozen=True)
@@ -73,6 +104,8 @@ def add_deal(*, session: Session, new: NewDeal, now: datetime) -> Deal | None:
         external_id=new.external_id,
         raw_text=(new.raw_text or "")[:2000] or None,
         created_at=now,
+        updated_at=now,
+        account_key=account_key(new.account),
     )
     try:
         with session.begin_nested():
@@ -80,6 +113,124 @@ def add_deal(*, session: Session, new: NewDeal, now: datetime) -> Deal | None:
     except IntegrityError:
         return None  # a concurrent delivery of the same message won the race
     return deal
+
+
+def message_seen(*, session: Session, team_id: str, channel: str, ts: str) -> bool:
+    """Was this Slack message already read as a deal or as another announcement of one?"""
+    linked = session.exec(
+        select(DealSource.id).where(
+            DealSource.team_id == team_id, DealSource.channel == channel, DealSource.ts == ts
+        )
+    ).first()
+    if linked is not None:
+        return True
+    return deal_by_message(session=session, team_id=team_id, channel=channel, ts=ts) is not None
+
+
+def add_source(
+    *, session: Session, deal: Deal, new: NewDeal, duplicate: bool, now: datetime
+) -> bool:
+    """Link an announcement to its deal; False when that message is linked already."""
+    assert deal.id is not None
+    row = DealSource(
+        team_id=new.team_id,
+        deal_id=deal.id,
+        source=new.source,
+        channel=new.source_channel if new.source_ts else None,
+        ts=new.source_ts,
+        external_id=new.external_id,
+        reported_by=new.reported_by,
+        duplicate=duplicate,
+        created_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        return False
+    return True
+
+
+def same_deal(*, session: Session, new: NewDeal, since: datetime) -> Deal | None:
+    """The open deal this announcement repeats: same account (as compared), outcome and
+    rep since `since`. A different CRM record (external id) is a different deal."""
+    if new.external_id:
+        exact = session.exec(
+            select(Deal).where(Deal.team_id == new.team_id, Deal.external_id == new.external_id)
+        ).first()
+        if exact is not None:
+            return exact
+    candidates = session.exec(
+        select(Deal)
+        .where(
+            Deal.team_id == new.team_id,
+            Deal.account_key == account_key(new.account),
+            Deal.outcome == new.outcome,
+            Deal.rep_slack_id == new.rep_slack_id,
+            Deal.status == OPEN,
+            col(Deal.created_at) >= since,
+        )
+        .order_by(col(Deal.created_at), col(Deal.id))
+    ).all()
+    for deal in candidates:
+        if new.external_id and deal.external_id and new.external_id != deal.external_id:
+            continue
+        return deal
+    return None
+
+
+def other_outcome_deal(
+    *, session: Session, team_id: str, account: str, outcome: str, rep_slack_id: str
+) -> Deal | None:
+    """The rep's latest open deal for this account, when it was logged with another
+    outcome: a second `/loop deal` for it is most likely a correction."""
+    latest = session.exec(
+        select(Deal)
+        .where(
+            Deal.team_id == team_id,
+            Deal.account_key == account_key(account),
+            Deal.rep_slack_id == rep_slack_id,
+            Deal.status == OPEN,
+        )
+        .order_by(col(Deal.created_at).desc(), col(Deal.id).desc())
+    ).first()
+    return latest if latest is not None and latest.outcome != outcome else None
+
+
+def deal_by_message(*, session: Session, team_id: str, channel: str, ts: str) -> Deal | None:
+    """The deal first announced by this message (its root source, not a repeat)."""
+    return session.exec(
+        select(Deal).where(
+            Deal.team_id == team_id, Deal.source_channel == channel, Deal.source_ts == ts
+        )
+    ).first()
+
+
+def add_ask(
+    *, session: Session, team_id: str, channel: str, ts: str, user: str, text: str, now: datetime
+) -> DealAsk | None:
+    """Record that this message's poster is being asked; None if they were already."""
+    seen = session.exec(
+        select(DealAsk).where(
+            DealAsk.team_id == team_id, DealAsk.channel == channel, DealAsk.ts == ts
+        )
+    ).first()
+    if seen is not None:
+        return None
+    ask = DealAsk(
+        team_id=team_id,
+        channel=channel,
+        ts=ts,
+        user_slack_id=user,
+        text=text[:2000],
+        created_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(ask)
+    except IntegrityError:
+        return None
+    return ask
 
 
 def get_deal(*, session: Session, deal_id: int) -> Deal | None:
@@ -92,30 +243,8 @@ def recent_deals(
     return list(
         session.exec(
             select(Deal)
-            .where(Deal.team_id == team_id, Deal.rep_slack_id == rep_slack_id)
+            .where(Deal.team_id == team_id, Deal.rep_slack_id == rep_slack_id, Deal.status == OPEN)
             .order_by(col(Deal.created_at).desc(), col(Deal.id).desc())
             .limit(limit)
         ).all()
     )
-
-
-def same_deal_since(
-    *,
-    session: Session,
-    team_id: str,
-    account: str,
-    outcome: str,
-    rep_slack_id: str,
-    since: datetime,
-) -> Deal | None:
-    """The same account, outcome and rep logged again shortly after: a double submit,
-    not a second deal."""
-    return session.exec(
-        select(Deal).where(
-            Deal.team_id == team_id,
-            func.lower(Deal.account) == account.lower(),
-            Deal.outcome == outcome,
-            Deal.rep_slack_id == rep_slack_id,
-            col(Deal.created_at) >= since,
-        )
-    ).first()

@@ -52,7 +52,12 @@ def loss_streak(*, session: Session, team_id: str, rep_slack_id: str, limit: int
     """How many of the rep's most recent deals in a row were lost."""
     outcomes = session.exec(
         select(Deal.outcome)
-        .where(Deal.team_id == team_id, Deal.rep_slack_id == rep_slack_id)
+        # A withdrawn deal (not a deal after all) is no part of anyone's streak.
+        .where(
+            Deal.team_id == team_id,
+            Deal.rep_slack_id == rep_slack_id,
+            Deal.status != "withdrawn",
+        )
         .order_by(col(Deal.created_at).desc(), col(Deal.id).desc())
         .limit(limit)
     ).all()
@@ -87,23 +92,30 @@ def schedule_deal_followups(
     now: datetime,
     reminder_days: int,
     loss_streak_at: int,
+    remind: bool = True,
 ) -> list[int]:
     """In the deal's own transaction: the one debrief reminder, and the proactive
     manager-call offer when this loss makes exactly `loss_streak_at` in a row (so a
     streak gets one offer, keyed by the deal that completed it). Returns new nudge ids
-    that are due now."""
+    that are due now.
+
+    After a correction (deal.revision > 0) the keys carry the revision, so a deal handed to
+    another rep, or whose outcome changed, gets follow-ups of its own; `remind=False`
+    re-evaluates only the streak."""
     assert deal.id is not None and deal.rep_slack_id
-    nudges.schedule(
-        session=session,
-        team_id=deal.team_id,
-        user_slack_id=deal.rep_slack_id,
-        kind="debrief_reminder",
-        due_at=now + timedelta(days=reminder_days),
-        idempotency_key=f"deal:{deal.id}:debrief-reminder",
-        payload={"deal_id": deal.id},
-        ritual_run_id=run.id,
-        now=now,
-    )
+    suffix = f":r{deal.revision}" if deal.revision else ""
+    if remind:
+        nudges.schedule(
+            session=session,
+            team_id=deal.team_id,
+            user_slack_id=deal.rep_slack_id,
+            kind="debrief_reminder",
+            due_at=now + timedelta(days=reminder_days),
+            idempotency_key=f"deal:{deal.id}:debrief-reminder{suffix}",
+            payload={"deal_id": deal.id},
+            ritual_run_id=run.id,
+            now=now,
+        )
     due_now: list[int] = []
     if deal.outcome in STREAK_OUTCOMES:
         session.flush()
@@ -115,7 +127,7 @@ def schedule_deal_followups(
                 user_slack_id=deal.rep_slack_id,
                 kind="loss_streak_offer",
                 due_at=now,
-                idempotency_key=f"deal:{deal.id}:streak-offer",
+                idempotency_key=f"deal:{deal.id}:streak-offer{suffix}",
                 payload={"deal_id": deal.id, "count": count},
                 ritual_run_id=run.id,
                 now=now,

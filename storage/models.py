@@ -91,6 +91,52 @@ class Deal(SQLModel, table=True):
     external_id: str | None = None
     raw_text: str | None = None
     created_at: datetime | None = utc_column()
+    # The account as it is compared: one real deal announced twice (a CRM post, then the
+    # rep's own line) matches on this, not on how each source spelled the name.
+    account_key: str | None = Field(default=None, max_length=200)
+    status: str = "open"  # open | withdrawn (not a deal after all: never counted)
+    withdrawn_reason: str | None = None  # not_a_deal | edited | deleted
+    # Bumped by every correction, so follow-up nudges scheduled after it get new keys.
+    revision: int = 0
+    updated_at: datetime | None = utc_column()
+
+
+class DealSource(SQLModel, table=True):
+    """One announcement of a deal: the message, command or click it came from. A second
+    announcement of the same deal is a row here linked to the first deal, not a deal."""
+
+    __table_args__ = (
+        UniqueConstraint("team_id", "channel", "ts", name="uq_dealsource_message"),
+        Index("ix_dealsource_deal", "deal_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    deal_id: int  # no foreign key: deleting a deal must not be blocked by its mentions
+    source: str  # channel | command | ask
+    channel: str | None = None
+    ts: str | None = None
+    external_id: str | None = None
+    reported_by: str | None = None
+    duplicate: bool = False
+    created_at: datetime | None = utc_column()
+
+
+class DealAsk(SQLModel, table=True):
+    """A person's post the parser could not decide, and the one "Did a deal close?" its
+    poster was asked about it (one row per message, so a redelivery never asks again)."""
+
+    __table_args__ = (UniqueConstraint("team_id", "channel", "ts", name="uq_dealask_message"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    channel: str
+    ts: str
+    user_slack_id: str
+    text: str = ""
+    state: str = "asked"  # asked | answered | dismissed
+    deal_id: int | None = None
+    created_at: datetime | None = utc_column()
 
 
 class RitualRun(SQLModel, table=True):

@@ -419,7 +419,11 @@ def test_loop_deal_typed_twice_is_one_deal_and_one_dm(bot: RunningBot, clock: An
     assert len(deals(bot)) == 1 and len(dms(bot)) == 1
     replies = [c.body["text"] for c in bot.standin.calls_to("response_url")]
     assert "already logged" in replies[-1]
-    # A genuinely new loss for the same account, later on, is a new deal.
-    clock.advance(timedelta(hours=1))
+    # Within a day it is the same deal (the intake's window); a loss for the same
+    # account a day later is a new deal.
+    clock.advance(timedelta(hours=23))
+    bot.send(bot.slack.slash_command(f"deal lost Globex <@{REP2}|sam>", user=MANAGER))
+    assert len(deals(bot)) == 1
+    clock.advance(timedelta(hours=2))
     bot.send(bot.slack.slash_command(f"deal lost Globex <@{REP2}|sam>", user=MANAGER))
     assert len(deals(bot)) == 2

@@ -79,8 +79,10 @@ def deal_dm(
     amount: Decimal | None = None,
     currency: str | None = None,
     extra: Sequence[Block] = (),
+    footer: Sequence[Block] = (),
 ) -> Built:
-    """The first DM after a deal closes: the right script for the outcome."""
+    """The first DM after a deal closes: the right script for the outcome. `footer` goes
+    last (the "Not right?" menu)."""
     amount_text = format_amount(amount, currency)
     values = {"account": account, "amount": amount_text}
     value = str(deal_id)
@@ -95,6 +97,7 @@ def deal_dm(
                 "win_debrief",
                 button(t("win.button_log"), "win_log_open", value, style="primary"),
             ),
+            *footer,
         ]
         return as_built(t("win.fallback", **values), blocks)
     prefix = "loss" if outcome == "lost" else "no_decision"
@@ -110,6 +113,7 @@ def deal_dm(
             button(t("loss.button_hugged"), "loss_mode_hugged", value),
         ),
         actions("loss_manager", button(t("loss.button_manager"), "manager_call_request", value)),
+        *footer,
     ]
     return as_built(t(f"{prefix}.fallback", **values), blocks)
 
