@@ -49,6 +49,7 @@ _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 _SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
 _LONG_DIGITS = re.compile(rf"[0-9]{{{MAX_ID_DIGITS + 1},}}")
 _SLACK_ID = re.compile(r"[A-Z0-9]{1,40}")
+_URL = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?/[!-~]*")
 _TS = re.compile(r"[0-9]{1,12}(\.[0-9]{1,9})?")
 
 
@@ -168,6 +169,38 @@ def _our_value(value: Any, what: str) -> None:
         raise _fail(f"{what} holds an over-long id")
     if any(ord(c) < 32 for c in value):
         raise _fail(f"{what} holds control characters")
+    # Handlers read ids with str.isdigit(), which accepts "²" and then int() fails on it.
+    if any(c.isdigit() and not c.isascii() for c in value):
+        raise _fail(f"{what} holds digits that are not ASCII")
+
+
+def _metadata(value: Any) -> None:
+    """private_metadata as our modals write it (bot.blocks.metadata_json): empty, or a
+    JSON object of plain values."""
+    _our_value(value, "view.private_metadata")
+    if not value:
+        return
+    try:
+        meta = json.loads(value)
+    except ValueError:
+        raise _fail("view.private_metadata is not JSON") from None
+    if not isinstance(meta, dict):
+        raise _fail("view.private_metadata is not an object")
+    for item in meta.values():
+        if item is not None and not isinstance(item, str | int | float | bool):
+            raise _fail("view.private_metadata holds a nested value")
+        if isinstance(item, int) and abs(item) >= 2**63:
+            raise _fail("view.private_metadata holds an over-long id")
+
+
+def _url(obj: Mapping[str, Any], key: str, *, required: bool) -> None:
+    value = obj.get(key)
+    if value is None or value == "":
+        if required:
+            raise _fail(f"{key} missing")
+        return
+    if not isinstance(value, str) or not _URL.fullmatch(value):
+        raise _fail(f"{key} is not a URL")
 
 
 def _identifier(value: Any, what: str) -> None:
@@ -211,7 +244,7 @@ def _state_values(container: Mapping[str, Any], where: str) -> None:
         return
     if not isinstance(state, dict):
         raise _fail(f"{where}.state is not an object")
-    values = state.get("values", {})
+    values = state.get("values")
     if not isinstance(values, dict):
         raise _fail(f"{where}.state.values is not an object")
     for block_id, elements in values.items():
@@ -233,8 +266,9 @@ def _common(body: Mapping[str, Any]) -> None:
         raise _fail("enterprise is neither id nor object")
     channel = _opt_dict(body, "channel")
     _slack_id(channel, "id")
-    for key in ("response_url", "trigger_id", "api_app_id", "token", "type"):
+    for key in ("trigger_id", "api_app_id", "token", "type"):
         _opt_str(body, key)
+    _url(body, "response_url", required=False)
     _slack_id(body, "team_id")
     _slack_id(body, "user_id")
     _slack_id(body, "channel_id")
@@ -248,8 +282,14 @@ def _view(view: Any, *, required: bool) -> None:
         return
     if not isinstance(view, dict):
         raise _fail("view is not an object")
+    # Bolt reads view.type unguarded, and a "workflow_step" view makes it look for a
+    # workflow_step field: only the view types this app opens pass.
+    if view.get("type") not in ("modal", "home"):
+        raise _fail("view.type is not modal or home")
+    if required and not isinstance(view.get("callback_id"), str):
+        raise _fail("view.callback_id missing")
     _identifier(view.get("callback_id"), "view.callback_id")
-    _our_value(view.get("private_metadata"), "view.private_metadata")
+    _metadata(view.get("private_metadata"))
     _our_value(view.get("external_id"), "view.external_id")
     for key in ("id", "root_view_id", "previous_view_id", "team_id", "app_id", "bot_id"):
         _slack_id(view, key)
@@ -281,6 +321,8 @@ def _block_actions(body: Mapping[str, Any]) -> None:
         for key in ("selected_user", "selected_date", "selected_conversation", "selected_channel"):
             _opt_str(action, key)
     container = _opt_dict(body, "container")
+    if (container or {}).get("type") == "message" or "message" in body:
+        _url(body, "response_url", required=True)
     _ts(container, "message_ts")
     _slack_id(container, "channel_id")
     _slack_id(container, "view_id")
@@ -297,6 +339,7 @@ def _command(body: Mapping[str, Any]) -> None:
             raise _fail(f"{key} is not a string")
     if not body.get("command"):
         raise _fail("command missing")
+    _url(body, "response_url", required=True)
     _slack_id(body, "user_id", required=True)
 
 
@@ -373,6 +416,9 @@ def check_shape(body: Mapping[str, Any]) -> None:
     if not isinstance(kind, str) or kind not in _KNOWN_TYPES:
         raise _fail("unknown request type")
     _common(body)
+    if kind not in ("event_callback", "url_verification", "app_rate_limited"):
+        if not isinstance(body.get("user"), dict):
+            raise _fail("user missing")
     check = _CHECKS.get(kind)
     if check is not None:
         check(body)
@@ -399,7 +445,12 @@ class ParsedRequest(AsyncBoltRequest):
         self.headers = build_normalized_headers(dict(headers or {}))
         self.content_type = extract_content_type(self.headers)
         self.body = body
-        self.context = build_async_context(AsyncBoltContext(context or {}), self.body)
+        try:
+            self.context = build_async_context(AsyncBoltContext(context or {}), self.body)
+        except (TypeError, AttributeError, KeyError, ValueError, IndexError):
+            # Bolt reads team, enterprise and user ids from many places; one it cannot
+            # read means a body no Slack request has.
+            raise Refused(400, "ids Bolt cannot read") from None
         self.lazy_only = bool(self.headers.get("x-slack-bolt-lazy-only", [False])[0])
         self.lazy_function_name = self.headers.get("x-slack-bolt-lazy-function-name", [None])[0]
         self.mode = "http"
