@@ -18,6 +18,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from bot.blocks import read_metadata
+from bot.clicks import claim_choice, show_choice
 from bot.delivery import Message, deliver, register_kind
 from bot.messages import Texts
 from bot.messages import debrief as msg
@@ -230,7 +231,10 @@ def register(app: AsyncApp, rt: Runtime, commands: LoopCommand) -> None:
                 await deal_gone(respond, t)
                 return
             if state.run is not None:
-                await rt.db(_save_run, rt, state.run.id, mode=mode)
+                # The same mode clicked again (a double-click) changes nothing.
+                if not await rt.db(claim_choice, rt, state.run.id, "mode", mode):
+                    return
+                await show_choice(t, client, respond, body)
             reply = msg.mode_reply(t, mode=mode, deal_id=state.deal.id, account=state.deal.account)
             await post_dm(client, click.user_id, reply, channel=click.channel)
             if mode == "helped":
