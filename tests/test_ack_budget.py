@@ -7,6 +7,7 @@ import time
 
 from bot.messages import reflection as reflection_messages
 from tests.conftest import REP, REP2, RunningBot
+from tests.debrief_steps import click, close_deal, find_message
 
 SLOW = 2.0  # seconds per Slack call, as on the slow day in the report
 
@@ -43,3 +44,29 @@ def test_a_slow_first_lookup_answers_in_english_then_in_the_readers_language(
     assert "/loop" in resp.json()["text"]
     english = bot.post(bot.slack.slash_command("help", user=REP)).json()["text"]
     assert resp.json()["text"] != english  # Spanish now that Slack answered
+
+
+def test_a_modal_button_acks_before_a_slow_views_open_and_the_modal_opens(
+    bot: RunningBot,
+) -> None:
+    close_deal(bot, "lost", "Globex", REP)
+    click(bot, REP, "loss_mode_helped")  # the script holds the "write your guess" button
+    bot.standin.set_delay("views.open", SLOW)
+    message = find_message(bot, REP, "guess_open")
+    request = bot.slack.block_action(
+        "guess_open", user=REP, channel=bot.standin.dm_channel(REP), message=message
+    )
+    started = time.monotonic()
+    assert bot.post(request).status == 200
+    assert time.monotonic() - started < SLOW
+    bot.idle()
+    [opened] = bot.standin.calls_to("views.open")
+    assert opened.body["view"]["callback_id"] == "guess_log"
+
+
+def test_screen_out_acks_before_a_slow_views_open(bot: RunningBot) -> None:
+    bot.standin.set_delay("views.open", SLOW)
+    elapsed, status = timed_post(bot, "screen-out Acme Corp", REP)
+    assert status == 200 and elapsed < SLOW
+    bot.idle()
+    assert len(bot.standin.calls_to("views.open")) == 1
