@@ -99,7 +99,8 @@ async def publish_home(rt: Runtime, team_id: str, user_id: str) -> None:
 def register(app: AsyncApp, rt: Runtime) -> None:
     @app.event("app_home_opened")
     async def on_home_opened(event: dict[str, Any], body: dict[str, Any]) -> None:
-        if event.get("tab") != "home":
+        user = event.get("user")
+        if event.get("tab") != "home" or not user or not isinstance(user, str):
             return
         team_id = str(body.get("team_id") or rt.team_id or "")
-        rt.spawn(publish_home(rt, team_id, str(event["user"])), name="home")
+        rt.spawn(publish_home(rt, team_id, user), name="home")

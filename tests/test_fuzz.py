@@ -317,11 +317,29 @@ class Fuzzer:
             request.headers.update(signed)
         return request
 
+    def signed_garbage(self) -> SlackRequest:
+        """Correctly signed bodies that are no Slack request at all."""
+        bodies = [
+            (b"{not json", JSON),
+            (b"[1,2]", JSON),
+            (b'"payload"', JSON),
+            (b"payload=%7Bnot+json", FORM),
+            (b"payload=%5B%5D", FORM),
+            (b"payload=1&payload=2", FORM),
+            (b"\xff\xfe=\x00", FORM),
+            (b"%%%", FORM),
+            (b"", FORM),
+        ]
+        body, content_type = self.pick(bodies)
+        return SlackRequest(body=body, headers=self.slack.sign(body, content_type=content_type))
+
     def requests(self, n: int) -> Iterator[tuple[str, SlackRequest]]:
         kinds = [self.event, self.command, self.block_action, self.view_submission]
         for i in range(n):
             if i % 10 == 9:
                 yield "unsigned", self.unsigned()
+            elif i % 20 == 4:
+                yield "signed_garbage", self.signed_garbage()
             else:
                 make = kinds[i % len(kinds)]
                 yield make.__name__, make()
@@ -352,9 +370,17 @@ def test_thousands_of_malformed_requests_get_no_5xx_and_no_traceback(
 ) -> None:
     caplog.set_level(logging.INFO)
     fuzzer = Fuzzer(bot, seed)
-    requests = list(fuzzer.requests(3200))
+    requests = list(fuzzer.requests(3600))
+    assert sum(kind != "unsigned" for kind, _ in requests) >= 3000
     kinds = {kind for kind, _ in requests}
-    assert kinds == {"event", "command", "block_action", "view_submission", "unsigned"}
+    assert kinds == {
+        "event",
+        "command",
+        "block_action",
+        "view_submission",
+        "unsigned",
+        "signed_garbage",
+    }
 
     started = time.monotonic()
     chunks = [requests[i::4] for i in range(4)]
@@ -376,6 +402,7 @@ def test_thousands_of_malformed_requests_get_no_5xx_and_no_traceback(
     assert tracebacks == [], tracebacks[:3]
     # Unsigned garbage is a 401 and one log line, not one per request.
     assert {status for kind, status, _ in results if kind == "unsigned"} == {401}
+    assert {status for kind, status, _ in results if kind == "signed_garbage"} == {400}
     assert len([r for r in caplog.records if "refused" in r.getMessage()]) <= 2
     assert elapsed < 60
 
