@@ -4,16 +4,19 @@ shows the choice that was made."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlmodel import Session, col, select
 
 from bot.clock import FakeClock
 from bot.slack_requests import SlackRequest
+from bot.slack_standin import SlackStandIn
 from storage.models import Nudge, RitualRun
-from tests.conftest import MANAGER, REP, RunningBot
+from tests.conftest import MANAGER, REP, RunningBot, start_bot
 from tests.debrief_steps import (
     close_deal,
     dm_messages,
@@ -134,3 +137,25 @@ def test_a_double_clicked_concern_answer_is_one_answer(bot: RunningBot, clock: F
     checkin = [m for m in dm_messages(bot, REP) if "satisfy" in json.dumps(m)]
     assert len(checkin) == 1
     assert "concern_satisfied" not in json.dumps(checkin[0]["blocks"])
+
+
+@pytest.fixture
+def any_db_bot(standin: SlackStandIn, clock: FakeClock, db_url: str) -> Iterator[RunningBot]:
+    """The bot on SQLite and (postgres-marked) PostgreSQL, where the claim's row lock is
+    what keeps two simultaneous clicks from both winning."""
+    running, stop = start_bot(standin, clock, db_url)
+    yield running
+    stop()
+
+
+def test_simultaneous_clicks_on_one_choice_claim_it_once(any_db_bot: RunningBot) -> None:
+    bot = any_db_bot
+    close_deal(bot, "lost", "Globex", REP)
+    clicks = [press(bot, "loss_mode_helped") for _ in range(6)]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        assert list(pool.map(lambda r: bot.post(r).status, clicks)) == [200] * 6
+    bot.idle()
+    helped = cat(bot, "mode.helped", account="Globex").splitlines()[0]
+    assert len(replies_saying(bot, REP, helped)) == 1
+    [run] = runs(bot, "loss_debrief")
+    assert run.data["mode"] == "helped"
