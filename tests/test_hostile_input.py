@@ -157,3 +157,16 @@ def test_the_refusal_log_counts_between_lines() -> None:
         logger.removeHandler(handler)
     assert len(lines) == 2
     assert "1 request" in lines[0] and "5 request" in lines[1] and "malformed JSON" in lines[1]
+
+
+def test_bolts_own_form_parsing_loses_a_command_with_payload_in_it_and_ours_does_not() -> None:
+    """Why the body is parsed at the door: Bolt tests for the substring "payload"."""
+    from slack_bolt.request.internals import parse_body as bolt_parse_body
+
+    from bot.inbound import parse_body
+
+    body = urlencode({"command": "/loop", "text": "deal lost payloadcms", "user_id": REP})
+    assert bolt_parse_body(body, FORM) == {}  # Bolt: no command, so a 404
+    assert parse_body(body, FORM)["text"] == "deal lost payloadcms"
+    click = urlencode({"payload": json.dumps({"type": "block_actions", "text": "payload"})})
+    assert parse_body(click, FORM) == {"type": "block_actions", "text": "payload"}
