@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+from typing import Any
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.runtime import Runtime
 from bot.slack_errors import api_error
 from storage.db import unit_of_work
 from storage.models import Person
 from storage.people import get_person, is_fresh, upsert_from_slack
+
+log = logging.getLogger(__name__)
 
 
 async def load_person(
@@ -44,6 +50,47 @@ async def load_person(
         person = await rt.db(write)
         rt.locales[user_id] = person.locale or ""
         return person
+
+
+# What a listener may spend on users.info before its ack: Slack gives 3 s in all.
+ACK_BUDGET_SECONDS = 1.0
+
+
+async def person_within(
+    rt: Runtime, *, team_id: str, user_id: str, budget: float = ACK_BUDGET_SECONDS
+) -> Person | None:
+    """The person row if it arrives within `budget` seconds, else None (the caller falls
+    back to the default language and time zone).
+
+    The lookup is not cancelled when the budget runs out: it runs on after the ack as
+    tracked background work, so the row (and the locale cache) is there next time, and
+    a second caller meanwhile joins the same lookup instead of asking Slack again.
+    Slack errors count as "not known yet" too: a person Slack cannot describe still
+    gets an answer."""
+    task = rt.person_lookups.get(user_id)
+    if task is None or task.done():
+        task = rt.spawn(_lookup(rt, team_id, user_id), name=f"users.info:{user_id}")
+        rt.person_lookups[user_id] = task
+        task.add_done_callback(lambda t: _forget_lookup(rt, user_id, t))
+    done, _ = await asyncio.wait({task}, timeout=max(0.0, budget))
+    if not done or task.cancelled():
+        return None
+    return task.result()  # type: ignore[no-any-return]
+
+
+async def _lookup(rt: Runtime, team_id: str, user_id: str) -> Person | None:
+    try:
+        return await load_person(rt, team_id=team_id, user_id=user_id)
+    except (SlackApiError, SQLAlchemyError, aiohttp.ClientError, OSError, TimeoutError) as e:
+        # One line: the caller already fell back, and a forged user id is not our error.
+        reason = api_error(e) if isinstance(e, SlackApiError) else type(e).__name__
+        log.warning("no profile for %s yet: %s", user_id, reason)
+        return None
+
+
+def _forget_lookup(rt: Runtime, user_id: str, task: asyncio.Task[Any]) -> None:
+    if rt.person_lookups.get(user_id) is task:
+        del rt.person_lookups[user_id]
 
 
 async def lookup_by_email(rt: Runtime, email: str) -> str | None:

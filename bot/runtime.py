@@ -123,6 +123,9 @@ class Runtime:
     # One users.info lookup per person at a time: a burst of first commands from a new
     # user must not race to insert (or, on SQLite, to upgrade a read lock) the same row.
     person_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    # user id -> the users.info lookup in flight: a listener that may wait only a moment
+    # (bot.people.person_within) leaves it running, and the next caller joins it.
+    person_lookups: dict[str, asyncio.Task[Any]] = field(default_factory=dict)
     # Registries filled by each ritual's register(): per runtime, not global, so two
     # apps in one process (tests, the demo) never share listeners' state.
     kinds: dict[str, Any] = field(default_factory=dict)

@@ -1,7 +1,8 @@
 """HTTP mode: Bolt's ASGI adapter under uvicorn, plus `/healthz` and a clean lifecycle.
 
-`POST /slack/events` carries events, slash commands and interactivity alike (Bolt checks
-the signature); `GET /healthz` answers whether the database is reachable. Start-up
+`POST /slack/events` carries events, slash commands and interactivity alike; its
+signature is checked on the raw bytes and its body parsed before Bolt sees it
+(bot/inbound.py). `GET /healthz` answers whether the database is reachable. Start-up
 asks Slack who we are and starts the dispatcher; shutdown finishes work already acked.
 """
 
@@ -16,12 +17,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import uvicorn
-from slack_bolt.adapter.asgi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.response import BoltResponse
 from sqlalchemy import text
 
 from bot.app import identify
 from bot.dispatcher import Dispatcher
+from bot.inbound import MAX_BODY_BYTES, RefusalLog, Refused, build_request
 from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -34,7 +36,8 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 class SlackASGI:
     def __init__(self, rt: Runtime, app: AsyncApp, *, run_dispatcher: bool = True) -> None:
         self.rt = rt
-        self.slack = AsyncSlackRequestHandler(app, path="/slack/events")
+        self.app = app
+        self.refusals = RefusalLog()
         self.dispatcher = Dispatcher(rt) if run_dispatcher else None
         # The loop the app runs on, and a flag set once start-up finished: the demo and
         # the tests run the server in a thread and need both.
@@ -44,10 +47,44 @@ class SlackASGI:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
-        elif scope["type"] == "http" and scope["path"] == "/healthz":
+        elif scope["type"] != "http":
+            return
+        elif scope["path"] == "/healthz":
             await self._healthz(send)
+        elif scope["path"] == "/slack/events" and scope["method"] == "POST":
+            await self._slack(scope, receive, send)
         else:
-            await self.slack(scope, receive, send)
+            await _respond(send, 404, b"Not Found")
+
+    async def _slack(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            raw = await _read_body(scope, receive)
+            headers = {
+                k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]
+            }
+            request = build_request(
+                self.rt.settings.slack_signing_secret or "",
+                raw,
+                headers,
+                scope.get("query_string", b"").decode("latin-1"),
+            )
+        except Refused as e:
+            self.refusals.refused(e.status, e.reason)
+            await _respond(send, e.status, b"")
+            return
+        response: BoltResponse = await self.app.async_dispatch(request)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": response.status,
+                "headers": [
+                    (k.encode("latin-1"), v.encode("latin-1"))
+                    for k, values in response.headers.items()
+                    for v in values
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": response.body.encode("utf-8")})
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -100,6 +137,40 @@ class SlackASGI:
             }
         )
         await send({"type": "http.response.body", "body": payload})
+
+
+async def _read_body(scope: Scope, receive: Receive) -> bytes:
+    """The whole body, refused (413) past MAX_BODY_BYTES without reading the rest."""
+    for name, value in scope.get("headers", []):
+        if name.lower() == b"content-length":
+            if not value.isdigit():
+                raise Refused(400, "malformed content-length")
+            if int(value) > MAX_BODY_BYTES:
+                raise Refused(413, "body too large")
+    chunks = bytearray()
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise Refused(400, "client went away")
+        chunks.extend(message.get("body", b""))
+        if len(chunks) > MAX_BODY_BYTES:
+            raise Refused(413, "body too large")
+        if not message.get("more_body", False):
+            return bytes(chunks)
+
+
+async def _respond(send: Send, status: int, body: bytes) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 def make_server(

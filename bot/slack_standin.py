@@ -548,6 +548,7 @@ class SlackStandIn:
         self._cond = threading.Condition(self._lock)
         self._faults: dict[str, deque[_Fault]] = {}
         self._buckets: dict[str, _Bucket] = {}
+        self._delays: dict[str, float] = {}
         self._seq = 0
         self._ts_base = ts_base
         # Message ts from a clock (follow_clock), as Slack's are its wall clock.
@@ -867,6 +868,15 @@ class SlackStandIn:
                 rate=per_second, burst=burst, tokens=float(burst), updated=time.monotonic()
             )
 
+    def set_delay(self, method: str, seconds: float | None) -> None:
+        """Answer every call of `method` `seconds` late (None: on time again), as Slack
+        does on a slow day. The call is recorded before the wait."""
+        with self._lock:
+            if seconds is None:
+                self._delays.pop(method, None)
+            else:
+                self._delays[method] = seconds
+
     def clear_faults(self) -> None:
         """Drop queued failures and rate limits."""
         with self._lock:
@@ -945,6 +955,9 @@ class SlackStandIn:
             except Exception:
                 log.exception("on_call hook failed")
 
+        delay = self._delays.get(method)
+        if delay:
+            time.sleep(delay)
         if reply.reset:
             _reset_connection(handler)
             return

@@ -7,6 +7,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
+from bot import clicks
 from bot.messages import Texts
 from bot.runtime import Runtime
 from handlers import (
@@ -32,6 +33,7 @@ def register_all(app: AsyncApp, rt: Runtime) -> loop_command.LoopCommand:
     every listener's arguments just to run its matcher. Channel messages (Slack's most
     frequent request) and `/loop` (the one a person waits on) come first, so acking
     them does not pay for thirty button and modal listeners."""
+    clicks.register(app)
     commands = loop_command.LoopCommand()
     deals.register(app, rt, commands)
 

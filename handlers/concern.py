@@ -17,6 +17,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.acks import open_view_after_ack
 from bot.delivery import KindPolicy, register_kind
 from bot.messages import Built, Texts
 from bot.messages import concern as views
@@ -318,7 +319,7 @@ async def open_modal(
     account, tz = await rt.db(read)
     due = rt.clock.now() + delay(rt)
     view = views.modal(t, account=account, date=local_date(due, tz), deal_id=deal_id)
-    await client.views_open(trigger_id=body["trigger_id"], view=view)
+    open_view_after_ack(rt, client, body.get("trigger_id"), view, name="concern")
 
 
 async def on_modal_submit(rt: Runtime, ack: AsyncAck, body: dict[str, Any]) -> None:

@@ -8,9 +8,11 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
 
 from bot.messages import Texts
 from bot.runtime import Runtime
+from bot.slack_errors import api_error
 
 log = logging.getLogger(__name__)
 
@@ -25,13 +27,23 @@ def register(app: AsyncApp, rt: Runtime) -> None:
             if isinstance(body.get("user"), dict)
             else (body.get("user_id") or (body.get("event") or {}).get("user"))
         )
-        log.error(
-            "listener failed: type=%s user=%s team=%s",
-            body.get("type") or ("slash_command" if body.get("command") else "?"),
-            user,
-            body.get("team_id") or (body.get("team") or {}).get("id"),
-            exc_info=error,
-        )
+        kind = body.get("type") or ("slash_command" if body.get("command") else "?")
+        team = body.get("team_id") or (body.get("team") or {}).get("id")
+        if isinstance(error, SlackApiError):
+            # Slack refused a call (an expired trigger, a message gone): not our bug, and
+            # retrying the request would not help. One line, and a 200 so Slack does not
+            # deliver the same click again; the person is told below.
+            log.warning(
+                "listener stopped: Slack said %s (type=%s user=%s team=%s)",
+                api_error(error),
+                kind,
+                user,
+                team,
+            )
+            if response is not None:
+                response.status = 200
+        else:
+            log.error("listener failed: type=%s user=%s team=%s", kind, user, team, exc_info=error)
         url = body.get("response_url")
         if url:
             from slack_sdk.webhook.async_client import AsyncWebhookClient

@@ -3,21 +3,26 @@ deals and, for a manager, the team's latest deals."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
 from sqlmodel import Session, col, select
 
 from bot import messages
 from bot.messages import TeamMember, Texts
 from bot.people import load_person
 from bot.runtime import Runtime
+from bot.slack_errors import api_error
 from storage.concerns import open_loops
 from storage.db import unit_of_work
 from storage.deals import recent_deals
 from storage.debriefs import LOGGED
 from storage.models import Deal, Person, RitualRun
+
+log = logging.getLogger(__name__)
 
 DEBRIEF_RITUALS = ("win_debrief", "loss_debrief")
 
@@ -68,7 +73,13 @@ def read_home(session: Session, team_id: str, user_id: str) -> HomeData:
 
 
 async def publish_home(rt: Runtime, team_id: str, user_id: str) -> None:
-    person = await load_person(rt, team_id=team_id, user_id=user_id)
+    try:
+        person = await load_person(rt, team_id=team_id, user_id=user_id)
+    except SlackApiError as e:
+        # A user Slack cannot describe (deleted, or an id from a forged event) has no
+        # Home to draw: one line, no traceback.
+        log.warning("no App Home for %s: %s", user_id, api_error(e))
+        return
 
     def read() -> HomeData:
         with unit_of_work(rt.engine) as session:
@@ -89,7 +100,8 @@ async def publish_home(rt: Runtime, team_id: str, user_id: str) -> None:
 def register(app: AsyncApp, rt: Runtime) -> None:
     @app.event("app_home_opened")
     async def on_home_opened(event: dict[str, Any], body: dict[str, Any]) -> None:
-        if event.get("tab") != "home":
+        user = event.get("user")
+        if event.get("tab") != "home" or not user or not isinstance(user, str):
             return
         team_id = str(body.get("team_id") or rt.team_id or "")
-        rt.spawn(publish_home(rt, team_id, str(event["user"])), name="home")
+        rt.spawn(publish_home(rt, team_id, user), name="home")

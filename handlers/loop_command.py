@@ -6,21 +6,17 @@ this module owns only the routing, `help`, and the error for a word it doesn't k
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy.exc import SQLAlchemyError
 
 from bot import messages
 from bot.messages import Texts
-from bot.people import load_person
+from bot.people import person_within
 from bot.runtime import Runtime
 from bot.script_catalog import language_for
 from storage.db import unit_of_work
@@ -100,8 +96,8 @@ async def reader_texts(rt: Runtime, team_id: str, user_id: str) -> Texts:
     """The reader's language from their Slack locale.
 
     Known readers cost nothing (memory, then the database). A reader we have never seen
-    is looked up with `users.info` once, under a short deadline so the ack still lands
-    inside Slack's 3 seconds; if Slack is slow they get English this once."""
+    is looked up with `users.info` under the ack's time budget (bot.people.person_within):
+    if Slack is slow they get English this once, and the lookup finishes after the ack."""
     cached = rt.locales.get(user_id)
     if cached is None:
 
@@ -114,15 +110,12 @@ async def reader_texts(rt: Runtime, team_id: str, user_id: str) -> Texts:
         if cached:
             rt.locales[user_id] = cached
         elif user_id:
-            try:
-                person = await asyncio.wait_for(
-                    load_person(rt, team_id=team_id, user_id=user_id), timeout=1.2
-                )
-                cached = person.locale or ""
-            except (TimeoutError, SlackApiError, SQLAlchemyError, aiohttp.ClientError, OSError):
-                # Remembered as unknown: the next DM's delivery refreshes it, and until then
-                # this person's commands do not pay for a lookup each time.
-                rt.locales[user_id] = ""
+            person = await person_within(rt, team_id=team_id, user_id=user_id)
+            cached = (person.locale if person else None) or ""
+            if person is None:
+                # Remembered as unknown: the lookup still running fills it in, and until
+                # then this person's commands do not wait on Slack each time.
+                rt.locales.setdefault(user_id, "")
                 log.info("no locale for %s yet; answering in English", user_id)
     return Texts(rt.catalog, cached or None)
 

@@ -17,7 +17,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import func
 from sqlmodel import col, select
 
+from bot.acks import open_view_after_ack
 from bot.blocks import read_metadata
+from bot.clicks import claim_choice, show_choice
 from bot.delivery import Message, deliver, register_kind
 from bot.messages import Texts
 from bot.messages import debrief as msg
@@ -105,7 +107,7 @@ async def _open_log(
     data = run.data if run is not None else {}
     initial = data.get("draft") or data.get("client")
     view = msg.loss_log_modal(t, deal_id=state.deal.id, role=role, initial=initial)
-    await client.views_open(trigger_id=click.trigger_id, view=view)
+    open_view_after_ack(rt, client, click.trigger_id, view, name="loss_log")
 
 
 def _store_draft(
@@ -196,7 +198,7 @@ async def debrief_command(call: CommandCall) -> None:
     await call.ack()
     if deal.outcome == "won":
         view = msg.win_log_modal(t, deal_id=deal.id, initial=run.data.get("win"))
-        await call.client.views_open(trigger_id=call.trigger_id, view=view)
+        open_view_after_ack(rt, call.client, call.trigger_id, view, name="win_log")
         return
     click = Click(
         team_id=call.team_id,
@@ -230,7 +232,10 @@ def register(app: AsyncApp, rt: Runtime, commands: LoopCommand) -> None:
                 await deal_gone(respond, t)
                 return
             if state.run is not None:
-                await rt.db(_save_run, rt, state.run.id, mode=mode)
+                # The same mode clicked again (a double-click) changes nothing.
+                if not await rt.db(claim_choice, rt, state.run.id, "mode", mode):
+                    return
+                await show_choice(t, client, respond, body)
             reply = msg.mode_reply(t, mode=mode, deal_id=state.deal.id, account=state.deal.account)
             await post_dm(client, click.user_id, reply, channel=click.channel)
             if mode == "helped":
@@ -283,10 +288,8 @@ def register(app: AsyncApp, rt: Runtime, commands: LoopCommand) -> None:
             await deal_gone(respond, t)
             return
         initial = state.run.data.get("guess") if state.run else None
-        await client.views_open(
-            trigger_id=click.trigger_id,
-            view=msg.guess_modal(t, deal_id=state.deal.id, initial=initial),
-        )
+        view = msg.guess_modal(t, deal_id=state.deal.id, initial=initial)
+        open_view_after_ack(rt, client, click.trigger_id, view, name="guess_log")
 
     @app.view("guess_log")
     async def on_guess_saved(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:

@@ -163,12 +163,13 @@ async def request_call(
     if not manager:
         await tell(respond, await no_manager_text(rt, t, click.team_id))
         return
-    nudge_id, _new = await rt.db(
+    nudge_id, new = await rt.db(
         _open_call, rt, team_id=click.team_id, deal_id=state.deal.id, rep=rep, manager=manager
     )
     if nudge_id is not None:
         await deliver(rt, nudge_id)
-    text = t("manager.asked", manager=f"<@{manager}>", account=state.deal.account)
+    key = "manager.asked" if new else "clicks.call_already_asked"
+    text = t(key, manager=f"<@{manager}>", account=state.deal.account)
     if in_place:
         await update_in_place(
             client, click.channel, click.message_ts, debrief_msg.plain_reply(text), click.user_id

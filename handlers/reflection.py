@@ -29,7 +29,7 @@ from bot.delivery import KindPolicy, register_kind
 from bot.dispatcher import add_tick_hook
 from bot.messages import Built, Texts
 from bot.messages import reflection as msg
-from bot.people import load_person
+from bot.people import load_person, person_within
 from bot.reflection_schedule import (
     next_digest_slot,
     reflection_slot_after,
@@ -213,7 +213,10 @@ async def _local_today(rt: Runtime, team_id: str, user_id: str) -> str:
 
     tz = await rt.db(read)
     if tz is None:
-        tz = (await load_person(rt, team_id=team_id, user_id=user_id)).tz
+        # Under the ack's budget: a modal must open inside the trigger's 3 seconds, so a
+        # first-time user on a slow Slack day gets today in UTC rather than no modal.
+        person = await person_within(rt, team_id=team_id, user_id=user_id)
+        tz = person.tz if person else None
     return rt.clock.now().astimezone(zone_for(tz)).date().isoformat()
 
 
@@ -304,17 +307,23 @@ async def reflect_command(call: CommandCall) -> None:
         await call.reply(call.t("reflect.usage"))
         return
     await call.ack()
-    local_date = await _local_today(rt, call.team_id, call.user_id)
-    opened = call.trigger_id and await open_modal(
-        rt,
-        call.client,
-        trigger_id=call.trigger_id,
-        team_id=call.team_id,
-        user_id=call.user_id,
-        local_date=local_date,
-    )
-    if not opened:
-        await call.respond(text=call.t("errors.generic"), response_type="ephemeral")
+
+    # After the ack: Slack's 3 seconds cover the answer to the command, and the modal
+    # has the trigger's own 3 seconds.
+    async def open_after_ack() -> None:
+        local_date = await _local_today(rt, call.team_id, call.user_id)
+        opened = call.trigger_id and await open_modal(
+            rt,
+            call.client,
+            trigger_id=call.trigger_id,
+            team_id=call.team_id,
+            user_id=call.user_id,
+            local_date=local_date,
+        )
+        if not opened:
+            await call.respond(text=call.t("errors.generic"), response_type="ephemeral")
+
+    rt.spawn(open_after_ack(), name=f"reflect-open:{call.user_id}")
 
 
 # --- listeners ------------------------------------------------------------------------------
@@ -339,17 +348,23 @@ def register(app: AsyncApp, rt: Runtime, commands: LoopCommand) -> None:
         container = body.get("container") or {}
         team_id = _team(body, rt)
         user_id = str((body.get("user") or {}).get("id") or "")
-        local_date = _valid_date(action.get("value")) or await _local_today(rt, team_id, user_id)
-        await open_modal(
-            rt,
-            client,
-            trigger_id=str(body.get("trigger_id") or ""),
-            team_id=team_id,
-            user_id=user_id,
-            local_date=local_date,
-            channel=container.get("channel_id"),
-            ts=container.get("message_ts"),
-        )
+
+        async def open_after_ack() -> None:
+            local_date = _valid_date(action.get("value")) or await _local_today(
+                rt, team_id, user_id
+            )
+            await open_modal(
+                rt,
+                client,
+                trigger_id=str(body.get("trigger_id") or ""),
+                team_id=team_id,
+                user_id=user_id,
+                local_date=local_date,
+                channel=container.get("channel_id"),
+                ts=container.get("message_ts"),
+            )
+
+        rt.spawn(open_after_ack(), name=f"reflect-open:{user_id}")
 
     @app.action(msg.SKIP_ACTION)
     async def on_skip(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:

@@ -230,12 +230,15 @@ async def screen_out_command(call: CommandCall) -> None:
         await call.reply(call.t("screenout.usage"))
         return
     await call.ack()
-    # The trigger expires three seconds after the command, so the modal opens right here.
-    if not call.trigger_id or not await open_modal(
-        call.client, call.trigger_id, call.t, account, None
-    ):
-        await call.respond(text=call.t("errors.generic"), response_type="ephemeral")
-        return
+
+    # Right after the ack: the trigger stays valid for three seconds from the command.
+    async def open_after_ack() -> None:
+        if not call.trigger_id or not await open_modal(
+            call.client, call.trigger_id, call.t, account, None
+        ):
+            await call.respond(text=call.t("errors.generic"), response_type="ephemeral")
+
+    call.rt.spawn(open_after_ack(), name=f"screen-out-open:{call.user_id}")
     # Warm the rep's profile so the submission can judge "in the past" in their own zone.
     call.rt.spawn(
         load_person(call.rt, team_id=call.team_id, user_id=call.user_id),

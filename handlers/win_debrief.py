@@ -10,6 +10,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.acks import open_view_after_ack
 from bot.blocks import read_metadata
 from bot.messages import debrief as msg
 from bot.runtime import Runtime
@@ -55,10 +56,8 @@ def register(app: AsyncApp, rt: Runtime) -> None:
             await deal_gone(respond, t)
             return
         initial = state.run.data.get("win") if state.run is not None else None
-        await client.views_open(
-            trigger_id=click.trigger_id,
-            view=msg.win_log_modal(t, deal_id=state.deal.id, initial=initial),
-        )
+        view = msg.win_log_modal(t, deal_id=state.deal.id, initial=initial)
+        open_view_after_ack(rt, client, click.trigger_id, view, name="win_log")
 
     @app.view("win_log")
     async def on_submit(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:

@@ -116,9 +116,13 @@ def answer(
     not yet / didn't ask keep it open and schedule check-in n + 1 at next_due. Returns
     the run, or None when it is not this rep's open loop (the caller says so)."""
     run = get_loop(session=session, run_id=run_id)
-    if run is None or run.user_slack_id != user_slack_id or run.state != OPEN:
+    if run is None or run.user_slack_id != user_slack_id:
         return None
     asks: list[dict[str, Any]] = list(run.data.get("asks") or [])
+    if n is not None and any(a.get("n") == n and a.get("answer") == reply for a in asks):
+        return run  # the same answer to the same check-in again (a double click)
+    if run.state != OPEN:
+        return None
     if n is not None and any(a.get("n") == n for a in asks) and reply not in (SATISFIED, DROP):
         return run  # this check-in was answered already (a double click): nothing new
     asks.append({"n": n, "answer": reply, "at": now.isoformat()})
