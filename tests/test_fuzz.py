@@ -91,7 +91,8 @@ def _expand(pattern: str) -> list[str]:
     if group is None:
         return [body] if re.fullmatch(r"[\w-]+", body) else []
     head, tail = body[: group.start()], body[group.end() :]
-    return [i for alt in group.group(1).split("|") for i in _expand(head + alt + tail)]
+    alternatives = group.group(1).removeprefix("?:")
+    return [i for alt in alternatives.split("|") for i in _expand(head + alt + tail)]
 
 
 def registered_ids() -> tuple[list[str], list[str]]:
@@ -101,15 +102,12 @@ def registered_ids() -> tuple[list[str], list[str]]:
     for path in sorted(HANDLERS.glob("*.py")):
         module = importlib.import_module(f"handlers.{path.stem}")
         for kind, arg in _LISTENER.findall(path.read_text()):
-            pattern = re.fullmatch(r're\.compile\(r?"(.*)"\)', arg)
-            if pattern:
-                ids = _expand(pattern.group(1))
-            elif arg.startswith('"'):
-                ids = [json.loads(arg)]
+            # The listener's own argument, evaluated where it is written: a literal, a
+            # constant or a pattern built from constants (an f-string) all come out right.
+            value: Any = eval(arg, vars(module))  # noqa: S307 - our own source
+            if isinstance(value, re.Pattern):
+                ids = _expand(value.pattern)
             else:
-                value: Any = module
-                for part in arg.split("."):
-                    value = getattr(value, part)
                 ids = [value] if isinstance(value, str) else []
             (actions if kind == "action" else views).update(ids)
     return sorted(actions), sorted(views)
