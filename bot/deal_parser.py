@@ -1192,13 +1192,18 @@ def _compile(words: DealWords) -> _Vocab:
 
 
 _V: _Vocab = _compile(load_deal_words())
+_V_SOURCE: Path | None = None
 
 
 def use_deal_words(directory: Path | None) -> None:
-    """Read a team's word files (the DEAL_WORDS_DIR setting) on top of the shipped ones.
-    Called once at start-up; raises DealWordsError naming the file when one is bad."""
-    global _V
+    """Read a team's word files (the DEAL_WORDS_DIR setting) on top of the shipped ones,
+    or go back to the shipped ones alone (None). Called when the runtime is built; raises
+    DealWordsError naming the file when one is bad, and then keeps the words it had."""
+    global _V, _V_SOURCE
+    if directory == _V_SOURCE:
+        return
     _V = _compile(load_deal_words(directory))
+    _V_SOURCE = directory
 
 
 # After the account a verb names: the end, punctuation, an amount or a linking word
