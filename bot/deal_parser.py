@@ -219,7 +219,7 @@ resolves the email with users.lookupByEmail only when there is none.
 """
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -827,10 +827,15 @@ def _clean_line(line: str) -> str:
     return _STAGE_BEFORE_ARROW.sub(" ", line)
 
 
+# A deal post makes a handful of matches; a paste of thousands of stage words stops here.
+_MAX_HITS = 32
+
+
 def _find_hits(text: str) -> list[_Hit]:
     if _REOPENED.search(text):
         return []
     hits: list[_Hit] = []
+    candidates = 0
     for index, raw_line in enumerate(text.split("\n")):
         line = _clean_line(raw_line)
         if not line.strip():
@@ -838,21 +843,27 @@ def _find_hits(text: str) -> list[_Hit]:
         for outcome, strength, start, end, account in _line_matches(line):
             if not _hedged(line, start, end):
                 hits.append(_Hit(outcome, strength, line, start, end, account, index))
+            candidates += 1
+            if candidates >= _MAX_HITS:
+                return hits
     return hits
 
 
 _Match = tuple[Outcome, int, int, int, str | None]
 
 
+# Each rule group runs only on a line holding one of its words: one substring test is far
+# cheaper than a regex pass, and most lines of a post hold none of them.
+_GATES: tuple[tuple[tuple[str, ...], Callable[[str], Iterator[_Match]]], ...] = ()
+
+
 def _line_matches(line: str) -> Iterator[_Match]:
-    yield from _stage_matches(line)
-    yield from _closed_matches(line)
-    yield from _won_lost_matches(line)
-    yield from _signed_matches(line)
-    yield from _lost_to_matches(line)
-    yield from _no_decision_matches(line)
-    yield from _proposal_matches(line)
-    yield from _word_matches(line)
+    lowered = line.lower()
+    for words, rules in _GATES:
+        if any(word in lowered for word in words):
+            yield from rules(line)
+    if _V.any_word.search(line):
+        yield from _word_matches(line)
 
 
 def _stage_matches(line: str) -> Iterator[_Match]:
@@ -865,7 +876,7 @@ def _stage_matches(line: str) -> Iterator[_Match]:
 
 def _closed_matches(line: str) -> Iterator[_Match]:
     for m in _CLOSED.finditer(line):
-        if _REPORT_NEXT.match(line, m.end()) or _COUNT_BEFORE.search(line, 0, m.start()):
+        if _REPORT_NEXT.match(line, m.end()) or _COUNT_BEFORE.search(_tail(line, m.start())):
             continue
         yield _group_outcome(m), 2, m.start(), m.end(), None
 
@@ -903,8 +914,8 @@ def _signed_matches(line: str) -> Iterator[_Match]:
         if obj and not _names_a_side_agreement(obj.group("mid")):
             yield "won", 1, m.start(), obj.end(), None
     for m in _NAME_SIGNED.finditer(line):
-        prefix = line[: m.start()]
-        subject = _trailing_name(prefix)
+        prefix = _tail(line, m.start(), _REACH)
+        subject = _trailing_name(line[: m.start()])
         if subject and _not_an_account(subject[0]):
             subject = None
         if subject is None and not _SIGNED_PRONOUN.search(prefix):
@@ -942,7 +953,8 @@ def _lost_to_matches(line: str) -> Iterator[_Match]:
         yield "lost", 1, m.start(), m.end(), None
     for m in _LOST_TO.finditer(line):
         rival = _leading_name(line, m.end())
-        if rival and not _not_an_account(rival[0]) and _LOST_TO_SUBJECT.search(line[: m.start()]):
+        subject = _LOST_TO_SUBJECT.search(_tail(line, m.start()))
+        if rival and not _not_an_account(rival[0]) and subject:
             yield "lost", 1, m.start(), rival[1], None
     for m in _WENT_WITH_RIVAL.finditer(line):
         yield "lost", 1, m.start(), m.end(), None
@@ -955,7 +967,7 @@ def _no_decision_matches(line: str) -> Iterator[_Match]:
         if not _REPORT_NEXT.match(line, m.end()):
             yield "no_decision", 1, m.start(), m.end(), None
     for m in _ND_SPACED.finditer(line):
-        if not _ND_BEFORE.search(line[: m.start()]):
+        if not _ND_BEFORE.search(_tail(line, m.start())):
             continue
         if _ND_AFTER.match(line, m.end()):
             yield "no_decision", 1, m.start(), m.end(), None
@@ -979,10 +991,24 @@ def _proposal_matches(line: str) -> Iterator[_Match]:
             yield "proposal_sent", 1, m.start(), m.end(), _name_within(m.group("mid"))
 
 
+_REACH = 240
+
+
+def _tail(line: str, end: int, reach: int = 60) -> str:
+    """The text just before `end`: what a "...$"-anchored pattern needs to see. Searching
+    the whole prefix instead costs a pass over the line per match (quadratic)."""
+    return line[max(0, end - reach) : end]
+
+_TERMINATOR = re.compile(r"[!?¿]|\.(?!\d)")
+
+
 def _hedged(line: str, start: int, end: int) -> bool:
     """True when a match is negated, hypothetical, a question or still in the future."""
-    breaks = [b.end() for b in _CLAUSE_BREAK.finditer(line, 0, start)]
-    before = line[breaks[-1] if breaks else 0 : start].lower()
+    # Eight words fit in far less than _REACH characters; looking no further keeps the work
+    # per match constant on a long line (it is quadratic otherwise).
+    window = max(0, start - _REACH)
+    breaks = [b.end() for b in _CLAUSE_BREAK.finditer(line, window, start)]
+    before = line[breaks[-1] if breaks else window : start].lower()
     words = re.findall(r"[^\W\d_]+(?:['’][^\W\d_]+)?", before)[-_HEDGE_WINDOW:]
     for word in words:
         bare = word.replace("'", "").replace("’", "")
@@ -992,7 +1018,7 @@ def _hedged(line: str, start: int, end: int) -> bool:
             return True
     if "no longer" in " ".join(words):
         return True
-    terminator = re.search(r"[!?¿]|\.(?!\d)", line[end:])
+    terminator = _TERMINATOR.search(line, end, end + _REACH)
     if terminator and terminator.group() == "?":
         return True
     return bool(_DEADLINE_AFTER.match(line, end))
@@ -1042,26 +1068,53 @@ _ACCENTS = {
 _ACCENT_CLASS = {ch: f"[{group}]" for group in _ACCENTS.values() for ch in group}
 
 
-def _phrase(phrase: str) -> str:
-    """A phrase as a regex: any case, any accents, spaces as any run of spaces/-/_//."""
+
+
+_SPACE = r"[\s\-_/]+"
+
+
+def _tokens(phrase: str) -> list[str]:
+    """A phrase as regex pieces, one per character (a run of spaces is one piece)."""
     out: list[str] = []
     for ch in phrase.lower():
         if ch.isspace():
-            if not out or out[-1] != r"[\s\-_/]+":
-                out.append(r"[\s\-_/]+")
+            if not out or out[-1] != _SPACE:
+                out.append(_SPACE)
         elif ch in "'’":
             out.append("['’]")
-        elif ch in _ACCENT_CLASS:
-            out.append(_ACCENT_CLASS[ch])
         else:
-            out.append(re.escape(ch))
-    return "".join(out)
+            out.append(_ACCENT_CLASS.get(ch) or re.escape(ch))
+    return out
+
+
+def _phrase(phrase: str) -> str:
+    """A phrase as a regex: any case, any accents, spaces as any run of spaces/-/_//."""
+    return "".join(_tokens(phrase))
 
 
 def _alternation(phrases: tuple[str, ...] | list[str]) -> str:
-    # Longest first, so "closed lost - no decision" wins over "closed lost".
-    unique = sorted({p for p in phrases if p.strip()}, key=lambda p: (-len(p), p))
-    return "|".join(_phrase(p) for p in unique) or r"(?!x)x"
+    """All phrases as one regex, shared beginnings factored out ("closed (?:won|lost)"):
+    a flat alternation of a hundred phrases is tried phrase by phrase at every position
+    of the text, a factored one a character at a time. A phrase that is the beginning of
+    a longer one comes after it (greedy), so "closed lost - no decision" wins."""
+    trie: dict[str, Any] = {}
+    for phrase in phrases:
+        if phrase.strip():
+            node = trie
+            for token in _tokens(phrase.strip()):
+                node = node.setdefault(token, {})
+            node[""] = {}
+    return _emit(trie) or r"(?!x)x"
+
+
+def _emit(node: dict[str, Any]) -> str:
+    branches = [token + _emit(child) for token, child in node.items() if token]
+    if not branches:
+        return ""
+    body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+    if "" in node:  # a phrase may end here: the longer ones are tried first
+        return body + "?" if len(branches) == 1 and len(body) == 1 else f"(?:{body})?"
+    return body
 
 
 _WB = r"(?<![\w'’])"  # a phrase starts a word
@@ -1091,6 +1144,8 @@ class _Vocab:
     owner_mention: re.Pattern[str]
     amount_label: re.Pattern[str]
     open_stage: re.Pattern[str]
+    any_word: re.Pattern[str]  # any phrase of the rules above: the gate to _word_matches
+    only_stage: re.Pattern[str]
     any_stage: re.Pattern[str]
     ask_outcome: re.Pattern[str]
     chatter: re.Pattern[str]
@@ -1186,6 +1241,19 @@ def _compile(words: DealWords) -> _Vocab:
         ),
         open_stage=re.compile(rf"(?:{alt('stages', 'open')})(?:\s+\S+){{0,3}}", re.I),
         any_stage=re.compile(term, re.I),
+        any_word=re.compile(
+            _alternation(
+                [
+                    phrase
+                    for table in ("stages", "verbs", "statements", "reasons")
+                    for key, phrases in words.words.get(table, {}).items()
+                    if key not in ("move_to", "open")
+                    for phrase in phrases
+                ]
+            ),
+            re.I,
+        ),
+        only_stage=re.compile(rf"\W*(?:{term})\W*", re.I),
         ask_outcome=re.compile(rf"{_WB}(?:{alt('ask', 'outcome')}){_WE}", re.I),
         chatter=re.compile(rf"{_WB}(?:{alt('ask', 'chatter')}){_WE}", re.I),
     )
@@ -1221,6 +1289,21 @@ def _ended(line: str, end: int) -> bool:
     return line[end - 1 : end] in _CLOSERS + "." or bool(_NAME_ENDS.match(line, end))
 
 
+def _english_gates() -> None:
+    global _GATES
+    _GATES = (
+        (("won", "lost", "decision", "proposal", "status", "nothing"), _stage_matches),
+        (("closed",), _closed_matches),
+        (("won", "lost"), _won_lost_matches),
+        (("sign",), _signed_matches),
+        (("lost", "went", "gone", "chose", "picked", "selected", "switched", "moved", "stayed",
+          "stuck"), _lost_to_matches),
+        (("decision", "nothing", "status quo", "not to", "inertia", "do-nothing"),
+         _no_decision_matches),
+        (("propos",), _proposal_matches),
+    )  # fmt: skip
+
+
 def _word_matches(line: str) -> Iterator[_Match]:
     """The rules whose words come from the word files (all languages)."""
     for pattern in (_V.stage_field, _V.move, _V.arrow):
@@ -1229,7 +1312,7 @@ def _word_matches(line: str) -> Iterator[_Match]:
     for m in _V.closed.finditer(line):
         if _V.report_next.match(line, m.end()) or _REPORT_NEXT.match(line, m.end()):
             continue
-        if _COUNT_BEFORE.search(line, 0, m.start()) or _V.report_next.search(
+        if _COUNT_BEFORE.search(_tail(line, m.start())) or _V.report_next.search(
             line[max(0, m.start() - 30) : m.start()]
         ):
             continue
@@ -1473,15 +1556,18 @@ def _tidy_account(value: str | None) -> str | None:
     return name or None
 
 
+_ONLY_STAGE = re.compile(rf"\W*(?:{_STAGE_TERM})\W*", re.I)
+
+
 def _clean_account(value: str) -> str | None:
     """An account from a field value or a title: plain text, stage words and amounts cut."""
     text = _plain(value).split("\n")[0].strip()
     if _GENERIC_TITLE.search(text):
         return None
     text = _CUT_AT.sub("", text)
-    if _CLOSED.search(text) or re.fullmatch(rf"\W*(?:{_STAGE_TERM})\W*", text, re.I):
+    if _CLOSED.search(text) or _ONLY_STAGE.fullmatch(text):
         return None
-    if _V.closed.search(text) or re.fullmatch(rf"\W*(?:{_V.stage_term})\W*", text, re.I):
+    if _V.closed.search(text) or _V.only_stage.fullmatch(text):
         return None
     if text[:1].islower() and " " in text:
         return None  # a sentence ("said they went dark"), not a company name
@@ -1530,7 +1616,7 @@ def _account_near(hit: _Hit) -> str | None:
         found = _tidy_account(hit.account)
         if found:
             return found
-    quoted = [m.group(1) for m in _QUOTED_NAME.finditer(hit.line, 0, hit.start)]
+    quoted = [m.group(1) for m in _QUOTED_NAME.finditer(_tail(hit.line, hit.start, _REACH))]
     if quoted and quoted[-1][:1].isupper():
         name = _tidy_account(quoted[-1])
         if name:
@@ -1571,7 +1657,7 @@ def _find_account(
             field = _V.account_field.search(line)
             if field is None or (field.start() > 0 and not anywhere):
                 continue
-            if field.start() > 0 and not _FIELD_BEFORE.search(line, 0, field.start()):
+            if field.start() > 0 and not _FIELD_BEFORE.search(_tail(line, field.start())):
                 continue  # "Propietario del negocio:" is the owner's label, not "Negocio:"
             name = _clean_account(field.group("value"))
             if name:
@@ -1708,3 +1794,6 @@ def needs_asking(event: dict[str, Any]) -> bool:
             if not _hedged(line, m.start(), m.end()):
                 return True
     return False
+
+
+_english_gates()
