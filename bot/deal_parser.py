@@ -999,6 +999,7 @@ def _tail(line: str, end: int, reach: int = 60) -> str:
     the whole prefix instead costs a pass over the line per match (quadratic)."""
     return line[max(0, end - reach) : end]
 
+
 _TERMINATOR = re.compile(r"[!?¿]|\.(?!\d)")
 
 
@@ -1066,8 +1067,6 @@ _ACCENTS = {
     "a": "aáàâä", "e": "eéèêë", "i": "iíìîï", "o": "oóòôö", "u": "uúùûü", "n": "nñ", "c": "cç",
 }  # fmt: skip
 _ACCENT_CLASS = {ch: f"[{group}]" for group in _ACCENTS.values() for ch in group}
-
-
 
 
 _SPACE = r"[\s\-_/]+"
