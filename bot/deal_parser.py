@@ -222,6 +222,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from itertools import islice
 from pathlib import Path
 from typing import Any, Literal
 
@@ -497,7 +498,11 @@ def parse_amount(text: str) -> tuple[Decimal, str | None] | None:
     as "Amount:" marks the number); None when the text names no amount."""
     if not isinstance(text, str) or not text:
         return None
-    plain = _plain(text[:_PARSE_LIMIT])
+    return _amount_in(_plain(text[:_PARSE_LIMIT]))
+
+
+def _amount_in(plain: str) -> tuple[Decimal, str | None] | None:
+    """parse_amount() on text that is already plain (see _plain)."""
     for label in _V.amount_label.finditer(plain):
         code = label.group("code")
         for pattern in (_PREFIXED, _SUFFIXED, _BARE_NUMBER):
@@ -817,16 +822,30 @@ def _plain_words(text: str) -> str:
     return re.sub(r"[^\w\s'’/-]+", " ", text).strip()
 
 
+_ARROW_CHARS = ("→", "->", "=>", "⇒", "➡", "»")
+
+
 def _clean_line(line: str) -> str:
-    line = _current_stage(line)
-    line = _PREVIOUS_FIELD.sub(" ", line)
-    line = _V.previous_field.sub(" ", line)
-    line = _V.stage_before_arrow.sub(" ", line)
-    line = _WAS_STAGE.sub(" ", line)
-    line = _FROM_STAGE.sub(" ", line)
-    return _STAGE_BEFORE_ARROW.sub(" ", line)
+    if any(arrow in line for arrow in _ARROW_CHARS):
+        line = _current_stage(line)
+        line = _V.stage_before_arrow.sub(" ", line)
+        line = _STAGE_BEFORE_ARROW.sub(" ", line)
+    if ":" in line or "=" in line:
+        line = _PREVIOUS_FIELD.sub(" ", line)
+        line = _V.previous_field.sub(" ", line)
+    if "(" in line:
+        line = _WAS_STAGE.sub(" ", line)
+    if "from" in line.lower():
+        line = _FROM_STAGE.sub(" ", line)
+    return line
 
 
+# A deal line is short: CRM fields, a headline, a sentence or two. Past this many
+# characters a line is pasted text (a log, an e-mail), and reading on would only cost time.
+_LINE_LIMIT = 1000
+# ...and the outcome is said in a post's first lines: a message is read for it up to this
+# many characters (the account, amount and owner are looked for in all of it).
+_TEXT_BUDGET = 2000
 # A deal post makes a handful of matches; a paste of thousands of stage words stops here.
 _MAX_HITS = 32
 
@@ -836,8 +855,12 @@ def _find_hits(text: str) -> list[_Hit]:
         return []
     hits: list[_Hit] = []
     candidates = 0
+    budget = _TEXT_BUDGET
     for index, raw_line in enumerate(text.split("\n")):
-        line = _clean_line(raw_line)
+        if budget <= 0:
+            break
+        budget -= len(raw_line) + 1
+        line = _clean_line(raw_line[:_LINE_LIMIT])
         if not line.strip():
             continue
         for outcome, strength, start, end, account in _line_matches(line):
@@ -866,27 +889,36 @@ def _line_matches(line: str) -> Iterator[_Match]:
         yield from _word_matches(line)
 
 
+# Matches one rule looks at in one line: a deal line has one or two; a line repeating a
+# keyword hundreds of times must not cost hundreds of name look-ups.
+_PER_RULE = 8
+
+
+def _each(pattern: re.Pattern[str], line: str) -> Iterator[re.Match[str]]:
+    return islice(pattern.finditer(line), _PER_RULE)
+
+
 def _stage_matches(line: str) -> Iterator[_Match]:
     for pattern in (_STAGE_FIELD, _TRANSITION, _MARKED, _ARROW):
-        for m in pattern.finditer(line):
+        for m in _each(pattern, line):
             yield _group_outcome(m), 3, m.start(), m.end(), None
-    for m in _ND_REASON.finditer(line):
+    for m in _each(_ND_REASON, line):
         yield "no_decision", 3, m.start(), m.end(), None
 
 
 def _closed_matches(line: str) -> Iterator[_Match]:
-    for m in _CLOSED.finditer(line):
+    for m in _each(_CLOSED, line):
         if _REPORT_NEXT.match(line, m.end()) or _COUNT_BEFORE.search(_tail(line, m.start())):
             continue
         yield _group_outcome(m), 2, m.start(), m.end(), None
 
 
 def _won_lost_matches(line: str) -> Iterator[_Match]:
-    for m in _DEAL_VERDICT.finditer(line):
+    for m in _each(_DEAL_VERDICT, line):
         yield _group_outcome(m), 1, m.start(), m.end(), None
-    for m in _VERB_THE_DEAL.finditer(line):
+    for m in _each(_VERB_THE_DEAL, line):
         yield _group_outcome(m), 1, m.start(), m.end(), _name_within(m.group("mid"))
-    for m in _SUBJECT_VERDICT.finditer(line):
+    for m in _each(_SUBJECT_VERDICT, line):
         if _NO_OBJECT.match(line, m.end()):
             yield _group_outcome(m), 1, m.start(), m.end(), None
             continue
@@ -907,13 +939,13 @@ def _object_name(line: str, pos: int) -> tuple[str, int] | None:
 
 
 def _signed_matches(line: str) -> Iterator[_Match]:
-    for m in _CONTRACT_SIGNED.finditer(line):
+    for m in _each(_CONTRACT_SIGNED, line):
         yield "won", 1, m.start(), m.end(), None
-    for m in _SIGNED_CONTRACT.finditer(line):
+    for m in _each(_SIGNED_CONTRACT, line):
         obj = _CONTRACT_OBJECT.match(line, m.end())
         if obj and not _names_a_side_agreement(obj.group("mid")):
             yield "won", 1, m.start(), obj.end(), None
-    for m in _NAME_SIGNED.finditer(line):
+    for m in _each(_NAME_SIGNED, line):
         prefix = _tail(line, m.start(), _REACH)
         subject = _trailing_name(line[: m.start()])
         if subject and _not_an_account(subject[0]):
@@ -926,7 +958,7 @@ def _signed_matches(line: str) -> Iterator[_Match]:
             # The hedge window starts before the signer: "If Acme signed" is hypothetical.
             start = subject[1] if subject else m.start()
             yield "won", 1, start, m.end(), subject[0] if subject else None
-    for m in _SUBJECT_SIGNED.finditer(line):
+    for m in _each(_SUBJECT_SIGNED, line):
         found = _object_name(line, m.end())
         if found:
             yield "won", 1, m.start(), found[1], found[0]
@@ -941,7 +973,7 @@ def _names_a_side_agreement(mid: str | None) -> bool:
 
 
 def _lost_to_matches(line: str) -> Iterator[_Match]:
-    for m in _LOST_WORD.finditer(line):
+    for m in _each(_LOST_WORD, line):
         found = _leading_name(line, m.end())
         if found is None or _not_an_account(found[0]):
             continue
@@ -949,24 +981,24 @@ def _lost_to_matches(line: str) -> Iterator[_Match]:
         rival = re.match(r"\s+to\s+(\S+)", line[found[1] :])
         if rival and (rival.group(1)[0].isupper() or rival.group(1).lower() in _ARTICLES):
             yield "lost", 1, m.start(), found[1], found[0]
-    for m in _LOST_TO_RIVAL.finditer(line):
+    for m in _each(_LOST_TO_RIVAL, line):
         yield "lost", 1, m.start(), m.end(), None
-    for m in _LOST_TO.finditer(line):
+    for m in _each(_LOST_TO, line):
         rival = _leading_name(line, m.end())
         subject = _LOST_TO_SUBJECT.search(_tail(line, m.start()))
         if rival and not _not_an_account(rival[0]) and subject:
             yield "lost", 1, m.start(), rival[1], None
-    for m in _WENT_WITH_RIVAL.finditer(line):
+    for m in _each(_WENT_WITH_RIVAL, line):
         yield "lost", 1, m.start(), m.end(), None
 
 
 def _no_decision_matches(line: str) -> Iterator[_Match]:
-    for m in _DO_NOTHING.finditer(line):
+    for m in _each(_DO_NOTHING, line):
         yield "no_decision", 1, m.start(), m.end(), None
-    for m in _ND_JARGON.finditer(line):
+    for m in _each(_ND_JARGON, line):
         if not _REPORT_NEXT.match(line, m.end()):
             yield "no_decision", 1, m.start(), m.end(), None
-    for m in _ND_SPACED.finditer(line):
+    for m in _each(_ND_SPACED, line):
         if not _ND_BEFORE.search(_tail(line, m.start())):
             continue
         if _ND_AFTER.match(line, m.end()):
@@ -983,10 +1015,10 @@ def _no_decision_matches(line: str) -> Iterator[_Match]:
 
 
 def _proposal_matches(line: str) -> Iterator[_Match]:
-    for m in _PROPOSAL_SENT.finditer(line):
+    for m in _each(_PROPOSAL_SENT, line):
         if not _INTERNAL_PROPOSAL.match(line, m.end()):
             yield "proposal_sent", 1, m.start(), m.end(), None
-    for m in _SENT_PROPOSAL.finditer(line):
+    for m in _each(_SENT_PROPOSAL, line):
         if not _INTERNAL_PROPOSAL.match(line, m.end()):
             yield "proposal_sent", 1, m.start(), m.end(), _name_within(m.group("mid"))
 
@@ -1266,11 +1298,12 @@ def use_deal_words(directory: Path | None) -> None:
     """Read a team's word files (the DEAL_WORDS_DIR setting) on top of the shipped ones,
     or go back to the shipped ones alone (None). Called when the runtime is built; raises
     DealWordsError naming the file when one is bad, and then keeps the words it had."""
-    global _V, _V_SOURCE
+    global _V, _V_SOURCE, _LAST
     if directory == _V_SOURCE:
         return
     _V = _compile(load_deal_words(directory))
     _V_SOURCE = directory
+    _LAST = None
 
 
 # After the account a verb names: the end, punctuation, an amount or a linking word
@@ -1306,9 +1339,9 @@ def _english_gates() -> None:
 def _word_matches(line: str) -> Iterator[_Match]:
     """The rules whose words come from the word files (all languages)."""
     for pattern in (_V.stage_field, _V.move, _V.arrow):
-        for m in pattern.finditer(line):
+        for m in _each(pattern, line):
             yield _group_outcome(m), 3, m.start(), m.end(), None
-    for m in _V.closed.finditer(line):
+    for m in _each(_V.closed, line):
         if _V.report_next.match(line, m.end()) or _REPORT_NEXT.match(line, m.end()):
             continue
         if _COUNT_BEFORE.search(_tail(line, m.start())) or _V.report_next.search(
@@ -1316,7 +1349,7 @@ def _word_matches(line: str) -> Iterator[_Match]:
         ):
             continue
         yield _group_outcome(m), 2, m.start(), m.end(), None
-    for m in _V.verb.finditer(line):
+    for m in _each(_V.verb, line):
         found = _leading_name(line, m.end())
         if found is None or _not_an_account(found[0]):
             continue
@@ -1327,17 +1360,17 @@ def _word_matches(line: str) -> Iterator[_Match]:
         found = _leading_name(line, lead.end())
         if found and not _not_an_account(found[0]) and _ended(line, found[1]):
             yield "lost", 1, lead.start(), found[1], found[0]
-    for m in _V.lost_after.finditer(line):
+    for m in _each(_V.lost_after, line):
         found = _trailing_name(line[: m.start()])
         if found and not _not_an_account(found[0]) and not re.search(r"\w", line[: found[1]]):
             yield "lost", 1, found[1], m.end(), found[0]
-    for m in _V.reason_lost.finditer(line):
+    for m in _each(_V.reason_lost, line):
         yield "lost", 1, m.start(), m.end(), None
-    for m in _V.nd_lead.finditer(line):
+    for m in _each(_V.nd_lead, line):
         found = _leading_name(line, m.end())
         if found and not _not_an_account(found[0]) and _ended(line, found[1]):
             yield "no_decision", 1, m.start(), found[1], found[0]
-    for m in _V.statement.finditer(line):
+    for m in _each(_V.statement, line):
         if not (_V.report_next.match(line, m.end()) or _REPORT_NEXT.match(line, m.end())):
             yield _group_outcome(m), 1, m.start(), m.end(), None
 
@@ -1731,6 +1764,21 @@ def parse_deal_message(event: dict[str, Any]) -> DealSignal | None:
     raw = message_text(event)[:_PARSE_LIMIT]
     if not raw:
         return None
+    global _LAST
+    key = (raw, _poster(event))
+    last = _LAST  # one read: another thread may replace it
+    if last is not None and last[0] == key:
+        return last[1]  # the intake asks needs_asking() about the message it just parsed
+    signal = _parse(event, raw)
+    _LAST = (key, signal)
+    return signal
+
+
+# The last message parsed and its reading (a DealSignal is immutable).
+_LAST: tuple[tuple[str, str | None], DealSignal | None] | None = None
+
+
+def _parse(event: dict[str, Any], raw: str) -> DealSignal | None:
     text = _plain(raw)
     if _QUESTION.search(text):
         return None  # a question anywhere ("It's marked closed won but is it?") states nothing
@@ -1741,7 +1789,7 @@ def parse_deal_message(event: dict[str, Any]) -> DealSignal | None:
     deciding = [hit for hit in hits if hit.outcome == outcome]
     deciding.sort(key=lambda hit: -hit.strength)
     account = _find_account(event, raw.split("\n"), text.split("\n"), deciding)
-    amount = parse_amount(text)
+    amount = _amount_in(text)
     rep_user_id, rep_email = _rep(event, raw, text)
     return DealSignal(
         outcome=outcome,
