@@ -5,6 +5,14 @@ A message typed by a seller or posted by a CRM app (Salesforce, HubSpot: `text`,
 and who the rep is. The module is pure: it never calls Slack. A false DM is worse than a
 missed one, so every rule below is deliberately narrow and the non-triggers are tests.
 
+The grammar is code; its words are data. Stage names, field and owner labels, verbs,
+loss reasons and hedges live in ``bot/deal_words/{en,es,fr}.toml`` (format: see
+``bot/deal_words.py``), compiled into regexes at import; a team's own words are one more
+file in the folder named by the ``DEAL_WORDS_DIR`` setting (``use_deal_words()``). The
+English rules below keep their structure in code; the rules marked WORDS take every
+phrase from every language's file. ``tests/fixtures/deal_corpus.jsonl`` holds labelled
+real-shaped posts (CRM apps and reps, English, Spanish, French) the tests score.
+
 Grammar
 =======
 
@@ -16,13 +24,21 @@ repeated lines (CRM apps often say the same thing in `text`, `blocks` and `attac
     text
     attachments[*]: pretext, title, text, fields as "Title: value", blocks;
                     fallback only when the attachment has none of these
-    blocks[*]:      section text and fields, header, markdown, context elements (one line),
-                    rich_text sections/quotes/preformatted/list items, with user mentions
+    blocks[*]:      section text and fields (a field "*Label*\nvalue" reads "Label: value"),
+                    header, markdown, context elements (one line),
+                    rich_text sections/preformatted/list items, with user mentions
                     as <@U…>, links as <url|label>, emoji as :name:
+
+Never read, because they quote someone else (often an old deal post): `text` lines that
+start with `>`, `rich_text_quote` elements, and shared or unfurled Slack messages
+(attachments with `is_msg_unfurl`, `is_share`, `is_reply_unfurl` or `message_blocks`).
+A thread reply (`thread_ts` set and not its own `ts`) or a `thread_broadcast` is never a
+deal, and neither is a message with a "?" or "¿" anywhere: a question states nothing.
 
 Each line is then normalised before matching: `<url|label>` -> label, `<url>` and bare
 URLs -> dropped, `<mailto:a@b|…>` -> a@b, `<@U…>` -> "@rep", `&amp; &lt; &gt;` unescaped,
-`:emoji:` codes dropped, mrkdwn markers `* ~ `` and `_` at word edges removed. Matching
+arrow emoji (`:arrow_right:`, ➡️, …) -> "→", other `:emoji:` codes -> " · " (a
+separator, as punctuation is), mrkdwn markers `* ~ `` and `_` at word edges removed. Matching
 is case-insensitive and never crosses a line.
 
 Vocabulary (EBNF-ish; GAP may be empty, so "closedwon" and "closed - won" are both CLOSED)::
@@ -126,15 +142,41 @@ opp, contract, bid, rfp, tender, renewal, business, account, logo, order)::
         (not a proposal "template", "draft", "outline", or one sent "for review" or to
         legal/finance/the team/a colleague)
 
+WORDS rules (any language; phrases from the word files)::
+
+    stage field     LABEL ":" STAGE-VALUE            Etapa: Cerrada ganada; Phase de la
+                    (at a line start or after | • ;)   transaction : Fermé gagné; To: Won
+    move            MOVE {word}0..4 MOVE-TO STAGE     pasó a Cerrada perdida; est passée à
+                                                      Fermée perdue; changé en *Perdu*
+    arrow           ARROW STAGE                       Negociación → Ganado
+    closed          CLOSED-STAGE anywhere             Cerrado ganado: Aceitunas Jaén
+                    (report words and counts excepted, as for CLOSED)
+    verb            VERB [the deal|el negocio|…] [with|con|avec…] NAME END
+                                                      ¡Ganamos Grupo Alvarado!; just closed
+                                                      Tidewater Ventures for $2.5M; On a
+                                                      signé avec Maison Carrel
+    lost lead       line start LOST-LEAD NAME END     Lost Paper Street Soap.
+    lost after      line start NAME DELIM LOST-AFTER  Nakatomi Trading — lost on price
+    loss reason     REASON                            Went with a cheaper tool.
+    no decision     ND-LEAD NAME END                  No decision on Umbrella Corp;
+                                                      Pas de décision chez Vasseur,
+    statement       STATEMENT (then the end, punctuation, a name or a linking word)
+                                                      Deal won: Tyrell; Affaire gagnée !;
+                                                      Negocio perdido: Hoteles Cantábrico
+
+Arrows: in "A → B → C" only C is the stage now. The part before the last arrow is dropped
+when it is a stage (a closed one, or one of [stages] open: "Negotiation", "Contrat
+envoyé"), so "Closed Won :arrow_right: Negotiation" is not a win, while "Wonka Industries →
+no-decision" keeps its account. A line that is only a previous-stage field ("From:
+Closed won", "Etapa anterior: …", "Ancienne phase : …") is removed before matching.
+
 Guards: a match is dropped when
 
 * one of the eight words before it, in the same clause (after the last . ! ? ; , | •
-  or "but"), is a negation or a hedge:
-  not, never, any "n't", "'ll", "'d", if, unless, until, once, when, after, before, since,
-  hope(fully), wish, want, need, might, may, maybe, could, would, should, will, be,
-  gonna, going, expect(ed), likely, probably, almost, nearly, forecast, pending, yet,
-  risk, chance, remember, ... ("we haven't lost Acme", "if Acme signed", "hopefully
-  closed won", "Acme will be closed won");
+  or "but"), is a negation or a hedge ([guards] hedges in every word file: not, never,
+  any "n't", "'ll", "'d", if, unless, hope, maybe, will, almost, forecast, pending, no,
+  si, casi, ojalá, ne, pas, presque, peut-être, …): "we haven't lost Acme", "if Acme
+  signed", "hopefully closed won", "No vamos a perder X", "On a presque gagné X";
 * its sentence ends with "?" ("Did Acme sign?", "closed won?");
 * it is followed by a deadline: "by Friday", "by end of ...", "next week", "tomorrow",
   "soon", "hopefully", "pending", "expected";
@@ -162,12 +204,20 @@ closed-won, closed-lost, closed-no-decision, proposal, proposal-sent. A channel 
 that is only "won" or "lost" does not count: alone, it is too often a reply to something
 else.
 
+Work is bounded, whatever is pasted: a message is read up to its 2,400th character (its
+flattened text), for its outcome in its first 1,200, each line up to its 600th, and
+matching stops after 32 candidate matches
+(8 per rule and line). The parser remembers the last message it read, so needs_asking()
+right after parse_deal_message() does not parse it again.
+
 Account
 -------
 First found wins:
 
-1. a line "Account|Company|Opportunity|Opp|Deal|Customer|Client|Prospect|
-   Organisation [name]: VALUE" (so an attachment field with that title);
+1. a field "LABEL: VALUE" with an account label of the word files (Account, Company,
+   Opportunity, Deal, Lead, Negocio, Cuenta, Empresa, Affaire, Compte, Société, …), at a
+   line start first, then after a delimiter or "for/on/to" ("… for Lead: Acme"); a value
+   that is a stage, an e-mail or a heading ("New Deal Closed") is skipped;
 2. an attachment `title` or a `header` block (skipped when it is a notification such as
    "Opportunity updated"; "Acme – Closed Won" gives "Acme");
 3. around the deciding match: the name the rule itself captured ("we won Acme", "lost
@@ -177,8 +227,12 @@ First found wins:
    is closed won", "Hooli: they went with a competitor"), else the NAME right after it,
    after a delimiter or emoji, or after "for/with/at/on/from" ("Closed Won: Acme
    ($50,000)", "closed/won Acme Corp");
+   A name in «quotes» just before the match counts too ("La negociación «Ferretería
+   Olmos» se movió a …"), and a name may end in a number ("Studio 54", "Route 66 Diner");
 4. a line that is all bold (`*Acme – Renewal*`);
-5. "with NAME" on a matching line (not "went with"), or "to NAME" for a proposal.
+5. a name alone on the line under the match (a heading: "*New Deal Closed*" / "Initrode");
+6. "with NAME" on a matching line (not "went with"), or "to NAME" for a proposal;
+7. the label of a link that is a name (the CRM record the post links to).
 
 Values are cleaned: links become their labels, mrkdwn is stripped, amounts in brackets
 and trailing stage words are cut, a leading "Opportunity"/"Deal"/"Yesterday"/... is
@@ -209,13 +263,22 @@ currencies ("C$5,000") are not read.
 
 Rep
 ---
-`rep_user_id`: the first `<@U…>` / `<@U…|name>` in the message, else the poster's
-`user` when the event has no `bot_id` and is not a `bot_message` (a CRM bot's own user is
-not a rep). `rep_email`: the first email on an owner line ("Owner", "Deal owner",
-"Opportunity owner", "Account owner", "Owned by", "Rep", "Sales rep", "Account executive",
-"AE", "Assigned to", "Closed by"), plain or as a `<mailto:…>` link; an email elsewhere
-(a client contact) is ignored. Both may be set; the handler prefers the user id and
-resolves the email with users.lookupByEmail only when there is none.
+`rep_email`: the first email on an owner line ([labels] owner: "Owner", "Deal owner",
+"Account executive", "AE", "Assigned to", "Propietario", "Propriétaire", …), plain or as
+a `<mailto:…>` link; an email elsewhere (a client contact) is ignored. `rep_user_id`: a
+mention on an owner line ("Account Executive: <@U…>"), else the first `<@U…>` in the
+message, else — only when no owner e-mail is named — the poster's `user` (never a bot's:
+an event with a `bot_id` or a `bot_message` subtype has no poster). So "Closed won: Globex.
+Owner: rita@example.com" typed by a manager carries rita's e-mail and no user id, and the
+handler looks rita up by e-mail instead of giving the deal to the manager.
+
+needs_asking(event)
+-------------------
+True for a person's root message (not a bot, not a thread reply) that mentions someone,
+holds an [ask] outcome word that no hedge voids ("closed", "ganado", "perdu", …), has no
+question mark and no [ask] chatter word ("match", "partido", "badge", …), and that the
+rules above could not read: "<@U1> got it signed :tada:", "Initech is closed, nice one
+<@U1>". The intake then asks the poster "Did a deal close?".
 """
 
 import re
@@ -245,9 +308,10 @@ Outcome = Literal["won", "lost", "no_decision", "proposal_sent"]
 
 SOURCE_TEXT_LIMIT = 2000
 ACCOUNT_LIMIT = 80
-# Deal updates are short. Cutting longer messages keeps the work per message bounded
-# however much text someone pastes into the channel.
-_PARSE_LIMIT = 10_000
+# Deal updates are short (a CRM alert with ten fields is well under 1,000 characters).
+# Cutting longer messages keeps the work per message bounded however much text someone
+# pastes into the channel.
+_PARSE_LIMIT = 2_400
 
 
 @dataclass(frozen=True)
@@ -842,10 +906,10 @@ def _clean_line(line: str) -> str:
 
 # A deal line is short: CRM fields, a headline, a sentence or two. Past this many
 # characters a line is pasted text (a log, an e-mail), and reading on would only cost time.
-_LINE_LIMIT = 1000
+_LINE_LIMIT = 600
 # ...and the outcome is said in a post's first lines: a message is read for it up to this
 # many characters (the account, amount and owner are looked for in all of it).
-_TEXT_BUDGET = 2000
+_TEXT_BUDGET = 1200
 # A deal post makes a handful of matches; a paste of thousands of stage words stops here.
 _MAX_HITS = 32
 
