@@ -1312,8 +1312,8 @@ def _compile(words: DealWords) -> _Vocab:
             rf"{alt('statements', 'won')})|(?P<lost>{alt('statements', 'lost')})"
             rf"|(?P<proposal>{alt('statements', 'proposal_sent')})){_WE}"
             # ...ending its clause, or followed by a name or a linking word ("Deal lost steam"
-            # is not a loss; "Deal Lost Company: Oscorp", "Negocio ganado con Vega" are).
-            r"(?=\s*(?:$|[^\w\s]|(?-i:[A-ZÀ-ÖØ-Ý\d])|(?:with|for|to|con|avec|por|pour|de|a|à|en"
+            # and "Affaire perdue de vue" are no loss; "Deal Lost Company: Oscorp" is).
+            r"(?=\s*(?:$|[^\w\s]|(?-i:[A-ZÀ-ÖØ-Ý\d])|(?:with|for|to|con|avec|por|pour|a|à|en"
             r"|at|on|chez)\s))",
             re.I,
         ),
