@@ -275,10 +275,12 @@ handler looks rita up by e-mail instead of giving the deal to the manager.
 needs_asking(event)
 -------------------
 True for a person's root message (not a bot, not a thread reply) that mentions someone,
-holds an [ask] outcome word that no hedge voids ("closed", "ganado", "perdu", …), has no
-question mark and no [ask] chatter word ("match", "partido", "badge", …), and that the
-rules above could not read: "<@U1> got it signed :tada:", "Initech is closed, nice one
-<@U1>". The intake then asks the poster "Did a deal close?".
+holds an [ask] outcome word that no hedge voids ("closed", "ganado", "perdu", …) followed
+by nothing, a pronoun ("it", "them") or a name — not by a thing ("closed the door", "lost
+his headphones", "signed up") —, has no question mark and no [ask] chatter word ("match",
+"partido", "badge", …), and that the rules above could not read: "<@U1> got it signed
+:tada:", "Initech is closed, nice one <@U1>". The intake then asks the poster "Did a deal
+close?".
 """
 
 import re
@@ -1900,11 +1902,25 @@ def needs_asking(event: dict[str, Any]) -> bool:
         return False
     if parse_deal_message(event) is not None:
         return False
-    for line in text.split("\n"):
-        for m in _V.ask_outcome.finditer(line):
-            if not _hedged(line, m.start(), m.end()):
+    for line in text.split("\n")[:_ASK_LINES]:
+        for m in _each(_V.ask_outcome, line[:_LINE_LIMIT]):
+            if _ASK_AFTER.match(line, m.end()) and not _hedged(line, m.start(), m.end()):
                 return True
     return False
+
+
+_ASK_LINES = 12
+# What may follow the outcome word for the post to be about a deal: nothing (end,
+# punctuation, an emoji), a pronoun for the deal ("closed it", "won them", "lo ganó" has
+# it before), or a name, directly or after a linking word ("signé pour Maison Carrel").
+# "closed the door", "lost his headphones", "signed up", "a perdu ses clés" do not ask.
+_ASK_AFTER = re.compile(
+    r"(?:\s+(?:finally|at\s+last|in\s+the\s+end|finalmente|al\s+final|por\s+fin|finalement"
+    r"|au\s+final|enfin))?"
+    r"\s*(?:$|[^\w\s]|(?:it|them|that|this|one|ça|cela)(?![\w'’])|(?-i:[A-ZÀ-ÖØ-Ý])"
+    r"|(?:with|for|con|por|para|avec|pour|chez)\s+(?:them|ellos|eux|(?-i:[A-ZÀ-ÖØ-Ý])))",
+    re.I,
+)
 
 
 _english_gates()
