@@ -5,6 +5,14 @@ A message typed by a seller or posted by a CRM app (Salesforce, HubSpot: `text`,
 and who the rep is. The module is pure: it never calls Slack. A false DM is worse than a
 missed one, so every rule below is deliberately narrow and the non-triggers are tests.
 
+The grammar is code; its words are data. Stage names, field and owner labels, verbs,
+loss reasons and hedges live in ``bot/deal_words/{en,es,fr}.toml`` (format: see
+``bot/deal_words.py``), compiled into regexes at import; a team's own words are one more
+file in the folder named by the ``DEAL_WORDS_DIR`` setting (``use_deal_words()``). The
+English rules below keep their structure in code; the rules marked WORDS take every
+phrase from every language's file. ``tests/fixtures/deal_corpus.jsonl`` holds labelled
+real-shaped posts (CRM apps and reps, English, Spanish, French) the tests score.
+
 Grammar
 =======
 
@@ -16,13 +24,21 @@ repeated lines (CRM apps often say the same thing in `text`, `blocks` and `attac
     text
     attachments[*]: pretext, title, text, fields as "Title: value", blocks;
                     fallback only when the attachment has none of these
-    blocks[*]:      section text and fields, header, markdown, context elements (one line),
-                    rich_text sections/quotes/preformatted/list items, with user mentions
+    blocks[*]:      section text and fields (a field "*Label*\nvalue" reads "Label: value"),
+                    header, markdown, context elements (one line),
+                    rich_text sections/preformatted/list items, with user mentions
                     as <@U…>, links as <url|label>, emoji as :name:
+
+Never read, because they quote someone else (often an old deal post): `text` lines that
+start with `>`, `rich_text_quote` elements, and shared or unfurled Slack messages
+(attachments with `is_msg_unfurl`, `is_share`, `is_reply_unfurl` or `message_blocks`).
+A thread reply (`thread_ts` set and not its own `ts`) or a `thread_broadcast` is never a
+deal, and neither is a message with a "?" or "¿" anywhere: a question states nothing.
 
 Each line is then normalised before matching: `<url|label>` -> label, `<url>` and bare
 URLs -> dropped, `<mailto:a@b|…>` -> a@b, `<@U…>` -> "@rep", `&amp; &lt; &gt;` unescaped,
-`:emoji:` codes dropped, mrkdwn markers `* ~ `` and `_` at word edges removed. Matching
+arrow emoji (`:arrow_right:`, ➡️, …) -> "→", other `:emoji:` codes -> " · " (a
+separator, as punctuation is), mrkdwn markers `* ~ `` and `_` at word edges removed. Matching
 is case-insensitive and never crosses a line.
 
 Vocabulary (EBNF-ish; GAP may be empty, so "closedwon" and "closed - won" are both CLOSED)::
@@ -126,15 +142,41 @@ opp, contract, bid, rfp, tender, renewal, business, account, logo, order)::
         (not a proposal "template", "draft", "outline", or one sent "for review" or to
         legal/finance/the team/a colleague)
 
+WORDS rules (any language; phrases from the word files)::
+
+    stage field     LABEL ":" STAGE-VALUE            Etapa: Cerrada ganada; Phase de la
+                    (at a line start or after | • ;)   transaction : Fermé gagné; To: Won
+    move            MOVE {word}0..4 MOVE-TO STAGE     pasó a Cerrada perdida; est passée à
+                                                      Fermée perdue; changé en *Perdu*
+    arrow           ARROW STAGE                       Negociación → Ganado
+    closed          CLOSED-STAGE anywhere             Cerrado ganado: Aceitunas Jaén
+                    (report words and counts excepted, as for CLOSED)
+    verb            VERB [the deal|el negocio|…] [with|con|avec…] NAME END
+                                                      ¡Ganamos Grupo Alvarado!; just closed
+                                                      Tidewater Ventures for $2.5M; On a
+                                                      signé avec Maison Carrel
+    lost lead       line start LOST-LEAD NAME END     Lost Paper Street Soap.
+    lost after      line start NAME DELIM LOST-AFTER  Nakatomi Trading — lost on price
+    loss reason     REASON                            Went with a cheaper tool.
+    no decision     ND-LEAD NAME END                  No decision on Umbrella Corp;
+                                                      Pas de décision chez Vasseur,
+    statement       STATEMENT (then the end, punctuation, a name or a linking word)
+                                                      Deal won: Tyrell; Affaire gagnée !;
+                                                      Negocio perdido: Hoteles Cantábrico
+
+Arrows: in "A → B → C" only C is the stage now. The part before the last arrow is dropped
+when it is a stage (a closed one, or one of [stages] open: "Negotiation", "Contrat
+envoyé"), so "Closed Won :arrow_right: Negotiation" is not a win, while "Wonka Industries →
+no-decision" keeps its account. A line that is only a previous-stage field ("From:
+Closed won", "Etapa anterior: …", "Ancienne phase : …") is removed before matching.
+
 Guards: a match is dropped when
 
 * one of the eight words before it, in the same clause (after the last . ! ? ; , | •
-  or "but"), is a negation or a hedge:
-  not, never, any "n't", "'ll", "'d", if, unless, until, once, when, after, before, since,
-  hope(fully), wish, want, need, might, may, maybe, could, would, should, will, be,
-  gonna, going, expect(ed), likely, probably, almost, nearly, forecast, pending, yet,
-  risk, chance, remember, ... ("we haven't lost Acme", "if Acme signed", "hopefully
-  closed won", "Acme will be closed won");
+  or "but"), is a negation or a hedge ([guards] hedges in every word file: not, never,
+  any "n't", "'ll", "'d", if, unless, hope, maybe, will, almost, forecast, pending, no,
+  si, casi, ojalá, ne, pas, presque, peut-être, …): "we haven't lost Acme", "if Acme
+  signed", "hopefully closed won", "No vamos a perder X", "On a presque gagné X";
 * its sentence ends with "?" ("Did Acme sign?", "closed won?");
 * it is followed by a deadline: "by Friday", "by end of ...", "next week", "tomorrow",
   "soon", "hopefully", "pending", "expected";
@@ -162,12 +204,20 @@ closed-won, closed-lost, closed-no-decision, proposal, proposal-sent. A channel 
 that is only "won" or "lost" does not count: alone, it is too often a reply to something
 else.
 
+Work is bounded, whatever is pasted: a message is read up to its 2,400th character (its
+flattened text), for its outcome in its first 1,200, each line up to its 600th, and
+matching stops after 32 candidate matches
+(8 per rule and line). The parser remembers the last message it read, so needs_asking()
+right after parse_deal_message() does not parse it again.
+
 Account
 -------
 First found wins:
 
-1. a line "Account|Company|Opportunity|Opp|Deal|Customer|Client|Prospect|
-   Organisation [name]: VALUE" (so an attachment field with that title);
+1. a field "LABEL: VALUE" with an account label of the word files (Account, Company,
+   Opportunity, Deal, Lead, Negocio, Cuenta, Empresa, Affaire, Compte, Société, …), at a
+   line start first, then after a delimiter or "for/on/to" ("… for Lead: Acme"); a value
+   that is a stage, an e-mail or a heading ("New Deal Closed") is skipped;
 2. an attachment `title` or a `header` block (skipped when it is a notification such as
    "Opportunity updated"; "Acme – Closed Won" gives "Acme");
 3. around the deciding match: the name the rule itself captured ("we won Acme", "lost
@@ -177,8 +227,12 @@ First found wins:
    is closed won", "Hooli: they went with a competitor"), else the NAME right after it,
    after a delimiter or emoji, or after "for/with/at/on/from" ("Closed Won: Acme
    ($50,000)", "closed/won Acme Corp");
+   A name in «quotes» just before the match counts too ("La negociación «Ferretería
+   Olmos» se movió a …"), and a name may end in a number ("Studio 54", "Route 66 Diner");
 4. a line that is all bold (`*Acme – Renewal*`);
-5. "with NAME" on a matching line (not "went with"), or "to NAME" for a proposal.
+5. a name alone on the line under the match (a heading: "*New Deal Closed*" / "Initrode");
+6. "with NAME" on a matching line (not "went with"), or "to NAME" for a proposal;
+7. the label of a link that is a name (the CRM record the post links to).
 
 Values are cleaned: links become their labels, mrkdwn is stripped, amounts in brackets
 and trailing stage words are cut, a leading "Opportunity"/"Deal"/"Yesterday"/... is
@@ -209,28 +263,57 @@ currencies ("C$5,000") are not read.
 
 Rep
 ---
-`rep_user_id`: the first `<@U…>` / `<@U…|name>` in the message, else the poster's
-`user` when the event has no `bot_id` and is not a `bot_message` (a CRM bot's own user is
-not a rep). `rep_email`: the first email on an owner line ("Owner", "Deal owner",
-"Opportunity owner", "Account owner", "Owned by", "Rep", "Sales rep", "Account executive",
-"AE", "Assigned to", "Closed by"), plain or as a `<mailto:…>` link; an email elsewhere
-(a client contact) is ignored. Both may be set; the handler prefers the user id and
-resolves the email with users.lookupByEmail only when there is none.
+`rep_email`: the first email on an owner line ([labels] owner: "Owner", "Deal owner",
+"Account executive", "AE", "Assigned to", "Propietario", "Propriétaire", …), plain or as
+a `<mailto:…>` link; an email elsewhere (a client contact) is ignored. `rep_user_id`: a
+mention on an owner line ("Account Executive: <@U…>"), else the first `<@U…>` in the
+message, else — only when no owner e-mail is named — the poster's `user` (never a bot's:
+an event with a `bot_id` or a `bot_message` subtype has no poster). So "Closed won: Globex.
+Owner: rita@example.com" typed by a manager carries rita's e-mail and no user id, and the
+handler looks rita up by e-mail instead of giving the deal to the manager.
+
+needs_asking(event)
+-------------------
+True for a person's root message (not a bot, not a thread reply) that mentions someone,
+holds an [ask] outcome word that no hedge voids ("closed", "ganado", "perdu", …) followed
+by nothing, a pronoun ("it", "them") or a name — not by a thing ("closed the door", "lost
+his headphones", "signed up") —, has no question mark and no [ask] chatter word ("match",
+"partido", "badge", …), and that the rules above could not read: "<@U1> got it signed
+:tada:", "Initech is closed, nice one <@U1>". The intake then asks the poster "Did a deal
+close?".
 """
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from itertools import islice
+from pathlib import Path
 from typing import Any, Literal
+
+from bot.deal_words import DealWords, DealWordsError, load_deal_words
+
+__all__ = [
+    "ACCOUNT_LIMIT",
+    "SOURCE_TEXT_LIMIT",
+    "DealSignal",
+    "DealWordsError",
+    "message_text",
+    "needs_asking",
+    "parse_amount",
+    "parse_deal_message",
+    "parse_outcome",
+    "use_deal_words",
+]
 
 Outcome = Literal["won", "lost", "no_decision", "proposal_sent"]
 
 SOURCE_TEXT_LIMIT = 2000
 ACCOUNT_LIMIT = 80
-# Deal updates are short. Cutting longer messages keeps the work per message bounded
-# however much text someone pastes into the channel.
-_PARSE_LIMIT = 10_000
+# Deal updates are short (a CRM alert with ten fields is well under 1,000 characters).
+# Cutting longer messages keeps the work per message bounded however much text someone
+# pastes into the channel.
+_PARSE_LIMIT = 2_400
 
 
 @dataclass(frozen=True)
@@ -253,11 +336,40 @@ def message_text(event: dict[str, Any]) -> str:
     incl. user mentions as <@U…>, links) into one string, lines separated by newlines."""
     if not isinstance(event, dict):
         return ""
-    chunks = [_scalar(event.get("text"))]
+    chunks = [_without_quoted_lines(_scalar(event.get("text")))]
     for attachment in _dicts(event.get("attachments")):
+        if _is_shared_message(attachment):
+            continue
         chunks.extend(_attachment_chunks(attachment))
     chunks.extend(_block_chunks(event.get("blocks")))
     return _join_lines(chunks)
+
+
+_QUOTED_LINE = re.compile(r"^\s*(?:&gt;|>)")
+_SHARE_KEYS = ("is_msg_unfurl", "is_share", "is_reply_unfurl", "message_blocks")
+
+
+def _without_quoted_lines(text: str) -> str:
+    # A `>` line quotes someone else's words (often an old deal post): never a statement.
+    return "\n".join(line for line in text.split("\n") if not _QUOTED_LINE.match(line))
+
+
+def _is_shared_message(attachment: dict[str, Any]) -> bool:
+    """A shared or linked Slack message shown under a post: old news, not the poster's."""
+    return any(attachment.get(key) for key in _SHARE_KEYS)
+
+
+def _field_text(value: object) -> str:
+    """A Block Kit field "*Deal stage*\nClosed won" read as "Deal stage: Closed won", so a
+    label and its value stay on one line (as an attachment field's title and value do)."""
+    text = _text_object(value)
+    head, sep, rest = text.partition("\n")
+    label = head.strip()
+    if sep and rest.strip() and re.fullmatch(r"[*_]*[^*_:\n]{1,60}?[*_]*:?[*_]*", label):
+        name = label.strip("*_ ").rstrip(":").strip("*_ ")
+        if name and not _USER_MENTION.search(name):
+            return f"{name}: {rest.strip()}"
+    return text
 
 
 def _scalar(value: object) -> str:
@@ -306,7 +418,7 @@ def _block_chunks(blocks: object) -> list[str]:
             chunks.append(_text_object(block.get("text")))
             fields = block.get("fields")
             if isinstance(fields, list):
-                chunks.extend(_text_object(field) for field in fields)
+                chunks.extend(_field_text(field) for field in fields)
         elif kind == "context":
             # Context elements are shown side by side, so they read as one line.
             parts = (_text_object(element) for element in _dicts(block.get("elements")))
@@ -319,6 +431,8 @@ def _block_chunks(blocks: object) -> list[str]:
 def _rich_text_chunks(elements: object, *, depth: int) -> list[str]:
     chunks: list[str] = []
     for element in _dicts(elements):
+        if element.get("type") == "rich_text_quote":
+            continue  # quoted words are someone else's (often an old deal post)
         if element.get("type") == "rich_text_list":
             if depth < 3:  # lists nest; malformed input must not recurse without end
                 chunks.extend(_rich_text_chunks(element.get("elements"), depth=depth + 1))
@@ -381,6 +495,11 @@ _SLACK_REF = re.compile(r"<([^<>|\n]*)(?:\|([^<>\n]*))?>")
 _BARE_URL = re.compile(r"(?:https?://|www\.)\S+", re.I)
 # The lookahead keeps this linear: "[…]*[a-z][…]*" backtracks quadratically on long runs.
 _EMOJI = re.compile(r":(?=[a-z0-9_+'-]{0,60}[a-z])[a-z0-9_+'-]{1,60}:")
+# "Closed Won :arrow_right: Negotiation": an emoji arrow is an arrow; the last stage is current.
+_EMOJI_ARROW = re.compile(
+    r":(?:arrow_right|arrow_forward|point_right|fast_forward|right_arrow|heavy_arrow_right"
+    r"|long_arrow_right|arrow_heading_right|heavy_right_arrow|rightwards_arrow):|➡️?|⟶|⇨|-->",
+)
 _MRKDWN = re.compile(r"[*~`]|(?<![^\W_])_|_(?![^\W_])")
 _SPACES = re.compile(r"[ \t\u00a0]+")
 
@@ -402,7 +521,8 @@ def _plain(text: str) -> str:
     text = _SLACK_REF.sub(_slack_ref, text)
     text = _BARE_URL.sub(" ", text)
     text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-    text = _EMOJI.sub(" ", text)
+    text = _EMOJI_ARROW.sub(" → ", text)
+    text = _EMOJI.sub(" · ", text)
     text = _MRKDWN.sub("", text)
     return "\n".join(_SPACES.sub(" ", line).strip() for line in text.split("\n"))
 
@@ -415,7 +535,9 @@ _NUMBER = (
 )
 # Space-grouped thousands ("12 500 €") only where a currency follows, because elsewhere
 # "$50 100 users" would read as 50100.
-_NUMBER_SPACED = rf"(?:(?<![\d.,])\d{{1,3}}(?:[ \u202f]\d{{3}})+(?!\d)|{_NUMBER})"
+_NUMBER_SPACED = (
+    rf"(?:(?<![\d.,])\d{{1,3}}(?:[ \u202f]\d{{3}})+(?:,\d{{1,2}})?(?![\d.,]\d|\d)|{_NUMBER})"
+)
 _MULT = r"(?:\s?(?P<mult>k|mm|mn|m|bn)(?![a-z])|\s+(?P<multw>thousand|million|billion)\b)"
 _SYMBOL_BEFORE = r"(?P<sym>US\$|(?<![a-z])\$|€|£|(?<![a-z])(?:USD|EUR|GBP)(?![a-z]))"
 _SYMBOL_AFTER = r"(?P<sym>€|£|\$|(?:USD|EUR|GBP|dollars?|euros?)(?![a-z]))"
@@ -423,12 +545,7 @@ _PREFIXED = re.compile(rf"{_SYMBOL_BEFORE}\s?(?P<num>{_NUMBER}){_MULT}?", re.I)
 _SUFFIXED = re.compile(rf"(?P<num>{_NUMBER_SPACED}){_MULT}?\s?{_SYMBOL_AFTER}", re.I)
 _METRIC = re.compile(rf"(?P<num>{_NUMBER}){_MULT}?\s*(?:ARR|ACV|TCV|MRR)(?![a-z])", re.I)
 _BARE_NUMBER = re.compile(rf"(?P<num>{_NUMBER}){_MULT}?(?![\w%/])", re.I)
-_AMOUNT_LABEL = re.compile(
-    r"(?<![\w])(?:amount|deal\s+(?:value|size|amount)|(?:total\s+)?contract\s+value|value"
-    r"|acv|arr|tcv|mrr|price|revenue)"
-    r"(?:\s*\(\s*(?P<code>USD|EUR|GBP|\$|€|£)\s*\))?\s*[:=]\s*",
-    re.I,
-)
+_AMOUNT_LABEL_TAIL = r"(?:\s*\(\s*(?P<code>USD|EUR|GBP|\$|€|£)\s*\))?\s*[:=]\s*"
 _CURRENCIES = {
     "$": "USD", "us$": "USD", "usd": "USD", "dollar": "USD", "dollars": "USD",
     "€": "EUR", "eur": "EUR", "euro": "EUR", "euros": "EUR",
@@ -447,8 +564,12 @@ def parse_amount(text: str) -> tuple[Decimal, str | None] | None:
     as "Amount:" marks the number); None when the text names no amount."""
     if not isinstance(text, str) or not text:
         return None
-    plain = _plain(text[:_PARSE_LIMIT])
-    for label in _AMOUNT_LABEL.finditer(plain):
+    return _amount_in(_plain(text[:_PARSE_LIMIT]))
+
+
+def _amount_in(plain: str) -> tuple[Decimal, str | None] | None:
+    """parse_amount() on text that is already plain (see _plain)."""
+    for label in _V.amount_label.finditer(plain):
         code = label.group("code")
         for pattern in (_PREFIXED, _SUFFIXED, _BARE_NUMBER):
             match = pattern.match(plain, label.end())
@@ -714,21 +835,6 @@ _INTERNAL_PROPOSAL = re.compile(
 # ("Forecast: Commit | Stage: Closed Won").
 _CLAUSE_BREAK = re.compile(r"[!?;,|•]|\.(?!\d)|(?<![\w])(?:but|however|although)(?![\w])", re.I)
 _HEDGE_WINDOW = 8
-_HEDGES = frozenset(
-    {
-        "not", "never", "nobody", "none", "neither", "nor", "without", "cannot", "cant", "dont",
-        "didnt", "wont", "isnt", "wasnt", "hasnt", "havent", "arent", "werent", "if", "unless",
-        "until", "till", "once", "whether", "when", "whenever", "after", "before", "since",
-        "hope", "hopes", "hoped", "hoping", "hopefully", "wish", "want", "wants", "need",
-        "needs", "planning", "try", "trying", "aim", "aiming", "targeting", "might", "may",
-        "maybe", "perhaps", "could", "would", "should", "will", "shall", "be", "gonna", "going",
-        "expect", "expects", "expected", "expecting", "likely", "unlikely", "probably",
-        "possibly", "potential", "potentially", "almost", "nearly", "forecast", "forecasted",
-        "forecasting", "projected", "pending", "awaiting", "waiting", "yet", "risk", "chance",
-        "afraid", "worried", "fear", "scared", "remember", "wonder", "wondering", "doubt",
-        "imagine", "suppose", "assuming", "rumor", "rumour",
-    }
-)  # fmt: skip
 _DEADLINE_AFTER = re.compile(
     r"\s*(?:by\s+(?:the\s+)?(?:end|eod|eow|eom|eoq|monday|tuesday|wednesday|thursday|friday"
     r"|saturday|sunday|next|tomorrow|q[1-4])|next\s+(?:week|month|quarter)|tomorrow|soon"
@@ -745,6 +851,7 @@ class _Hit:
     start: int
     end: int
     account: str | None = None
+    index: int = 0  # the line's position in the message
 
 
 def _group_outcome(match: re.Match[str]) -> Outcome:
@@ -758,61 +865,126 @@ def _group_outcome(match: re.Match[str]) -> Outcome:
     return "proposal_sent"
 
 
+_ARROWS = re.compile(r"→|->|=>|⇒|➡")
+_SEGMENT_START = re.compile(r".*(?:[:|\u2013\u2014]|\s-\s)", re.S)
+
+
+def _current_stage(line: str) -> str:
+    """ "Acme: Closed Won → Negotiation" -> "Acme: → Negotiation": with arrows between
+    stages, only the last one is the deal's stage now."""
+    arrows = list(_ARROWS.finditer(line))
+    if not arrows:
+        return line
+    head, tail = line[: arrows[-1].start()], line[arrows[-1].end() :]
+    label = _SEGMENT_START.match(head)
+    kept = label.group() if label else ""
+    old = _plain_words(head[len(kept) :])
+    if not (_V.open_stage.fullmatch(old) or _V.any_stage.search(old)):
+        return line  # "Wonka Industries → no-decision": an account, not an old stage
+    return f"{kept} → {tail}"
+
+
+def _plain_words(text: str) -> str:
+    return re.sub(r"[^\w\s'’/-]+", " ", text).strip()
+
+
+_ARROW_CHARS = ("→", "->", "=>", "⇒", "➡", "»")
+
+
 def _clean_line(line: str) -> str:
-    line = _PREVIOUS_FIELD.sub(" ", line)
-    line = _WAS_STAGE.sub(" ", line)
-    line = _FROM_STAGE.sub(" ", line)
-    return _STAGE_BEFORE_ARROW.sub(" ", line)
+    if any(arrow in line for arrow in _ARROW_CHARS):
+        line = _current_stage(line)
+        line = _V.stage_before_arrow.sub(" ", line)
+        line = _STAGE_BEFORE_ARROW.sub(" ", line)
+    if ":" in line or "=" in line:
+        line = _PREVIOUS_FIELD.sub(" ", line)
+        line = _V.previous_field.sub(" ", line)
+    if "(" in line:
+        line = _WAS_STAGE.sub(" ", line)
+    if "from" in line.lower():
+        line = _FROM_STAGE.sub(" ", line)
+    return line
+
+
+# A deal line is short: CRM fields, a headline, a sentence or two. Past this many
+# characters a line is pasted text (a log, an e-mail), and reading on would only cost time.
+_LINE_LIMIT = 600
+# ...and the outcome is said in a post's first lines: a message is read for it up to this
+# many characters (the account, amount and owner are looked for in all of it).
+_TEXT_BUDGET = 1200
+# A deal post makes a handful of matches; a paste of thousands of stage words stops here.
+_MAX_HITS = 32
 
 
 def _find_hits(text: str) -> list[_Hit]:
     if _REOPENED.search(text):
         return []
     hits: list[_Hit] = []
-    for raw_line in text.split("\n"):
-        line = _clean_line(raw_line)
+    candidates = 0
+    budget = _TEXT_BUDGET
+    for index, raw_line in enumerate(text.split("\n")):
+        if budget <= 0:
+            break
+        budget -= len(raw_line) + 1
+        line = _clean_line(raw_line[:_LINE_LIMIT])
         if not line.strip():
             continue
         for outcome, strength, start, end, account in _line_matches(line):
             if not _hedged(line, start, end):
-                hits.append(_Hit(outcome, strength, line, start, end, account))
+                hits.append(_Hit(outcome, strength, line, start, end, account, index))
+            candidates += 1
+            if candidates >= _MAX_HITS:
+                return hits
     return hits
 
 
 _Match = tuple[Outcome, int, int, int, str | None]
 
 
+# Each rule group runs only on a line holding one of its words: one substring test is far
+# cheaper than a regex pass, and most lines of a post hold none of them.
+_GATES: tuple[tuple[tuple[str, ...], Callable[[str], Iterator[_Match]]], ...] = ()
+
+
 def _line_matches(line: str) -> Iterator[_Match]:
-    yield from _stage_matches(line)
-    yield from _closed_matches(line)
-    yield from _won_lost_matches(line)
-    yield from _signed_matches(line)
-    yield from _lost_to_matches(line)
-    yield from _no_decision_matches(line)
-    yield from _proposal_matches(line)
+    lowered = line.lower()
+    for words, rules in _GATES:
+        if any(word in lowered for word in words):
+            yield from rules(line)
+    if _V.any_word.search(line):
+        yield from _word_matches(line)
+
+
+# Matches one rule looks at in one line: a deal line has one or two; a line repeating a
+# keyword hundreds of times must not cost hundreds of name look-ups.
+_PER_RULE = 8
+
+
+def _each(pattern: re.Pattern[str], line: str) -> Iterator[re.Match[str]]:
+    return islice(pattern.finditer(line), _PER_RULE)
 
 
 def _stage_matches(line: str) -> Iterator[_Match]:
     for pattern in (_STAGE_FIELD, _TRANSITION, _MARKED, _ARROW):
-        for m in pattern.finditer(line):
+        for m in _each(pattern, line):
             yield _group_outcome(m), 3, m.start(), m.end(), None
-    for m in _ND_REASON.finditer(line):
+    for m in _each(_ND_REASON, line):
         yield "no_decision", 3, m.start(), m.end(), None
 
 
 def _closed_matches(line: str) -> Iterator[_Match]:
-    for m in _CLOSED.finditer(line):
-        if _REPORT_NEXT.match(line, m.end()) or _COUNT_BEFORE.search(line, 0, m.start()):
+    for m in _each(_CLOSED, line):
+        if _REPORT_NEXT.match(line, m.end()) or _COUNT_BEFORE.search(_tail(line, m.start())):
             continue
         yield _group_outcome(m), 2, m.start(), m.end(), None
 
 
 def _won_lost_matches(line: str) -> Iterator[_Match]:
-    for m in _DEAL_VERDICT.finditer(line):
+    for m in _each(_DEAL_VERDICT, line):
         yield _group_outcome(m), 1, m.start(), m.end(), None
-    for m in _VERB_THE_DEAL.finditer(line):
+    for m in _each(_VERB_THE_DEAL, line):
         yield _group_outcome(m), 1, m.start(), m.end(), _name_within(m.group("mid"))
-    for m in _SUBJECT_VERDICT.finditer(line):
+    for m in _each(_SUBJECT_VERDICT, line):
         if _NO_OBJECT.match(line, m.end()):
             yield _group_outcome(m), 1, m.start(), m.end(), None
             continue
@@ -833,15 +1005,15 @@ def _object_name(line: str, pos: int) -> tuple[str, int] | None:
 
 
 def _signed_matches(line: str) -> Iterator[_Match]:
-    for m in _CONTRACT_SIGNED.finditer(line):
+    for m in _each(_CONTRACT_SIGNED, line):
         yield "won", 1, m.start(), m.end(), None
-    for m in _SIGNED_CONTRACT.finditer(line):
+    for m in _each(_SIGNED_CONTRACT, line):
         obj = _CONTRACT_OBJECT.match(line, m.end())
         if obj and not _names_a_side_agreement(obj.group("mid")):
             yield "won", 1, m.start(), obj.end(), None
-    for m in _NAME_SIGNED.finditer(line):
-        prefix = line[: m.start()]
-        subject = _trailing_name(prefix)
+    for m in _each(_NAME_SIGNED, line):
+        prefix = _tail(line, m.start(), _REACH)
+        subject = _trailing_name(line[: m.start()])
         if subject and _not_an_account(subject[0]):
             subject = None
         if subject is None and not _SIGNED_PRONOUN.search(prefix):
@@ -852,7 +1024,7 @@ def _signed_matches(line: str) -> Iterator[_Match]:
             # The hedge window starts before the signer: "If Acme signed" is hypothetical.
             start = subject[1] if subject else m.start()
             yield "won", 1, start, m.end(), subject[0] if subject else None
-    for m in _SUBJECT_SIGNED.finditer(line):
+    for m in _each(_SUBJECT_SIGNED, line):
         found = _object_name(line, m.end())
         if found:
             yield "won", 1, m.start(), found[1], found[0]
@@ -867,7 +1039,7 @@ def _names_a_side_agreement(mid: str | None) -> bool:
 
 
 def _lost_to_matches(line: str) -> Iterator[_Match]:
-    for m in _LOST_WORD.finditer(line):
+    for m in _each(_LOST_WORD, line):
         found = _leading_name(line, m.end())
         if found is None or _not_an_account(found[0]):
             continue
@@ -875,24 +1047,25 @@ def _lost_to_matches(line: str) -> Iterator[_Match]:
         rival = re.match(r"\s+to\s+(\S+)", line[found[1] :])
         if rival and (rival.group(1)[0].isupper() or rival.group(1).lower() in _ARTICLES):
             yield "lost", 1, m.start(), found[1], found[0]
-    for m in _LOST_TO_RIVAL.finditer(line):
+    for m in _each(_LOST_TO_RIVAL, line):
         yield "lost", 1, m.start(), m.end(), None
-    for m in _LOST_TO.finditer(line):
+    for m in _each(_LOST_TO, line):
         rival = _leading_name(line, m.end())
-        if rival and not _not_an_account(rival[0]) and _LOST_TO_SUBJECT.search(line[: m.start()]):
+        subject = _LOST_TO_SUBJECT.search(_tail(line, m.start()))
+        if rival and not _not_an_account(rival[0]) and subject:
             yield "lost", 1, m.start(), rival[1], None
-    for m in _WENT_WITH_RIVAL.finditer(line):
+    for m in _each(_WENT_WITH_RIVAL, line):
         yield "lost", 1, m.start(), m.end(), None
 
 
 def _no_decision_matches(line: str) -> Iterator[_Match]:
-    for m in _DO_NOTHING.finditer(line):
+    for m in _each(_DO_NOTHING, line):
         yield "no_decision", 1, m.start(), m.end(), None
-    for m in _ND_JARGON.finditer(line):
+    for m in _each(_ND_JARGON, line):
         if not _REPORT_NEXT.match(line, m.end()):
             yield "no_decision", 1, m.start(), m.end(), None
-    for m in _ND_SPACED.finditer(line):
-        if not _ND_BEFORE.search(line[: m.start()]):
+    for m in _each(_ND_SPACED, line):
+        if not _ND_BEFORE.search(_tail(line, m.start())):
             continue
         if _ND_AFTER.match(line, m.end()):
             yield "no_decision", 1, m.start(), m.end(), None
@@ -908,26 +1081,43 @@ def _no_decision_matches(line: str) -> Iterator[_Match]:
 
 
 def _proposal_matches(line: str) -> Iterator[_Match]:
-    for m in _PROPOSAL_SENT.finditer(line):
+    for m in _each(_PROPOSAL_SENT, line):
         if not _INTERNAL_PROPOSAL.match(line, m.end()):
             yield "proposal_sent", 1, m.start(), m.end(), None
-    for m in _SENT_PROPOSAL.finditer(line):
+    for m in _each(_SENT_PROPOSAL, line):
         if not _INTERNAL_PROPOSAL.match(line, m.end()):
             yield "proposal_sent", 1, m.start(), m.end(), _name_within(m.group("mid"))
 
 
+_REACH = 240
+
+
+def _tail(line: str, end: int, reach: int = 60) -> str:
+    """The text just before `end`: what a "...$"-anchored pattern needs to see. Searching
+    the whole prefix instead costs a pass over the line per match (quadratic)."""
+    return line[max(0, end - reach) : end]
+
+
+_TERMINATOR = re.compile(r"[!?¿]|\.(?!\d)")
+
+
 def _hedged(line: str, start: int, end: int) -> bool:
     """True when a match is negated, hypothetical, a question or still in the future."""
-    breaks = [b.end() for b in _CLAUSE_BREAK.finditer(line, 0, start)]
-    before = line[breaks[-1] if breaks else 0 : start].lower()
-    words = re.findall(r"[a-z]+(?:['’][a-z]+)?", before)[-_HEDGE_WINDOW:]
+    # Eight words fit in far less than _REACH characters; looking no further keeps the work
+    # per match constant on a long line (it is quadratic otherwise).
+    window = max(0, start - _REACH)
+    breaks = [b.end() for b in _CLAUSE_BREAK.finditer(line, window, start)]
+    before = line[breaks[-1] if breaks else window : start].lower()
+    words = re.findall(r"[^\W\d_]+(?:['’][^\W\d_]+)?", before)[-_HEDGE_WINDOW:]
     for word in words:
         bare = word.replace("'", "").replace("’", "")
-        if bare in _HEDGES or word.endswith(("n't", "n’t", "'ll", "’ll", "'d", "’d")):
+        if word in _V.hedges or bare in _V.hedges:
+            return True
+        if word.endswith(("n't", "n’t", "'ll", "’ll", "'d", "’d")):
             return True
     if "no longer" in " ".join(words):
         return True
-    terminator = re.search(r"[!?]|\.(?!\d)", line[end:])
+    terminator = _TERMINATOR.search(line, end, end + _REACH)
     if terminator and terminator.group() == "?":
         return True
     return bool(_DEADLINE_AFTER.match(line, end))
@@ -966,12 +1156,299 @@ def parse_outcome(text: str) -> Outcome | None:
     return _decide(_find_hits(_plain(text[:_PARSE_LIMIT])))
 
 
+# ------------------------------------------------------------------- word-driven rules
+# The words below come from bot/deal_words/*.toml (and a team's DEAL_WORDS_DIR): the
+# grammar is code, the vocabulary is data. They are compiled once, at import, and again
+# only when use_deal_words() is called with a team's folder.
+
+_ACCENTS = {
+    "a": "aáàâä", "e": "eéèêë", "i": "iíìîï", "o": "oóòôö", "u": "uúùûü", "n": "nñ", "c": "cç",
+}  # fmt: skip
+_ACCENT_CLASS = {ch: f"[{group}]" for group in _ACCENTS.values() for ch in group}
+
+
+_SPACE = r"[\s\-_/]+"
+
+
+def _tokens(phrase: str) -> list[str]:
+    """A phrase as regex pieces, one per character (a run of spaces is one piece)."""
+    out: list[str] = []
+    for ch in phrase.lower():
+        if ch.isspace():
+            if not out or out[-1] != _SPACE:
+                out.append(_SPACE)
+        elif ch in "'’":
+            out.append("['’]")
+        else:
+            out.append(_ACCENT_CLASS.get(ch) or re.escape(ch))
+    return out
+
+
+def _phrase(phrase: str) -> str:
+    """A phrase as a regex: any case, any accents, spaces as any run of spaces/-/_//."""
+    return "".join(_tokens(phrase))
+
+
+def _alternation(phrases: tuple[str, ...] | list[str]) -> str:
+    """All phrases as one regex, shared beginnings factored out ("closed (?:won|lost)"):
+    a flat alternation of a hundred phrases is tried phrase by phrase at every position
+    of the text, a factored one a character at a time. A phrase that is the beginning of
+    a longer one comes after it (greedy), so "closed lost - no decision" wins."""
+    trie: dict[str, Any] = {}
+    for phrase in phrases:
+        if phrase.strip():
+            node = trie
+            for token in _tokens(phrase.strip()):
+                node = node.setdefault(token, {})
+            node[""] = {}
+    return _emit(trie) or r"(?!x)x"
+
+
+def _emit(node: dict[str, Any]) -> str:
+    branches = [token + _emit(child) for token, child in node.items() if token]
+    if not branches:
+        return ""
+    body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+    if "" in node:  # a phrase may end here: the longer ones are tried first
+        return body + "?" if len(branches) == 1 and len(body) == 1 else f"(?:{body})?"
+    return body
+
+
+_WB = r"(?<![\w'’])"  # a phrase starts a word
+_WE = r"(?![\w'’])"  # ...and ends one
+
+
+@dataclass(frozen=True)
+class _Vocab:
+    hedges: frozenset[str]
+    stage_value: str  # named groups nd / won / lost / proposal
+    stage_term: str  # the same, unnamed
+    stage_field: re.Pattern[str]
+    move: re.Pattern[str]
+    arrow: re.Pattern[str]
+    stage_before_arrow: re.Pattern[str]
+    previous_field: re.Pattern[str]
+    closed: re.Pattern[str]
+    report_next: re.Pattern[str]
+    verb: re.Pattern[str]  # named groups won / lost
+    lost_lead: re.Pattern[str]
+    lost_after: re.Pattern[str]
+    reason_lost: re.Pattern[str]
+    nd_lead: re.Pattern[str]
+    statement: re.Pattern[str]  # named groups won / lost / nd
+    account_field: re.Pattern[str]
+    owner_email: re.Pattern[str]
+    owner_mention: re.Pattern[str]
+    amount_label: re.Pattern[str]
+    open_stage: re.Pattern[str]
+    any_word: re.Pattern[str]  # any phrase of the rules above: the gate to _word_matches
+    only_stage: re.Pattern[str]
+    any_stage: re.Pattern[str]
+    ask_outcome: re.Pattern[str]
+    chatter: re.Pattern[str]
+
+
+def _compile(words: DealWords) -> _Vocab:
+    def alt(table: str, key: str, *extra: str) -> str:
+        return _alternation([*words.get(table, key), *extra])
+
+    def outcome_groups(table: str, prefix: str, named: bool) -> str:
+        parts = []
+        for group, key in (
+            ("nd", f"{prefix}no_decision"),
+            ("won", f"{prefix}won"),
+            ("lost", f"{prefix}lost"),
+            ("proposal", f"{prefix}proposal_sent"),
+        ):
+            phrases = words.get(table, key)
+            if phrases:
+                body = _alternation(phrases)
+                parts.append(f"(?P<{group}>{body})" if named else f"(?:{body})")
+        return "|".join(parts) or r"(?!x)x"
+
+    value = rf"{_WB}(?:{outcome_groups('stages', '', True)}){_WE}"
+    term = rf"{_WB}(?:{outcome_groups('stages', '', False)}){_WE}"
+    value_end = (
+        r"(?=\s*(?:$|[^\w\s]|(?:for|on|at|by|with|from|today|yesterday|in|en|por|pour|para|sur"
+        r"|dans|de|del|du|le|el|à)(?![\w'’])))"
+    )
+    label_start = r"(?:^|(?<=[|•;]))\s*"
+    arrows = r"(?:→|->|=>|⇒|»)"
+    report = _alternation(words.get("guards", "report"))
+    return _Vocab(
+        hedges=frozenset(w.lower() for w in words.get("guards", "hedges")),
+        stage_value=value,
+        stage_term=term,
+        stage_field=re.compile(
+            rf"{label_start}(?:{alt('labels', 'stage')})\s*[:=]\s*{_QUOTE_OPEN}(?:{value})"
+            rf"{_QUOTE_CLOSE}{value_end}",
+            re.I,
+        ),
+        move=re.compile(
+            rf"{_WB}(?:{alt('verbs', 'move')})(?:\s+\S+){{0,4}}?\s+(?:{alt('verbs', 'move_to')})"
+            rf"\s+{_QUOTE_OPEN}(?:{value}){_QUOTE_CLOSE}{value_end}",
+            re.I,
+        ),
+        arrow=re.compile(rf"{arrows}\s*{_QUOTE_OPEN}(?:{value}){_QUOTE_CLOSE}{value_end}", re.I),
+        stage_before_arrow=re.compile(rf"(?:{term}){_QUOTE_CLOSE}\s*(?={arrows})", re.I),
+        previous_field=re.compile(
+            rf"{label_start}(?:{alt('labels', 'previous_stage')})\s*[:=][^|\n;•]*", re.I
+        ),
+        closed=re.compile(rf"{_WB}(?:{outcome_groups('stages', 'closed_', True)}){_WE}", re.I),
+        report_next=re.compile(rf"\s*(?:{report}){_WE}", re.I),
+        verb=re.compile(
+            rf"{_WB}(?:(?P<won>{alt('verbs', 'won')})|(?P<lost>{alt('verbs', 'lost')}))"
+            rf"(?:\s+(?:the|a|our|this|el|la|le|l['’]|un|une|del)?\s*"
+            rf"(?:deal|negocio|affaire|contract|contrato|contrat|account|cuenta|compte))?"
+            rf"(?:\s+(?:with|for|con|avec|de|à|a|chez))?(?=\s)",
+            re.I,
+        ),
+        lost_lead=re.compile(rf"^[^\w@]*(?:{alt('verbs', 'lost_lead')})(?=\s)", re.I),
+        lost_after=re.compile(
+            rf"\s*(?:[:,\-\u2013\u2014]|\s)\s*(?:{alt('reasons', 'lost_after')}){_WE}", re.I
+        ),
+        reason_lost=re.compile(rf"{_WB}(?:{alt('reasons', 'lost')}){_WE}", re.I),
+        nd_lead=re.compile(rf"{_WB}(?:{alt('verbs', 'no_decision')})(?=\s)", re.I),
+        statement=re.compile(
+            rf"{_WB}(?:(?P<nd>{alt('statements', 'no_decision')})|(?P<won>"
+            rf"{alt('statements', 'won')})|(?P<lost>{alt('statements', 'lost')})"
+            rf"|(?P<proposal>{alt('statements', 'proposal_sent')})){_WE}"
+            # ...ending its clause, or followed by a name or a linking word ("Deal lost steam"
+            # and "Affaire perdue de vue" are no loss; "Deal Lost Company: Oscorp" is).
+            r"(?=\s*(?:$|[^\w\s]|(?-i:[A-ZÀ-ÖØ-Ý\d])|(?:with|for|to|con|avec|por|pour|a|à|en"
+            r"|at|on|chez)\s))",
+            re.I,
+        ),
+        account_field=re.compile(
+            rf"(?:^|(?<=[|•;])|(?<=\s))(?:{alt('labels', 'account')})\s*[:=]\s*(?P<value>.+)$",
+            re.I,
+        ),
+        owner_email=re.compile(
+            rf"(?<![\w@])(?:{alt('labels', 'owner')})(?![\w])\s*[:=]?\s*[^\n|;:,]{{0,60}}?"
+            r"(?P<email>[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})",
+            re.I,
+        ),
+        owner_mention=re.compile(
+            rf"(?<![\w@])(?:{alt('labels', 'owner')})\s*[:=]\s*<@([UW][A-Z0-9]{{2,}})"
+            r"(?:\|[^<>]*)?>",
+            re.I,
+        ),
+        amount_label=re.compile(
+            rf"(?<![\w])(?:{alt('labels', 'amount')}){_AMOUNT_LABEL_TAIL}", re.I
+        ),
+        open_stage=re.compile(rf"(?:{alt('stages', 'open')})(?:\s+\S+){{0,3}}", re.I),
+        any_stage=re.compile(term, re.I),
+        any_word=re.compile(
+            _alternation(
+                [
+                    phrase
+                    for table in ("stages", "verbs", "statements", "reasons")
+                    for key, phrases in words.words.get(table, {}).items()
+                    if key not in ("move_to", "open")
+                    for phrase in phrases
+                ]
+            ),
+            re.I,
+        ),
+        only_stage=re.compile(rf"\W*(?:{term})\W*", re.I),
+        ask_outcome=re.compile(rf"{_WB}(?:{alt('ask', 'outcome')}){_WE}", re.I),
+        chatter=re.compile(rf"{_WB}(?:{alt('ask', 'chatter')}){_WE}", re.I),
+    )
+
+
+_V: _Vocab = _compile(load_deal_words())
+_V_SOURCE: Path | None = None
+
+
+def use_deal_words(directory: Path | None) -> None:
+    """Read a team's word files (the DEAL_WORDS_DIR setting) on top of the shipped ones,
+    or go back to the shipped ones alone (None). Called when the runtime is built; raises
+    DealWordsError naming the file when one is bad, and then keeps the words it had."""
+    global _V, _V_SOURCE, _LAST
+    if directory == _V_SOURCE:
+        return
+    _V = _compile(load_deal_words(directory))
+    _V_SOURCE = directory
+    _LAST = None
+
+
+# After the account a verb names: the end, punctuation, an amount or a linking word
+# ("just closed Acme for $5k", "Cerramos Peña por 25.000 €", "On a gagné Lefèvre !").
+_AFTER_VERB_NAME = re.compile(
+    r"\s*(?:$|[^\w\s]|[$€£\d]|(?:for|por|pour|after|tras|après|today|hoy|aujourd|this|last"
+    r"|with|con|avec|in|en|deal|renewal|contract|today|yesterday|ayer|hier)(?![\w]))",
+    re.I,
+)
+_NAME_ENDS = re.compile(r"\s*(?:$|[^\w\s])")
+
+
+def _ended(line: str, end: int) -> bool:
+    """True when a name that ends at `end` ends its clause (its own punctuation counts)."""
+    return line[end - 1 : end] in _CLOSERS + "." or bool(_NAME_ENDS.match(line, end))
+
+
+def _english_gates() -> None:
+    global _GATES
+    _GATES = (
+        (("won", "lost", "decision", "proposal", "status", "nothing"), _stage_matches),
+        (("closed",), _closed_matches),
+        (("won", "lost"), _won_lost_matches),
+        (("sign",), _signed_matches),
+        (("lost", "went", "gone", "chose", "picked", "selected", "switched", "moved", "stayed",
+          "stuck"), _lost_to_matches),
+        (("decision", "nothing", "status quo", "not to", "inertia", "do-nothing"),
+         _no_decision_matches),
+        (("propos",), _proposal_matches),
+    )  # fmt: skip
+
+
+def _word_matches(line: str) -> Iterator[_Match]:
+    """The rules whose words come from the word files (all languages)."""
+    for pattern in (_V.stage_field, _V.move, _V.arrow):
+        for m in _each(pattern, line):
+            yield _group_outcome(m), 3, m.start(), m.end(), None
+    for m in _each(_V.closed, line):
+        if _V.report_next.match(line, m.end()) or _REPORT_NEXT.match(line, m.end()):
+            continue
+        if _COUNT_BEFORE.search(_tail(line, m.start())) or _V.report_next.search(
+            line[max(0, m.start() - 30) : m.start()]
+        ):
+            continue
+        yield _group_outcome(m), 2, m.start(), m.end(), None
+    for m in _each(_V.verb, line):
+        found = _leading_name(line, m.end())
+        if found is None or _not_an_account(found[0]):
+            continue
+        if _AFTER_VERB_NAME.match(line, found[1]) or _ended(line, found[1]):
+            yield _group_outcome(m), 1, m.start(), found[1], found[0]
+    lead = _V.lost_lead.match(line)
+    if lead:
+        found = _leading_name(line, lead.end())
+        if found and not _not_an_account(found[0]) and _ended(line, found[1]):
+            yield "lost", 1, lead.start(), found[1], found[0]
+    for m in _each(_V.lost_after, line):
+        found = _trailing_name(line[: m.start()])
+        if found and not _not_an_account(found[0]) and not re.search(r"\w", line[: found[1]]):
+            yield "lost", 1, found[1], m.end(), found[0]
+    for m in _each(_V.reason_lost, line):
+        yield "lost", 1, m.start(), m.end(), None
+    for m in _each(_V.nd_lead, line):
+        found = _leading_name(line, m.end())
+        if found and not _not_an_account(found[0]) and _ended(line, found[1]):
+            yield "no_decision", 1, m.start(), found[1], found[0]
+    for m in _each(_V.statement, line):
+        if not (_V.report_next.match(line, m.end()) or _REPORT_NEXT.match(line, m.end())):
+            yield _group_outcome(m), 1, m.start(), m.end(), None
+
+
 # ---------------------------------------------------------------------------- accounts
 
 _ABBREVIATIONS = frozenset({"inc.", "co.", "corp.", "ltd.", "llc.", "bros.", "plc."})
-_CONNECTORS = frozenset({"&", "+", "of", "de", "du", "la", "le", "van", "von", "der", "-", "–"})
-_OPENERS = "(\"“‘'["
-_CLOSERS = ",;:!?)]\"”’'"
+_CONNECTORS = frozenset(
+    {"&", "+", "of", "de", "du", "des", "del", "la", "le", "van", "von", "der", "-", "–", "y", "et"}
+)
+_OPENERS = "(\"“‘'[«"
+_CLOSERS = ",;:!?)]\"”’'·»"
 _NOT_ACCOUNTS = frozenset(
     {
         "we", "i", "you", "they", "he", "she", "it", "us", "them", "our", "my", "your", "their",
@@ -989,7 +1466,10 @@ _NOT_ACCOUNTS = frozenset(
         "wi-fi", "power", "slack", "zoom", "teams", "vpn", "email", "gmail", "outlook",
         "salesforce", "hubspot", "legal", "finance", "procurement", "security", "management",
         "leadership", "marketing", "sales", "hr", "new", "name", "value", "pipeline",
-        "dealstage",
+        "dealstage", "marking", "marked", "estado", "statut", "etapa", "étape", "fase", "phase",
+        "negociación", "négociation", "oportunidad", "opportunité", "l'opportunité",
+        "la", "el", "le", "l'affaire", "affaire", "negocio", "transaction", "propuesta",
+        "proposition", "ganado", "perdido", "gagné", "perdu", "enviado", "envoyé",
     }
 )  # fmt: skip
 # Default Salesforce and HubSpot stage names: the old side of "from Negotiation to Closed
@@ -1003,11 +1483,6 @@ _STAGE_NAMES = frozenset(
         "decision maker bought-in", "contract sent", "commit", "best case", "omitted",
     }
 )  # fmt: skip
-_ACCOUNT_FIELD = re.compile(
-    r"^\s*(?:account|company|opportunity|opp|deal|customer|client|prospect|organi[sz]ation)"
-    r"(?:[\s_]+name)?\s*[:=]\s*(?P<value>.+)$",
-    re.I,
-)
 _BOLD_LINE = re.compile(r"^\*([^*\n]{1,200})\*$")
 # Where a name stops in a field value or a title: a field separator, an amount, or a
 # delimiter followed by a stage word ("Acme – Closed Won", "Acme ($50,000)").
@@ -1023,7 +1498,7 @@ _GENERIC_TITLE = re.compile(
     r"|\b(?:updated|created|notification|alert)$",
     re.I,
 )
-_JUNK_CHARS = " \t:|-\u2013\u2014>=→,"
+_JUNK_CHARS = " \t:|-\u2013\u2014>=→,·"
 # Words between an account and its outcome: "Acme Corp renewal is closed won", "Hooli: they
 # went with a competitor".
 _JUNK_WORDS = frozenset(
@@ -1037,7 +1512,12 @@ _LOWERCASE_JUNK_WORDS = frozenset(
     {"renewal", "expansion", "upsell", "contract", "rfp", "bid", "order", "business"}
 )
 # Delimiters, emoji and arrows may sit between an outcome and the name after it.
-_AFTER_LEAD = re.compile(r"\s*(?:[^\w\s$€£@#(]+\s*|(?:for|with|at|on|from)\s+)", re.I)
+_AFTER_LEAD = re.compile(
+    r"\s*(?:[^\w\s$€£@#(«]+\s*|(?:for|with|at|on|from|con|avec|por|pour|chez|sur|en|a|à|de)\s+)"
+    r"(?:(?:the\s+|el\s+|la\s+|l['’])?(?:item|lead|deal|opportunity|company|account|elemento"
+    r"|élément|negocio|affaire)\s*:?\s+)?",
+    re.I,
+)
 _WITH_NAME = re.compile(r"(?<![\w])(?<!went )(?<!gone )(?<!stayed )(?<!stuck )with\s+", re.I)
 _TO_NAME = re.compile(r"(?<![\w])to\s+", re.I)
 
@@ -1072,13 +1552,16 @@ def _leading_name(text: str, pos: int = 0) -> tuple[str, int] | None:
     words: list[str] = []
     pending: list[str] = []
     end = pos
-    for token in re.finditer(r"\S+", text[pos : pos + 200]):
+    tokens = list(re.finditer(r"\S+", text[pos : pos + 200]))
+    for index, token in enumerate(tokens):
         raw = token.group()
         core, stop = _core(raw, first=not words)
         if words and not stop and core.lower() in _CONNECTORS:
             pending.append(core)
             continue
-        if not _is_name_word(core) or raw.endswith(":"):
+        if words and not pending and _numbered_name(core, stop, tokens[index + 1 : index + 2]):
+            pass  # "Studio 54", "Area 51 Outfitters": the number is part of the name
+        elif not _is_name_word(core) or raw.endswith(":"):
             break  # "Amount:" is the next field's label, not part of a name
         words.extend(pending)
         pending.clear()
@@ -1089,6 +1572,17 @@ def _leading_name(text: str, pos: int = 0) -> tuple[str, int] | None:
     if not words:
         return None
     return " ".join(words), end
+
+
+def _numbered_name(core: str, stop: bool, following: list[re.Match[str]]) -> bool:
+    """A short plain number after a name word belongs to the name when the name ends with
+    it or goes on after it: "Studio 54", "Route 66 Diner"; not "Acme 220 seats"."""
+    if not re.fullmatch(r"\d{1,4}", core):
+        return False
+    if stop or not following:
+        return True
+    nxt, _ = _core(following[0].group(), first=False)
+    return _is_name_word(nxt) and not re.fullmatch(r"\d+", nxt)
 
 
 def _trailing_name(text: str) -> tuple[str, int] | None:
@@ -1149,7 +1643,7 @@ def _tidy_account(value: str | None) -> str | None:
         words.pop(0)
     while words and words[-1].lower() in _CONNECTORS:
         words.pop()
-    name = " ".join(words).strip(" -–—:|,;!?\"“”'‘’()[]")
+    name = " ".join(words).strip(" -–—:|,;!?\"“”'‘’()[]·«»")
     if name.endswith(("'s", "’s")):
         name = name[:-2]
     if not name or _not_an_account(name):
@@ -1160,16 +1654,23 @@ def _tidy_account(value: str | None) -> str | None:
     return name or None
 
 
+_ONLY_STAGE = re.compile(rf"\W*(?:{_STAGE_TERM})\W*", re.I)
+
+
 def _clean_account(value: str) -> str | None:
     """An account from a field value or a title: plain text, stage words and amounts cut."""
     text = _plain(value).split("\n")[0].strip()
     if _GENERIC_TITLE.search(text):
         return None
     text = _CUT_AT.sub("", text)
-    if _CLOSED.search(text) or re.fullmatch(rf"\W*(?:{_STAGE_TERM})\W*", text, re.I):
+    if _CLOSED.search(text) or _ONLY_STAGE.fullmatch(text):
+        return None
+    if _V.closed.search(text) or _V.only_stage.fullmatch(text):
         return None
     if text[:1].islower() and " " in text:
         return None  # a sentence ("said they went dark"), not a company name
+    if "@" in text or _V.statement.search(text):
+        return None  # an owner's e-mail, or a heading ("New Deal Closed"), is no account
     return _tidy_account(text)
 
 
@@ -1191,11 +1692,33 @@ def _without_trailing_junk(text: str) -> str:
         text = head
 
 
+_FIELD_BEFORE = re.compile(r"(?:[^\w\s'’]|(?<![\w])(?:for|on|to|en|pour|para|sur|a|à))\s*$", re.I)
+
+
+def _name_line(lines: list[str], index: int) -> str | None:
+    """A name alone on its line, under a heading ("*New Deal Closed*" / "Initrode")."""
+    if index >= len(lines):
+        return None
+    line = lines[index].strip().rstrip(".!·")
+    found = _leading_name(line, 0)
+    if found is None or found[1] < len(line.rstrip()) or len(found[0].split()) > 6:
+        return None
+    return _tidy_account(found[0])
+
+
+_QUOTED_NAME = re.compile(r"[«“\"]\s*([^«»“”\"\n]{2,80}?)\s*[»”\"]")
+
+
 def _account_near(hit: _Hit) -> str | None:
     if hit.account:
         found = _tidy_account(hit.account)
         if found:
             return found
+    quoted = [m.group(1) for m in _QUOTED_NAME.finditer(_tail(hit.line, hit.start, _REACH))]
+    if quoted and quoted[-1][:1].isupper():
+        name = _tidy_account(quoted[-1])
+        if name:
+            return name
     before = _without_trailing_junk(hit.line[: hit.start])
     found_before = _trailing_name(before)
     if found_before and not re.search(r"(?<![\w])from\s*$", before[: found_before[1]], re.I):
@@ -1227,11 +1750,16 @@ def _account_in_line(hit: _Hit) -> str | None:
 def _find_account(
     event: dict[str, Any], raw_lines: list[str], lines: list[str], hits: list[_Hit]
 ) -> str | None:
-    for line in lines:
-        field = _ACCOUNT_FIELD.match(line)
-        name = _clean_account(field.group("value")) if field else None
-        if name:
-            return name
+    for anywhere in (False, True):
+        for line in lines:
+            field = _V.account_field.search(line)
+            if field is None or (field.start() > 0 and not anywhere):
+                continue
+            if field.start() > 0 and not _FIELD_BEFORE.search(_tail(line, field.start())):
+                continue  # "Propietario del negocio:" is the owner's label, not "Negocio:"
+            name = _clean_account(field.group("value"))
+            if name:
+                return name
     for title in _titles(event):
         title_hits = _find_hits(_plain(title))
         if title_hits:
@@ -1250,21 +1778,38 @@ def _find_account(
         if name:
             return name
     for hit in hits:
+        name = _name_line(lines, hit.index + 1)
+        if name:
+            return name
+    for hit in hits:
         name = _account_in_line(hit)
         if name:
             return name
+    for raw in raw_lines:
+        for link in _LINK_LABEL.finditer(raw):
+            label = _plain(link.group(1)).strip()
+            found = _leading_name(label, 0)
+            if found and found[1] >= len(label) and (name := _tidy_account(found[0])):
+                return name
     return None
+
+
+_LINK_LABEL = re.compile(r"<https?://[^|<>\s]+\|([^<>]{2,80})>")
 
 
 # --------------------------------------------------------------------------------- rep
 
-_OWNER_EMAIL = re.compile(
-    r"(?<![\w@])(?:(?:deal|opportunity|opp|account|record|contact|company)\s+)?"
-    r"(?:owner|owned\s+by|sales\s+rep|rep|account\s+executive|ae|assigned\s+to|closed\s+by)"
-    r"(?![\w])\s*[:=]?\s*[^\n|;:,]{0,60}?"
-    r"(?P<email>[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})",
-    re.I,
-)
+
+_QUESTION = re.compile(r"[?¿]")
+
+
+def _is_reply(event: dict[str, Any]) -> bool:
+    """A thread reply (or one also sent to the channel) answers the root message: its
+    "Closed won, amazing work!" is a congratulation, not a second deal."""
+    thread_ts = event.get("thread_ts")
+    if event.get("subtype") == "thread_broadcast":
+        return True
+    return isinstance(thread_ts, str) and bool(thread_ts) and thread_ts != event.get("ts")
 
 
 def _poster(event: dict[str, Any]) -> str | None:
@@ -1280,12 +1825,29 @@ def _poster(event: dict[str, Any]) -> str | None:
 def parse_deal_message(event: dict[str, Any]) -> DealSignal | None:
     """None when the message has no outcome. Uses message_text(). The human poster is
     event["user"] only when the event has no bot_id (a bot's own user id is not a rep)."""
-    if not isinstance(event, dict):
+    if not isinstance(event, dict) or _is_reply(event):
         return None
     raw = message_text(event)[:_PARSE_LIMIT]
     if not raw:
         return None
+    global _LAST
+    key = (raw, _poster(event))
+    last = _LAST  # one read: another thread may replace it
+    if last is not None and last[0] == key:
+        return last[1]  # the intake asks needs_asking() about the message it just parsed
+    signal = _parse(event, raw)
+    _LAST = (key, signal)
+    return signal
+
+
+# The last message parsed and its reading (a DealSignal is immutable).
+_LAST: tuple[tuple[str, str | None], DealSignal | None] | None = None
+
+
+def _parse(event: dict[str, Any], raw: str) -> DealSignal | None:
     text = _plain(raw)
+    if _QUESTION.search(text):
+        return None  # a question anywhere ("It's marked closed won but is it?") states nothing
     hits = _find_hits(text)
     outcome = _decide(hits)
     if outcome is None:
@@ -1293,38 +1855,72 @@ def parse_deal_message(event: dict[str, Any]) -> DealSignal | None:
     deciding = [hit for hit in hits if hit.outcome == outcome]
     deciding.sort(key=lambda hit: -hit.strength)
     account = _find_account(event, raw.split("\n"), text.split("\n"), deciding)
-    amount = parse_amount(text)
-    mention = _USER_MENTION.search(raw)
-    owner = _OWNER_EMAIL.search(text)
+    amount = _amount_in(text)
+    rep_user_id, rep_email = _rep(event, raw, text)
     return DealSignal(
         outcome=outcome,
         account=account,
         amount=amount[0] if amount else None,
         currency=amount[1] if amount else None,
-        rep_user_id=mention.group(1) if mention else _poster(event),
-        rep_email=owner.group("email") if owner else None,
+        rep_user_id=rep_user_id,
+        rep_email=rep_email,
         source_text=raw[:SOURCE_TEXT_LIMIT],
     )
 
 
-# ------------------------------------------------------------------------ undecided posts
+def _rep(event: dict[str, Any], raw: str, text: str) -> tuple[str | None, str | None]:
+    """Who the deal belongs to: a mention on an owner line, else the first mention, else
+    an owner e-mail (with no user id, so the handler looks the owner up by e-mail instead
+    of giving the deal to whoever typed it), else the person who posted."""
+    owner_mention = _V.owner_mention.search(raw)
+    owner = _V.owner_email.search(text)
+    email = owner.group("email") if owner else None
+    if owner_mention:
+        return owner_mention.group(1), email
+    mention = _USER_MENTION.search(raw)
+    if mention:
+        return mention.group(1), email
+    return (None if email else _poster(event)), email
 
-_OUTCOME_WORD = re.compile(
-    r"(?<!\w)(won|lost|closed|signed|ganad[oa]s?|ganamos|perdid[oa]s?|perdimos|cerrad[oa]s?|"
-    r"gagn[ée]e?s?|perdu[es]*|sign[ée]e?s?)(?!\w)",
-    re.I,
-)
+
+# ------------------------------------------------------------------------ undecided posts
 
 
 def needs_asking(event: dict[str, Any]) -> bool:
-    """A person's post that mentions someone and an outcome word, but that the rules
-    could not read as a closed deal: the intake asks the poster (ephemeral) instead of
-    guessing. False for bots, for deals the rules did read, and for ordinary chatter."""
-    if not isinstance(event, dict) or _poster(event) is None:
+    """A person's post that mentions someone and an outcome word ([ask] outcome in the word
+    files), but that the rules could not read as a closed deal: the intake asks the poster
+    (ephemeral) instead of guessing. False for bots, thread replies, questions, quoted
+    words, deals the rules did read, hedged or negated words ("we won't lose", "if we
+    win") and chatter ([ask] chatter: "we won the match")."""
+    if not isinstance(event, dict) or _poster(event) is None or _is_reply(event):
         return False
     raw = message_text(event)[:_PARSE_LIMIT]
     if not raw or not _USER_MENTION.search(raw):
         return False
+    text = _plain(raw)
+    if _QUESTION.search(text) or _V.chatter.search(text):
+        return False
     if parse_deal_message(event) is not None:
         return False
-    return _OUTCOME_WORD.search(_plain(raw)) is not None
+    for line in text.split("\n")[:_ASK_LINES]:
+        for m in _each(_V.ask_outcome, line[:_LINE_LIMIT]):
+            if _ASK_AFTER.match(line, m.end()) and not _hedged(line, m.start(), m.end()):
+                return True
+    return False
+
+
+_ASK_LINES = 12
+# What may follow the outcome word for the post to be about a deal: nothing (end,
+# punctuation, an emoji), a pronoun for the deal ("closed it", "won them", "lo ganó" has
+# it before), or a name, directly or after a linking word ("signé pour Maison Carrel").
+# "closed the door", "lost his headphones", "signed up", "a perdu ses clés" do not ask.
+_ASK_AFTER = re.compile(
+    r"(?:\s+(?:finally|at\s+last|in\s+the\s+end|finalmente|al\s+final|por\s+fin|finalement"
+    r"|au\s+final|enfin))?"
+    r"\s*(?:$|[^\w\s]|(?:it|them|that|this|one|ça|cela)(?![\w'’])|(?-i:[A-ZÀ-ÖØ-Ý])"
+    r"|(?:with|for|con|por|para|avec|pour|chez)\s+(?:them|ellos|eux|(?-i:[A-ZÀ-ÖØ-Ý])))",
+    re.I,
+)
+
+
+_english_gates()

@@ -19,6 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.engine import Engine
 
 from bot.clock import Clock, SystemClock
+from bot.deal_parser import use_deal_words
 from bot.script_catalog import ScriptCatalog
 from bot.settings import Settings
 from storage.db import create_db_and_tables, make_engine
@@ -161,6 +162,7 @@ def build_runtime(
 ) -> Runtime:
     engine = engine or make_engine(settings.database_url)
     create_db_and_tables(engine)
+    use_deal_words(settings.deal_words_dir)
     return Runtime(
         settings=settings,
         engine=engine,

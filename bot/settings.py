@@ -39,6 +39,7 @@ class Settings:
     deals_channels: tuple[str, ...] = ()
     log_level: str = "INFO"
     scripts_dir: Path | None = None
+    deal_words_dir: Path | None = None
     loss_streak: int = 3
     concern_delay_hours: float = 48.0
     debrief_reminder_days: int = 3
@@ -200,6 +201,23 @@ def _scripts_dir(env: Mapping[str, str]) -> Path | None:
     return path
 
 
+def _deal_words_dir(env: Mapping[str, str]) -> Path | None:
+    raw = env.get("DEAL_WORDS_DIR", "").strip()
+    if not raw:
+        return None
+    path = Path(raw).expanduser()
+    if not path.is_dir():
+        raise _fail("DEAL_WORDS_DIR", "an existing folder of deal word files (*.toml)", raw)
+    # Read the files now, so a bad one stops the start with its name, not the first message.
+    from bot.deal_words import DealWordsError, load_deal_words
+
+    try:
+        load_deal_words(path)
+    except DealWordsError as e:
+        raise SettingsError(f"DEAL_WORDS_DIR: {e}") from None
+    return path
+
+
 def load_settings(
     environ: Mapping[str, str] | None = None, *, env_file: str | Path | None = ".env"
 ) -> Settings:
@@ -220,6 +238,7 @@ def load_settings(
         deals_channels=_channels(env),
         log_level=_log_level(env),
         scripts_dir=_scripts_dir(env),
+        deal_words_dir=_deal_words_dir(env),
         loss_streak=_int(env, "LOSS_STREAK", 3, 2, 50),
         concern_delay_hours=_float(env, "CONCERN_DELAY_HOURS", 48.0, 0.01, 24 * 90),
         debrief_reminder_days=_int(env, "DEBRIEF_REMINDER_DAYS", 3, 1, 60),
