@@ -494,7 +494,8 @@ def test_the_menu_speaks_the_reps_language(bot: RunningBot) -> None:
 
 # --- 5. "Did a deal close?" ---------------------------------------------------------------------
 
-UNDECIDED = f"<@{REP}> we lost Hooli I think?"
+# A post the rules can't decide (the corpus marks its kind `ask`): no account named.
+UNDECIDED = f"<@{REP}> closed it with them today, more soon"
 
 
 def test_an_undecided_post_asks_its_poster_once_and_ephemerally(bot: RunningBot) -> None:
@@ -675,7 +676,7 @@ def test_a_double_click_on_change_it_changes_once(bot: RunningBot) -> None:
 
 
 def test_an_answer_logs_the_account_the_post_names_without_a_form(bot: RunningBot) -> None:
-    post(bot, f"Lost Hooli <@{REP}>?")
+    post(bot, f"Hooli is closed, nice one <@{REP}>")
     [asked] = bot.standin.calls_to("chat.postEphemeral")
     message = {"type": "message", "ts": asked.response["message_ts"], **asked.body}
     click(bot, MANAGER, message, "deal_ask_lost", channel=DEALS)
