@@ -104,7 +104,14 @@ async def _open_log(
     run = state.call if role == "manager" else state.run
     data = run.data if run is not None else {}
     initial = data.get("draft") or data.get("client")
-    view = msg.loss_log_modal(t, deal_id=state.deal.id, role=role, initial=initial)
+    # Who reads these answers: the manager the rep handed the call to, and that rep.
+    other = state.deal.rep_slack_id if role == "manager" else None
+    if role == "rep" and state.call is not None and state.call.state != manager_call.DECLINED:
+        other = state.call.user_slack_id
+    audience = t("privacy.you_and", who=f"<@{other}>") if other else None
+    view = msg.loss_log_modal(
+        t, deal_id=state.deal.id, role=role, initial=initial, audience=audience
+    )
     await client.views_open(trigger_id=click.trigger_id, view=view)
 
 

@@ -495,7 +495,7 @@ def test_reflecting_again_the_same_day_starts_from_what_was_written(bot: Running
     [dm] = reflection_dms(bot, REP)
     open_and_submit(bot, REP, dm, {"went": "First try", "short": None, "better": None})
     view = open_and_submit(bot, REP, dm, {"went": "Second try", "short": "x", "better": None})
-    assert view["blocks"][0]["element"]["initial_value"] == "First try"
+    assert view["blocks"][1]["element"]["initial_value"] == "First try"  # [0]: who reads it
     [saved] = reflections(bot)
     assert (saved.went, saved.short, saved.better) == ("Second try", "x", "")
 

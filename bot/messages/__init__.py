@@ -115,17 +115,24 @@ def deal_dm(
 
 
 def form_modal(
-    t: Texts, *, prefix: str, callback_id: str, metadata: Mapping[str, Any], blocks: list[Block]
+    t: Texts,
+    *,
+    prefix: str,
+    callback_id: str,
+    metadata: Mapping[str, Any],
+    blocks: list[Block],
+    audience: str | None = None,
 ) -> dict[str, Any]:
     """A ritual's input modal; its title and buttons come from the catalog's
-    `<prefix>.modal_title`, `.modal_submit` and `.modal_close`."""
+    `<prefix>.modal_title`, `.modal_submit` and `.modal_close`. Every form says first
+    who will read what is typed into it: "Only you" unless told otherwise."""
     return modal_view(
         callback_id,
         title=t(f"{prefix}.modal_title"),
         submit=t(f"{prefix}.modal_submit"),
         close=t(f"{prefix}.modal_close"),
         metadata=metadata,
-        blocks=blocks,
+        blocks=[{**context(audience or t("privacy.only_you")), "block_id": "audience"}, *blocks],
     )
 
 

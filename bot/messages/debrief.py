@@ -162,7 +162,12 @@ def guess_modal(t: Texts, *, deal_id: int, initial: str | None) -> dict[str, Any
 
 
 def loss_log_modal(
-    t: Texts, *, deal_id: int, role: str, initial: Mapping[str, str] | None
+    t: Texts,
+    *,
+    deal_id: int,
+    role: str,
+    initial: Mapping[str, str] | None,
+    audience: str | None = None,
 ) -> dict[str, Any]:
     """The client's answer. The rep and the manager who made the call use the same form."""
     initial = initial or {}
@@ -185,6 +190,7 @@ def loss_log_modal(
         callback_id="loss_log",
         metadata={"deal": deal_id, "as": role},
         blocks=blocks,
+        audience=audience,
     )
 
 
@@ -302,6 +308,7 @@ def rep_logged(
             "log_after",
             button(t("common.button_edit"), "log_edit", f"{deal_id}:rep"),
             button(t("debrief.button_concern"), "concern_open", value),
+            button(t("privacy.button_share"), "privacy_share", value),
         ),
     ]
     return as_built(saved, blocks)
@@ -312,7 +319,11 @@ def win_logged(t: Texts, *, deal_id: int, account: str, quote_ok: bool) -> Built
     text = t(key, account=account)
     return plain_reply(
         text,
-        actions("win_after", button(t("common.button_edit"), "win_log_open", str(deal_id))),
+        actions(
+            "win_after",
+            button(t("common.button_edit"), "win_log_open", str(deal_id)),
+            button(t("privacy.button_share"), "privacy_share", str(deal_id)),
+        ),
     )
 
 
