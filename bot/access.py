@@ -126,7 +126,9 @@ def decide(rule: Rule, actor: str, owners: Owners, *, role: str, is_admin: bool)
 # --- reading: who sees a logged debrief ---------------------------------------------------
 
 
-def may_read_debrief(viewer: str, *, owner: str | None, shared: bool, call_manager: str | None) -> bool:
+def may_read_debrief(
+    viewer: str, *, owner: str | None, shared: bool, call_manager: str | None
+) -> bool:
     """A rep's guess, logged debrief and win answers are theirs. Their manager sees it when
     the rep asked them to call; everyone on the team when the rep shared the lesson."""
     return bool(viewer) and (viewer == owner or viewer == call_manager or shared)

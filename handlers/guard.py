@@ -39,7 +39,9 @@ def _target(body: dict[str, Any]) -> Target | None:
         rule = access.ACTIONS.get(str(acts[0].get("action_id") or ""))
         if rule is None:
             return None
-        value = str(acts[0].get("value") or (acts[0].get("selected_option") or {}).get("value") or "")
+        value = str(
+            acts[0].get("value") or (acts[0].get("selected_option") or {}).get("value") or ""
+        )
         return rule, actor, value, access.step_role(value)
     if body.get("type") == "view_submission":
         view = body.get("view")
@@ -91,7 +93,9 @@ def _team(body: dict[str, Any], rt: Runtime) -> str:
     return str((team or {}).get("id") or (user or {}).get("team_id") or rt.team_id or "")
 
 
-async def _refuse_click(rt: Runtime, respond: AsyncRespond, body: dict[str, Any], t: Texts, key: str) -> None:
+async def _refuse_click(
+    rt: Runtime, respond: AsyncRespond, body: dict[str, Any], t: Texts, key: str
+) -> None:
     if not body.get("response_url"):
         return
     try:

@@ -7,12 +7,12 @@ from datetime import datetime
 
 from slack_bolt.async_app import AsyncApp
 
+from bot.access import may_read_private
 from bot.messages.prep import AccountKnowledge, prep_sheet
 from bot.runtime import Runtime
 from handlers.loop_command import CommandCall, LoopCommand
 from handlers.screen_out import zone
 from handlers.tee_up import parse_account
-from bot.access import may_read_private
 from storage.accounts import last_deal, last_visible_debrief, open_concerns, teeup_agreement
 from storage.db import unit_of_work
 from storage.people import get_person

@@ -60,7 +60,9 @@ def grant(
     """Give a role; False when they had it already."""
     if has_grant(session=session, team_id=team_id, slack_id=slack_id, role=role):
         return False
-    session.add(RoleGrant(team_id=team_id, slack_id=slack_id, role=role, granted_by=by, created_at=now))
+    session.add(
+        RoleGrant(team_id=team_id, slack_id=slack_id, role=role, granted_by=by, created_at=now)
+    )
     session.flush()
     return True
 
