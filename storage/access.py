@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 
 from bot.access import Kind, Owners
 from storage.debriefs import debrief_run, manager_call_run
-from storage.models import Deal, Nudge, Person, RitualRun, RoleGrant
+from storage.models import Deal, Nudge, Person, Reflection, RitualRun, RoleGrant
 
 ADMIN = "admin"
 REP = "rep"
@@ -98,7 +98,7 @@ def reports_of(*, session: Session, team_id: str, manager: str) -> list[str]:
 
 def rep_clause() -> object:
     """SQL for "this Person row is a rep or opted into reflections", for the planner:
-    has a deal, has a manager, or holds the rep or reflections role."""
+    has a deal, has a manager, holds the rep or reflections role, or has reflected."""
     deal = exists().where(
         col(Deal.team_id) == col(Person.team_id), col(Deal.rep_slack_id) == col(Person.slack_id)
     )
@@ -107,4 +107,9 @@ def rep_clause() -> object:
         col(RoleGrant.slack_id) == col(Person.slack_id),
         col(RoleGrant.role).in_((REP, REFLECTIONS)),
     )
-    return deal | col(Person.manager_slack_id).is_not(None) | granted
+    # Someone who wrote a reflection with `/loop reflect` has opted in by doing so.
+    reflected = exists().where(
+        col(Reflection.team_id) == col(Person.team_id),
+        col(Reflection.user_slack_id) == col(Person.slack_id),
+    )
+    return deal | col(Person.manager_slack_id).is_not(None) | granted | reflected
