@@ -21,7 +21,7 @@ from bot.slack_standin import SlackStandIn
 from storage.db import unit_of_work
 from storage.forget import USER_COLUMNS
 from storage.models import Deal, Nudge, Person, Reflection, RitualRun, RoleGrant
-from tests.conftest import MANAGER, REP, REP2, RunningBot, start_bot
+from tests.conftest import ADMIN, MANAGER, REP, REP2, RunningBot, start_bot
 from tests.debrief_steps import (
     LOSS_ANSWERS,
     click,
@@ -443,3 +443,50 @@ def test_keep_it_deletes_nothing(bot: RunningBot) -> None:
     bot.send(bot.slack.block_action("forget_me_cancel", user=REP, value="me"))
     assert snapshot(bot) == before
     assert bot.standin.calls_to("response_url")[-1].body["text"] == cat(bot, "privacy.kept")
+
+
+# --- roles --------------------------------------------------------------------------------
+
+
+def test_team_admin_names_and_removes_admins_and_only_admins_may(bot: RunningBot) -> None:
+    mention = f"<@{REP2}|sam>"
+    bot.send(bot.slack.slash_command(f"team admin {mention}", user=REP))
+    assert bot.standin.calls_to("response_url")[-1].body["text"] == cat(bot, "errors.admin_only")
+    bot.send(bot.slack.slash_command(f"team admin {mention}", user=ADMIN))
+    assert bot.standin.calls_to("response_url")[-1].body["text"] == cat(
+        bot, "privacy.admin_added", user=f"<@{REP2}>"
+    )
+    # The new admin may now set managers.
+    bot.send(bot.slack.slash_command(f"team <@{REP}|rita> manager <@{MANAGER}|maya>", user=REP2))
+    with Session(bot.rt.engine) as s:
+        assert (
+            s.exec(select(Person).where(Person.slack_id == REP)).one().manager_slack_id == MANAGER
+        )
+    bot.send(bot.slack.slash_command(f"team admin remove {mention}", user=ADMIN))
+    with Session(bot.rt.engine) as s:
+        assert s.exec(select(RoleGrant).where(RoleGrant.role == "admin")).all() == []
+
+
+def test_reflections_and_digests_go_to_reps_only(bot: RunningBot) -> None:
+    from tests.test_reflection import at, reflection_dms, utc
+
+    close_deal(bot, "lost", "Globex", REP)  # rita is a rep: she has a deal
+    for viewer in (MANAGER, ADMIN):  # they only open App Home
+        bot.send(
+            bot.slack.event_request(
+                bot.slack.envelope(
+                    {"type": "app_home_opened", "user": viewer, "tab": "home", "channel": "D0X"}
+                )
+            )
+        )
+    at(bot, utc(2026, 11, 27, 12))  # a Friday
+    at(bot, utc(2026, 11, 27, 22, 31))  # 17:31 in New York, the digest an hour later
+    at(bot, utc(2026, 11, 27, 23, 31))
+    assert len(reflection_dms(bot, REP)) == 1
+    assert reflection_dms(bot, MANAGER) == [] and reflection_dms(bot, ADMIN) == []
+    assert bot.dms_to(MANAGER) == [] and bot.dms_to(ADMIN) == []
+    # The manager opts in.
+    bot.send(bot.slack.slash_command("reflect on", user=MANAGER))
+    at(bot, utc(2026, 11, 30, 12))
+    at(bot, utc(2026, 11, 30, 22, 31))
+    assert len(reflection_dms(bot, MANAGER)) == 1
