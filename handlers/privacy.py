@@ -96,6 +96,7 @@ def register(app: AsyncApp, rt: Runtime, commands: LoopCommand) -> None:
             rows = await rt.db(_forget, rt, click.team_id, click.user_id)
             rt.locales.pop(click.user_id, None)
             rt.person_locks.pop(click.user_id, None)
+            rt.dm_channels.pop((click.team_id, click.user_id), None)
             log.info("forget-me: %d rows deleted or anonymised", rows)
             built = ephemeral(t("privacy.forgotten"))
             await respond(text=built.text, blocks=built.blocks, replace_original=True)

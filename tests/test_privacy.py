@@ -334,6 +334,15 @@ def test_prep_shows_another_reps_notes_only_once_shared(bot: RunningBot) -> None
     assert secret in prep(bot, "Globex", MANAGER)
 
 
+def test_the_manager_asked_to_call_sees_the_notes_in_prep(bot: RunningBot) -> None:
+    set_manager(bot, REP, MANAGER)
+    log_loss(bot)
+    assert LOSS_ANSWERS["missed"] not in prep(bot, "Globex", MANAGER)
+    click(bot, REP, "manager_call_request")
+    assert LOSS_ANSWERS["missed"] in prep(bot, "Globex", MANAGER)
+    assert LOSS_ANSWERS["missed"] not in prep(bot, "Globex", REP2)
+
+
 def test_app_home_of_a_teammate_and_the_manager_shows_no_private_notes(bot: RunningBot) -> None:
     set_manager(bot, REP, MANAGER)
     log_loss(bot)
@@ -426,6 +435,16 @@ def test_forget_me_deletes_everything_about_the_rep_table_by_table(db_bot: Runni
         assert s.exec(select(Deal).where(Deal.account == "Hooli")).one().rep_slack_id == REP2
         assert s.exec(select(Person).where(Person.slack_id == REP2)).first() is not None
     assert "Nothing logged for *Globex* yet" in prep(bot, "Globex", MANAGER)
+    # The manager's App Home no longer lists her on the team.
+    bot.send(
+        bot.slack.event_request(
+            bot.slack.envelope(
+                {"type": "app_home_opened", "user": MANAGER, "tab": "home", "channel": "D0X"}
+            )
+        )
+    )
+    home = json.dumps(bot.standin.calls_to("views.publish")[-1].body, ensure_ascii=False)
+    assert REP not in home and "Globex" not in home
 
 
 def test_forget_me_as_a_manager_clears_the_team_rows(bot: RunningBot) -> None:
