@@ -7,10 +7,13 @@ import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.errors import SlackApiError
 
+from bot import messages
 from bot.blocks import actions, button, section
 from bot.messages import Built, Texts, as_built, ephemeral
 from bot.runtime import Runtime
+from bot.slack_errors import api_error
 from handlers.debrief_replies import read_click, tell
 from handlers.loop_command import CommandCall, LoopCommand, reader_texts
 from storage.db import unit_of_work
@@ -100,6 +103,13 @@ def register(app: AsyncApp, rt: Runtime, commands: LoopCommand) -> None:
             log.info("forget-me: %d rows deleted or anonymised", rows)
             built = ephemeral(t("privacy.forgotten"))
             await respond(text=built.text, blocks=built.blocks, replace_original=True)
+            # Their App Home still shows what it showed; replace it with the empty one.
+            try:
+                await rt.client.views_publish(
+                    user_id=click.user_id, view=messages.home_view(t, [], tz=None)
+                )
+            except SlackApiError as e:
+                log.info("forget-me: App Home not cleared (%s)", api_error(e))
 
         rt.spawn(work(), name="forget-me")
 

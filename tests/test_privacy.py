@@ -426,6 +426,10 @@ def test_forget_me_deletes_everything_about_the_rep_table_by_table(db_bot: Runni
     bot.send(bot.slack.block_action("forget_me_confirm", user=REP, message=prompt))
     assert bot.standin.calls_to("response_url")[-1].body["text"] == cat(bot, "privacy.forgotten")
     assert _mentions(bot, REP) == []
+    # Her own App Home is replaced by the empty one.
+    [*_, home] = bot.standin.calls_to("views.publish")
+    assert home.body["user_id"] == REP
+    assert "Globex" not in json.dumps(home.body) and "Initech" not in json.dumps(home.body)
     for secret in ("rita", "Rita Rep", "rita@acme.test", "Our price", "Globex", "Initech"):
         assert _mentions(bot, secret) == [], secret
     with Session(bot.rt.engine) as s:
