@@ -492,6 +492,7 @@ def test_team_admin_names_and_removes_admins_and_only_admins_may(bot: RunningBot
 
 def test_reflections_and_digests_go_to_reps_only(bot: RunningBot) -> None:
     from tests.test_reflection import at, reflection_dms, utc
+    from tests.test_weekly_digest import digests
 
     close_deal(bot, "lost", "Globex", REP)  # rita is a rep: she has a deal
     for viewer in (MANAGER, ADMIN):  # they only open App Home
@@ -503,9 +504,11 @@ def test_reflections_and_digests_go_to_reps_only(bot: RunningBot) -> None:
             )
         )
     at(bot, utc(2026, 11, 27, 12))  # a Friday
-    at(bot, utc(2026, 11, 27, 22, 31))  # 17:31 in New York, the digest an hour later
-    at(bot, utc(2026, 11, 27, 23, 31))
+    # 17:31 and 18:31 in UTC (the admin has no zone), then in New York.
+    for hour in (17, 18, 22, 23):
+        at(bot, utc(2026, 11, 27, hour, 31))
     assert len(reflection_dms(bot, REP)) == 1
+    assert len(digests(bot, REP)) == 1
     assert reflection_dms(bot, MANAGER) == [] and reflection_dms(bot, ADMIN) == []
     assert bot.dms_to(MANAGER) == [] and bot.dms_to(ADMIN) == []
     # The manager opts in.
