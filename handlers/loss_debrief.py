@@ -25,6 +25,7 @@ from bot.runtime import Runtime
 from handlers import manager_call
 from handlers.debrief_replies import (
     Click,
+    audience,
     deal_gone,
     load_deal,
     manager_of,
@@ -104,13 +105,8 @@ async def _open_log(
     run = state.call if role == "manager" else state.run
     data = run.data if run is not None else {}
     initial = data.get("draft") or data.get("client")
-    # Who reads these answers: the manager the rep handed the call to, and that rep.
-    other = state.deal.rep_slack_id if role == "manager" else None
-    if role == "rep" and state.call is not None and state.call.state != manager_call.DECLINED:
-        other = state.call.user_slack_id
-    audience = t("privacy.you_and", who=f"<@{other}>") if other else None
     view = msg.loss_log_modal(
-        t, deal_id=state.deal.id, role=role, initial=initial, audience=audience
+        t, deal_id=state.deal.id, role=role, initial=initial, audience=audience(t, state, role)
     )
     await client.views_open(trigger_id=click.trigger_id, view=view)
 
@@ -292,7 +288,9 @@ def register(app: AsyncApp, rt: Runtime, commands: LoopCommand) -> None:
         initial = state.run.data.get("guess") if state.run else None
         await client.views_open(
             trigger_id=click.trigger_id,
-            view=msg.guess_modal(t, deal_id=state.deal.id, initial=initial),
+            view=msg.guess_modal(
+                t, deal_id=state.deal.id, initial=initial, audience=audience(t, state, "rep")
+            ),
         )
 
     @app.view("guess_log")

@@ -14,6 +14,7 @@ from bot.blocks import read_metadata
 from bot.messages import debrief as msg
 from bot.runtime import Runtime
 from handlers.debrief_replies import (
+    audience,
     deal_gone,
     load_deal,
     parse_deal_id,
@@ -57,7 +58,9 @@ def register(app: AsyncApp, rt: Runtime) -> None:
         initial = state.run.data.get("win") if state.run is not None else None
         await client.views_open(
             trigger_id=click.trigger_id,
-            view=msg.win_log_modal(t, deal_id=state.deal.id, initial=initial),
+            view=msg.win_log_modal(
+                t, deal_id=state.deal.id, initial=initial, audience=audience(t, state, "rep")
+            ),
         )
 
     @app.view("win_log")

@@ -371,6 +371,26 @@ def test_every_form_says_who_reads_it_in_the_readers_language(bot: RunningBot) -
     assert view["blocks"][0]["elements"][0]["text"] == cat(bot, "privacy.only_you")
 
 
+def test_a_debrief_form_names_the_manager_asked_to_call_and_a_shared_lesson(
+    bot: RunningBot,
+) -> None:
+    set_manager(bot, REP, MANAGER)
+    close_deal(bot, "lost", "Globex", REP)
+    click(bot, REP, "manager_call_request")
+    click(bot, REP, "loss_mode_helped")
+    click(bot, REP, "guess_open")
+    line = last_modal(bot)["blocks"][0]["elements"][0]["text"]
+    assert line == cat(bot, "privacy.you_and", who=f"<@{MANAGER}>")
+    close_deal(bot, "won", "Initech", REP)
+    click(bot, REP, "win_log_open")
+    submit(bot, REP, last_modal(bot), {"why": "fast answers", "appealed": "the team"})
+    click(bot, REP, "privacy_share")
+    click(bot, REP, "win_log_open")
+    line = last_modal(bot)["blocks"][0]["elements"][0]["text"]
+    assert line == cat(bot, "privacy.you_and_team")
+    assert "fast answers" in prep(bot, "Initech", REP2)
+
+
 # --- forget-me ----------------------------------------------------------------------------
 
 

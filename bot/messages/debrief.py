@@ -143,12 +143,15 @@ def text_input(
     )
 
 
-def guess_modal(t: Texts, *, deal_id: int, initial: str | None) -> dict[str, Any]:
+def guess_modal(
+    t: Texts, *, deal_id: int, initial: str | None, audience: str | None = None
+) -> dict[str, Any]:
     return form_modal(
         t,
         prefix="guess",
         callback_id="guess_log",
         metadata={"deal": deal_id},
+        audience=audience,
         blocks=[
             text_input(
                 block_id="guess",
@@ -194,7 +197,13 @@ def loss_log_modal(
     )
 
 
-def win_log_modal(t: Texts, *, deal_id: int, initial: Mapping[str, Any] | None) -> dict[str, Any]:
+def win_log_modal(
+    t: Texts,
+    *,
+    deal_id: int,
+    initial: Mapping[str, Any] | None,
+    audience: str | None = None,
+) -> dict[str, Any]:
     initial = initial or {}
     hints = {"why", "appealed", "quote", "strengths"}
     blocks: list[Block] = [
@@ -213,7 +222,12 @@ def win_log_modal(t: Texts, *, deal_id: int, initial: Mapping[str, Any] | None) 
         checkbox["initial_options"] = [quote_ok]
     blocks.insert(4, input_block("quote_ok", t("win_log.label_quote_ok"), checkbox, optional=True))
     return form_modal(
-        t, prefix="win_log", callback_id="win_log", metadata={"deal": deal_id}, blocks=blocks
+        t,
+        prefix="win_log",
+        callback_id="win_log",
+        metadata={"deal": deal_id},
+        blocks=blocks,
+        audience=audience,
     )
 
 
