@@ -32,6 +32,7 @@ from bot.quiet import (
     zone_of,
 )
 from bot.runtime import Runtime
+from handlers import team
 from handlers.loop_command import CommandCall, LoopCommand
 from storage.db import unit_of_work
 from storage.models import Person
@@ -268,7 +269,7 @@ async def holidays_command(call: CommandCall, words: list[str]) -> None:
     on = verb == "add"
 
     async def work(person: Person, t: Texts) -> str:
-        if not person.is_admin:
+        if not await rt.db(team.is_admin, rt, call.team_id, person):
             return t("errors.admin_only")
 
         def write() -> bool:

@@ -81,7 +81,7 @@ async def list_team(call: CommandCall) -> None:
     await _say(call, call.t("team.list_intro") + "\n" + "\n".join(lines))
 
 
-def _is_admin(rt: Runtime, team_id: str, person: Person) -> bool:
+def is_admin(rt: Runtime, team_id: str, person: Person) -> bool:
     """Blocking: Slack admin/owner, named in ADMINS, or named with `/loop team admin`."""
     with unit_of_work(rt.engine, immediate=False) as session:
         granted = roles.has_grant(
@@ -98,7 +98,7 @@ def _is_admin(rt: Runtime, team_id: str, person: Person) -> bool:
 async def change_admin(call: CommandCall, who: str, remove: bool) -> None:
     rt, t = call.rt, call.t
     caller = await load_person(rt, team_id=call.team_id, user_id=call.user_id)
-    if not await rt.db(_is_admin, rt, call.team_id, caller):
+    if not await rt.db(is_admin, rt, call.team_id, caller):
         await _say(call, t("errors.admin_only"))
         return
     now = rt.clock.now()
@@ -125,7 +125,7 @@ async def change_admin(call: CommandCall, who: str, remove: bool) -> None:
 async def change_team(call: CommandCall, change: TeamChange) -> None:
     rt, t = call.rt, call.t
     caller = await load_person(rt, team_id=call.team_id, user_id=call.user_id)
-    if not await rt.db(_is_admin, rt, call.team_id, caller):
+    if not await rt.db(is_admin, rt, call.team_id, caller):
         await _say(call, t("errors.admin_only"))
         return
     for who in (change.rep, change.manager):

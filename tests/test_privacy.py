@@ -20,7 +20,7 @@ from bot.clock import FakeClock
 from bot.slack_standin import SlackStandIn
 from storage.db import unit_of_work
 from storage.forget import USER_COLUMNS
-from storage.models import Deal, Nudge, Person, Reflection, RitualRun, RoleGrant
+from storage.models import Deal, Nudge, Person, Reflection, RitualRun, RoleGrant, Workspace
 from tests.conftest import ADMIN, MANAGER, REP, REP2, RunningBot, start_bot
 from tests.debrief_steps import (
     LOSS_ANSWERS,
@@ -536,3 +536,33 @@ def test_reflections_and_digests_go_to_reps_only(bot: RunningBot) -> None:
     at(bot, utc(2026, 11, 30, 12))
     at(bot, utc(2026, 11, 30, 22, 31))
     assert len(reflection_dms(bot, MANAGER)) == 1
+
+
+def test_people_named_in_admins_are_admins(
+    standin: SlackStandIn, clock: FakeClock, sqlite_url: str
+) -> None:
+    bot, stop = start_bot(standin, clock, sqlite_url, extra_env={"ADMINS": f"{REP2}, U0OTHER"})
+    try:
+        assert bot.rt.settings.admins == frozenset({REP2, "U0OTHER"})
+        bot.send(bot.slack.slash_command("settings holidays add 2026-12-24", user=REP2))
+        bot.send(
+            bot.slack.slash_command(f"team <@{REP}|rita> manager <@{MANAGER}|maya>", user=REP2)
+        )
+        with Session(bot.rt.engine) as s:
+            person = s.exec(select(Person).where(Person.slack_id == REP)).one()
+            assert person.manager_slack_id == MANAGER
+            assert "2026-12-24" in s.exec(select(Workspace)).one().holidays
+        # rita is not named: still refused.
+        bot.send(bot.slack.slash_command("settings holidays add 2026-12-25", user=REP))
+        assert bot.standin.calls_to("response_url")[-1].body["text"] == cat(
+            bot, "errors.admin_only"
+        )
+    finally:
+        stop()
+
+
+def test_admins_setting_rejects_what_is_not_a_user_id() -> None:
+    from bot.settings import SettingsError, load_settings
+
+    with pytest.raises(SettingsError, match="ADMINS"):
+        load_settings({"ADMINS": "rita@acme.test"}, env_file=None)
