@@ -286,7 +286,7 @@ def test_rep2_submitting_ritas_modals_changes_nothing(
 
 @pytest.mark.parametrize("value", ["1" * 30, "abc", "-1", "9" * 11])
 def test_odd_ids_get_a_clean_answer(bot: RunningBot, value: str) -> None:
-    for action_id in ("guess_open", "teeup_agreed", "screen_out_review_now", "concern_drop"):
+    for action_id in [a for a, rule in access.ACTIONS.items() if rule.kind != "self"]:
         before = len(bot.standin.calls_to("response_url"))
         resp = bot.send(bot.slack.block_action(action_id, user=REP2, value=value))
         assert resp.status == 200
