@@ -357,7 +357,8 @@ def test_app_home_of_a_teammate_and_the_manager_shows_no_private_notes(bot: Runn
         home = json.dumps(bot.standin.calls_to("views.publish")[-1].body, ensure_ascii=False)
         for secret in (*LOSS_ANSWERS.values(), "Our price, I think"):
             assert secret not in home
-    assert "Globex" in home  # the manager sees the deal itself
+    assert "Globex" in home  # the manager sees the deal itself, and the counts
+    assert cat(bot, "privacy.team_counts", won=0, lost=1, no_decision=0) in home
 
 
 def test_every_form_says_who_reads_it_in_the_readers_language(bot: RunningBot) -> None:

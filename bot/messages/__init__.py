@@ -168,6 +168,10 @@ class TeamMember:
     last_account: str | None = None
     last_outcome: str | None = None
     last_at: datetime | None = None
+    # Deal counts by outcome: what a manager sees of a rep's record, never their notes.
+    won: int = 0
+    lost: int = 0
+    no_decision: int = 0
 
 
 def home_view(
@@ -223,6 +227,12 @@ def home_view(
             if m.last_account and m.last_outcome
             else t("home.team_no_deal", rep=f"<@{m.rep}>")
             for m in team[:40]
+        ]
+        lines = [
+            f"{line} {t('privacy.team_counts', won=m.won, lost=m.lost, no_decision=m.no_decision)}"
+            if m.won or m.lost or m.no_decision
+            else line
+            for line, m in zip(lines, team[:40], strict=True)
         ]
         blocks.append(section("\n".join(lines)))
     return {"type": "home", "blocks": blocks[:VIEW_BLOCKS_MAX]}
