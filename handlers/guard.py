@@ -93,9 +93,7 @@ def _team(body: dict[str, Any], rt: Runtime) -> str:
     return str((team or {}).get("id") or (user or {}).get("team_id") or rt.team_id or "")
 
 
-async def _refuse_click(
-    rt: Runtime, respond: AsyncRespond, body: dict[str, Any], t: Texts, key: str
-) -> None:
+async def _refuse_click(respond: AsyncRespond, body: dict[str, Any], t: Texts, key: str) -> None:
     if not body.get("response_url"):
         return
     try:
@@ -138,5 +136,5 @@ def register(app: AsyncApp, rt: Runtime) -> None:
                 body=json.dumps({"response_action": "update", "view": view}),
                 headers={"content-type": ["application/json;charset=utf-8"]},
             )
-        rt.spawn(_refuse_click(rt, respond, body, t, key), name="refused-click")
+        rt.spawn(_refuse_click(respond, body, t, key), name="refused-click")
         return BoltResponse(status=200, body="")
