@@ -50,6 +50,13 @@ def read_knowledge(rt: Runtime, *, team_id: str, user_id: str, account: str) -> 
             if c.data.get("concern")
         ],
         teed_up=agreed,
+        shared_by=(
+            debrief.user_slack_id
+            if debrief is not None
+            and debrief.user_slack_id != user_id
+            and (debrief.data or {}).get("shared")
+            else None
+        ),
     )
 
 

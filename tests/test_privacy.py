@@ -331,7 +331,9 @@ def test_prep_shows_another_reps_notes_only_once_shared(bot: RunningBot) -> None
         bot, "privacy.shared", account="Globex"
     )
     assert secret in prep(bot, "Globex", REP2)
+    assert cat(bot, "privacy.shared_lesson", "es", rep=f"<@{REP}>") in prep(bot, "Globex", REP2)
     assert secret in prep(bot, "Globex", MANAGER)
+    assert "Shared by" not in prep(bot, "Globex", REP)  # her own notes say nothing of sharing
 
 
 def test_the_manager_asked_to_call_sees_the_notes_in_prep(bot: RunningBot) -> None:
