@@ -81,6 +81,8 @@ def fill(url: str, nudges: int, users: int) -> None:
             "is_bot": False,
             "deleted": False,
             "paused": False,
+            # Listed as reps (a manager): only reps are planned reflections.
+            "manager_slack_id": "U0MGR0001",
             "refreshed_at": now,
             "created_at": now,
         }

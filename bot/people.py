@@ -11,8 +11,10 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot import access
 from bot.runtime import Runtime
 from bot.slack_errors import api_error
+from storage.access import ADMIN, has_grant
 from storage.db import unit_of_work
 from storage.models import Person
 from storage.people import get_person, is_fresh, upsert_from_slack
@@ -101,3 +103,15 @@ async def lookup_by_email(rt: Runtime, email: str) -> str | None:
             return None
         raise
     return str(resp["user"]["id"])
+
+
+def is_admin(rt: Runtime, team_id: str, person: Person) -> bool:
+    """Blocking: Slack admin/owner, named in ADMINS, or named with `/loop team admin`."""
+    with unit_of_work(rt.engine, immediate=False) as session:
+        granted = has_grant(session=session, team_id=team_id, slack_id=person.slack_id, role=ADMIN)
+    return access.is_admin(
+        slack_admin=person.is_admin,
+        user_id=person.slack_id,
+        configured=rt.settings.admins,
+        granted=granted,
+    )

@@ -47,6 +47,8 @@ class Settings:
     working_days: tuple[int, ...] = (0, 1, 2, 3, 4)
     send_rate_per_second: float = 1.0
     tick_seconds: float = 5.0
+    # Slack admins and owners are admins already; these are the extra ones.
+    admins: frozenset[str] = frozenset()
 
     @property
     def socket_mode(self) -> bool:
@@ -155,6 +157,18 @@ def _channels(env: Mapping[str, str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
+def _admins(env: Mapping[str, str]) -> frozenset[str]:
+    raw = env.get("ADMINS", "").strip()
+    out: set[str] = set()
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        if not re.fullmatch(r"[UW][A-Z0-9]{2,}", part):
+            raise _fail("ADMINS", "comma-separated Slack user IDs (U0123ABC)", part)
+        out.add(part)
+    return frozenset(out)
+
+
 def _log_level(env: Mapping[str, str]) -> str:
     raw = env.get("LOG_LEVEL", "").strip().upper() or "INFO"
     if raw not in LOG_LEVELS:
@@ -246,4 +260,5 @@ def load_settings(
         working_days=_working_days(env),
         send_rate_per_second=_float(env, "SEND_RATE", 1.0, 0.05, 100.0),
         tick_seconds=_float(env, "TICK_SECONDS", 5.0, 0.05, 3600.0),
+        admins=_admins(env),
     )

@@ -14,11 +14,13 @@ from handlers import (
     concern,
     deals,
     errors,
+    guard,
     home,
     loop_command,
     loss_debrief,
     manager_call,
     prep,
+    privacy,
     quiet,
     reflection,
     screen_out,
@@ -33,7 +35,10 @@ def register_all(app: AsyncApp, rt: Runtime) -> loop_command.LoopCommand:
     every listener's arguments just to run its matcher. Channel messages (Slack's most
     frequent request) and `/loop` (the one a person waits on) come first, so acking
     them does not pay for thirty button and modal listeners."""
+    # A replayed click is dropped first; then the owner check sees every button and modal
+    # before any listener does.
     clicks.register(app)
+    guard.register(app, rt)
     commands = loop_command.LoopCommand()
     deals.register(app, rt, commands)
 
@@ -54,6 +59,7 @@ def register_all(app: AsyncApp, rt: Runtime) -> loop_command.LoopCommand:
     reflection.register(app, rt, commands)
     team.register(app, rt, commands)
     concern.register(app, rt, commands)
+    privacy.register(app, rt, commands)
     quiet.register(app, rt, commands)
     home.register(app, rt)
     errors.register(app, rt)

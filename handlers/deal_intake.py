@@ -29,7 +29,7 @@ from bot.blocks import context
 from bot.delivery import deliver
 from bot.messages import Texts
 from bot.messages import intake as intake_msg
-from bot.people import load_person
+from bot.people import is_admin, load_person
 from bot.runtime import Runtime
 from bot.slack_errors import api_error
 from storage import nudges
@@ -487,7 +487,7 @@ async def may_correct(rt: Runtime, deal: Deal, user_id: str, *, also: tuple[str,
         person = await load_person(rt, team_id=deal.team_id, user_id=user_id)
     except Exception:  # noqa: BLE001 - an unknown clicker is simply not allowed
         return False
-    return bool(person.is_admin)
+    return await rt.db(is_admin, rt, deal.team_id, person)
 
 
 def read_deal(rt: Runtime, deal_id: int | None) -> Deal | None:

@@ -173,3 +173,16 @@ def manager_of(rt: Runtime, team_id: str, user_id: str) -> str | None:
     with unit_of_work(rt.engine) as session:
         person = get_person(session=session, team_id=team_id, slack_id=user_id)
         return person.manager_slack_id if person else None
+
+
+def audience(t: Texts, state: DealState, role: str) -> str:
+    """The line a debrief form opens with: who will read what is typed (bot/access.py).
+    The manager's form is read by the rep too; the rep's by the manager they asked to
+    call; a shared lesson by the team."""
+    if role == "manager":
+        return t("privacy.you_and", who=f"<@{state.deal.rep_slack_id}>")
+    if state.run is not None and (state.run.data or {}).get("shared"):
+        return t("privacy.you_and_team")
+    if state.call is not None and state.call.state != "declined":
+        return t("privacy.you_and", who=f"<@{state.call.user_slack_id}>")
+    return t("privacy.only_you")

@@ -9,6 +9,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from bot import messages
@@ -41,6 +42,16 @@ class OpenDebrief:
     outcome: str
 
 
+def _outcome_counts(session: Session, team_id: str, rep: str) -> dict[str, int]:
+    rows = session.exec(
+        select(Deal.outcome, func.count())
+        .where(Deal.team_id == team_id, Deal.rep_slack_id == rep)
+        .group_by(col(Deal.outcome))
+    ).all()
+    found = {str(outcome): int(n) for outcome, n in rows}
+    return {k: found.get(k, 0) for k in ("won", "lost", "no_decision")}
+
+
 def read_home(session: Session, team_id: str, user_id: str) -> HomeData:
     data = HomeData(
         deals=recent_deals(session=session, team_id=team_id, rep_slack_id=user_id),
@@ -65,8 +76,11 @@ def read_home(session: Session, team_id: str, user_id: str) -> HomeData:
     ).all()
     for rep in reps:
         last = recent_deals(session=session, team_id=team_id, rep_slack_id=rep, limit=1)
+        counts = _outcome_counts(session, team_id, rep)
         if last:
-            data.team.append(TeamMember(rep, last[0].account, last[0].outcome, last[0].created_at))
+            data.team.append(
+                TeamMember(rep, last[0].account, last[0].outcome, last[0].created_at, **counts)
+            )
         else:
             data.team.append(TeamMember(rep))
     return data

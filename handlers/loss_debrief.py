@@ -27,6 +27,7 @@ from bot.runtime import Runtime
 from handlers import manager_call
 from handlers.debrief_replies import (
     Click,
+    audience,
     deal_gone,
     load_deal,
     manager_of,
@@ -106,7 +107,9 @@ async def _open_log(
     run = state.call if role == "manager" else state.run
     data = run.data if run is not None else {}
     initial = data.get("draft") or data.get("client")
-    view = msg.loss_log_modal(t, deal_id=state.deal.id, role=role, initial=initial)
+    view = msg.loss_log_modal(
+        t, deal_id=state.deal.id, role=role, initial=initial, audience=audience(t, state, role)
+    )
     open_view_after_ack(rt, client, click.trigger_id, view, name="loss_log")
 
 
@@ -288,7 +291,9 @@ def register(app: AsyncApp, rt: Runtime, commands: LoopCommand) -> None:
             await deal_gone(respond, t)
             return
         initial = state.run.data.get("guess") if state.run else None
-        view = msg.guess_modal(t, deal_id=state.deal.id, initial=initial)
+        view = msg.guess_modal(
+            t, deal_id=state.deal.id, initial=initial, audience=audience(t, state, "rep")
+        )
         open_view_after_ack(rt, client, click.trigger_id, view, name="guess_log")
 
     @app.view("guess_log")

@@ -7,12 +7,13 @@ from datetime import datetime
 
 from slack_bolt.async_app import AsyncApp
 
+from bot.access import may_read_private
 from bot.messages.prep import AccountKnowledge, prep_sheet
 from bot.runtime import Runtime
 from handlers.loop_command import CommandCall, LoopCommand
 from handlers.screen_out import zone
 from handlers.tee_up import parse_account
-from storage.accounts import last_deal, last_debrief, open_concerns, teeup_agreement
+from storage.accounts import last_deal, last_visible_debrief, open_concerns, teeup_agreement
 from storage.db import unit_of_work
 from storage.people import get_person
 
@@ -27,8 +28,15 @@ def read_knowledge(rt: Runtime, *, team_id: str, user_id: str, account: str) -> 
         person = get_person(session=session, team_id=team_id, slack_id=user_id)
         tz = person.tz if person else None
         deal = last_deal(session=session, team_id=team_id, account=account)
-        debrief = last_debrief(session=session, team_id=team_id, account=account)
-        concerns = open_concerns(session=session, team_id=team_id, account=account)
+        # Another rep's notes only when they shared the lesson (bot/access.py).
+        debrief = last_visible_debrief(
+            session=session, team_id=team_id, account=account, viewer=user_id
+        )
+        concerns = [
+            c
+            for c in open_concerns(session=session, team_id=team_id, account=account)
+            if may_read_private(user_id, c.user_slack_id)
+        ]
         agreed = teeup_agreement(session, team_id, account) is not None
     data = debrief.data if debrief is not None else {}
     return AccountKnowledge(
@@ -42,6 +50,13 @@ def read_knowledge(rt: Runtime, *, team_id: str, user_id: str, account: str) -> 
             if c.data.get("concern")
         ],
         teed_up=agreed,
+        shared_by=(
+            debrief.user_slack_id
+            if debrief is not None
+            and debrief.user_slack_id != user_id
+            and (debrief.data or {}).get("shared")
+            else None
+        ),
     )
 
 

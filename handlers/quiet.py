@@ -21,7 +21,7 @@ from slack_bolt.async_app import AsyncApp
 from bot.delivery import add_quiet_check
 from bot.messages import Texts
 from bot.messages.quiet import QuietSettings, holidays_line, settings_message
-from bot.people import load_person
+from bot.people import is_admin, load_person
 from bot.quiet import (
     MAX_SNOOZE_DAYS,
     DndCache,
@@ -268,7 +268,7 @@ async def holidays_command(call: CommandCall, words: list[str]) -> None:
     on = verb == "add"
 
     async def work(person: Person, t: Texts) -> str:
-        if not person.is_admin:
+        if not await rt.db(is_admin, rt, call.team_id, person):
             return t("errors.admin_only")
 
         def write() -> bool:

@@ -40,6 +40,7 @@ from bot.reflection_schedule import (
 from bot.runtime import Runtime
 from bot.slack_errors import api_error
 from handlers.loop_command import CommandCall, LoopCommand, reader_texts
+from storage import access as roles
 from storage import reflections as store
 from storage.db import unit_of_work
 from storage.models import Nudge, Person
@@ -298,6 +299,23 @@ async def reflect_command(call: CommandCall) -> None:
                         off=off,
                         now=now,
                     )
+                    # Opting in is how someone who is not a rep gets them at all.
+                    if off:
+                        roles.revoke(
+                            session=session,
+                            team_id=call.team_id,
+                            slack_id=call.user_id,
+                            role=roles.REFLECTIONS,
+                        )
+                    else:
+                        roles.grant(
+                            session=session,
+                            team_id=call.team_id,
+                            slack_id=call.user_id,
+                            role=roles.REFLECTIONS,
+                            by=call.user_id,
+                            now=now,
+                        )
 
             await rt.db(write)
 

@@ -19,10 +19,11 @@ from slack_sdk.errors import SlackApiError
 from sqlmodel import col, select
 
 from bot.messages import ephemeral
-from bot.people import load_person
+from bot.people import is_admin, load_person
 from bot.runtime import Runtime
 from bot.slack_errors import api_error
 from handlers.loop_command import CommandCall, LoopCommand
+from storage import access as roles
 from storage.db import unit_of_work
 from storage.models import Person
 from storage.people import get_person
@@ -30,6 +31,7 @@ from storage.people import get_person
 log = logging.getLogger(__name__)
 
 MENTION = r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>"
+SET_ADMIN = re.compile(rf"^admin\s+(remove\s+)?{MENTION}$", re.I)
 SET_MANAGER = re.compile(rf"^{MENTION}\s+manager\s+(?:{MENTION}|(none|-))$", re.I)
 
 
@@ -78,10 +80,37 @@ async def list_team(call: CommandCall) -> None:
     await _say(call, call.t("team.list_intro") + "\n" + "\n".join(lines))
 
 
+async def change_admin(call: CommandCall, who: str, remove: bool) -> None:
+    rt, t = call.rt, call.t
+    caller = await load_person(rt, team_id=call.team_id, user_id=call.user_id)
+    if not await rt.db(is_admin, rt, call.team_id, caller):
+        await _say(call, t("errors.admin_only"))
+        return
+    now = rt.clock.now()
+
+    def write() -> None:
+        with unit_of_work(rt.engine) as session:
+            if remove:
+                roles.revoke(session=session, team_id=call.team_id, slack_id=who, role=roles.ADMIN)
+            else:
+                roles.grant(
+                    session=session,
+                    team_id=call.team_id,
+                    slack_id=who,
+                    role=roles.ADMIN,
+                    by=call.user_id,
+                    now=now,
+                )
+
+    await rt.db(write)
+    key = "privacy.admin_removed" if remove else "privacy.admin_added"
+    await _say(call, t(key, user=f"<@{who}>"))
+
+
 async def change_team(call: CommandCall, change: TeamChange) -> None:
     rt, t = call.rt, call.t
     caller = await load_person(rt, team_id=call.team_id, user_id=call.user_id)
-    if not caller.is_admin:
+    if not await rt.db(is_admin, rt, call.team_id, caller):
         await _say(call, t("errors.admin_only"))
         return
     for who in (change.rep, change.manager):
@@ -106,6 +135,14 @@ async def team_command(call: CommandCall) -> None:
     if not call.args.strip():
         await call.ack()
         call.rt.spawn(list_team(call), name="team-list")
+        return
+    admin = SET_ADMIN.match(call.args.strip())
+    if admin is not None:
+        await call.ack()
+        call.rt.spawn(change_admin(call, admin.group(2), bool(admin.group(1))), name="team-admin")
+        return
+    if call.args.strip().lower().startswith("admin"):
+        await call.reply(call.t("privacy.admin_usage"))
         return
     change = parse_team_args(call.args)
     if change is None:

@@ -15,6 +15,7 @@ from bot.blocks import read_metadata
 from bot.messages import debrief as msg
 from bot.runtime import Runtime
 from handlers.debrief_replies import (
+    audience,
     deal_gone,
     load_deal,
     parse_deal_id,
@@ -56,7 +57,9 @@ def register(app: AsyncApp, rt: Runtime) -> None:
             await deal_gone(respond, t)
             return
         initial = state.run.data.get("win") if state.run is not None else None
-        view = msg.win_log_modal(t, deal_id=state.deal.id, initial=initial)
+        view = msg.win_log_modal(
+            t, deal_id=state.deal.id, initial=initial, audience=audience(t, state, "rep")
+        )
         open_view_after_ack(rt, client, click.trigger_id, view, name="win_log")
 
     @app.view("win_log")

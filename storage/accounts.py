@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from bot.access import may_read_debrief
 from storage.models import Deal, RitualRun
 
 DEBRIEF_RITUALS = ("loss_debrief", "win_debrief")
@@ -51,6 +52,43 @@ def last_debrief(*, session: Session, team_id: str, account: str) -> RitualRun |
         )
         .order_by(col(RitualRun.updated_at).desc(), col(RitualRun.id).desc())
     ).first()
+
+
+def last_visible_debrief(
+    *, session: Session, team_id: str, account: str, viewer: str, limit: int = 50
+) -> RitualRun | None:
+    """The most recent logged debrief for this account that `viewer` may read: their own,
+    one a rep shared with the team, or one whose manager call they were handed."""
+    runs = session.exec(
+        select(RitualRun)
+        .where(
+            RitualRun.team_id == team_id,
+            col(RitualRun.ritual).in_(DEBRIEF_RITUALS),
+            RitualRun.state == "logged",
+            same_account(RitualRun.account, account),
+        )
+        .order_by(col(RitualRun.updated_at).desc(), col(RitualRun.id).desc())
+        .limit(limit)
+    ).all()
+    for run in runs:
+        call = None
+        if run.deal_id is not None and viewer != run.user_slack_id:
+            call = session.exec(
+                select(RitualRun).where(
+                    RitualRun.deal_id == run.deal_id,
+                    RitualRun.ritual == "manager_call",
+                    RitualRun.user_slack_id == viewer,
+                    RitualRun.state != "declined",
+                )
+            ).first()
+        if may_read_debrief(
+            viewer,
+            owner=run.user_slack_id,
+            shared=bool((run.data or {}).get("shared")),
+            call_manager=call.user_slack_id if call is not None else None,
+        ):
+            return run
+    return None
 
 
 def last_deal(*, session: Session, team_id: str, account: str) -> Deal | None:

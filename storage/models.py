@@ -226,3 +226,20 @@ class Reflection(SQLModel, table=True):
 # The reflection planner asks "who has no pending reflection?" every tick; this keeps
 # that an index lookup per person instead of a scan of the nudge table.
 Index("ix_nudge_user_kind", Nudge.team_id, Nudge.user_slack_id, Nudge.kind, Nudge.state)
+
+
+class RoleGrant(SQLModel, table=True):
+    """Roles Slack does not know about: an admin named by `/loop team admin @x`, a rep
+    listed by hand, someone who opted into reflections with `/loop reflect on`.
+
+    A table of its own (not Person columns) so an existing database gains it with
+    create_all and no migration."""
+
+    __table_args__ = (UniqueConstraint("team_id", "slack_id", "role", name="uq_role_grant"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    slack_id: str = Field(max_length=32)
+    role: str = Field(max_length=32)  # admin | rep | reflections
+    granted_by: str | None = Field(default=None, max_length=32)
+    created_at: datetime | None = utc_column()

@@ -14,6 +14,7 @@ from sqlalchemy import exists, tuple_, update
 from sqlmodel import Session, col, select
 
 from storage import nudges
+from storage.access import rep_clause
 from storage.models import Nudge, Person, Reflection, Workspace
 
 REFLECTION = "reflection"
@@ -70,6 +71,9 @@ def reps_without_pending(*, session: Session, kind: str, after_id: int, limit: i
             col(Person.deleted).is_(False),
             col(Person.paused).is_(False),
             col(Person.reflections_off).is_(False),
+            # Reps only (a deal, a manager, or listed), plus whoever opted in: a manager
+            # who only opened App Home, or an admin, gets no evening DM.
+            rep_clause(),
             ~has_pending,
         )
         .order_by(col(Person.id))

@@ -36,11 +36,14 @@ def prep(bot: RunningBot, text: str, user: str = REP) -> dict[str, Any]:
     return dict(body)
 
 
-def run(ritual: str, state: str, data: dict[str, Any], account: str = "Globex") -> RitualRun:
+def run(
+    ritual: str, state: str, data: dict[str, Any], account: str = "Globex", user: str = REP
+) -> RitualRun:
+    """The asker's own notes (another rep's are private: tests/test_privacy.py)."""
     return RitualRun(
         team_id=TEAM,
         ritual=ritual,
-        user_slack_id=REP2,
+        user_slack_id=user,
         account=account,
         state=state,
         data=data,

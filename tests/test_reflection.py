@@ -18,6 +18,9 @@ from bot.people import load_person
 from bot.reflection_schedule import local_instant, next_digest_slot, next_reflection_slot
 from bot.slack_requests import plain_text_value
 from bot.slack_standin import check_message_blocks, check_view
+from storage.access import REP as REP_ROLE
+from storage.access import grant
+from storage.db import unit_of_work
 from storage.models import Nudge, Person, Reflection, Workspace
 from tests.conftest import REP, REP2, RunningBot
 
@@ -177,6 +180,16 @@ def know(bot: RunningBot, *users: str) -> None:
     """The bot learns about a person the way it always does: users.info on first contact."""
     for user in users:
         bot.run(load_person(bot.rt, team_id=TEAM, user_id=user))
+        # Reflections go to reps: these people are listed as reps on the team.
+        with unit_of_work(bot.rt.engine) as session:
+            grant(
+                session=session,
+                team_id=TEAM,
+                slack_id=user,
+                role=REP_ROLE,
+                by=None,
+                now=datetime.now(UTC),
+            )
 
 
 def nudges_of(bot: RunningBot, kind: str, user: str | None = None) -> list[Nudge]:
@@ -495,7 +508,7 @@ def test_reflecting_again_the_same_day_starts_from_what_was_written(bot: Running
     [dm] = reflection_dms(bot, REP)
     open_and_submit(bot, REP, dm, {"went": "First try", "short": None, "better": None})
     view = open_and_submit(bot, REP, dm, {"went": "Second try", "short": "x", "better": None})
-    assert view["blocks"][0]["element"]["initial_value"] == "First try"
+    assert view["blocks"][1]["element"]["initial_value"] == "First try"  # [0]: who reads it
     [saved] = reflections(bot)
     assert (saved.went, saved.short, saved.better) == ("Second try", "x", "")
 
@@ -599,7 +612,10 @@ def test_planner_bulk_inserts_one_slot_per_rep_on_each_database(db_url: str) -> 
         zones = [NY, MADRID, TOKYO]
         with unit_of_work(rt.engine) as s:
             for i in range(count):
-                s.add(Person(team_id=TEAM, slack_id=f"U{i:05d}", tz=zones[i % 3]))
+                # Listed as reps (they have a manager): reflections go to reps.
+                person = Person(team_id=TEAM, slack_id=f"U{i:05d}", tz=zones[i % 3])
+                person.manager_slack_id = "U0MGR1"
+                s.add(person)
             s.add(Person(team_id=TEAM, slack_id="U0BOT", is_bot=True))
         assert plan(rt) == 2 * count
         assert plan(rt) == 0

@@ -38,7 +38,9 @@ def test_win_log_modal_saves_reasons_quote_permission_and_strengths(bot: Running
     click(bot, REP, "win_log_open")
     view = last_modal(bot)
     assert view["callback_id"] == "win_log"
-    ids = [b["block_id"] for b in view["blocks"]]
+    # First the line saying who reads it (tests/test_privacy.py), then the fields.
+    assert view["blocks"][0]["block_id"] == "audience"
+    ids = [b["block_id"] for b in view["blocks"][1:]]
     assert ids == ["why", "appealed", "almost", "quote", "quote_ok", "strengths"]
     resp = submit(bot, REP, view, WIN)
     assert not (resp.json() or {}).get("response_action")
@@ -47,7 +49,7 @@ def test_win_log_modal_saves_reasons_quote_permission_and_strengths(bot: Running
     assert run.data["win"] == WIN
     saved = dm_messages(bot, REP)[-1]
     assert saved["text"] == cat(bot, "win_log.saved_quote", account="Initech")
-    assert action_ids(saved) == ["win_log_open"]
+    assert action_ids(saved) == ["win_log_open", "privacy_share"]
     assert_all_block_kit_valid(bot)
 
 

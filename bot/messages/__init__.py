@@ -119,17 +119,24 @@ def deal_dm(
 
 
 def form_modal(
-    t: Texts, *, prefix: str, callback_id: str, metadata: Mapping[str, Any], blocks: list[Block]
+    t: Texts,
+    *,
+    prefix: str,
+    callback_id: str,
+    metadata: Mapping[str, Any],
+    blocks: list[Block],
+    audience: str | None = None,
 ) -> dict[str, Any]:
     """A ritual's input modal; its title and buttons come from the catalog's
-    `<prefix>.modal_title`, `.modal_submit` and `.modal_close`."""
+    `<prefix>.modal_title`, `.modal_submit` and `.modal_close`. Every form says first
+    who will read what is typed into it: "Only you" unless told otherwise."""
     return modal_view(
         callback_id,
         title=t(f"{prefix}.modal_title"),
         submit=t(f"{prefix}.modal_submit"),
         close=t(f"{prefix}.modal_close"),
         metadata=metadata,
-        blocks=blocks,
+        blocks=[{**context(audience or t("privacy.only_you")), "block_id": "audience"}, *blocks],
     )
 
 
@@ -165,6 +172,10 @@ class TeamMember:
     last_account: str | None = None
     last_outcome: str | None = None
     last_at: datetime | None = None
+    # Deal counts by outcome: what a manager sees of a rep's record, never their notes.
+    won: int = 0
+    lost: int = 0
+    no_decision: int = 0
 
 
 def home_view(
@@ -220,6 +231,12 @@ def home_view(
             if m.last_account and m.last_outcome
             else t("home.team_no_deal", rep=f"<@{m.rep}>")
             for m in team[:40]
+        ]
+        lines = [
+            f"{line} {t('privacy.team_counts', won=m.won, lost=m.lost, no_decision=m.no_decision)}"
+            if m.won or m.lost or m.no_decision
+            else line
+            for line, m in zip(lines, team[:40], strict=True)
         ]
         blocks.append(section("\n".join(lines)))
     return {"type": "home", "blocks": blocks[:VIEW_BLOCKS_MAX]}

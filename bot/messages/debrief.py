@@ -143,12 +143,15 @@ def text_input(
     )
 
 
-def guess_modal(t: Texts, *, deal_id: int, initial: str | None) -> dict[str, Any]:
+def guess_modal(
+    t: Texts, *, deal_id: int, initial: str | None, audience: str | None = None
+) -> dict[str, Any]:
     return form_modal(
         t,
         prefix="guess",
         callback_id="guess_log",
         metadata={"deal": deal_id},
+        audience=audience,
         blocks=[
             text_input(
                 block_id="guess",
@@ -162,7 +165,12 @@ def guess_modal(t: Texts, *, deal_id: int, initial: str | None) -> dict[str, Any
 
 
 def loss_log_modal(
-    t: Texts, *, deal_id: int, role: str, initial: Mapping[str, str] | None
+    t: Texts,
+    *,
+    deal_id: int,
+    role: str,
+    initial: Mapping[str, str] | None,
+    audience: str | None = None,
 ) -> dict[str, Any]:
     """The client's answer. The rep and the manager who made the call use the same form."""
     initial = initial or {}
@@ -185,10 +193,17 @@ def loss_log_modal(
         callback_id="loss_log",
         metadata={"deal": deal_id, "as": role},
         blocks=blocks,
+        audience=audience,
     )
 
 
-def win_log_modal(t: Texts, *, deal_id: int, initial: Mapping[str, Any] | None) -> dict[str, Any]:
+def win_log_modal(
+    t: Texts,
+    *,
+    deal_id: int,
+    initial: Mapping[str, Any] | None,
+    audience: str | None = None,
+) -> dict[str, Any]:
     initial = initial or {}
     hints = {"why", "appealed", "quote", "strengths"}
     blocks: list[Block] = [
@@ -207,7 +222,12 @@ def win_log_modal(t: Texts, *, deal_id: int, initial: Mapping[str, Any] | None) 
         checkbox["initial_options"] = [quote_ok]
     blocks.insert(4, input_block("quote_ok", t("win_log.label_quote_ok"), checkbox, optional=True))
     return form_modal(
-        t, prefix="win_log", callback_id="win_log", metadata={"deal": deal_id}, blocks=blocks
+        t,
+        prefix="win_log",
+        callback_id="win_log",
+        metadata={"deal": deal_id},
+        blocks=blocks,
+        audience=audience,
     )
 
 
@@ -302,6 +322,7 @@ def rep_logged(
             "log_after",
             button(t("common.button_edit"), "log_edit", f"{deal_id}:rep"),
             button(t("debrief.button_concern"), "concern_open", value),
+            button(t("privacy.button_share"), "privacy_share", value),
         ),
     ]
     return as_built(saved, blocks)
@@ -312,7 +333,11 @@ def win_logged(t: Texts, *, deal_id: int, account: str, quote_ok: bool) -> Built
     text = t(key, account=account)
     return plain_reply(
         text,
-        actions("win_after", button(t("common.button_edit"), "win_log_open", str(deal_id))),
+        actions(
+            "win_after",
+            button(t("common.button_edit"), "win_log_open", str(deal_id)),
+            button(t("privacy.button_share"), "privacy_share", str(deal_id)),
+        ),
     )
 
 

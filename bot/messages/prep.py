@@ -21,6 +21,7 @@ class AccountKnowledge:
     win: dict[str, Any] = field(default_factory=dict)  # a logged win debrief
     concerns: Sequence[tuple[str, str]] = ()  # (concern, since date)
     teed_up: bool = False
+    shared_by: str | None = None  # the teammate whose shared lesson this is
 
     @property
     def empty(self) -> bool:
@@ -43,6 +44,9 @@ def _known_lines(t: Texts, account: str, known: AccountKnowledge) -> list[str]:
     if known.outcome:
         word = outcome_word(t, known.outcome)
         parts.append(t("prep.know_outcome", outcome=word, date=known.outcome_date))
+    if known.shared_by and (known.client or known.win):
+        # Said before the lesson, so nobody mistakes a teammate's notes for their own.
+        parts.append(t("privacy.shared_lesson", rep=f"<@{known.shared_by}>"))
     client = known.client
     for key, name in (("log.loop_missed", "missed"), ("log.loop_gap", "gap")):
         if _text(client.get(name)):

@@ -1,0 +1,107 @@
+"""`/loop forget-me`: delete everything personal about one person, in every table.
+
+Deals stay, anonymised (no rep, account, text or source), so team counts by outcome and
+date still add up. USER_COLUMNS names every column that can hold a person's Slack id;
+tests/test_privacy.py fails when a table gains one that is not listed here."""
+
+from __future__ import annotations
+
+from sqlalchemy import String, cast, delete, or_, update
+from sqlmodel import Session, col, select
+
+from storage.models import Deal, Nudge, Person, Reflection, RitualRun, RoleGrant
+
+FORGOTTEN_ACCOUNT = "—"
+
+# (table, column) -> what forgetting does to a row holding the person there.
+USER_COLUMNS: dict[tuple[str, str], str] = {
+    ("person", "slack_id"): "delete",
+    ("person", "manager_slack_id"): "blank",
+    ("deal", "rep_slack_id"): "anonymise",
+    ("deal", "reported_by"): "blank",
+    ("ritualrun", "user_slack_id"): "delete",
+    ("nudge", "user_slack_id"): "delete",
+    ("reflection", "user_slack_id"): "delete",
+    ("rolegrant", "slack_id"): "delete",
+    ("rolegrant", "granted_by"): "blank",
+}
+
+
+def _mentions(column: object, slack_id: str) -> object:
+    """A JSON column whose text holds the id (a manager call's "rep", a nudge's payload)."""
+    return cast(column, String).like(f'%"{slack_id}"%')
+
+
+def forget_person(*, session: Session, team_id: str, slack_id: str) -> int:
+    """Delete or anonymise every row about `slack_id`; returns how many rows changed."""
+    changed = 0
+    deal_ids = list(
+        session.exec(
+            select(Deal.id).where(Deal.team_id == team_id, Deal.rep_slack_id == slack_id)
+        ).all()
+    )
+    runs = RitualRun.__table__  # type: ignore[attr-defined]
+    run_filter = or_(
+        col(RitualRun.user_slack_id) == slack_id,
+        col(RitualRun.deal_id).in_(deal_ids or [-1]),
+        _mentions(runs.c.data, slack_id),
+    )
+    run_ids = list(
+        session.exec(select(RitualRun.id).where(RitualRun.team_id == team_id, run_filter)).all()
+    )
+    nudges = Nudge.__table__  # type: ignore[attr-defined]
+    # Nudges first: they point at the runs.
+    changed += session.execute(  # type: ignore[attr-defined]
+        delete(Nudge).where(
+            col(Nudge.team_id) == team_id,
+            or_(
+                col(Nudge.user_slack_id) == slack_id,
+                col(Nudge.ritual_run_id).in_(run_ids or [-1]),
+                _mentions(nudges.c.payload, slack_id),
+            ),
+        )
+    ).rowcount
+    changed += session.execute(  # type: ignore[attr-defined]
+        delete(RitualRun).where(col(RitualRun.id).in_(run_ids or [-1]))
+    ).rowcount
+    changed += session.execute(  # type: ignore[attr-defined]
+        delete(Reflection).where(
+            col(Reflection.team_id) == team_id, col(Reflection.user_slack_id) == slack_id
+        )
+    ).rowcount
+    changed += session.execute(  # type: ignore[attr-defined]
+        update(Deal)
+        .where(col(Deal.id).in_(deal_ids or [-1]))
+        .values(
+            rep_slack_id=None,
+            account=FORGOTTEN_ACCOUNT,
+            raw_text=None,
+            source_channel=None,
+            source_ts=None,
+            external_id=None,
+        )
+    ).rowcount
+    changed += session.execute(  # type: ignore[attr-defined]
+        update(Deal)
+        .where(col(Deal.team_id) == team_id, col(Deal.reported_by) == slack_id)
+        .values(reported_by=None)
+    ).rowcount
+    changed += session.execute(  # type: ignore[attr-defined]
+        update(Person)
+        .where(col(Person.team_id) == team_id, col(Person.manager_slack_id) == slack_id)
+        .values(manager_slack_id=None)
+    ).rowcount
+    changed += session.execute(  # type: ignore[attr-defined]
+        delete(RoleGrant).where(
+            col(RoleGrant.team_id) == team_id, col(RoleGrant.slack_id) == slack_id
+        )
+    ).rowcount
+    changed += session.execute(  # type: ignore[attr-defined]
+        update(RoleGrant)
+        .where(col(RoleGrant.team_id) == team_id, col(RoleGrant.granted_by) == slack_id)
+        .values(granted_by=None)
+    ).rowcount
+    changed += session.execute(  # type: ignore[attr-defined]
+        delete(Person).where(col(Person.team_id) == team_id, col(Person.slack_id) == slack_id)
+    ).rowcount
+    return changed
