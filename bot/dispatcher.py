@@ -323,7 +323,9 @@ class Dispatcher:
     async def stopped(self, timeout: float = 60.0) -> None:
         if self._draining is not None:
             await asyncio.wait([self._draining], timeout=timeout)
-        self.executor.shutdown(wait=False)
+        # A drain that outlived the timeout still needs its thread for handing rows back.
+        if self._draining is None or self._draining.done():
+            self.executor.shutdown(wait=False)
 
 
 RuntimeSetup = Callable[[Runtime], None]
