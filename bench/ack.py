@@ -47,7 +47,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -117,12 +117,16 @@ def busy_person(i: int) -> str:
     return f"U0P{i:05}"
 
 
-def seed_busy(url: str, team_id: str, people: int, total: int, due_at: list[datetime]) -> None:
+def seed_busy(
+    url: str, team_id: str, people: int, total: int, schedule: Callable[[], list[datetime]]
+) -> list[datetime]:
     """1,000 people as the bot knows them (fresh profiles, so no users.info), each with
     one pending reflection and one pending weekly digest, the way the planner leaves
-    them. The first `len(due_at)` people's reflections fall due at those instants, so the
+    them. The first people's reflections fall due at the instants `schedule()` gives
+    (asked once the history is in, so slow seeding does not eat the lead), so the
     dispatcher sends throughout the run and the planner then plans their next one. The
-    rest of the `total` rows are history: sent or skipped nudges of past days."""
+    rest of the `total` rows are history: sent or skipped nudges of past days.
+    Returns the due instants."""
     engine = make_engine(url)
     create_db_and_tables(engine)
     now = datetime.now(UTC)
@@ -164,6 +168,17 @@ def seed_busy(url: str, team_id: str, people: int, total: int, due_at: list[date
             }
         )
 
+    for n in range(max(0, total - 2 * people)):
+        kind = BUSY_HISTORY_KINDS[n % len(BUSY_HISTORY_KINDS)]
+        state = BUSY_HISTORY_STATES[n % len(BUSY_HISTORY_STATES)]
+        due = now - timedelta(days=1 + n // people, seconds=n % people)
+        row(n % people, kind, due, f"history:{n}", state, {})
+    with engine.begin() as conn:
+        conn.execute(insert(Person), persons)
+        for start in range(0, len(rows), 5000):
+            conn.execute(insert(Nudge), rows[start : start + 5000])
+    rows.clear()
+    due_at = schedule()
     tomorrow = (now + timedelta(days=1)).date()
     monday = tomorrow + timedelta(days=7 - tomorrow.weekday())
     for i in range(people):
@@ -178,16 +193,10 @@ def seed_busy(url: str, team_id: str, people: int, total: int, due_at: list[date
         row(
             i, "weekly_digest", due, f"digest:{team_id}:{busy_person(i)}:{week}", "pending", payload
         )
-    for n in range(max(0, total - len(rows))):
-        kind = BUSY_HISTORY_KINDS[n % len(BUSY_HISTORY_KINDS)]
-        state = BUSY_HISTORY_STATES[n % len(BUSY_HISTORY_STATES)]
-        due = now - timedelta(days=1 + n // people, seconds=n % people)
-        row(n % people, kind, due, f"history:{n}", state, {})
     with engine.begin() as conn:
-        conn.execute(insert(Person), persons)
-        for start in range(0, len(rows), 5000):
-            conn.execute(insert(Nudge), rows[start : start + 5000])
+        conn.execute(insert(Nudge), rows)
     engine.dispose()
+    return due_at
 
 
 class Server:
@@ -486,8 +495,9 @@ def busy_verdict(on: Pooled, off: Pooled, sent: int) -> bool:
 
 
 def busy_schedule(args: argparse.Namespace) -> list[datetime]:
-    """When the seeded reflections fall due: every 1/--due-per-second seconds from a
-    little after seeding until past the run's expected end, one person each."""
+    """When the seeded reflections fall due: every 1/--due-per-second seconds from
+    BUSY_LEAD_SECONDS from now (the servers' start-up) until past the run's expected
+    end, one person each."""
     per_round = args.seconds / args.rounds + args.warmup + 2.0  # + the load generator's start
     span = 2 * args.rounds * per_round * 1.5 + 10
     count = min(args.people, int(span * args.due_per_second))
@@ -596,13 +606,12 @@ def main(argv: list[str] | None = None) -> int:
             env = server_env(slack, secret, Path(tmp))
             if args.dispatcher_busy:
                 print(f"seeding {args.people:,} people and {args.nudges:,} nudges ...", flush=True)
-                due_at = busy_schedule(args)
-                seed_busy(
+                due_at = seed_busy(
                     f"sqlite:///{Path(tmp) / 'seed.db'}",
                     slack.team_id,
                     args.people,
                     args.nudges,
-                    due_at,
+                    lambda: busy_schedule(args),
                 )
                 for name in names:
                     shutil.copy(Path(tmp) / "seed.db", Path(tmp) / f"{name}.db")
