@@ -22,6 +22,7 @@ import logging
 import math
 import signal
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -30,7 +31,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.delivery import LEASE, policy_for, reconcile_due, release_unsent, send_claimed
 from bot.pacing import Pacer
-from bot.runtime import Runtime
+from bot.runtime import Runtime, db_executor
 from storage import nudges
 from storage.db import unit_of_work
 from storage.models import Nudge
@@ -93,6 +94,8 @@ def dispatch_state(rt: Runtime) -> DispatchState:
 
 
 async def _run_hooks(rt: Runtime, state: DispatchState, *, force: bool) -> None:
+    """The planners and the housekeeping, at most once per tick interval (`force`: at
+    the start of every drain)."""
     now = rt.clock.now()
     every = timedelta(seconds=rt.settings.tick_seconds)
     if not force and state.hooks_ran_at is not None and now - state.hooks_ran_at < every:
@@ -103,6 +106,8 @@ async def _run_hooks(rt: Runtime, state: DispatchState, *, force: bool) -> None:
             await hook(rt)
         except Exception:
             log.exception("planner %s failed; sending what is due anyway", hook)
+    # After the planners, so a slot they just added that is already due collapses too.
+    await rt.db(_housekeep, rt, rt.clock.now())
     # Before the claim: an uncertain nudge found missing from its DM is pending again
     # and goes out in this same pass.
     try:
@@ -111,11 +116,11 @@ async def _run_hooks(rt: Runtime, state: DispatchState, *, force: bool) -> None:
         log.exception("checking uncertain nudges against their DMs failed; next tick retries")
 
 
-def _claim(rt: Runtime, state: DispatchState, now: datetime, batch: int) -> list[Nudge]:
-    pacer = state.pacer
-    blocked = pacer.blocked(now)
-    free = [pacer.available(team, now) for team in pacer.buckets if team not in blocked]
-    limit = min(batch, max(free) if free else math.ceil(pacer.burst))
+def _housekeep(rt: Runtime, now: datetime) -> None:
+    """Leases that ran out go back (or become uncertain) and missed recurring slots
+    collapse. Once per tick interval, not before every claim: a lease lasts minutes,
+    and a paced drain claims one or two rows at a time, so doing this per claim only
+    burned the CPU the event loop needs for acks."""
     recurring = [kind for kind in rt.kinds if policy_for(rt, kind).collapse_missed]
     with unit_of_work(rt.engine, immediate=True) as session:
         retried, uncertain = nudges.recover_expired_leases(session=session, now=now)
@@ -127,6 +132,14 @@ def _claim(rt: Runtime, state: DispatchState, now: datetime, batch: int) -> list
             collapsed = nudges.collapse_all_missed(session=session, kind=kind, now=now)
             if collapsed:
                 log.info("%d missed %s nudge(s) collapsed into the newest", collapsed, kind)
+
+
+def _claim(rt: Runtime, state: DispatchState, now: datetime, batch: int) -> list[Nudge]:
+    pacer = state.pacer
+    blocked = pacer.blocked(now)
+    free = [pacer.available(team, now) for team in pacer.buckets if team not in blocked]
+    limit = min(batch, max(free) if free else math.ceil(pacer.burst))
+    with unit_of_work(rt.engine, immediate=True) as session:
         return nudges.claim_due(
             session=session, now=now, limit=limit, lease=state.lease, skip_teams=blocked
         )
@@ -256,6 +269,9 @@ class Dispatcher:
         self.scheduler = AsyncIOScheduler(timezone="UTC")
         self._draining: asyncio.Task[int] | None = None
         self.started_at = rt.clock.now()
+        # The drains' database work (claims, settles, planners, renderers' reads) runs
+        # here, one query at a time, apart from the listeners' (bot.runtime.db_executor).
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dispatcher-db")
 
     def start(self) -> None:
         # APScheduler logs every run of every job at INFO: one line per tick is noise.
@@ -284,6 +300,9 @@ class Dispatcher:
         self._draining = self.rt.spawn(self._drain(), name="dispatcher-drain")
 
     async def _drain(self) -> int:
+        # Set inside the drain's own task: its context is a copy, so the listeners'
+        # tasks keep the shared pool.
+        db_executor.set(self.executor)
         state = dispatch_state(self.rt)
         try:
             oldest = await self.rt.db(_oldest_due, self.rt)
@@ -310,6 +329,9 @@ class Dispatcher:
     async def stopped(self, timeout: float = 60.0) -> None:
         if self._draining is not None:
             await asyncio.wait([self._draining], timeout=timeout)
+        # A drain that outlived the timeout still needs its thread for handing rows back.
+        if self._draining is None or self._draining.done():
+            self.executor.shutdown(wait=False)
 
 
 RuntimeSetup = Callable[[Runtime], None]

@@ -8,9 +8,12 @@ sleeping.
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import logging
 import threading
 from collections.abc import Callable, Coroutine
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -26,6 +29,14 @@ from storage.db import create_db_and_tables, make_engine
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+# Where `Runtime.db` runs blocking work for the current task: None is asyncio's shared
+# pool. The dispatcher sets its own single thread for its drain (and all it awaits), so
+# a listener's query never queues behind a tick's, and however busy the dispatcher is,
+# only one of its threads competes with the event loop for the GIL.
+db_executor: contextvars.ContextVar[Executor | None] = contextvars.ContextVar(
+    "db_executor", default=None
+)
 
 
 class Background:
@@ -150,7 +161,12 @@ class Runtime:
     async def db(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Run blocking database work off the event loop, so one slow query never
         delays another request's ack."""
-        return await asyncio.to_thread(fn, *args, **kwargs)
+        executor = db_executor.get()
+        if executor is None:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        # As asyncio.to_thread does: the function sees the caller's context variables.
+        call = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(executor, call)
 
 
 def build_runtime(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -53,6 +54,8 @@ REFLECTION_POLICY = KindPolicy(max_late=timedelta(hours=2), when_quiet="skip")
 DIGEST_POLICY = KindPolicy(max_late=timedelta(days=1), when_quiet="skip")
 REFLECTION_LOOKBACK = timedelta(hours=2)  # = REFLECTION_POLICY.max_late
 PLAN_BATCH = 1000
+# People the planner looks at per dispatcher tick (see Planner).
+PLAN_WINDOW = 500
 RowMaker = Callable[[Runtime, store.Rep, frozenset[str], datetime], dict[str, Any]]
 # How many used slots in a row a rep may have (the one just sent, then a local date
 # already used in a zone they left); past that they wait for the next tick.
@@ -118,9 +121,10 @@ def _plan_batch(
     return [row for i, row in enumerate(rows) if i not in stuck]
 
 
-def plan(rt: Runtime) -> int:
-    """Blocking: give every rep lacking one their next reflection and digest. Returns
-    how many nudges were added.
+def plan(rt: Runtime, *, after_id: int = 0, up_to_id: int | None = None) -> int:
+    """Blocking: give every rep lacking one their next reflection and digest (those
+    with a person id in `after_id` < id <= `up_to_id`, when given). Returns how many
+    nudges were added.
 
     Reflection slots are looked for from two hours back, not from now: a bot that
     comes back 30 minutes after a rep's 17:30 still sends that evening's reflection (it
@@ -135,15 +139,15 @@ def plan(rt: Runtime) -> int:
     )
     for kind, make_row, lookback in kinds:
         since = now - lookback
-        after_id = 0
+        cursor = after_id
         while True:
             with unit_of_work(rt.engine) as session:
                 reps = store.reps_without_pending(
-                    session=session, kind=kind, after_id=after_id, limit=PLAN_BATCH
+                    session=session, kind=kind, after_id=cursor, limit=PLAN_BATCH, up_to_id=up_to_id
                 )
                 if not reps:
                     break
-                after_id = reps[-1].id
+                cursor = reps[-1].id
                 rows = _plan_batch(rt, session, reps, make_row, since)
                 store.insert_nudges(session=session, rows=rows, now=now)
                 added += len(rows)
@@ -152,8 +156,30 @@ def plan(rt: Runtime) -> int:
     return added
 
 
-async def planner(rt: Runtime) -> None:
-    await rt.db(plan, rt)
+@dataclass
+class Planner:
+    """The tick hook: each tick plans the next `window` people by id, from where the
+    last tick stopped, wrapping round. A tick's work is bounded however many people
+    the bot knows (it ran on the dispatcher's thread next to the event loop, and over
+    everyone each second it took CPU the acks needed); everyone is still looked at
+    once every ceil(people / window) ticks. That delay is harmless: a slot found a few
+    ticks late is still sent (reflections look two hours back)."""
+
+    window: int = PLAN_WINDOW
+    after_id: int = 0
+
+    def plan_window(self, rt: Runtime) -> int:
+        with unit_of_work(rt.engine, immediate=False) as session:
+            up_to = store.person_id_window(
+                session=session, after_id=self.after_id, size=self.window
+            )
+        added = plan(rt, after_id=self.after_id, up_to_id=up_to)
+        # Past the last person: start again from the first next tick.
+        self.after_id = up_to if up_to is not None else 0
+        return added
+
+    async def __call__(self, rt: Runtime) -> None:
+        await rt.db(self.plan_window, rt)
 
 
 # --- rendering the nudges ---------------------------------------------------------------
@@ -356,7 +382,7 @@ def _team(body: dict[str, Any], rt: Runtime) -> str:
 def register(app: AsyncApp, rt: Runtime, commands: LoopCommand) -> None:
     register_kind(rt, store.REFLECTION, render_reflection, policy=REFLECTION_POLICY)
     register_kind(rt, store.WEEKLY_DIGEST, render_digest, policy=DIGEST_POLICY)
-    add_tick_hook(rt, planner)
+    add_tick_hook(rt, Planner())
     commands.add("reflect", reflect_command, help_key="help.line_reflect")
 
     @app.action(msg.OPEN_ACTION)

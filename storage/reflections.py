@@ -1,7 +1,7 @@
 """End-of-day reflections, the reps who get them, and the recurring nudges' bulk writes.
 
-The planner runs every dispatcher tick for every rep the bot knows, so its queries
-read only the columns it needs, page by person id, and insert in batches."""
+The planner runs every dispatcher tick over a window of the people the bot knows, so
+its queries read only the columns it needs, page by person id, and insert in batches."""
 
 from __future__ import annotations
 
@@ -37,8 +37,23 @@ def digest_key(team_id: str, user_id: str, week: str) -> str:
     return f"digest:{team_id}:{user_id}:{week}"
 
 
-def reps_without_pending(*, session: Session, kind: str, after_id: int, limit: int) -> list[Rep]:
-    """Reps who should get `kind` but have no pending one, by person id after `after_id`.
+def person_id_window(*, session: Session, after_id: int, size: int) -> int | None:
+    """The id of the `size`-th person after `after_id` (by id): the end of a window of
+    `size` people. None when fewer are left."""
+    return session.exec(
+        select(Person.id)
+        .where(col(Person.id) > after_id)
+        .order_by(col(Person.id))
+        .offset(size - 1)
+        .limit(1)
+    ).first()
+
+
+def reps_without_pending(
+    *, session: Session, kind: str, after_id: int, limit: int, up_to_id: int | None = None
+) -> list[Rep]:
+    """Reps who should get `kind` but have no pending one, by person id after `after_id`
+    (and up to `up_to_id`: the query then looks at no one past it).
 
     Who counts as a rep: every person the bot knows (a Person row, filled from Slack
     when they first meet the bot) who is not a bot, not deactivated, not paused and
@@ -63,10 +78,12 @@ def reps_without_pending(*, session: Session, kind: str, after_id: int, limit: i
                 col(Nudge.kind) == kind, col(Nudge.state) == nudges.PENDING
             )
         )
+    window = [] if up_to_id is None else [col(Person.id) <= up_to_id]
     rows = session.exec(
         select(Person.id, Person.team_id, Person.slack_id, Person.tz)
         .where(
             col(Person.id) > after_id,
+            *window,
             col(Person.is_bot).is_(False),
             col(Person.deleted).is_(False),
             col(Person.paused).is_(False),
