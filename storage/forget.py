@@ -9,7 +9,16 @@ from __future__ import annotations
 from sqlalchemy import String, cast, delete, or_, update
 from sqlmodel import Session, col, select
 
-from storage.models import Deal, Nudge, Person, Reflection, RitualRun, RoleGrant
+from storage.models import (
+    Deal,
+    DealAsk,
+    DealSource,
+    Nudge,
+    Person,
+    Reflection,
+    RitualRun,
+    RoleGrant,
+)
 
 FORGOTTEN_ACCOUNT = "—"
 
@@ -19,6 +28,10 @@ USER_COLUMNS: dict[tuple[str, str], str] = {
     ("person", "manager_slack_id"): "blank",
     ("deal", "rep_slack_id"): "anonymise",
     ("deal", "reported_by"): "blank",
+    ("dealsource", "reported_by"): "delete",
+    ("dealask", "user_slack_id"): "delete",
+    # The bot's own user id: not a person's.
+    ("workspace", "bot_user_id"): "keep",
     ("ritualrun", "user_slack_id"): "delete",
     ("nudge", "user_slack_id"): "delete",
     ("reflection", "user_slack_id"): "delete",
@@ -79,6 +92,23 @@ def forget_person(*, session: Session, team_id: str, slack_id: str) -> int:
             source_channel=None,
             source_ts=None,
             external_id=None,
+            account_key=FORGOTTEN_ACCOUNT,
+        )
+    ).rowcount
+    # Where their deals were announced, and what they posted: the message ids and the
+    # CRM record ids point back at them, and an undecided post holds their words.
+    changed += session.execute(  # type: ignore[attr-defined]
+        delete(DealSource).where(
+            col(DealSource.team_id) == team_id,
+            or_(
+                col(DealSource.reported_by) == slack_id,
+                col(DealSource.deal_id).in_(deal_ids or [-1]),
+            ),
+        )
+    ).rowcount
+    changed += session.execute(  # type: ignore[attr-defined]
+        delete(DealAsk).where(
+            col(DealAsk.team_id) == team_id, col(DealAsk.user_slack_id) == slack_id
         )
     ).rowcount
     changed += session.execute(  # type: ignore[attr-defined]

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import JSON, String
 from sqlmodel import Session, SQLModel, select
+from sqlmodel.sql.sqltypes import AutoString
 
 from bot import access
 from bot.clock import FakeClock
@@ -426,7 +427,9 @@ def test_every_user_column_is_known_to_forget_me() -> None:
     user_like = re.compile(r"(slack_id|user|rep|reported_by|granted_by|manager)", re.I)
     for table in SQLModel.metadata.sorted_tables:
         for column in table.columns:
-            if isinstance(column.type, String) and user_like.search(column.name):
+            # SQLModel's str columns are AutoString, a decorator over String, not a String.
+            is_text = isinstance(column.type, (String, AutoString))
+            if is_text and user_like.search(column.name):
                 assert (table.name, column.name) in USER_COLUMNS, (table.name, column.name)
 
 
@@ -459,6 +462,15 @@ def test_forget_me_deletes_everything_about_the_rep_table_by_table(db_bot: Runni
     click(bot, REP, "manager_call_request")
     close_deal(bot, "won", "Initech", REP)
     bot.send(bot.slack.slash_command("concern Globex | rollout", user=REP))
+    # Her posts in the deals channel: a deal (an announcement row) and one the bot asked
+    # her about (a row holding her words).
+    for text in (f"Closed won: Umbrella Corp <@{REP}>", f"<@{REP}> closed it with Soylent today"):
+        bot.send(
+            bot.slack.event_request(
+                bot.slack.envelope(bot.slack.message_event(text, channel="C0DEALS", user=REP))
+            )
+        )
+    assert bot.standin.calls_to("chat.postEphemeral")  # the undecided one was asked about
     add(
         bot,
         Reflection(team_id=TEAM, user_slack_id=REP, local_date="2026-11-02", went="ok"),
@@ -478,7 +490,8 @@ def test_forget_me_deletes_everything_about_the_rep_table_by_table(db_bot: Runni
     [*_, home] = bot.standin.calls_to("views.publish")
     assert home.body["user_id"] == REP
     assert "Globex" not in json.dumps(home.body) and "Initech" not in json.dumps(home.body)
-    for secret in ("rita", "Rita Rep", "rita@acme.test", "Our price", "Globex", "Initech"):
+    secrets = ("rita", "Rita Rep", "rita@acme.test", "Our price", "Globex", "Initech")
+    for secret in (*secrets, "Umbrella", "Soylent"):
         assert _mentions(bot, secret) == [], secret
     with Session(bot.rt.engine) as s:
         assert s.exec(select(Person).where(Person.slack_id == REP)).first() is None
