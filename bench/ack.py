@@ -55,7 +55,7 @@ from typing import Any
 
 from sqlalchemy import insert
 
-from bot.slack_standin import SlackStandIn
+from bot.devkit.standin import SlackStandIn
 from storage.db import create_db_and_tables, make_engine
 from storage.models import Nudge, Person
 

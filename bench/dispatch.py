@@ -2,7 +2,7 @@
 
 Puts N due nudges (default 10,000, for a few hundred reps) in a fresh database, starts a
 local Slack stand-in in this process with a rate limit on chat.postMessage, then runs
-the real dispatcher loop (`feedback-loop dispatch`'s, bot.dispatcher.run_dispatch_process)
+the real dispatcher loop (`feedback-loop dispatch`'s, bot.nudges.dispatcher.run_dispatch_process)
 in its own process until every nudge is settled. Prints:
 
 - nudges/second from the first post to the last, and from start-up to the last;
@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import create_engine, insert, text  # noqa: E402
 
-from bot.slack_standin import SlackStandIn  # noqa: E402
+from bot.devkit.standin import SlackStandIn  # noqa: E402
 from storage.db import create_db_and_tables, make_engine  # noqa: E402
 from storage.models import Nudge, Person  # noqa: E402
 
@@ -48,8 +48,8 @@ TEAM = "T0001"
 WORKER = """
 import dataclasses, sys
 from bot.cli import configure_logging
-from bot.delivery import KindPolicy, Message, register_kind
-from bot.dispatcher import run_dispatch_process
+from bot.nudges.delivery import KindPolicy, Message, register_kind
+from bot.nudges.dispatcher import run_dispatch_process
 from bot.runtime import build_runtime
 from bot.settings import load_settings
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import aiohttp
 
-from bot.slack_requests import SlackRequest, SlackRequests
+from bot.devkit.requests import SlackRequest, SlackRequests
 
 KINDS = ("command", "event")
 # Bolt rejects a signature whose timestamp is over five minutes old; staying well under

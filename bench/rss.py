@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import insert  # noqa: E402
 
-from bot.slack_standin import SlackStandIn  # noqa: E402
+from bot.devkit.standin import SlackStandIn  # noqa: E402
 from storage.db import create_db_and_tables, make_engine  # noqa: E402
 from storage.models import Nudge, Person  # noqa: E402
 

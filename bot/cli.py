@@ -74,8 +74,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         return 2
     from bot.app import build_app
+    from bot.messages.catalog import ScriptsError
     from bot.runtime import build_runtime
-    from bot.script_catalog import ScriptsError
 
     try:
         rt = build_runtime(settings)
@@ -102,7 +102,7 @@ async def _socket_mode(rt: object, app: object) -> int:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
     from bot.app import identify
-    from bot.dispatcher import Dispatcher
+    from bot.nudges.dispatcher import Dispatcher
     from bot.runtime import Runtime
 
     assert isinstance(rt, Runtime)
@@ -128,9 +128,9 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
         return 1
     from datetime import timedelta
 
-    from bot.dispatcher import run_dispatch_process
+    from bot.messages.catalog import ScriptsError
+    from bot.nudges.dispatcher import run_dispatch_process
     from bot.runtime import build_runtime
-    from bot.script_catalog import ScriptsError
 
     try:
         rt = build_runtime(settings)
@@ -143,7 +143,7 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from bot.demo import run_demo
+    from bot.devkit.demo import run_demo
 
     return run_demo(verbose=args.verbose)
 

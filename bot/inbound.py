@@ -175,7 +175,7 @@ def _our_value(value: Any, what: str) -> None:
 
 
 def _metadata(value: Any) -> None:
-    """private_metadata as our modals write it (bot.blocks.metadata_json): empty, or a
+    """private_metadata as our modals write it (bot.messages.blocks.metadata_json): empty, or a
     JSON object of plain values."""
     _our_value(value, "view.private_metadata")
     if not value:

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 
 from bot.clock import Clock, SystemClock
 from bot.deal_parser import use_deal_words
-from bot.script_catalog import ScriptCatalog
+from bot.messages.catalog import ScriptCatalog
 from bot.settings import Settings
 from storage.db import create_db_and_tables, make_engine
 
@@ -106,7 +106,7 @@ def make_client(settings: Settings) -> AsyncWebClient:
 
     Only 429s are retried inside the client (Slack says the call was not processed),
     for listeners and for a DM sent right away. The dispatcher sends with a copy that
-    does not retry them (bot/dispatcher.py): it paces the workspace and puts the nudge
+    does not retry them (bot/nudges/dispatcher.py): it paces the workspace and puts the nudge
     back until Retry-After instead of holding a claimed row while it waits.
     Connection errors are not retried: a lost response to chat.postMessage may still
     have posted, and the delivery code decides what that means."""
@@ -136,7 +136,7 @@ class Runtime:
     # user must not race to insert (or, on SQLite, to upgrade a read lock) the same row.
     person_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     # user id -> the users.info lookup in flight: a listener that may wait only a moment
-    # (bot.people.person_within) leaves it running, and the next caller joins it.
+    # (bot.slack.people.person_within) leaves it running, and the next caller joins it.
     person_lookups: dict[str, asyncio.Task[Any]] = field(default_factory=dict)
     # Registries filled by each ritual's register(): per runtime, not global, so two
     # apps in one process (tests, the demo) never share listeners' state.
@@ -146,7 +146,7 @@ class Runtime:
     # (team id, user id) -> DM channel: conversations.open is Tier 3, so a burst of
     # nudges opens each DM once, not once per message.
     dm_channels: dict[tuple[str, str], str] = field(default_factory=dict)
-    # bot.dispatcher's pacing and sending client, made on its first tick.
+    # bot.nudges.dispatcher's pacing and sending client, made on its first tick.
     dispatch_state: Any = None
 
     def spawn(

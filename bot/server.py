@@ -22,8 +22,8 @@ from slack_bolt.response import BoltResponse
 from sqlalchemy import text
 
 from bot.app import identify
-from bot.dispatcher import Dispatcher
 from bot.inbound import MAX_BODY_BYTES, RefusalLog, Refused, build_request
+from bot.nudges.dispatcher import Dispatcher
 from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)

@@ -26,7 +26,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.engine import Engine
 
 from bot.clock import Clock
-from bot.slack_errors import api_error
+from bot.slack.errors import api_error
 from storage.db import unit_of_work
 from storage.people import upsert_from_slack
 

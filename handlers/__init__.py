@@ -7,9 +7,9 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
-from bot import clicks
 from bot.messages import Texts
 from bot.runtime import Runtime
+from bot.slack import clicks
 from handlers import (
     concern,
     deals,

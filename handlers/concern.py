@@ -17,14 +17,14 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.acks import open_view_after_ack
-from bot.delivery import KindPolicy, register_kind
 from bot.messages import Built, Texts
 from bot.messages import concern as views
-from bot.people import load_person
-from bot.quiet import zone_of
+from bot.nudges.delivery import KindPolicy, register_kind
+from bot.nudges.quiet import zone_of
 from bot.runtime import Runtime
-from bot.slack_errors import api_error
+from bot.slack.acks import open_view_after_ack
+from bot.slack.errors import api_error
+from bot.slack.people import load_person
 from handlers.loop_command import CommandCall, LoopCommand, reader_texts
 from storage import concerns
 from storage.db import unit_of_work

@@ -25,13 +25,13 @@ from sqlalchemy import text, update
 from sqlmodel import Session, col, select
 
 from bot import messages
-from bot.blocks import context
-from bot.delivery import deliver
 from bot.messages import Texts
 from bot.messages import intake as intake_msg
-from bot.people import is_admin, load_person
+from bot.messages.blocks import context
+from bot.nudges.delivery import deliver
 from bot.runtime import Runtime
-from bot.slack_errors import api_error
+from bot.slack.errors import api_error
+from bot.slack.people import is_admin, load_person
 from storage import nudges
 from storage.db import unit_of_work
 from storage.deals import (

@@ -21,7 +21,6 @@ from sqlalchemy import update
 from sqlmodel import col
 
 from bot import messages
-from bot.blocks import read_metadata
 from bot.deal_parser import (
     DealSignal,
     message_text,
@@ -29,12 +28,13 @@ from bot.deal_parser import (
     parse_deal_message,
     parse_outcome,
 )
-from bot.delivery import register_kind
 from bot.messages import Texts
 from bot.messages import intake as intake_msg
-from bot.people import load_person, lookup_by_email
+from bot.messages.blocks import read_metadata
+from bot.nudges.delivery import register_kind
 from bot.runtime import Runtime
-from bot.slack_errors import api_error
+from bot.slack.errors import api_error
+from bot.slack.people import load_person, lookup_by_email
 from handlers.deal_intake import (
     NEW,
     OTHER_OUTCOME,

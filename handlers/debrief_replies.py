@@ -17,7 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import messages
 from bot.messages import Built, Texts
 from bot.runtime import Runtime
-from bot.slack_errors import api_error
+from bot.slack.errors import api_error
 from handlers.loop_command import reader_texts
 from storage import nudges
 from storage.db import unit_of_work

@@ -12,7 +12,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.messages import Texts
 from bot.runtime import Runtime
-from bot.slack_errors import api_error
+from bot.slack.errors import api_error
 
 log = logging.getLogger(__name__)
 

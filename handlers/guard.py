@@ -15,11 +15,11 @@ from slack_bolt.async_app import AsyncApp, AsyncRespond
 from slack_bolt.response import BoltResponse
 
 from bot import access
-from bot.blocks import modal_view, section
 from bot.inbound import RefusalLog
 from bot.messages import Texts
-from bot.people import person_within
+from bot.messages.blocks import modal_view, section
 from bot.runtime import Runtime
+from bot.slack.people import person_within
 from handlers.loop_command import reader_texts
 from storage.access import ADMIN, has_grant, owners_of
 from storage.db import unit_of_work

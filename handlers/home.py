@@ -14,9 +14,9 @@ from sqlmodel import Session, col, select
 
 from bot import messages
 from bot.messages import TeamMember, Texts
-from bot.people import load_person
 from bot.runtime import Runtime
-from bot.slack_errors import api_error
+from bot.slack.errors import api_error
+from bot.slack.people import load_person
 from storage.concerns import open_loops
 from storage.db import unit_of_work
 from storage.deals import recent_deals

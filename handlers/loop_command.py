@@ -16,9 +16,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import messages
 from bot.messages import Texts
-from bot.people import person_within
+from bot.messages.catalog import language_for
 from bot.runtime import Runtime
-from bot.script_catalog import language_for
+from bot.slack.people import person_within
 from storage.db import unit_of_work
 from storage.people import get_person
 
@@ -96,7 +96,7 @@ async def reader_texts(rt: Runtime, team_id: str, user_id: str) -> Texts:
     """The reader's language from their Slack locale.
 
     Known readers cost nothing (memory, then the database). A reader we have never seen
-    is looked up with `users.info` under the ack's time budget (bot.people.person_within):
+    is looked up with `users.info` under the ack's time budget (bot.slack.people.person_within):
     if Slack is slow they get English this once, and the lookup finishes after the ack."""
     cached = rt.locales.get(user_id)
     if cached is None:

@@ -17,13 +17,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from bot.acks import open_view_after_ack
-from bot.blocks import read_metadata
-from bot.clicks import claim_choice, show_choice
-from bot.delivery import Message, deliver, register_kind
 from bot.messages import Texts
 from bot.messages import debrief as msg
+from bot.messages.blocks import read_metadata
+from bot.nudges.delivery import Message, deliver, register_kind
 from bot.runtime import Runtime
+from bot.slack.acks import open_view_after_ack
+from bot.slack.clicks import claim_choice, show_choice
 from handlers import manager_call
 from handlers.debrief_replies import (
     Click,

@@ -18,11 +18,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel import Session, col, select
 
 from bot import messages
-from bot.blocks import actions, button
-from bot.delivery import deliver, register_kind
 from bot.messages import Built, Texts
 from bot.messages import debrief as debrief_msg
 from bot.messages import manager as msg
+from bot.messages.blocks import actions, button
+from bot.nudges.delivery import deliver, register_kind
 from bot.runtime import Runtime
 from handlers.debrief_replies import (
     Click,

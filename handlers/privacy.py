@@ -10,10 +10,10 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 
 from bot import messages
-from bot.blocks import actions, button, section
 from bot.messages import Built, Texts, as_built, ephemeral
+from bot.messages.blocks import actions, button, section
 from bot.runtime import Runtime
-from bot.slack_errors import api_error
+from bot.slack.errors import api_error
 from handlers.debrief_replies import read_click, tell
 from handlers.loop_command import CommandCall, LoopCommand, reader_texts
 from storage.db import unit_of_work

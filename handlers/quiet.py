@@ -18,11 +18,10 @@ from datetime import UTC, datetime, timedelta
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.delivery import add_quiet_check
 from bot.messages import Texts
 from bot.messages.quiet import QuietSettings, holidays_line, settings_message
-from bot.people import is_admin, load_person
-from bot.quiet import (
+from bot.nudges.delivery import add_quiet_check
+from bot.nudges.quiet import (
     MAX_SNOOZE_DAYS,
     DndCache,
     local_day,
@@ -32,6 +31,7 @@ from bot.quiet import (
     zone_of,
 )
 from bot.runtime import Runtime
+from bot.slack.people import is_admin, load_person
 from handlers.loop_command import CommandCall, LoopCommand
 from storage.db import unit_of_work
 from storage.models import Person

@@ -25,13 +25,12 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel import Session
 
-from bot.blocks import read_metadata
-from bot.delivery import KindPolicy, register_kind
-from bot.dispatcher import add_tick_hook
 from bot.messages import Built, Texts
 from bot.messages import reflection as msg
-from bot.people import load_person, person_within
-from bot.reflection_schedule import (
+from bot.messages.blocks import read_metadata
+from bot.nudges.delivery import KindPolicy, register_kind
+from bot.nudges.dispatcher import add_tick_hook
+from bot.nudges.reflection_schedule import (
     next_digest_slot,
     reflection_slot_after,
     week_label,
@@ -39,7 +38,8 @@ from bot.reflection_schedule import (
     zone_for,
 )
 from bot.runtime import Runtime
-from bot.slack_errors import api_error
+from bot.slack.errors import api_error
+from bot.slack.people import load_person, person_within
 from handlers.loop_command import CommandCall, LoopCommand, reader_texts
 from storage import access as roles
 from storage import reflections as store

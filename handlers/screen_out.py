@@ -16,7 +16,6 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.delivery import KindPolicy, deliver, register_kind
 from bot.messages import Built, Texts
 from bot.messages.screen_out import (
     CALLBACK_ID,
@@ -32,9 +31,10 @@ from bot.messages.screen_out import (
     review_dm,
     screen_out_modal,
 )
-from bot.people import load_person
+from bot.nudges.delivery import KindPolicy, deliver, register_kind
 from bot.runtime import Runtime
-from bot.slack_errors import api_error
+from bot.slack.errors import api_error
+from bot.slack.people import load_person
 from handlers.debrief_replies import tell
 from handlers.loop_command import CommandCall, LoopCommand, reader_texts
 from handlers.tee_up import parse_account

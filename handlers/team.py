@@ -19,9 +19,9 @@ from slack_sdk.errors import SlackApiError
 from sqlmodel import col, select
 
 from bot.messages import ephemeral
-from bot.people import is_admin, load_person
 from bot.runtime import Runtime
-from bot.slack_errors import api_error
+from bot.slack.errors import api_error
+from bot.slack.people import is_admin, load_person
 from handlers.loop_command import CommandCall, LoopCommand
 from storage import access as roles
 from storage.db import unit_of_work

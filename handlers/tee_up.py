@@ -20,12 +20,12 @@ from slack_sdk.errors import SlackApiError
 from sqlmodel import col, select
 
 from bot.deal_parser import DealSignal
-from bot.delivery import KindPolicy, deliver, register_kind
 from bot.messages import Built, Texts
 from bot.messages.tee_up import ANSWERS, answer_text, tee_up_dm
-from bot.people import load_person
+from bot.nudges.delivery import KindPolicy, deliver, register_kind
 from bot.runtime import Runtime
-from bot.slack_errors import api_error
+from bot.slack.errors import api_error
+from bot.slack.people import load_person
 from handlers.debrief_replies import tell
 from handlers.loop_command import CommandCall, LoopCommand, reader_texts
 from storage import nudges

@@ -10,10 +10,10 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.acks import open_view_after_ack
-from bot.blocks import read_metadata
 from bot.messages import debrief as msg
+from bot.messages.blocks import read_metadata
 from bot.runtime import Runtime
+from bot.slack.acks import open_view_after_ack
 from handlers.debrief_replies import (
     audience,
     deal_gone,

@@ -170,7 +170,7 @@ class Nudge(SQLModel, table=True):
     """Every message the bot will send, as a row: the schedule is this table.
 
     state: pending -> sending -> sent | failed | skipped | uncertain; an uncertain row
-    is reconciled against the DM's history (bot.delivery.reconcile_due): sent if the
+    is reconciled against the DM's history (bot.nudges.delivery.reconcile_due): sent if the
     message is there, pending again if not."""
 
     __table_args__ = (Index("ix_nudge_state_due", "state", "due_at"),)

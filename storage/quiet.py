@@ -13,7 +13,7 @@ from storage.nudges import PENDING
 from storage.people import ensure_workspace, get_person
 
 # The reason delivery writes on a nudge it gives back because its person was quiet
-# (bot/delivery.py `_hold_back`); resuming looks for exactly these.
+# (bot/nudges/delivery.py `_hold_back`); resuming looks for exactly these.
 WAITING_REASON = "waiting: person is quiet"
 
 

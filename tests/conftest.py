@@ -19,17 +19,17 @@ from sqlalchemy import create_engine, text
 
 from bot.app import build_app
 from bot.clock import FakeClock
-from bot.dispatcher import drain
-from bot.runtime import Runtime, build_runtime
-from bot.server import SlackASGI, bind_socket, make_server
-from bot.settings import load_settings
-from bot.slack_requests import HttpResult, SlackRequest, SlackRequests
-from bot.slack_standin import (
+from bot.devkit.requests import HttpResult, SlackRequest, SlackRequests
+from bot.devkit.standin import (
     SlackStandIn,
     check_message_blocks,
     check_message_text,
     check_view,
 )
+from bot.nudges.dispatcher import drain
+from bot.runtime import Runtime, build_runtime
+from bot.server import SlackASGI, bind_socket, make_server
+from bot.settings import load_settings
 
 T = TypeVar("T")
 SIGNING_SECRET = "test-signing-secret-0123456789abcdef"

@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from bot.slack_requests import HttpResult, plain_text_value
-from bot.slack_standin import check_message_blocks
+from bot.devkit.requests import HttpResult, plain_text_value
+from bot.devkit.standin import check_message_blocks
 from storage.models import Deal, Nudge, Person, RitualRun
 from tests.conftest import DEALS, MANAGER, RunningBot
 

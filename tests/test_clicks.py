@@ -13,8 +13,8 @@ import pytest
 from sqlmodel import Session, col, select
 
 from bot.clock import FakeClock
-from bot.slack_requests import SlackRequest
-from bot.slack_standin import SlackStandIn
+from bot.devkit.requests import SlackRequest
+from bot.devkit.standin import SlackStandIn
 from storage.models import Nudge, RitualRun
 from tests.conftest import MANAGER, REP, RunningBot, start_bot
 from tests.debrief_steps import (

@@ -12,7 +12,7 @@ import pytest
 from sqlmodel import Session, col, select
 
 from bot.clock import FakeClock
-from bot.slack_requests import plain_text_value
+from bot.devkit.requests import plain_text_value
 from handlers.concern import parse_concern
 from storage.models import Deal, Nudge, RitualRun
 from tests.conftest import REP, REP2, RunningBot

@@ -14,7 +14,7 @@ import pytest
 from sqlmodel import Session, select
 
 from bot.clock import FakeClock
-from bot.slack_requests import plain_text_value, users_select_value
+from bot.devkit.requests import plain_text_value, users_select_value
 from storage.deals import account_key
 from storage.debriefs import loss_streak
 from storage.models import Deal, DealAsk, DealSource, Nudge

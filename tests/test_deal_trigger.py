@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlmodel import Session, select
 
-from bot.slack_standin import check_message_blocks
+from bot.devkit.standin import check_message_blocks
 from storage.models import Deal, Nudge
 from tests.conftest import DEALS, MANAGER, OTHER, REP, REP2, RunningBot
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.slack_standin import SlackStandIn
+from bot.devkit.standin import SlackStandIn
 from tests.conftest import MANAGER, REP2, RunningBot
 from tests.debrief_steps import (
     LOSS_ANSWERS,

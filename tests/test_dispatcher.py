@@ -15,10 +15,10 @@ import pytest
 from sqlmodel import Session, select
 
 from bot.clock import FakeClock
-from bot.delivery import LEASE, LOST_CLAIM, KindPolicy, Message, register_kind, send_claimed
-from bot.dispatcher import dispatch_state
+from bot.devkit.standin import SlackStandIn
+from bot.nudges.delivery import LEASE, LOST_CLAIM, KindPolicy, Message, register_kind, send_claimed
+from bot.nudges.dispatcher import dispatch_state
 from bot.runtime import Runtime
-from bot.slack_standin import SlackStandIn
 from storage import nudges
 from storage.db import unit_of_work
 from storage.models import Nudge, Person

@@ -2,7 +2,7 @@
 three replicas sharing one PostgreSQL table.
 
 Each worker is a separate Python process running the same loop as
-`feedback-loop dispatch` (bot.dispatcher.run_dispatch_process) with one small kind of
+`feedback-loop dispatch` (bot.nudges.dispatcher.run_dispatch_process) with one small kind of
 nudge of the test's own; it reaches the Slack stand-in, a thread of this process, over
 HTTP. Nudges are due by the real clock, since the workers use it."""
 
@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, func, select
 
-from bot.slack_standin import RecordedCall, SlackStandIn
+from bot.devkit.standin import RecordedCall, SlackStandIn
 from storage.db import create_db_and_tables, make_engine, unit_of_work
 from storage.models import Nudge, Person
 
@@ -35,8 +35,8 @@ import sys
 from datetime import timedelta
 
 from bot.cli import configure_logging
-from bot.delivery import KindPolicy, Message, register_kind
-from bot.dispatcher import run_dispatch_process
+from bot.nudges.delivery import KindPolicy, Message, register_kind
+from bot.nudges.dispatcher import run_dispatch_process
 from bot.runtime import build_runtime
 from bot.settings import load_settings
 

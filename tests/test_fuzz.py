@@ -26,7 +26,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from bot.slack_requests import FORM, JSON, SlackRequest, plain_text_value
+from bot.devkit.requests import FORM, JSON, SlackRequest, plain_text_value
 from tests.conftest import DEALS, MANAGER, REP, REP2, RunningBot
 
 SEED = 20261201

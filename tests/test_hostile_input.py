@@ -14,8 +14,8 @@ from urllib.parse import urlencode
 import pytest
 from sqlmodel import Session, col, select
 
+from bot.devkit.requests import FORM, JSON, SlackRequest
 from bot.inbound import RefusalLog
-from bot.slack_requests import FORM, JSON, SlackRequest
 from storage.models import Deal, RitualRun
 from tests.conftest import MANAGER, REP, SIGNING_SECRET, RunningBot
 

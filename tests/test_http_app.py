@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.slack_standin import RecordedCall
+from bot.devkit.standin import RecordedCall
 from tests.conftest import DEALS, MANAGER, REP, RunningBot
 
 

@@ -32,8 +32,10 @@ EVENT_SUBSCRIPTIONS = {
 
 def _source() -> str:
     files = [*ROOT.joinpath("bot").rglob("*.py"), *ROOT.joinpath("handlers").rglob("*.py")]
-    skip = {"slack_standin.py", "slack_requests.py", "demo.py"}
-    return "\n".join(f.read_text() for f in files if f.name not in skip)
+    # The devkit (stand-in, request factory, demo) is not the bot: what it calls is not
+    # what the bot needs scopes for.
+    devkit = ROOT.joinpath("bot", "devkit")
+    return "\n".join(f.read_text() for f in files if devkit not in f.parents)
 
 
 def test_display_information_is_within_slack_limits() -> None:

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from bot.devkit.standin import check_message_blocks
 from bot.messages import Texts
+from bot.messages.catalog import ScriptCatalog
 from bot.messages.prep import AccountKnowledge, prep_sheet
-from bot.script_catalog import ScriptCatalog
-from bot.slack_standin import check_message_blocks
 from storage.db import unit_of_work
 from storage.models import Deal, RitualRun
 from tests.conftest import REP, REP2, RunningBot

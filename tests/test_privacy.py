@@ -18,7 +18,7 @@ from sqlmodel.sql.sqltypes import AutoString
 
 from bot import access
 from bot.clock import FakeClock
-from bot.slack_standin import SlackStandIn
+from bot.devkit.standin import SlackStandIn
 from storage.db import unit_of_work
 from storage.forget import USER_COLUMNS
 from storage.models import (

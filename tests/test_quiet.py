@@ -13,7 +13,7 @@ import pytest
 from sqlmodel import Session, col, select
 
 from bot.clock import FakeClock
-from bot.quiet import dnd_state_from, holiday_quiet_until, parse_snooze
+from bot.nudges.quiet import dnd_state_from, holiday_quiet_until, parse_snooze
 from storage.models import Nudge, Person, Workspace
 from tests.conftest import ADMIN, DEALS, MANAGER, REP, REP2, RunningBot
 

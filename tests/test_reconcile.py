@@ -17,7 +17,8 @@ import pytest
 from sqlmodel import Session, select
 
 from bot.clock import FakeClock
-from bot.delivery import (
+from bot.devkit.standin import DEFAULT_SCOPES, SlackStandIn
+from bot.nudges.delivery import (
     HISTORY_MARGIN,
     LEASE,
     NUDGE_EVENT,
@@ -25,7 +26,6 @@ from bot.delivery import (
     RECONCILE_BATCH,
     RECONCILE_DELAY,
 )
-from bot.slack_standin import DEFAULT_SCOPES, SlackStandIn
 from storage import nudges
 from storage.db import unit_of_work
 from storage.models import Nudge

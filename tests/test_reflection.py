@@ -14,10 +14,10 @@ import pytest
 from sqlmodel import Session, select
 
 from bot.clock import FakeClock
-from bot.people import load_person
-from bot.reflection_schedule import local_instant, next_digest_slot, next_reflection_slot
-from bot.slack_requests import plain_text_value
-from bot.slack_standin import check_message_blocks, check_view
+from bot.devkit.requests import plain_text_value
+from bot.devkit.standin import check_message_blocks, check_view
+from bot.nudges.reflection_schedule import local_instant, next_digest_slot, next_reflection_slot
+from bot.slack.people import load_person
 from storage.access import REP as REP_ROLE
 from storage.access import grant
 from storage.db import unit_of_work

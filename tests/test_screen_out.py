@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from sqlmodel import Session, select
 
+from bot.devkit.requests import datepicker_value, plain_text_value, radio_buttons_value
+from bot.devkit.standin import check_message_blocks, check_view
 from bot.messages import Texts
+from bot.messages.catalog import ScriptCatalog
 from bot.messages.screen_out import good_terms_dm, review_dm, screen_out_modal
-from bot.script_catalog import ScriptCatalog
-from bot.slack_requests import datepicker_value, plain_text_value, radio_buttons_value
-from bot.slack_standin import check_message_blocks, check_view
 from handlers.screen_out import review_due_at
 from storage.models import Nudge, RitualRun
 from tests.conftest import REP, RunningBot

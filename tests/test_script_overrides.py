@@ -12,8 +12,8 @@ import pytest
 
 from bot.cli import main
 from bot.clock import FakeClock
-from bot.people import load_person
-from bot.slack_standin import SlackStandIn
+from bot.devkit.standin import SlackStandIn
+from bot.slack.people import load_person
 from tests.conftest import REP, REP2, RunningBot, start_bot
 
 CUSTOM = "_“Quick favour before I send it: if it's a no, can we do a 5-minute call?”_"

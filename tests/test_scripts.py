@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.script_catalog import (
+from bot.messages.catalog import (
     SUPPORTED,
     ScriptCatalog,
     ScriptsError,
@@ -123,8 +123,8 @@ def test_headers_never_hold_mentions(catalog: ScriptCatalog) -> None:
 
 def test_package_data_ships_the_files() -> None:
     pyproject = tomllib.loads(Path(__file__).parents[1].joinpath("pyproject.toml").read_text())
-    assert "scripts/*.toml" in pyproject["tool"]["setuptools"]["package-data"]["bot"]
-    folder = resources.files("bot").joinpath("scripts")
+    assert "scripts/*.toml" in pyproject["tool"]["setuptools"]["package-data"]["bot.messages"]
+    folder = resources.files("bot.messages").joinpath("scripts")
     for lang in SUPPORTED:
         assert folder.joinpath(f"{lang}.toml").is_file()
 

@@ -12,7 +12,7 @@ from slack_bolt import App, BoltRequest
 from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 
-from bot.slack_requests import (
+from bot.devkit.requests import (
     SlackRequest,
     SlackRequests,
     checkboxes_value,
@@ -20,7 +20,7 @@ from bot.slack_requests import (
     plain_text_value,
     static_select_value,
 )
-from bot.slack_standin import SlackStandIn
+from bot.devkit.standin import SlackStandIn
 
 SECRET = "test-secret-0123456789abcdef"
 

@@ -17,7 +17,7 @@ from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
 from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryIntervalCalculator
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack_standin import SlackStandIn, check_message_blocks, check_view
+from bot.devkit.standin import SlackStandIn, check_message_blocks, check_view
 
 TOKEN = "xoxb-standin"
 

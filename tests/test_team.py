@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import Session, select
 
 from bot.cli import main
-from bot.slack_standin import SlackStandIn
+from bot.devkit.standin import SlackStandIn
 from storage.db import make_engine
 from storage.models import Person
 from tests.conftest import ADMIN, MANAGER, REP, REP2, RunningBot

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from sqlmodel import Session, select
 
+from bot.devkit.standin import check_message_blocks
 from bot.messages import Texts
+from bot.messages.catalog import ScriptCatalog
 from bot.messages.tee_up import answer_text, tee_up_dm
-from bot.script_catalog import ScriptCatalog
-from bot.slack_standin import check_message_blocks
 from storage.accounts import teeup_agreement
 from storage.models import Nudge, RitualRun
 from tests.conftest import DEALS, MANAGER, REP, REP2, RunningBot

@@ -8,7 +8,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from bot.slack_standin import check_message_blocks
+from bot.devkit.standin import check_message_blocks
 from tests.conftest import REP, REP2, RunningBot
 from tests.test_reflection import (
     REP_TOKYO,

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.blocks import (
+from bot.messages.blocks import (
     FALLBACK_MAX,
     VIEW_BLOCKS_MAX,
     Block,
@@ -27,7 +27,7 @@ from bot.blocks import (
     modal_view,
     section,
 )
-from bot.script_catalog import ScriptCatalog
+from bot.messages.catalog import ScriptCatalog
 
 OUTCOME_KEYS = {
     "won": "deal.outcome_won",

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bot.blocks import Block, context
 from bot.messages import Built, Texts, as_built
+from bot.messages.blocks import Block, context
 
 CHOICE_BLOCK_ID = "clicks_choice"
 

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.blocks import (
+from bot.messages import Built, Texts, as_built, form_modal
+from bot.messages.blocks import (
     Block,
     actions,
     button,
@@ -16,7 +17,6 @@ from bot.blocks import (
     section,
     text_field,
 )
-from bot.messages import Built, Texts, as_built, form_modal
 
 MODAL_CALLBACK = "concern_modal"
 ACCOUNT_MAX = 200

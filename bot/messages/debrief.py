@@ -8,7 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bot.blocks import (
+from bot.messages import Built, Texts, as_built, form_modal
+from bot.messages.blocks import (
     Block,
     actions,
     button,
@@ -21,7 +22,6 @@ from bot.blocks import (
     section,
     text_field,
 )
-from bot.messages import Built, Texts, as_built, form_modal
 
 STAGES = ("opener", "exchange", "closer")
 LOSS_FIELDS = ("reason", "missed", "needs", "solution", "gap", "takeaways")

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.blocks import (
+from bot.messages import Built, Texts, as_built, outcome_word
+from bot.messages.blocks import (
     Block,
     actions,
     button,
@@ -19,7 +20,6 @@ from bot.blocks import (
     section,
     text_field,
 )
-from bot.messages import Built, Texts, as_built, outcome_word
 
 OUTCOMES = ("won", "lost", "no_decision")
 # The overflow's action id; each option's value is "<deal id>:<fix>".

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from bot.blocks import Block, actions, button, context, divider, header, section
 from bot.messages import Built, Texts, as_built
+from bot.messages.blocks import Block, actions, button, context, divider, header, section
 from bot.messages.debrief import answer_lines, guess_vs_reason, plain_reply
 
 

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.blocks import Block, divider, header, section
 from bot.messages import Built, Texts, as_built, outcome_word
+from bot.messages.blocks import Block, divider, header, section
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.blocks import Block, context, header, section
 from bot.messages import Built, Texts, as_built
+from bot.messages.blocks import Block, context, header, section
 
 
 @dataclass(frozen=True)

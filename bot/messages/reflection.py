@@ -8,7 +8,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.blocks import (
+from bot.messages import Built, Texts, as_built, form_modal
+from bot.messages.blocks import (
     MESSAGE_BLOCKS_MAX,
     Block,
     actions,
@@ -19,7 +20,6 @@ from bot.blocks import (
     section,
     text_field,
 )
-from bot.messages import Built, Texts, as_built, form_modal
 
 CALLBACK_ID = "reflection"
 OPEN_ACTION = "reflect_open"

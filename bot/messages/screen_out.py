@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.blocks import (
+from bot.messages import Built, Texts, as_built, form_modal
+from bot.messages.blocks import (
     Block,
     actions,
     button,
@@ -14,7 +15,6 @@ from bot.blocks import (
     section,
     text_field,
 )
-from bot.messages import Built, Texts, as_built, form_modal
 
 CALLBACK_ID = "screen_out_submit"
 POTENTIAL_BLOCK = "screen_out_potential"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.blocks import Block, actions, button, context, header, section
 from bot.messages import Built, Texts, as_built
+from bot.messages.blocks import Block, actions, button, context, header, section
 
 # The answer buttons; each click records one RitualRun state.
 ANSWERS = {

@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot import access
 from bot.runtime import Runtime
-from bot.slack_errors import api_error
+from bot.slack.errors import api_error
 from storage.access import ADMIN, has_grant
 from storage.db import unit_of_work
 from storage.models import Person

@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from bot.blocks import Block
+from bot.messages.blocks import Block
 
 WIDTH = 72
 
@@ -59,11 +59,11 @@ def _print_dm(title: str, body: dict[str, Any]) -> None:
 
 def run_demo(*, verbose: bool = False) -> int:
     from bot.app import build_app
+    from bot.devkit.requests import SlackRequests
+    from bot.devkit.standin import SlackStandIn
     from bot.runtime import build_runtime
     from bot.server import SlackASGI, bind_socket, make_server
     from bot.settings import load_settings
-    from bot.slack_requests import SlackRequests
-    from bot.slack_standin import SlackStandIn
 
     logging.basicConfig(level=logging.INFO if verbose else logging.ERROR)
     secret = secrets.token_hex(16)

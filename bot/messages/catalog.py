@@ -1,6 +1,6 @@
 """The script catalog: every word the bot says, in English, Spanish and French.
 
-The words live in TOML data files shipped in ``bot/scripts/`` so that an admin can
+The words live in TOML data files shipped in ``bot/messages/scripts/`` so that an admin can
 override any line without touching code. Keys are dotted paths into the nested tables
 (``[debrief.opener]`` + ``line1 = "..."`` is ``debrief.opener.line1``).
 
@@ -179,7 +179,7 @@ def _load_text(text: str, label: str) -> dict[str, str]:
 def _read_shipped(lang: str) -> dict[str, str]:
     label = f"scripts/{lang}.toml"
     try:
-        data = resources.files("bot").joinpath("scripts", f"{lang}.toml").read_bytes()
+        data = resources.files("bot.messages").joinpath("scripts", f"{lang}.toml").read_bytes()
     except FileNotFoundError as exc:
         raise ScriptsError(f"{label}: missing from the installed package") from exc
     return _load_text(_decode(data, label), label)

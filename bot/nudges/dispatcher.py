@@ -29,8 +29,8 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.delivery import LEASE, policy_for, reconcile_due, release_unsent, send_claimed
-from bot.pacing import Pacer
+from bot.nudges.delivery import LEASE, policy_for, reconcile_due, release_unsent, send_claimed
+from bot.nudges.pacing import Pacer
 from bot.runtime import Runtime, db_executor
 from storage import nudges
 from storage.db import unit_of_work

@@ -21,9 +21,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import aiohttp
 from slack_sdk.errors import SlackApiError
 
-from bot.delivery import QuietCheck
+from bot.nudges.delivery import QuietCheck
 from bot.runtime import Runtime
-from bot.slack_errors import api_error
+from bot.slack.errors import api_error
 from storage.db import unit_of_work
 from storage.deals import get_deal
 from storage.models import Nudge, Person

@@ -34,9 +34,9 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.people import load_person
 from bot.runtime import Runtime
-from bot.slack_errors import api_error
+from bot.slack.errors import api_error
+from bot.slack.people import load_person
 from storage import nudges
 from storage.db import unit_of_work
 from storage.models import Nudge, Person

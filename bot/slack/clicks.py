@@ -23,7 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.messages import Texts
 from bot.messages.clicks import with_choice
 from bot.runtime import Runtime
-from bot.slack_errors import api_error
+from bot.slack.errors import api_error
 from storage.db import unit_of_work
 from storage.debriefs import update_data
 from storage.models import RitualRun

@@ -13,7 +13,7 @@ rejected DM is otherwise only noticed in production.
         slack.add_user("U0REP1", real_name="Rita Rep")
         client = WebClient(token="xoxb-standin", base_url=slack.api_url)
 
-Run `python -m bot.slack_standin --port 8111` to keep one in the foreground.
+Run `python -m bot.devkit.standin --port 8111` to keep one in the foreground.
 """
 
 from __future__ import annotations
@@ -1761,7 +1761,7 @@ def _reset_connection(handler: BaseHTTPRequestHandler) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m bot.slack_standin", description="Run the local Slack Web API stand-in."
+        prog="python -m bot.devkit.standin", description="Run the local Slack Web API stand-in."
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8111)
