@@ -1,4 +1,6 @@
-"""The app factory: a real Bolt `AsyncApp` wired to our client, settings and listeners."""
+"""The composition root: the one place that knows every ritual. It collects what each
+ritual declares (its nudge kinds, planners and quiet checks) into the registry that the
+dispatcher and the Bolt app share, and registers each ritual's listeners on the app."""
 
 from __future__ import annotations
 
@@ -6,14 +8,55 @@ import logging
 
 from slack_bolt.async_app import AsyncApp
 
+from bot.nudges.registry import Registry
 from bot.runtime import Runtime
-from handlers import register_all
+from bot.slack import clicks
+from handlers import (
+    concern,
+    deals,
+    errors,
+    guard,
+    home,
+    loop_command,
+    loss_debrief,
+    manager_call,
+    prep,
+    privacy,
+    quiet,
+    reflection,
+    screen_out,
+    team,
+    tee_up,
+    win_debrief,
+)
 
-log = logging.getLogger(__name__)
+# Every ritual module, for what it declares as data (NUDGE_KINDS, PLANNERS, QUIET_CHECKS).
+RITUALS = (
+    deals,
+    win_debrief,
+    loss_debrief,
+    manager_call,
+    tee_up,
+    screen_out,
+    prep,
+    reflection,
+    team,
+    concern,
+    privacy,
+    quiet,
+    home,
+)
+
+
+def build_registry() -> Registry:
+    """What `feedback-loop dispatch` needs to send every kind of nudge: no Bolt app."""
+    return Registry.collect(RITUALS)
 
 
 def build_app(rt: Runtime) -> AsyncApp:
     settings = rt.settings
+    if not rt.registry.kinds:
+        rt.registry = build_registry()
     app = AsyncApp(
         client=rt.client,
         signing_secret=settings.slack_signing_secret or "",
@@ -24,14 +67,36 @@ def build_app(rt: Runtime) -> AsyncApp:
         request_verification_enabled=not settings.socket_mode,
         logger=logging.getLogger("slack_bolt"),
     )
-    register_all(app, rt)
+    register_listeners(app, rt)
     return app
 
 
-async def identify(rt: Runtime) -> None:
-    """Ask Slack who we are (auth.test): fails fast on a bad token, and tells the
-    listeners our own bot ids so they ignore the bot's own posts."""
-    resp = await rt.client.auth_test()
-    rt.team_id = resp.get("team_id")
-    rt.bot_user_id = resp.get("user_id")
-    log.info("connected to workspace %s as %s", resp.get("team"), resp.get("user"))
+def register_listeners(app: AsyncApp, rt: Runtime) -> loop_command.LoopCommand:
+    """Order matters for speed: Bolt tries listeners in registration order and builds
+    every listener's arguments just to run its matcher. Channel messages (Slack's most
+    frequent request) and `/loop` (the one a person waits on) come first, so acking
+    them does not pay for thirty button and modal listeners."""
+    # A replayed click is dropped first; then the owner check sees every button and modal
+    # before any listener does.
+    clicks.register(app)
+    guard.register(app, rt)
+    commands = loop_command.LoopCommand()
+    deals.register(app, rt, commands)
+    errors.register_other_messages(app)
+    # The router looks subcommands up per call, so rituals below can still add theirs.
+    loop_command.register(app, rt, commands)
+    win_debrief.register(app, rt)
+    loss_debrief.register(app, rt, commands)
+    manager_call.register(app, rt)
+    tee_up.register(app, rt, commands)
+    screen_out.register(app, rt, commands)
+    prep.register(app, rt, commands)
+    reflection.register(app, rt, commands)
+    team.register(app, rt, commands)
+    concern.register(app, rt, commands)
+    privacy.register(app, rt, commands)
+    quiet.register(app, rt, commands)
+    home.register(app, rt)
+    errors.register(app, rt)
+    errors.register_unknown_actions(app, rt)
+    return commands

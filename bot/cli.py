@@ -101,9 +101,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 async def _socket_mode(rt: object, app: object) -> int:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-    from bot.app import identify
     from bot.nudges.dispatcher import Dispatcher
     from bot.runtime import Runtime
+    from bot.slack.identity import identify
 
     assert isinstance(rt, Runtime)
     await identify(rt)
@@ -137,6 +137,9 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
     except ScriptsError as e:
         print(f"feedback-loop: scripts error: {e}", file=sys.stderr)
         return 2
+    from bot.app import build_registry
+
+    rt.registry = build_registry()
     logging.getLogger("feedback_loop").info("database: %s", settings.database_label)
     lease = timedelta(seconds=args.lease_seconds) if args.lease_seconds else None
     return run_dispatch_process(rt, lease=lease)

@@ -24,6 +24,7 @@ from sqlalchemy.engine import Engine
 from bot.clock import Clock, SystemClock
 from bot.deal_parser import use_deal_words
 from bot.messages.catalog import ScriptCatalog
+from bot.nudges.registry import Registry
 from bot.settings import Settings
 from storage.db import create_db_and_tables, make_engine
 
@@ -138,11 +139,9 @@ class Runtime:
     # user id -> the users.info lookup in flight: a listener that may wait only a moment
     # (bot.slack.people.person_within) leaves it running, and the next caller joins it.
     person_lookups: dict[str, asyncio.Task[Any]] = field(default_factory=dict)
-    # Registries filled by each ritual's register(): per runtime, not global, so two
-    # apps in one process (tests, the demo) never share listeners' state.
-    kinds: dict[str, Any] = field(default_factory=dict)
-    quiet_checks: list[Any] = field(default_factory=list)
-    tick_hooks: list[Any] = field(default_factory=list)
+    # The nudge kinds, planners and quiet checks the rituals declare (bot/app.py collects
+    # them): per runtime, not global, so two apps in one process never share their state.
+    registry: Registry = field(default_factory=Registry)
     # (team id, user id) -> DM channel: conversations.open is Tier 3, so a burst of
     # nudges opens each DM once, not once per message.
     dm_channels: dict[tuple[str, str], str] = field(default_factory=dict)

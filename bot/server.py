@@ -21,10 +21,10 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
 from sqlalchemy import text
 
-from bot.app import identify
 from bot.inbound import MAX_BODY_BYTES, RefusalLog, Refused, build_request
 from bot.nudges.dispatcher import Dispatcher
 from bot.runtime import Runtime
+from bot.slack.identity import identify
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.messages import Built, Texts
 from bot.messages import concern as views
-from bot.nudges.delivery import KindPolicy, register_kind
 from bot.nudges.quiet import zone_of
+from bot.nudges.registry import KindPolicy, NudgeKind
 from bot.runtime import Runtime
 from bot.slack.acks import open_view_after_ack
 from bot.slack.errors import api_error
@@ -361,14 +361,6 @@ async def on_modal_submit(rt: Runtime, ack: AsyncAck, body: dict[str, Any]) -> N
 
 
 def register(app: AsyncApp, rt: Runtime, commands: LoopCommand) -> None:
-    # Still worth asking days late (after downtime or a vacation), and skipping it would
-    # leave an open loop with no next check-in: no lateness limit.
-    register_kind(
-        rt,
-        concerns.CHECKIN_KIND,
-        render_checkin,
-        policy=KindPolicy(max_late=None, when_quiet="wait"),
-    )
     commands.add("concern", concern_command, help_key="help.line_concern")
 
     @app.action(re.compile(r"^concern_(satisfied|not_yet|didnt_ask|drop)$"))
@@ -394,3 +386,12 @@ def register(app: AsyncApp, rt: Runtime, commands: LoopCommand) -> None:
     @app.view(views.MODAL_CALLBACK)
     async def concern_submitted(ack: AsyncAck, body: dict[str, Any]) -> None:
         await on_modal_submit(rt, ack, body)
+
+
+# Still worth asking days late (after downtime or a vacation), and skipping it would leave
+# an open loop with no next check-in: no lateness limit.
+NUDGE_KINDS = (
+    NudgeKind(
+        concerns.CHECKIN_KIND, render_checkin, policy=KindPolicy(max_late=None, when_quiet="wait")
+    ),
+)

@@ -31,7 +31,7 @@ from bot.deal_parser import (
 from bot.messages import Texts
 from bot.messages import intake as intake_msg
 from bot.messages.blocks import read_metadata
-from bot.nudges.delivery import register_kind
+from bot.nudges.registry import NudgeKind
 from bot.runtime import Runtime
 from bot.slack.errors import api_error
 from bot.slack.people import load_person, lookup_by_email
@@ -654,7 +654,6 @@ def register_corrections(app: AsyncApp, rt: Runtime) -> None:
 
 
 def register(app: AsyncApp, rt: Runtime, commands: LoopCommand) -> None:
-    register_kind(rt, "deal_dm", render_deal_dm, after_deal_dm)
     commands.add("deal", deal_command, help_key="help.line_deal")
     id_channels = rt.settings.deals_channel_ids
     name_channels = rt.settings.deals_channel_names
@@ -703,3 +702,6 @@ def register(app: AsyncApp, rt: Runtime, commands: LoopCommand) -> None:
         rt.spawn(intake_correction(rt, body, event), name=f"deal-change:{body.get('event_id')}")
 
     register_corrections(app, rt)
+
+
+NUDGE_KINDS = (NudgeKind("deal_dm", render_deal_dm, after_deal_dm),)

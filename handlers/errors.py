@@ -4,9 +4,10 @@ is told in words they can act on (instead of a try/except in every listener)."""
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 
@@ -53,3 +54,25 @@ def register(app: AsyncApp, rt: Runtime) -> None:
                 await AsyncWebhookClient(url).send(text=text, response_type="ephemeral")
             except Exception:  # noqa: BLE001 - the user message is best effort
                 log.warning("could not tell the user about the error", exc_info=True)
+
+
+def register_other_messages(app: AsyncApp) -> None:
+    """Right after the only message listener that wants some messages: every other message
+    is acked here. Without it Bolt answers 404 and Slack keeps retrying the event."""
+
+    @app.event("message")
+    async def ignore_other_messages(event: dict[str, Any]) -> None:
+        return None
+
+
+def register_unknown_actions(app: AsyncApp, rt: Runtime) -> None:
+    """A button from an older message whose ritual step this version does not handle:
+    answer instead of letting Bolt return 404, which Slack shows as a broken app."""
+
+    @app.action(re.compile(".*"))
+    async def unknown_action(ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any]) -> None:
+        await ack()
+        user = str((body.get("user") or {}).get("id") or "")
+        text = Texts(rt.catalog, rt.locales.get(user))("errors.action_unavailable")
+        if body.get("response_url"):
+            await respond(text=text, response_type="ephemeral", replace_original=False)

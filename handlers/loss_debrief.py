@@ -20,7 +20,8 @@ from sqlmodel import col, select
 from bot.messages import Texts
 from bot.messages import debrief as msg
 from bot.messages.blocks import read_metadata
-from bot.nudges.delivery import Message, deliver, register_kind
+from bot.nudges.delivery import Message, deliver
+from bot.nudges.registry import NudgeKind
 from bot.runtime import Runtime
 from bot.slack.acks import open_view_after_ack
 from bot.slack.clicks import claim_choice, show_choice
@@ -216,9 +217,6 @@ async def debrief_command(call: CommandCall) -> None:
 
 def register(app: AsyncApp, rt: Runtime, commands: LoopCommand) -> None:
     commands.add("debrief", debrief_command, help_key="help.line_debrief")
-    register_kind(rt, "debrief_reminder", render_reminder, after_reminder)
-    register_kind(rt, "debrief_manager_note", render_manager_note)
-    register_kind(rt, "rep_needs_word", render_needs_word)
 
     @app.action(re.compile(r"^loss_mode_(heard|helped|hugged)$"))
     async def on_mode(
@@ -524,3 +522,10 @@ async def render_needs_word(rt: Runtime, nudge: Nudge, person: Person) -> Messag
         t("mode.manager_note", rep=f"<@{nudge.payload.get('rep')}>", account=deal.account)
     )
     return Message(built.text, built.blocks)
+
+
+NUDGE_KINDS = (
+    NudgeKind("debrief_reminder", render_reminder, after_reminder),
+    NudgeKind("debrief_manager_note", render_manager_note),
+    NudgeKind("rep_needs_word", render_needs_word),
+)

@@ -22,7 +22,8 @@ from bot.messages import Built, Texts
 from bot.messages import debrief as debrief_msg
 from bot.messages import manager as msg
 from bot.messages.blocks import actions, button
-from bot.nudges.delivery import deliver, register_kind
+from bot.nudges.delivery import deliver
+from bot.nudges.registry import NudgeKind
 from bot.runtime import Runtime
 from handlers.debrief_replies import (
     Click,
@@ -271,11 +272,6 @@ def _decline(rt: Runtime, deal_id: int) -> dict[str, Any] | None:
 
 
 def register(app: AsyncApp, rt: Runtime) -> None:
-    register_kind(rt, "loss_streak_offer", render_streak_offer)
-    register_kind(rt, "manager_call_dm", render_manager_dm)
-    register_kind(rt, "manager_call_reminder", render_call_reminder)
-    register_kind(rt, "manager_call_result", render_result)
-    register_kind(rt, "manager_call_declined", render_declined)
 
     @app.action("manager_call_request")
     async def on_request(
@@ -443,3 +439,12 @@ async def render_declined(rt: Runtime, nudge: Nudge, person: Person) -> Built | 
     text = t("manager.rep_declined", manager=f"<@{call.user_slack_id}>", account=deal.account)
     ready = button(t("mode.button_ready"), "debrief_start", str(deal.id), style="primary")
     return debrief_msg.plain_reply(text, actions("declined", ready))
+
+
+NUDGE_KINDS = (
+    NudgeKind("loss_streak_offer", render_streak_offer),
+    NudgeKind("manager_call_dm", render_manager_dm),
+    NudgeKind("manager_call_reminder", render_call_reminder),
+    NudgeKind("manager_call_result", render_result),
+    NudgeKind("manager_call_declined", render_declined),
+)

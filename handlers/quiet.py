@@ -20,7 +20,6 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.messages import Texts
 from bot.messages.quiet import QuietSettings, holidays_line, settings_message
-from bot.nudges.delivery import add_quiet_check
 from bot.nudges.quiet import (
     MAX_SNOOZE_DAYS,
     DndCache,
@@ -306,8 +305,11 @@ async def settings_command(call: CommandCall) -> None:
 
 
 def register(app: AsyncApp, rt: Runtime, commands: LoopCommand) -> None:
-    add_quiet_check(rt, make_quiet_check(DndCache()))
     commands.add("pause", pause_command, help_key="help.line_pause")
     commands.add("resume", resume_command, help_key="help.line_resume", aliases=("unpause",))
     commands.add("snooze", snooze_command, help_key="help.line_snooze")
     commands.add("settings", settings_command, help_key="help.line_settings")
+
+
+# One Do Not Disturb cache per runtime: the registry calls the factory once.
+QUIET_CHECKS = (lambda: make_quiet_check(DndCache()),)

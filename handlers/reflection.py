@@ -28,8 +28,6 @@ from sqlmodel import Session
 from bot.messages import Built, Texts
 from bot.messages import reflection as msg
 from bot.messages.blocks import read_metadata
-from bot.nudges.delivery import KindPolicy, register_kind
-from bot.nudges.dispatcher import add_tick_hook
 from bot.nudges.reflection_schedule import (
     next_digest_slot,
     reflection_slot_after,
@@ -37,6 +35,7 @@ from bot.nudges.reflection_schedule import (
     week_of,
     zone_for,
 )
+from bot.nudges.registry import KindPolicy, NudgeKind
 from bot.runtime import Runtime
 from bot.slack.errors import api_error
 from bot.slack.people import load_person, person_within
@@ -380,9 +379,6 @@ def _team(body: dict[str, Any], rt: Runtime) -> str:
 
 
 def register(app: AsyncApp, rt: Runtime, commands: LoopCommand) -> None:
-    register_kind(rt, store.REFLECTION, render_reflection, policy=REFLECTION_POLICY)
-    register_kind(rt, store.WEEKLY_DIGEST, render_digest, policy=DIGEST_POLICY)
-    add_tick_hook(rt, Planner())
     commands.add("reflect", reflect_command, help_key="help.line_reflect")
 
     @app.action(msg.OPEN_ACTION)
@@ -469,3 +465,11 @@ def register(app: AsyncApp, rt: Runtime, commands: LoopCommand) -> None:
             )
 
         rt.spawn(save(), name=f"reflect-save:{user_id}")
+
+
+NUDGE_KINDS = (
+    NudgeKind(store.REFLECTION, render_reflection, policy=REFLECTION_POLICY),
+    NudgeKind(store.WEEKLY_DIGEST, render_digest, policy=DIGEST_POLICY),
+)
+# The planner keeps a cursor over people: one per runtime.
+PLANNERS = (Planner,)

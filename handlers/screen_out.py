@@ -31,7 +31,8 @@ from bot.messages.screen_out import (
     review_dm,
     screen_out_modal,
 )
-from bot.nudges.delivery import KindPolicy, deliver, register_kind
+from bot.nudges.delivery import deliver
+from bot.nudges.registry import KindPolicy, NudgeKind
 from bot.runtime import Runtime
 from bot.slack.errors import api_error
 from bot.slack.people import load_person
@@ -249,10 +250,6 @@ async def screen_out_command(call: CommandCall) -> None:
 def register(app: AsyncApp, rt: Runtime, commands: LoopCommand) -> None:
     # The review is worth sending late, and waits while the rep is paused; the
     # good-terms words answer what they just submitted, so they go out at once.
-    register_kind(
-        rt, REVIEW_KIND, render_review, after_review, policy=KindPolicy(when_quiet="wait")
-    )
-    register_kind(rt, SAVED_KIND, render_saved, policy=KindPolicy(respects_quiet=False))
     commands.add(
         "screen-out", screen_out_command, help_key="help.line_screen_out", aliases=("screenout",)
     )
@@ -322,3 +319,9 @@ def register(app: AsyncApp, rt: Runtime, commands: LoopCommand) -> None:
         if not body.get("trigger_id"):
             return
         await open_modal(rt.client, str(body["trigger_id"]), t, run.account or "", run.id)
+
+
+NUDGE_KINDS = (
+    NudgeKind(REVIEW_KIND, render_review, after_review, policy=KindPolicy(when_quiet="wait")),
+    NudgeKind(SAVED_KIND, render_saved, policy=KindPolicy(respects_quiet=False)),
+)

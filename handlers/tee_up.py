@@ -22,7 +22,8 @@ from sqlmodel import col, select
 from bot.deal_parser import DealSignal
 from bot.messages import Built, Texts
 from bot.messages.tee_up import ANSWERS, answer_text, tee_up_dm
-from bot.nudges.delivery import KindPolicy, deliver, register_kind
+from bot.nudges.delivery import deliver
+from bot.nudges.registry import KindPolicy, NudgeKind
 from bot.runtime import Runtime
 from bot.slack.errors import api_error
 from bot.slack.people import load_person
@@ -235,7 +236,6 @@ async def on_answer(
 def register(app: AsyncApp, rt: Runtime, commands: LoopCommand) -> None:
     # The rep asked for it (command) or just sent the proposal: worth sending a day late,
     # and it waits while they are paused rather than being lost.
-    register_kind(rt, KIND, render_tee_up, policy=KindPolicy(max_late=None, when_quiet="wait"))
     commands.add("tee-up", tee_up_command, help_key="help.line_tee_up", aliases=("teeup",))
 
     @app.action(re.compile(r"^teeup_(agreed|not_asked|declined)$"))
@@ -244,3 +244,6 @@ def register(app: AsyncApp, rt: Runtime, commands: LoopCommand) -> None:
     ) -> None:
         await ack()
         rt.spawn(on_answer(rt, body, action, respond), name="tee-up-answer")
+
+
+NUDGE_KINDS = (NudgeKind(KIND, render_tee_up, policy=KindPolicy(max_late=None, when_quiet="wait")),)

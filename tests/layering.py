@@ -53,7 +53,7 @@ def imports_of(root: Path, path: Path) -> Iterator[Import]:
     source = module_name(root, path)
     package = source if path.name == "__init__.py" else source.rpartition(".")[0]
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    for node in ast.walk(tree):
+    for node in ast.walk(_without_type_checking(tree)):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 yield Import(source, alias.name, node.lineno)
@@ -68,6 +68,21 @@ def imports_of(root: Path, path: Path) -> Iterator[Import]:
             # `from bot import messages` imports the submodule bot.messages.
             for alias in node.names:
                 yield Import(source, f"{module}.{alias.name}", node.lineno)
+
+
+def _without_type_checking(tree: ast.Module) -> ast.Module:
+    """Imports under `if TYPE_CHECKING:` are for annotations and never run: they are no
+    dependency at run time and make no cycle."""
+
+    class Strip(ast.NodeTransformer):
+        def visit_If(self, node: ast.If) -> ast.AST | None:
+            test = node.test
+            name = test.id if isinstance(test, ast.Name) else getattr(test, "attr", "")
+            if name == "TYPE_CHECKING":
+                return None
+            return self.generic_visit(node)
+
+    return Strip().visit(tree)
 
 
 def collect(root: Path) -> tuple[set[str], list[Import]]:

@@ -16,8 +16,9 @@ from sqlmodel import Session, select
 
 from bot.clock import FakeClock
 from bot.devkit.standin import SlackStandIn
-from bot.nudges.delivery import LEASE, LOST_CLAIM, KindPolicy, Message, register_kind, send_claimed
+from bot.nudges.delivery import LEASE, LOST_CLAIM, Message, register_kind, send_claimed
 from bot.nudges.dispatcher import dispatch_state
+from bot.nudges.registry import KindPolicy
 from bot.runtime import Runtime
 from storage import nudges
 from storage.db import unit_of_work

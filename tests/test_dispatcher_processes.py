@@ -35,7 +35,8 @@ import sys
 from datetime import timedelta
 
 from bot.cli import configure_logging
-from bot.nudges.delivery import KindPolicy, Message, register_kind
+from bot.nudges.delivery import Message, register_kind
+from bot.nudges.registry import KindPolicy
 from bot.nudges.dispatcher import run_dispatch_process
 from bot.runtime import build_runtime
 from bot.settings import load_settings

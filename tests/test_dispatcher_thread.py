@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import threading
 
-from bot.nudges.delivery import KindPolicy, Message, register_kind
+from bot.nudges.delivery import Message, register_kind
 from bot.nudges.dispatcher import Dispatcher, add_tick_hook
+from bot.nudges.registry import KindPolicy
 from bot.runtime import Runtime
 from storage import nudges
 from storage.db import unit_of_work

@@ -25,15 +25,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any, Protocol
+from datetime import timedelta
+from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.nudges.registry import (
+    AfterSent,
+    KindPolicy,
+    NudgeKind,
+    Renderer,
+)
 from bot.runtime import Runtime
 from bot.slack.errors import api_error
 from bot.slack.people import load_person
@@ -116,49 +122,6 @@ class Message:
     blocks: list[dict[str, Any]] = field(default_factory=list)
 
 
-class Renderable(Protocol):
-    """What a renderer returns: a `Message`, or the message builders' `Built`."""
-
-    @property
-    def text(self) -> str: ...
-
-    @property
-    def blocks(self) -> list[dict[str, Any]]: ...
-
-
-Renderer = Callable[[Runtime, Nudge, Person], Awaitable[Renderable | None]]
-AfterSent = Callable[[Runtime, Nudge, str, str], Awaitable[None]]
-# Returns when a quiet person may next be nudged (None: not quiet now).
-QuietCheck = Callable[[Runtime, Nudge, Person], Awaitable[datetime | None]]
-
-
-@dataclass(frozen=True)
-class KindPolicy:
-    """How a kind of nudge behaves when it cannot go out on time.
-
-    max_late: past its due time by more than this, it is skipped instead of sent
-      (an end-of-day reflection at 3 a.m. makes no sense; a concern check-in a day
-      late still does). None = always worth sending.
-    when_quiet: "wait" keeps it until the person is reachable again; "skip" drops it.
-    respects_quiet: False for messages the person asked for just now (a deal DM
-      they triggered themselves), which go out even while snoozed.
-    collapse_missed: for recurring kinds. When several of one person's nudges of this
-      kind are due at once (the bot was down over several slots), only the newest is
-      sent; the older ones are skipped (storage.nudges.collapse_missed)."""
-
-    max_late: timedelta | None = None
-    when_quiet: str = "wait"
-    respects_quiet: bool = True
-    collapse_missed: bool = False
-
-
-@dataclass
-class _Kind:
-    render: Renderer
-    after_sent: AfterSent | None
-    policy: KindPolicy
-
-
 def register_kind(
     rt: Runtime,
     kind: str,
@@ -167,19 +130,13 @@ def register_kind(
     *,
     policy: KindPolicy | None = None,
 ) -> None:
-    """Each ritual declares how its nudges look and behave; delivery stays ignorant of
-    rituals."""
-    rt.kinds[kind] = _Kind(render, after_sent, policy or KindPolicy())
+    """One kind added by hand (the tests' and benchmarks' own kinds); rituals declare
+    theirs as data (bot/nudges/registry.py)."""
+    rt.registry.add(NudgeKind(kind, render, after_sent, policy or KindPolicy()))
 
 
 def policy_for(rt: Runtime, kind: str) -> KindPolicy:
-    entry = rt.kinds.get(kind)
-    return entry.policy if isinstance(entry, _Kind) else KindPolicy()
-
-
-def add_quiet_check(rt: Runtime, check: QuietCheck) -> None:
-    """Pause, snooze, vacations, holidays and Slack's Do Not Disturb each add one."""
-    rt.quiet_checks.append(check)
+    return rt.registry.policy(kind)
 
 
 def _retry_after(e: SlackApiError) -> float:
@@ -283,7 +240,7 @@ async def send_claimed(
     `on_rate_limited(team_id, retry_after)` lets it slow that workspace down."""
     assert nudge.id is not None
     client = client or rt.client
-    entry: _Kind | None = rt.kinds.get(nudge.kind)
+    entry: NudgeKind | None = rt.registry.kinds.get(nudge.kind)
     if entry is None:
         await _settle(rt, nudges.mark_failed, nudge, error=f"no renderer for kind {nudge.kind!r}")
         return nudges.FAILED
@@ -374,7 +331,7 @@ async def _uncertain(rt: Runtime, nudge: Nudge, error: str) -> None:
     log.warning("nudge %s (%s) uncertain: %s; will check the DM", nudge.id, nudge.kind, error)
 
 
-async def _sent(rt: Runtime, nudge: Nudge, entry: _Kind | None, channel: str, ts: str) -> str:
+async def _sent(rt: Runtime, nudge: Nudge, entry: NudgeKind | None, channel: str, ts: str) -> str:
     if not await _settle(rt, nudges.mark_sent, nudge, channel=channel, ts=ts):
         return LOST_CLAIM
     if entry is not None and entry.after_sent is not None:
@@ -455,7 +412,7 @@ async def reconcile_claimed(rt: Runtime, nudge: Nudge, *, client: AsyncWebClient
 
     if ts is not None:
         log.info("nudge %s (%s): found in the DM after an uncertain post", nudge.id, nudge.kind)
-        return await _sent(rt, nudge, rt.kinds.get(nudge.kind), channel, ts)
+        return await _sent(rt, nudge, rt.registry.kinds.get(nudge.kind), channel, ts)
     # Not in the history: nothing reached the rep, so sending again cannot double it,
     # unless its kind says it is too late by now (reads failed for hours, say).
     max_late = policy_for(rt, nudge.kind).max_late
@@ -533,7 +490,7 @@ async def _hold_back(rt: Runtime, nudge: Nudge, person: Person, policy: KindPoli
         return nudges.SKIPPED
     if not policy.respects_quiet:
         return None
-    for check in rt.quiet_checks:
+    for check in rt.registry.quiet_checks:
         until = await check(rt, nudge, person)
         if until is None or until <= now:
             continue

@@ -21,7 +21,7 @@ import contextlib
 import logging
 import math
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -29,9 +29,11 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.nudges.delivery import LEASE, policy_for, reconcile_due, release_unsent, send_claimed
+from bot.nudges.delivery import LEASE, reconcile_due, release_unsent, send_claimed
 from bot.nudges.pacing import Pacer
+from bot.nudges.registry import Planner
 from bot.runtime import Runtime, db_executor
+from bot.slack.identity import identify
 from storage import nudges
 from storage.db import unit_of_work
 from storage.models import Nudge
@@ -40,13 +42,10 @@ log = logging.getLogger(__name__)
 
 BATCH = 50
 
-# Planners that make sure the next recurring nudges exist (end-of-day reflections,
-# weekly digests) run at the start of every tick, before due rows are claimed.
-TickHook = Callable[[Runtime], Awaitable[None]]
 
-
-def add_tick_hook(rt: Runtime, hook: TickHook) -> None:
-    rt.tick_hooks.append(hook)
+def add_tick_hook(rt: Runtime, hook: Planner) -> None:
+    """A planner added by hand (tests); rituals declare theirs (bot/nudges/registry.py)."""
+    rt.registry.planners.append(hook)
 
 
 @dataclass
@@ -101,7 +100,7 @@ async def _run_hooks(rt: Runtime, state: DispatchState, *, force: bool) -> None:
     if not force and state.hooks_ran_at is not None and now - state.hooks_ran_at < every:
         return
     state.hooks_ran_at = now
-    for hook in rt.tick_hooks:
+    for hook in rt.registry.planners:
         try:
             await hook(rt)
         except Exception:
@@ -121,7 +120,7 @@ def _housekeep(rt: Runtime, now: datetime) -> None:
     collapse. Once per tick interval, not before every claim: a lease lasts minutes,
     and a paced drain claims one or two rows at a time, so doing this per claim only
     burned the CPU the event loop needs for acks."""
-    recurring = [kind for kind in rt.kinds if policy_for(rt, kind).collapse_missed]
+    recurring = [name for name, kind in rt.registry.kinds.items() if kind.policy.collapse_missed]
     with unit_of_work(rt.engine, immediate=True) as session:
         retried, uncertain = nudges.recover_expired_leases(session=session, now=now)
         if retried or uncertain:
@@ -338,11 +337,8 @@ RuntimeSetup = Callable[[Runtime], None]
 
 
 async def _serve(rt: Runtime, setup: RuntimeSetup | None) -> int:
-    from bot.app import build_app, identify
-
-    # The listeners are never served here, but building the app is how each ritual
-    # registers its kinds of nudge (renderers, policies, planners).
-    build_app(rt)
+    # The caller filled rt.registry (the kinds, planners and quiet checks the rituals
+    # declare): no Bolt app is built here.
     if setup is not None:
         setup(rt)
     await identify(rt)

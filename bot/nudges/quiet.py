@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import aiohttp
 from slack_sdk.errors import SlackApiError
 
-from bot.nudges.delivery import QuietCheck
+from bot.nudges.registry import QuietCheck
 from bot.runtime import Runtime
 from bot.slack.errors import api_error
 from storage.db import unit_of_work
