@@ -3,10 +3,10 @@
 Nothing of ours is mocked: the real ASGI app runs under uvicorn on a free port, its Web
 API client points at the stand-in, and tests talk to it like Slack does.
 
-Starting and stopping servers cost more than most tests, so each test module starts one
-uvicorn server (with its event loop) and one stand-in server, and every test mounts its
-own bot on them: a fresh database, Runtime, Bolt app and FakeClock, and a stand-in with a
-clean workspace. Nothing but the listening sockets and the loop outlives a test."""
+Starting and stopping servers cost more than most tests, so the run starts one uvicorn
+server (with its event loop) and one stand-in server, and every test mounts its own bot
+on them: a fresh database, Runtime, Bolt app and FakeClock, and a stand-in with a clean
+workspace. Nothing but the listening sockets and the loop outlives a test."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, Literal, TypeVar, cast
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -51,6 +51,11 @@ REP2 = "U0REP2"
 MANAGER = "U0MGR1"
 ADMIN = "U0ADMIN"
 
+# How long the uvicorn server and the stand-in's server live. Every test still gets its
+# own bot and stand-in state on them (BotServer, StandInServer), so one pair serves the
+# whole run; "module" would restart them per test module for about 0.2 s each.
+SERVER_SCOPE: Literal["session", "module"] = "session"
+
 # The Web API client must reach 127.0.0.1 directly (slack_sdk ignores NO_PROXY).
 for _proxy in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
     os.environ.pop(_proxy, None)
@@ -58,6 +63,27 @@ for _proxy in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
 
 def _pg_url() -> str | None:
     return os.environ.get("TEST_DATABASE_URL") or None
+
+
+def _ours(handler: logging.Handler) -> bool:
+    """Not one of pytest's capture handlers (they come and go with each test phase)."""
+    return not type(handler).__module__.startswith("_pytest")
+
+
+@pytest.fixture(autouse=True)
+def _root_logging_restored() -> Iterator[None]:
+    """A test that runs the CLI in-process configures the root logger (level INFO, a
+    stderr handler); without this every later test would log at INFO, through that
+    handler, and see the earlier test's logging setup."""
+    root = logging.getLogger()
+    level, handlers = root.level, [h for h in root.handlers if _ours(h)]
+    yield
+    root.setLevel(level)
+    for handler in [h for h in root.handlers if _ours(h) and h not in handlers]:
+        root.removeHandler(handler)
+    for handler in handlers:
+        if handler not in root.handlers:
+            root.addHandler(handler)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -88,7 +114,7 @@ def sqlite_url(tmp_path: Path) -> str:
 
 
 class StandInServer:
-    """The stand-in's HTTP server for one test module; each test gets a fresh SlackStandIn
+    """The stand-in's HTTP server, started once; each test gets a fresh SlackStandIn
     (users, channels, recorded calls, faults, hooks: all new) answering on it."""
 
     def __init__(self) -> None:
@@ -106,7 +132,7 @@ class StandInServer:
         self.current.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=SERVER_SCOPE)
 def standin_server() -> Iterator[StandInServer]:
     server = StandInServer()
     yield server
@@ -327,9 +353,9 @@ async def _plain_response(send: Send, status: int, body: dict[str, Any]) -> None
     await send({"type": "http.response.body", "body": payload})
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=SERVER_SCOPE)
 def bot_server() -> Iterator[BotServer]:
-    """The module's uvicorn server; `bot` mounts on it, and so can `start_bot(server=...)`."""
+    """The shared uvicorn server; `bot` mounts on it, and so can `start_bot(server=...)`."""
     server = BotServer().start()
     yield server
     server.stop()
@@ -356,7 +382,7 @@ def start_bot(
     extra_env: dict[str, str] | None = None,
     server: BotServer | None = None,
 ) -> tuple[RunningBot, Callable[[], None]]:
-    """A bot with its own settings, mounted on `server` (the module's `bot_server`) or,
+    """A bot with its own settings, mounted on `server` (the shared `bot_server`) or,
     without one, on a server of its own; `stop()` unmounts it (and stops that server)."""
     env = {
         "SLACK_BOT_TOKEN": standin.token if hasattr(standin, "token") else "xoxb-standin",

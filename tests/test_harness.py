@@ -1,11 +1,12 @@
-"""The harness shares one server per module; no test may see what the one before it did.
+"""The harness shares its servers between tests; no test may see what the one before did.
 
 The first test leaves as much behind as it can (rows, stand-in users and faults, caches,
-a moved clock, a hook); the next one, in the same module and on the same server, must
+a moved clock, a hook, the CLI's logging set-up); the next one, on the same server, must
 find none of it. Run alone, the second test still checks the clean slate."""
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy import func, select
 from sqlmodel import Session, SQLModel
 
+from bot.cli import configure_logging
 from bot.clock import FakeClock
 from bot.slack_standin import RecordedCall, SlackStandIn
 from tests.conftest import DEALS, MANAGER, REP, RunningBot
@@ -57,6 +59,9 @@ def test_a_first_test_leaves_rows_caches_faults_and_a_hook_behind(
     standin.set_rate_limit("auth.test", 0.001)
     standin.on_call = lambda call: _FIRST.setdefault("hooked", []).append(call.method)
     clock.advance(timedelta(days=3))
+    root = logging.getLogger()
+    _FIRST.update(root_level=root.level)
+    configure_logging("DEBUG")  # what `feedback-loop run` does when a test runs it in-process
     _FIRST.update(url=bot.url, rt=bot.rt, standin=standin, api_url=standin.api_url)
 
 
@@ -71,6 +76,10 @@ def test_the_next_test_starts_on_the_same_server_with_a_clean_slate(
     assert bot.rt.locales == {} and bot.rt.dm_channels == {} and bot.rt.person_locks == {}
     assert clock.now() == FakeClock().now()
     assert [c.method for c in standin.calls] == ["auth.test"]  # the bot's own start-up
+    if _FIRST:
+        root = logging.getLogger()
+        assert root.level == _FIRST["root_level"]
+        assert not any(type(h).__module__ == "logging" for h in root.handlers)
 
     # No fault from before: the same post reaches the rep, once, right away.
     bot.send(closed_lost(bot))
