@@ -58,6 +58,10 @@ def build_app(rt: Runtime) -> AsyncApp:
     if not rt.registry.kinds:
         rt.registry = build_registry()
     app = AsyncApp(
+        # Without a name Bolt names the app after its caller's file through
+        # inspect.stack(), which reads the source of every frame on the stack: a good
+        # part of building the app.
+        name="feedback-loop",
         client=rt.client,
         signing_secret=settings.slack_signing_secret or "",
         # Listeners ack at once and hand slow work to rt.spawn(); running them before

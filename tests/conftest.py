@@ -1,18 +1,26 @@
 """The test harness: a real bot served over HTTP, a local Slack stand-in, signed requests.
 
-Nothing of ours is mocked: each test starts the real ASGI app under uvicorn on a free
-port, points its Web API client at the stand-in, and talks to it like Slack does."""
+Nothing of ours is mocked: the real ASGI app runs under uvicorn on a free port, its Web
+API client points at the stand-in, and tests talk to it like Slack does.
+
+Starting and stopping servers cost more than most tests, so the run starts one uvicorn
+server (with its event loop) and one stand-in server, and every test mounts its own bot
+on them: a fresh database, Runtime, Bolt app and FakeClock, and a stand-in with a clean
+workspace. Nothing but the listening sockets and the loop outlives a test."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import os
+import shutil
 import threading
 import uuid
-from collections.abc import Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -26,11 +34,14 @@ from bot.devkit.standin import (
     check_message_text,
     check_view,
 )
+from bot.messages.catalog import ScriptCatalog
 from bot.nudges.dispatcher import drain
 from bot.runtime import Runtime, build_runtime
 from bot.server import SlackASGI, bind_socket, make_server
-from bot.settings import load_settings
+from bot.settings import Settings, load_settings
+from storage.db import create_db_and_tables, make_engine
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 SIGNING_SECRET = "test-signing-secret-0123456789abcdef"
 DEALS = "C0DEALS"
@@ -40,6 +51,11 @@ REP2 = "U0REP2"
 MANAGER = "U0MGR1"
 ADMIN = "U0ADMIN"
 
+# How long the uvicorn server and the stand-in's server live. Every test still gets its
+# own bot and stand-in state on them (BotServer, StandInServer), so one pair serves the
+# whole run; "module" would restart them per test module for about 0.2 s each.
+SERVER_SCOPE: Literal["session", "module"] = "session"
+
 # The Web API client must reach 127.0.0.1 directly (slack_sdk ignores NO_PROXY).
 for _proxy in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
     os.environ.pop(_proxy, None)
@@ -47,6 +63,27 @@ for _proxy in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
 
 def _pg_url() -> str | None:
     return os.environ.get("TEST_DATABASE_URL") or None
+
+
+def _ours(handler: logging.Handler) -> bool:
+    """Not one of pytest's capture handlers (they come and go with each test phase)."""
+    return not type(handler).__module__.startswith("_pytest")
+
+
+@pytest.fixture(autouse=True)
+def _root_logging_restored() -> Iterator[None]:
+    """A test that runs the CLI in-process configures the root logger (level INFO, a
+    stderr handler); without this every later test would log at INFO, through that
+    handler, and see the earlier test's logging setup."""
+    root = logging.getLogger()
+    level, handlers = root.level, [h for h in root.handlers if _ours(h)]
+    yield
+    root.setLevel(level)
+    for handler in [h for h in root.handlers if _ours(h) and h not in handlers]:
+        root.removeHandler(handler)
+    for handler in handlers:
+        if handler not in root.handlers:
+            root.addHandler(handler)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -76,47 +113,73 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'feedback.db'}"
 
 
+class StandInServer:
+    """The stand-in's HTTP server, started once; each test gets a fresh SlackStandIn
+    (users, channels, recorded calls, faults, hooks: all new) answering on it."""
+
+    def __init__(self) -> None:
+        self.current = SlackStandIn().start()
+
+    def fresh(self) -> SlackStandIn:
+        previous = self.current
+        if not previous.running:  # a test stopped it: start over on a new port
+            self.current = SlackStandIn().start()
+        else:
+            self.current = SlackStandIn().take_over(previous)
+        return self.current
+
+    def stop(self) -> None:
+        self.current.stop()
+
+
+@pytest.fixture(scope=SERVER_SCOPE)
+def standin_server() -> Iterator[StandInServer]:
+    server = StandInServer()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def standin() -> Iterator[SlackStandIn]:
-    with SlackStandIn() as s:
-        s.add_user(
-            REP,
-            name="rita",
-            real_name="Rita Rep",
-            email="rita@acme.test",
-            tz="America/New_York",
-            locale="en-US",
-        )
-        s.add_user(
-            REP2,
-            name="sam",
-            real_name="Sam Seller",
-            email="sam@acme.test",
-            tz="Europe/Madrid",
-            locale="es-ES",
-        )
-        s.add_user(
-            MANAGER,
-            name="maya",
-            real_name="Maya Manager",
-            email="maya@acme.test",
-            tz="America/New_York",
-            locale="en-US",
-        )
-        s.add_user(ADMIN, name="ada", real_name="Ada Admin", email="ada@acme.test", is_admin=True)
-        s.add_channel(DEALS, "deals")
-        s.add_channel(OTHER, "random")
-        # The stand-in's default Do Not Disturb hours (22:00-08:00) follow the wall clock,
-        # not the test's FakeClock, so they would make a test's fake night quiet on some
-        # days and not others. Off here; tests of Do Not Disturb set it themselves.
-        for user in (REP, REP2, MANAGER, ADMIN):
-            s.set_dnd(user, dnd_enabled=False)
-        yield s
-        assert not s.block_errors, f"invalid Block Kit sent: {s.block_errors}"
-        # Slack validates what goes to a response_url too; the stand-in only records it.
-        for call in s.calls_to("response_url"):
-            problems = payload_problems(call.body)
-            assert not problems, f"invalid Block Kit on a response_url: {problems}"
+def standin(standin_server: StandInServer) -> Iterator[SlackStandIn]:
+    s = standin_server.fresh()
+    s.add_user(
+        REP,
+        name="rita",
+        real_name="Rita Rep",
+        email="rita@acme.test",
+        tz="America/New_York",
+        locale="en-US",
+    )
+    s.add_user(
+        REP2,
+        name="sam",
+        real_name="Sam Seller",
+        email="sam@acme.test",
+        tz="Europe/Madrid",
+        locale="es-ES",
+    )
+    s.add_user(
+        MANAGER,
+        name="maya",
+        real_name="Maya Manager",
+        email="maya@acme.test",
+        tz="America/New_York",
+        locale="en-US",
+    )
+    s.add_user(ADMIN, name="ada", real_name="Ada Admin", email="ada@acme.test", is_admin=True)
+    s.add_channel(DEALS, "deals")
+    s.add_channel(OTHER, "random")
+    # The stand-in's default Do Not Disturb hours (22:00-08:00) follow the wall clock,
+    # not the test's FakeClock, so they would make a test's fake night quiet on some
+    # days and not others. Off here; tests of Do Not Disturb set it themselves.
+    for user in (REP, REP2, MANAGER, ADMIN):
+        s.set_dnd(user, dnd_enabled=False)
+    yield s
+    assert not s.block_errors, f"invalid Block Kit sent: {s.block_errors}"
+    # Slack validates what goes to a response_url too; the stand-in only records it.
+    for call in s.calls_to("response_url"):
+        problems = payload_problems(call.body)
+        assert not problems, f"invalid Block Kit on a response_url: {problems}"
 
 
 def payload_problems(body: Any) -> list[str]:
@@ -184,13 +247,143 @@ class RunningBot:
         ]
 
 
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class BotServer:
+    """One uvicorn server and its event loop, serving whichever bot is mounted.
+
+    The ASGI app uvicorn runs is this object: it answers the lifespan itself and hands
+    each HTTP request to the mounted bot's SlackASGI, so a test's bot starts (auth.test,
+    like a real start-up) and stops (finishing the work it acked) without restarting
+    the server. Between mounts nothing is served."""
+
+    def __init__(self) -> None:
+        self.mounted: SlackASGI | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._ready = threading.Event()
+        self._sock = bind_socket()
+        self.port: int = self._sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        # The production uvicorn configuration; make_server only hands the callable on.
+        self._server = make_server(
+            cast(SlackASGI, self), host="127.0.0.1", port=self.port, log_level="warning"
+        )
+        self._thread = threading.Thread(
+            target=self._server.run,
+            kwargs={"sockets": [self._sock]},
+            name=f"bot-server:{self.port}",
+            daemon=True,
+        )
+        # Tasks that belong to the server, not to a bot: whatever else is left on the
+        # loop when a bot is unmounted is that bot's unfinished work.
+        self._own_tasks: set[asyncio.Task[Any]] = set()
+
+    def start(self) -> BotServer:
+        self._thread.start()
+        if not self._ready.wait(15):
+            raise RuntimeError("the bot server did not start")
+        return self
+
+    def stop(self) -> None:
+        if self.mounted is not None:
+            self.unmount()
+        self._server.should_exit = True
+        self._thread.join(15)
+        self._sock.close()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    self.loop = asyncio.get_running_loop()
+                    self._own_tasks = asyncio.all_tasks()
+                    await send({"type": "lifespan.startup.complete"})
+                    self._ready.set()
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        asgi = self.mounted
+        if asgi is None:
+            await _plain_response(send, 503, {"ok": False, "error": "no bot mounted"})
+            return
+        await asgi(scope, receive, send)
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
+        assert self.loop is not None
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def mount(self, asgi: SlackASGI) -> None:
+        if self.mounted is not None:
+            raise RuntimeError("a bot is already mounted on this server")
+        # SlackASGI's own start-up (as under the lifespan): records the loop, asks the
+        # stand-in who we are.
+        self.run(asgi.startup())
+        self.mounted = asgi
+
+    def unmount(self) -> None:
+        asgi, self.mounted = self.mounted, None
+        if asgi is not None:
+            self.run(self._finish(asgi))
+
+    async def _finish(self, asgi: SlackASGI) -> None:
+        await asgi.shutdown()
+        # Nothing of this bot may run on into the next test (and post into its stand-in).
+        me = asyncio.current_task()
+        left = {t for t in asyncio.all_tasks() if t is not me and t not in self._own_tasks}
+        if left:
+            _, pending = await asyncio.wait(left, timeout=5)
+            for task in pending:
+                log.warning("cancelling %r left running by the previous test", task.get_name())
+                task.cancel()
+
+
+async def _plain_response(send: Send, status: int, body: dict[str, Any]) -> None:
+    payload = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json")],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
+
+
+@pytest.fixture(scope=SERVER_SCOPE)
+def bot_server() -> Iterator[BotServer]:
+    """The shared uvicorn server; `bot` mounts on it, and so can `start_bot(server=...)`."""
+    server = BotServer().start()
+    yield server
+    server.stop()
+
+
+# The shipped scripts never change during a run; reading and checking them is a good
+# part of a bot's start-up, so bots without overrides share one (read-only) catalog.
+_SHIPPED_CATALOG: list[ScriptCatalog] = []
+
+
+def _catalog_for(settings: Settings) -> ScriptCatalog:
+    if settings.scripts_dir is not None:
+        return ScriptCatalog.load(settings.scripts_dir)
+    if not _SHIPPED_CATALOG:
+        _SHIPPED_CATALOG.append(ScriptCatalog.load(None))
+    return _SHIPPED_CATALOG[0]
+
+
 def start_bot(
     standin: SlackStandIn,
     clock: FakeClock,
     database_url: str,
     *,
     extra_env: dict[str, str] | None = None,
-) -> tuple[RunningBot, Any]:
+    server: BotServer | None = None,
+) -> tuple[RunningBot, Callable[[], None]]:
+    """A bot with its own settings, mounted on `server` (the shared `bot_server`) or,
+    without one, on a server of its own; `stop()` unmounts it (and stops that server)."""
     env = {
         "SLACK_BOT_TOKEN": standin.token if hasattr(standin, "token") else "xoxb-standin",
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
@@ -201,35 +394,58 @@ def start_bot(
         **(extra_env or {}),
     }
     settings = load_settings(env, env_file=None)
-    rt = build_runtime(settings, clock=clock)
-    app = build_app(rt)
-    asgi = SlackASGI(rt, app, run_dispatcher=False)
-    sock = bind_socket()
-    port = sock.getsockname()[1]
-    server = make_server(asgi, host="127.0.0.1", port=port, log_level="warning")
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    if not asgi.started.wait(15):
-        raise RuntimeError("the bot did not start")
+    rt = build_runtime(settings, clock=clock, catalog=_catalog_for(settings))
+    asgi = SlackASGI(rt, build_app(rt), run_dispatcher=False)
+    own = server is None
+    host = BotServer().start() if server is None else server
+    try:
+        host.mount(asgi)
+    except BaseException:
+        if own:
+            host.stop()
+        rt.engine.dispose()
+        raise
     bot = RunningBot(
         rt=rt,
-        url=f"http://127.0.0.1:{port}",
+        url=host.url,
         slack=SlackRequests(SIGNING_SECRET, response_url_base=standin.base_url),
         standin=standin,
         asgi=asgi,
     )
 
     def stop() -> None:
-        server.should_exit = True
-        thread.join(15)
-        sock.close()
-        rt.engine.dispose()
+        try:
+            host.unmount()
+            if own:
+                host.stop()
+        finally:
+            rt.engine.dispose()
 
     return bot, stop
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty database with every table, made once: copying it is much faster than
+    creating the schema for each test."""
+    path = tmp_path_factory.mktemp("template") / "feedback.db"
+    engine = make_engine(f"sqlite:///{path}")
+    create_db_and_tables(engine)
+    # The last connection to close checkpoints the WAL into the file, so the file alone
+    # is the whole database.
+    engine.dispose()
+    return path
+
+
 @pytest.fixture
-def bot(standin: SlackStandIn, clock: FakeClock, sqlite_url: str) -> Iterator[RunningBot]:
-    running, stop = start_bot(standin, clock, sqlite_url)
+def bot(
+    standin: SlackStandIn,
+    clock: FakeClock,
+    sqlite_url: str,
+    sqlite_template: Path,
+    bot_server: BotServer,
+) -> Iterator[RunningBot]:
+    shutil.copyfile(sqlite_template, sqlite_url.removeprefix("sqlite:///"))
+    running, stop = start_bot(standin, clock, sqlite_url, server=bot_server)
     yield running
     stop()
