@@ -12,6 +12,7 @@ from bot.nudges.registry import Registry
 from bot.runtime import Runtime
 from bot.slack import clicks
 from handlers import (
+    common,
     concern,
     deals,
     errors,
@@ -82,6 +83,7 @@ def register_listeners(app: AsyncApp, rt: Runtime) -> loop_command.LoopCommand:
     them does not pay for thirty button and modal listeners."""
     # A replayed click is dropped first; then the owner check sees every button and modal
     # before any listener does.
+    common.register(app, rt)
     clicks.register(app)
     guard.register(app, rt)
     commands = loop_command.LoopCommand()

@@ -40,6 +40,15 @@ db_executor: contextvars.ContextVar[Executor | None] = contextvars.ContextVar(
 )
 
 
+# How to tell the person behind the request being handled that work after its ack
+# failed: set per request by the listeners' middleware (handlers/common.py) and copied
+# into every task spawned while handling it, so `spawn` tells them unless told otherwise.
+OnError = Callable[[], Coroutine[Any, Any, Any]]
+tell_on_failure: contextvars.ContextVar[OnError | None] = contextvars.ContextVar(
+    "tell_on_failure", default=None
+)
+
+
 class Background:
     """Tracks work that runs after the ack."""
 
@@ -65,7 +74,10 @@ class Background:
         on_error: Callable[[], Coroutine[Any, Any, Any]] | None = None,
     ) -> asyncio.Task[Any]:
         """Run work after the ack. `on_error` tells the person who is waiting for an
-        answer when it fails (the ack has gone, so Bolt's error handler never sees it)."""
+        answer when it fails (the ack has gone, so Bolt's error handler never sees it);
+        by default, the person behind the current request is told (`tell_on_failure`)."""
+        if on_error is None:
+            on_error = tell_on_failure.get()
         self.begin()
         task = asyncio.get_running_loop().create_task(coro, name=name)
         self._tasks.add(task)
