@@ -26,7 +26,7 @@ from bot.deal_parser import use_deal_words
 from bot.messages.catalog import ScriptCatalog
 from bot.nudges.registry import Registry
 from bot.settings import Settings
-from storage.db import create_db_and_tables, make_engine
+from storage.db import create_db_and_tables, make_engine, unit_of_work
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -178,6 +178,18 @@ class Runtime:
         # As asyncio.to_thread does: the function sees the caller's context variables.
         call = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
         return await asyncio.get_running_loop().run_in_executor(executor, call)
+
+    async def tx(self, fn: Callable[..., T], /, *, write: bool = True, **kwargs: Any) -> T:
+        """One storage function in a unit of work of its own, off the event loop: what a
+        listener needs from the database is one call (`await rt.tx(deals.get_deal,
+        deal_id=...)`), and the session never leaks into handlers. `write=False` for pure
+        reads, which then never wait for SQLite's write lock."""
+        return await self.db(self.tx_blocking, fn, write=write, **kwargs)
+
+    def tx_blocking(self, fn: Callable[..., T], /, *, write: bool = True, **kwargs: Any) -> T:
+        """`tx` for code already off the event loop (the dispatcher's own thread)."""
+        with unit_of_work(self.engine, immediate=write) as session:
+            return fn(session=session, **kwargs)
 
 
 def build_runtime(
