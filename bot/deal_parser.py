@@ -576,9 +576,31 @@ def _amount_in(plain: str) -> tuple[Decimal, str | None] | None:
             found = _amount(match, code) if match else None
             if found:
                 return found
-    candidates = [m for p in (_PREFIXED, _SUFFIXED, _METRIC) if (m := p.search(plain))]
+    candidates = [
+        m
+        for m in (
+            _PREFIXED.search(plain),
+            _from_digits(_SUFFIXED, plain),
+            _from_digits(_METRIC, plain),
+        )
+        if m
+    ]
     for match in sorted(candidates, key=lambda m: m.start()):
         found = _amount(match, None)
+        if found:
+            return found
+    return None
+
+
+_DIGIT_RUN = re.compile(r"\d+")
+
+
+def _from_digits(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
+    """pattern.search(text) for a pattern whose every match starts a run of digits: it is
+    tried only where such a run starts. A pattern that opens with a lookbehind is otherwise
+    tried at every character of the message, and these run over all of it."""
+    for run in _DIGIT_RUN.finditer(text):
+        found = pattern.match(text, run.start())
         if found:
             return found
     return None
@@ -1201,7 +1223,24 @@ def _alternation(phrases: tuple[str, ...] | list[str]) -> str:
             for token in _tokens(phrase.strip()):
                 node = node.setdefault(token, {})
             node[""] = {}
-    return _emit(trie) or r"(?!x)x"
+    body = _emit(trie)
+    if not body:
+        return r"(?!x)x"
+    # A case-insensitive alternation is tried branch by branch at every position of a
+    # line; one character-class test of the letters a phrase can start with turns most
+    # positions away first (it only ever fails where no branch could match).
+    return f"(?=[{_first_chars(phrases)}])(?:{body})"
+
+
+def _first_chars(phrases: tuple[str, ...] | list[str]) -> str:
+    """Every character the phrases can start with (as _tokens() reads them), for a class."""
+    chars: set[str] = set()
+    for phrase in phrases:
+        if phrase.strip():
+            ch = phrase.strip().lower()[0]
+            group = _ACCENT_CLASS.get(ch)
+            chars.update("'’" if ch in "'’" else group[1:-1] if group else ch)
+    return "".join(re.escape(ch) for ch in sorted(chars))
 
 
 def _emit(node: dict[str, Any]) -> str:
@@ -1752,8 +1791,12 @@ def _find_account(
 ) -> str | None:
     for anywhere in (False, True):
         for line in lines:
-            field = _V.account_field.search(line)
-            if field is None or (field.start() > 0 and not anywhere):
+            if ":" not in line and "=" not in line:
+                continue  # no "Label: value" here
+            # The first pass only wants a field at the line start: a match there is what
+            # a search would find first, for a fraction of the work.
+            field = _V.account_field.search(line) if anywhere else _V.account_field.match(line)
+            if field is None:
                 continue
             if field.start() > 0 and not _FIELD_BEFORE.search(_tail(line, field.start())):
                 continue  # "Propietario del negocio:" is the owner's label, not "Negocio:"
