@@ -291,7 +291,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, Literal
 
-from bot.deal_words import DealWords, DealWordsError, load_deal_words
+from bot.deal_words import SCHEMA, DealWords, DealWordsError, load_deal_words
 
 __all__ = [
     "ACCOUNT_LIMIT",
@@ -986,12 +986,31 @@ def _each(pattern: re.Pattern[str], line: str) -> Iterator[re.Match[str]]:
     return islice(pattern.finditer(line), _PER_RULE)
 
 
+# The words each rule cannot match without (a pattern is a pass over the line; a
+# substring test is nearly free).
+_STAGE_RULES: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
+    (_STAGE_FIELD, ("stage", "status", "outcome", "result")),
+    (_TRANSITION, ("to", "as")),
+    (_MARKED, ("marked",)),
+    (_ARROW, ("→", "->", "=>", "⇒", "➡")),
+)
+_DEAL_VERDICT_WORDS = ("deal", "opp", "contract", "renewal", "rfp", "bid", "tender")
+_DEAL_NOUN_WORDS = (*_DEAL_VERDICT_WORDS, "business", "account", "logo", "order")
+_RIVAL_VERBS = (
+    "went", "gone", "chose", "picked", "selected", "signed", "switched", "moved", "stayed",
+    "stuck",
+)  # fmt: skip
+
+
 def _stage_matches(line: str) -> Iterator[_Match]:
-    for pattern in (_STAGE_FIELD, _TRANSITION, _MARKED, _ARROW):
-        for m in _each(pattern, line):
-            yield _group_outcome(m), 3, m.start(), m.end(), None
-    for m in _each(_ND_REASON, line):
-        yield "no_decision", 3, m.start(), m.end(), None
+    lowered = line.lower()
+    for pattern, words in _STAGE_RULES:
+        if any(word in lowered for word in words):
+            for m in _each(pattern, line):
+                yield _group_outcome(m), 3, m.start(), m.end(), None
+    if "reason" in lowered:
+        for m in _each(_ND_REASON, line):
+            yield "no_decision", 3, m.start(), m.end(), None
 
 
 def _closed_matches(line: str) -> Iterator[_Match]:
@@ -1002,10 +1021,13 @@ def _closed_matches(line: str) -> Iterator[_Match]:
 
 
 def _won_lost_matches(line: str) -> Iterator[_Match]:
-    for m in _each(_DEAL_VERDICT, line):
-        yield _group_outcome(m), 1, m.start(), m.end(), None
-    for m in _each(_VERB_THE_DEAL, line):
-        yield _group_outcome(m), 1, m.start(), m.end(), _name_within(m.group("mid"))
+    lowered = line.lower()
+    if any(word in lowered for word in _DEAL_VERDICT_WORDS):
+        for m in _each(_DEAL_VERDICT, line):
+            yield _group_outcome(m), 1, m.start(), m.end(), None
+    if any(word in lowered for word in _DEAL_NOUN_WORDS):
+        for m in _each(_VERB_THE_DEAL, line):
+            yield _group_outcome(m), 1, m.start(), m.end(), _name_within(m.group("mid"))
     for m in _each(_SUBJECT_VERDICT, line):
         if _NO_OBJECT.match(line, m.end()):
             yield _group_outcome(m), 1, m.start(), m.end(), None
@@ -1061,6 +1083,15 @@ def _names_a_side_agreement(mid: str | None) -> bool:
 
 
 def _lost_to_matches(line: str) -> Iterator[_Match]:
+    lowered = line.lower()
+    if "lost" in lowered and "to" in lowered:  # every rule but the last is "lost … to …"
+        yield from _lost_to_rival_matches(line)
+    if any(verb in lowered for verb in _RIVAL_VERBS):
+        for m in _each(_WENT_WITH_RIVAL, line):
+            yield "lost", 1, m.start(), m.end(), None
+
+
+def _lost_to_rival_matches(line: str) -> Iterator[_Match]:
     for m in _each(_LOST_WORD, line):
         found = _leading_name(line, m.end())
         if found is None or _not_an_account(found[0]):
@@ -1076,13 +1107,15 @@ def _lost_to_matches(line: str) -> Iterator[_Match]:
         subject = _LOST_TO_SUBJECT.search(_tail(line, m.start()))
         if rival and not _not_an_account(rival[0]) and subject:
             yield "lost", 1, m.start(), rival[1], None
-    for m in _each(_WENT_WITH_RIVAL, line):
-        yield "lost", 1, m.start(), m.end(), None
 
 
 def _no_decision_matches(line: str) -> Iterator[_Match]:
-    for m in _each(_DO_NOTHING, line):
-        yield "no_decision", 1, m.start(), m.end(), None
+    lowered = line.lower()
+    if any(word in lowered for word in ("not", "status", "inertia", "decision")):
+        for m in _each(_DO_NOTHING, line):
+            yield "no_decision", 1, m.start(), m.end(), None
+    if "decision" not in lowered:
+        return
     for m in _each(_ND_JARGON, line):
         if not _REPORT_NEXT.match(line, m.end()):
             yield "no_decision", 1, m.start(), m.end(), None
@@ -1285,6 +1318,8 @@ class _Vocab:
     any_stage: re.Pattern[str]
     ask_outcome: re.Pattern[str]
     chatter: re.Pattern[str]
+    # Per word rule, words (folded, see _fold) a line must hold for the rule to match.
+    needs: dict[str, tuple[str, ...]]
 
 
 def _compile(words: DealWords) -> _Vocab:
@@ -1392,7 +1427,47 @@ def _compile(words: DealWords) -> _Vocab:
         only_stage=re.compile(rf"\W*(?:{term})\W*", re.I),
         ask_outcome=re.compile(rf"{_WB}(?:{alt('ask', 'outcome')}){_WE}", re.I),
         chatter=re.compile(rf"{_WB}(?:{alt('ask', 'chatter')}){_WE}", re.I),
+        needs={
+            rule: _needed_words(phrase for table, key in keys for phrase in words.get(table, key))
+            for rule, keys in _RULE_WORDS.items()
+        },
     )
+
+
+# Which word lists each word rule is built from (see _word_matches).
+_RULE_WORDS: dict[str, tuple[tuple[str, str], ...]] = {
+    "stage_field": (("labels", "stage"),),
+    "move": (("verbs", "move"),),
+    "closed": (
+        ("stages", "closed_won"),
+        ("stages", "closed_lost"),
+        ("stages", "closed_no_decision"),
+    ),
+    "verb": (("verbs", "won"), ("verbs", "lost")),
+    "lost_after": (("reasons", "lost_after"),),
+    "reason_lost": (("reasons", "lost"),),
+    "nd_lead": (("verbs", "no_decision"),),
+    "statement": tuple(("statements", key) for key in SCHEMA["statements"]),
+}
+# Folding makes a substring test as forgiving as the patterns: any case, any accent of
+# _ACCENTS, both apostrophes. Letters whose lowercase is two characters ("İ") or that
+# ignore-case matching pairs with a plain letter ("ı", "ſ") are mapped first.
+_FOLD_SPECIAL = str.maketrans({"İ": "i", "ı": "i", "ſ": "s", "’": "'"})
+_FOLD_ACCENTS = str.maketrans(
+    {ch: base for base, group in _ACCENTS.items() for ch in group if ch != base}
+)
+
+
+def _fold(text: str) -> str:
+    return text.translate(_FOLD_SPECIAL).lower().translate(_FOLD_ACCENTS)
+
+
+def _needed_words(phrases: Iterator[str]) -> tuple[str, ...]:
+    """The longest word of each phrase, folded: a line that holds none of them cannot
+    match any phrase (a phrase's words stand in the line as they are, only the gaps
+    between them vary)."""
+    needed = {max(_fold(p).split(), key=len) for p in phrases if p.strip()}
+    return tuple(sorted(needed))
 
 
 _V: _Vocab = _compile(load_deal_words())
@@ -1441,11 +1516,61 @@ def _english_gates() -> None:
     )  # fmt: skip
 
 
+_WORD_ARROWS = ("→", "->", "=>", "⇒", "»")
+
+
 def _word_matches(line: str) -> Iterator[_Match]:
-    """The rules whose words come from the word files (all languages)."""
-    for pattern in (_V.stage_field, _V.move, _V.arrow):
-        for m in _each(pattern, line):
+    """The rules whose words come from the word files (all languages). A rule runs only
+    on a line holding one of the words it needs (_Vocab.needs)."""
+    folded = _fold(line)
+    needs = _V.needs
+
+    def holds(rule: str) -> bool:
+        return any(word in folded for word in needs[rule])
+
+    if (":" in line or "=" in line) and holds("stage_field"):
+        for m in _each(_V.stage_field, line):
             yield _group_outcome(m), 3, m.start(), m.end(), None
+    if holds("move"):
+        for m in _each(_V.move, line):
+            yield _group_outcome(m), 3, m.start(), m.end(), None
+    if any(arrow in line for arrow in _WORD_ARROWS):
+        for m in _each(_V.arrow, line):
+            yield _group_outcome(m), 3, m.start(), m.end(), None
+    if holds("closed"):
+        yield from _word_closed_matches(line)
+    if holds("verb"):
+        for m in _each(_V.verb, line):
+            found = _leading_name(line, m.end())
+            if found is None or _not_an_account(found[0]):
+                continue
+            if _AFTER_VERB_NAME.match(line, found[1]) or _ended(line, found[1]):
+                yield _group_outcome(m), 1, m.start(), found[1], found[0]
+    lead = _V.lost_lead.match(line)
+    if lead:
+        found = _leading_name(line, lead.end())
+        if found and not _not_an_account(found[0]) and _ended(line, found[1]):
+            yield "lost", 1, lead.start(), found[1], found[0]
+    if holds("lost_after"):
+        for m in _each(_V.lost_after, line):
+            found = _trailing_name(line[: m.start()])
+            if found and not _not_an_account(found[0]) and not re.search(r"\w", line[: found[1]]):
+                yield "lost", 1, found[1], m.end(), found[0]
+    if holds("reason_lost"):
+        for m in _each(_V.reason_lost, line):
+            yield "lost", 1, m.start(), m.end(), None
+    if holds("nd_lead"):
+        for m in _each(_V.nd_lead, line):
+            found = _leading_name(line, m.end())
+            if found and not _not_an_account(found[0]) and _ended(line, found[1]):
+                yield "no_decision", 1, m.start(), found[1], found[0]
+    if holds("statement"):
+        for m in _each(_V.statement, line):
+            if not (_V.report_next.match(line, m.end()) or _REPORT_NEXT.match(line, m.end())):
+                yield _group_outcome(m), 1, m.start(), m.end(), None
+
+
+def _word_closed_matches(line: str) -> Iterator[_Match]:
     for m in _each(_V.closed, line):
         if _V.report_next.match(line, m.end()) or _REPORT_NEXT.match(line, m.end()):
             continue
@@ -1454,30 +1579,6 @@ def _word_matches(line: str) -> Iterator[_Match]:
         ):
             continue
         yield _group_outcome(m), 2, m.start(), m.end(), None
-    for m in _each(_V.verb, line):
-        found = _leading_name(line, m.end())
-        if found is None or _not_an_account(found[0]):
-            continue
-        if _AFTER_VERB_NAME.match(line, found[1]) or _ended(line, found[1]):
-            yield _group_outcome(m), 1, m.start(), found[1], found[0]
-    lead = _V.lost_lead.match(line)
-    if lead:
-        found = _leading_name(line, lead.end())
-        if found and not _not_an_account(found[0]) and _ended(line, found[1]):
-            yield "lost", 1, lead.start(), found[1], found[0]
-    for m in _each(_V.lost_after, line):
-        found = _trailing_name(line[: m.start()])
-        if found and not _not_an_account(found[0]) and not re.search(r"\w", line[: found[1]]):
-            yield "lost", 1, found[1], m.end(), found[0]
-    for m in _each(_V.reason_lost, line):
-        yield "lost", 1, m.start(), m.end(), None
-    for m in _each(_V.nd_lead, line):
-        found = _leading_name(line, m.end())
-        if found and not _not_an_account(found[0]) and _ended(line, found[1]):
-            yield "no_decision", 1, m.start(), found[1], found[0]
-    for m in _each(_V.statement, line):
-        if not (_V.report_next.match(line, m.end()) or _REPORT_NEXT.match(line, m.end())):
-            yield _group_outcome(m), 1, m.start(), m.end(), None
 
 
 # ---------------------------------------------------------------------------- accounts
