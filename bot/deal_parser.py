@@ -576,34 +576,38 @@ def _amount_in(plain: str) -> tuple[Decimal, str | None] | None:
             found = _amount(match, code) if match else None
             if found:
                 return found
-    candidates = [
-        m
-        for m in (
-            _PREFIXED.search(plain),
-            _from_digits(_SUFFIXED, plain),
-            _from_digits(_METRIC, plain),
-        )
-        if m
-    ]
-    for match in sorted(candidates, key=lambda m: m.start()):
-        found = _amount(match, None)
-        if found:
-            return found
-    return None
+    return _first_amount(plain)
 
 
+# Only a currency symbol or code can start a prefixed amount ("ſ" reads as "s" for a
+# case-blind pattern, so it is folded too).
+_SYMBOL_GATE = re.compile(r"[$€£]|usd|eur|gbp")
 _DIGIT_RUN = re.compile(r"\d+")
 
 
-def _from_digits(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
-    """pattern.search(text) for a pattern whose every match starts a run of digits: it is
-    tried only where such a run starts. A pattern that opens with a lookbehind is otherwise
-    tried at every character of the message, and these run over all of it."""
-    for run in _DIGIT_RUN.finditer(text):
-        found = pattern.match(text, run.start())
-        if found:
-            return found
-    return None
+def _first_amount(plain: str) -> tuple[Decimal, str | None] | None:
+    """The first amount by where it starts, of the first prefixed ("$5k"), suffixed
+    ("12 500 €") and metric ("50k ARR") amounts of the text. The suffixed and metric
+    patterns are only tried where a run of digits starts, and no further than the
+    prefixed one: one walk over the digits, instead of a pass per pattern over it all."""
+    prefixed = _PREFIXED.search(plain) if _SYMBOL_GATE.search(_fold(plain)) else None
+    pending = [_SUFFIXED, _METRIC]
+    for run in _DIGIT_RUN.finditer(plain):
+        if prefixed is not None and run.start() > prefixed.start():
+            found = _amount(prefixed, None)
+            prefixed = None
+            if found:
+                return found
+        for pattern in tuple(pending):
+            match = pattern.match(plain, run.start())
+            if match:
+                pending.remove(pattern)  # each pattern offers its first match only
+                found = _amount(match, None)
+                if found:
+                    return found
+        if not pending:
+            break
+    return _amount(prefixed, None) if prefixed is not None else None
 
 
 def _amount(match: re.Match[str], code: str | None) -> tuple[Decimal, str | None] | None:
@@ -965,16 +969,23 @@ _Match = tuple[Outcome, int, int, int, str | None]
 
 # Each rule group runs only on a line holding one of its words: one substring test is far
 # cheaper than a regex pass, and most lines of a post hold none of them.
-_GATES: tuple[tuple[tuple[str, ...], Callable[[str], Iterator[_Match]]], ...] = ()
+_GATES: tuple[tuple[re.Pattern[str], Callable[[str], Iterator[_Match]]], ...] = ()
+
+
+def _any_of(words: tuple[str, ...] | set[str]) -> re.Pattern[str]:
+    """A search for any of these exact strings: one pass in C, where a Python loop of
+    `in` tests costs a call per word (and a case-blind pattern is slower still)."""
+    ordered = sorted(set(words), key=lambda word: (-len(word), word))
+    return re.compile("|".join(re.escape(word) for word in ordered) or r"(?!x)x")
 
 
 def _line_matches(line: str) -> Iterator[_Match]:
     lowered = line.lower()
     for words, rules in _GATES:
-        if any(word in lowered for word in words):
+        if words.search(lowered):
             yield from rules(line)
-    if _V.any_word.search(line):
-        yield from _word_matches(line)
+    # Each word rule has its own gate, so no pass of every phrase over the line first.
+    yield from _word_matches(line)
 
 
 # Matches one rule looks at in one line: a deal line has one or two; a line repeating a
@@ -988,24 +999,26 @@ def _each(pattern: re.Pattern[str], line: str) -> Iterator[re.Match[str]]:
 
 # The words each rule cannot match without (a pattern is a pass over the line; a
 # substring test is nearly free).
-_STAGE_RULES: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
-    (_STAGE_FIELD, ("stage", "status", "outcome", "result")),
-    (_TRANSITION, ("to", "as")),
-    (_MARKED, ("marked",)),
-    (_ARROW, ("→", "->", "=>", "⇒", "➡")),
+_STAGE_RULES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
+    (_STAGE_FIELD, _any_of(("stage", "status", "outcome", "result"))),
+    (_TRANSITION, _any_of(("to", "as"))),
+    (_MARKED, _any_of(("marked",))),
+    (_ARROW, _any_of(("→", "->", "=>", "⇒", "➡"))),
 )
 _DEAL_VERDICT_WORDS = ("deal", "opp", "contract", "renewal", "rfp", "bid", "tender")
-_DEAL_NOUN_WORDS = (*_DEAL_VERDICT_WORDS, "business", "account", "logo", "order")
-_RIVAL_VERBS = (
-    "went", "gone", "chose", "picked", "selected", "signed", "switched", "moved", "stayed",
-    "stuck",
+_DEAL_VERDICT_GATE = _any_of(_DEAL_VERDICT_WORDS)
+_DEAL_NOUN_GATE = _any_of((*_DEAL_VERDICT_WORDS, "business", "account", "logo", "order"))
+_RIVAL_VERB_GATE = _any_of(
+    ("went", "gone", "chose", "picked", "selected", "signed", "switched", "moved", "stayed",
+     "stuck")
 )  # fmt: skip
+_DO_NOTHING_GATE = _any_of(("not", "status", "inertia", "decision"))
 
 
 def _stage_matches(line: str) -> Iterator[_Match]:
     lowered = line.lower()
     for pattern, words in _STAGE_RULES:
-        if any(word in lowered for word in words):
+        if words.search(lowered):
             for m in _each(pattern, line):
                 yield _group_outcome(m), 3, m.start(), m.end(), None
     if "reason" in lowered:
@@ -1022,10 +1035,10 @@ def _closed_matches(line: str) -> Iterator[_Match]:
 
 def _won_lost_matches(line: str) -> Iterator[_Match]:
     lowered = line.lower()
-    if any(word in lowered for word in _DEAL_VERDICT_WORDS):
+    if _DEAL_VERDICT_GATE.search(lowered):
         for m in _each(_DEAL_VERDICT, line):
             yield _group_outcome(m), 1, m.start(), m.end(), None
-    if any(word in lowered for word in _DEAL_NOUN_WORDS):
+    if _DEAL_NOUN_GATE.search(lowered):
         for m in _each(_VERB_THE_DEAL, line):
             yield _group_outcome(m), 1, m.start(), m.end(), _name_within(m.group("mid"))
     for m in _each(_SUBJECT_VERDICT, line):
@@ -1086,7 +1099,7 @@ def _lost_to_matches(line: str) -> Iterator[_Match]:
     lowered = line.lower()
     if "lost" in lowered and "to" in lowered:  # every rule but the last is "lost … to …"
         yield from _lost_to_rival_matches(line)
-    if any(verb in lowered for verb in _RIVAL_VERBS):
+    if _RIVAL_VERB_GATE.search(lowered):
         for m in _each(_WENT_WITH_RIVAL, line):
             yield "lost", 1, m.start(), m.end(), None
 
@@ -1111,7 +1124,7 @@ def _lost_to_rival_matches(line: str) -> Iterator[_Match]:
 
 def _no_decision_matches(line: str) -> Iterator[_Match]:
     lowered = line.lower()
-    if any(word in lowered for word in ("not", "status", "inertia", "decision")):
+    if _DO_NOTHING_GATE.search(lowered):
         for m in _each(_DO_NOTHING, line):
             yield "no_decision", 1, m.start(), m.end(), None
     if "decision" not in lowered:
@@ -1319,7 +1332,7 @@ class _Vocab:
     ask_outcome: re.Pattern[str]
     chatter: re.Pattern[str]
     # Per word rule, words (folded, see _fold) a line must hold for the rule to match.
-    needs: dict[str, tuple[str, ...]]
+    needs: dict[str, re.Pattern[str]]
 
 
 def _compile(words: DealWords) -> _Vocab:
@@ -1428,7 +1441,9 @@ def _compile(words: DealWords) -> _Vocab:
         ask_outcome=re.compile(rf"{_WB}(?:{alt('ask', 'outcome')}){_WE}", re.I),
         chatter=re.compile(rf"{_WB}(?:{alt('ask', 'chatter')}){_WE}", re.I),
         needs={
-            rule: _needed_words(phrase for table, key in keys for phrase in words.get(table, key))
+            rule: _any_of(
+                _needed_words(phrase for table, key in keys for phrase in words.get(table, key))
+            )
             for rule, keys in _RULE_WORDS.items()
         },
     )
@@ -1452,14 +1467,22 @@ _RULE_WORDS: dict[str, tuple[tuple[str, str], ...]] = {
 # Folding makes a substring test as forgiving as the patterns: any case, any accent of
 # _ACCENTS, both apostrophes. Letters whose lowercase is two characters ("İ") or that
 # ignore-case matching pairs with a plain letter ("ı", "ſ") are mapped first.
-_FOLD_SPECIAL = str.maketrans({"İ": "i", "ı": "i", "ſ": "s", "’": "'"})
-_FOLD_ACCENTS = str.maketrans(
-    {ch: base for base, group in _ACCENTS.items() for ch in group if ch != base}
-)
+_FOLD_SPECIAL = (("İ", "i"), ("ı", "i"), ("ſ", "s"), ("’", "'"))
+_FOLD_ACCENTS = tuple((ch, base) for base, group in _ACCENTS.items() for ch in group if ch != base)
 
 
 def _fold(text: str) -> str:
-    return text.translate(_FOLD_SPECIAL).lower().translate(_FOLD_ACCENTS)
+    if text.isascii():
+        return text.lower()  # most lines: nothing to fold but the case
+    # A few replace() calls: str.translate() looks up every character in Python objects.
+    for special, plain in _FOLD_SPECIAL:
+        if special in text:
+            text = text.replace(special, plain)
+    text = text.lower()
+    for accented, plain in _FOLD_ACCENTS:
+        if accented in text:
+            text = text.replace(accented, plain)
+    return text
 
 
 def _needed_words(phrases: Iterator[str]) -> tuple[str, ...]:
@@ -1503,7 +1526,7 @@ def _ended(line: str, end: int) -> bool:
 
 def _english_gates() -> None:
     global _GATES
-    _GATES = (
+    gates: tuple[tuple[tuple[str, ...], Callable[[str], Iterator[_Match]]], ...] = (
         (("won", "lost", "decision", "proposal", "status", "nothing"), _stage_matches),
         (("closed",), _closed_matches),
         (("won", "lost"), _won_lost_matches),
@@ -1514,6 +1537,7 @@ def _english_gates() -> None:
          _no_decision_matches),
         (("propos",), _proposal_matches),
     )  # fmt: skip
+    _GATES = tuple((_any_of(words), rules) for words, rules in gates)
 
 
 _WORD_ARROWS = ("→", "->", "=>", "⇒", "»")
@@ -1526,7 +1550,7 @@ def _word_matches(line: str) -> Iterator[_Match]:
     needs = _V.needs
 
     def holds(rule: str) -> bool:
-        return any(word in folded for word in needs[rule])
+        return needs[rule].search(folded) is not None
 
     if (":" in line or "=" in line) and holds("stage_field"):
         for m in _each(_V.stage_field, line):
