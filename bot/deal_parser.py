@@ -519,12 +519,19 @@ def _plain(text: str) -> str:
     text = _MAILTO.sub(lambda m: m.group(1), text)
     text = _USER_MENTION.sub(" @rep ", text)
     text = _SLACK_REF.sub(_slack_ref, text)
-    text = _BARE_URL.sub(" ", text)
+    if "://" in text or "www." in text.lower():
+        text = _BARE_URL.sub(" ", text)
     text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
     text = _EMOJI_ARROW.sub(" → ", text)
     text = _EMOJI.sub(" · ", text)
     text = _MRKDWN.sub("", text)
-    return "\n".join(_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+    return "\n".join(_squeezed(line) for line in text.split("\n"))
+
+
+def _squeezed(line: str) -> str:
+    if "  " in line or "\t" in line or "\u00a0" in line:
+        line = _SPACES.sub(" ", line)
+    return line.strip()
 
 
 # ---------------------------------------------------------------------------- amounts
@@ -644,6 +651,14 @@ def _to_decimal(number: str, mult: str | None) -> Decimal | None:
 
 
 # ---------------------------------------------------------------------------- outcome
+
+
+def _any_of(words: tuple[str, ...] | set[str]) -> re.Pattern[str]:
+    """A search for any of these exact strings: one pass in C, where a Python loop of
+    `in` tests costs a call per word (and a case-blind pattern is slower still)."""
+    ordered = sorted(set(words), key=lambda word: (-len(word), word))
+    return re.compile("|".join(re.escape(word) for word in ordered) or r"(?!x)x")
+
 
 _B = r"(?<![\w'’])"  # a keyword starts a word
 _E = r"(?![\w'’])"  # ...and ends one, but not before an apostrophe: "won't" is not "won"
@@ -917,14 +932,23 @@ def _plain_words(text: str) -> str:
 _ARROW_CHARS = ("→", "->", "=>", "⇒", "➡", "»")
 
 
+# Words each clean-up needs in the line (lowercased) before its pattern is worth a pass.
+_STAGE_TERM_GATE = _any_of(("won", "lost", "decision", "proposal"))
+_PREVIOUS_GATE = _any_of(("previous", "old", "prior", "original", "former", "from"))
+
+
 def _clean_line(line: str) -> str:
     if any(arrow in line for arrow in _ARROW_CHARS):
         line = _current_stage(line)
-        line = _V.stage_before_arrow.sub(" ", line)
-        line = _STAGE_BEFORE_ARROW.sub(" ", line)
+        if _V.needs["stage"].search(_fold(line)):
+            line = _V.stage_before_arrow.sub(" ", line)
+        if _STAGE_TERM_GATE.search(line.lower()):
+            line = _STAGE_BEFORE_ARROW.sub(" ", line)
     if ":" in line or "=" in line:
-        line = _PREVIOUS_FIELD.sub(" ", line)
-        line = _V.previous_field.sub(" ", line)
+        if _PREVIOUS_GATE.search(line.lower()):
+            line = _PREVIOUS_FIELD.sub(" ", line)
+        if _V.needs["previous"].search(_fold(line)):
+            line = _V.previous_field.sub(" ", line)
     if "(" in line:
         line = _WAS_STAGE.sub(" ", line)
     if "from" in line.lower():
@@ -943,7 +967,7 @@ _MAX_HITS = 32
 
 
 def _find_hits(text: str) -> list[_Hit]:
-    if _REOPENED.search(text):
+    if "open" in text.lower() and _REOPENED.search(text):
         return []
     hits: list[_Hit] = []
     candidates = 0
@@ -970,13 +994,6 @@ _Match = tuple[Outcome, int, int, int, str | None]
 # Each rule group runs only on a line holding one of its words: one substring test is far
 # cheaper than a regex pass, and most lines of a post hold none of them.
 _GATES: tuple[tuple[re.Pattern[str], Callable[[str], Iterator[_Match]]], ...] = ()
-
-
-def _any_of(words: tuple[str, ...] | set[str]) -> re.Pattern[str]:
-    """A search for any of these exact strings: one pass in C, where a Python loop of
-    `in` tests costs a call per word (and a case-blind pattern is slower still)."""
-    ordered = sorted(set(words), key=lambda word: (-len(word), word))
-    return re.compile("|".join(re.escape(word) for word in ordered) or r"(?!x)x")
 
 
 def _line_matches(line: str) -> Iterator[_Match]:
@@ -1331,7 +1348,8 @@ class _Vocab:
     any_stage: re.Pattern[str]
     ask_outcome: re.Pattern[str]
     chatter: re.Pattern[str]
-    # Per word rule, words (folded, see _fold) a line must hold for the rule to match.
+    # Per word rule, words (folded, see _fold) a line must hold for the rule to match;
+    # "any" holds them all, with the lost_lead verbs and the stage names.
     needs: dict[str, re.Pattern[str]]
 
 
@@ -1444,7 +1462,7 @@ def _compile(words: DealWords) -> _Vocab:
             rule: _any_of(
                 _needed_words(phrase for table, key in keys for phrase in words.get(table, key))
             )
-            for rule, keys in _RULE_WORDS.items()
+            for rule, keys in {**_RULE_WORDS, **_CLEANUP_WORDS, "any": _ALL_RULE_WORDS}.items()
         },
     )
 
@@ -1464,6 +1482,19 @@ _RULE_WORDS: dict[str, tuple[tuple[str, str], ...]] = {
     "nd_lead": (("verbs", "no_decision"),),
     "statement": tuple(("statements", key) for key in SCHEMA["statements"]),
 }
+# Not rules, but clean-ups with the same kind of gate (see _clean_line).
+_CLEANUP_WORDS: dict[str, tuple[tuple[str, str], ...]] = {
+    "stage": tuple(("stages", key) for key in ("won", "lost", "no_decision", "proposal_sent")),
+    "previous": (("labels", "previous_stage"),),
+}
+_ALL_RULE_WORDS = (
+    *(pair for keys in _RULE_WORDS.values() for pair in keys),
+    ("verbs", "lost_lead"),
+    ("stages", "won"),
+    ("stages", "lost"),
+    ("stages", "no_decision"),
+    ("stages", "proposal_sent"),
+)
 # Folding makes a substring test as forgiving as the patterns: any case, any accent of
 # _ACCENTS, both apostrophes. Letters whose lowercase is two characters ("İ") or that
 # ignore-case matching pairs with a plain letter ("ı", "ſ") are mapped first.
@@ -1548,6 +1579,8 @@ def _word_matches(line: str) -> Iterator[_Match]:
     on a line holding one of the words it needs (_Vocab.needs)."""
     folded = _fold(line)
     needs = _V.needs
+    if needs["any"].search(folded) is None:
+        return  # not one word of any rule: most lines of a post
 
     def holds(rule: str) -> bool:
         return needs[rule].search(folded) is not None
@@ -2036,12 +2069,18 @@ def _parse(event: dict[str, Any], raw: str) -> DealSignal | None:
     )
 
 
+# What an owner mention and an owner e-mail cannot do without: a cheap first look, as
+# the owner patterns are tried at every character of the message.
+_LABELLED_MENTION = re.compile(r"[:=]\s*<@")
+_EMAIL_DOMAIN = re.compile(r"@[A-Za-z0-9-]+\.", re.I)
+
+
 def _rep(event: dict[str, Any], raw: str, text: str) -> tuple[str | None, str | None]:
     """Who the deal belongs to: a mention on an owner line, else the first mention, else
     an owner e-mail (with no user id, so the handler looks the owner up by e-mail instead
     of giving the deal to whoever typed it), else the person who posted."""
-    owner_mention = _V.owner_mention.search(raw)
-    owner = _V.owner_email.search(text)
+    owner_mention = _V.owner_mention.search(raw) if _LABELLED_MENTION.search(raw) else None
+    owner = _V.owner_email.search(text) if _EMAIL_DOMAIN.search(text) else None
     email = owner.group("email") if owner else None
     if owner_mention:
         return owner_mention.group(1), email
