@@ -205,7 +205,7 @@ that is only "won" or "lost" does not count: alone, it is too often a reply to s
 else.
 
 Work is bounded, whatever is pasted: a message is read up to its 2,400th character (its
-flattened text), for its outcome in its first 1,200, each line up to its 600th, and
+flattened text), for its outcome in its first 800, each line up to its 600th, and
 matching stops after 32 candidate matches
 (8 per rule and line). The parser remembers the last message it read, so needs_asking()
 right after parse_deal_message() does not parse it again.
@@ -960,8 +960,9 @@ def _clean_line(line: str) -> str:
 # characters a line is pasted text (a log, an e-mail), and reading on would only cost time.
 _LINE_LIMIT = 600
 # ...and the outcome is said in a post's first lines: a message is read for it up to this
-# many characters (the account, amount and owner are looked for in all of it).
-_TEXT_BUDGET = 1200
+# many characters (the account, amount and owner are looked for in all of it). A CRM alert
+# states its stage in its first few fields; the corpus's latest is 150 characters in.
+_TEXT_BUDGET = 800
 # A deal post makes a handful of matches; a paste of thousands of stage words stops here.
 _MAX_HITS = 32
 
