@@ -576,7 +576,8 @@ def parse_amount(text: str) -> tuple[Decimal, str | None] | None:
 
 def _amount_in(plain: str) -> tuple[Decimal, str | None] | None:
     """parse_amount() on text that is already plain (see _plain)."""
-    for label in _V.amount_label.finditer(plain):
+    labels = _V.amount_label.finditer(plain) if _V.needs["amount"].search(_fold(plain)) else ()
+    for label in labels:
         code = label.group("code")
         for pattern in (_PREFIXED, _SUFFIXED, _BARE_NUMBER):
             match = pattern.match(plain, label.end())
@@ -994,16 +995,16 @@ _Match = tuple[Outcome, int, int, int, str | None]
 
 # Each rule group runs only on a line holding one of its words: one substring test is far
 # cheaper than a regex pass, and most lines of a post hold none of them.
-_GATES: tuple[tuple[re.Pattern[str], Callable[[str], Iterator[_Match]]], ...] = ()
+_GATES: tuple[tuple[re.Pattern[str], Callable[[str, str], Iterator[_Match]]], ...] = ()
 
 
 def _line_matches(line: str) -> Iterator[_Match]:
     lowered = line.lower()
     for words, rules in _GATES:
         if words.search(lowered):
-            yield from rules(line)
+            yield from rules(line, lowered)
     # Each word rule has its own gate, so no pass of every phrase over the line first.
-    yield from _word_matches(line)
+    yield from _word_matches(line, lowered if line.isascii() else _fold(line))
 
 
 # Matches one rule looks at in one line: a deal line has one or two; a line repeating a
@@ -1033,8 +1034,7 @@ _RIVAL_VERB_GATE = _any_of(
 _DO_NOTHING_GATE = _any_of(("not", "status", "inertia", "decision"))
 
 
-def _stage_matches(line: str) -> Iterator[_Match]:
-    lowered = line.lower()
+def _stage_matches(line: str, lowered: str) -> Iterator[_Match]:
     for pattern, words in _STAGE_RULES:
         if words.search(lowered):
             for m in _each(pattern, line):
@@ -1044,15 +1044,14 @@ def _stage_matches(line: str) -> Iterator[_Match]:
             yield "no_decision", 3, m.start(), m.end(), None
 
 
-def _closed_matches(line: str) -> Iterator[_Match]:
+def _closed_matches(line: str, lowered: str) -> Iterator[_Match]:
     for m in _each(_CLOSED, line):
         if _REPORT_NEXT.match(line, m.end()) or _COUNT_BEFORE.search(_tail(line, m.start())):
             continue
         yield _group_outcome(m), 2, m.start(), m.end(), None
 
 
-def _won_lost_matches(line: str) -> Iterator[_Match]:
-    lowered = line.lower()
+def _won_lost_matches(line: str, lowered: str) -> Iterator[_Match]:
     if _DEAL_VERDICT_GATE.search(lowered):
         for m in _each(_DEAL_VERDICT, line):
             yield _group_outcome(m), 1, m.start(), m.end(), None
@@ -1079,7 +1078,7 @@ def _object_name(line: str, pos: int) -> tuple[str, int] | None:
     return found
 
 
-def _signed_matches(line: str) -> Iterator[_Match]:
+def _signed_matches(line: str, lowered: str) -> Iterator[_Match]:
     for m in _each(_CONTRACT_SIGNED, line):
         yield "won", 1, m.start(), m.end(), None
     for m in _each(_SIGNED_CONTRACT, line):
@@ -1113,8 +1112,7 @@ def _names_a_side_agreement(mid: str | None) -> bool:
     return any(word in _NOT_A_CONTRACT for word in words)
 
 
-def _lost_to_matches(line: str) -> Iterator[_Match]:
-    lowered = line.lower()
+def _lost_to_matches(line: str, lowered: str) -> Iterator[_Match]:
     if "lost" in lowered and "to" in lowered:  # every rule but the last is "lost … to …"
         yield from _lost_to_rival_matches(line)
     if _RIVAL_VERB_GATE.search(lowered):
@@ -1140,8 +1138,7 @@ def _lost_to_rival_matches(line: str) -> Iterator[_Match]:
             yield "lost", 1, m.start(), rival[1], None
 
 
-def _no_decision_matches(line: str) -> Iterator[_Match]:
-    lowered = line.lower()
+def _no_decision_matches(line: str, lowered: str) -> Iterator[_Match]:
     if _DO_NOTHING_GATE.search(lowered):
         for m in _each(_DO_NOTHING, line):
             yield "no_decision", 1, m.start(), m.end(), None
@@ -1166,7 +1163,7 @@ def _no_decision_matches(line: str) -> Iterator[_Match]:
             yield "no_decision", 1, m.start(), found[1], found[0]
 
 
-def _proposal_matches(line: str) -> Iterator[_Match]:
+def _proposal_matches(line: str, lowered: str) -> Iterator[_Match]:
     for m in _each(_PROPOSAL_SENT, line):
         if not _INTERNAL_PROPOSAL.match(line, m.end()):
             yield "proposal_sent", 1, m.start(), m.end(), None
@@ -1487,6 +1484,8 @@ _RULE_WORDS: dict[str, tuple[tuple[str, str], ...]] = {
 _CLEANUP_WORDS: dict[str, tuple[tuple[str, str], ...]] = {
     "stage": tuple(("stages", key) for key in ("won", "lost", "no_decision", "proposal_sent")),
     "previous": (("labels", "previous_stage"),),
+    "account": (("labels", "account"),),
+    "amount": (("labels", "amount"),),
 }
 _ALL_RULE_WORDS = (
     *(pair for keys in _RULE_WORDS.values() for pair in keys),
@@ -1558,7 +1557,7 @@ def _ended(line: str, end: int) -> bool:
 
 def _english_gates() -> None:
     global _GATES
-    gates: tuple[tuple[tuple[str, ...], Callable[[str], Iterator[_Match]]], ...] = (
+    gates: tuple[tuple[tuple[str, ...], Callable[[str, str], Iterator[_Match]]], ...] = (
         (("won", "lost", "decision", "proposal", "status", "nothing"), _stage_matches),
         (("closed",), _closed_matches),
         (("won", "lost"), _won_lost_matches),
@@ -1575,10 +1574,9 @@ def _english_gates() -> None:
 _WORD_ARROWS = ("→", "->", "=>", "⇒", "»")
 
 
-def _word_matches(line: str) -> Iterator[_Match]:
+def _word_matches(line: str, folded: str) -> Iterator[_Match]:
     """The rules whose words come from the word files (all languages). A rule runs only
     on a line holding one of the words it needs (_Vocab.needs)."""
-    folded = _fold(line)
     needs = _V.needs
     if needs["any"].search(folded) is None:
         return  # not one word of any rule: most lines of a post
@@ -1954,6 +1952,8 @@ def _find_account(
                 continue  # no "Label: value" here
             # The first pass only wants a field at the line start: a match there is what
             # a search would find first, for a fraction of the work.
+            if not _V.needs["account"].search(_fold(line)):
+                continue  # no account label in it
             field = _V.account_field.search(line) if anywhere else _V.account_field.match(line)
             if field is None:
                 continue
