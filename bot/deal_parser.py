@@ -206,8 +206,8 @@ else.
 
 Work is bounded, whatever is pasted: a message is read up to its 2,400th character (its
 flattened text), for its outcome in its first 800, each line up to its 600th, and
-matching stops after 32 candidate matches
-(8 per rule and line). The parser remembers the last message it read, so needs_asking()
+matching stops after 16 candidate matches (8 per rule and line); each rule runs only on a
+line holding a word it needs. The parser remembers the last message it read, so needs_asking()
 right after parse_deal_message() does not parse it again.
 
 Account
@@ -964,8 +964,9 @@ _LINE_LIMIT = 600
 # many characters (the account, amount and owner are looked for in all of it). A CRM alert
 # states its stage in its first few fields; the corpus's latest is 150 characters in.
 _TEXT_BUDGET = 800
-# A deal post makes a handful of matches; a paste of thousands of stage words stops here.
-_MAX_HITS = 32
+# A deal post makes a handful of matches (five at most in the corpus); a paste of
+# thousands of stage words stops here.
+_MAX_HITS = 16
 
 
 def _find_hits(text: str) -> list[_Hit]:
