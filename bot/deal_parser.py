@@ -1503,9 +1503,18 @@ _FOLD_SPECIAL = (("İ", "i"), ("ı", "i"), ("ſ", "s"), ("’", "'"))
 _FOLD_ACCENTS = tuple((ch, base) for base, group in _ACCENTS.items() for ch in group if ch != base)
 
 
+# Any character _fold() changes beyond lowercasing (accents in both cases).
+_FOLDABLE = re.compile(
+    "["
+    + "".join(special for special, _ in _FOLD_SPECIAL)
+    + "".join(accented + accented.upper() for accented, _ in _FOLD_ACCENTS)
+    + "]"
+)
+
+
 def _fold(text: str) -> str:
-    if text.isascii():
-        return text.lower()  # most lines: nothing to fold but the case
+    if text.isascii() or not _FOLDABLE.search(text):
+        return text.lower()  # most lines: nothing to fold but the case (İ has no other)
     # A few replace() calls: str.translate() looks up every character in Python objects.
     for special, plain in _FOLD_SPECIAL:
         if special in text:
@@ -1947,14 +1956,16 @@ def _account_in_line(hit: _Hit) -> str | None:
 def _find_account(
     event: dict[str, Any], raw_lines: list[str], lines: list[str], hits: list[_Hit]
 ) -> str | None:
+    # Only lines with a "Label: value" and an account label word can hold the field.
+    labelled = [
+        line
+        for line in lines
+        if (":" in line or "=" in line) and _V.needs["account"].search(_fold(line))
+    ]
     for anywhere in (False, True):
-        for line in lines:
-            if ":" not in line and "=" not in line:
-                continue  # no "Label: value" here
+        for line in labelled:
             # The first pass only wants a field at the line start: a match there is what
             # a search would find first, for a fraction of the work.
-            if not _V.needs["account"].search(_fold(line)):
-                continue  # no account label in it
             field = _V.account_field.search(line) if anywhere else _V.account_field.match(line)
             if field is None:
                 continue
