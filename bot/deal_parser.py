@@ -930,7 +930,7 @@ def _plain_words(text: str) -> str:
     return re.sub(r"[^\w\s'’/-]+", " ", text).strip()
 
 
-_ARROW_CHARS = ("→", "->", "=>", "⇒", "➡", "»")
+_ARROW_GATE = _any_of(("→", "->", "=>", "⇒", "➡", "»"))
 
 
 # Words each clean-up needs in the line (lowercased) before its pattern is worth a pass.
@@ -939,7 +939,7 @@ _PREVIOUS_GATE = _any_of(("previous", "old", "prior", "original", "former", "fro
 
 
 def _clean_line(line: str) -> str:
-    if any(arrow in line for arrow in _ARROW_CHARS):
+    if _ARROW_GATE.search(line):
         line = _current_stage(line)
         if _V.needs["stage"].search(_fold(line)):
             line = _V.stage_before_arrow.sub(" ", line)
@@ -1581,7 +1581,7 @@ def _english_gates() -> None:
     _GATES = tuple((_any_of(words), rules) for words, rules in gates)
 
 
-_WORD_ARROWS = ("→", "->", "=>", "⇒", "»")
+_WORD_ARROW_GATE = _any_of(("→", "->", "=>", "⇒", "»"))
 
 
 def _word_matches(line: str, folded: str) -> Iterator[_Match]:
@@ -1591,21 +1591,18 @@ def _word_matches(line: str, folded: str) -> Iterator[_Match]:
     if needs["any"].search(folded) is None:
         return  # not one word of any rule: most lines of a post
 
-    def holds(rule: str) -> bool:
-        return needs[rule].search(folded) is not None
-
-    if (":" in line or "=" in line) and holds("stage_field"):
+    if (":" in line or "=" in line) and needs["stage_field"].search(folded):
         for m in _each(_V.stage_field, line):
             yield _group_outcome(m), 3, m.start(), m.end(), None
-    if holds("move"):
+    if needs["move"].search(folded):
         for m in _each(_V.move, line):
             yield _group_outcome(m), 3, m.start(), m.end(), None
-    if any(arrow in line for arrow in _WORD_ARROWS):
+    if _WORD_ARROW_GATE.search(line):
         for m in _each(_V.arrow, line):
             yield _group_outcome(m), 3, m.start(), m.end(), None
-    if holds("closed"):
+    if needs["closed"].search(folded):
         yield from _word_closed_matches(line)
-    if holds("verb"):
+    if needs["verb"].search(folded):
         for m in _each(_V.verb, line):
             found = _leading_name(line, m.end())
             if found is None or _not_an_account(found[0]):
@@ -1617,20 +1614,20 @@ def _word_matches(line: str, folded: str) -> Iterator[_Match]:
         found = _leading_name(line, lead.end())
         if found and not _not_an_account(found[0]) and _ended(line, found[1]):
             yield "lost", 1, lead.start(), found[1], found[0]
-    if holds("lost_after"):
+    if needs["lost_after"].search(folded):
         for m in _each(_V.lost_after, line):
             found = _trailing_name(line[: m.start()])
             if found and not _not_an_account(found[0]) and not re.search(r"\w", line[: found[1]]):
                 yield "lost", 1, found[1], m.end(), found[0]
-    if holds("reason_lost"):
+    if needs["reason_lost"].search(folded):
         for m in _each(_V.reason_lost, line):
             yield "lost", 1, m.start(), m.end(), None
-    if holds("nd_lead"):
+    if needs["nd_lead"].search(folded):
         for m in _each(_V.nd_lead, line):
             found = _leading_name(line, m.end())
             if found and not _not_an_account(found[0]) and _ended(line, found[1]):
                 yield "no_decision", 1, m.start(), found[1], found[0]
-    if holds("statement"):
+    if needs["statement"].search(folded):
         for m in _each(_V.statement, line):
             if not (_V.report_next.match(line, m.end()) or _REPORT_NEXT.match(line, m.end())):
                 yield _group_outcome(m), 1, m.start(), m.end(), None
