@@ -1342,7 +1342,6 @@ class _Vocab:
     owner_mention: re.Pattern[str]
     amount_label: re.Pattern[str]
     open_stage: re.Pattern[str]
-    any_word: re.Pattern[str]  # any phrase of the rules above: the gate to _word_matches
     only_stage: re.Pattern[str]
     any_stage: re.Pattern[str]
     ask_outcome: re.Pattern[str]
@@ -1442,18 +1441,6 @@ def _compile(words: DealWords) -> _Vocab:
         ),
         open_stage=re.compile(rf"(?:{alt('stages', 'open')})(?:\s+\S+){{0,3}}", re.I),
         any_stage=re.compile(term, re.I),
-        any_word=re.compile(
-            _alternation(
-                [
-                    phrase
-                    for table in ("stages", "verbs", "statements", "reasons")
-                    for key, phrases in words.words.get(table, {}).items()
-                    if key not in ("move_to", "open")
-                    for phrase in phrases
-                ]
-            ),
-            re.I,
-        ),
         only_stage=re.compile(rf"\W*(?:{term})\W*", re.I),
         ask_outcome=re.compile(rf"{_WB}(?:{alt('ask', 'outcome')}){_WE}", re.I),
         chatter=re.compile(rf"{_WB}(?:{alt('ask', 'chatter')}){_WE}", re.I),
