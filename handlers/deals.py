@@ -21,7 +21,7 @@ from sqlalchemy import update
 from sqlmodel import col
 
 from bot import messages
-from bot.deal_parser import (
+from bot.deals.parser import (
     DealSignal,
     message_text,
     needs_asking,

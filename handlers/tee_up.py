@@ -19,7 +19,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from sqlmodel import col, select
 
-from bot.deal_parser import DealSignal
+from bot.deals.parser import DealSignal
 from bot.messages import Built, Texts
 from bot.messages.tee_up import ANSWERS, answer_text, tee_up_dm
 from bot.nudges.delivery import deliver

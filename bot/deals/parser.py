@@ -6,8 +6,8 @@ and who the rep is. The module is pure: it never calls Slack. A false DM is wors
 missed one, so every rule below is deliberately narrow and the non-triggers are tests.
 
 The grammar is code; its words are data. Stage names, field and owner labels, verbs,
-loss reasons and hedges live in ``bot/deal_words/{en,es,fr}.toml`` (format: see
-``bot/deal_words.py``), compiled into regexes at import; a team's own words are one more
+loss reasons and hedges live in ``bot/deals/words/{en,es,fr}.toml`` (format: see
+``bot/deals/vocabulary.py``), compiled into regexes at import; a team's own words are one more
 file in the folder named by the ``DEAL_WORDS_DIR`` setting (``use_deal_words()``). The
 English rules below keep their structure in code; the rules marked WORDS take every
 phrase from every language's file. ``tests/fixtures/deal_corpus.jsonl`` holds labelled
@@ -291,7 +291,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, Literal
 
-from bot.deal_words import SCHEMA, DealWords, DealWordsError, load_deal_words
+from bot.deals.vocabulary import SCHEMA, DealWords, DealWordsError, load_deal_words
 
 __all__ = [
     "ACCOUNT_LIMIT",
@@ -1241,7 +1241,7 @@ def parse_outcome(text: str) -> Outcome | None:
 
 
 # ------------------------------------------------------------------- word-driven rules
-# The words below come from bot/deal_words/*.toml (and a team's DEAL_WORDS_DIR): the
+# The words below come from bot/deals/words/*.toml (and a team's DEAL_WORDS_DIR): the
 # grammar is code, the vocabulary is data. They are compiled once, at import, and again
 # only when use_deal_words() is called with a team's folder.
 
