@@ -198,7 +198,7 @@ def audience(t: Texts, state: DealState, role: str) -> str:
     call; a shared lesson by the team."""
     if role == "manager":
         return t("privacy.you_and", who=f"<@{state.deal.rep_slack_id}>")
-    if state.run is not None and (state.run.data or {}).get("shared"):
+    if state.data.shared:
         return t("privacy.you_and_team")
     if state.call is not None and state.call.state != debriefs.DECLINED:
         return t("privacy.you_and", who=f"<@{state.call.user_slack_id}>")

@@ -69,7 +69,7 @@ async def _script(
         account=deal.account,
         outcome=deal.outcome,
         stage=stage,
-        guess=run.data.get("guess"),
+        guess=state.data.guess,
     )
     if new:
         channel, ts = await post_dm(client, click.user_id, built, channel=click.channel)
@@ -105,7 +105,7 @@ async def debrief_command(call: CommandCall) -> None:
     assert deal.id is not None
     await call.ack()
     if deal.outcome == "won":
-        view = msg.win_log_modal(t, deal_id=deal.id, initial=run.data.get("win"))
+        view = msg.win_log_modal(t, deal_id=deal.id, initial=debriefs.debrief_data(run).win)
         open_view_after_ack(rt, call.client, call.trigger_id, view, name=ids.WIN_LOG_VIEW)
         return
     click = Click(
@@ -181,7 +181,7 @@ async def on_tell_manager(c: DealClick) -> None:
 
 @deal_button("guess-open")
 async def on_guess_open(c: DealClick) -> None:
-    initial = c.state.run.data.get("guess") if c.state.run else None
+    initial = c.state.data.guess
     view = msg.guess_modal(
         c.t, deal_id=c.deal_id, initial=initial, audience=audience(c.t, c.state, "rep")
     )
@@ -206,21 +206,21 @@ async def on_guess_saved(
         await ack(response_action="errors", errors={ids.GUESS_FIELD: t("errors.deal_gone")})
         return
     await ack()
-    run = state.run
+    run, data = state.run, state.data
     click = Click(
         team_id=team_id,
         user_id=user_id,
         value=str(deal_id),
-        channel=run.data.get("script_channel") or run.data.get("dm_channel"),
-        message_ts=run.data.get("script_ts"),
+        channel=data.script_channel or data.dm_channel,
+        message_ts=data.script_ts,
         trigger_id=None,
     )
 
     async def work() -> None:
         await _save_run(rt, run.id, guess=guess)
         # The script the guess was written from shows it (in place when it was posted).
-        stage = str(run.data.get("stage") or "opener")
-        await _script(rt, client, click, t, stage=stage, new=not run.data.get("script_ts"))
+        stage = data.stage or "opener"
+        await _script(rt, client, click, t, stage=stage, new=not data.script_ts)
 
     rt.spawn(work(), name=f"guess:{deal_id}")
 
@@ -233,9 +233,8 @@ async def _open_log(c: DealClick, role: str) -> None:
     if role == "manager" and (state.call is None or state.call.user_slack_id != c.click.user_id):
         # Only the manager who was asked logs the call; anyone else gets the rep's form.
         role = "rep"
-    run = state.call if role == "manager" else state.run
-    data = run.data if run is not None else {}
-    initial = data.get("draft") or data.get("client")
+    data = state.call_data if role == "manager" else state.data
+    initial = data.draft or data.client
     view = msg.loss_log_modal(
         c.t, deal_id=c.deal_id, role=role, initial=initial, audience=audience(c.t, state, role)
     )

@@ -137,7 +137,7 @@ def _local_date(deal: Deal, tz: str | None) -> str:
 
 
 def _rep(call: RitualRun, deal: Deal) -> str:
-    return str(call.data.get("rep") or deal.rep_slack_id or "")
+    return str(debriefs.call_data(call).rep or deal.rep_slack_id or "")
 
 
 async def render_streak_offer(rt: Runtime, nudge: Nudge, person: Person) -> Built | None:
@@ -168,7 +168,7 @@ async def render_manager_dm(rt: Runtime, nudge: Nudge, person: Person) -> Built 
     if call is None or call.state != debriefs.OPEN or deal.id is None:
         return None
     t = Texts(rt.catalog, person.locale)
-    data = run.data if run is not None else {}
+    data = debriefs.debrief_data(run) if run is not None else debriefs.DebriefData()
     return msg.manager_dm(
         t,
         deal_id=deal.id,
@@ -176,8 +176,8 @@ async def render_manager_dm(rt: Runtime, nudge: Nudge, person: Person) -> Built 
         account=deal.account,
         amount=messages.format_amount(deal.amount, deal.currency) or t("common.not_set"),
         date=_local_date(deal, person.tz),
-        notes=data.get("client") or data.get("draft"),
-        guess=data.get("guess"),
+        notes=data.client or data.draft,
+        guess=data.guess,
     )
 
 
@@ -202,14 +202,15 @@ async def render_result(rt: Runtime, nudge: Nudge, person: Person) -> Built | No
     if found is None:
         return None
     deal, call, run = found
-    if call is None or not call.data.get("client"):
+    answers = debriefs.call_data(call).client if call is not None else None
+    if call is None or not answers:
         return None
     return msg.rep_result(
         Texts(rt.catalog, person.locale),
         manager=call.user_slack_id,
         account=deal.account,
-        answers=call.data["client"],
-        guess=(run.data.get("guess") if run is not None else None),
+        answers=answers,
+        guess=(debriefs.debrief_data(run).guess if run is not None else None),
     )
 
 

@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 @deal_button("win-log-open")
 async def on_open(c: DealClick) -> None:
-    initial = c.state.run.data.get("win") if c.state.run is not None else None
+    initial = c.state.data.win
     view = msg.win_log_modal(
         c.t, deal_id=c.deal_id, initial=initial, audience=audience(c.t, c.state, "rep")
     )

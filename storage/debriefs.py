@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
@@ -25,6 +26,101 @@ LOGGED = "logged"
 # would offer the manager call to reps whose clients simply stalled. Any other outcome
 # (won, no decision) ends the streak.
 STREAK_OUTCOMES = frozenset({"lost"})
+
+
+class RunData(BaseModel):
+    """What a debrief or manager-call run collects, as stored in `RitualRun.data`.
+
+    Validated when read (`debrief_data`, `call_data`) and written back through
+    `write_debrief` / `write_call` only, with exactly the keys that were set: rows
+    written before this model read unchanged, and keys other rituals add pass through
+    (`extra="allow"`)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    # The log's answers wait as a draft, numbered, until the loop-back is confirmed.
+    draft: dict[str, str] | None = None
+    draft_rev: int | None = None
+    client: dict[str, str] | None = None  # the client's answer, once confirmed
+    logged_at: str | None = None
+
+
+class DebriefData(RunData):
+    """The rep's win or loss debrief."""
+
+    dm_channel: str | None = None  # the deal DM (handlers/deals.py)
+    dm_ts: str | None = None
+    mode: str | None = None  # heard / helped / hugged
+    stage: str | None = None  # where the call script is
+    script_channel: str | None = None
+    script_ts: str | None = None
+    guess: str | None = None  # the rep's own guess, before the client's answer
+    logged_by: str | None = None  # "rep", or "manager" when the manager's call logged it
+    win: dict[str, Any] | None = None  # the win log's answers
+    shared: bool | None = None  # a lesson shared with the team
+    shared_at: str | None = None
+
+
+class CallData(RunData):
+    """The manager's call on a rep's lost deal."""
+
+    rep: str | None = None
+    saves: int | None = None  # how often the manager confirmed a log (each tells the rep)
+
+
+def debrief_data(run: RitualRun) -> DebriefData:
+    return DebriefData.model_validate(run.data or {})
+
+
+def call_data(run: RitualRun) -> CallData:
+    return CallData.model_validate(run.data or {})
+
+
+def _write(
+    run: RitualRun,
+    model: type[RunData],
+    now: datetime,
+    state: str | None,
+    drop: tuple[str, ...],
+    changes: dict[str, Any],
+) -> RunData:
+    merged = {k: v for k, v in {**(run.data or {}), **changes}.items() if k not in drop}
+    data = model.model_validate(merged)
+    # A new dict each time: SQLAlchemy only sees a JSON column change on assignment.
+    run.data = data.model_dump(mode="json", exclude_unset=True)
+    run.updated_at = now
+    if state:
+        run.state = state
+    return data
+
+
+def write_debrief(
+    run: RitualRun,
+    now: datetime,
+    *,
+    state: str | None = None,
+    drop: tuple[str, ...] = (),
+    **changes: Any,
+) -> DebriefData:
+    """The one way the debrief listeners change a debrief's data: `changes` merged in and
+    validated, `drop` removed, `state` set when given."""
+    data = _write(run, DebriefData, now, state, drop, changes)
+    assert isinstance(data, DebriefData)
+    return data
+
+
+def write_call(
+    run: RitualRun,
+    now: datetime,
+    *,
+    state: str | None = None,
+    drop: tuple[str, ...] = (),
+    **changes: Any,
+) -> CallData:
+    """`write_debrief` for a manager call's data."""
+    data = _write(run, CallData, now, state, drop, changes)
+    assert isinstance(data, CallData)
+    return data
 
 
 def debrief_run(*, session: Session, deal_id: int) -> RitualRun | None:
@@ -166,6 +262,15 @@ class DealState:
     run: RitualRun | None  # the rep's win / loss debrief
     call: RitualRun | None  # the manager call, if one was asked for
 
+    @property
+    def data(self) -> DebriefData:
+        """The debrief's data (empty when there is no debrief)."""
+        return debrief_data(self.run) if self.run is not None else DebriefData()
+
+    @property
+    def call_data(self) -> CallData:
+        return call_data(self.call) if self.call is not None else CallData()
+
 
 def deal_state(*, session: Session, deal_id: int | None) -> DealState | None:
     """The deal behind a button, its debrief and its manager call."""
@@ -188,15 +293,13 @@ def get_deal(*, session: Session, deal_id: int) -> Deal | None:
 def save_run(
     *, session: Session, run_id: int | None, now: datetime, state: str | None = None, **changes: Any
 ) -> RitualRun | None:
-    """Merge `changes` into a run's data; `state` sets its state too."""
+    """Merge `changes` into a debrief's data; `state` sets its state too."""
     if run_id is None:
         return None
     run = session.get(RitualRun, run_id)
     if run is None:
         return None
-    update_data(run, now, **changes)
-    if state:
-        run.state = state
+    write_debrief(run, now, state=state, **changes)
     session.add(run)
     return run
 
@@ -210,16 +313,16 @@ def claim_choice(
     if run_id is None:
         return False
     run = session.get(RitualRun, run_id, with_for_update=True)
-    if run is None or run.data.get(field) == value:
+    if run is None or getattr(debrief_data(run), field, None) == value:
         return False
-    update_data(run, now, **{field: value})
+    _write(run, DebriefData, now, None, (), {field: value})
     session.add(run)
     return True
 
 
-def draft_is_stale(data: dict[str, Any], rev: int | None) -> bool:
+def draft_is_stale(data: RunData, rev: int | None) -> bool:
     """Was the clicked summary replaced by a newer draft (or confirmed after one)?"""
-    return rev is not None and int(data.get("draft_rev") or 0) != rev
+    return rev is not None and (data.draft_rev or 0) != rev
 
 
 def store_draft(
@@ -238,8 +341,12 @@ def store_draft(
     )
     if run is None:
         return deal, None
-    rev = int(run.data.get("draft_rev") or 0) + 1
-    update_data(run, now, draft=answers, draft_rev=rev)
+    if role == "manager":
+        rev = (call_data(run).draft_rev or 0) + 1
+        write_call(run, now, draft=answers, draft_rev=rev)
+    else:
+        rev = (debrief_data(run).draft_rev or 0) + 1
+        write_debrief(run, now, draft=answers, draft_rev=rev)
     session.add(run)
     return deal, rev
 
@@ -254,17 +361,23 @@ def confirm_rep_log(
     run = debrief_run(session=session, deal_id=deal_id)
     if deal is None or run is None:
         return None
-    if draft_is_stale(run.data, rev):
+    data = debrief_data(run)
+    if draft_is_stale(data, rev):
         return STALE
-    if not run.data.get("draft"):
+    if not data.draft:
         return None
-    answers = dict(run.data["draft"])
-    data = {k: v for k, v in run.data.items() if k != "draft"}
-    run.data = {**data, "client": answers, "logged_at": now.isoformat(), "logged_by": "rep"}
-    run.state = LOGGED
-    run.updated_at = now
+    answers = dict(data.draft)
+    write_debrief(
+        run,
+        now,
+        state=LOGGED,
+        drop=("draft",),
+        client=answers,
+        logged_at=now.isoformat(),
+        logged_by="rep",
+    )
     session.add(run)
-    return deal, answers, run.data.get("guess")
+    return deal, answers, data.guess
 
 
 def latest_debrief(
@@ -305,8 +418,7 @@ def save_win(
     run = debrief_run(session=session, deal_id=deal_id)
     if deal is None or run is None:
         return None
-    update_data(run, now, win=answers, logged_at=now.isoformat())
-    run.state = LOGGED
+    write_debrief(run, now, state=LOGGED, win=answers, logged_at=now.isoformat())
     session.add(run)
     return deal
 
@@ -318,7 +430,7 @@ def share_lesson(*, session: Session, deal_id: int, now: datetime) -> str | None
     run = debrief_run(session=session, deal_id=deal_id)
     if deal is None or run is None or run.state != LOGGED:
         return None
-    update_data(run, now, shared=True, shared_at=now.isoformat())
+    write_debrief(run, now, shared=True, shared_at=now.isoformat())
     session.add(run)
     return deal.account
 
@@ -368,7 +480,7 @@ def open_call(
         deal_id=deal_id,
         account=deal.account,
         state=OPEN,
-        data={"rep": rep},
+        data=CallData(rep=rep).model_dump(exclude_unset=True),
         created_at=now,
         updated_at=now,
     )
@@ -420,23 +532,25 @@ def confirm_call(
     call = manager_call_run(session=session, deal_id=deal_id)
     if deal is None or call is None:
         return None
-    if draft_is_stale(call.data, rev):
+    data = call_data(call)
+    if draft_is_stale(data, rev):
         return STALE
-    if not call.data.get("draft"):
+    if not data.draft:
         return None
-    answers = dict(call.data["draft"])
-    saves = int(call.data.get("saves") or 0) + 1
-    kept = {k: v for k, v in call.data.items() if k != "draft"}
-    call.data = {**kept, "client": answers, "logged_at": now.isoformat(), "saves": saves}
-    call.state = LOGGED
-    call.updated_at = now
+    answers = dict(data.draft)
+    saves = (data.saves or 0) + 1
+    logged_at = now.isoformat()
+    write_call(
+        call, now, state=LOGGED, drop=("draft",), client=answers, logged_at=logged_at, saves=saves
+    )
     session.add(call)
     run = debrief_run(session=session, deal_id=deal_id)
-    if run is not None and (run.state != LOGGED or run.data.get("logged_by") == "manager"):
-        update_data(run, now, client=answers, logged_by="manager", logged_at=now.isoformat())
-        run.state = LOGGED
+    if run is not None and (run.state != LOGGED or debrief_data(run).logged_by == "manager"):
+        write_debrief(
+            run, now, state=LOGGED, client=answers, logged_by="manager", logged_at=logged_at
+        )
         session.add(run)
-    rep = str(call.data.get("rep") or deal.rep_slack_id or "")
+    rep = str(data.rep or deal.rep_slack_id or "")
     nudge = nudges.schedule(
         session=session,
         team_id=deal.team_id,
@@ -460,7 +574,7 @@ def decline_call(*, session: Session, deal_id: int, now: datetime) -> CallDone |
     call.state = DECLINED
     call.updated_at = now
     session.add(call)
-    rep = str(call.data.get("rep") or deal.rep_slack_id or "")
+    rep = str(call_data(call).rep or deal.rep_slack_id or "")
     nudge = nudges.schedule(
         session=session,
         team_id=deal.team_id,
