@@ -4,16 +4,24 @@ cannot be right is refused before it is stored."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 
+from bot.slack import ids
+from handlers import win_debrief
+from handlers.common import RT
 from storage import debriefs
 from storage.db import create_db_and_tables, make_engine, unit_of_work
 from storage.models import Deal, RitualRun
+from tests.conftest import REP, RunningBot
+from tests.debrief_steps import close_deal, runs
 
 NOW = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
 # The shape a loss debrief's data had before the model, as the listeners wrote it key by
@@ -129,3 +137,33 @@ def test_an_empty_row_gets_only_what_was_written(engine: Engine) -> None:
             session=s, run_id=run.id, field="mode", value="heard", now=NOW
         )
     assert _stored(engine, deal_id) == ("dm_sent", {"mode": "heard"})
+
+
+def test_a_listener_can_be_called_directly_with_its_context(bot: RunningBot) -> None:
+    """Listeners are module-level and find the runtime in Bolt's context: a missing
+    required answer is refused in the modal, and nothing is stored."""
+    close_deal(bot, "won", "Initech", REP)
+    [run] = runs(bot, "win_debrief")
+    deal_id = run.deal_id
+    acked: list[dict[str, Any]] = []
+
+    async def ack(**kwargs: Any) -> None:
+        acked.append(kwargs)
+
+    body = {
+        "type": "view_submission",
+        "user": {"id": REP, "team_id": bot.rt.team_id},
+        "view": {
+            "callback_id": ids.WIN_LOG_VIEW,
+            "private_metadata": json.dumps({ids.META_DEAL: deal_id}),
+            "state": {"values": {"why": {ids.FIELD_VALUE: {"value": "  "}}}},
+        },
+    }
+    context = {RT: bot.rt}
+    asyncio.run(win_debrief.on_submit(ack, body, bot.rt.client, context))  # type: ignore[arg-type]
+    required = bot.rt.catalog.text("en", "errors.required_field")
+    assert acked == [
+        {"response_action": "errors", "errors": {"appealed": required, "why": required}}
+    ]
+    [run] = runs(bot, "win_debrief")
+    assert "win" not in run.data and run.state != debriefs.LOGGED
