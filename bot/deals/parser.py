@@ -1133,10 +1133,10 @@ def _lost_to_rival_matches(line: str) -> Iterator[_Match]:
     for m in _each(_LOST_TO_RIVAL, line):
         yield "lost", 1, m.start(), m.end(), None
     for m in _each(_LOST_TO, line):
-        rival = _leading_name(line, m.end())
+        rival_name = _leading_name(line, m.end())
         subject = _LOST_TO_SUBJECT.search(_tail(line, m.start()))
-        if rival and not _not_an_account(rival[0]) and subject:
-            yield "lost", 1, m.start(), rival[1], None
+        if rival_name and not _not_an_account(rival_name[0]) and subject:
+            yield "lost", 1, m.start(), rival_name[1], None
 
 
 def _no_decision_matches(line: str, lowered: str) -> Iterator[_Match]:
