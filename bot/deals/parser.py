@@ -1577,7 +1577,26 @@ def _word_matches(line: str, folded: str) -> Iterator[_Match]:
     needs = _V.needs
     if needs["any"].search(folded) is None:
         return  # not one word of any rule: most lines of a post
+    # The rule families keep the order they always ran in: the hits keep it, and a line
+    # past _MAX_HITS keeps only its first matches.
+    yield from _word_stage_matches(line, folded)
+    if needs["closed"].search(folded):
+        yield from _word_closed_matches(line)
+    if needs["verb"].search(folded):
+        yield from _word_verb_matches(line)
+    yield from _word_lost_matches(line, folded)
+    if needs["nd_lead"].search(folded):
+        yield from _word_no_decision_lead_matches(line)
+    if needs["statement"].search(folded):
+        yield from _word_statement_matches(line)
 
+
+def _word_stage_matches(line: str, folded: str) -> Iterator[_Match]:
+    """A stage written as a field, a move or an arrow: the strongest evidence (3), as
+    CRM notifications write it."""
+    needs = _V.needs
+    # A field needs its separator: most lines have neither, and the check is cheaper
+    # than the regular expression.
     if (":" in line or "=" in line) and needs["stage_field"].search(folded):
         for m in _each(_V.stage_field, line):
             yield _group_outcome(m), 3, m.start(), m.end(), None
@@ -1587,37 +1606,55 @@ def _word_matches(line: str, folded: str) -> Iterator[_Match]:
     if _WORD_ARROW_GATE.search(line):
         for m in _each(_V.arrow, line):
             yield _group_outcome(m), 3, m.start(), m.end(), None
-    if needs["closed"].search(folded):
-        yield from _word_closed_matches(line)
-    if needs["verb"].search(folded):
-        for m in _each(_V.verb, line):
-            found = _leading_name(line, m.end())
-            if found is None or _not_an_account(found[0]):
-                continue
-            if _AFTER_VERB_NAME.match(line, found[1]) or _ended(line, found[1]):
-                yield _group_outcome(m), 1, m.start(), found[1], found[0]
+
+
+def _word_verb_matches(line: str) -> Iterator[_Match]:
+    """A verb before an account ("we won Acme"): it counts only when the account ends its
+    clause or runs into punctuation, an amount or a linking word (_AFTER_VERB_NAME)."""
+    for m in _each(_V.verb, line):
+        found = _leading_name(line, m.end())
+        if found is None or _not_an_account(found[0]):
+            continue
+        if _AFTER_VERB_NAME.match(line, found[1]) or _ended(line, found[1]):
+            yield _group_outcome(m), 1, m.start(), found[1], found[0]
+
+
+def _word_lost_matches(line: str, folded: str) -> Iterator[_Match]:
+    """The losses the word files spell out: a leading "Lost:" before a name, a name
+    before "lost", and a stated reason for a loss."""
+    needs = _V.needs
     lead = _V.lost_lead.match(line)
     if lead:
         found = _leading_name(line, lead.end())
         if found and not _not_an_account(found[0]) and _ended(line, found[1]):
             yield "lost", 1, lead.start(), found[1], found[0]
     if needs["lost_after"].search(folded):
-        for m in _each(_V.lost_after, line):
-            found = _trailing_name(line[: m.start()])
-            if found and not _not_an_account(found[0]) and not re.search(r"\w", line[: found[1]]):
-                yield "lost", 1, found[1], m.end(), found[0]
+        yield from _word_lost_after_matches(line)
     if needs["reason_lost"].search(folded):
         for m in _each(_V.reason_lost, line):
             yield "lost", 1, m.start(), m.end(), None
-    if needs["nd_lead"].search(folded):
-        for m in _each(_V.nd_lead, line):
-            found = _leading_name(line, m.end())
-            if found and not _not_an_account(found[0]) and _ended(line, found[1]):
-                yield "no_decision", 1, m.start(), found[1], found[0]
-    if needs["statement"].search(folded):
-        for m in _each(_V.statement, line):
-            if not (_V.report_next.match(line, m.end()) or _REPORT_NEXT.match(line, m.end())):
-                yield _group_outcome(m), 1, m.start(), m.end(), None
+
+
+def _word_lost_after_matches(line: str) -> Iterator[_Match]:
+    for m in _each(_V.lost_after, line):
+        found = _trailing_name(line[: m.start()])
+        # Only a name that opens the line: "Acme lost", not "we told Acme we lost".
+        if found and not _not_an_account(found[0]) and not re.search(r"\w", line[: found[1]]):
+            yield "lost", 1, found[1], m.end(), found[0]
+
+
+def _word_no_decision_lead_matches(line: str) -> Iterator[_Match]:
+    for m in _each(_V.nd_lead, line):
+        found = _leading_name(line, m.end())
+        if found and not _not_an_account(found[0]) and _ended(line, found[1]):
+            yield "no_decision", 1, m.start(), found[1], found[0]
+
+
+def _word_statement_matches(line: str) -> Iterator[_Match]:
+    for m in _each(_V.statement, line):
+        # "closed won deals this quarter" announces a report, not a deal.
+        if not (_V.report_next.match(line, m.end()) or _REPORT_NEXT.match(line, m.end())):
+            yield _group_outcome(m), 1, m.start(), m.end(), None
 
 
 def _word_closed_matches(line: str) -> Iterator[_Match]:
