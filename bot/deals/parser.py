@@ -1977,6 +1977,29 @@ def _account_in_line(hit: _Hit) -> str | None:
 def _find_account(
     event: dict[str, Any], raw_lines: list[str], lines: list[str], hits: list[_Hit]
 ) -> str | None:
+    """The account, from the most to the least explicit place it can be written: a
+    labelled field, an attachment's title, the words around an outcome, a bold line, the
+    line after an outcome, anywhere on an outcome's line, a link's label."""
+    return (
+        _account_from_fields(lines)
+        or _account_from_titles(event)
+        or _first_account(hits, _account_near)
+        or _account_from_bold_lines(raw_lines)
+        or _first_account(hits, lambda hit: _name_line(lines, hit.index + 1))
+        or _first_account(hits, _account_in_line)
+        or _account_from_link_labels(raw_lines)
+    )
+
+
+def _first_account(hits: list[_Hit], find: Callable[[_Hit], str | None]) -> str | None:
+    for hit in hits:
+        name = find(hit)
+        if name:
+            return name
+    return None
+
+
+def _account_from_fields(lines: list[str]) -> str | None:
     # Only lines with a "Label: value" and an account label word can hold the field.
     labelled = [
         line
@@ -1985,41 +2008,47 @@ def _find_account(
     ]
     for anywhere in (False, True):
         for line in labelled:
-            # The first pass only wants a field at the line start: a match there is what
-            # a search would find first, for a fraction of the work.
-            field = _V.account_field.search(line) if anywhere else _V.account_field.match(line)
-            if field is None:
-                continue
-            if field.start() > 0 and not _FIELD_BEFORE.search(_tail(line, field.start())):
-                continue  # "Propietario del negocio:" is the owner's label, not "Negocio:"
-            name = _clean_account(field.group("value"))
+            name = _account_field_value(line, anywhere=anywhere)
             if name:
                 return name
+    return None
+
+
+def _account_field_value(line: str, *, anywhere: bool) -> str | None:
+    # The first pass only wants a field at the line start: a match there is what
+    # a search would find first, for a fraction of the work.
+    field = _V.account_field.search(line) if anywhere else _V.account_field.match(line)
+    if field is None:
+        return None
+    if field.start() > 0 and not _FIELD_BEFORE.search(_tail(line, field.start())):
+        return None  # "Propietario del negocio:" is the owner's label, not "Negocio:"
+    return _clean_account(field.group("value"))
+
+
+def _account_from_titles(event: dict[str, Any]) -> str | None:
     for title in _titles(event):
         title_hits = _find_hits(_plain(title))
         if title_hits:
+            # A title with an outcome ("Acme – Closed Won") names the account beside it.
             name = next((n for h in title_hits if (n := _account_near(h))), None)
         else:
             name = _clean_account(title)
         if name:
             return name
-    for hit in hits:
-        name = _account_near(hit)
-        if name:
-            return name
+    return None
+
+
+def _account_from_bold_lines(raw_lines: list[str]) -> str | None:
     for raw in raw_lines:
         bold = _BOLD_LINE.match(raw)
         name = _clean_account(bold.group(1)) if bold else None
         if name:
             return name
-    for hit in hits:
-        name = _name_line(lines, hit.index + 1)
-        if name:
-            return name
-    for hit in hits:
-        name = _account_in_line(hit)
-        if name:
-            return name
+    return None
+
+
+def _account_from_link_labels(raw_lines: list[str]) -> str | None:
+    # A link labelled with a name and nothing else ("<https://crm/…|Acme Corp>").
     for raw in raw_lines:
         for link in _LINK_LABEL.finditer(raw):
             label = _plain(link.group(1)).strip()
