@@ -1133,10 +1133,10 @@ def _lost_to_rival_matches(line: str) -> Iterator[_Match]:
     for m in _each(_LOST_TO_RIVAL, line):
         yield "lost", 1, m.start(), m.end(), None
     for m in _each(_LOST_TO, line):
-        rival = _leading_name(line, m.end())
+        rival_name = _leading_name(line, m.end())
         subject = _LOST_TO_SUBJECT.search(_tail(line, m.start()))
-        if rival and not _not_an_account(rival[0]) and subject:
-            yield "lost", 1, m.start(), rival[1], None
+        if rival_name and not _not_an_account(rival_name[0]) and subject:
+            yield "lost", 1, m.start(), rival_name[1], None
 
 
 def _no_decision_matches(line: str, lowered: str) -> Iterator[_Match]:
@@ -1577,7 +1577,26 @@ def _word_matches(line: str, folded: str) -> Iterator[_Match]:
     needs = _V.needs
     if needs["any"].search(folded) is None:
         return  # not one word of any rule: most lines of a post
+    # The rule families keep the order they always ran in: the hits keep it, and a line
+    # past _MAX_HITS keeps only its first matches.
+    yield from _word_stage_matches(line, folded)
+    if needs["closed"].search(folded):
+        yield from _word_closed_matches(line)
+    if needs["verb"].search(folded):
+        yield from _word_verb_matches(line)
+    yield from _word_lost_matches(line, folded)
+    if needs["nd_lead"].search(folded):
+        yield from _word_no_decision_lead_matches(line)
+    if needs["statement"].search(folded):
+        yield from _word_statement_matches(line)
 
+
+def _word_stage_matches(line: str, folded: str) -> Iterator[_Match]:
+    """A stage written as a field, a move or an arrow: the strongest evidence (3), as
+    CRM notifications write it."""
+    needs = _V.needs
+    # A field needs its separator: most lines have neither, and the check is cheaper
+    # than the regular expression.
     if (":" in line or "=" in line) and needs["stage_field"].search(folded):
         for m in _each(_V.stage_field, line):
             yield _group_outcome(m), 3, m.start(), m.end(), None
@@ -1587,37 +1606,55 @@ def _word_matches(line: str, folded: str) -> Iterator[_Match]:
     if _WORD_ARROW_GATE.search(line):
         for m in _each(_V.arrow, line):
             yield _group_outcome(m), 3, m.start(), m.end(), None
-    if needs["closed"].search(folded):
-        yield from _word_closed_matches(line)
-    if needs["verb"].search(folded):
-        for m in _each(_V.verb, line):
-            found = _leading_name(line, m.end())
-            if found is None or _not_an_account(found[0]):
-                continue
-            if _AFTER_VERB_NAME.match(line, found[1]) or _ended(line, found[1]):
-                yield _group_outcome(m), 1, m.start(), found[1], found[0]
+
+
+def _word_verb_matches(line: str) -> Iterator[_Match]:
+    """A verb before an account ("we won Acme"): it counts only when the account ends its
+    clause or runs into punctuation, an amount or a linking word (_AFTER_VERB_NAME)."""
+    for m in _each(_V.verb, line):
+        found = _leading_name(line, m.end())
+        if found is None or _not_an_account(found[0]):
+            continue
+        if _AFTER_VERB_NAME.match(line, found[1]) or _ended(line, found[1]):
+            yield _group_outcome(m), 1, m.start(), found[1], found[0]
+
+
+def _word_lost_matches(line: str, folded: str) -> Iterator[_Match]:
+    """The losses the word files spell out: a leading "Lost:" before a name, a name
+    before "lost", and a stated reason for a loss."""
+    needs = _V.needs
     lead = _V.lost_lead.match(line)
     if lead:
         found = _leading_name(line, lead.end())
         if found and not _not_an_account(found[0]) and _ended(line, found[1]):
             yield "lost", 1, lead.start(), found[1], found[0]
     if needs["lost_after"].search(folded):
-        for m in _each(_V.lost_after, line):
-            found = _trailing_name(line[: m.start()])
-            if found and not _not_an_account(found[0]) and not re.search(r"\w", line[: found[1]]):
-                yield "lost", 1, found[1], m.end(), found[0]
+        yield from _word_lost_after_matches(line)
     if needs["reason_lost"].search(folded):
         for m in _each(_V.reason_lost, line):
             yield "lost", 1, m.start(), m.end(), None
-    if needs["nd_lead"].search(folded):
-        for m in _each(_V.nd_lead, line):
-            found = _leading_name(line, m.end())
-            if found and not _not_an_account(found[0]) and _ended(line, found[1]):
-                yield "no_decision", 1, m.start(), found[1], found[0]
-    if needs["statement"].search(folded):
-        for m in _each(_V.statement, line):
-            if not (_V.report_next.match(line, m.end()) or _REPORT_NEXT.match(line, m.end())):
-                yield _group_outcome(m), 1, m.start(), m.end(), None
+
+
+def _word_lost_after_matches(line: str) -> Iterator[_Match]:
+    for m in _each(_V.lost_after, line):
+        found = _trailing_name(line[: m.start()])
+        # Only a name that opens the line: "Acme lost", not "we told Acme we lost".
+        if found and not _not_an_account(found[0]) and not re.search(r"\w", line[: found[1]]):
+            yield "lost", 1, found[1], m.end(), found[0]
+
+
+def _word_no_decision_lead_matches(line: str) -> Iterator[_Match]:
+    for m in _each(_V.nd_lead, line):
+        found = _leading_name(line, m.end())
+        if found and not _not_an_account(found[0]) and _ended(line, found[1]):
+            yield "no_decision", 1, m.start(), found[1], found[0]
+
+
+def _word_statement_matches(line: str) -> Iterator[_Match]:
+    for m in _each(_V.statement, line):
+        # "closed won deals this quarter" announces a report, not a deal.
+        if not (_V.report_next.match(line, m.end()) or _REPORT_NEXT.match(line, m.end())):
+            yield _group_outcome(m), 1, m.start(), m.end(), None
 
 
 def _word_closed_matches(line: str) -> Iterator[_Match]:
@@ -1940,6 +1977,29 @@ def _account_in_line(hit: _Hit) -> str | None:
 def _find_account(
     event: dict[str, Any], raw_lines: list[str], lines: list[str], hits: list[_Hit]
 ) -> str | None:
+    """The account, from the most to the least explicit place it can be written: a
+    labelled field, an attachment's title, the words around an outcome, a bold line, the
+    line after an outcome, anywhere on an outcome's line, a link's label."""
+    return (
+        _account_from_fields(lines)
+        or _account_from_titles(event)
+        or _first_account(hits, _account_near)
+        or _account_from_bold_lines(raw_lines)
+        or _first_account(hits, lambda hit: _name_line(lines, hit.index + 1))
+        or _first_account(hits, _account_in_line)
+        or _account_from_link_labels(raw_lines)
+    )
+
+
+def _first_account(hits: list[_Hit], find: Callable[[_Hit], str | None]) -> str | None:
+    for hit in hits:
+        name = find(hit)
+        if name:
+            return name
+    return None
+
+
+def _account_from_fields(lines: list[str]) -> str | None:
     # Only lines with a "Label: value" and an account label word can hold the field.
     labelled = [
         line
@@ -1948,41 +2008,47 @@ def _find_account(
     ]
     for anywhere in (False, True):
         for line in labelled:
-            # The first pass only wants a field at the line start: a match there is what
-            # a search would find first, for a fraction of the work.
-            field = _V.account_field.search(line) if anywhere else _V.account_field.match(line)
-            if field is None:
-                continue
-            if field.start() > 0 and not _FIELD_BEFORE.search(_tail(line, field.start())):
-                continue  # "Propietario del negocio:" is the owner's label, not "Negocio:"
-            name = _clean_account(field.group("value"))
+            name = _account_field_value(line, anywhere=anywhere)
             if name:
                 return name
+    return None
+
+
+def _account_field_value(line: str, *, anywhere: bool) -> str | None:
+    # The first pass only wants a field at the line start: a match there is what
+    # a search would find first, for a fraction of the work.
+    field = _V.account_field.search(line) if anywhere else _V.account_field.match(line)
+    if field is None:
+        return None
+    if field.start() > 0 and not _FIELD_BEFORE.search(_tail(line, field.start())):
+        return None  # "Propietario del negocio:" is the owner's label, not "Negocio:"
+    return _clean_account(field.group("value"))
+
+
+def _account_from_titles(event: dict[str, Any]) -> str | None:
     for title in _titles(event):
         title_hits = _find_hits(_plain(title))
         if title_hits:
+            # A title with an outcome ("Acme – Closed Won") names the account beside it.
             name = next((n for h in title_hits if (n := _account_near(h))), None)
         else:
             name = _clean_account(title)
         if name:
             return name
-    for hit in hits:
-        name = _account_near(hit)
-        if name:
-            return name
+    return None
+
+
+def _account_from_bold_lines(raw_lines: list[str]) -> str | None:
     for raw in raw_lines:
         bold = _BOLD_LINE.match(raw)
         name = _clean_account(bold.group(1)) if bold else None
         if name:
             return name
-    for hit in hits:
-        name = _name_line(lines, hit.index + 1)
-        if name:
-            return name
-    for hit in hits:
-        name = _account_in_line(hit)
-        if name:
-            return name
+    return None
+
+
+def _account_from_link_labels(raw_lines: list[str]) -> str | None:
+    # A link labelled with a name and nothing else ("<https://crm/…|Acme Corp>").
     for raw in raw_lines:
         for link in _LINK_LABEL.finditer(raw):
             label = _plain(link.group(1)).strip()
