@@ -3,8 +3,8 @@
 Two layers. The generic one is a middleware: an exact replay of an interactive payload
 (same user, action, value, message and action_ts) is acked and dropped, whatever the
 listener. A double-click is two real payloads with different action_ts, so listeners
-that record a choice also claim it in the database (`claim_choice`: the same choice again
-changes nothing) and show it on the clicked message (`show_choice`).
+that record a choice also claim it in the database (storage.debriefs.claim_choice: the
+same choice again changes nothing) and show it on the clicked message (`show_choice`).
 """
 
 from __future__ import annotations
@@ -22,11 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.messages import Texts
 from bot.messages.clicks import with_choice
-from bot.runtime import Runtime
 from bot.slack.errors import api_error
-from storage.db import unit_of_work
-from storage.debriefs import update_data
-from storage.models import RitualRun
 
 log = logging.getLogger(__name__)
 
@@ -99,24 +95,6 @@ def register(app: AsyncApp) -> SeenClicks:
 
 
 # -- per-listener choices ------------------------------------------------------------------
-
-
-def claim_choice(rt: Runtime, run_id: int | None, field: str, value: str) -> bool:
-    """Blocking: record `field = value` on a run unless that very choice is there.
-
-    True for the click that made (or changed) the choice, False for the same choice
-    again. The row is locked for the check (SQLite takes its write lock at BEGIN), so
-    two clicks arriving together cannot both win."""
-    if run_id is None:
-        return False
-    now = rt.clock.now()
-    with unit_of_work(rt.engine) as session:
-        run = session.get(RitualRun, run_id, with_for_update=True)
-        if run is None or run.data.get(field) == value:
-            return False
-        update_data(run, now, **{field: value})
-        session.add(run)
-        return True
 
 
 async def show_choice(
