@@ -6,6 +6,7 @@ CRM post), so they match case-insensitively and without surrounding spaces.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func
@@ -13,6 +14,7 @@ from sqlmodel import Session, col, select
 
 from bot.access import may_read_debrief
 from storage.models import Deal, RitualRun
+from storage.people import get_person
 
 DEBRIEF_RITUALS = ("loss_debrief", "win_debrief")
 TEEUP_DECIDED = ("agreed", "declined", "not_asked")
@@ -118,4 +120,29 @@ def open_concerns(
             .order_by(col(RitualRun.created_at), col(RitualRun.id))
             .limit(limit)
         ).all()
+    )
+
+
+@dataclass(frozen=True)
+class AccountFacts:
+    """What `/loop prep` shows about one account, as read for one person."""
+
+    reader_tz: str | None
+    deal: Deal | None
+    debrief: RitualRun | None  # the latest one the reader may read
+    concerns: list[RitualRun] = field(default_factory=list)  # open, everyone's
+    teed_up: bool = False
+
+
+def account_facts(*, session: Session, team_id: str, user_id: str, account: str) -> AccountFacts:
+    """A few indexed reads: quick enough to answer in a slash command's ack."""
+    person = get_person(session=session, team_id=team_id, slack_id=user_id)
+    return AccountFacts(
+        reader_tz=person.tz if person else None,
+        deal=last_deal(session=session, team_id=team_id, account=account),
+        debrief=last_visible_debrief(
+            session=session, team_id=team_id, account=account, viewer=user_id
+        ),
+        concerns=open_concerns(session=session, team_id=team_id, account=account),
+        teed_up=teeup_agreement(session, team_id, account) is not None,
     )
