@@ -7,23 +7,36 @@ from datetime import datetime
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.access import may_read_private
+from bot.access import may_read_debrief, may_read_private
 from bot.accounts import parse_account
 from bot.messages.prep import AccountKnowledge, prep_sheet
 from bot.nudges.quiet import zone_of
 from bot.runtime import Runtime
 from handlers.loop_command import CommandCall, LoopCommand
 from storage.accounts import AccountFacts, account_facts
+from storage.models import RitualRun
 
 
 def _local_date(when: datetime | None, tz: str | None) -> str:
     return when.astimezone(zone_of(tz)).date().isoformat() if when else ""
 
 
+def _readable_debrief(facts: AccountFacts, user_id: str) -> RitualRun | None:
+    """The latest debrief the reader may read: theirs, one a rep shared with the team, or
+    one whose manager call they were handed."""
+    for seen in facts.debriefs:
+        run = seen.run
+        shared = bool((run.data or {}).get("shared"))
+        owner = run.user_slack_id
+        if may_read_debrief(user_id, owner=owner, shared=shared, call_manager=seen.call_manager):
+            return run
+    return None
+
+
 def knowledge(facts: AccountFacts, user_id: str) -> AccountKnowledge:
     """What the reader may see of it: another rep's concerns only when private notes are
     theirs to read, another rep's debrief only when shared (bot/access.py)."""
-    tz, deal, debrief = facts.reader_tz, facts.deal, facts.debrief
+    tz, deal, debrief = facts.reader_tz, facts.deal, _readable_debrief(facts, user_id)
     concerns = [c for c in facts.concerns if may_read_private(user_id, c.user_slack_id)]
     data = debrief.data if debrief is not None else {}
     return AccountKnowledge(

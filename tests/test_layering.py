@@ -17,7 +17,6 @@ KNOWN: set[str] = {
     "handlers.loss_debrief imports handlers.manager_call — rule 4: a ritual never imports another"
     " ritual",
     "storage.access imports bot.access — rule 1: storage imports nothing of ours",
-    "storage.accounts imports bot.access — rule 1: storage imports nothing of ours",
 }
 
 
