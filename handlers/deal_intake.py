@@ -10,6 +10,12 @@ another outcome for a deal the rep already has, which is asked about instead of 
 Follow-ups move with it (a withdrawn deal's pending nudges are cancelled and it leaves
 every streak; a new outcome re-evaluates the streak; a new rep gets the DM and the
 reminder), and every deal DM already sent is updated in place with `chat.update`.
+
+`take_in_proposal()` is the way in for a proposal that went out: not a deal yet, so the
+rep gets the tee-up ask instead. `resolve_rep()` finds the rep an announcement names.
+
+A shared module: every trigger calls it, so it imports no ritual module. The decisions
+themselves are storage functions (storage/intake.py), each one transaction.
 """
 
 from __future__ import annotations
