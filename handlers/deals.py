@@ -572,12 +572,22 @@ async def on_ask(
         view = intake_msg.ask_account_modal(t, ask_id=ask.id, outcome=choice)
         await client.views_open(trigger_id=body.get("trigger_id"), view=view)
         return
+    work = _answer_from_ask(rt, respond, t, ask, choice, account, user)
+    rt.spawn(work, name=f"deal-ask:{ask.id}")
 
-    async def work() -> None:
-        built = await log_from_ask(rt, ask, choice, account, user)
-        await _say(respond, built or messages.ephemeral(t("intake.ask_answered")), replace=True)
 
-    rt.spawn(work(), name=f"deal-ask:{ask.id}")
+async def _answer_from_ask(
+    rt: Runtime,
+    respond: AsyncRespond,
+    t: Texts,
+    ask: DealAsk,
+    outcome: str,
+    account: str,
+    user: str,
+) -> None:
+    """Log the deal the poster confirmed; the question is replaced by what was done."""
+    built = await log_from_ask(rt, ask, outcome, account, user)
+    await _say(respond, built or messages.ephemeral(t("intake.ask_answered")), replace=True)
 
 
 async def on_ask_account(
