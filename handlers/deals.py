@@ -166,7 +166,7 @@ async def _deal_at(rt: Runtime, team_id: str, channel: str, ts: str) -> Deal | N
 
 async def intake_correction(rt: Runtime, body: dict[str, Any], event: dict[str, Any]) -> None:
     """The post a deal came from was edited or deleted: correct or withdraw the deal
-    (only soon after, and only before the rep acted on the DM; see deal_intake)."""
+    (only soon after, and only before the rep acted on the DM; see storage/intake.py)."""
     team_id = _team(rt, body, event)
     channel = str(event.get("channel") or "")
     if event.get("subtype") == "message_deleted":
