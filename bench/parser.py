@@ -27,8 +27,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot import deal_parser  # noqa: E402
-from bot.deal_parser import needs_asking, parse_deal_message  # noqa: E402
+from bot.deals import parser as deal_parser  # noqa: E402
+from bot.deals.parser import needs_asking, parse_deal_message  # noqa: E402
 
 CORPUS = ROOT / "tests" / "fixtures" / "deal_corpus.jsonl"
 SIZE = 4096

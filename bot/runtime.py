@@ -22,7 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.engine import Engine
 
 from bot.clock import Clock, SystemClock
-from bot.deal_parser import use_deal_words
+from bot.deals.parser import use_deal_words
 from bot.messages.catalog import ScriptCatalog
 from bot.nudges.registry import Registry
 from bot.settings import Settings

@@ -223,7 +223,7 @@ def _deal_words_dir(env: Mapping[str, str]) -> Path | None:
     if not path.is_dir():
         raise _fail("DEAL_WORDS_DIR", "an existing folder of deal word files (*.toml)", raw)
     # Read the files now, so a bad one stops the start with its name, not the first message.
-    from bot.deal_words import DealWordsError, load_deal_words
+    from bot.deals.vocabulary import DealWordsError, load_deal_words
 
     try:
         load_deal_words(path)

@@ -30,7 +30,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot import messages
 from bot.accounts import parse_account
-from bot.deal_parser import DealSignal
+from bot.deals.parser import DealSignal
 from bot.messages import Texts
 from bot.messages import intake as intake_msg
 from bot.messages.blocks import context

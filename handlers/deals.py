@@ -18,7 +18,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import messages
-from bot.deal_parser import (
+from bot.deals.parser import (
     DealSignal,
     message_text,
     needs_asking,

@@ -16,14 +16,15 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import messages
 from bot.messages import Built, Texts
+from bot.messages import manager as manager_msg
+from bot.nudges.delivery import deliver
 from bot.runtime import Runtime
 from bot.slack.errors import api_error
 from handlers.loop_command import reader_texts
-from storage import nudges
-from storage.db import unit_of_work
-from storage.debriefs import debrief_run, manager_call_run
-from storage.models import Deal, RitualRun
-from storage.people import get_person
+from storage import debriefs
+
+# Its home is storage now; the listeners that share this module have always found it here.
+from storage.debriefs import DealState as DealState
 
 log = logging.getLogger(__name__)
 
@@ -71,30 +72,13 @@ def read_click(body: dict[str, Any], rt: Runtime) -> Click:
     )
 
 
-@dataclass
-class DealState:
-    deal: Deal
-    run: RitualRun | None  # the rep's win / loss debrief
-    call: RitualRun | None  # the manager call, if one was asked for
-
-
 def read_deal(rt: Runtime, deal_id: int | None) -> DealState | None:
-    """Blocking: call through `rt.db`."""
-    if deal_id is None:
-        return None
-    with unit_of_work(rt.engine) as session:
-        deal = session.get(Deal, deal_id)
-        if deal is None or deal.id is None:
-            return None
-        return DealState(
-            deal=deal,
-            run=debrief_run(session=session, deal_id=deal.id),
-            call=manager_call_run(session=session, deal_id=deal.id),
-        )
+    """Blocking: call through `rt.db` (or use `load_deal`)."""
+    return rt.tx_blocking(debriefs.deal_state, write=False, deal_id=deal_id)
 
 
 async def load_deal(rt: Runtime, deal_id: int | None) -> DealState | None:
-    return await rt.db(read_deal, rt, deal_id)
+    return await rt.tx(debriefs.deal_state, write=False, deal_id=deal_id)
 
 
 async def texts_for(rt: Runtime, team_id: str, user_id: str) -> Texts:
@@ -152,27 +136,60 @@ def schedule_now(
     run_id: int | None = None,
 ) -> int | None:
     """Blocking: a bot-initiated DM is a nudge row first (then delivered at once)."""
-    now = rt.clock.now()
-    with unit_of_work(rt.engine) as session:
-        nudge = nudges.schedule(
-            session=session,
-            team_id=team_id,
-            user_slack_id=user_id,
-            kind=kind,
-            due_at=now,
-            idempotency_key=key,
-            payload=payload,
-            ritual_run_id=run_id,
-            now=now,
-        )
-        return nudge.id if nudge.state == nudges.PENDING else None
+    return rt.tx_blocking(
+        debriefs.schedule_now,
+        team_id=team_id,
+        user_id=user_id,
+        kind=kind,
+        key=key,
+        payload=payload,
+        now=rt.clock.now(),
+        run_id=run_id,
+    )
 
 
 def manager_of(rt: Runtime, team_id: str, user_id: str) -> str | None:
     """Blocking: the rep's manager, as set by `/loop team` or the CSV import."""
-    with unit_of_work(rt.engine) as session:
-        person = get_person(session=session, team_id=team_id, slack_id=user_id)
-        return person.manager_slack_id if person else None
+    return rt.tx_blocking(debriefs.manager_slack_id, write=False, team_id=team_id, user_id=user_id)
+
+
+async def manager_for(rt: Runtime, team_id: str, user_id: str) -> str | None:
+    return await rt.tx(debriefs.manager_slack_id, write=False, team_id=team_id, user_id=user_id)
+
+
+async def no_manager_text(rt: Runtime, t: Texts, team_id: str) -> str:
+    """The "no manager set" answer, naming the admins who can set one when known."""
+    admins = await rt.tx(debriefs.admin_mentions, write=False, team_id=team_id)
+    if not admins:
+        return t("manager.none_set")
+    return t("manager.none_set_admins", admins=", ".join(admins))
+
+
+async def confirm_manager_log(
+    rt: Runtime,
+    client: AsyncWebClient,
+    respond: AsyncRespond,
+    click: Click,
+    t: Texts,
+    *,
+    rev: int | None = None,
+) -> None:
+    """Confirm on the manager's loop-back: the call is logged and the rep is told. The
+    loop-back's Confirm is one button for the rep and the manager, so both debriefs use it."""
+    if click.deal_id is None or await load_deal(rt, click.deal_id) is None:
+        await deal_gone(respond, t)
+        return
+    done = await rt.tx(debriefs.confirm_call, deal_id=click.deal_id, rev=rev, now=rt.clock.now())
+    if done is None:
+        return  # already saved: a double click changes nothing
+    if done == debriefs.STALE:  # an older summary than the draft
+        await tell(respond, t("log.newer_version"))
+        return
+    assert isinstance(done, debriefs.CallDone)
+    built = manager_msg.manager_logged(t, deal_id=click.deal_id, rep=done.rep)
+    await update_in_place(client, click.channel, click.message_ts, built, click.user_id)
+    if done.nudge_id is not None:
+        await deliver(rt, done.nudge_id)
 
 
 def audience(t: Texts, state: DealState, role: str) -> str:
@@ -181,8 +198,8 @@ def audience(t: Texts, state: DealState, role: str) -> str:
     call; a shared lesson by the team."""
     if role == "manager":
         return t("privacy.you_and", who=f"<@{state.deal.rep_slack_id}>")
-    if state.run is not None and (state.run.data or {}).get("shared"):
+    if state.data.shared:
         return t("privacy.you_and_team")
-    if state.call is not None and state.call.state != "declined":
+    if state.call is not None and state.call.state != debriefs.DECLINED:
         return t("privacy.you_and", who=f"<@{state.call.user_slack_id}>")
     return t("privacy.only_you")

@@ -3,7 +3,8 @@ the rep's own guess first, and the client's answer logged with a loop-back
 ("Did I get that right?") before it is saved. Also the debrief reminders.
 
 The log modal is shared with the manager who makes the call (`as: manager` in its
-private_metadata); what differs after Confirm lives in handlers/manager_call.py."""
+private_metadata); Confirm on the manager's loop-back is handled by
+handlers/debrief_replies.py, which both debriefs share."""
 
 from __future__ import annotations
 
@@ -12,10 +13,8 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import func
-from sqlmodel import col, select
 
 from bot.messages import Texts
 from bot.messages import debrief as msg
@@ -23,55 +22,42 @@ from bot.messages.blocks import read_metadata
 from bot.nudges.delivery import Message, deliver
 from bot.nudges.registry import NudgeKind
 from bot.runtime import Runtime
+from bot.slack import ids
 from bot.slack.acks import open_view_after_ack
-from bot.slack.clicks import claim_choice, show_choice
-from handlers import manager_call
+from bot.slack.clicks import show_choice
+from handlers.common import DealClick, deal_button, rt_of
 from handlers.debrief_replies import (
     Click,
     audience,
-    deal_gone,
+    confirm_manager_log,
     load_deal,
-    manager_of,
+    manager_for,
+    no_manager_text,
     parse_deal_id,
     post_dm,
-    read_click,
-    schedule_now,
     team_of,
     tell,
     texts_for,
     update_in_place,
 )
 from handlers.loop_command import CommandCall, LoopCommand
-from storage import nudges
-from storage.db import unit_of_work
-from storage.debriefs import LOGGED, debrief_run, update_data
-from storage.models import Deal, Nudge, Person, RitualRun
+from storage import debriefs
+from storage.models import Nudge, Person
 
 log = logging.getLogger(__name__)
 
-MODES = ("heard", "helped", "hugged")
+MODES = ids.LOSS_MODES
 
 
-def _save_run(rt: Runtime, run_id: int | None, **changes: Any) -> RitualRun | None:
-    """Blocking: merge `changes` into a run's data; `state=` sets the state too."""
-    if run_id is None:
-        return None
-    now = rt.clock.now()
-    state = changes.pop("state", None)
-    with unit_of_work(rt.engine) as session:
-        run = session.get(RitualRun, run_id)
-        if run is None:
-            return None
-        update_data(run, now, **changes)
-        if state:
-            run.state = state
-        session.add(run)
-        return run
+async def _save_run(rt: Runtime, run_id: int | None, **changes: Any) -> None:
+    """Merge `changes` into a run's data."""
+    await rt.tx(debriefs.save_run, run_id=run_id, now=rt.clock.now(), **changes)
 
 
 async def _script(
     rt: Runtime, client: AsyncWebClient, click: Click, t: Texts, *, stage: str, new: bool
 ) -> None:
+    """Post (or move on in place) the call script at `stage`, and remember where it is."""
     state = await load_deal(rt, click.deal_id)
     if state is None or state.run is None:
         return
@@ -83,7 +69,7 @@ async def _script(
         account=deal.account,
         outcome=deal.outcome,
         stage=stage,
-        guess=run.data.get("guess"),
+        guess=state.data.guess,
     )
     if new:
         channel, ts = await post_dm(client, click.user_id, built, channel=click.channel)
@@ -91,98 +77,10 @@ async def _script(
         channel, ts = await update_in_place(
             client, click.channel, click.message_ts, built, click.user_id
         )
-    await rt.db(_save_run, rt, run.id, stage=stage, script_channel=channel, script_ts=ts)
+    await _save_run(rt, run.id, stage=stage, script_channel=channel, script_ts=ts)
 
 
-async def _open_log(
-    rt: Runtime, client: AsyncWebClient, respond: AsyncRespond, click: Click, role: str
-) -> None:
-    t = await texts_for(rt, click.team_id, click.user_id)
-    state = await load_deal(rt, click.deal_id)
-    if state is None or state.deal.id is None:
-        await deal_gone(respond, t)
-        return
-    if role == "manager" and (state.call is None or state.call.user_slack_id != click.user_id):
-        # Only the manager who was asked logs the call; anyone else gets the rep's form.
-        role = "rep"
-    run = state.call if role == "manager" else state.run
-    data = run.data if run is not None else {}
-    initial = data.get("draft") or data.get("client")
-    view = msg.loss_log_modal(
-        t, deal_id=state.deal.id, role=role, initial=initial, audience=audience(t, state, role)
-    )
-    open_view_after_ack(rt, client, click.trigger_id, view, name="loss_log")
-
-
-def _store_draft(
-    rt: Runtime, deal_id: int, role: str, answers: dict[str, str]
-) -> tuple[Deal, int | None] | None:
-    """Blocking: the answers wait as a draft until the loop-back is confirmed. Each
-    draft gets the next revision number, which its summary's buttons carry: Confirm on
-    an older summary must not save answers the reader was never shown."""
-    now = rt.clock.now()
-    with unit_of_work(rt.engine) as session:
-        deal = session.get(Deal, deal_id)
-        if deal is None:
-            return None
-        run = (
-            manager_call.call_run(session=session, deal_id=deal_id)
-            if role == "manager"
-            else debrief_run(session=session, deal_id=deal_id)
-        )
-        if run is None:
-            return deal, None
-        rev = int(run.data.get("draft_rev") or 0) + 1
-        update_data(run, now, draft=answers, draft_rev=rev)
-        session.add(run)
-        return deal, rev
-
-
-def _confirm_rep(
-    rt: Runtime, deal_id: int, rev: int | None
-) -> tuple[Deal, dict[str, str], str | None] | manager_call.Stale | None:
-    """Blocking: the draft becomes the logged answer. None when there is no draft
-    (a second click on an already confirmed summary); STALE when the summary clicked
-    is older than the latest draft."""
-    now = rt.clock.now()
-    with unit_of_work(rt.engine) as session:
-        deal = session.get(Deal, deal_id)
-        run = debrief_run(session=session, deal_id=deal_id)
-        if deal is None or run is None:
-            return None
-        if manager_call.draft_is_stale(run.data, rev):
-            return manager_call.STALE
-        if not run.data.get("draft"):
-            return None
-        answers = dict(run.data["draft"])
-        data = {k: v for k, v in run.data.items() if k != "draft"}
-        run.data = {**data, "client": answers, "logged_at": now.isoformat(), "logged_by": "rep"}
-        run.state = LOGGED
-        run.updated_at = now
-        session.add(run)
-        return deal, answers, run.data.get("guess")
-
-
-def _latest_debrief(
-    rt: Runtime, team_id: str, user_id: str, account: str
-) -> tuple[Deal, RitualRun] | None:
-    """Blocking: the caller's most recent closed deal with this account (names typed by
-    hand, so case-insensitive) and its debrief."""
-    with unit_of_work(rt.engine) as session:
-        deals = session.exec(
-            select(Deal)
-            .where(
-                Deal.team_id == team_id,
-                Deal.rep_slack_id == user_id,
-                func.lower(Deal.account) == account.strip().lower(),
-            )
-            .order_by(col(Deal.created_at).desc(), col(Deal.id).desc())
-        ).all()
-        for deal in deals:
-            run = debrief_run(session=session, deal_id=int(deal.id or 0))
-            if run is not None:
-                return deal, run
-        return None
+# --- /loop debrief ----------------------------------------------------------------------
 
 
 async def debrief_command(call: CommandCall) -> None:
@@ -193,7 +91,13 @@ async def debrief_command(call: CommandCall) -> None:
     if not account:
         await call.reply(t("debrief.usage"))
         return
-    found = await rt.db(_latest_debrief, rt, call.team_id, call.user_id, account)
+    found = await rt.tx(
+        debriefs.latest_debrief,
+        write=False,
+        team_id=call.team_id,
+        user_id=call.user_id,
+        account=account,
+    )
     if found is None:
         await call.reply(t("debrief.not_found", account=account[:100]))
         return
@@ -201,8 +105,8 @@ async def debrief_command(call: CommandCall) -> None:
     assert deal.id is not None
     await call.ack()
     if deal.outcome == "won":
-        view = msg.win_log_modal(t, deal_id=deal.id, initial=run.data.get("win"))
-        open_view_after_ack(rt, call.client, call.trigger_id, view, name="win_log")
+        view = msg.win_log_modal(t, deal_id=deal.id, initial=debriefs.debrief_data(run).win)
+        open_view_after_ack(rt, call.client, call.trigger_id, view, name=ids.WIN_LOG_VIEW)
         return
     click = Click(
         team_id=call.team_id,
@@ -215,243 +119,220 @@ async def debrief_command(call: CommandCall) -> None:
     rt.spawn(_script(rt, call.client, click, t, stage="opener", new=True), name="debrief-cmd")
 
 
+# --- heard / helped / hugged, and the script ----------------------------------------------
+
+
+@deal_button("loss-mode")
+async def on_mode(c: DealClick) -> None:
+    mode = str(c.body["actions"][0]["action_id"]).removeprefix(ids.LOSS_MODE_PREFIX)
+    if c.state.run is not None:
+        # The same mode clicked again (a double-click) changes nothing.
+        claimed = await c.rt.tx(
+            debriefs.claim_choice,
+            run_id=c.state.run.id,
+            field="mode",
+            value=mode,
+            now=c.rt.clock.now(),
+        )
+        if not claimed:
+            return
+        await show_choice(c.t, c.client, c.respond, c.body)
+    reply = msg.mode_reply(c.t, mode=mode, deal_id=c.deal_id, account=c.state.deal.account)
+    await post_dm(c.client, c.click.user_id, reply, channel=c.click.channel)
+    if mode == "helped":
+        await _script(c.rt, c.client, c.click, c.t, stage="opener", new=True)
+
+
+@deal_button("debrief-start")
+async def on_start(c: DealClick) -> None:
+    await _script(c.rt, c.client, c.click, c.t, stage="opener", new=True)
+
+
+@deal_button("debrief-next")
+async def on_next(c: DealClick) -> None:
+    stage = c.click.step if c.click.step in msg.STAGES else "opener"
+    await _script(c.rt, c.client, c.click, c.t, stage=stage, new=False)
+
+
+@deal_button("loss-tell-manager")
+async def on_tell_manager(c: DealClick) -> None:
+    """Hugged: the rep may want their manager to know it was a tough one."""
+    rt, click = c.rt, c.click
+    manager = await manager_for(rt, click.team_id, click.user_id)
+    if not manager:
+        await tell(c.respond, await no_manager_text(rt, c.t, click.team_id))
+        return
+    nudge_id = await rt.tx(
+        debriefs.schedule_now,
+        team_id=click.team_id,
+        user_id=manager,
+        kind="rep_needs_word",
+        key=f"deal:{c.deal_id}:tough-one",
+        payload={"deal_id": c.deal_id, "rep": click.user_id},
+        now=rt.clock.now(),
+    )
+    if nudge_id is not None:
+        await deliver(rt, nudge_id)
+    await tell(c.respond, c.t("mode.manager_told", manager=f"<@{manager}>"))
+
+
+# --- the guess ------------------------------------------------------------------------------
+
+
+@deal_button("guess-open")
+async def on_guess_open(c: DealClick) -> None:
+    initial = c.state.data.guess
+    view = msg.guess_modal(
+        c.t, deal_id=c.deal_id, initial=initial, audience=audience(c.t, c.state, "rep")
+    )
+    open_view_after_ack(c.rt, c.client, c.click.trigger_id, view, name=ids.GUESS_VIEW)
+
+
+async def on_guess_saved(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+) -> None:
+    rt = rt_of(context)
+    view = body["view"]
+    user_id = str(body["user"]["id"])
+    team_id = team_of(body, rt)
+    t = await texts_for(rt, team_id, user_id)
+    guess = msg.read_text_values(view["state"]["values"], [ids.GUESS_FIELD])[ids.GUESS_FIELD]
+    deal_id = parse_deal_id(str(read_metadata(view).get(ids.META_DEAL)))
+    state = await load_deal(rt, deal_id)
+    if not guess:
+        await ack(response_action="errors", errors={ids.GUESS_FIELD: t("errors.required_field")})
+        return
+    if state is None or state.run is None:
+        await ack(response_action="errors", errors={ids.GUESS_FIELD: t("errors.deal_gone")})
+        return
+    await ack()
+    run, data = state.run, state.data
+    click = Click(
+        team_id=team_id,
+        user_id=user_id,
+        value=str(deal_id),
+        channel=data.script_channel or data.dm_channel,
+        message_ts=data.script_ts,
+        trigger_id=None,
+    )
+
+    async def work() -> None:
+        await _save_run(rt, run.id, guess=guess)
+        # The script the guess was written from shows it (in place when it was posted).
+        stage = data.stage or "opener"
+        await _script(rt, client, click, t, stage=stage, new=not data.script_ts)
+
+    rt.spawn(work(), name=f"guess:{deal_id}")
+
+
+# --- the client's answer: the log, its loop-back, Confirm ------------------------------------
+
+
+async def _open_log(c: DealClick, role: str) -> None:
+    state = c.state
+    if role == "manager" and (state.call is None or state.call.user_slack_id != c.click.user_id):
+        # Only the manager who was asked logs the call; anyone else gets the rep's form.
+        role = "rep"
+    data = state.call_data if role == "manager" else state.data
+    initial = data.draft or data.client
+    view = msg.loss_log_modal(
+        c.t, deal_id=c.deal_id, role=role, initial=initial, audience=audience(c.t, state, role)
+    )
+    open_view_after_ack(c.rt, c.client, c.click.trigger_id, view, name=ids.LOSS_LOG_VIEW)
+
+
+@deal_button("loss-log-open")
+async def on_log_open(c: DealClick) -> None:
+    action_id = str(c.body["actions"][0]["action_id"])
+    await _open_log(c, "manager" if action_id == ids.MANAGER_LOG_OPEN else "rep")
+
+
+@deal_button("log-edit")
+async def on_log_edit(c: DealClick) -> None:
+    role, _rev = msg.parse_log_step(c.click.step)
+    await _open_log(c, role)
+
+
+async def on_log_submitted(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+) -> None:
+    rt = rt_of(context)
+    view = body["view"]
+    user_id = str(body["user"]["id"])
+    t = await texts_for(rt, team_of(body, rt), user_id)
+    meta = read_metadata(view)
+    role = "manager" if meta.get(ids.META_ROLE) == "manager" else "rep"
+    deal_id = parse_deal_id(str(meta.get(ids.META_DEAL)))
+    answers = msg.read_text_values(view["state"]["values"], msg.LOSS_FIELDS)
+    errors = msg.missing_required(answers, msg.LOSS_REQUIRED, t("errors.required_field"))
+    if errors:
+        await ack(response_action="errors", errors=errors)
+        return
+    stored = (
+        await rt.tx(
+            debriefs.store_draft, deal_id=deal_id, role=role, answers=answers, now=rt.clock.now()
+        )
+        if deal_id
+        else None
+    )
+    if stored is None or stored[0].id is None:
+        # Keep the modal open with what they typed; closing it would lose it all.
+        await ack(response_action="errors", errors={"reason": t("errors.deal_gone")})
+        return
+    await ack()
+    deal, rev = stored
+    assert deal.id is not None
+    summary = msg.loop_summary(
+        t, deal_id=deal.id, account=deal.account, role=role, answers=answers, rev=rev
+    )
+    rt.spawn(post_dm(client, user_id, summary), name=f"loop-summary:{deal_id}")
+
+
+@deal_button("log-confirm")
+async def on_confirm(c: DealClick) -> None:
+    role, rev = msg.parse_log_step(c.click.step)
+    if role == "manager":
+        await confirm_manager_log(c.rt, c.client, c.respond, c.click, c.t, rev=rev)
+        return
+    confirmed = await c.rt.tx(
+        debriefs.confirm_rep_log, deal_id=c.deal_id, rev=rev, now=c.rt.clock.now()
+    )
+    if confirmed is None:
+        return  # already saved: a double click changes nothing
+    if confirmed == debriefs.STALE:  # an older summary than the draft
+        await tell(c.respond, c.t("log.newer_version"))
+        return
+    assert not isinstance(confirmed, str)
+    deal, answers, guess = confirmed
+    built = msg.rep_logged(
+        c.t, deal_id=c.deal_id, account=deal.account, answers=answers, guess=guess
+    )
+    await update_in_place(c.client, c.click.channel, c.click.message_ts, built, c.click.user_id)
+
+
 def register(app: AsyncApp, rt: Runtime, commands: LoopCommand) -> None:
     commands.add("debrief", debrief_command, help_key="help.line_debrief")
-
-    @app.action(re.compile(r"^loss_mode_(heard|helped|hugged)$"))
-    async def on_mode(
-        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
-    ) -> None:
-        await ack()
-        click = read_click(body, rt)
-        mode = str(body["actions"][0]["action_id"]).rsplit("_", 1)[1]
-
-        async def work() -> None:
-            t = await texts_for(rt, click.team_id, click.user_id)
-            state = await load_deal(rt, click.deal_id)
-            if state is None or state.deal.id is None:
-                await deal_gone(respond, t)
-                return
-            if state.run is not None:
-                # The same mode clicked again (a double-click) changes nothing.
-                if not await rt.db(claim_choice, rt, state.run.id, "mode", mode):
-                    return
-                await show_choice(t, client, respond, body)
-            reply = msg.mode_reply(t, mode=mode, deal_id=state.deal.id, account=state.deal.account)
-            await post_dm(client, click.user_id, reply, channel=click.channel)
-            if mode == "helped":
-                await _script(rt, client, click, t, stage="opener", new=True)
-
-        rt.spawn(work(), name=f"loss-mode:{click.value}")
-
-    @app.action("debrief_start")
-    async def on_start(
-        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
-    ) -> None:
-        await ack()
-        click = read_click(body, rt)
-
-        async def work() -> None:
-            t = await texts_for(rt, click.team_id, click.user_id)
-            if await load_deal(rt, click.deal_id) is None:
-                await deal_gone(respond, t)
-                return
-            await _script(rt, client, click, t, stage="opener", new=True)
-
-        rt.spawn(work(), name=f"debrief-start:{click.value}")
-
-    @app.action("debrief_next")
-    async def on_next(
-        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
-    ) -> None:
-        await ack()
-        click = read_click(body, rt)
-        stage = click.step if click.step in msg.STAGES else "opener"
-
-        async def work() -> None:
-            t = await texts_for(rt, click.team_id, click.user_id)
-            if await load_deal(rt, click.deal_id) is None:
-                await deal_gone(respond, t)
-                return
-            await _script(rt, client, click, t, stage=stage, new=False)
-
-        rt.spawn(work(), name=f"debrief-next:{click.value}")
-
-    @app.action("guess_open")
-    async def on_guess_open(
-        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
-    ) -> None:
-        await ack()
-        click = read_click(body, rt)
-        t = await texts_for(rt, click.team_id, click.user_id)
-        state = await load_deal(rt, click.deal_id)
-        if state is None or state.deal.id is None:
-            await deal_gone(respond, t)
-            return
-        initial = state.run.data.get("guess") if state.run else None
-        view = msg.guess_modal(
-            t, deal_id=state.deal.id, initial=initial, audience=audience(t, state, "rep")
-        )
-        open_view_after_ack(rt, client, click.trigger_id, view, name="guess_log")
-
-    @app.view("guess_log")
-    async def on_guess_saved(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        view = body["view"]
-        user_id = str(body["user"]["id"])
-        team_id = team_of(body, rt)
-        t = await texts_for(rt, team_id, user_id)
-        guess = msg.read_text_values(view["state"]["values"], ["guess"])["guess"]
-        deal_id = parse_deal_id(str(read_metadata(view).get("deal")))
-        state = await load_deal(rt, deal_id)
-        if not guess:
-            await ack(response_action="errors", errors={"guess": t("errors.required_field")})
-            return
-        if state is None or state.run is None:
-            await ack(response_action="errors", errors={"guess": t("errors.deal_gone")})
-            return
-        await ack()
-        run = state.run
-
-        async def work() -> None:
-            await rt.db(_save_run, rt, run.id, guess=guess)
-            stage = str(run.data.get("stage") or "opener")
-            click = Click(
-                team_id=team_id,
-                user_id=user_id,
-                value=str(deal_id),
-                channel=run.data.get("script_channel") or run.data.get("dm_channel"),
-                message_ts=run.data.get("script_ts"),
-                trigger_id=None,
-            )
-            await _script(rt, client, click, t, stage=stage, new=not run.data.get("script_ts"))
-
-        rt.spawn(work(), name=f"guess:{deal_id}")
-
-    # The rep's and the manager's log share one modal; the button says whose it is.
-    @app.action(re.compile(r"^(loss|manager)_log_open$"))
-    async def on_log_open(
-        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
-    ) -> None:
-        await ack()
-        role = "manager" if body["actions"][0]["action_id"].startswith("manager") else "rep"
-        await _open_log(rt, client, respond, read_click(body, rt), role)
-
-    @app.action("log_edit")
-    async def on_log_edit(
-        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
-    ) -> None:
-        await ack()
-        click = read_click(body, rt)
-        role, _rev = manager_call.parse_log_step(click.step)
-        await _open_log(rt, client, respond, click, role)
-
-    @app.view("loss_log")
-    async def on_log_submitted(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        view = body["view"]
-        user_id = str(body["user"]["id"])
-        team_id = team_of(body, rt)
-        t = await texts_for(rt, team_id, user_id)
-        meta = read_metadata(view)
-        role = "manager" if meta.get("as") == "manager" else "rep"
-        deal_id = parse_deal_id(str(meta.get("deal")))
-        answers = msg.read_text_values(view["state"]["values"], msg.LOSS_FIELDS)
-        errors = msg.missing_required(answers, msg.LOSS_REQUIRED, t("errors.required_field"))
-        if errors:
-            await ack(response_action="errors", errors=errors)
-            return
-        stored = await rt.db(_store_draft, rt, deal_id, role, answers) if deal_id else None
-        if stored is None or stored[0].id is None:
-            # Keep the modal open with what they typed; closing it would lose it all.
-            await ack(response_action="errors", errors={"reason": t("errors.deal_gone")})
-            return
-        await ack()
-        deal, rev = stored
-        assert deal.id is not None
-        summary = msg.loop_summary(
-            t, deal_id=deal.id, account=deal.account, role=role, answers=answers, rev=rev
-        )
-        rt.spawn(post_dm(client, user_id, summary), name=f"loop-summary:{deal_id}")
-
-    @app.action("log_confirm")
-    async def on_confirm(
-        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
-    ) -> None:
-        await ack()
-        click = read_click(body, rt)
-
-        async def work() -> None:
-            t = await texts_for(rt, click.team_id, click.user_id)
-            role, rev = manager_call.parse_log_step(click.step)
-            if role == "manager":
-                await manager_call.confirm_manager_log(rt, client, respond, click, t, rev=rev)
-                return
-            if await load_deal(rt, click.deal_id) is None:
-                await deal_gone(respond, t)
-                return
-            assert click.deal_id is not None
-            confirmed = await rt.db(_confirm_rep, rt, click.deal_id, rev)
-            if confirmed is None:
-                return  # already saved: a double click changes nothing
-            if isinstance(confirmed, str):  # STALE: an older summary than the draft
-                await tell(respond, t("log.newer_version"))
-                return
-            deal, answers, guess = confirmed
-            built = msg.rep_logged(
-                t, deal_id=click.deal_id, account=deal.account, answers=answers, guess=guess
-            )
-            await update_in_place(client, click.channel, click.message_ts, built, click.user_id)
-
-        rt.spawn(work(), name=f"log-confirm:{click.value}")
-
-    @app.action("loss_tell_manager")
-    async def on_tell_manager(
-        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
-    ) -> None:
-        await ack()
-        click = read_click(body, rt)
-
-        async def work() -> None:
-            t = await texts_for(rt, click.team_id, click.user_id)
-            state = await load_deal(rt, click.deal_id)
-            if state is None or state.deal.id is None:
-                await deal_gone(respond, t)
-                return
-            manager = await rt.db(manager_of, rt, click.team_id, click.user_id)
-            if not manager:
-                await tell(respond, await manager_call.no_manager_text(rt, t, click.team_id))
-                return
-            nudge_id = await rt.db(
-                schedule_now,
-                rt,
-                team_id=click.team_id,
-                user_id=manager,
-                kind="rep_needs_word",
-                key=f"deal:{state.deal.id}:tough-one",
-                payload={"deal_id": state.deal.id, "rep": click.user_id},
-            )
-            if nudge_id is not None:
-                await deliver(rt, nudge_id)
-            await tell(respond, t("mode.manager_told", manager=f"<@{manager}>"))
-
-        rt.spawn(work(), name=f"tell-manager:{click.value}")
+    app.action(re.compile(ids.LOSS_MODE_PATTERN))(on_mode)
+    app.action(ids.DEBRIEF_START)(on_start)
+    app.action(ids.DEBRIEF_NEXT)(on_next)
+    app.action(ids.GUESS_OPEN)(on_guess_open)
+    app.view(ids.GUESS_VIEW)(on_guess_saved)
+    app.action(re.compile(ids.LOG_OPEN_PATTERN))(on_log_open)
+    app.action(ids.LOG_EDIT)(on_log_edit)
+    app.view(ids.LOSS_LOG_VIEW)(on_log_submitted)
+    app.action(ids.LOG_CONFIRM)(on_confirm)
+    app.action(ids.LOSS_TELL_MANAGER)(on_tell_manager)
 
 
 # --- nudges ---------------------------------------------------------------------------
 
 
-def _open_debrief(rt: Runtime, nudge: Nudge) -> tuple[Deal, RitualRun] | None:
-    """Blocking: the deal and its debrief, unless the debrief was logged meanwhile."""
-    deal_id = int(nudge.payload.get("deal_id") or 0)
-    with unit_of_work(rt.engine) as session:
-        deal = session.get(Deal, deal_id)
-        run = debrief_run(session=session, deal_id=deal_id)
-        if deal is None or run is None or run.state == LOGGED:
-            return None
-        return deal, run
+def _deal_of(nudge: Nudge) -> int:
+    return int(nudge.payload.get("deal_id") or 0)
 
 
 async def render_reminder(rt: Runtime, nudge: Nudge, person: Person) -> Message | None:
-    found = await rt.db(_open_debrief, rt, nudge)
+    found = await rt.tx(debriefs.open_debrief, write=False, deal_id=_deal_of(nudge))
     if found is None:
         return None
     deal, _run = found
@@ -469,31 +350,26 @@ async def render_reminder(rt: Runtime, nudge: Nudge, person: Person) -> Message 
 async def after_reminder(rt: Runtime, nudge: Nudge, channel: str, ts: str) -> None:
     """The rep had their one reminder; if the debrief is still open after as long again,
     their manager hears about it, once."""
-    manager = await rt.db(manager_of, rt, nudge.team_id, nudge.user_slack_id)
+    manager = await manager_for(rt, nudge.team_id, nudge.user_slack_id)
     if not manager:
         return
     now = rt.clock.now()
-    deal_id = int(nudge.payload.get("deal_id") or 0)
-
-    def write() -> None:
-        with unit_of_work(rt.engine) as session:
-            nudges.schedule(
-                session=session,
-                team_id=nudge.team_id,
-                user_slack_id=manager,
-                kind="debrief_manager_note",
-                due_at=now + timedelta(days=rt.settings.debrief_reminder_days),
-                idempotency_key=f"deal:{deal_id}:debrief-manager",
-                payload={"deal_id": deal_id, "rep": nudge.user_slack_id},
-                ritual_run_id=nudge.ritual_run_id,
-                now=now,
-            )
-
-    await rt.db(write)
+    deal_id = _deal_of(nudge)
+    await rt.tx(
+        debriefs.schedule_later,
+        team_id=nudge.team_id,
+        user_id=manager,
+        kind="debrief_manager_note",
+        key=f"deal:{deal_id}:debrief-manager",
+        payload={"deal_id": deal_id, "rep": nudge.user_slack_id},
+        due_at=now + timedelta(days=rt.settings.debrief_reminder_days),
+        now=now,
+        run_id=nudge.ritual_run_id,
+    )
 
 
 async def render_manager_note(rt: Runtime, nudge: Nudge, person: Person) -> Message | None:
-    found = await rt.db(_open_debrief, rt, nudge)
+    found = await rt.tx(debriefs.open_debrief, write=False, deal_id=_deal_of(nudge))
     if found is None:
         return None
     deal, run = found
@@ -508,13 +384,7 @@ async def render_manager_note(rt: Runtime, nudge: Nudge, person: Person) -> Mess
 
 
 async def render_needs_word(rt: Runtime, nudge: Nudge, person: Person) -> Message | None:
-    deal_id = int(nudge.payload.get("deal_id") or 0)
-
-    def read() -> Deal | None:
-        with unit_of_work(rt.engine) as session:
-            return session.get(Deal, deal_id)
-
-    deal = await rt.db(read)
+    deal = await rt.tx(debriefs.get_deal, write=False, deal_id=_deal_of(nudge))
     if deal is None:
         return None
     t = Texts(rt.catalog, person.locale)

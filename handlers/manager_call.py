@@ -9,340 +9,121 @@ your client is the rep's decision (seed 001's rep asked for it herself)."""
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
-from typing import Any, Literal
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlmodel import Session, col, select
 
 from bot import messages
 from bot.messages import Built, Texts
 from bot.messages import debrief as debrief_msg
 from bot.messages import manager as msg
-from bot.messages.blocks import actions, button
 from bot.nudges.delivery import deliver
 from bot.nudges.registry import NudgeKind
 from bot.runtime import Runtime
+from bot.slack import ids
+from handlers.common import DealClick, deal_button, rt_of
 from handlers.debrief_replies import (
-    Click,
-    deal_gone,
-    load_deal,
-    manager_of,
+    manager_for,
+    no_manager_text,
     read_click,
     tell,
     texts_for,
     update_in_place,
 )
-from storage import nudges
-from storage.db import unit_of_work
-from storage.debriefs import LOGGED, debrief_run, manager_call_run, update_data
+from storage import debriefs
 from storage.models import Deal, Nudge, Person, RitualRun
 
 log = logging.getLogger(__name__)
 
-OPEN = "open"
-DECLINED = "declined"
 
-Stale = Literal["stale"]
-STALE: Stale = "stale"
-
-
-def parse_log_step(step: str) -> tuple[str, int | None]:
-    """A loop-back button's `<role>:<draft revision>` (the part after the deal id).
-    Summaries posted before revisions existed carry the role alone, or nothing."""
-    role, _, rev = step.partition(":")
-    return ("manager" if role == "manager" else "rep"), (int(rev) if rev.isdigit() else None)
-
-
-def draft_is_stale(data: dict[str, Any], rev: int | None) -> bool:
-    """Was the clicked summary replaced by a newer draft (or confirmed after one)?"""
-    return rev is not None and int(data.get("draft_rev") or 0) != rev
-
-
-def call_run(*, session: Session, deal_id: int) -> RitualRun | None:
-    return manager_call_run(session=session, deal_id=deal_id)
-
-
-ADMINS_NAMED = 3  # more mentions than this reads as a roll call, not a pointer
-
-
-def admin_mentions(rt: Runtime, team_id: str) -> list[str]:
-    """Blocking: the workspace admins the bot has met, as Slack mentions (a few at most):
-    who a rep without a manager should ask to set one."""
-    with unit_of_work(rt.engine) as session:
-        ids = session.exec(
-            select(Person.slack_id)
-            .where(
-                Person.team_id == team_id,
-                col(Person.is_admin).is_(True),
-                col(Person.is_bot).is_(False),
-                col(Person.deleted).is_(False),
-            )
-            .order_by(col(Person.id))
-            .limit(ADMINS_NAMED)
-        ).all()
-        return [f"<@{slack_id}>" for slack_id in ids]
-
-
-async def no_manager_text(rt: Runtime, t: Texts, team_id: str) -> str:
-    """The "no manager set" answer, naming the admins who can set one when known."""
-    admins = await rt.db(admin_mentions, rt, team_id)
-    if not admins:
-        return t("manager.none_set")
-    return t("manager.none_set_admins", admins=", ".join(admins))
-
-
-def _open_call(
-    rt: Runtime, *, team_id: str, deal_id: int, rep: str, manager: str
-) -> tuple[int | None, bool]:
-    """Blocking: the manager_call run, the manager's DM and its one reminder, in one
-    transaction. Returns (DM nudge id, newly asked); asking twice is a no-op."""
-    now = rt.clock.now()
-    with unit_of_work(rt.engine) as session:
-        deal = session.get(Deal, deal_id)
-        if deal is None:
-            return None, False
-        existing = call_run(session=session, deal_id=deal_id)
-        if existing is not None and existing.state in (OPEN, LOGGED):
-            return None, False
-        run = RitualRun(
-            team_id=team_id,
-            ritual="manager_call",
-            user_slack_id=manager,
-            deal_id=deal_id,
-            account=deal.account,
-            state=OPEN,
-            data={"rep": rep},
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(run)
-        session.flush()
-        payload = {"deal_id": deal_id, "call_id": run.id}
-        dm = nudges.schedule(
-            session=session,
-            team_id=team_id,
-            user_slack_id=manager,
-            kind="manager_call_dm",
-            due_at=now,
-            idempotency_key=f"deal:{deal_id}:manager-call:{run.id}",
-            payload=payload,
-            ritual_run_id=run.id,
-            now=now,
-        )
-        nudges.schedule(
-            session=session,
-            team_id=team_id,
-            user_slack_id=manager,
-            kind="manager_call_reminder",
-            due_at=now + timedelta(days=rt.settings.debrief_reminder_days),
-            idempotency_key=f"deal:{deal_id}:manager-call-reminder:{run.id}",
-            payload=payload,
-            ritual_run_id=run.id,
-            now=now,
-        )
-        return dm.id, True
-
-
-async def request_call(
-    rt: Runtime,
-    client: AsyncWebClient,
-    respond: AsyncRespond,
-    click: Click,
-    *,
-    in_place: bool,
-) -> None:
-    t = await texts_for(rt, click.team_id, click.user_id)
-    state = await load_deal(rt, click.deal_id)
-    if state is None or state.deal.id is None:
-        await deal_gone(respond, t)
-        return
-    rep = state.deal.rep_slack_id or click.user_id
-    manager = await rt.db(manager_of, rt, click.team_id, rep)
+async def request_call(c: DealClick, *, in_place: bool) -> None:
+    """Ask the rep's manager to make the call: the manager's DM goes out at once; the
+    rep hears it was asked (or already was), or who can set a manager when none is."""
+    rt, t, deal = c.rt, c.t, c.state.deal
+    rep = deal.rep_slack_id or c.click.user_id
+    manager = await manager_for(rt, c.click.team_id, rep)
     if not manager:
-        await tell(respond, await no_manager_text(rt, t, click.team_id))
+        await tell(c.respond, await no_manager_text(rt, t, c.click.team_id))
         return
-    nudge_id, new = await rt.db(
-        _open_call, rt, team_id=click.team_id, deal_id=state.deal.id, rep=rep, manager=manager
+    nudge_id, new = await rt.tx(
+        debriefs.open_call,
+        team_id=c.click.team_id,
+        deal_id=c.deal_id,
+        rep=rep,
+        manager=manager,
+        now=rt.clock.now(),
+        reminder_days=rt.settings.debrief_reminder_days,
     )
     if nudge_id is not None:
         await deliver(rt, nudge_id)
     key = "manager.asked" if new else "clicks.call_already_asked"
-    text = t(key, manager=f"<@{manager}>", account=state.deal.account)
+    text = t(key, manager=f"<@{manager}>", account=deal.account)
     if in_place:
-        await update_in_place(
-            client, click.channel, click.message_ts, debrief_msg.plain_reply(text), click.user_id
-        )
+        built = debrief_msg.plain_reply(text)
+        await update_in_place(c.client, c.click.channel, c.click.message_ts, built, c.click.user_id)
     else:
-        await tell(respond, text)
+        await tell(c.respond, text)
 
 
-def _confirm(rt: Runtime, deal_id: int, rev: int | None = None) -> dict[str, Any] | Stale | None:
-    """Blocking: the manager's draft becomes the call's answer; the rep's debrief counts
-    as logged too (their reminders stop, `/loop prep` finds it), unless the rep logged
-    their own already — and a manager's later edit replaces what the manager logged
-    there before. Schedules the DM that tells the rep. STALE when the summary clicked
-    is older than the latest draft."""
-    now = rt.clock.now()
-    with unit_of_work(rt.engine) as session:
-        deal = session.get(Deal, deal_id)
-        call = call_run(session=session, deal_id=deal_id)
-        if deal is None or call is None:
-            return None
-        if draft_is_stale(call.data, rev):
-            return STALE
-        if not call.data.get("draft"):
-            return None
-        answers = dict(call.data["draft"])
-        saves = int(call.data.get("saves") or 0) + 1
-        kept = {k: v for k, v in call.data.items() if k != "draft"}
-        call.data = {**kept, "client": answers, "logged_at": now.isoformat(), "saves": saves}
-        call.state = LOGGED
-        call.updated_at = now
-        session.add(call)
-        run = debrief_run(session=session, deal_id=deal_id)
-        if run is not None and (run.state != LOGGED or run.data.get("logged_by") == "manager"):
-            update_data(run, now, client=answers, logged_by="manager", logged_at=now.isoformat())
-            run.state = LOGGED
-            session.add(run)
-        rep = str(call.data.get("rep") or deal.rep_slack_id or "")
-        nudge = nudges.schedule(
-            session=session,
-            team_id=deal.team_id,
-            user_slack_id=rep,
-            kind="manager_call_result",
-            due_at=now,
-            idempotency_key=f"deal:{deal_id}:manager-result:{call.id}:{saves}",
-            payload={"deal_id": deal_id, "call_id": call.id},
-            ritual_run_id=call.id,
-            now=now,
-        )
-        return {"rep": rep, "nudge_id": nudge.id}
+@deal_button("manager-call")
+async def on_request(c: DealClick) -> None:
+    await request_call(c, in_place=False)
 
 
-async def confirm_manager_log(
-    rt: Runtime,
-    client: AsyncWebClient,
-    respond: AsyncRespond,
-    click: Click,
-    t: Texts,
-    *,
-    rev: int | None = None,
+@deal_button("streak-yes")
+async def on_streak_yes(c: DealClick) -> None:
+    await request_call(c, in_place=True)
+
+
+async def on_streak_no(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
 ) -> None:
-    if click.deal_id is None or await load_deal(rt, click.deal_id) is None:
-        await deal_gone(respond, t)
-        return
-    done = await rt.db(_confirm, rt, click.deal_id, rev)
+    await ack()
+    rt = rt_of(context)
+    click = read_click(body, rt)
+
+    async def work() -> None:
+        t = await texts_for(rt, click.team_id, click.user_id)
+        built = debrief_msg.plain_reply(t("manager.offer_declined"))
+        await update_in_place(client, click.channel, click.message_ts, built, click.user_id)
+
+    rt.spawn(work(), name=f"streak-no:{click.value}")
+
+
+@deal_button("manager-decline")
+async def on_decline(c: DealClick) -> None:
+    done = await c.rt.tx(debriefs.decline_call, deal_id=c.deal_id, now=c.rt.clock.now())
     if done is None:
-        return  # already saved: a double click changes nothing
-    if isinstance(done, str):  # STALE: an older summary than the draft
-        await tell(respond, t("log.newer_version"))
         return
-    built = msg.manager_logged(t, deal_id=click.deal_id, rep=done["rep"])
-    await update_in_place(client, click.channel, click.message_ts, built, click.user_id)
-    if done["nudge_id"] is not None:
-        await deliver(rt, int(done["nudge_id"]))
-
-
-def _decline(rt: Runtime, deal_id: int) -> dict[str, Any] | None:
-    now = rt.clock.now()
-    with unit_of_work(rt.engine) as session:
-        deal = session.get(Deal, deal_id)
-        call = call_run(session=session, deal_id=deal_id)
-        if deal is None or call is None or call.state != OPEN:
-            return None
-        call.state = DECLINED
-        call.updated_at = now
-        session.add(call)
-        rep = str(call.data.get("rep") or deal.rep_slack_id or "")
-        nudge = nudges.schedule(
-            session=session,
-            team_id=deal.team_id,
-            user_slack_id=rep,
-            kind="manager_call_declined",
-            due_at=now,
-            idempotency_key=f"deal:{deal_id}:manager-declined:{call.id}",
-            payload={"deal_id": deal_id, "call_id": call.id},
-            ritual_run_id=call.id,
-            now=now,
-        )
-        return {"rep": rep, "nudge_id": nudge.id}
+    built = debrief_msg.plain_reply(c.t("manager.declined_ack", rep=f"<@{done.rep}>"))
+    await update_in_place(c.client, c.click.channel, c.click.message_ts, built, c.click.user_id)
+    if done.nudge_id is not None:
+        await deliver(c.rt, done.nudge_id)
 
 
 def register(app: AsyncApp, rt: Runtime) -> None:
-
-    @app.action("manager_call_request")
-    async def on_request(
-        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
-    ) -> None:
-        await ack()
-        click = read_click(body, rt)
-        rt.spawn(
-            request_call(rt, client, respond, click, in_place=False),
-            name=f"manager-call:{click.value}",
-        )
-
-    @app.action("streak_yes")
-    async def on_streak_yes(
-        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
-    ) -> None:
-        await ack()
-        click = read_click(body, rt)
-        rt.spawn(
-            request_call(rt, client, respond, click, in_place=True),
-            name=f"streak-yes:{click.value}",
-        )
-
-    @app.action("streak_no")
-    async def on_streak_no(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        click = read_click(body, rt)
-
-        async def work() -> None:
-            t = await texts_for(rt, click.team_id, click.user_id)
-            built = debrief_msg.plain_reply(t("manager.offer_declined"))
-            await update_in_place(client, click.channel, click.message_ts, built, click.user_id)
-
-        rt.spawn(work(), name=f"streak-no:{click.value}")
-
-    @app.action("manager_decline")
-    async def on_decline(
-        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
-    ) -> None:
-        await ack()
-        click = read_click(body, rt)
-
-        async def work() -> None:
-            t = await texts_for(rt, click.team_id, click.user_id)
-            if click.deal_id is None or await load_deal(rt, click.deal_id) is None:
-                await deal_gone(respond, t)
-                return
-            done = await rt.db(_decline, rt, click.deal_id)
-            if done is None:
-                return
-            built = debrief_msg.plain_reply(t("manager.declined_ack", rep=f"<@{done['rep']}>"))
-            await update_in_place(client, click.channel, click.message_ts, built, click.user_id)
-            if done["nudge_id"] is not None:
-                await deliver(rt, int(done["nudge_id"]))
-
-        rt.spawn(work(), name=f"manager-decline:{click.value}")
+    app.action(ids.MANAGER_CALL_REQUEST)(on_request)
+    app.action(ids.STREAK_YES)(on_streak_yes)
+    app.action(ids.STREAK_NO)(on_streak_no)
+    app.action(ids.MANAGER_DECLINE)(on_decline)
 
 
 # --- nudges ---------------------------------------------------------------------------
 
+Found = tuple[Deal, RitualRun | None, RitualRun | None]
 
-def _read(rt: Runtime, nudge: Nudge) -> tuple[Deal, RitualRun | None, RitualRun | None] | None:
-    """Blocking: the deal, the manager call named by the nudge, the rep's debrief."""
-    deal_id = int(nudge.payload.get("deal_id") or 0)
-    with unit_of_work(rt.engine) as session:
-        deal = session.get(Deal, deal_id)
-        if deal is None:
-            return None
-        call_id = nudge.payload.get("call_id")
-        call = session.get(RitualRun, int(call_id)) if call_id else None
-        return deal, call, debrief_run(session=session, deal_id=deal_id)
+
+async def _read(rt: Runtime, nudge: Nudge) -> Found | None:
+    """The deal, the manager call named by the nudge, the rep's debrief."""
+    call_id = nudge.payload.get("call_id")
+    return await rt.tx(
+        debriefs.call_context,
+        write=False,
+        deal_id=int(nudge.payload.get("deal_id") or 0),
+        call_id=int(call_id) if call_id else None,
+    )
 
 
 def _local_date(deal: Deal, tz: str | None) -> str:
@@ -355,8 +136,12 @@ def _local_date(deal: Deal, tz: str | None) -> str:
         return when.strftime("%Y-%m-%d")
 
 
+def _rep(call: RitualRun, deal: Deal) -> str:
+    return str(debriefs.call_data(call).rep or deal.rep_slack_id or "")
+
+
 async def render_streak_offer(rt: Runtime, nudge: Nudge, person: Person) -> Built | None:
-    found = await rt.db(_read, rt, nudge)
+    found = await _read(rt, nudge)
     if found is None:
         return None
     deal, _call, _run = found
@@ -367,7 +152,7 @@ async def render_streak_offer(rt: Runtime, nudge: Nudge, person: Person) -> Buil
     if not manager:
         # Offering "shall I ask your manager?" only to answer "you have none" on Yes
         # wastes the rep's click: say who can set one, and point to the script instead.
-        admins = await rt.db(admin_mentions, rt, nudge.team_id)
+        admins = await rt.tx(debriefs.admin_mentions, write=False, team_id=nudge.team_id)
         who = t("manager.an_admin", admins=", ".join(admins)) if admins else t("manager.your_admin")
         return msg.streak_no_manager(t, deal_id=deal.id, account=deal.account, count=count, who=who)
     return msg.streak_offer(
@@ -376,69 +161,72 @@ async def render_streak_offer(rt: Runtime, nudge: Nudge, person: Person) -> Buil
 
 
 async def render_manager_dm(rt: Runtime, nudge: Nudge, person: Person) -> Built | None:
-    found = await rt.db(_read, rt, nudge)
+    found = await _read(rt, nudge)
     if found is None:
         return None
     deal, call, run = found
-    if call is None or call.state != OPEN or deal.id is None:
+    if call is None or call.state != debriefs.OPEN or deal.id is None:
         return None
     t = Texts(rt.catalog, person.locale)
-    data = run.data if run is not None else {}
+    data = debriefs.debrief_data(run) if run is not None else debriefs.DebriefData()
     return msg.manager_dm(
         t,
         deal_id=deal.id,
-        rep=str(call.data.get("rep") or deal.rep_slack_id or ""),
+        rep=_rep(call, deal),
         account=deal.account,
         amount=messages.format_amount(deal.amount, deal.currency) or t("common.not_set"),
         date=_local_date(deal, person.tz),
-        notes=data.get("client") or data.get("draft"),
-        guess=data.get("guess"),
+        notes=data.client or data.draft,
+        guess=data.guess,
     )
 
 
 async def render_call_reminder(rt: Runtime, nudge: Nudge, person: Person) -> Built | None:
-    found = await rt.db(_read, rt, nudge)
+    found = await _read(rt, nudge)
     if found is None:
         return None
     deal, call, _run = found
-    if call is None or call.state != OPEN or deal.id is None:
+    if call is None or call.state != debriefs.OPEN or deal.id is None:
         return None
     return msg.manager_call_reminder(
         Texts(rt.catalog, person.locale),
         deal_id=deal.id,
-        rep=str(call.data.get("rep") or deal.rep_slack_id or ""),
+        rep=_rep(call, deal),
         account=deal.account,
         days=rt.settings.debrief_reminder_days,
     )
 
 
 async def render_result(rt: Runtime, nudge: Nudge, person: Person) -> Built | None:
-    found = await rt.db(_read, rt, nudge)
+    found = await _read(rt, nudge)
     if found is None:
         return None
     deal, call, run = found
-    if call is None or not call.data.get("client"):
+    answers = debriefs.call_data(call).client if call is not None else None
+    if call is None or not answers:
         return None
     return msg.rep_result(
         Texts(rt.catalog, person.locale),
         manager=call.user_slack_id,
         account=deal.account,
-        answers=call.data["client"],
-        guess=(run.data.get("guess") if run is not None else None),
+        answers=answers,
+        guess=(debriefs.debrief_data(run).guess if run is not None else None),
     )
 
 
 async def render_declined(rt: Runtime, nudge: Nudge, person: Person) -> Built | None:
-    found = await rt.db(_read, rt, nudge)
+    found = await _read(rt, nudge)
     if found is None:
         return None
     deal, call, _run = found
     if call is None or deal.id is None:
         return None
-    t = Texts(rt.catalog, person.locale)
-    text = t("manager.rep_declined", manager=f"<@{call.user_slack_id}>", account=deal.account)
-    ready = button(t("mode.button_ready"), "debrief_start", str(deal.id), style="primary")
-    return debrief_msg.plain_reply(text, actions("declined", ready))
+    return msg.call_declined(
+        Texts(rt.catalog, person.locale),
+        deal_id=deal.id,
+        manager=call.user_slack_id,
+        account=deal.account,
+    )
 
 
 NUDGE_KINDS = (

@@ -8,14 +8,17 @@ win:  data["win"] = {why, appealed, almost, quote, quote_ok, strengths}.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from storage import nudges
-from storage.models import Deal, Nudge, RitualRun
+from storage.models import Deal, Nudge, Person, RitualRun
+from storage.people import get_person
 
 DEBRIEF_RITUALS = ("win_debrief", "loss_debrief")
 LOGGED = "logged"
@@ -23,6 +26,101 @@ LOGGED = "logged"
 # would offer the manager call to reps whose clients simply stalled. Any other outcome
 # (won, no decision) ends the streak.
 STREAK_OUTCOMES = frozenset({"lost"})
+
+
+class RunData(BaseModel):
+    """What a debrief or manager-call run collects, as stored in `RitualRun.data`.
+
+    Validated when read (`debrief_data`, `call_data`) and written back through
+    `write_debrief` / `write_call` only, with exactly the keys that were set: rows
+    written before this model read unchanged, and keys other rituals add pass through
+    (`extra="allow"`)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    # The log's answers wait as a draft, numbered, until the loop-back is confirmed.
+    draft: dict[str, str] | None = None
+    draft_rev: int | None = None
+    client: dict[str, str] | None = None  # the client's answer, once confirmed
+    logged_at: str | None = None
+
+
+class DebriefData(RunData):
+    """The rep's win or loss debrief."""
+
+    dm_channel: str | None = None  # the deal DM (handlers/deals.py)
+    dm_ts: str | None = None
+    mode: str | None = None  # heard / helped / hugged
+    stage: str | None = None  # where the call script is
+    script_channel: str | None = None
+    script_ts: str | None = None
+    guess: str | None = None  # the rep's own guess, before the client's answer
+    logged_by: str | None = None  # "rep", or "manager" when the manager's call logged it
+    win: dict[str, Any] | None = None  # the win log's answers
+    shared: bool | None = None  # a lesson shared with the team
+    shared_at: str | None = None
+
+
+class CallData(RunData):
+    """The manager's call on a rep's lost deal."""
+
+    rep: str | None = None
+    saves: int | None = None  # how often the manager confirmed a log (each tells the rep)
+
+
+def debrief_data(run: RitualRun) -> DebriefData:
+    return DebriefData.model_validate(run.data or {})
+
+
+def call_data(run: RitualRun) -> CallData:
+    return CallData.model_validate(run.data or {})
+
+
+def _write(
+    run: RitualRun,
+    model: type[RunData],
+    now: datetime,
+    state: str | None,
+    drop: tuple[str, ...],
+    changes: dict[str, Any],
+) -> RunData:
+    merged = {k: v for k, v in {**(run.data or {}), **changes}.items() if k not in drop}
+    data = model.model_validate(merged)
+    # A new dict each time: SQLAlchemy only sees a JSON column change on assignment.
+    run.data = data.model_dump(mode="json", exclude_unset=True)
+    run.updated_at = now
+    if state:
+        run.state = state
+    return data
+
+
+def write_debrief(
+    run: RitualRun,
+    now: datetime,
+    *,
+    state: str | None = None,
+    drop: tuple[str, ...] = (),
+    **changes: Any,
+) -> DebriefData:
+    """The one way the debrief listeners change a debrief's data: `changes` merged in and
+    validated, `drop` removed, `state` set when given."""
+    data = _write(run, DebriefData, now, state, drop, changes)
+    assert isinstance(data, DebriefData)
+    return data
+
+
+def write_call(
+    run: RitualRun,
+    now: datetime,
+    *,
+    state: str | None = None,
+    drop: tuple[str, ...] = (),
+    **changes: Any,
+) -> CallData:
+    """`write_debrief` for a manager call's data."""
+    data = _write(run, CallData, now, state, drop, changes)
+    assert isinstance(data, CallData)
+    return data
 
 
 def debrief_run(*, session: Session, deal_id: int) -> RitualRun | None:
@@ -145,3 +243,416 @@ def nudges_for_deal(*, session: Session, deal_id: int) -> list[Nudge]:
             .order_by(col(Nudge.id))
         ).all()
     )
+
+
+# --- what the debrief listeners read and write (each one unit of work: rt.tx) ----------
+
+OPEN = "open"
+DECLINED = "declined"
+MANAGER_CALL = "manager_call"
+ADMINS_NAMED = 3  # more mentions than this reads as a roll call, not a pointer
+
+Stale = Literal["stale"]
+STALE: Stale = "stale"
+
+
+@dataclass
+class DealState:
+    deal: Deal
+    run: RitualRun | None  # the rep's win / loss debrief
+    call: RitualRun | None  # the manager call, if one was asked for
+
+    @property
+    def data(self) -> DebriefData:
+        """The debrief's data (empty when there is no debrief)."""
+        return debrief_data(self.run) if self.run is not None else DebriefData()
+
+    @property
+    def call_data(self) -> CallData:
+        return call_data(self.call) if self.call is not None else CallData()
+
+
+def deal_state(*, session: Session, deal_id: int | None) -> DealState | None:
+    """The deal behind a button, its debrief and its manager call."""
+    if deal_id is None:
+        return None
+    deal = session.get(Deal, deal_id)
+    if deal is None or deal.id is None:
+        return None
+    return DealState(
+        deal=deal,
+        run=debrief_run(session=session, deal_id=deal.id),
+        call=manager_call_run(session=session, deal_id=deal.id),
+    )
+
+
+def get_deal(*, session: Session, deal_id: int) -> Deal | None:
+    return session.get(Deal, deal_id)
+
+
+def save_run(
+    *, session: Session, run_id: int | None, now: datetime, state: str | None = None, **changes: Any
+) -> RitualRun | None:
+    """Merge `changes` into a debrief's data; `state` sets its state too."""
+    if run_id is None:
+        return None
+    run = session.get(RitualRun, run_id)
+    if run is None:
+        return None
+    write_debrief(run, now, state=state, **changes)
+    session.add(run)
+    return run
+
+
+def claim_choice(
+    *, session: Session, run_id: int | None, field: str, value: str, now: datetime
+) -> bool:
+    """Record `field = value` on a run unless that very choice is there: True for the
+    click that made (or changed) the choice, False for the same choice again. The row is
+    locked for the check, so two clicks arriving together cannot both win."""
+    if run_id is None:
+        return False
+    run = session.get(RitualRun, run_id, with_for_update=True)
+    if run is None or getattr(debrief_data(run), field, None) == value:
+        return False
+    _write(run, DebriefData, now, None, (), {field: value})
+    session.add(run)
+    return True
+
+
+def draft_is_stale(data: RunData, rev: int | None) -> bool:
+    """Was the clicked summary replaced by a newer draft (or confirmed after one)?"""
+    return rev is not None and (data.draft_rev or 0) != rev
+
+
+def store_draft(
+    *, session: Session, deal_id: int, role: str, answers: dict[str, str], now: datetime
+) -> tuple[Deal, int | None] | None:
+    """The answers wait as a draft until the loop-back is confirmed. Each draft gets the
+    next revision number, which its summary's buttons carry: Confirm on an older summary
+    must not save answers the reader was never shown."""
+    deal = session.get(Deal, deal_id)
+    if deal is None:
+        return None
+    run = (
+        manager_call_run(session=session, deal_id=deal_id)
+        if role == "manager"
+        else debrief_run(session=session, deal_id=deal_id)
+    )
+    if run is None:
+        return deal, None
+    if role == "manager":
+        rev = (call_data(run).draft_rev or 0) + 1
+        write_call(run, now, draft=answers, draft_rev=rev)
+    else:
+        rev = (debrief_data(run).draft_rev or 0) + 1
+        write_debrief(run, now, draft=answers, draft_rev=rev)
+    session.add(run)
+    return deal, rev
+
+
+def confirm_rep_log(
+    *, session: Session, deal_id: int, rev: int | None, now: datetime
+) -> tuple[Deal, dict[str, str], str | None] | Stale | None:
+    """The rep's draft becomes the logged answer. None when there is no draft (a second
+    click on an already confirmed summary); STALE when the summary clicked is older than
+    the latest draft."""
+    deal = session.get(Deal, deal_id)
+    run = debrief_run(session=session, deal_id=deal_id)
+    if deal is None or run is None:
+        return None
+    data = debrief_data(run)
+    if draft_is_stale(data, rev):
+        return STALE
+    if not data.draft:
+        return None
+    answers = dict(data.draft)
+    write_debrief(
+        run,
+        now,
+        state=LOGGED,
+        drop=("draft",),
+        client=answers,
+        logged_at=now.isoformat(),
+        logged_by="rep",
+    )
+    session.add(run)
+    return deal, answers, data.guess
+
+
+def latest_debrief(
+    *, session: Session, team_id: str, user_id: str, account: str
+) -> tuple[Deal, RitualRun] | None:
+    """The rep's most recent closed deal with this account (names typed by hand, so
+    case-insensitive) and its debrief."""
+    deals = session.exec(
+        select(Deal)
+        .where(
+            Deal.team_id == team_id,
+            Deal.rep_slack_id == user_id,
+            func.lower(Deal.account) == account.strip().lower(),
+        )
+        .order_by(col(Deal.created_at).desc(), col(Deal.id).desc())
+    ).all()
+    for deal in deals:
+        run = debrief_run(session=session, deal_id=int(deal.id or 0))
+        if run is not None:
+            return deal, run
+    return None
+
+
+def open_debrief(*, session: Session, deal_id: int) -> tuple[Deal, RitualRun] | None:
+    """The deal and its debrief, unless the debrief was logged meanwhile."""
+    deal = session.get(Deal, deal_id)
+    run = debrief_run(session=session, deal_id=deal_id)
+    if deal is None or run is None or run.state == LOGGED:
+        return None
+    return deal, run
+
+
+def save_win(
+    *, session: Session, deal_id: int, answers: dict[str, Any], now: datetime
+) -> Deal | None:
+    """The win log's answers; saving again replaces them."""
+    deal = session.get(Deal, deal_id)
+    run = debrief_run(session=session, deal_id=deal_id)
+    if deal is None or run is None:
+        return None
+    write_debrief(run, now, state=LOGGED, win=answers, logged_at=now.isoformat())
+    session.add(run)
+    return deal
+
+
+def share_lesson(*, session: Session, deal_id: int, now: datetime) -> str | None:
+    """Mark the logged debrief shared; the account's name, or None when there is no
+    logged debrief to share yet."""
+    deal = session.get(Deal, deal_id)
+    run = debrief_run(session=session, deal_id=deal_id)
+    if deal is None or run is None or run.state != LOGGED:
+        return None
+    write_debrief(run, now, shared=True, shared_at=now.isoformat())
+    session.add(run)
+    return deal.account
+
+
+# --- the manager's call ------------------------------------------------------------------
+
+
+def admin_mentions(*, session: Session, team_id: str) -> list[str]:
+    """The workspace admins the bot has met, as Slack mentions (a few at most): who a rep
+    without a manager should ask to set one."""
+    ids = session.exec(
+        select(Person.slack_id)
+        .where(
+            Person.team_id == team_id,
+            col(Person.is_admin).is_(True),
+            col(Person.is_bot).is_(False),
+            col(Person.deleted).is_(False),
+        )
+        .order_by(col(Person.id))
+        .limit(ADMINS_NAMED)
+    ).all()
+    return [f"<@{slack_id}>" for slack_id in ids]
+
+
+def open_call(
+    *,
+    session: Session,
+    team_id: str,
+    deal_id: int,
+    rep: str,
+    manager: str,
+    now: datetime,
+    reminder_days: int,
+) -> tuple[int | None, bool]:
+    """The manager_call run, the manager's DM and its one reminder, in one transaction.
+    Returns (DM nudge id, newly asked); asking twice is a no-op."""
+    deal = session.get(Deal, deal_id)
+    if deal is None:
+        return None, False
+    existing = manager_call_run(session=session, deal_id=deal_id)
+    if existing is not None and existing.state in (OPEN, LOGGED):
+        return None, False
+    run = RitualRun(
+        team_id=team_id,
+        ritual=MANAGER_CALL,
+        user_slack_id=manager,
+        deal_id=deal_id,
+        account=deal.account,
+        state=OPEN,
+        data=CallData(rep=rep).model_dump(exclude_unset=True),
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(run)
+    session.flush()
+    payload = {"deal_id": deal_id, "call_id": run.id}
+    dm = nudges.schedule(
+        session=session,
+        team_id=team_id,
+        user_slack_id=manager,
+        kind="manager_call_dm",
+        due_at=now,
+        idempotency_key=f"deal:{deal_id}:manager-call:{run.id}",
+        payload=payload,
+        ritual_run_id=run.id,
+        now=now,
+    )
+    nudges.schedule(
+        session=session,
+        team_id=team_id,
+        user_slack_id=manager,
+        kind="manager_call_reminder",
+        due_at=now + timedelta(days=reminder_days),
+        idempotency_key=f"deal:{deal_id}:manager-call-reminder:{run.id}",
+        payload=payload,
+        ritual_run_id=run.id,
+        now=now,
+    )
+    return dm.id, True
+
+
+@dataclass(frozen=True)
+class CallDone:
+    """A manager call confirmed or declined: the rep to tell, and the DM that tells them."""
+
+    rep: str
+    nudge_id: int | None
+
+
+def confirm_call(
+    *, session: Session, deal_id: int, rev: int | None, now: datetime
+) -> CallDone | Stale | None:
+    """The manager's draft becomes the call's answer; the rep's debrief counts as logged
+    too (their reminders stop, `/loop prep` finds it), unless the rep logged their own
+    already — and a manager's later edit replaces what the manager logged there before.
+    Schedules the DM that tells the rep. STALE when the summary clicked is older than the
+    latest draft."""
+    deal = session.get(Deal, deal_id)
+    call = manager_call_run(session=session, deal_id=deal_id)
+    if deal is None or call is None:
+        return None
+    data = call_data(call)
+    if draft_is_stale(data, rev):
+        return STALE
+    if not data.draft:
+        return None
+    answers = dict(data.draft)
+    saves = (data.saves or 0) + 1
+    logged_at = now.isoformat()
+    write_call(
+        call, now, state=LOGGED, drop=("draft",), client=answers, logged_at=logged_at, saves=saves
+    )
+    session.add(call)
+    run = debrief_run(session=session, deal_id=deal_id)
+    if run is not None and (run.state != LOGGED or debrief_data(run).logged_by == "manager"):
+        write_debrief(
+            run, now, state=LOGGED, client=answers, logged_by="manager", logged_at=logged_at
+        )
+        session.add(run)
+    rep = str(data.rep or deal.rep_slack_id or "")
+    nudge = nudges.schedule(
+        session=session,
+        team_id=deal.team_id,
+        user_slack_id=rep,
+        kind="manager_call_result",
+        due_at=now,
+        idempotency_key=f"deal:{deal_id}:manager-result:{call.id}:{saves}",
+        payload={"deal_id": deal_id, "call_id": call.id},
+        ritual_run_id=call.id,
+        now=now,
+    )
+    return CallDone(rep, nudge.id)
+
+
+def decline_call(*, session: Session, deal_id: int, now: datetime) -> CallDone | None:
+    """The manager declines an open call; the rep is told by a DM scheduled here."""
+    deal = session.get(Deal, deal_id)
+    call = manager_call_run(session=session, deal_id=deal_id)
+    if deal is None or call is None or call.state != OPEN:
+        return None
+    call.state = DECLINED
+    call.updated_at = now
+    session.add(call)
+    rep = str(call_data(call).rep or deal.rep_slack_id or "")
+    nudge = nudges.schedule(
+        session=session,
+        team_id=deal.team_id,
+        user_slack_id=rep,
+        kind="manager_call_declined",
+        due_at=now,
+        idempotency_key=f"deal:{deal_id}:manager-declined:{call.id}",
+        payload={"deal_id": deal_id, "call_id": call.id},
+        ritual_run_id=call.id,
+        now=now,
+    )
+    return CallDone(rep, nudge.id)
+
+
+def call_context(
+    *, session: Session, deal_id: int, call_id: int | None
+) -> tuple[Deal, RitualRun | None, RitualRun | None] | None:
+    """The deal, the manager call a nudge names, and the rep's debrief."""
+    deal = session.get(Deal, deal_id)
+    if deal is None:
+        return None
+    call = session.get(RitualRun, call_id) if call_id else None
+    return deal, call, debrief_run(session=session, deal_id=deal_id)
+
+
+def schedule_now(
+    *,
+    session: Session,
+    team_id: str,
+    user_id: str,
+    kind: str,
+    key: str,
+    payload: dict[str, Any],
+    now: datetime,
+    run_id: int | None = None,
+) -> int | None:
+    """A bot-initiated DM is a nudge row first (then delivered at once): its id, or None
+    when that DM was already scheduled."""
+    nudge = nudges.schedule(
+        session=session,
+        team_id=team_id,
+        user_slack_id=user_id,
+        kind=kind,
+        due_at=now,
+        idempotency_key=key,
+        payload=payload,
+        ritual_run_id=run_id,
+        now=now,
+    )
+    return nudge.id if nudge.state == nudges.PENDING else None
+
+
+def schedule_later(
+    *,
+    session: Session,
+    team_id: str,
+    user_id: str,
+    kind: str,
+    key: str,
+    payload: dict[str, Any],
+    due_at: datetime,
+    now: datetime,
+    run_id: int | None = None,
+) -> None:
+    nudges.schedule(
+        session=session,
+        team_id=team_id,
+        user_slack_id=user_id,
+        kind=kind,
+        due_at=due_at,
+        idempotency_key=key,
+        payload=payload,
+        ritual_run_id=run_id,
+        now=now,
+    )
+
+
+def manager_slack_id(*, session: Session, team_id: str, user_id: str) -> str | None:
+    """The rep's manager, as set by `/loop team` or the CSV import."""
+    person = get_person(session=session, team_id=team_id, slack_id=user_id)
+    return person.manager_slack_id if person else None

@@ -6,7 +6,9 @@ tests/test_privacy.py fails when a table gains one that is not listed here."""
 
 from __future__ import annotations
 
-from sqlalchemy import String, cast, delete, or_, update
+from typing import Any
+
+from sqlalchemy import ColumnElement, String, cast, delete, or_, update
 from sqlmodel import Session, col, select
 
 from storage.models import (
@@ -40,7 +42,7 @@ USER_COLUMNS: dict[tuple[str, str], str] = {
 }
 
 
-def _mentions(column: object, slack_id: str) -> object:
+def _mentions(column: ColumnElement[Any], slack_id: str) -> ColumnElement[bool]:
     """A JSON column whose text holds the id (a manager call's "rep", a nudge's payload)."""
     return cast(column, String).like(f'%"{slack_id}"%')
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import and_, exists, func, or_, update
@@ -25,13 +26,26 @@ from sqlmodel import Session, col, select
 
 from storage.models import Nudge
 
-PENDING = "pending"
-SENDING = "sending"
-SENT = "sent"
-FAILED = "failed"
-SKIPPED = "skipped"
-UNCERTAIN = "uncertain"
-CANCELLED = "cancelled"
+
+class NudgeState(StrEnum):
+    """Where a nudge row is in its life. Stored as its plain value."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    UNCERTAIN = "uncertain"
+    CANCELLED = "cancelled"
+
+
+PENDING = NudgeState.PENDING
+SENDING = NudgeState.SENDING
+SENT = NudgeState.SENT
+FAILED = NudgeState.FAILED
+SKIPPED = NudgeState.SKIPPED
+UNCERTAIN = NudgeState.UNCERTAIN
+CANCELLED = NudgeState.CANCELLED
 FINAL_STATES = frozenset({SENT, FAILED, SKIPPED, CANCELLED})
 
 
@@ -459,12 +473,15 @@ def collapse_all_missed(*, session: Session, kind: str, now: datetime) -> int:
     each tick for kinds whose policy says `collapse_missed=True`)."""
     newer = aliased(Nudge)
     has_newer = exists().where(
-        newer.kind == Nudge.kind,
-        newer.team_id == Nudge.team_id,
-        newer.user_slack_id == Nudge.user_slack_id,
-        newer.state == PENDING,
-        newer.due_at <= now,
-        or_(newer.due_at > Nudge.due_at, and_(newer.due_at == Nudge.due_at, newer.id > Nudge.id)),
+        col(newer.kind) == col(Nudge.kind),
+        col(newer.team_id) == col(Nudge.team_id),
+        col(newer.user_slack_id) == col(Nudge.user_slack_id),
+        col(newer.state) == PENDING,
+        col(newer.due_at) <= now,
+        or_(
+            col(newer.due_at) > col(Nudge.due_at),
+            and_(col(newer.due_at) == col(Nudge.due_at), col(newer.id) > col(Nudge.id)),
+        ),
     )
     result = session.execute(
         update(Nudge)

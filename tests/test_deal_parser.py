@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from bot import deal_parser
-from bot.deal_parser import (
+from bot.deals import parser as deal_parser
+from bot.deals.parser import (
     ACCOUNT_LIMIT,
     SOURCE_TEXT_LIMIT,
     DealSignal,
@@ -23,7 +23,7 @@ from bot.deal_parser import (
     parse_deal_message,
     parse_outcome,
 )
-from bot.deal_words import SCHEMA, DealWordsError, load_deal_words
+from bot.deals.vocabulary import SCHEMA, DealWordsError, load_deal_words
 from bot.settings import SettingsError, load_settings
 
 POSTER = "U0ALICE"
@@ -1333,7 +1333,7 @@ def test_deal_words_dir_setting(tmp_path: Path) -> None:
 
 def test_every_shipped_word_file_loads_and_has_every_language() -> None:
     words = load_deal_words()
-    assert words.files == tuple(f"bot/deal_words/{lang}.toml" for lang in ("en", "es", "fr"))
+    assert words.files == tuple(f"bot/deals/words/{lang}.toml" for lang in ("en", "es", "fr"))
     for table, keys in SCHEMA.items():
         for key in keys:
             if (table, key) not in {

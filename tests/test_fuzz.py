@@ -31,9 +31,8 @@ from tests.conftest import DEALS, MANAGER, REP, REP2, RunningBot
 
 SEED = 20261201
 HANDLERS = Path(__file__).resolve().parent.parent / "handlers"
-# Both ways a listener is registered: `@app.action(x)` over a function, and
-# `app.action(x)(listener)` in a register() that only wires module-level listeners.
-_LISTENER = re.compile(r"@?app\.(action|view)\((.+?)\)(?:\(\w+\))?\s*$", re.MULTILINE)
+# A decorator (`@app.action(x)`) or a registration line (`app.action(x)(on_x)`).
+_LISTENER = re.compile(r"^\s*@?app\.(action|view)\((.+?)\)(?:\(\w+\))?\s*$", re.MULTILINE)
 
 ODD_VALUES: list[Any] = [
     None,

@@ -28,6 +28,7 @@ from bot.messages.blocks import (
     section,
 )
 from bot.messages.catalog import ScriptCatalog
+from bot.slack import ids
 
 OUTCOME_KEYS = {
     "won": "deal.outcome_won",
@@ -94,8 +95,8 @@ def deal_dm(
             context(t("win.why_it_matters", **values)),
             *extra,
             actions(
-                "win_debrief",
-                button(t("win.button_log"), "win_log_open", value, style="primary"),
+                ids.WIN_DEBRIEF_BLOCK,
+                button(t("win.button_log"), ids.WIN_LOG_OPEN, value, style="primary"),
             ),
             *footer,
         ]
@@ -107,12 +108,16 @@ def deal_dm(
         *extra,
         section(t("loss.ask_mode", **values)),
         actions(
-            "loss_mode",
-            button(t("loss.button_heard"), "loss_mode_heard", value),
-            button(t("loss.button_helped"), "loss_mode_helped", value),
-            button(t("loss.button_hugged"), "loss_mode_hugged", value),
+            ids.LOSS_MODE_BLOCK,
+            *(
+                button(t(f"loss.button_{mode}"), ids.LOSS_MODE_PREFIX + mode, value)
+                for mode in ids.LOSS_MODES
+            ),
         ),
-        actions("loss_manager", button(t("loss.button_manager"), "manager_call_request", value)),
+        actions(
+            ids.LOSS_MANAGER_BLOCK,
+            button(t("loss.button_manager"), ids.MANAGER_CALL_REQUEST, value),
+        ),
         *footer,
     ]
     return as_built(t(f"{prefix}.fallback", **values), blocks)

@@ -9,8 +9,9 @@ from typing import Any
 
 from bot.messages import Built, Texts, as_built
 from bot.messages.blocks import Block, context
+from bot.slack import ids
 
-CHOICE_BLOCK_ID = "clicks_choice"
+CHOICE_BLOCK_ID = ids.CHOICE_BLOCK
 
 
 def _holds(block: Any, action_id: str) -> bool:

@@ -22,6 +22,7 @@ from bot.messages.blocks import (
     section,
     text_field,
 )
+from bot.slack import ids
 
 STAGES = ("opener", "exchange", "closer")
 LOSS_FIELDS = ("reason", "missed", "needs", "solution", "gap", "takeaways")
@@ -29,8 +30,7 @@ LOSS_REQUIRED = frozenset({"reason", "missed", "takeaways"})
 WIN_TEXT_FIELDS = ("why", "appealed", "almost", "quote", "strengths")
 WIN_REQUIRED = frozenset({"why", "appealed"})
 INPUT_MAX = 2000
-# The one action id inside every input block; the block_id names the field.
-VALUE = "v"
+VALUE = ids.FIELD_VALUE
 
 
 # --- heard / helped / hugged ----------------------------------------------------------
@@ -42,12 +42,12 @@ def mode_reply(t: Texts, *, mode: str, deal_id: int, account: str) -> Built:
     value = str(deal_id)
     text = t(f"mode.{mode}", account=account)
     blocks: list[Block] = [section(text)]
-    ready = button(t("mode.button_ready"), "debrief_start", value, style="primary")
+    ready = button(t("mode.button_ready"), ids.DEBRIEF_START, value, style="primary")
     if mode == "heard":
-        blocks.append(actions("mode_next", ready))
+        blocks.append(actions(ids.MODE_NEXT_BLOCK, ready))
     elif mode == "hugged":
-        tell = button(t("mode.button_tell_manager"), "loss_tell_manager", value)
-        blocks.append(actions("mode_next", tell, ready))
+        tell = button(t("mode.button_tell_manager"), ids.LOSS_TELL_MANAGER, value)
+        blocks.append(actions(ids.MODE_NEXT_BLOCK, tell, ready))
     return as_built(text, blocks)
 
 
@@ -83,7 +83,9 @@ def script_message(
         blocks.append(section(f"> {guess}"))
     else:
         blocks.append(section(t("guess.prompt", account=account)))
-        blocks.append(actions("guess", button(t("guess.button_write"), "guess_open", value)))
+        blocks.append(
+            actions(ids.GUESS_BLOCK, button(t("guess.button_write"), ids.GUESS_OPEN, value))
+        )
     blocks += [
         divider(),
         section(t("debrief.intro")),
@@ -96,22 +98,22 @@ def script_message(
         nxt = STAGES[following]
         blocks.append(
             actions(
-                "debrief_stage",
+                ids.DEBRIEF_STAGE_BLOCK,
                 button(
                     t(f"debrief.{stage}.button_next"),
-                    "debrief_next",
+                    ids.DEBRIEF_NEXT,
                     f"{deal_id}:{nxt}",
                     style="primary",
                 ),
                 # Some reps have already made the call: let them log it from any stage.
-                button(t("debrief.button_log"), "loss_log_open", value),
+                button(t("debrief.button_log"), ids.LOSS_LOG_OPEN, value),
             )
         )
     else:
         blocks.append(
             actions(
-                "debrief_stage",
-                button(t("debrief.closer.button_next"), "loss_log_open", value, style="primary"),
+                ids.DEBRIEF_STAGE_BLOCK,
+                button(t("debrief.closer.button_next"), ids.LOSS_LOG_OPEN, value, style="primary"),
             )
         )
     return as_built(t(f"debrief.{stage}.header") + " — " + account, blocks)
@@ -149,12 +151,12 @@ def guess_modal(
     return form_modal(
         t,
         prefix="guess",
-        callback_id="guess_log",
-        metadata={"deal": deal_id},
+        callback_id=ids.GUESS_VIEW,
+        metadata={ids.META_DEAL: deal_id},
         audience=audience,
         blocks=[
             text_input(
-                block_id="guess",
+                block_id=ids.GUESS_FIELD,
                 label=t("guess.label_guess"),
                 hint=t("guess.hint_guess"),
                 placeholder=t("guess.placeholder_guess"),
@@ -190,8 +192,8 @@ def loss_log_modal(
     return form_modal(
         t,
         prefix="log",
-        callback_id="loss_log",
-        metadata={"deal": deal_id, "as": role},
+        callback_id=ids.LOSS_LOG_VIEW,
+        metadata={ids.META_DEAL: deal_id, ids.META_ROLE: role},
         blocks=blocks,
         audience=audience,
     )
@@ -218,14 +220,15 @@ def win_log_modal(
     ]
     quote_ok = option(t("win_log.option_quote_ok"), "yes")
     checkbox: Block = {"type": "checkboxes", "action_id": VALUE, "options": [quote_ok]}
-    if initial.get("quote_ok"):
+    if initial.get(ids.QUOTE_OK_FIELD):
         checkbox["initial_options"] = [quote_ok]
-    blocks.insert(4, input_block("quote_ok", t("win_log.label_quote_ok"), checkbox, optional=True))
+    quote = input_block(ids.QUOTE_OK_FIELD, t("win_log.label_quote_ok"), checkbox, optional=True)
+    blocks.insert(4, quote)
     return form_modal(
         t,
         prefix="win_log",
-        callback_id="win_log",
-        metadata={"deal": deal_id},
+        callback_id=ids.WIN_LOG_VIEW,
+        metadata={ids.META_DEAL: deal_id},
         blocks=blocks,
         audience=audience,
     )
@@ -275,6 +278,18 @@ def answer_lines(t: Texts, answers: Mapping[str, str], *, budget: int = 2400) ->
     return "\n".join(t(f"log.loop_{name}", **{name: clip(answers[name], share)}) for name in given)
 
 
+def log_step(deal_id: int, role: str, rev: int | None = None) -> str:
+    """A loop-back button's value: `<deal id>:<role>[:<draft revision>]`."""
+    return f"{deal_id}:{role}:{rev}" if rev else f"{deal_id}:{role}"
+
+
+def parse_log_step(step: str) -> tuple[str, int | None]:
+    """A loop-back button's `<role>:<draft revision>` (the part after the deal id).
+    Summaries posted before revisions existed carry the role alone, or nothing."""
+    role, _, rev = step.partition(":")
+    return ("manager" if role == "manager" else "rep"), (int(rev) if rev.isdigit() else None)
+
+
 def loop_summary(
     t: Texts,
     *,
@@ -286,16 +301,16 @@ def loop_summary(
 ) -> Built:
     """Looping: say back what was heard and ask "Did I get that right?" before saving.
     The buttons carry the draft's revision so Confirm saves exactly what this showed."""
-    value = f"{deal_id}:{role}:{rev}" if rev else f"{deal_id}:{role}"
+    value = log_step(deal_id, role, rev)
     intro = t("log.loop_intro", account=account)
     blocks: list[Block] = [
         section(intro),
         *answer_sections(t, answers),
         section(t("log.loop_question")),
         actions(
-            "log_loop",
-            button(t("log.button_confirm"), "log_confirm", value, style="primary"),
-            button(t("log.button_edit"), "log_edit", value),
+            ids.LOG_LOOP_BLOCK,
+            button(t("log.button_confirm"), ids.LOG_CONFIRM, value, style="primary"),
+            button(t("log.button_edit"), ids.LOG_EDIT, value),
         ),
     ]
     return as_built(intro + " " + t("log.loop_question"), blocks)
@@ -319,10 +334,11 @@ def rep_logged(
         *answer_sections(t, answers),
         section(guess_vs_reason(t, guess=guess, reason=answers.get("reason", ""))),
         actions(
-            "log_after",
-            button(t("common.button_edit"), "log_edit", f"{deal_id}:rep"),
+            ids.LOG_AFTER_BLOCK,
+            button(t("common.button_edit"), ids.LOG_EDIT, log_step(deal_id, "rep")),
+            # The concern ritual's button: its id is named in that ritual's region of ids.
             button(t("debrief.button_concern"), "concern_open", value),
-            button(t("privacy.button_share"), "privacy_share", value),
+            button(t("privacy.button_share"), ids.PRIVACY_SHARE, value),
         ),
     ]
     return as_built(saved, blocks)
@@ -334,9 +350,9 @@ def win_logged(t: Texts, *, deal_id: int, account: str, quote_ok: bool) -> Built
     return plain_reply(
         text,
         actions(
-            "win_after",
-            button(t("common.button_edit"), "win_log_open", str(deal_id)),
-            button(t("privacy.button_share"), "privacy_share", str(deal_id)),
+            ids.WIN_AFTER_BLOCK,
+            button(t("common.button_edit"), ids.WIN_LOG_OPEN, str(deal_id)),
+            button(t("privacy.button_share"), ids.PRIVACY_SHARE, str(deal_id)),
         ),
     )
 
@@ -346,11 +362,11 @@ def win_logged(t: Texts, *, deal_id: int, account: str, quote_ok: bool) -> Built
 
 def debrief_reminder(t: Texts, *, deal_id: int, account: str, days: int, won: bool) -> Built:
     text = t("reminder.debrief", account=account, days=days)
-    action = "win_log_open" if won else "loss_log_open"
+    action = ids.WIN_LOG_OPEN if won else ids.LOSS_LOG_OPEN
     blocks = [
         section(text),
         actions(
-            "reminder",
+            ids.REMINDER_BLOCK,
             button(t("reminder.button_log"), action, str(deal_id), style="primary"),
         ),
     ]

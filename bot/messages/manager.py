@@ -7,7 +7,8 @@ from collections.abc import Mapping
 
 from bot.messages import Built, Texts, as_built
 from bot.messages.blocks import Block, actions, button, context, divider, header, section
-from bot.messages.debrief import answer_lines, guess_vs_reason, plain_reply
+from bot.messages.debrief import answer_lines, guess_vs_reason, log_step, plain_reply
+from bot.slack import ids
 
 
 def streak_offer(t: Texts, *, deal_id: int, account: str, count: int, manager: str) -> Built:
@@ -16,9 +17,9 @@ def streak_offer(t: Texts, *, deal_id: int, account: str, count: int, manager: s
     blocks: list[Block] = [
         section(text),
         actions(
-            "streak_offer",
-            button(t("manager.button_yes"), "streak_yes", value, style="primary"),
-            button(t("manager.button_no"), "streak_no", value),
+            ids.STREAK_OFFER_BLOCK,
+            button(t("manager.button_yes"), ids.STREAK_YES, value, style="primary"),
+            button(t("manager.button_no"), ids.STREAK_NO, value),
         ),
     ]
     return as_built(text, blocks)
@@ -28,8 +29,8 @@ def streak_no_manager(t: Texts, *, deal_id: int, account: str, count: int, who: 
     """The streak offer for a rep without a manager: nobody to ask, so it says who can
     set one and offers the rep's own debrief script."""
     text = t("manager.streak_no_manager", count=count, account=account, who=who)
-    ready = button(t("mode.button_ready"), "debrief_start", str(deal_id), style="primary")
-    return as_built(text, [section(text), actions("streak_offer", ready)])
+    ready = button(t("mode.button_ready"), ids.DEBRIEF_START, str(deal_id), style="primary")
+    return as_built(text, [section(text), actions(ids.STREAK_OFFER_BLOCK, ready)])
 
 
 def manager_dm(
@@ -59,9 +60,9 @@ def manager_dm(
         section(script),
         context(t("manager.script_tip", rep=rep_ref)),
         actions(
-            "manager_call",
-            button(t("manager.button_log"), "manager_log_open", value, style="primary"),
-            button(t("manager.button_decline"), "manager_decline", value),
+            ids.MANAGER_CALL_BLOCK,
+            button(t("manager.button_log"), ids.MANAGER_LOG_OPEN, value, style="primary"),
+            button(t("manager.button_decline"), ids.MANAGER_DECLINE, value),
         ),
     ]
     return as_built(t("manager.fallback", rep=rep_ref, account=account), blocks)
@@ -70,7 +71,10 @@ def manager_dm(
 def manager_logged(t: Texts, *, deal_id: int, rep: str) -> Built:
     return plain_reply(
         t("manager.saved", rep=f"<@{rep}>"),
-        actions("log_after", button(t("common.button_edit"), "log_edit", f"{deal_id}:manager")),
+        actions(
+            ids.LOG_AFTER_BLOCK,
+            button(t("common.button_edit"), ids.LOG_EDIT, log_step(deal_id, "manager")),
+        ),
     )
 
 
@@ -96,9 +100,16 @@ def manager_call_reminder(t: Texts, *, deal_id: int, rep: str, account: str, day
     blocks: list[Block] = [
         section(text),
         actions(
-            "reminder",
-            button(t("reminder.button_log"), "manager_log_open", value, style="primary"),
-            button(t("manager.button_decline"), "manager_decline", value),
+            ids.REMINDER_BLOCK,
+            button(t("reminder.button_log"), ids.MANAGER_LOG_OPEN, value, style="primary"),
+            button(t("manager.button_decline"), ids.MANAGER_DECLINE, value),
         ),
     ]
     return as_built(t("reminder.manager_call_fallback", account=account), blocks)
+
+
+def call_declined(t: Texts, *, deal_id: int, manager: str, account: str) -> Built:
+    """The rep hears their manager won't make the call, and can run the debrief themselves."""
+    text = t("manager.rep_declined", manager=f"<@{manager}>", account=account)
+    ready = button(t("mode.button_ready"), ids.DEBRIEF_START, str(deal_id), style="primary")
+    return plain_reply(text, actions(ids.DECLINED_BLOCK, ready))

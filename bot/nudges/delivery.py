@@ -281,26 +281,7 @@ async def send_claimed(
             metadata=nudge_metadata(nudge),
         )
     except SlackApiError as e:
-        status = e.response.status_code
-        error = api_error(e)
-        if status == 429:
-            # Slack did not process the call, so nothing was posted.
-            retry_after = _retry_after(e)
-            if on_rate_limited is not None:
-                on_rate_limited(nudge.team_id, retry_after)
-            return await _give_back(rt, nudge, timedelta(seconds=retry_after), error, refund=True)
-        if status >= 500 or error in UNCERTAIN_ERRORS:
-            await _uncertain(rt, nudge, f"{error} (HTTP {status})")
-            return nudges.UNCERTAIN
-        if error in WORKSPACE_ERRORS:
-            log.error("Slack refused the bot's token (%s): nudges wait until it is fixed", error)
-            return await _give_back(rt, nudge, WORKSPACE_RETRY, error, refund=True)
-        if error in ("channel_not_found", "is_archived"):
-            # A cached DM channel that no longer works: open it afresh next time.
-            rt.dm_channels.pop((nudge.team_id, nudge.user_slack_id), None)
-        await _settle(rt, nudges.mark_failed, nudge, error=error)
-        log.warning("nudge %s (%s) failed: %s", nudge.id, nudge.kind, error)
-        return nudges.FAILED
+        return await _post_error(rt, nudge, e, on_rate_limited)
     except (aiohttp.ClientError, TimeoutError, OSError, asyncio.CancelledError) as e:
         await _uncertain(rt, nudge, f"connection lost while posting: {e!r}")
         if isinstance(e, asyncio.CancelledError):
@@ -310,6 +291,32 @@ async def send_claimed(
     ts = str(resp.get("ts"))
     channel = str(resp.get("channel") or channel)
     return await _sent(rt, nudge, entry, channel, ts)
+
+
+async def _post_error(
+    rt: Runtime, nudge: Nudge, e: SlackApiError, on_rate_limited: RateLimited | None
+) -> str:
+    """What Slack's refusal of chat.postMessage means for the nudge; returns its state."""
+    status = e.response.status_code
+    error = api_error(e)
+    if status == 429:
+        # Slack did not process the call, so nothing was posted.
+        retry_after = _retry_after(e)
+        if on_rate_limited is not None:
+            on_rate_limited(nudge.team_id, retry_after)
+        return await _give_back(rt, nudge, timedelta(seconds=retry_after), error, refund=True)
+    if status >= 500 or error in UNCERTAIN_ERRORS:
+        await _uncertain(rt, nudge, f"{error} (HTTP {status})")
+        return nudges.UNCERTAIN
+    if error in WORKSPACE_ERRORS:
+        log.error("Slack refused the bot's token (%s): nudges wait until it is fixed", error)
+        return await _give_back(rt, nudge, WORKSPACE_RETRY, error, refund=True)
+    if error in ("channel_not_found", "is_archived"):
+        # A cached DM channel that no longer works: open it afresh next time.
+        rt.dm_channels.pop((nudge.team_id, nudge.user_slack_id), None)
+    await _settle(rt, nudges.mark_failed, nudge, error=error)
+    log.warning("nudge %s (%s) failed: %s", nudge.id, nudge.kind, error)
+    return nudges.FAILED
 
 
 def nudge_metadata(nudge: Nudge) -> dict[str, Any]:

@@ -6,8 +6,8 @@ and who the rep is. The module is pure: it never calls Slack. A false DM is wors
 missed one, so every rule below is deliberately narrow and the non-triggers are tests.
 
 The grammar is code; its words are data. Stage names, field and owner labels, verbs,
-loss reasons and hedges live in ``bot/deal_words/{en,es,fr}.toml`` (format: see
-``bot/deal_words.py``), compiled into regexes at import; a team's own words are one more
+loss reasons and hedges live in ``bot/deals/words/{en,es,fr}.toml`` (format: see
+``bot/deals/vocabulary.py``), compiled into regexes at import; a team's own words are one more
 file in the folder named by the ``DEAL_WORDS_DIR`` setting (``use_deal_words()``). The
 English rules below keep their structure in code; the rules marked WORDS take every
 phrase from every language's file. ``tests/fixtures/deal_corpus.jsonl`` holds labelled
@@ -205,9 +205,9 @@ that is only "won" or "lost" does not count: alone, it is too often a reply to s
 else.
 
 Work is bounded, whatever is pasted: a message is read up to its 2,400th character (its
-flattened text), for its outcome in its first 1,200, each line up to its 600th, and
-matching stops after 32 candidate matches
-(8 per rule and line). The parser remembers the last message it read, so needs_asking()
+flattened text), for its outcome in its first 800, each line up to its 600th, and
+matching stops after 16 candidate matches (8 per rule and line); each rule runs only on a
+line holding a word it needs. The parser remembers the last message it read, so needs_asking()
 right after parse_deal_message() does not parse it again.
 
 Account
@@ -291,7 +291,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, Literal
 
-from bot.deal_words import DealWords, DealWordsError, load_deal_words
+from bot.deals.vocabulary import SCHEMA, DealWords, DealWordsError, load_deal_words
 
 __all__ = [
     "ACCOUNT_LIMIT",
@@ -519,12 +519,19 @@ def _plain(text: str) -> str:
     text = _MAILTO.sub(lambda m: m.group(1), text)
     text = _USER_MENTION.sub(" @rep ", text)
     text = _SLACK_REF.sub(_slack_ref, text)
-    text = _BARE_URL.sub(" ", text)
+    if "://" in text or "www." in text.lower():
+        text = _BARE_URL.sub(" ", text)
     text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
     text = _EMOJI_ARROW.sub(" → ", text)
     text = _EMOJI.sub(" · ", text)
     text = _MRKDWN.sub("", text)
-    return "\n".join(_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+    return "\n".join(_squeezed(line) for line in text.split("\n"))
+
+
+def _squeezed(line: str) -> str:
+    if "  " in line or "\t" in line or "\u00a0" in line:
+        line = _SPACES.sub(" ", line)
+    return line.strip()
 
 
 # ---------------------------------------------------------------------------- amounts
@@ -569,19 +576,46 @@ def parse_amount(text: str) -> tuple[Decimal, str | None] | None:
 
 def _amount_in(plain: str) -> tuple[Decimal, str | None] | None:
     """parse_amount() on text that is already plain (see _plain)."""
-    for label in _V.amount_label.finditer(plain):
+    labels = _V.amount_label.finditer(plain) if _V.needs["amount"].search(_fold(plain)) else ()
+    for label in labels:
         code = label.group("code")
         for pattern in (_PREFIXED, _SUFFIXED, _BARE_NUMBER):
             match = pattern.match(plain, label.end())
             found = _amount(match, code) if match else None
             if found:
                 return found
-    candidates = [m for p in (_PREFIXED, _SUFFIXED, _METRIC) if (m := p.search(plain))]
-    for match in sorted(candidates, key=lambda m: m.start()):
-        found = _amount(match, None)
-        if found:
-            return found
-    return None
+    return _first_amount(plain)
+
+
+# Only a currency symbol or code can start a prefixed amount ("ſ" reads as "s" for a
+# case-blind pattern, so it is folded too).
+_SYMBOL_GATE = re.compile(r"[$€£]|usd|eur|gbp")
+_DIGIT_RUN = re.compile(r"\d+")
+
+
+def _first_amount(plain: str) -> tuple[Decimal, str | None] | None:
+    """The first amount by where it starts, of the first prefixed ("$5k"), suffixed
+    ("12 500 €") and metric ("50k ARR") amounts of the text. The suffixed and metric
+    patterns are only tried where a run of digits starts, and no further than the
+    prefixed one: one walk over the digits, instead of a pass per pattern over it all."""
+    prefixed = _PREFIXED.search(plain) if _SYMBOL_GATE.search(_fold(plain)) else None
+    pending = [_SUFFIXED, _METRIC]
+    for run in _DIGIT_RUN.finditer(plain):
+        if prefixed is not None and run.start() > prefixed.start():
+            found = _amount(prefixed, None)
+            prefixed = None
+            if found:
+                return found
+        for pattern in tuple(pending):
+            match = pattern.match(plain, run.start())
+            if match:
+                pending.remove(pattern)  # each pattern offers its first match only
+                found = _amount(match, None)
+                if found:
+                    return found
+        if not pending:
+            break
+    return _amount(prefixed, None) if prefixed is not None else None
 
 
 def _amount(match: re.Match[str], code: str | None) -> tuple[Decimal, str | None] | None:
@@ -618,6 +652,14 @@ def _to_decimal(number: str, mult: str | None) -> Decimal | None:
 
 
 # ---------------------------------------------------------------------------- outcome
+
+
+def _any_of(words: tuple[str, ...] | set[str]) -> re.Pattern[str]:
+    """A search for any of these exact strings: one pass in C, where a Python loop of
+    `in` tests costs a call per word (and a case-blind pattern is slower still)."""
+    ordered = sorted(set(words), key=lambda word: (-len(word), word))
+    return re.compile("|".join(re.escape(word) for word in ordered) or r"(?!x)x")
+
 
 _B = r"(?<![\w'’])"  # a keyword starts a word
 _E = r"(?![\w'’])"  # ...and ends one, but not before an apostrophe: "won't" is not "won"
@@ -888,17 +930,26 @@ def _plain_words(text: str) -> str:
     return re.sub(r"[^\w\s'’/-]+", " ", text).strip()
 
 
-_ARROW_CHARS = ("→", "->", "=>", "⇒", "➡", "»")
+_ARROW_GATE = _any_of(("→", "->", "=>", "⇒", "➡", "»"))
+
+
+# Words each clean-up needs in the line (lowercased) before its pattern is worth a pass.
+_STAGE_TERM_GATE = _any_of(("won", "lost", "decision", "proposal"))
+_PREVIOUS_GATE = _any_of(("previous", "old", "prior", "original", "former", "from"))
 
 
 def _clean_line(line: str) -> str:
-    if any(arrow in line for arrow in _ARROW_CHARS):
+    if _ARROW_GATE.search(line):
         line = _current_stage(line)
-        line = _V.stage_before_arrow.sub(" ", line)
-        line = _STAGE_BEFORE_ARROW.sub(" ", line)
+        if _V.needs["stage"].search(_fold(line)):
+            line = _V.stage_before_arrow.sub(" ", line)
+        if _STAGE_TERM_GATE.search(line.lower()):
+            line = _STAGE_BEFORE_ARROW.sub(" ", line)
     if ":" in line or "=" in line:
-        line = _PREVIOUS_FIELD.sub(" ", line)
-        line = _V.previous_field.sub(" ", line)
+        if _PREVIOUS_GATE.search(line.lower()):
+            line = _PREVIOUS_FIELD.sub(" ", line)
+        if _V.needs["previous"].search(_fold(line)):
+            line = _V.previous_field.sub(" ", line)
     if "(" in line:
         line = _WAS_STAGE.sub(" ", line)
     if "from" in line.lower():
@@ -910,14 +961,16 @@ def _clean_line(line: str) -> str:
 # characters a line is pasted text (a log, an e-mail), and reading on would only cost time.
 _LINE_LIMIT = 600
 # ...and the outcome is said in a post's first lines: a message is read for it up to this
-# many characters (the account, amount and owner are looked for in all of it).
-_TEXT_BUDGET = 1200
-# A deal post makes a handful of matches; a paste of thousands of stage words stops here.
-_MAX_HITS = 32
+# many characters (the account, amount and owner are looked for in all of it). A CRM alert
+# states its stage in its first few fields; the corpus's latest is 150 characters in.
+_TEXT_BUDGET = 800
+# A deal post makes a handful of matches (five at most in the corpus); a paste of
+# thousands of stage words stops here.
+_MAX_HITS = 16
 
 
 def _find_hits(text: str) -> list[_Hit]:
-    if _REOPENED.search(text):
+    if "open" in text.lower() and _REOPENED.search(text):
         return []
     hits: list[_Hit] = []
     candidates = 0
@@ -943,16 +996,16 @@ _Match = tuple[Outcome, int, int, int, str | None]
 
 # Each rule group runs only on a line holding one of its words: one substring test is far
 # cheaper than a regex pass, and most lines of a post hold none of them.
-_GATES: tuple[tuple[tuple[str, ...], Callable[[str], Iterator[_Match]]], ...] = ()
+_GATES: tuple[tuple[re.Pattern[str], Callable[[str, str], Iterator[_Match]]], ...] = ()
 
 
 def _line_matches(line: str) -> Iterator[_Match]:
     lowered = line.lower()
     for words, rules in _GATES:
-        if any(word in lowered for word in words):
-            yield from rules(line)
-    if _V.any_word.search(line):
-        yield from _word_matches(line)
+        if words.search(lowered):
+            yield from rules(line, lowered)
+    # Each word rule has its own gate, so no pass of every phrase over the line first.
+    yield from _word_matches(line, lowered if line.isascii() else _fold(line))
 
 
 # Matches one rule looks at in one line: a deal line has one or two; a line repeating a
@@ -964,26 +1017,48 @@ def _each(pattern: re.Pattern[str], line: str) -> Iterator[re.Match[str]]:
     return islice(pattern.finditer(line), _PER_RULE)
 
 
-def _stage_matches(line: str) -> Iterator[_Match]:
-    for pattern in (_STAGE_FIELD, _TRANSITION, _MARKED, _ARROW):
-        for m in _each(pattern, line):
-            yield _group_outcome(m), 3, m.start(), m.end(), None
-    for m in _each(_ND_REASON, line):
-        yield "no_decision", 3, m.start(), m.end(), None
+# The words each rule cannot match without (a pattern is a pass over the line; a
+# substring test is nearly free).
+_STAGE_RULES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
+    (_STAGE_FIELD, _any_of(("stage", "status", "outcome", "result"))),
+    (_TRANSITION, _any_of(("to", "as"))),
+    (_MARKED, _any_of(("marked",))),
+    (_ARROW, _any_of(("→", "->", "=>", "⇒", "➡"))),
+)
+_DEAL_VERDICT_WORDS = ("deal", "opp", "contract", "renewal", "rfp", "bid", "tender")
+_DEAL_VERDICT_GATE = _any_of(_DEAL_VERDICT_WORDS)
+_DEAL_NOUN_GATE = _any_of((*_DEAL_VERDICT_WORDS, "business", "account", "logo", "order"))
+_RIVAL_VERB_GATE = _any_of(
+    ("went", "gone", "chose", "picked", "selected", "signed", "switched", "moved", "stayed",
+     "stuck")
+)  # fmt: skip
+_DO_NOTHING_GATE = _any_of(("not", "status", "inertia", "decision"))
 
 
-def _closed_matches(line: str) -> Iterator[_Match]:
+def _stage_matches(line: str, lowered: str) -> Iterator[_Match]:
+    for pattern, words in _STAGE_RULES:
+        if words.search(lowered):
+            for m in _each(pattern, line):
+                yield _group_outcome(m), 3, m.start(), m.end(), None
+    if "reason" in lowered:
+        for m in _each(_ND_REASON, line):
+            yield "no_decision", 3, m.start(), m.end(), None
+
+
+def _closed_matches(line: str, lowered: str) -> Iterator[_Match]:
     for m in _each(_CLOSED, line):
         if _REPORT_NEXT.match(line, m.end()) or _COUNT_BEFORE.search(_tail(line, m.start())):
             continue
         yield _group_outcome(m), 2, m.start(), m.end(), None
 
 
-def _won_lost_matches(line: str) -> Iterator[_Match]:
-    for m in _each(_DEAL_VERDICT, line):
-        yield _group_outcome(m), 1, m.start(), m.end(), None
-    for m in _each(_VERB_THE_DEAL, line):
-        yield _group_outcome(m), 1, m.start(), m.end(), _name_within(m.group("mid"))
+def _won_lost_matches(line: str, lowered: str) -> Iterator[_Match]:
+    if _DEAL_VERDICT_GATE.search(lowered):
+        for m in _each(_DEAL_VERDICT, line):
+            yield _group_outcome(m), 1, m.start(), m.end(), None
+    if _DEAL_NOUN_GATE.search(lowered):
+        for m in _each(_VERB_THE_DEAL, line):
+            yield _group_outcome(m), 1, m.start(), m.end(), _name_within(m.group("mid"))
     for m in _each(_SUBJECT_VERDICT, line):
         if _NO_OBJECT.match(line, m.end()):
             yield _group_outcome(m), 1, m.start(), m.end(), None
@@ -1004,7 +1079,7 @@ def _object_name(line: str, pos: int) -> tuple[str, int] | None:
     return found
 
 
-def _signed_matches(line: str) -> Iterator[_Match]:
+def _signed_matches(line: str, lowered: str) -> Iterator[_Match]:
     for m in _each(_CONTRACT_SIGNED, line):
         yield "won", 1, m.start(), m.end(), None
     for m in _each(_SIGNED_CONTRACT, line):
@@ -1038,7 +1113,15 @@ def _names_a_side_agreement(mid: str | None) -> bool:
     return any(word in _NOT_A_CONTRACT for word in words)
 
 
-def _lost_to_matches(line: str) -> Iterator[_Match]:
+def _lost_to_matches(line: str, lowered: str) -> Iterator[_Match]:
+    if "lost" in lowered and "to" in lowered:  # every rule but the last is "lost … to …"
+        yield from _lost_to_rival_matches(line)
+    if _RIVAL_VERB_GATE.search(lowered):
+        for m in _each(_WENT_WITH_RIVAL, line):
+            yield "lost", 1, m.start(), m.end(), None
+
+
+def _lost_to_rival_matches(line: str) -> Iterator[_Match]:
     for m in _each(_LOST_WORD, line):
         found = _leading_name(line, m.end())
         if found is None or _not_an_account(found[0]):
@@ -1054,13 +1137,14 @@ def _lost_to_matches(line: str) -> Iterator[_Match]:
         subject = _LOST_TO_SUBJECT.search(_tail(line, m.start()))
         if rival and not _not_an_account(rival[0]) and subject:
             yield "lost", 1, m.start(), rival[1], None
-    for m in _each(_WENT_WITH_RIVAL, line):
-        yield "lost", 1, m.start(), m.end(), None
 
 
-def _no_decision_matches(line: str) -> Iterator[_Match]:
-    for m in _each(_DO_NOTHING, line):
-        yield "no_decision", 1, m.start(), m.end(), None
+def _no_decision_matches(line: str, lowered: str) -> Iterator[_Match]:
+    if _DO_NOTHING_GATE.search(lowered):
+        for m in _each(_DO_NOTHING, line):
+            yield "no_decision", 1, m.start(), m.end(), None
+    if "decision" not in lowered:
+        return
     for m in _each(_ND_JARGON, line):
         if not _REPORT_NEXT.match(line, m.end()):
             yield "no_decision", 1, m.start(), m.end(), None
@@ -1080,7 +1164,7 @@ def _no_decision_matches(line: str) -> Iterator[_Match]:
             yield "no_decision", 1, m.start(), found[1], found[0]
 
 
-def _proposal_matches(line: str) -> Iterator[_Match]:
+def _proposal_matches(line: str, lowered: str) -> Iterator[_Match]:
     for m in _each(_PROPOSAL_SENT, line):
         if not _INTERNAL_PROPOSAL.match(line, m.end()):
             yield "proposal_sent", 1, m.start(), m.end(), None
@@ -1157,7 +1241,7 @@ def parse_outcome(text: str) -> Outcome | None:
 
 
 # ------------------------------------------------------------------- word-driven rules
-# The words below come from bot/deal_words/*.toml (and a team's DEAL_WORDS_DIR): the
+# The words below come from bot/deals/words/*.toml (and a team's DEAL_WORDS_DIR): the
 # grammar is code, the vocabulary is data. They are compiled once, at import, and again
 # only when use_deal_words() is called with a team's folder.
 
@@ -1201,7 +1285,24 @@ def _alternation(phrases: tuple[str, ...] | list[str]) -> str:
             for token in _tokens(phrase.strip()):
                 node = node.setdefault(token, {})
             node[""] = {}
-    return _emit(trie) or r"(?!x)x"
+    body = _emit(trie)
+    if not body:
+        return r"(?!x)x"
+    # A case-insensitive alternation is tried branch by branch at every position of a
+    # line; one character-class test of the letters a phrase can start with turns most
+    # positions away first (it only ever fails where no branch could match).
+    return f"(?=[{_first_chars(phrases)}])(?:{body})"
+
+
+def _first_chars(phrases: tuple[str, ...] | list[str]) -> str:
+    """Every character the phrases can start with (as _tokens() reads them), for a class."""
+    chars: set[str] = set()
+    for phrase in phrases:
+        if phrase.strip():
+            ch = phrase.strip().lower()[0]
+            group = _ACCENT_CLASS.get(ch)
+            chars.update("'’" if ch in "'’" else group[1:-1] if group else ch)
+    return "".join(re.escape(ch) for ch in sorted(chars))
 
 
 def _emit(node: dict[str, Any]) -> str:
@@ -1241,11 +1342,13 @@ class _Vocab:
     owner_mention: re.Pattern[str]
     amount_label: re.Pattern[str]
     open_stage: re.Pattern[str]
-    any_word: re.Pattern[str]  # any phrase of the rules above: the gate to _word_matches
     only_stage: re.Pattern[str]
     any_stage: re.Pattern[str]
     ask_outcome: re.Pattern[str]
     chatter: re.Pattern[str]
+    # Per word rule, words (folded, see _fold) a line must hold for the rule to match;
+    # "any" holds them all, with the lost_lead verbs and the stage names.
+    needs: dict[str, re.Pattern[str]]
 
 
 def _compile(words: DealWords) -> _Vocab:
@@ -1338,22 +1441,84 @@ def _compile(words: DealWords) -> _Vocab:
         ),
         open_stage=re.compile(rf"(?:{alt('stages', 'open')})(?:\s+\S+){{0,3}}", re.I),
         any_stage=re.compile(term, re.I),
-        any_word=re.compile(
-            _alternation(
-                [
-                    phrase
-                    for table in ("stages", "verbs", "statements", "reasons")
-                    for key, phrases in words.words.get(table, {}).items()
-                    if key not in ("move_to", "open")
-                    for phrase in phrases
-                ]
-            ),
-            re.I,
-        ),
         only_stage=re.compile(rf"\W*(?:{term})\W*", re.I),
         ask_outcome=re.compile(rf"{_WB}(?:{alt('ask', 'outcome')}){_WE}", re.I),
         chatter=re.compile(rf"{_WB}(?:{alt('ask', 'chatter')}){_WE}", re.I),
+        needs={
+            rule: _any_of(
+                _needed_words(phrase for table, key in keys for phrase in words.get(table, key))
+            )
+            for rule, keys in {**_RULE_WORDS, **_CLEANUP_WORDS, "any": _ALL_RULE_WORDS}.items()
+        },
     )
+
+
+# Which word lists each word rule is built from (see _word_matches).
+_RULE_WORDS: dict[str, tuple[tuple[str, str], ...]] = {
+    "stage_field": (("labels", "stage"),),
+    "move": (("verbs", "move"),),
+    "closed": (
+        ("stages", "closed_won"),
+        ("stages", "closed_lost"),
+        ("stages", "closed_no_decision"),
+    ),
+    "verb": (("verbs", "won"), ("verbs", "lost")),
+    "lost_after": (("reasons", "lost_after"),),
+    "reason_lost": (("reasons", "lost"),),
+    "nd_lead": (("verbs", "no_decision"),),
+    "statement": tuple(("statements", key) for key in SCHEMA["statements"]),
+}
+# Not rules, but clean-ups with the same kind of gate (see _clean_line).
+_CLEANUP_WORDS: dict[str, tuple[tuple[str, str], ...]] = {
+    "stage": tuple(("stages", key) for key in ("won", "lost", "no_decision", "proposal_sent")),
+    "previous": (("labels", "previous_stage"),),
+    "account": (("labels", "account"),),
+    "amount": (("labels", "amount"),),
+}
+_ALL_RULE_WORDS = (
+    *(pair for keys in _RULE_WORDS.values() for pair in keys),
+    ("verbs", "lost_lead"),
+    ("stages", "won"),
+    ("stages", "lost"),
+    ("stages", "no_decision"),
+    ("stages", "proposal_sent"),
+)
+# Folding makes a substring test as forgiving as the patterns: any case, any accent of
+# _ACCENTS, both apostrophes. Letters whose lowercase is two characters ("İ") or that
+# ignore-case matching pairs with a plain letter ("ı", "ſ") are mapped first.
+_FOLD_SPECIAL = (("İ", "i"), ("ı", "i"), ("ſ", "s"), ("’", "'"))
+_FOLD_ACCENTS = tuple((ch, base) for base, group in _ACCENTS.items() for ch in group if ch != base)
+
+
+# Any character _fold() changes beyond lowercasing (accents in both cases).
+_FOLDABLE = re.compile(
+    "["
+    + "".join(special for special, _ in _FOLD_SPECIAL)
+    + "".join(accented + accented.upper() for accented, _ in _FOLD_ACCENTS)
+    + "]"
+)
+
+
+def _fold(text: str) -> str:
+    if text.isascii() or not _FOLDABLE.search(text):
+        return text.lower()  # most lines: nothing to fold but the case (İ has no other)
+    # A few replace() calls: str.translate() looks up every character in Python objects.
+    for special, plain in _FOLD_SPECIAL:
+        if special in text:
+            text = text.replace(special, plain)
+    text = text.lower()
+    for accented, plain in _FOLD_ACCENTS:
+        if accented in text:
+            text = text.replace(accented, plain)
+    return text
+
+
+def _needed_words(phrases: Iterator[str]) -> tuple[str, ...]:
+    """The longest word of each phrase, folded: a line that holds none of them cannot
+    match any phrase (a phrase's words stand in the line as they are, only the gaps
+    between them vary)."""
+    needed = {max(_fold(p).split(), key=len) for p in phrases if p.strip()}
+    return tuple(sorted(needed))
 
 
 _V: _Vocab = _compile(load_deal_words())
@@ -1389,7 +1554,7 @@ def _ended(line: str, end: int) -> bool:
 
 def _english_gates() -> None:
     global _GATES
-    _GATES = (
+    gates: tuple[tuple[tuple[str, ...], Callable[[str, str], Iterator[_Match]]], ...] = (
         (("won", "lost", "decision", "proposal", "status", "nothing"), _stage_matches),
         (("closed",), _closed_matches),
         (("won", "lost"), _won_lost_matches),
@@ -1400,13 +1565,62 @@ def _english_gates() -> None:
          _no_decision_matches),
         (("propos",), _proposal_matches),
     )  # fmt: skip
+    _GATES = tuple((_any_of(words), rules) for words, rules in gates)
 
 
-def _word_matches(line: str) -> Iterator[_Match]:
-    """The rules whose words come from the word files (all languages)."""
-    for pattern in (_V.stage_field, _V.move, _V.arrow):
-        for m in _each(pattern, line):
+_WORD_ARROW_GATE = _any_of(("→", "->", "=>", "⇒", "»"))
+
+
+def _word_matches(line: str, folded: str) -> Iterator[_Match]:
+    """The rules whose words come from the word files (all languages). A rule runs only
+    on a line holding one of the words it needs (_Vocab.needs)."""
+    needs = _V.needs
+    if needs["any"].search(folded) is None:
+        return  # not one word of any rule: most lines of a post
+
+    if (":" in line or "=" in line) and needs["stage_field"].search(folded):
+        for m in _each(_V.stage_field, line):
             yield _group_outcome(m), 3, m.start(), m.end(), None
+    if needs["move"].search(folded):
+        for m in _each(_V.move, line):
+            yield _group_outcome(m), 3, m.start(), m.end(), None
+    if _WORD_ARROW_GATE.search(line):
+        for m in _each(_V.arrow, line):
+            yield _group_outcome(m), 3, m.start(), m.end(), None
+    if needs["closed"].search(folded):
+        yield from _word_closed_matches(line)
+    if needs["verb"].search(folded):
+        for m in _each(_V.verb, line):
+            found = _leading_name(line, m.end())
+            if found is None or _not_an_account(found[0]):
+                continue
+            if _AFTER_VERB_NAME.match(line, found[1]) or _ended(line, found[1]):
+                yield _group_outcome(m), 1, m.start(), found[1], found[0]
+    lead = _V.lost_lead.match(line)
+    if lead:
+        found = _leading_name(line, lead.end())
+        if found and not _not_an_account(found[0]) and _ended(line, found[1]):
+            yield "lost", 1, lead.start(), found[1], found[0]
+    if needs["lost_after"].search(folded):
+        for m in _each(_V.lost_after, line):
+            found = _trailing_name(line[: m.start()])
+            if found and not _not_an_account(found[0]) and not re.search(r"\w", line[: found[1]]):
+                yield "lost", 1, found[1], m.end(), found[0]
+    if needs["reason_lost"].search(folded):
+        for m in _each(_V.reason_lost, line):
+            yield "lost", 1, m.start(), m.end(), None
+    if needs["nd_lead"].search(folded):
+        for m in _each(_V.nd_lead, line):
+            found = _leading_name(line, m.end())
+            if found and not _not_an_account(found[0]) and _ended(line, found[1]):
+                yield "no_decision", 1, m.start(), found[1], found[0]
+    if needs["statement"].search(folded):
+        for m in _each(_V.statement, line):
+            if not (_V.report_next.match(line, m.end()) or _REPORT_NEXT.match(line, m.end())):
+                yield _group_outcome(m), 1, m.start(), m.end(), None
+
+
+def _word_closed_matches(line: str) -> Iterator[_Match]:
     for m in _each(_V.closed, line):
         if _V.report_next.match(line, m.end()) or _REPORT_NEXT.match(line, m.end()):
             continue
@@ -1415,30 +1629,6 @@ def _word_matches(line: str) -> Iterator[_Match]:
         ):
             continue
         yield _group_outcome(m), 2, m.start(), m.end(), None
-    for m in _each(_V.verb, line):
-        found = _leading_name(line, m.end())
-        if found is None or _not_an_account(found[0]):
-            continue
-        if _AFTER_VERB_NAME.match(line, found[1]) or _ended(line, found[1]):
-            yield _group_outcome(m), 1, m.start(), found[1], found[0]
-    lead = _V.lost_lead.match(line)
-    if lead:
-        found = _leading_name(line, lead.end())
-        if found and not _not_an_account(found[0]) and _ended(line, found[1]):
-            yield "lost", 1, lead.start(), found[1], found[0]
-    for m in _each(_V.lost_after, line):
-        found = _trailing_name(line[: m.start()])
-        if found and not _not_an_account(found[0]) and not re.search(r"\w", line[: found[1]]):
-            yield "lost", 1, found[1], m.end(), found[0]
-    for m in _each(_V.reason_lost, line):
-        yield "lost", 1, m.start(), m.end(), None
-    for m in _each(_V.nd_lead, line):
-        found = _leading_name(line, m.end())
-        if found and not _not_an_account(found[0]) and _ended(line, found[1]):
-            yield "no_decision", 1, m.start(), found[1], found[0]
-    for m in _each(_V.statement, line):
-        if not (_V.report_next.match(line, m.end()) or _REPORT_NEXT.match(line, m.end())):
-            yield _group_outcome(m), 1, m.start(), m.end(), None
 
 
 # ---------------------------------------------------------------------------- accounts
@@ -1750,10 +1940,18 @@ def _account_in_line(hit: _Hit) -> str | None:
 def _find_account(
     event: dict[str, Any], raw_lines: list[str], lines: list[str], hits: list[_Hit]
 ) -> str | None:
+    # Only lines with a "Label: value" and an account label word can hold the field.
+    labelled = [
+        line
+        for line in lines
+        if (":" in line or "=" in line) and _V.needs["account"].search(_fold(line))
+    ]
     for anywhere in (False, True):
-        for line in lines:
-            field = _V.account_field.search(line)
-            if field is None or (field.start() > 0 and not anywhere):
+        for line in labelled:
+            # The first pass only wants a field at the line start: a match there is what
+            # a search would find first, for a fraction of the work.
+            field = _V.account_field.search(line) if anywhere else _V.account_field.match(line)
+            if field is None:
                 continue
             if field.start() > 0 and not _FIELD_BEFORE.search(_tail(line, field.start())):
                 continue  # "Propietario del negocio:" is the owner's label, not "Negocio:"
@@ -1868,12 +2066,18 @@ def _parse(event: dict[str, Any], raw: str) -> DealSignal | None:
     )
 
 
+# What an owner mention and an owner e-mail cannot do without: a cheap first look, as
+# the owner patterns are tried at every character of the message.
+_LABELLED_MENTION = re.compile(r"[:=]\s*<@")
+_EMAIL_DOMAIN = re.compile(r"@[A-Za-z0-9-]+\.", re.I)
+
+
 def _rep(event: dict[str, Any], raw: str, text: str) -> tuple[str | None, str | None]:
     """Who the deal belongs to: a mention on an owner line, else the first mention, else
     an owner e-mail (with no user id, so the handler looks the owner up by e-mail instead
     of giving the deal to whoever typed it), else the person who posted."""
-    owner_mention = _V.owner_mention.search(raw)
-    owner = _V.owner_email.search(text)
+    owner_mention = _V.owner_mention.search(raw) if _LABELLED_MENTION.search(raw) else None
+    owner = _V.owner_email.search(text) if _EMAIL_DOMAIN.search(text) else None
     email = owner.group("email") if owner else None
     if owner_mention:
         return owner_mention.group(1), email

@@ -1,7 +1,7 @@
 """The deal parser's vocabulary: one TOML file per language, so a language or a team's own
 CRM words are a file, not code.
 
-The shipped files are ``bot/deal_words/{en,es,fr}.toml``. A team adds its own with the
+The shipped files are ``bot/deals/words/{en,es,fr}.toml``. A team adds its own with the
 ``DEAL_WORDS_DIR`` setting: every ``*.toml`` in that folder is read after the shipped ones.
 A file named like a shipped one (``en.toml``) replaces it; any other name (``acme.toml``,
 ``de.toml``) adds its words to all the others.
@@ -130,8 +130,8 @@ def _read(name: str, text: str) -> dict[str, dict[str, list[str]]]:
 
 
 def _shipped(lang: str) -> tuple[str, str]:
-    source = resources.files("bot").joinpath("deal_words", f"{lang}.toml")
-    return f"bot/deal_words/{lang}.toml", source.read_text(encoding="utf-8")
+    source = resources.files("bot.deals").joinpath("words", f"{lang}.toml")
+    return f"bot/deals/words/{lang}.toml", source.read_text(encoding="utf-8")
 
 
 def load_deal_words(directory: Path | None = None) -> DealWords:
