@@ -13,12 +13,9 @@ import logging
 import re
 from typing import Any
 
-import aiohttp
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import update
-from sqlmodel import col
 
 from bot import messages
 from bot.deals.parser import (
@@ -33,26 +30,34 @@ from bot.messages import intake as intake_msg
 from bot.messages.blocks import read_metadata
 from bot.nudges.registry import NudgeKind
 from bot.runtime import Runtime
+from bot.slack import ids
 from bot.slack.errors import api_error
-from bot.slack.people import load_person, lookup_by_email
+from bot.slack.people import load_person
+from handlers.common import DealClick, deal_button, rt_of
 from handlers.deal_intake import (
-    NEW,
-    OTHER_OUTCOME,
-    RITUAL_FOR,
-    Correction,
     correct,
     deal_dm_for,
     deal_is_open,
     may_correct,
+    open_deal,
     payload_deal_id,
-    read_deal,
+    resolve_rep,
     take_in,
+    take_in_proposal,
 )
 from handlers.loop_command import CommandCall, LoopCommand, reader_texts
 from storage import nudges
-from storage.db import unit_of_work
-from storage.deals import NewDeal, add_ask, deal_by_message
-from storage.models import DealAsk, Nudge, Person, RitualRun
+from storage.deals import (
+    NewDeal,
+    add_ask,
+    deal_by_message,
+    get_ask,
+    link_ask,
+    mark_deal_dm_sent,
+    settle_ask,
+)
+from storage.intake import DEAL_DM, NEW, OTHER_OUTCOME, RITUAL_FOR, Correction, Intake
+from storage.models import Deal, DealAsk, Nudge, Person
 
 log = logging.getLogger(__name__)
 
@@ -71,53 +76,22 @@ def is_thread_reply(message: dict[str, Any]) -> bool:
 
 
 async def render_deal_dm(rt: Runtime, nudge: Nudge, person: Person) -> messages.Built | None:
-    deal = await rt.db(read_deal, rt, payload_deal_id(nudge.payload))
+    deal = await open_deal(rt, payload_deal_id(nudge.payload))
     # Withdrawn, or handed to someone else before this DM went out: nothing to send.
-    if not deal_is_open(deal) or deal is None or deal.rep_slack_id != nudge.user_slack_id:
+    if deal is None or deal.rep_slack_id != nudge.user_slack_id:
         return None
     return await deal_dm_for(rt, deal, person)
 
 
 async def after_deal_dm(rt: Runtime, nudge: Nudge, channel: str, ts: str) -> None:
-    def write() -> None:
-        with unit_of_work(rt.engine) as session:
-            run = session.get(RitualRun, nudge.ritual_run_id) if nudge.ritual_run_id else None
-            if run is not None and run.state != "withdrawn":
-                run.state = "dm_sent"
-                run.data = {**run.data, "dm_channel": channel, "dm_ts": ts}
-                run.updated_at = rt.clock.now()
-                session.add(run)
-
-    await rt.db(write)
-
-
-LOOKUP_TRIES = 3
-
-
-async def resolve_rep(rt: Runtime, signal: DealSignal, poster: str | None) -> str | None:
-    """The rep's Slack id: a mention, else the owner's email looked up in Slack.
-
-    The event was acked already and Slack will not resend it, so a transient failure
-    (timeout, 5xx, 429 after the client's own waits) is retried here rather than
-    losing the deal's DM."""
-    if signal.rep_user_id:
-        return signal.rep_user_id
-    if signal.rep_email:
-        for attempt in range(LOOKUP_TRIES):
-            try:
-                found = await lookup_by_email(rt, signal.rep_email)
-            except SlackApiError as e:
-                log.warning("users.lookupByEmail failed: %s", api_error(e))
-                if e.response.status_code < 500 and e.response.status_code != 429:
-                    break
-            except (aiohttp.ClientError, TimeoutError, OSError) as e:
-                log.warning("users.lookupByEmail failed: %r", e)
-            else:
-                if found:
-                    return found
-                break
-            await asyncio.sleep(0.5 * 2**attempt)
-    return poster
+    if nudge.ritual_run_id:
+        await rt.tx(
+            mark_deal_dm_sent,
+            run_id=nudge.ritual_run_id,
+            channel=channel,
+            ts=ts,
+            now=rt.clock.now(),
+        )
 
 
 def crm_record_link(event: dict[str, Any]) -> str | None:
@@ -172,9 +146,7 @@ async def intake_message(rt: Runtime, body: dict[str, Any], event: dict[str, Any
         return
     signal = parse_deal_message(event)
     if signal is not None and signal.outcome == "proposal_sent":
-        from handlers.tee_up import intake_proposal  # tee_up imports this module
-
-        await intake_proposal(rt, body, event, signal)
+        await take_in_proposal(rt, body, event, signal)
         return
     if signal is None or signal.outcome not in RITUAL_FOR:
         if signal is None and needs_asking(event):
@@ -187,27 +159,26 @@ async def intake_message(rt: Runtime, body: dict[str, Any], event: dict[str, Any
         log.warning("deal %s (%s) has no rep to DM", got.deal_id, new.account)
 
 
-def _deal_at(rt: Runtime, team_id: str, channel: str, ts: str) -> Any:
-    """Blocking: the deal this message first announced."""
-    with unit_of_work(rt.engine) as session:
-        return deal_by_message(session=session, team_id=team_id, channel=channel, ts=ts)
+async def _deal_at(rt: Runtime, team_id: str, channel: str, ts: str) -> Deal | None:
+    """The deal this message first announced."""
+    return await rt.tx(deal_by_message, write=False, team_id=team_id, channel=channel, ts=ts)
 
 
 async def intake_correction(rt: Runtime, body: dict[str, Any], event: dict[str, Any]) -> None:
     """The post a deal came from was edited or deleted: correct or withdraw the deal
-    (only soon after, and only before the rep acted on the DM; see deal_intake)."""
+    (only soon after, and only before the rep acted on the DM; see storage/intake.py)."""
     team_id = _team(rt, body, event)
     channel = str(event.get("channel") or "")
     if event.get("subtype") == "message_deleted":
         ts = str(event.get("deleted_ts") or "")
-        deal = await rt.db(_deal_at, rt, team_id, channel, ts)
+        deal = await _deal_at(rt, team_id, channel, ts)
         if deal is not None and deal.id is not None:
             await correct(rt, deal.id, Correction(withdraw="deleted", gate="delete"))
         return
     message = event.get("message")
     if not isinstance(message, dict) or is_thread_reply(message):
         return
-    deal = await rt.db(_deal_at, rt, team_id, channel, str(message.get("ts") or ""))
+    deal = await _deal_at(rt, team_id, channel, str(message.get("ts") or ""))
     if not deal_is_open(deal) or deal is None or deal.id is None:
         return
     signal = parse_deal_message({**message, "channel": channel})
@@ -229,33 +200,24 @@ async def intake_correction(rt: Runtime, body: dict[str, Any], event: dict[str, 
 # --- "Did a deal close?" ------------------------------------------------------------------
 
 
-def _new_ask(rt: Runtime, team_id: str, channel: str, ts: str, user: str, text: str) -> int | None:
-    """Blocking: the ask's row, or None when this message's poster was asked already."""
-    with unit_of_work(rt.engine, immediate=True) as session:
-        ask = add_ask(
-            session=session,
-            team_id=team_id,
-            channel=channel,
-            ts=ts,
-            user=user,
-            text=text,
-            now=rt.clock.now(),
-        )
-        if ask is None:
-            return None
-        session.flush()
-        return ask.id
-
-
 async def ask_poster(rt: Runtime, body: dict[str, Any], event: dict[str, Any]) -> None:
     """Ask only the poster, ephemerally, once per message."""
     user, channel, ts = event.get("user"), event.get("channel"), event.get("ts")
     if event.get("bot_id") or not (isinstance(user, str) and channel and ts):
         return
     team_id = _team(rt, body, event)
-    ask_id = await rt.db(_new_ask, rt, team_id, str(channel), str(ts), user, message_text(event))
-    if ask_id is None:
-        return
+    ask = await rt.tx(
+        add_ask,
+        team_id=team_id,
+        channel=str(channel),
+        ts=str(ts),
+        user=user,
+        text=message_text(event),
+        now=rt.clock.now(),
+    )
+    if ask is None or ask.id is None:
+        return  # this message's poster was asked already
+    ask_id = ask.id
     t = await reader_texts(rt, team_id, user)
     built = intake_msg.ask_message(t, ask_id=ask_id)
     try:
@@ -281,34 +243,8 @@ def guess_account(text: str, outcome: str, user: str) -> str | None:
     return signal.account if signal is not None and signal.outcome == outcome else None
 
 
-def _read_ask(rt: Runtime, ask_id: int | None) -> DealAsk | None:
-    if ask_id is None:
-        return None
-    with unit_of_work(rt.engine) as session:
-        return session.get(DealAsk, ask_id)
-
-
-def _settle_ask(rt: Runtime, ask_id: int, state: str) -> bool:
-    """Blocking: asked -> answered | dismissed, once (a double click does nothing)."""
-    with unit_of_work(rt.engine, immediate=True) as session:
-        result = session.execute(
-            update(DealAsk)
-            .where(col(DealAsk.id) == ask_id, col(DealAsk.state) == "asked")
-            .values(state=state)
-        )
-        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
-
-
-def _link_ask(rt: Runtime, ask_id: int, deal_id: int | None) -> None:
-    with unit_of_work(rt.engine) as session:
-        ask = session.get(DealAsk, ask_id)
-        if ask is not None:
-            ask.deal_id = deal_id
-            session.add(ask)
-
-
 def intake_reply(
-    t: Texts, got: Any, *, account: str, outcome: str, rep: str, user: str
+    t: Texts, got: Intake, *, account: str, outcome: str, rep: str, user: str
 ) -> messages.Built:
     """What the person who logged a deal (by command or by answering the question) sees."""
     if got.status == OTHER_OUTCOME and got.deal_id is not None:
@@ -339,7 +275,7 @@ async def log_from_ask(
 ) -> messages.Built | None:
     """The poster said which outcome: log it through the intake like `/loop deal`."""
     assert ask.id is not None
-    if not await rt.db(_settle_ask, rt, ask.id, "answered"):
+    if not await rt.tx(settle_ask, ask_id=ask.id, state="answered"):
         return None
     mentions = [m for m in MENTION.findall(ask.text or "")]
     rep = mentions[0] if mentions else user
@@ -355,7 +291,7 @@ async def log_from_ask(
         raw_text=ask.text,
     )
     got = await take_in(rt, new, ask_other_outcome=True)
-    await rt.db(_link_ask, rt, ask.id, got.deal_id)
+    await rt.tx(link_ask, ask_id=ask.id, deal_id=got.deal_id)
     t = await reader_texts(rt, ask.team_id, user)
     return intake_reply(t, got, account=account, outcome=outcome, rep=rep, user=user)
 
@@ -417,6 +353,10 @@ async def deal_command(call: CommandCall) -> None:
 # --- listeners ------------------------------------------------------------------------------
 
 
+def _team_of(rt: Runtime, body: dict[str, Any]) -> str:
+    return str((body.get("team") or {}).get("id") or rt.team_id or "")
+
+
 def _user(body: dict[str, Any]) -> str:
     return str((body.get("user") or {}).get("id") or "")
 
@@ -446,7 +386,7 @@ async def _say(respond: AsyncRespond, built: messages.Built, *, replace: bool) -
         log.warning("could not answer through response_url", exc_info=True)
 
 
-async def _may_change(rt: Runtime, deal: Any, user: str) -> bool:
+async def _may_change(rt: Runtime, deal: Deal, user: str) -> bool:
     """For "Change it?": the rep, an admin, whoever logged the deal, or the rep's manager
     (a manager who typed `/loop deal … @rep`)."""
     also = tuple(x for x in (deal.reported_by,) if x)
@@ -477,231 +417,303 @@ async def _is_person(rt: Runtime, team_id: str, user_id: str) -> bool:
     return not (person.is_bot or person.deleted)
 
 
-def register_corrections(app: AsyncApp, rt: Runtime) -> None:
-    """The "Not right?" menu, its choices, "Change it?" and "Did a deal close?"."""
+# "Not right?": its choices -------------------------------------------------------------
 
-    @app.action(intake_msg.FIX_ACTION)
-    async def on_fix(
-        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
-    ) -> None:
-        await ack()
-        user, team = _user(body), str((body.get("team") or {}).get("id") or rt.team_id or "")
-        deal_id, fix = _split(str((_action(body).get("selected_option") or {}).get("value")))
-        t = await reader_texts(rt, team, user)
-        deal = await rt.db(read_deal, rt, deal_id)
-        if not deal_is_open(deal) or deal is None or deal.id is None:
-            await _say(respond, messages.ephemeral(t("errors.deal_gone")), replace=False)
-            return
-        if not await may_correct(rt, deal, user):
-            await _say(respond, messages.ephemeral(t("intake.not_yours")), replace=False)
-            return
-        if fix == "owner":
-            view = intake_msg.handoff_modal(t, deal_id=deal.id, account=deal.account)
-            await client.views_open(trigger_id=body.get("trigger_id"), view=view)
-        elif fix == "outcome":
-            picker = intake_msg.outcome_picker(
-                t, deal_id=deal.id, account=deal.account, current=deal.outcome
-            )
-            await _say(respond, picker, replace=False)
-        elif fix == "withdraw":
-            rt.spawn(
-                correct(rt, deal.id, Correction(withdraw="not_a_deal")),
-                name=f"deal-withdraw:{deal.id}",
-            )
 
-    @app.action(re.compile(rf"^{intake_msg.PICK_PREFIX}(won|lost|no_decision)$"))
-    async def on_pick_outcome(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack()
-        user, team = _user(body), str((body.get("team") or {}).get("id") or rt.team_id or "")
-        deal_id, outcome = _split(str(_action(body).get("value")))
+async def on_fix(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    client: AsyncWebClient,
+    respond: AsyncRespond,
+    context: AsyncBoltContext,
+) -> None:
+    """The overflow's choice: wrong outcome (a picker), not my deal (a modal), not a deal."""
+    await ack()
+    rt = rt_of(context)
+    user, team = _user(body), _team_of(rt, body)
+    deal_id, fix = _split(str((_action(body).get("selected_option") or {}).get("value")))
+    t = await reader_texts(rt, team, user)
+    deal = await open_deal(rt, deal_id)
+    if deal is None or deal.id is None:
+        await _say(respond, messages.ephemeral(t("errors.deal_gone")), replace=False)
+        return
+    if not await may_correct(rt, deal, user):
+        await _say(respond, messages.ephemeral(t("intake.not_yours")), replace=False)
+        return
+    if fix == "owner":
+        view = intake_msg.handoff_modal(t, deal_id=deal.id, account=deal.account)
+        await client.views_open(trigger_id=body.get("trigger_id"), view=view)
+    elif fix == "outcome":
+        picker = intake_msg.outcome_picker(
+            t, deal_id=deal.id, account=deal.account, current=deal.outcome
+        )
+        await _say(respond, picker, replace=False)
+    elif fix == "withdraw":
+        rt.spawn(
+            correct(rt, deal.id, Correction(withdraw="not_a_deal")),
+            name=f"deal-withdraw:{deal.id}",
+        )
 
-        async def work() -> None:
-            t = await reader_texts(rt, team, user)
-            deal = await rt.db(read_deal, rt, deal_id)
-            if not deal_is_open(deal) or deal is None or deal.id is None:
-                await _say(respond, messages.ephemeral(t("errors.deal_gone")), replace=False)
-                return
-            if outcome not in RITUAL_FOR or not await may_correct(rt, deal, user):
-                await _say(respond, messages.ephemeral(t("intake.not_yours")), replace=False)
-                return
-            await correct(rt, deal.id, Correction(outcome=outcome))
-            word = messages.outcome_word(t, outcome)
-            done = t("intake.outcome_changed", account=deal.account, outcome=word)
-            await _say(respond, messages.ephemeral(done), replace=True)
 
-        rt.spawn(work(), name=f"deal-outcome:{deal_id}")
+async def _refuse(c: DealClick, outcome: str, *, may: bool) -> bool:
+    """Say why the click does nothing (the deal is gone, or not theirs to change)."""
+    if not deal_is_open(c.state.deal):
+        await _say(c.respond, messages.ephemeral(c.t("errors.deal_gone")), replace=False)
+        return True
+    if outcome not in RITUAL_FOR or not may:
+        await _say(c.respond, messages.ephemeral(c.t("intake.not_yours")), replace=False)
+        return True
+    return False
 
-    @app.view(intake_msg.HANDOFF_CALLBACK)
-    async def on_handoff(ack: AsyncAck, body: dict[str, Any]) -> None:
-        user, team = _user(body), str((body.get("team") or {}).get("id") or rt.team_id or "")
-        view = body.get("view") or {}
-        t = await reader_texts(rt, team, user)
-        deal_id, _ = _split(str(read_metadata(view).get("deal") or ""))
-        values = ((view.get("state") or {}).get("values") or {}).get("rep") or {}
-        chosen = str((values.get(intake_msg.VALUE) or {}).get("selected_user") or "")
-        deal = await rt.db(read_deal, rt, deal_id)
-        if not deal_is_open(deal) or deal is None or deal.id is None:
-            await ack(response_action="errors", errors={"rep": t("errors.deal_gone")})
-            return
-        if not await may_correct(rt, deal, user):
-            await ack(response_action="errors", errors={"rep": t("intake.not_yours")})
-            return
-        if not chosen or chosen == deal.rep_slack_id:
-            await ack(response_action="errors", errors={"rep": t("intake.handoff_self")})
-            return
-        if not await _is_person(rt, deal.team_id, chosen):
-            await ack(response_action="errors", errors={"rep": t("intake.handoff_not_person")})
-            return
-        await ack()
-        rt.spawn(correct(rt, deal.id, Correction(rep=chosen)), name=f"deal-handoff:{deal.id}")
 
-    @app.action(re.compile(rf"^(?:{intake_msg.CHANGE_YES}|{intake_msg.CHANGE_KEEP})$"))
-    async def on_change(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack()
-        user, team = _user(body), str((body.get("team") or {}).get("id") or rt.team_id or "")
-        action = _action(body)
-        deal_id, outcome = _split(str(action.get("value")))
-        keep = action.get("action_id") == intake_msg.CHANGE_KEEP
+@deal_button("deal-outcome")
+async def on_pick_outcome(c: DealClick) -> None:
+    """The outcome it really was, picked from "Not right?"."""
+    deal, outcome = c.state.deal, c.click.step
+    may = deal_is_open(deal) and await may_correct(c.rt, deal, c.click.user_id)
+    if await _refuse(c, outcome, may=may):
+        return
+    await correct(c.rt, c.deal_id, Correction(outcome=outcome))
+    word = messages.outcome_word(c.t, outcome)
+    done = c.t("intake.outcome_changed", account=deal.account, outcome=word)
+    await _say(c.respond, messages.ephemeral(done), replace=True)
 
-        async def work() -> None:
-            t = await reader_texts(rt, team, user)
-            deal = await rt.db(read_deal, rt, deal_id)
-            if not deal_is_open(deal) or deal is None or deal.id is None:
-                await _say(respond, messages.ephemeral(t("errors.deal_gone")), replace=False)
-                return
-            if outcome not in RITUAL_FOR or not await _may_change(rt, deal, user):
-                await _say(respond, messages.ephemeral(t("intake.not_yours")), replace=False)
-                return
-            old = messages.outcome_word(t, deal.outcome)
-            if keep:
-                kept = t("intake.change_kept", account=deal.account, old=old)
-                await _say(respond, messages.ephemeral(kept), replace=True)
-                return
-            await correct(rt, deal.id, Correction(outcome=outcome))
-            done = t(
-                "intake.changed",
-                account=deal.account,
-                old=old,
-                new=messages.outcome_word(t, outcome),
-                rep=f"<@{deal.rep_slack_id}>",
-            )
-            await _say(respond, messages.ephemeral(done), replace=True)
 
-        rt.spawn(work(), name=f"deal-change:{deal_id}")
+async def on_handoff(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+    """ "Not my deal": hand it to the person picked, once they are someone it can go to."""
+    rt = rt_of(context)
+    user, team = _user(body), _team_of(rt, body)
+    view = body.get("view") or {}
+    t = await reader_texts(rt, team, user)
+    deal_id, _ = _split(str(read_metadata(view).get("deal") or ""))
+    chosen = _field(view, ids.DEAL_HANDOFF_BLOCK, "selected_user")
+    deal = await open_deal(rt, deal_id)
+    problem = await _handoff_problem(rt, deal, user, chosen)
+    if problem is not None:
+        await ack(response_action="errors", errors={ids.DEAL_HANDOFF_BLOCK: t(problem)})
+        return
+    await ack()
+    assert deal is not None and deal.id is not None
+    rt.spawn(correct(rt, deal.id, Correction(rep=chosen)), name=f"deal-handoff:{deal.id}")
 
-    @app.action(re.compile(rf"^{intake_msg.ASK_PREFIX}(won|lost|no_decision|none)$"))
-    async def on_ask(
-        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
-    ) -> None:
-        await ack()
-        user, team = _user(body), str((body.get("team") or {}).get("id") or rt.team_id or "")
-        action = _action(body)
-        choice = str(action.get("action_id"))[len(intake_msg.ASK_PREFIX) :]
-        ask_id, _ = _split(str(action.get("value")))
-        t = await reader_texts(rt, team, user)
-        ask = await rt.db(_read_ask, rt, ask_id)
-        if ask is None or ask.id is None or ask.user_slack_id != user:
-            await _say(respond, messages.ephemeral(t("intake.not_yours")), replace=False)
-            return
-        if ask.state != "asked":
-            await _say(respond, messages.ephemeral(t("intake.ask_answered")), replace=True)
-            return
-        if choice == "none":
-            if await rt.db(_settle_ask, rt, ask.id, "dismissed"):
-                await _say(respond, messages.ephemeral(t("intake.ask_dismissed")), replace=True)
-            return
-        account = guess_account(ask.text, choice, user)
-        if not account:
-            view = intake_msg.ask_account_modal(t, ask_id=ask.id, outcome=choice)
-            await client.views_open(trigger_id=body.get("trigger_id"), view=view)
-            return
 
-        async def work() -> None:
-            built = await log_from_ask(rt, ask, choice, account, user)
-            await _say(respond, built or messages.ephemeral(t("intake.ask_answered")), replace=True)
+async def _handoff_problem(rt: Runtime, deal: Deal | None, user: str, chosen: str) -> str | None:
+    """The catalog key of what is wrong with this handoff, or None when it may go ahead."""
+    if deal is None or deal.id is None:
+        return "errors.deal_gone"
+    if not await may_correct(rt, deal, user):
+        return "intake.not_yours"
+    if not chosen or chosen == deal.rep_slack_id:
+        return "intake.handoff_self"
+    if not await _is_person(rt, deal.team_id, chosen):
+        return "intake.handoff_not_person"
+    return None
 
-        rt.spawn(work(), name=f"deal-ask:{ask.id}")
 
-    @app.view(intake_msg.ASK_ACCOUNT_CALLBACK)
-    async def on_ask_account(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        user, team = _user(body), str((body.get("team") or {}).get("id") or rt.team_id or "")
-        view = body.get("view") or {}
-        meta = read_metadata(view)
-        t = await reader_texts(rt, team, user)
-        values = ((view.get("state") or {}).get("values") or {}).get("account") or {}
-        account = str((values.get(intake_msg.VALUE) or {}).get("value") or "").strip()
-        outcome = str(meta.get("outcome") or "")
-        ask_id, _ = _split(str(meta.get("ask") or ""))
-        ask = await rt.db(_read_ask, rt, ask_id)
-        if not account:
-            await ack(response_action="errors", errors={"account": t("errors.required_field")})
-            return
-        if ask is None or ask.user_slack_id != user or outcome not in RITUAL_FOR:
-            await ack(response_action="errors", errors={"account": t("intake.not_yours")})
-            return
-        await ack()
+# "Change it?" ---------------------------------------------------------------------------
 
-        async def work() -> None:
-            built = await log_from_ask(rt, ask, outcome, account, user)
-            if built is None:
-                return  # answered already (a second submit): nothing new to say
-            try:
-                await client.chat_postEphemeral(channel=ask.channel, user=user, **built.as_kwargs())
-            except SlackApiError as e:
-                log.warning("could not confirm the logged deal to %s: %s", user, api_error(e))
 
-        rt.spawn(work(), name=f"deal-ask-account:{ask_id}")
+@deal_button("deal-change")
+async def on_change(c: DealClick) -> None:
+    """A deal logged again with another outcome: change the first one, or keep it."""
+    deal, outcome = c.state.deal, c.click.step
+    keep = _action(c.body).get("action_id") == ids.DEAL_CHANGE_KEEP
+    may = deal_is_open(deal) and await _may_change(c.rt, deal, c.click.user_id)
+    if await _refuse(c, outcome, may=may):
+        return
+    old = messages.outcome_word(c.t, deal.outcome)
+    if keep:
+        kept = c.t("intake.change_kept", account=deal.account, old=old)
+        await _say(c.respond, messages.ephemeral(kept), replace=True)
+        return
+    await correct(c.rt, c.deal_id, Correction(outcome=outcome))
+    done = c.t(
+        "intake.changed",
+        account=deal.account,
+        old=old,
+        new=messages.outcome_word(c.t, outcome),
+        rep=f"<@{deal.rep_slack_id}>",
+    )
+    await _say(c.respond, messages.ephemeral(done), replace=True)
+
+
+# "Did a deal close?" --------------------------------------------------------------------
+
+
+async def on_ask(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    client: AsyncWebClient,
+    respond: AsyncRespond,
+    context: AsyncBoltContext,
+) -> None:
+    """The poster's answer: an outcome (logged, or first the account if their words don't
+    say it), or "no deal"."""
+    await ack()
+    rt = rt_of(context)
+    user, team = _user(body), _team_of(rt, body)
+    action = _action(body)
+    choice = str(action.get("action_id"))[len(ids.DEAL_ASK_PREFIX) :]
+    ask_id, _ = _split(str(action.get("value")))
+    t = await reader_texts(rt, team, user)
+    ask = await _ask(rt, ask_id)
+    if ask is None or ask.id is None or ask.user_slack_id != user:
+        await _say(respond, messages.ephemeral(t("intake.not_yours")), replace=False)
+        return
+    if ask.state != "asked":
+        await _say(respond, messages.ephemeral(t("intake.ask_answered")), replace=True)
+        return
+    if choice == ids.DEAL_ASK_NONE:
+        if await rt.tx(settle_ask, ask_id=ask.id, state="dismissed"):
+            await _say(respond, messages.ephemeral(t("intake.ask_dismissed")), replace=True)
+        return
+    account = guess_account(ask.text, choice, user)
+    if not account:
+        view = intake_msg.ask_account_modal(t, ask_id=ask.id, outcome=choice)
+        await client.views_open(trigger_id=body.get("trigger_id"), view=view)
+        return
+    work = _answer_from_ask(rt, respond, t, ask, choice, account, user)
+    rt.spawn(work, name=f"deal-ask:{ask.id}")
+
+
+async def _answer_from_ask(
+    rt: Runtime,
+    respond: AsyncRespond,
+    t: Texts,
+    ask: DealAsk,
+    outcome: str,
+    account: str,
+    user: str,
+) -> None:
+    """Log the deal the poster confirmed; the question is replaced by what was done."""
+    built = await log_from_ask(rt, ask, outcome, account, user)
+    await _say(respond, built or messages.ephemeral(t("intake.ask_answered")), replace=True)
+
+
+async def on_ask_account(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+) -> None:
+    """The account the poster typed, for the outcome they chose."""
+    rt = rt_of(context)
+    user, team = _user(body), _team_of(rt, body)
+    view = body.get("view") or {}
+    meta = read_metadata(view)
+    t = await reader_texts(rt, team, user)
+    account = _field(view, ids.DEAL_ASK_ACCOUNT_BLOCK, "value").strip()
+    outcome = str(meta.get("outcome") or "")
+    ask_id, _ = _split(str(meta.get("ask") or ""))
+    ask = await _ask(rt, ask_id)
+    if not account:
+        await ack(
+            response_action="errors",
+            errors={ids.DEAL_ASK_ACCOUNT_BLOCK: t("errors.required_field")},
+        )
+        return
+    if ask is None or ask.user_slack_id != user or outcome not in RITUAL_FOR:
+        await ack(
+            response_action="errors", errors={ids.DEAL_ASK_ACCOUNT_BLOCK: t("intake.not_yours")}
+        )
+        return
+    await ack()
+    rt.spawn(_confirm_from_ask(rt, ask, outcome, account, user), name=f"deal-ask-account:{ask_id}")
+
+
+async def _confirm_from_ask(
+    rt: Runtime, ask: DealAsk, outcome: str, account: str, user: str
+) -> None:
+    built = await log_from_ask(rt, ask, outcome, account, user)
+    if built is None:
+        return  # answered already (a second submit): nothing new to say
+    try:
+        await rt.client.chat_postEphemeral(channel=ask.channel, user=user, **built.as_kwargs())
+    except SlackApiError as e:
+        log.warning("could not confirm the logged deal to %s: %s", user, api_error(e))
+
+
+async def _ask(rt: Runtime, ask_id: int | None) -> DealAsk | None:
+    return None if ask_id is None else await rt.tx(get_ask, write=False, ask_id=ask_id)
+
+
+def _field(view: dict[str, Any], block: str, key: str) -> str:
+    """One input's value in a submitted intake modal (each has a single input)."""
+    values = ((view.get("state") or {}).get("values") or {}).get(block) or {}
+    return str((values.get(ids.DEAL_FIELD) or {}).get(key) or "")
+
+
+# Channel messages -----------------------------------------------------------------------
+
+
+async def channel_is_deals(rt: Runtime, channel: str) -> bool:
+    """A deals channel by id, or by name (looked up once per channel, then remembered)."""
+    if channel in rt.settings.deals_channel_ids:
+        return True
+    name_channels = rt.settings.deals_channel_names
+    if not name_channels or not channel or channel[0] not in "CG":
+        return False
+    name = rt.channel_names.get(channel)
+    if name is None:
+        try:
+            info = await rt.client.conversations_info(channel=channel)
+            name = str(info["channel"].get("name") or "").lower()
+        except SlackApiError as e:
+            log.warning("conversations.info %s failed: %s", channel, api_error(e))
+            # Remembered as "not a deals channel" so one failure does not mean a
+            # Slack call for every later message in that channel.
+            rt.channel_names[channel] = ""
+            return False
+        rt.channel_names[channel] = name
+    return name in name_channels
+
+
+async def is_deal_candidate(event: dict[str, Any], context: AsyncBoltContext) -> bool:
+    # Runs before the ack, so it must stay cheap: no database, no parsing beyond
+    # what decides whether the message is ours at all.
+    rt = rt_of(context)
+    if event.get("subtype") not in DEAL_SUBTYPES or event.get("hidden"):
+        return False
+    if is_thread_reply(event):
+        return False
+    if rt.bot_user_id and event.get("user") == rt.bot_user_id:
+        return False
+    return await channel_is_deals(rt, str(event.get("channel") or ""))
+
+
+async def is_correction(event: dict[str, Any], context: AsyncBoltContext) -> bool:
+    if event.get("subtype") not in CORRECTION_SUBTYPES:
+        return False
+    return await channel_is_deals(rt_of(context), str(event.get("channel") or ""))
+
+
+async def on_deals_channel_message(
+    body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext
+) -> None:
+    rt = rt_of(context)
+    rt.spawn(intake_message(rt, body, event), name=f"deal-event:{body.get('event_id')}")
+
+
+async def on_deals_channel_change(
+    body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext
+) -> None:
+    rt = rt_of(context)
+    rt.spawn(intake_correction(rt, body, event), name=f"deal-change:{body.get('event_id')}")
+
+
+PICK_ACTIONS = re.compile(rf"^{ids.DEAL_PICK_PREFIX}(won|lost|no_decision)$")
+CHANGE_ACTIONS = re.compile(rf"^(?:{ids.DEAL_CHANGE_YES}|{ids.DEAL_CHANGE_KEEP})$")
+ASK_ACTIONS = re.compile(rf"^{ids.DEAL_ASK_PREFIX}(won|lost|no_decision|{ids.DEAL_ASK_NONE})$")
 
 
 def register(app: AsyncApp, rt: Runtime, commands: LoopCommand) -> None:
     commands.add("deal", deal_command, help_key="help.line_deal")
-    id_channels = rt.settings.deals_channel_ids
-    name_channels = rt.settings.deals_channel_names
-
-    async def channel_is_deals(channel: str) -> bool:
-        if channel in id_channels:
-            return True
-        if not name_channels or not channel or channel[0] not in "CG":
-            return False
-        name = rt.channel_names.get(channel)
-        if name is None:
-            try:
-                info = await rt.client.conversations_info(channel=channel)
-                name = str(info["channel"].get("name") or "").lower()
-            except SlackApiError as e:
-                log.warning("conversations.info %s failed: %s", channel, api_error(e))
-                # Remembered as "not a deals channel" so one failure does not mean a
-                # Slack call for every later message in that channel.
-                rt.channel_names[channel] = ""
-                return False
-            rt.channel_names[channel] = name
-        return name in name_channels
-
-    async def is_deal_candidate(event: dict[str, Any]) -> bool:
-        # Runs before the ack, so it must stay cheap: no database, no parsing beyond
-        # what decides whether the message is ours at all.
-        if event.get("subtype") not in DEAL_SUBTYPES or event.get("hidden"):
-            return False
-        if is_thread_reply(event):
-            return False
-        if rt.bot_user_id and event.get("user") == rt.bot_user_id:
-            return False
-        return await channel_is_deals(str(event.get("channel") or ""))
-
-    async def is_correction(event: dict[str, Any]) -> bool:
-        if event.get("subtype") not in CORRECTION_SUBTYPES:
-            return False
-        return await channel_is_deals(str(event.get("channel") or ""))
-
-    @app.event("message", matchers=[is_deal_candidate])
-    async def on_deals_channel_message(body: dict[str, Any], event: dict[str, Any]) -> None:
-        rt.spawn(intake_message(rt, body, event), name=f"deal-event:{body.get('event_id')}")
-
-    @app.event("message", matchers=[is_correction])
-    async def on_deals_channel_change(body: dict[str, Any], event: dict[str, Any]) -> None:
-        rt.spawn(intake_correction(rt, body, event), name=f"deal-change:{body.get('event_id')}")
-
-    register_corrections(app, rt)
+    app.event("message", matchers=[is_deal_candidate])(on_deals_channel_message)
+    app.event("message", matchers=[is_correction])(on_deals_channel_change)
+    # "Not right?", its choices, "Change it?" and "Did a deal close?".
+    app.action(ids.DEAL_FIX)(on_fix)
+    app.action(PICK_ACTIONS)(on_pick_outcome)
+    app.view(ids.DEAL_HANDOFF_VIEW)(on_handoff)
+    app.action(CHANGE_ACTIONS)(on_change)
+    app.action(ASK_ACTIONS)(on_ask)
+    app.view(ids.DEAL_ASK_ACCOUNT_VIEW)(on_ask_account)
 
 
-NUDGE_KINDS = (NudgeKind("deal_dm", render_deal_dm, after_deal_dm),)
+NUDGE_KINDS = (NudgeKind(DEAL_DM, render_deal_dm, after_deal_dm),)

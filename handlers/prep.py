@@ -7,37 +7,37 @@ from datetime import datetime
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.access import may_read_private
+from bot.access import may_read_debrief, may_read_private
+from bot.accounts import parse_account
 from bot.messages.prep import AccountKnowledge, prep_sheet
+from bot.nudges.quiet import zone_of
 from bot.runtime import Runtime
 from handlers.loop_command import CommandCall, LoopCommand
-from handlers.screen_out import zone
-from handlers.tee_up import parse_account
-from storage.accounts import last_deal, last_visible_debrief, open_concerns, teeup_agreement
-from storage.db import unit_of_work
-from storage.people import get_person
+from storage.accounts import AccountFacts, account_facts
+from storage.models import RitualRun
 
 
 def _local_date(when: datetime | None, tz: str | None) -> str:
-    return when.astimezone(zone(tz)).date().isoformat() if when else ""
+    return when.astimezone(zone_of(tz)).date().isoformat() if when else ""
 
 
-def read_knowledge(rt: Runtime, *, team_id: str, user_id: str, account: str) -> AccountKnowledge:
-    """A few indexed reads on the local database: quick enough to answer in the ack."""
-    with unit_of_work(rt.engine) as session:
-        person = get_person(session=session, team_id=team_id, slack_id=user_id)
-        tz = person.tz if person else None
-        deal = last_deal(session=session, team_id=team_id, account=account)
-        # Another rep's notes only when they shared the lesson (bot/access.py).
-        debrief = last_visible_debrief(
-            session=session, team_id=team_id, account=account, viewer=user_id
-        )
-        concerns = [
-            c
-            for c in open_concerns(session=session, team_id=team_id, account=account)
-            if may_read_private(user_id, c.user_slack_id)
-        ]
-        agreed = teeup_agreement(session, team_id, account) is not None
+def _readable_debrief(facts: AccountFacts, user_id: str) -> RitualRun | None:
+    """The latest debrief the reader may read: theirs, one a rep shared with the team, or
+    one whose manager call they were handed."""
+    for seen in facts.debriefs:
+        run = seen.run
+        shared = bool((run.data or {}).get("shared"))
+        owner = run.user_slack_id
+        if may_read_debrief(user_id, owner=owner, shared=shared, call_manager=seen.call_manager):
+            return run
+    return None
+
+
+def knowledge(facts: AccountFacts, user_id: str) -> AccountKnowledge:
+    """What the reader may see of it: another rep's concerns only when private notes are
+    theirs to read, another rep's debrief only when shared (bot/access.py)."""
+    tz, deal, debrief = facts.reader_tz, facts.deal, _readable_debrief(facts, user_id)
+    concerns = [c for c in facts.concerns if may_read_private(user_id, c.user_slack_id)]
     data = debrief.data if debrief is not None else {}
     return AccountKnowledge(
         outcome=deal.outcome if deal else None,
@@ -49,7 +49,7 @@ def read_knowledge(rt: Runtime, *, team_id: str, user_id: str, account: str) -> 
             for c in concerns
             if c.data.get("concern")
         ],
-        teed_up=agreed,
+        teed_up=facts.teed_up,
         shared_by=(
             debrief.user_slack_id
             if debrief is not None
@@ -65,9 +65,14 @@ async def prep_command(call: CommandCall) -> None:
     if not account:
         await call.reply(call.t("prep.usage"))
         return
-    known = await call.rt.db(
-        read_knowledge, call.rt, team_id=call.team_id, user_id=call.user_id, account=account
+    facts = await call.rt.tx(
+        account_facts,
+        write=False,
+        team_id=call.team_id,
+        user_id=call.user_id,
+        account=account,
     )
+    known = knowledge(facts, call.user_id)
     built = prep_sheet(call.t, account=account, known=known)
     await call.ack(text=built.text, blocks=built.blocks, response_type="ephemeral")
 

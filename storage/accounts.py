@@ -6,13 +6,14 @@ CRM post), so they match case-insensitively and without surrounding spaces.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from bot.access import may_read_debrief
 from storage.models import Deal, RitualRun
+from storage.people import get_person
 
 DEBRIEF_RITUALS = ("loss_debrief", "win_debrief")
 TEEUP_DECIDED = ("agreed", "declined", "not_asked")
@@ -54,11 +55,21 @@ def last_debrief(*, session: Session, team_id: str, account: str) -> RitualRun |
     ).first()
 
 
-def last_visible_debrief(
+@dataclass(frozen=True)
+class SeenDebrief:
+    """A logged debrief, with what bot/access.py needs to decide who may read it."""
+
+    run: RitualRun
+    # The manager whose call on this deal the viewer was handed (the viewer, or None).
+    call_manager: str | None
+
+
+def recent_debriefs(
     *, session: Session, team_id: str, account: str, viewer: str, limit: int = 50
-) -> RitualRun | None:
-    """The most recent logged debrief for this account that `viewer` may read: their own,
-    one a rep shared with the team, or one whose manager call they were handed."""
+) -> list[SeenDebrief]:
+    """The latest logged debriefs for this account, newest first; the caller keeps the
+    ones `viewer` may read (their own, shared with the team, or a call they were handed)
+    — the policy lives in bot/access.py, which storage does not import."""
     runs = session.exec(
         select(RitualRun)
         .where(
@@ -70,25 +81,26 @@ def last_visible_debrief(
         .order_by(col(RitualRun.updated_at).desc(), col(RitualRun.id).desc())
         .limit(limit)
     ).all()
-    for run in runs:
-        call = None
-        if run.deal_id is not None and viewer != run.user_slack_id:
-            call = session.exec(
-                select(RitualRun).where(
-                    RitualRun.deal_id == run.deal_id,
-                    RitualRun.ritual == "manager_call",
-                    RitualRun.user_slack_id == viewer,
-                    RitualRun.state != "declined",
-                )
-            ).first()
-        if may_read_debrief(
-            viewer,
-            owner=run.user_slack_id,
-            shared=bool((run.data or {}).get("shared")),
-            call_manager=call.user_slack_id if call is not None else None,
-        ):
-            return run
-    return None
+    called = _calls_handed_to(session, viewer, {r.deal_id for r in runs if r.deal_id is not None})
+    return [
+        SeenDebrief(run, viewer if run.deal_id in called and viewer != run.user_slack_id else None)
+        for run in runs
+    ]
+
+
+def _calls_handed_to(session: Session, viewer: str, deal_ids: set[int]) -> set[int]:
+    """The deals among these whose manager call `viewer` was asked to make (one query)."""
+    if not deal_ids or not viewer:
+        return set()
+    found = session.exec(
+        select(RitualRun.deal_id).where(
+            col(RitualRun.deal_id).in_(deal_ids),
+            RitualRun.ritual == "manager_call",
+            RitualRun.user_slack_id == viewer,
+            RitualRun.state != "declined",
+        )
+    ).all()
+    return {d for d in found if d is not None}
 
 
 def last_deal(*, session: Session, team_id: str, account: str) -> Deal | None:
@@ -118,4 +130,27 @@ def open_concerns(
             .order_by(col(RitualRun.created_at), col(RitualRun.id))
             .limit(limit)
         ).all()
+    )
+
+
+@dataclass(frozen=True)
+class AccountFacts:
+    """What `/loop prep` shows about one account, as read for one person."""
+
+    reader_tz: str | None
+    deal: Deal | None
+    debriefs: list[SeenDebrief] = field(default_factory=list)  # newest first, anyone's
+    concerns: list[RitualRun] = field(default_factory=list)  # open, everyone's
+    teed_up: bool = False
+
+
+def account_facts(*, session: Session, team_id: str, user_id: str, account: str) -> AccountFacts:
+    """A few indexed reads: quick enough to answer in a slash command's ack."""
+    person = get_person(session=session, team_id=team_id, slack_id=user_id)
+    return AccountFacts(
+        reader_tz=person.tz if person else None,
+        deal=last_deal(session=session, team_id=team_id, account=account),
+        debriefs=recent_debriefs(session=session, team_id=team_id, account=account, viewer=user_id),
+        concerns=open_concerns(session=session, team_id=team_id, account=account),
+        teed_up=teeup_agreement(session, team_id, account) is not None,
     )

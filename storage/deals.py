@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from storage.models import Deal, DealAsk, DealSource, SeenEvent
+from storage.models import Deal, DealAsk, DealSource, RitualRun, SeenEvent
 
 OPEN = "open"
 WITHDRAWN = "withdrawn"
@@ -248,3 +249,38 @@ def recent_deals(
             .limit(limit)
         ).all()
     )
+
+
+def get_ask(*, session: Session, ask_id: int) -> DealAsk | None:
+    return session.get(DealAsk, ask_id)
+
+
+def settle_ask(*, session: Session, ask_id: int, state: str) -> bool:
+    """asked -> answered | dismissed, once: a double click does nothing the second time."""
+    result = session.execute(
+        update(DealAsk)
+        .where(col(DealAsk.id) == ask_id, col(DealAsk.state) == "asked")
+        .values(state=state)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def link_ask(*, session: Session, ask_id: int, deal_id: int | None) -> None:
+    """The deal an answered ask became, so forgetting the poster finds it."""
+    ask = session.get(DealAsk, ask_id)
+    if ask is not None:
+        ask.deal_id = deal_id
+        session.add(ask)
+
+
+def mark_deal_dm_sent(
+    *, session: Session, run_id: int, channel: str, ts: str, now: datetime
+) -> None:
+    """Where the deal DM went (corrections update it in place); a withdrawn deal stays
+    withdrawn."""
+    run = session.get(RitualRun, run_id)
+    if run is not None and run.state != WITHDRAWN:
+        run.state = "dm_sent"
+        run.data = {**run.data, "dm_channel": channel, "dm_ts": ts}
+        run.updated_at = now
+        session.add(run)

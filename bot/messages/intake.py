@@ -20,31 +20,22 @@ from bot.messages.blocks import (
     section,
     text_field,
 )
+from bot.slack import ids
 
 OUTCOMES = ("won", "lost", "no_decision")
-# The overflow's action id; each option's value is "<deal id>:<fix>".
-FIX_ACTION = "deal_fix"
 FIXES = ("outcome", "owner", "withdraw")
 FIX_LABELS = {
     "outcome": "intake.fix_outcome",
     "owner": "intake.fix_owner",
     "withdraw": "intake.fix_withdraw",
 }
-# One button per outcome: action ids must be unique within a message.
-PICK_PREFIX = "deal_fix_outcome_"
-ASK_PREFIX = "deal_ask_"
-ASK_CHOICES = ("won", "lost", "no_decision", "none")
+ASK_CHOICES = ("won", "lost", "no_decision", ids.DEAL_ASK_NONE)
 ASK_LABELS = {
     "won": "intake.ask_won",
     "lost": "intake.ask_lost",
     "no_decision": "intake.ask_no_decision",
-    "none": "intake.ask_none",
+    ids.DEAL_ASK_NONE: "intake.ask_none",
 }
-CHANGE_YES = "deal_change_yes"
-CHANGE_KEEP = "deal_change_keep"
-HANDOFF_CALLBACK = "deal_handoff"
-ASK_ACCOUNT_CALLBACK = "deal_ask_account"
-VALUE = "v"
 ACCOUNT_MAX = 200
 
 
@@ -52,10 +43,10 @@ def fix_menu(t: Texts, *, deal_id: int) -> Block:
     """A small "Not right?" line with an overflow: wrong outcome, not my deal, not a deal."""
     overflow = {
         "type": "overflow",
-        "action_id": FIX_ACTION,
+        "action_id": ids.DEAL_FIX,
         "options": [option(t(FIX_LABELS[fix]), f"{deal_id}:{fix}") for fix in FIXES],
     }
-    return section(t("intake.not_right"), block_id="deal_fix", accessory=overflow)
+    return section(t("intake.not_right"), block_id=ids.DEAL_FIX_BLOCK, accessory=overflow)
 
 
 def withdrawn_dm(t: Texts, *, account: str, reason: str) -> Built:
@@ -77,28 +68,28 @@ def outcome_picker(t: Texts, *, deal_id: int, account: str, current: str) -> Bui
     """Which outcome it really was; the current one is left out."""
     text = t("intake.pick_outcome", account=account, outcome=outcome_word(t, current))
     buttons = [
-        button(outcome_word(t, o).capitalize(), f"{PICK_PREFIX}{o}", f"{deal_id}:{o}")
+        button(outcome_word(t, o).capitalize(), f"{ids.DEAL_PICK_PREFIX}{o}", f"{deal_id}:{o}")
         for o in OUTCOMES
         if o != current
     ]
-    return as_built(text, [section(text), actions("deal_fix_outcome", *buttons)])
+    return as_built(text, [section(text), actions(ids.DEAL_PICK_BLOCK, *buttons)])
 
 
 def handoff_modal(t: Texts, *, deal_id: int, account: str) -> dict[str, Any]:
     picker = {
         "type": "users_select",
-        "action_id": VALUE,
+        "action_id": ids.DEAL_FIELD,
         "placeholder": {"type": "plain_text", "text": t("intake.handoff_placeholder")[:150]},
     }
     return modal_view(
-        HANDOFF_CALLBACK,
+        ids.DEAL_HANDOFF_VIEW,
         title=t("intake.handoff_title"),
         submit=t("intake.handoff_submit"),
         close=t("intake.modal_close"),
         metadata={"deal": deal_id},
         blocks=[
             section(t("intake.handoff_intro", account=account)),
-            input_block("rep", t("intake.handoff_label"), picker),
+            input_block(ids.DEAL_HANDOFF_BLOCK, t("intake.handoff_label"), picker),
             context(t("intake.handoff_who_sees")),
         ],
     )
@@ -108,25 +99,30 @@ def ask_message(t: Texts, *, ask_id: int) -> Built:
     """The ephemeral "Did a deal close?" under a post the rules could not decide."""
     value = str(ask_id)
     buttons = [
-        button(t(ASK_LABELS[c]), f"{ASK_PREFIX}{c}", value, style="primary" if c == "won" else None)
+        button(
+            t(ASK_LABELS[c]),
+            f"{ids.DEAL_ASK_PREFIX}{c}",
+            value,
+            style="primary" if c == "won" else None,
+        )
         for c in ASK_CHOICES
     ]
-    blocks = [section(t("intake.ask_question")), actions("deal_ask", *buttons)]
+    blocks = [section(t("intake.ask_question")), actions(ids.DEAL_ASK_BLOCK, *buttons)]
     return as_built(t("intake.ask_fallback"), blocks)
 
 
 def ask_account_modal(t: Texts, *, ask_id: int, outcome: str) -> dict[str, Any]:
     return modal_view(
-        ASK_ACCOUNT_CALLBACK,
+        ids.DEAL_ASK_ACCOUNT_VIEW,
         title=t("intake.ask_account_title"),
         submit=t("intake.ask_account_submit"),
         close=t("intake.modal_close"),
         metadata={"ask": ask_id, "outcome": outcome},
         blocks=[
             text_field(
-                "account",
+                ids.DEAL_ASK_ACCOUNT_BLOCK,
                 t("intake.ask_account_label", outcome=outcome_word(t, outcome)),
-                action_id=VALUE,
+                action_id=ids.DEAL_FIELD,
                 max_length=ACCOUNT_MAX,
             ),
         ],
@@ -140,9 +136,11 @@ def change_question(t: Texts, *, deal_id: int, account: str, old: str, new: str)
     blocks = [
         section(text),
         actions(
-            "deal_change",
-            button(t("intake.change_yes"), CHANGE_YES, f"{deal_id}:{new}", style="primary"),
-            button(t("intake.change_keep", old=old_word), CHANGE_KEEP, f"{deal_id}:{old}"),
+            ids.DEAL_CHANGE_BLOCK,
+            button(
+                t("intake.change_yes"), ids.DEAL_CHANGE_YES, f"{deal_id}:{new}", style="primary"
+            ),
+            button(t("intake.change_keep", old=old_word), ids.DEAL_CHANGE_KEEP, f"{deal_id}:{old}"),
         ),
     ]
     return as_built(text, blocks)

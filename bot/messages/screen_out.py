@@ -15,20 +15,13 @@ from bot.messages.blocks import (
     section,
     text_field,
 )
+from bot.slack import ids
 
-CALLBACK_ID = "screen_out_submit"
-POTENTIAL_BLOCK = "screen_out_potential"
-POTENTIAL_ACTION = "potential"
-REVIEW_BLOCK = "screen_out_review"
-REVIEW_ACTION = "review_date"
-NOTES_BLOCK = "screen_out_notes"
-NOTES_ACTION = "notes"
 POTENTIAL_OPTIONS = {
     "yes": "screenout.option_potential_yes",
     "no": "screenout.option_potential_no",
     "unsure": "screenout.option_potential_unsure",
 }
-REVIEW_ACTION_ID = "screen_out_review_now"
 
 
 def screen_out_modal(t: Texts, *, account: str, previous_run: int | None = None) -> dict[str, Any]:
@@ -36,23 +29,27 @@ def screen_out_modal(t: Texts, *, account: str, previous_run: int | None = None)
     metadata = {"account": account[:200], "previous_run": previous_run}
     potential: Block = {
         "type": "radio_buttons",
-        "action_id": POTENTIAL_ACTION,
+        "action_id": ids.SCREEN_OUT_POTENTIAL,
         "options": [option(t(key), value) for value, key in POTENTIAL_OPTIONS.items()],
     }
-    review: Block = {"type": "datepicker", "action_id": REVIEW_ACTION}
+    review: Block = {"type": "datepicker", "action_id": ids.SCREEN_OUT_REVIEW_DATE}
     blocks: list[Block] = [
         section(t("screenout.intro", account=account)),
-        input_block(POTENTIAL_BLOCK, t("screenout.label_potential", account=account), potential),
         input_block(
-            REVIEW_BLOCK,
+            ids.SCREEN_OUT_POTENTIAL_BLOCK,
+            t("screenout.label_potential", account=account),
+            potential,
+        ),
+        input_block(
+            ids.SCREEN_OUT_REVIEW_BLOCK,
             t("screenout.label_review", account=account),
             review,
             hint=t("screenout.hint_review"),
         ),
         text_field(
-            NOTES_BLOCK,
+            ids.SCREEN_OUT_NOTES_BLOCK,
             t("screenout.label_notes", account=account),
-            action_id=NOTES_ACTION,
+            action_id=ids.SCREEN_OUT_NOTES,
             max_length=2000,
             multiline=True,
             placeholder=t("screenout.placeholder_notes"),
@@ -60,7 +57,7 @@ def screen_out_modal(t: Texts, *, account: str, previous_run: int | None = None)
         ),
     ]
     return form_modal(
-        t, prefix="screenout", callback_id=CALLBACK_ID, metadata=metadata, blocks=blocks
+        t, prefix="screenout", callback_id=ids.SCREEN_OUT_VIEW, metadata=metadata, blocks=blocks
     )
 
 
@@ -75,8 +72,10 @@ def review_dm(t: Texts, *, account: str, screened_on: str, run_id: int) -> Built
     blocks: list[Block] = [
         section(t("reminder.screenout", **values)),
         actions(
-            "screen_out_review",
-            button(t("reminder.button_review"), REVIEW_ACTION_ID, str(run_id), style="primary"),
+            ids.SCREEN_OUT_REVIEW_NOW_BLOCK,
+            button(
+                t("reminder.button_review"), ids.SCREEN_OUT_REVIEW_NOW, str(run_id), style="primary"
+            ),
         ),
     ]
     return as_built(t("reminder.screenout_fallback", **values), blocks)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from bot.messages import Built, Texts, as_built
 from bot.messages.blocks import Block, actions, button, context, header, section
+from bot.slack import ids
 
 # The answer buttons; each click records one RitualRun state.
 ANSWERS = {
-    "teeup_agreed": ("agreed", "teeup.button_agreed", "primary"),
-    "teeup_not_asked": ("not_asked", "teeup.button_not_asked", None),
-    "teeup_declined": ("declined", "teeup.button_declined", None),
+    ids.TEE_UP_AGREED: ("agreed", "teeup.button_agreed", "primary"),
+    ids.TEE_UP_NOT_ASKED: ("not_asked", "teeup.button_not_asked", None),
+    ids.TEE_UP_DECLINED: ("declined", "teeup.button_declined", None),
 }
 REPLY_KEYS = {
     "agreed": "teeup.reply_agreed",
@@ -31,7 +32,7 @@ def tee_up_dm(t: Texts, *, account: str, nudge_id: int, answer: str | None = Non
         blocks.append(section(f"*{t('teeup.question')}*"))
         blocks.append(
             actions(
-                "teeup_answer",
+                ids.TEE_UP_BLOCK,
                 *(
                     button(t(key), action_id, str(nudge_id), style=style)
                     for action_id, (_state, key, style) in ANSWERS.items()

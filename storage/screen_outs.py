@@ -1,0 +1,94 @@
+"""Screen-out rows: the run with the rep's answers, its review nudge on the chosen date and
+the good-terms DM, written together."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlmodel import Session
+
+from storage import nudges
+from storage.models import RitualRun
+
+RITUAL = "screen_out"
+REVIEW_KIND = "screen_out_review"
+SAVED_KIND = "screen_out_saved"
+
+
+def save_screen_out(
+    *,
+    session: Session,
+    team_id: str,
+    user_id: str,
+    account: str,
+    potential: str,
+    review: date,
+    notes: str,
+    due: datetime,
+    previous_run: int | None,
+    now: datetime,
+) -> tuple[int, int | None]:
+    """The run, its review nudge and the good-terms DM, in one transaction; a review of
+    an earlier screen-out closes that one (and its pending review)."""
+    if previous_run:
+        _close_previous(session, previous_run, user_id, now)
+    run = RitualRun(
+        team_id=team_id,
+        ritual=RITUAL,
+        user_slack_id=user_id,
+        account=account,
+        state="scheduled",
+        data={
+            "potential": potential,
+            "review_date": review.isoformat(),
+            "notes": notes,
+            "previous_run": previous_run,
+        },
+        due_at=due,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(run)
+    session.flush()
+    assert run.id is not None
+    for kind, when, name in ((REVIEW_KIND, due, "review"), (SAVED_KIND, now, "saved")):
+        saved = nudges.schedule(
+            session=session,
+            team_id=team_id,
+            user_slack_id=user_id,
+            kind=kind,
+            due_at=when,
+            idempotency_key=f"screen_out:{run.id}:{name}",
+            payload={"run_id": run.id},
+            ritual_run_id=run.id,
+            now=now,
+        )
+    session.flush()
+    return run.id, saved.id
+
+
+def _close_previous(session: Session, run_id: int, user_id: str, now: datetime) -> None:
+    old = session.get(RitualRun, run_id)
+    if old is None or old.user_slack_id != user_id or old.ritual != RITUAL:
+        return
+    old.state = "reviewed"
+    old.updated_at = now
+    session.add(old)
+    nudges.cancel_pending(session=session, idempotency_key_prefix=f"screen_out:{old.id}:", now=now)
+
+
+def get_screen_out(*, session: Session, run_id: int) -> RitualRun | None:
+    run = session.get(RitualRun, run_id)
+    return run if run is not None and run.ritual == RITUAL else None
+
+
+def mark_review_sent(
+    *, session: Session, run_id: int, channel: str, ts: str, now: datetime
+) -> None:
+    """Where the review DM went, so the run shows it was sent."""
+    run = session.get(RitualRun, run_id)
+    if run is not None and run.state == "scheduled":
+        run.state = "review_sent"
+        run.data = {**run.data, "review_channel": channel, "review_ts": ts}
+        run.updated_at = now
+        session.add(run)

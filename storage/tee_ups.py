@@ -1,0 +1,107 @@
+"""Tee-up rows: the `tee_up` nudge that asks the rep, and the run that records the answer
+(`data["agreed"]`, which the account's later debrief reads)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, col, select
+
+from storage import nudges
+from storage.accounts import same_account
+from storage.models import Nudge, RitualRun
+
+KIND = "tee_up"
+RITUAL = "tee_up"
+
+
+def schedule_tee_up(
+    *,
+    session: Session,
+    team_id: str,
+    rep: str,
+    account: str,
+    key: str,
+    source: str,
+    now: datetime,
+) -> int | None:
+    """One `tee_up` nudge per key: a retried event or a double-submitted command finds
+    the row that is already there instead of adding a second DM."""
+    nudge = nudges.schedule(
+        session=session,
+        team_id=team_id,
+        user_slack_id=rep,
+        kind=KIND,
+        due_at=now,
+        idempotency_key=key[:200],
+        payload={"account": account, "source": source},
+        now=now,
+    )
+    session.flush()
+    return nudge.id
+
+
+def decided_since(*, session: Session, nudge: Nudge) -> bool:
+    """A follow-up is pointless once the rep has answered agreed/declined since."""
+    after = int(nudge.payload.get("followup_of") or 0)
+    found = session.exec(
+        select(RitualRun.id).where(
+            RitualRun.team_id == nudge.team_id,
+            RitualRun.ritual == RITUAL,
+            RitualRun.user_slack_id == nudge.user_slack_id,
+            col(RitualRun.state).in_(("agreed", "declined")),
+            col(RitualRun.id) > after,
+            same_account(RitualRun.account, str(nudge.payload.get("account") or "")),
+        )
+    ).first()
+    return found is not None
+
+
+def record_answer(
+    *,
+    session: Session,
+    nudge_id: int,
+    user_id: str,
+    state: str,
+    now: datetime,
+    followup_after: timedelta,
+) -> Nudge | None:
+    """The answer as a tee_up run. A second click on the same DM (before it was
+    updated) changes that run rather than adding another; "not asked yet" brings the
+    ask back after `followup_after`."""
+    nudge = session.get(Nudge, nudge_id)
+    if nudge is None or nudge.kind != KIND:
+        return None
+    run = session.get(RitualRun, nudge.ritual_run_id) if nudge.ritual_run_id else None
+    if run is None:
+        run = RitualRun(
+            team_id=nudge.team_id,
+            ritual=RITUAL,
+            user_slack_id=user_id,
+            account=str(nudge.payload.get("account") or ""),
+            created_at=now,
+        )
+    run.state = state
+    run.data = {
+        **(run.data or {}),
+        "agreed": state == "agreed",
+        "nudge_id": nudge_id,
+        "source": nudge.payload.get("source"),
+    }
+    run.updated_at = now
+    session.add(run)
+    session.flush()
+    nudge.ritual_run_id = run.id
+    session.add(nudge)
+    if state == "not_asked":
+        nudges.schedule(
+            session=session,
+            team_id=nudge.team_id,
+            user_slack_id=nudge.user_slack_id,
+            kind=KIND,
+            due_at=now + followup_after,
+            idempotency_key=f"tee_up:followup:{nudge_id}",
+            payload={**nudge.payload, "followup_of": run.id},
+            now=now,
+        )
+    return nudge
