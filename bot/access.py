@@ -12,8 +12,12 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-# What a button's value / a modal's private_metadata points at.
-Kind = Literal["deal", "concern", "screen_out", "nudge", "deal_ask", "self"]
+# The shapes storage/access.py answers in, and the debrief reading rule its query applies:
+# defined there so storage imports nothing above it, and part of this policy all the same.
+from storage.access import Kind as Kind
+from storage.access import Owners as Owners
+from storage.access import may_read_debrief as may_read_debrief
+
 # Who may act: the row's owner (the deal's rep), the manager the rep handed a call to,
 # either one as the button's step says ("<id>:manager:<rev>"), an admin, or the owner or
 # an admin (correcting a deal: an admin fixes what a CRM got wrong).
@@ -98,14 +102,6 @@ VIEWS: dict[str, Rule] = {
 }
 
 
-@dataclass(frozen=True)
-class Owners:
-    """Who a row belongs to, as the database says."""
-
-    owner: str | None
-    call_manager: str | None = None  # the manager a rep asked to call (not declined)
-
-
 Verdict = Literal["ok", "not_yours", "bad_id"]
 
 _ID = re.compile(r"[0-9]{1,10}")
@@ -141,14 +137,6 @@ def decide(rule: Rule, actor: str, owners: Owners, *, role: str, is_admin: bool)
 
 
 # --- reading: who sees a logged debrief ---------------------------------------------------
-
-
-def may_read_debrief(
-    viewer: str, *, owner: str | None, shared: bool, call_manager: str | None
-) -> bool:
-    """A rep's guess, logged debrief and win answers are theirs. Their manager sees it when
-    the rep asked them to call; everyone on the team when the rep shared the lesson."""
-    return bool(viewer) and (viewer == owner or viewer == call_manager or shared)
 
 
 def may_read_private(viewer: str, owner: str | None) -> bool:

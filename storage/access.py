@@ -1,13 +1,18 @@
-"""The lookups bot/access.py's policy needs: who owns a row, who has which role."""
+"""The lookups bot/access.py's policy needs: who owns a row, who has which role.
+
+The shapes those lookups answer in (`Kind`, `Owners`) and the one reading rule a query
+applies row by row (`may_read_debrief`) live here, so storage depends on nothing above
+it; bot/access.py, the policy, re-exports them and stays the one place to read it."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from sqlalchemy import delete, exists
 from sqlmodel import Session, col, select
 
-from bot.access import Kind, Owners
 from storage.debriefs import debrief_run, manager_call_run
 from storage.models import Deal, DealAsk, Nudge, Person, Reflection, RitualRun, RoleGrant
 
@@ -15,6 +20,25 @@ ADMIN = "admin"
 REP = "rep"
 REFLECTIONS = "reflections"
 DECLINED = "declined"
+
+# What a button's value / a modal's private_metadata points at.
+Kind = Literal["deal", "concern", "screen_out", "nudge", "deal_ask", "self"]
+
+
+@dataclass(frozen=True)
+class Owners:
+    """Who a row belongs to, as the database says."""
+
+    owner: str | None
+    call_manager: str | None = None  # the manager a rep asked to call (not declined)
+
+
+def may_read_debrief(
+    viewer: str, *, owner: str | None, shared: bool, call_manager: str | None
+) -> bool:
+    """A rep's guess, logged debrief and win answers are theirs. Their manager sees it when
+    the rep asked them to call; everyone on the team when the rep shared the lesson."""
+    return bool(viewer) and (viewer == owner or viewer == call_manager or shared)
 
 
 def owners_of(*, session: Session, team_id: str, kind: Kind, row_id: int) -> Owners | None:

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from bot.access import may_read_debrief
+from storage.access import may_read_debrief
 from storage.models import Deal, RitualRun
 
 DEBRIEF_RITUALS = ("loss_debrief", "win_debrief")

@@ -22,8 +22,6 @@ KNOWN: set[str] = {
     "handlers.screen_out imports handlers.tee_up — rule 4: a ritual never imports another ritual",
     "handlers.tee_up imports handlers.deals — rule 4: a ritual never imports another ritual",
     "import cycle: handlers.deals -> handlers.tee_up",
-    "storage.access imports bot.access — rule 1: storage imports nothing of ours",
-    "storage.accounts imports bot.access — rule 1: storage imports nothing of ours",
 }
 
 
