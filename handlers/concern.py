@@ -17,9 +17,9 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.clock import zone_of
 from bot.messages import Built, Texts
 from bot.messages import concern as views
-from bot.nudges.quiet import zone_of
 from bot.nudges.registry import KindPolicy, NudgeKind
 from bot.runtime import Runtime
 from bot.slack.acks import open_view_after_ack

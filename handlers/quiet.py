@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from slack_bolt.async_app import AsyncApp
 
+from bot.clock import zone_of
 from bot.messages import Texts
 from bot.messages.quiet import QuietSettings, holidays_line, settings_message
 from bot.nudges.quiet import (
@@ -27,7 +28,6 @@ from bot.nudges.quiet import (
     make_quiet_check,
     parse_day,
     parse_snooze,
-    zone_of,
 )
 from bot.runtime import Runtime
 from bot.slack.people import is_admin, load_person

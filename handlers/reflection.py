@@ -25,6 +25,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel import Session
 
+from bot.clock import zone_of
 from bot.messages import Built, Texts
 from bot.messages import reflection as msg
 from bot.messages.blocks import read_metadata
@@ -33,7 +34,6 @@ from bot.nudges.reflection_schedule import (
     reflection_slot_after,
     week_label,
     week_of,
-    zone_for,
 )
 from bot.nudges.registry import KindPolicy, NudgeKind
 from bot.runtime import Runtime
@@ -69,7 +69,7 @@ def _reflection_row(
 ) -> dict[str, Any]:
     s = rt.settings
     day, slot = reflection_slot_after(
-        after, zone_for(rep.tz), s.end_of_day, s.working_days, holidays
+        after, zone_of(rep.tz), s.end_of_day, s.working_days, holidays
     )
     return {
         "team_id": rep.team_id,
@@ -85,7 +85,7 @@ def _digest_row(
     rt: Runtime, rep: store.Rep, holidays: frozenset[str], after: datetime
 ) -> dict[str, Any]:
     s = rt.settings
-    day, slot = next_digest_slot(after, zone_for(rep.tz), s.end_of_day, s.working_days, holidays)
+    day, slot = next_digest_slot(after, zone_of(rep.tz), s.end_of_day, s.working_days, holidays)
     monday, sunday = week_of(day)
     return {
         "team_id": rep.team_id,
@@ -243,7 +243,7 @@ async def _local_today(rt: Runtime, team_id: str, user_id: str) -> str:
         # first-time user on a slow Slack day gets today in UTC rather than no modal.
         person = await person_within(rt, team_id=team_id, user_id=user_id)
         tz = person.tz if person else None
-    return rt.clock.now().astimezone(zone_for(tz)).date().isoformat()
+    return rt.clock.now().astimezone(zone_of(tz)).date().isoformat()
 
 
 def _answers_so_far(rt: Runtime, team_id: str, user_id: str, local_date: str) -> dict[str, str]:
