@@ -72,6 +72,39 @@ def owners_of(*, session: Session, team_id: str, kind: Kind, row_id: int) -> Own
     return Owners(None)
 
 
+@dataclass(frozen=True)
+class ActorFacts:
+    """What the owner check needs from the database about one request, read at once."""
+
+    slack_admin: bool  # Slack says admin or owner (as last stored)
+    admin_grant: bool  # named with `/loop team admin`
+    owners: Owners | None  # None: no such row (or no row asked about)
+
+
+def actor_facts(
+    *,
+    session: Session,
+    team_id: str,
+    actor: str,
+    kind: Kind,
+    row_id: int | None,
+    need_admin: bool,
+) -> ActorFacts:
+    slack_admin = granted = False
+    if need_admin:
+        person = session.exec(
+            select(Person).where(Person.team_id == team_id, Person.slack_id == actor)
+        ).first()
+        slack_admin = bool(person and person.is_admin)
+        granted = has_grant(session=session, team_id=team_id, slack_id=actor, role=ADMIN)
+    owners = (
+        owners_of(session=session, team_id=team_id, kind=kind, row_id=row_id)
+        if row_id is not None
+        else None
+    )
+    return ActorFacts(slack_admin, granted, owners)
+
+
 def has_grant(*, session: Session, team_id: str, slack_id: str, role: str) -> bool:
     return (
         session.exec(

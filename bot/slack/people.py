@@ -107,8 +107,9 @@ async def lookup_by_email(rt: Runtime, email: str) -> str | None:
 
 def is_admin(rt: Runtime, team_id: str, person: Person) -> bool:
     """Blocking: Slack admin/owner, named in ADMINS, or named with `/loop team admin`."""
-    with unit_of_work(rt.engine, immediate=False) as session:
-        granted = has_grant(session=session, team_id=team_id, slack_id=person.slack_id, role=ADMIN)
+    granted = rt.tx_blocking(
+        has_grant, write=False, team_id=team_id, slack_id=person.slack_id, role=ADMIN
+    )
     return access.is_admin(
         slack_admin=person.is_admin,
         user_id=person.slack_id,
