@@ -31,7 +31,9 @@ from tests.conftest import DEALS, MANAGER, REP, REP2, RunningBot
 
 SEED = 20261201
 HANDLERS = Path(__file__).resolve().parent.parent / "handlers"
-_LISTENER = re.compile(r"@app\.(action|view)\((.+)\)\s*$", re.MULTILINE)
+# `@app.action(x)` above a listener, or `app.action(x)(listener)` in a register() that
+# only wires module-level listeners.
+_LISTENER = re.compile(r"^\s*@?app\.(action|view)\((.+?)\)(?:\(\w+\))?\s*$", re.MULTILINE)
 
 ODD_VALUES: list[Any] = [
     None,
