@@ -375,7 +375,9 @@ async def _save(
         user_id=user_id,
         local_date=local_date,
         now=rt.clock.now(),
-        **answers,
+        went=answers["went"],
+        short=answers["short"],
+        better=answers["better"],
     )
     # Only the rep the modal was opened for ever touches that DM.
     mine = meta.get("user") == user_id

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import delete, exists
+from sqlalchemy import ColumnElement, delete, exists
 from sqlmodel import Session, col, select
 
 from storage.debriefs import debrief_run, manager_call_run
@@ -158,7 +158,7 @@ def reports_of(*, session: Session, team_id: str, manager: str) -> list[str]:
     )
 
 
-def rep_clause() -> object:
+def rep_clause() -> ColumnElement[bool]:
     """SQL for "this Person row is a rep or opted into reflections", for the planner:
     has a deal, has a manager, holds the rep or reflections role, or has reflected."""
     deal = exists().where(

@@ -112,7 +112,7 @@ def reps_without_pending(
         .order_by(col(Person.id))
         .limit(limit)
     ).all()
-    return [Rep(int(i), str(team), str(user), tz) for i, team, user, tz in rows]
+    return [Rep(i, str(team), str(user), tz) for i, team, user, tz in rows if i is not None]
 
 
 def holidays_by_team(*, session: Session, team_ids: Iterable[str]) -> dict[str, frozenset[str]]:
@@ -167,12 +167,16 @@ def insert_nudges(*, session: Session, rows: Sequence[dict[str, Any]], now: date
                 now=now,
             )
         return
-    if dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
     table: Any = Nudge.__table__  # type: ignore[attr-defined]
-    statement = dialect_insert(table).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    statement: Any
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        statement = sqlite_insert(table).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    else:
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        statement = pg_insert(table).on_conflict_do_nothing(index_elements=["idempotency_key"])
     for start in range(0, len(full), 500):
         session.execute(statement, full[start : start + 500])
 
