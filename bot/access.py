@@ -12,8 +12,14 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-# What a button's value / a modal's private_metadata points at.
-Kind = Literal["deal", "concern", "screen_out", "nudge", "deal_ask", "self"]
+from bot.slack import ids
+
+# The shapes storage/access.py answers in, and the debrief reading rule its query applies:
+# defined there so storage imports nothing above it, and part of this policy all the same.
+from storage.access import Kind as Kind
+from storage.access import Owners as Owners
+from storage.access import may_read_debrief as may_read_debrief
+
 # Who may act: the row's owner (the deal's rep), the manager the rep handed a call to,
 # either one as the button's step says ("<id>:manager:<rev>"), an admin, or the owner or
 # an admin (correcting a deal: an admin fixes what a CRM got wrong).
@@ -44,7 +50,7 @@ ACTIONS: dict[str, Rule] = {
     "loss_log_open": DEAL,
     "loss_tell_manager": DEAL,
     "win_log_open": DEAL,
-    "concern_open": DEAL,
+    ids.CONCERN_OPEN: DEAL,
     "privacy_share": DEAL,
     # Asking the manager to call: the rep's decision, never a teammate's.
     "manager_call_request": DEAL,
@@ -57,19 +63,19 @@ ACTIONS: dict[str, Rule] = {
     "log_edit": Rule("deal", "by_step"),
     "log_confirm": Rule("deal", "by_step"),
     # Concern check-ins and the open-loops list.
-    "concern_satisfied": Rule("concern"),
-    "concern_not_yet": Rule("concern"),
-    "concern_didnt_ask": Rule("concern"),
-    "concern_drop": Rule("concern"),
-    "concern_list_close": Rule("concern"),
-    "concern_list_drop": Rule("concern"),
+    ids.CONCERN_SATISFIED: Rule("concern"),
+    ids.CONCERN_NOT_YET: Rule("concern"),
+    ids.CONCERN_DIDNT_ASK: Rule("concern"),
+    ids.CONCERN_DROP: Rule("concern"),
+    ids.CONCERN_LIST_CLOSE: Rule("concern"),
+    ids.CONCERN_LIST_DROP: Rule("concern"),
     "screen_out_review_now": Rule("screen_out"),
     "teeup_agreed": Rule("nudge"),
     "teeup_not_asked": Rule("nudge"),
     "teeup_declined": Rule("nudge"),
     # Only ever about the person clicking: their own reflection, their own data.
-    "reflect_open": Rule("self"),
-    "reflect_skip": Rule("self"),
+    ids.REFLECT_OPEN: Rule("self"),
+    ids.REFLECT_SKIP: Rule("self"),
     "forget_me_confirm": Rule("self"),
     "forget_me_cancel": Rule("self"),
     # Correcting a deal ("Not right?", "Change it?"): its rep, or an admin.
@@ -90,20 +96,12 @@ VIEWS: dict[str, Rule] = {
     "guess_log": Rule("deal", meta_key="deal"),
     "loss_log": Rule("deal", "by_step", meta_key="deal"),
     "win_log": Rule("deal", meta_key="deal"),
-    "concern_modal": Rule("deal", meta_key="deal_id"),
+    ids.CONCERN_MODAL: Rule("deal", meta_key="deal_id"),
     "screen_out_submit": Rule("screen_out", meta_key="previous_run"),
-    "reflection": Rule("self"),
+    ids.REFLECT_MODAL: Rule("self"),
     "deal_handoff": Rule("deal", "owner_or_admin", meta_key="deal"),
     "deal_ask_account": Rule("deal_ask", meta_key="ask"),
 }
-
-
-@dataclass(frozen=True)
-class Owners:
-    """Who a row belongs to, as the database says."""
-
-    owner: str | None
-    call_manager: str | None = None  # the manager a rep asked to call (not declined)
 
 
 Verdict = Literal["ok", "not_yours", "bad_id"]
@@ -141,14 +139,6 @@ def decide(rule: Rule, actor: str, owners: Owners, *, role: str, is_admin: bool)
 
 
 # --- reading: who sees a logged debrief ---------------------------------------------------
-
-
-def may_read_debrief(
-    viewer: str, *, owner: str | None, shared: bool, call_manager: str | None
-) -> bool:
-    """A rep's guess, logged debrief and win answers are theirs. Their manager sees it when
-    the rep asked them to call; everyone on the team when the rep shared the lesson."""
-    return bool(viewer) and (viewer == owner or viewer == call_manager or shared)
 
 
 def may_read_private(viewer: str, owner: str | None) -> bool:

@@ -9,6 +9,9 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+UTC_ZONE = ZoneInfo("UTC")
 
 
 class Clock(Protocol):
@@ -48,3 +51,15 @@ class FakeClock:
         with self._lock:
             self._now = when.astimezone(UTC)
             return self._now
+
+
+def zone_of(tz: str | None) -> ZoneInfo:
+    """A person's zone from Slack's `tz`: UTC when Slack gave none or one this machine's
+    zone database does not know, so a strange profile never fails a nudge or a reply.
+    The one time-zone helper: every local date and slot is computed through it."""
+    if tz:
+        try:
+            return ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    return UTC_ZONE

@@ -12,7 +12,7 @@ import contextvars
 import functools
 import logging
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -190,6 +190,19 @@ class Runtime:
         """`tx` for code already off the event loop (the dispatcher's own thread)."""
         with unit_of_work(self.engine, immediate=write) as session:
             return fn(session=session, **kwargs)
+
+
+# Where the listeners' middleware (handlers/common.py) puts the runtime in Bolt's context.
+# Here, not in handlers, so every handlers module (the /loop router too) can read it.
+RT = "feedback_loop_runtime"
+
+
+def rt_of(context: Mapping[str, Any]) -> Runtime:
+    """The runtime from a listener's Bolt context (or a test's own dict)."""
+    rt = context.get(RT)
+    if not isinstance(rt, Runtime):
+        raise RuntimeError("the runtime middleware (handlers.common.register) is not installed")
+    return rt
 
 
 def build_runtime(

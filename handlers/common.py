@@ -20,7 +20,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncResp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.messages import Texts
-from bot.runtime import Runtime, tell_on_failure
+from bot.runtime import RT, Runtime, rt_of, tell_on_failure
 from handlers.debrief_replies import (
     Click,
     DealState,
@@ -34,14 +34,7 @@ from handlers.loop_command import reader_texts
 
 log = logging.getLogger(__name__)
 
-RT = "feedback_loop_runtime"
-
-
-def rt_of(context: AsyncBoltContext | dict[str, Any]) -> Runtime:
-    rt = context.get(RT)
-    if not isinstance(rt, Runtime):
-        raise RuntimeError("the runtime middleware (handlers.common.register) is not installed")
-    return rt
+__all__ = ["RT", "rt_of", "deal_button", "DealClick", "register"]
 
 
 def _who(body: dict[str, Any]) -> tuple[str, str]:

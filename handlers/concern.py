@@ -13,24 +13,23 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.clock import zone_of
 from bot.messages import Built, Texts
 from bot.messages import concern as views
-from bot.nudges.quiet import zone_of
 from bot.nudges.registry import KindPolicy, NudgeKind
-from bot.runtime import Runtime
+from bot.runtime import Runtime, rt_of
+from bot.slack import ids
 from bot.slack.acks import open_view_after_ack
 from bot.slack.errors import api_error
 from bot.slack.people import load_person
 from handlers.loop_command import CommandCall, LoopCommand, reader_texts
 from storage import concerns
-from storage.db import unit_of_work
-from storage.deals import get_deal
 from storage.models import Nudge, Person, RitualRun
-from storage.people import get_person
+from storage.people import person_tz
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +37,12 @@ log = logging.getLogger(__name__)
 # a double hyphen, or a colon.
 SEPARATOR = re.compile(r"\s*(?:—|–|--|\s-\s?|-\s|:)\s*")
 ANSWER_ACTIONS = {
-    "concern_satisfied": concerns.SATISFIED,
-    "concern_not_yet": concerns.NOT_YET,
-    "concern_didnt_ask": concerns.DIDNT_ASK,
-    "concern_drop": concerns.DROP,
+    ids.CONCERN_SATISFIED: concerns.SATISFIED,
+    ids.CONCERN_NOT_YET: concerns.NOT_YET,
+    ids.CONCERN_DIDNT_ASK: concerns.DIDNT_ASK,
+    ids.CONCERN_DROP: concerns.DROP,
 }
-LIST_ACTIONS = {"concern_list_close": concerns.SATISFIED, "concern_list_drop": concerns.DROP}
+LIST_ACTIONS = {ids.CONCERN_LIST_CLOSE: concerns.SATISFIED, ids.CONCERN_LIST_DROP: concerns.DROP}
 
 
 def _unescape(text: str) -> str:
@@ -80,12 +79,7 @@ def local_date(when: datetime | None, tz: str | None) -> str:
 
 async def render_checkin(rt: Runtime, nudge: Nudge, person: Person) -> Built | None:
     run_id = int(nudge.payload["run_id"])
-
-    def read() -> RitualRun | None:
-        with unit_of_work(rt.engine) as session:
-            return concerns.get_loop(session=session, run_id=run_id)
-
-    run = await rt.db(read)
+    run = await rt.tx(concerns.get_loop, write=False, run_id=run_id)
     if run is None or run.state != concerns.OPEN:
         return None  # closed or dropped since: nothing to ask any more
     return views.checkin(
@@ -105,24 +99,23 @@ def _parse_value(value: str) -> tuple[int, int | None] | None:
         return None
 
 
+def _team_of(body: dict[str, Any], rt: Runtime) -> str:
+    return str((body.get("team") or {}).get("id") or rt.team_id or "")
+
+
 async def _answer(
     rt: Runtime, *, user_id: str, run_id: int, n: int | None, reply: str
 ) -> RitualRun | None:
     now = rt.clock.now()
-
-    def write() -> RitualRun | None:
-        with unit_of_work(rt.engine) as session:
-            return concerns.answer(
-                session=session,
-                run_id=run_id,
-                user_slack_id=user_id,
-                reply=reply,
-                n=n,
-                now=now,
-                next_due=now + delay(rt),
-            )
-
-    return await rt.db(write)
+    return await rt.tx(
+        concerns.answer,
+        run_id=run_id,
+        user_slack_id=user_id,
+        reply=reply,
+        n=n,
+        now=now,
+        next_due=now + delay(rt),
+    )
 
 
 def _reply_text(rt: Runtime, t: Texts, reply: str) -> tuple[str, str | None]:
@@ -143,7 +136,7 @@ async def on_checkin_answer(
 ) -> None:
     action = body["actions"][0]
     user_id = str(body["user"]["id"])
-    t = await reader_texts(rt, str((body.get("team") or {}).get("id") or rt.team_id), user_id)
+    t = await reader_texts(rt, _team_of(body, rt), user_id)
     parsed = _parse_value(str(action.get("value") or ""))
     run = None
     if parsed is not None:
@@ -180,14 +173,9 @@ async def _loop_lines(
     rt: Runtime, team_id: str, user_id: str
 ) -> tuple[list[views.LoopLine], str | None]:
     """The rep's open loops, with dates in their zone (and the zone, for the caller)."""
-
-    def read() -> tuple[list[RitualRun], str | None]:
-        with unit_of_work(rt.engine) as session:
-            person = get_person(session=session, team_id=team_id, slack_id=user_id)
-            loops = concerns.open_loops(session=session, team_id=team_id, user_slack_id=user_id)
-            return loops, person.tz if person else None
-
-    loops, tz = await rt.db(read)
+    loops, tz = await rt.tx(
+        concerns.open_loops_and_tz, write=False, team_id=team_id, user_slack_id=user_id
+    )
     return [
         views.LoopLine(
             run_id=int(run.id or 0),
@@ -218,22 +206,29 @@ async def track(
     """Open the loop and schedule its first check-in; returns when that is."""
     now = rt.clock.now()
     due = now + delay(rt)
-
-    def write() -> None:
-        with unit_of_work(rt.engine) as session:
-            concerns.open_concern(
-                session=session,
-                team_id=team_id,
-                rep_slack_id=user_id,
-                account=account,
-                concern=concern,
-                deal_id=deal_id,
-                due_at=due,
-                now=now,
-            )
-
-    await rt.db(write)
+    await rt.tx(
+        concerns.open_concern,
+        team_id=team_id,
+        rep_slack_id=user_id,
+        account=account,
+        concern=concern,
+        deal_id=deal_id,
+        due_at=due,
+        now=now,
+    )
     return due
+
+
+async def _track_and_confirm(call: CommandCall, account: str, concern: str) -> None:
+    rt = call.rt
+    due = await track(
+        rt, team_id=call.team_id, user_id=call.user_id, account=account, concern=concern
+    )
+    person = await load_person(rt, team_id=call.team_id, user_id=call.user_id)
+    # A first-time user's language is known only now, from users.info.
+    t = Texts(rt.catalog, person.locale)
+    text = t("concern.logged", date=local_date(due, person.tz), account=account, concern=concern)
+    await call.respond(text=text, response_type="ephemeral")
 
 
 async def concern_command(call: CommandCall) -> None:
@@ -249,27 +244,13 @@ async def concern_command(call: CommandCall) -> None:
         await call.reply(t("concern.usage_no_concern", account=account))
         return
     await call.ack()
-    rt = call.rt
-
-    async def work() -> None:
-        due = await track(
-            rt, team_id=call.team_id, user_id=call.user_id, account=account, concern=concern
-        )
-        person = await load_person(rt, team_id=call.team_id, user_id=call.user_id)
-        # A first-time user's language is known only now, from users.info.
-        t = Texts(rt.catalog, person.locale)
-        text = t(
-            "concern.logged", date=local_date(due, person.tz), account=account, concern=concern
-        )
-        await call.respond(text=text, response_type="ephemeral")
-
-    rt.spawn(work(), name=f"concern:{call.user_id}")
+    call.rt.spawn(_track_and_confirm(call, account, concern), name=f"concern:{call.user_id}")
 
 
 async def on_list_action(rt: Runtime, respond: AsyncRespond, body: dict[str, Any]) -> None:
     action = body["actions"][0]
     user_id = str(body["user"]["id"])
-    team_id = str((body.get("team") or {}).get("id") or rt.team_id or "")
+    team_id = _team_of(body, rt)
     t = await reader_texts(rt, team_id, user_id)
     parsed = _parse_value(str(action.get("value") or ""))
     reply = LIST_ACTIONS[action["action_id"]]
@@ -295,60 +276,57 @@ async def on_list_action(rt: Runtime, respond: AsyncRespond, body: dict[str, Any
 # --- the modal from a debrief --------------------------------------------------------------
 
 
-def _person_tz(rt: Runtime, team_id: str, user_id: str) -> str | None:
-    with unit_of_work(rt.engine) as session:
-        person = get_person(session=session, team_id=team_id, slack_id=user_id)
-        return person.tz if person else None
-
-
 async def open_modal(
     rt: Runtime, client: AsyncWebClient, body: dict[str, Any], deal_value: str
 ) -> None:
     user_id = str(body["user"]["id"])
-    team_id = str((body.get("team") or {}).get("id") or rt.team_id or "")
+    team_id = _team_of(body, rt)
     t = await reader_texts(rt, team_id, user_id)
     deal_id = int(deal_value) if deal_value.isdigit() else None
-
-    def read() -> tuple[str, str | None]:
-        with unit_of_work(rt.engine) as session:
-            deal = get_deal(session=session, deal_id=deal_id) if deal_id else None
-            person = get_person(session=session, team_id=team_id, slack_id=user_id)
-            account = deal.account if deal is not None and deal.team_id == team_id else ""
-            return account, person.tz if person else None
-
-    account, tz = await rt.db(read)
+    account, tz = await rt.tx(
+        concerns.modal_defaults,
+        write=False,
+        team_id=team_id,
+        user_slack_id=user_id,
+        deal_id=deal_id,
+    )
     due = rt.clock.now() + delay(rt)
     view = views.modal(t, account=account, date=local_date(due, tz), deal_id=deal_id)
     open_view_after_ack(rt, client, body.get("trigger_id"), view, name="concern")
 
 
+def _typed(values: dict[str, Any], block: str, limit: int) -> str:
+    value = ((values.get(block) or {}).get(block) or {}).get("value") or ""
+    return _unescape(str(value)).strip()[:limit]
+
+
+def _meta_deal_id(view: dict[str, Any]) -> int | None:
+    try:
+        meta = json.loads(view.get("private_metadata") or "{}")
+        return int(meta["deal_id"]) if meta.get("deal_id") else None
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
 async def on_modal_submit(rt: Runtime, ack: AsyncAck, body: dict[str, Any]) -> None:
     user_id = str(body["user"]["id"])
-    team_id = str((body.get("team") or {}).get("id") or rt.team_id or "")
+    team_id = _team_of(body, rt)
     t = await reader_texts(rt, team_id, user_id)
     view = body["view"]
     values = (view.get("state") or {}).get("values") or {}
-
-    def typed(block: str, limit: int) -> str:
-        value = ((values.get(block) or {}).get(block) or {}).get("value") or ""
-        return _unescape(str(value)).strip()[:limit]
-
-    account, concern = typed("account", views.ACCOUNT_MAX), typed("concern", views.CONCERN_MAX)
+    account = _typed(values, ids.CONCERN_FIELD_ACCOUNT, views.ACCOUNT_MAX)
+    concern = _typed(values, ids.CONCERN_FIELD_CONCERN, views.CONCERN_MAX)
     errors: dict[str, str] = {}
     if not account:
-        errors["account"] = t("concern.error_account")
+        errors[ids.CONCERN_FIELD_ACCOUNT] = t("concern.error_account")
     if not concern:
-        errors["concern"] = t("concern.error_concern")
+        errors[ids.CONCERN_FIELD_CONCERN] = t("concern.error_concern")
     if errors:
         await ack(response_action="errors", errors=errors)
         return
-    try:
-        meta = json.loads(view.get("private_metadata") or "{}")
-        deal_id = int(meta["deal_id"]) if meta.get("deal_id") else None
-    except (ValueError, TypeError, KeyError):
-        deal_id = None
+    deal_id = _meta_deal_id(view)
     # The confirmation needs only the date; the rep's zone is one indexed read.
-    tz = await rt.db(_person_tz, rt, team_id, user_id)
+    tz = await rt.tx(person_tz, write=False, team_id=team_id, slack_id=user_id)
     due = rt.clock.now() + delay(rt)
     text = t("concern.logged", date=local_date(due, tz), account=account, concern=concern)
     await ack(response_action="update", view=views.saved_view(t, text))
@@ -360,32 +338,51 @@ async def on_modal_submit(rt: Runtime, ack: AsyncAck, body: dict[str, Any]) -> N
     )
 
 
+# --- listeners ------------------------------------------------------------------------------
+
+
+async def concern_answered(
+    ack: AsyncAck,
+    respond: AsyncRespond,
+    client: AsyncWebClient,
+    body: dict[str, Any],
+    context: AsyncBoltContext,
+) -> None:
+    await ack()
+    rt = rt_of(context)
+    rt.spawn(on_checkin_answer(rt, client, respond, body), name="concern-answer")
+
+
+async def concern_list_action(
+    ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any], context: AsyncBoltContext
+) -> None:
+    await ack()
+    rt = rt_of(context)
+    rt.spawn(on_list_action(rt, respond, body), name="concern-list")
+
+
+async def concern_open(
+    ack: AsyncAck, client: AsyncWebClient, body: dict[str, Any], context: AsyncBoltContext
+) -> None:
+    await ack()
+    # The trigger expires 3 s after the click: open the modal now, not in the background.
+    await open_modal(rt_of(context), client, body, str(body["actions"][0].get("value") or ""))
+
+
+async def concern_submitted(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+    await on_modal_submit(rt_of(context), ack, body)
+
+
+def _one_of(names: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("^(" + "|".join(re.escape(n) for n in names) + ")$")
+
+
 def register(app: AsyncApp, rt: Runtime, commands: LoopCommand) -> None:
     commands.add("concern", concern_command, help_key="help.line_concern")
-
-    @app.action(re.compile(r"^concern_(satisfied|not_yet|didnt_ask|drop)$"))
-    async def concern_answered(
-        ack: AsyncAck, respond: AsyncRespond, client: AsyncWebClient, body: dict[str, Any]
-    ) -> None:
-        await ack()
-        rt.spawn(on_checkin_answer(rt, client, respond, body), name="concern-answer")
-
-    @app.action(re.compile(r"^concern_list_(close|drop)$"))
-    async def concern_list_action(
-        ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any]
-    ) -> None:
-        await ack()
-        rt.spawn(on_list_action(rt, respond, body), name="concern-list")
-
-    @app.action("concern_open")
-    async def concern_open(ack: AsyncAck, client: AsyncWebClient, body: dict[str, Any]) -> None:
-        await ack()
-        # The trigger expires 3 s after the click: open the modal now, not in the background.
-        await open_modal(rt, client, body, str(body["actions"][0].get("value") or ""))
-
-    @app.view(views.MODAL_CALLBACK)
-    async def concern_submitted(ack: AsyncAck, body: dict[str, Any]) -> None:
-        await on_modal_submit(rt, ack, body)
+    app.action(_one_of(ids.CONCERN_ANSWERS))(concern_answered)
+    app.action(_one_of(ids.CONCERN_LIST_ACTIONS))(concern_list_action)
+    app.action(ids.CONCERN_OPEN)(concern_open)
+    app.view(ids.CONCERN_MODAL)(concern_submitted)
 
 
 # Still worth asking days late (after downtime or a vacation), and skipping it would leave

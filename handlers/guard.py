@@ -11,19 +11,17 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from slack_bolt.async_app import AsyncApp, AsyncRespond
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext, AsyncRespond
 from slack_bolt.response import BoltResponse
 
 from bot import access
 from bot.inbound import RefusalLog
 from bot.messages import Texts
 from bot.messages.blocks import modal_view, section
-from bot.runtime import Runtime
+from bot.runtime import Runtime, rt_of
 from bot.slack.people import person_within
 from handlers.loop_command import reader_texts
-from storage.access import ADMIN, has_grant, owners_of
-from storage.db import unit_of_work
-from storage.people import get_person
+from storage.access import actor_facts
 
 log = logging.getLogger(__name__)
 REFUSALS = RefusalLog()
@@ -71,20 +69,26 @@ def judge(rt: Runtime, team_id: str, target: Target) -> access.Verdict:
     row_id = access.parse_id(raw)
     if row_id == "bad":
         return "bad_id"
-    with unit_of_work(rt.engine, immediate=False) as session:
-        admin = False
-        if rule.who in ("admin", "owner_or_admin"):
-            person = get_person(session=session, team_id=team_id, slack_id=actor)
-            admin = access.is_admin(
-                slack_admin=bool(person and person.is_admin),
-                user_id=actor,
-                configured=rt.settings.admins,
-                granted=has_grant(session=session, team_id=team_id, slack_id=actor, role=ADMIN),
-            )
-        if row_id is None:
-            # A modal opened from a command (no row yet): only the person's own things.
-            return "ok" if rule.who != "admin" else ("ok" if admin else "not_yours")
-        owners = owners_of(session=session, team_id=team_id, kind=rule.kind, row_id=row_id)
+    need_admin = rule.who in ("admin", "owner_or_admin")
+    facts = rt.tx_blocking(
+        actor_facts,
+        write=False,
+        team_id=team_id,
+        actor=actor,
+        kind=rule.kind,
+        row_id=row_id,
+        need_admin=need_admin,
+    )
+    admin = need_admin and access.is_admin(
+        slack_admin=facts.slack_admin,
+        user_id=actor,
+        configured=rt.settings.admins,
+        granted=facts.admin_grant,
+    )
+    if row_id is None:
+        # A modal opened from a command (no row yet): only the person's own things.
+        return "ok" if rule.who != "admin" else ("ok" if admin else "not_yours")
+    owners = facts.owners
     if owners is None:
         return "ok"  # gone: the listener says so in its own words
     return access.decide(rule, actor, owners, role=role, is_admin=admin)
@@ -114,37 +118,54 @@ def refusal_view(t: Texts, key: str) -> dict[str, Any]:
     )
 
 
+async def owner_check(
+    body: dict[str, Any],
+    next: Callable[[], Awaitable[None]],
+    respond: AsyncRespond,
+    context: AsyncBoltContext,
+) -> BoltResponse | None:
+    target = _target(body) if isinstance(body, dict) else None
+    if target is None:
+        await next()
+        return None
+    rt = rt_of(context)
+    team_id = _team(body, rt)
+    verdict = await rt.db(judge, rt, team_id, target)
+    if verdict == "not_yours" and target[0].who in ("admin", "owner_or_admin"):
+        # Slack's admins are known from users.info: a first click by one must not be
+        # refused just because we never looked them up (within the ack's budget).
+        if await person_within(rt, team_id=team_id, user_id=target[1]) is not None:
+            verdict = await rt.db(judge, rt, team_id, target)
+    if verdict == "ok":
+        await next()
+        return None
+    return await _refuse(rt, body, respond, target, team_id, verdict)
+
+
+async def _refuse(
+    rt: Runtime,
+    body: dict[str, Any],
+    respond: AsyncRespond,
+    target: Target,
+    team_id: str,
+    verdict: access.Verdict,
+) -> BoltResponse:
+    rule, actor, raw, _role = target
+    log.debug("refused %s on %s %r by %s", verdict, rule.kind, str(raw)[:40], actor)
+    # Forged clicks come in floods too: one line a minute, with a count.
+    REFUSALS.refused(200, f"{verdict} on a {rule.kind} (by {actor[:20]})")
+    t = await reader_texts(rt, team_id, actor)
+    key = "privacy.not_yours" if verdict == "not_yours" else "privacy.gone"
+    if body.get("type") == "view_submission":
+        view = refusal_view(t, key)
+        return BoltResponse(
+            status=200,
+            body=json.dumps({"response_action": "update", "view": view}),
+            headers={"content-type": ["application/json;charset=utf-8"]},
+        )
+    rt.spawn(_refuse_click(respond, body, t, key), name="refused-click")
+    return BoltResponse(status=200, body="")
+
+
 def register(app: AsyncApp, rt: Runtime) -> None:
-    @app.middleware
-    async def owner_check(
-        body: dict[str, Any], next: Callable[[], Awaitable[None]], respond: AsyncRespond
-    ) -> BoltResponse | None:
-        target = _target(body) if isinstance(body, dict) else None
-        if target is None:
-            await next()
-            return None
-        team_id = _team(body, rt)
-        verdict = await rt.db(judge, rt, team_id, target)
-        if verdict == "not_yours" and target[0].who in ("admin", "owner_or_admin"):
-            # Slack's admins are known from users.info: a first click by one must not be
-            # refused just because we never looked them up (within the ack's budget).
-            if await person_within(rt, team_id=team_id, user_id=target[1]) is not None:
-                verdict = await rt.db(judge, rt, team_id, target)
-        if verdict == "ok":
-            await next()
-            return None
-        rule, actor, raw, _role = target
-        log.debug("refused %s on %s %r by %s", verdict, rule.kind, str(raw)[:40], actor)
-        # Forged clicks come in floods too: one line a minute, with a count.
-        REFUSALS.refused(200, f"{verdict} on a {rule.kind} (by {actor[:20]})")
-        t = await reader_texts(rt, team_id, actor)
-        key = "privacy.not_yours" if verdict == "not_yours" else "privacy.gone"
-        if body.get("type") == "view_submission":
-            view = refusal_view(t, key)
-            return BoltResponse(
-                status=200,
-                body=json.dumps({"response_action": "update", "view": view}),
-                headers={"content-type": ["application/json;charset=utf-8"]},
-            )
-        rt.spawn(_refuse_click(respond, body, t, key), name="refused-click")
-        return BoltResponse(status=200, body="")
+    app.middleware(owner_check)

@@ -11,16 +11,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import messages
 from bot.messages import Texts
 from bot.messages.catalog import language_for
-from bot.runtime import Runtime
+from bot.runtime import Runtime, rt_of
 from bot.slack.people import person_within
-from storage.db import unit_of_work
-from storage.people import get_person
+from storage.people import person_locale
 
 log = logging.getLogger(__name__)
 
@@ -91,56 +90,30 @@ class LoopCommand:
     def help_keys(self) -> list[str]:
         return ["help.line_help", *(self.subcommands[n].help_key for n in sorted(self.subcommands))]
 
-
-async def reader_texts(rt: Runtime, team_id: str, user_id: str) -> Texts:
-    """The reader's language from their Slack locale.
-
-    Known readers cost nothing (memory, then the database). A reader we have never seen
-    is looked up with `users.info` under the ack's time budget (bot.slack.people.person_within):
-    if Slack is slow they get English this once, and the lookup finishes after the ack."""
-    cached = rt.locales.get(user_id)
-    if cached is None:
-
-        def read() -> str | None:
-            with unit_of_work(rt.engine, immediate=False) as session:
-                person = get_person(session=session, team_id=team_id, slack_id=user_id)
-                return person.locale if person else None
-
-        cached = await rt.db(read) or ""
-        if cached:
-            rt.locales[user_id] = cached
-        elif user_id:
-            person = await person_within(rt, team_id=team_id, user_id=user_id)
-            cached = (person.locale if person else None) or ""
-            if person is None:
-                # Remembered as unknown: the lookup still running fills it in, and until
-                # then this person's commands do not wait on Slack each time.
-                rt.locales.setdefault(user_id, "")
-                log.info("no locale for %s yet; answering in English", user_id)
-    return Texts(rt.catalog, cached or None)
-
-
-def register(app: AsyncApp, rt: Runtime, commands: LoopCommand) -> None:
-    @app.command("/loop")
-    async def loop_command(
+    async def listener(
+        self,
         ack: AsyncAck,
         respond: AsyncRespond,
         command: dict[str, Any],
         client: AsyncWebClient,
         body: dict[str, Any],
+        context: AsyncBoltContext,
     ) -> None:
+        """The `/loop` listener: a method, because the router is its state (the
+        subcommands the rituals added); the runtime comes from Bolt's context."""
+        rt = rt_of(context)
         text = (command.get("text") or "").strip()
         word, _, rest = text.partition(" ")
         team_id = str(command.get("team_id") or rt.team_id or "")
         user_id = str(command.get("user_id") or "")
         t = await reader_texts(rt, team_id, user_id)
         if word.lower() in ("", "help", "?", "-h", "--help"):
-            built = commands.help_for(t)
+            built = self.help_for(t)
             await ack(text=built.text, blocks=built.blocks, response_type="ephemeral")
             return
-        sub = commands.find(word)
+        sub = self.find(word)
         if sub is None:
-            listing = ", ".join(f"`{n}`" for n in commands.names())
+            listing = ", ".join(f"`{n}`" for n in self.names())
             msg = t("errors.unknown_subcommand", word=word[:40], subcommands=listing)
             built = messages.ephemeral(msg)
             await ack(text=built.text, blocks=built.blocks, response_type="ephemeral")
@@ -160,3 +133,29 @@ def register(app: AsyncApp, rt: Runtime, commands: LoopCommand) -> None:
             body=body,
         )
         await sub.handler(call)
+
+
+async def reader_texts(rt: Runtime, team_id: str, user_id: str) -> Texts:
+    """The reader's language from their Slack locale.
+
+    Known readers cost nothing (memory, then the database). A reader we have never seen
+    is looked up with `users.info` under the ack's time budget (bot.slack.people.person_within):
+    if Slack is slow they get English this once, and the lookup finishes after the ack."""
+    cached = rt.locales.get(user_id)
+    if cached is None:
+        cached = await rt.tx(person_locale, write=False, team_id=team_id, slack_id=user_id) or ""
+        if cached:
+            rt.locales[user_id] = cached
+        elif user_id:
+            person = await person_within(rt, team_id=team_id, user_id=user_id)
+            cached = (person.locale if person else None) or ""
+            if person is None:
+                # Remembered as unknown: the lookup still running fills it in, and until
+                # then this person's commands do not wait on Slack each time.
+                rt.locales.setdefault(user_id, "")
+                log.info("no locale for %s yet; answering in English", user_id)
+    return Texts(rt.catalog, cached or None)
+
+
+def register(app: AsyncApp, rt: Runtime, commands: LoopCommand) -> None:
+    app.command("/loop")(commands.listener)

@@ -14,10 +14,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from slack_bolt.async_app import AsyncApp
 
+from bot.clock import zone_of
 from bot.messages import Texts
 from bot.messages.quiet import QuietSettings, holidays_line, settings_message
 from bot.nudges.quiet import (
@@ -27,14 +28,12 @@ from bot.nudges.quiet import (
     make_quiet_check,
     parse_day,
     parse_snooze,
-    zone_of,
 )
 from bot.runtime import Runtime
 from bot.slack.people import is_admin, load_person
 from handlers.loop_command import CommandCall, LoopCommand
-from storage.db import unit_of_work
+from storage import quiet as store
 from storage.models import Person
-from storage.quiet import person_row, release_waiting, set_holiday, workspace_holidays
 
 log = logging.getLogger(__name__)
 
@@ -59,14 +58,11 @@ async def answer_after_ack(call: CommandCall, work: Work) -> None:
     rt.spawn(run(), name=f"quiet:{call.name}:{call.user_id}")
 
 
-def _update_person(rt: Runtime, person: Person, change: Callable[[Person], str]) -> str:
-    with unit_of_work(rt.engine) as session:
-        row = person_row(
-            session=session, team_id=person.team_id, slack_id=person.slack_id, now=rt.clock.now()
-        )
-        result = change(row)
-        session.add(row)
-        return result
+def vacation_under_way(row: Person, now: datetime) -> bool:
+    """Whether today, in the person's own zone, falls in their vacation."""
+    first, last = parse_day(row.vacation_start or ""), parse_day(row.vacation_end or "")
+    today = local_day(now, row.tz)
+    return first is not None and last is not None and first <= today <= last
 
 
 # --- pause / resume / snooze --------------------------------------------------------------
@@ -79,34 +75,24 @@ async def pause_command(call: CommandCall) -> None:
         return
 
     async def work(person: Person, t: Texts) -> str:
-        def change(row: Person) -> str:
-            if row.paused:
-                return t("quiet.already_paused")
-            row.paused = True
-            return t("quiet.paused")
-
-        return await rt.db(_update_person, rt, person, change)
+        paused = await rt.tx(
+            store.pause, team_id=person.team_id, slack_id=person.slack_id, now=rt.clock.now()
+        )
+        return t("quiet.paused") if paused else t("quiet.already_paused")
 
     await answer_after_ack(call, work)
 
 
-def _resume(rt: Runtime, t: Texts, person: Person) -> str:
+async def _resume(rt: Runtime, t: Texts, person: Person) -> str:
     """Pause, snooze and a vacation under way all end; a vacation still to come stays."""
     now = rt.clock.now()
-    with unit_of_work(rt.engine) as session:
-        row = person_row(session=session, team_id=person.team_id, slack_id=person.slack_id, now=now)
-        quiet = row.paused or (row.snoozed_until is not None and row.snoozed_until > now)
-        first, last = parse_day(row.vacation_start or ""), parse_day(row.vacation_end or "")
-        today = local_day(now, row.tz)
-        if first is not None and last is not None and first <= today <= last:
-            row.vacation_start = row.vacation_end = None
-            quiet = True
-        row.paused = False
-        row.snoozed_until = None
-        session.add(row)
-        released = release_waiting(
-            session=session, team_id=row.team_id, user_slack_id=row.slack_id, now=now
-        )
+    quiet, released = await rt.tx(
+        store.resume,
+        team_id=person.team_id,
+        slack_id=person.slack_id,
+        now=now,
+        on_vacation=lambda row: vacation_under_way(row, now),
+    )
     log.info("%s resumed; %d waiting nudge(s) due now", person.slack_id, released)
     return t("quiet.resumed") if quiet else t("quiet.not_paused")
 
@@ -118,7 +104,7 @@ async def resume_command(call: CommandCall) -> None:
         return
 
     async def work(person: Person, t: Texts) -> str:
-        return await rt.db(_resume, rt, t, person)
+        return await _resume(rt, t, person)
 
     await answer_after_ack(call, work)
 
@@ -145,12 +131,14 @@ async def snooze_command(call: CommandCall) -> None:
 
     async def work(person: Person, t: Texts) -> str:
         local_until = parse_snooze(word, rt.clock.now(), person.tz) or until
-
-        def change(row: Person) -> str:
-            row.snoozed_until = local_until
-            return t("quiet.snoozed", date=local_time(local_until, row.tz or person.tz))
-
-        return await rt.db(_update_person, rt, person, change)
+        tz = await rt.tx(
+            store.snooze,
+            team_id=person.team_id,
+            slack_id=person.slack_id,
+            until=local_until,
+            now=rt.clock.now(),
+        )
+        return t("quiet.snoozed", date=local_time(local_until, tz or person.tz))
 
     await answer_after_ack(call, work)
 
@@ -158,85 +146,116 @@ async def snooze_command(call: CommandCall) -> None:
 # --- /loop settings -----------------------------------------------------------------------
 
 
-def _read_settings(rt: Runtime, person: Person) -> QuietSettings:
+def settings_of(row: store.QuietRow, now: datetime, tz: str | None) -> QuietSettings:
+    """What `/loop settings` says, from the stored row, with dates in the person's zone."""
+    snoozed = row.snoozed_until if row.snoozed_until and row.snoozed_until > now else None
+    first, last = parse_day(row.vacation_start or ""), parse_day(row.vacation_end or "")
+    today = local_day(now, tz)
+    vacation = None
+    if first is not None and last is not None and last >= today:
+        vacation = (first.isoformat(), last.isoformat())
+    return QuietSettings(
+        paused=row.paused,
+        snoozed_until=local_time(snoozed, tz) if snoozed else "",
+        vacation=vacation,
+        holidays=[d for d in row.holidays if d >= today.isoformat()],
+        tz=tz or "UTC",
+    )
+
+
+async def _show_settings(call: CommandCall) -> None:
+    rt = call.rt
+    person = await load_person(rt, team_id=call.team_id, user_id=call.user_id)
+    t = Texts(rt.catalog, person.locale)
     now = rt.clock.now()
-    with unit_of_work(rt.engine) as session:
-        row = person_row(session=session, team_id=person.team_id, slack_id=person.slack_id, now=now)
-        holidays = workspace_holidays(session=session, team_id=person.team_id)
-        tz = row.tz or person.tz
-        snoozed = row.snoozed_until if row.snoozed_until and row.snoozed_until > now else None
-        first, last = parse_day(row.vacation_start or ""), parse_day(row.vacation_end or "")
-        vacation = None
-        if first is not None and last is not None and last >= local_day(now, tz):
-            vacation = (first.isoformat(), last.isoformat())
-        upcoming = [d for d in holidays if d >= local_day(now, tz).isoformat()]
-        return QuietSettings(
-            paused=row.paused,
-            snoozed_until=local_time(snoozed, tz) if snoozed else "",
-            vacation=vacation,
-            holidays=upcoming,
-            tz=tz or "UTC",
-        )
+    row = await rt.tx(store.quiet_row, team_id=person.team_id, slack_id=person.slack_id, now=now)
+    built = settings_message(t, settings_of(row, now, row.tz or person.tz))
+    await call.respond(text=built.text, blocks=built.blocks, response_type="ephemeral")
 
 
 async def show_settings(call: CommandCall) -> None:
-    rt = call.rt
     await call.ack()
-
-    async def run() -> None:
-        person = await load_person(rt, team_id=call.team_id, user_id=call.user_id)
-        t = Texts(rt.catalog, person.locale)
-        built = settings_message(t, await rt.db(_read_settings, rt, person))
-        await call.respond(text=built.text, blocks=built.blocks, response_type="ephemeral")
-
-    rt.spawn(run(), name=f"settings:{call.user_id}")
+    call.rt.spawn(_show_settings(call), name=f"settings:{call.user_id}")
 
 
-async def vacation_command(call: CommandCall, words: list[str]) -> None:
-    t, rt = call.t, call.rt
-    if words == ["off"] or words == ["none"]:
+def _vacation_setter(call: CommandCall, first: str | None, last: str | None, key: str) -> Work:
+    rt = call.rt
 
-        async def clear(person: Person, t: Texts) -> str:
-            def change(row: Person) -> str:
-                row.vacation_start = row.vacation_end = None
-                return t("quiet.settings.vacation_off")
+    async def work(person: Person, t: Texts) -> str:
+        await rt.tx(
+            store.set_vacation,
+            team_id=person.team_id,
+            slack_id=person.slack_id,
+            first=first,
+            last=last,
+            now=rt.clock.now(),
+        )
+        return t(key, start=first, end=last)
 
-            return await rt.db(_update_person, rt, person, change)
+    return work
 
-        await answer_after_ack(call, clear)
-        return
+
+def _vacation_problem(t: Texts, words: list[str], call: CommandCall) -> str | None:
+    """What is wrong with `/loop settings vacation <first> [<last>]`, or None."""
     if not words or len(words) > 2:
-        await call.reply(t("quiet.settings.vacation_usage"))
-        return
+        return t("quiet.settings.vacation_usage")
     days = [parse_day(w) for w in words]
     for word, day in zip(words, days, strict=True):
         if day is None:
-            await call.reply(
+            return (
                 t("quiet.settings.date_bad", word=word[:40])
                 + "\n"
                 + t("quiet.settings.vacation_usage")
             )
-            return
     first, last = days[0], days[-1]
     assert first is not None and last is not None
     if last < first:
-        await call.reply(
-            t("quiet.settings.vacation_order", start=first.isoformat(), end=last.isoformat())
+        return t("quiet.settings.vacation_order", start=first.isoformat(), end=last.isoformat())
+    # A day of slack either way: "today" differs by zone, and the ack has no zone yet.
+    if last < call.rt.clock.now().astimezone(UTC).date() - timedelta(days=1):
+        return t("quiet.settings.vacation_past", end=last.isoformat())
+    return None
+
+
+async def vacation_command(call: CommandCall, words: list[str]) -> None:
+    t = call.t
+    if words == ["off"] or words == ["none"]:
+        await answer_after_ack(
+            call, _vacation_setter(call, None, None, "quiet.settings.vacation_off")
         )
         return
-    # A day of slack either way: "today" differs by zone, and the ack has no zone yet.
-    if last < rt.clock.now().astimezone(UTC).date() - timedelta(days=1):
-        await call.reply(t("quiet.settings.vacation_past", end=last.isoformat()))
+    problem = _vacation_problem(t, words, call)
+    if problem is not None:
+        await call.reply(problem)
         return
+    first, last = parse_day(words[0]), parse_day(words[-1])
+    assert first is not None and last is not None
+    work = _vacation_setter(
+        call, first.isoformat(), last.isoformat(), "quiet.settings.vacation_set"
+    )
+    await answer_after_ack(call, work)
+
+
+def _holiday_setter(call: CommandCall, day: date, on: bool) -> Work:
+    rt = call.rt
 
     async def work(person: Person, t: Texts) -> str:
-        def change(row: Person) -> str:
-            row.vacation_start, row.vacation_end = first.isoformat(), last.isoformat()
-            return t("quiet.settings.vacation_set", start=first.isoformat(), end=last.isoformat())
+        if not await rt.db(is_admin, rt, call.team_id, person):
+            return t("errors.admin_only")
+        changed = await rt.tx(
+            store.set_holiday,
+            team_id=call.team_id,
+            day=day.isoformat(),
+            on=on,
+            now=rt.clock.now(),
+        )
+        if on:
+            key = "quiet.settings.holiday_added" if changed else "quiet.settings.holiday_exists"
+        else:
+            key = "quiet.settings.holiday_removed" if changed else "quiet.settings.holiday_missing"
+        return t(key, date=day.isoformat())
 
-        return await rt.db(_update_person, rt, person, change)
-
-    await answer_after_ack(call, work)
+    return work
 
 
 async def holidays_command(call: CommandCall, words: list[str]) -> None:
@@ -244,11 +263,8 @@ async def holidays_command(call: CommandCall, words: list[str]) -> None:
     if not words or words == ["list"]:
 
         async def listing(person: Person, t: Texts) -> str:
-            def read() -> list[str]:
-                with unit_of_work(rt.engine) as session:
-                    return workspace_holidays(session=session, team_id=call.team_id)
-
-            return holidays_line(t, await rt.db(read))
+            days = await rt.tx(store.workspace_holidays, write=False, team_id=call.team_id)
+            return holidays_line(t, days)
 
         await answer_after_ack(call, listing)
         return
@@ -264,30 +280,7 @@ async def holidays_command(call: CommandCall, words: list[str]) -> None:
             + t("quiet.settings.holidays_usage")
         )
         return
-    on = verb == "add"
-
-    async def work(person: Person, t: Texts) -> str:
-        if not await rt.db(is_admin, rt, call.team_id, person):
-            return t("errors.admin_only")
-
-        def write() -> bool:
-            with unit_of_work(rt.engine) as session:
-                return set_holiday(
-                    session=session,
-                    team_id=call.team_id,
-                    day=day.isoformat(),
-                    on=on,
-                    now=rt.clock.now(),
-                )
-
-        changed = await rt.db(write)
-        if on:
-            key = "quiet.settings.holiday_added" if changed else "quiet.settings.holiday_exists"
-        else:
-            key = "quiet.settings.holiday_removed" if changed else "quiet.settings.holiday_missing"
-        return t(key, date=day.isoformat())
-
-    await answer_after_ack(call, work)
+    await answer_after_ack(call, _holiday_setter(call, day, verb == "add"))
 
 
 async def settings_command(call: CommandCall) -> None:

@@ -14,17 +14,17 @@ one is skipped as too late and only the next future slot is scheduled.
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlmodel import Session
 
+from bot.clock import zone_of
 from bot.messages import Built, Texts
 from bot.messages import reflection as msg
 from bot.messages.blocks import read_metadata
@@ -33,18 +33,18 @@ from bot.nudges.reflection_schedule import (
     reflection_slot_after,
     week_label,
     week_of,
-    zone_for,
 )
 from bot.nudges.registry import KindPolicy, NudgeKind
-from bot.runtime import Runtime
+from bot.runtime import Runtime, rt_of
+from bot.settings import Settings
+from bot.slack import ids
+from bot.slack.dm import open_dm
 from bot.slack.errors import api_error
 from bot.slack.people import load_person, person_within
 from handlers.loop_command import CommandCall, LoopCommand, reader_texts
-from storage import access as roles
 from storage import reflections as store
-from storage.db import unit_of_work
 from storage.models import Nudge, Person
-from storage.people import get_person
+from storage.people import person_tz
 
 log = logging.getLogger(__name__)
 
@@ -55,21 +55,16 @@ REFLECTION_LOOKBACK = timedelta(hours=2)  # = REFLECTION_POLICY.max_late
 PLAN_BATCH = 1000
 # People the planner looks at per dispatcher tick (see Planner).
 PLAN_WINDOW = 500
-RowMaker = Callable[[Runtime, store.Rep, frozenset[str], datetime], dict[str, Any]]
-# How many used slots in a row a rep may have (the one just sent, then a local date
-# already used in a zone they left); past that they wait for the next tick.
-_MAX_COLLISIONS = 14
 
 
 # --- the planner ------------------------------------------------------------------------
 
 
 def _reflection_row(
-    rt: Runtime, rep: store.Rep, holidays: frozenset[str], after: datetime
+    s: Settings, rep: store.Rep, holidays: frozenset[str], after: datetime
 ) -> dict[str, Any]:
-    s = rt.settings
     day, slot = reflection_slot_after(
-        after, zone_for(rep.tz), s.end_of_day, s.working_days, holidays
+        after, zone_of(rep.tz), s.end_of_day, s.working_days, holidays
     )
     return {
         "team_id": rep.team_id,
@@ -82,10 +77,9 @@ def _reflection_row(
 
 
 def _digest_row(
-    rt: Runtime, rep: store.Rep, holidays: frozenset[str], after: datetime
+    s: Settings, rep: store.Rep, holidays: frozenset[str], after: datetime
 ) -> dict[str, Any]:
-    s = rt.settings
-    day, slot = next_digest_slot(after, zone_for(rep.tz), s.end_of_day, s.working_days, holidays)
+    day, slot = next_digest_slot(after, zone_of(rep.tz), s.end_of_day, s.working_days, holidays)
     monday, sunday = week_of(day)
     return {
         "team_id": rep.team_id,
@@ -95,29 +89,6 @@ def _digest_row(
         "idempotency_key": store.digest_key(rep.team_id, rep.slack_id, week_label(day)),
         "payload": {"monday": monday.isoformat(), "sunday": sunday.isoformat()},
     }
-
-
-def _plan_batch(
-    rt: Runtime, session: Session, reps: list[store.Rep], make_row: RowMaker, since: datetime
-) -> list[dict[str, Any]]:
-    """The next free slot of each rep after `since`. A slot whose key exists was already
-    sent or skipped (the one just sent, or a local date used in a zone the rep has left);
-    those move on to the slot after, in rounds of one query each."""
-    holidays = store.holidays_by_team(session=session, team_ids={r.team_id for r in reps})
-    days_off = [holidays.get(r.team_id, frozenset()) for r in reps]
-    rows = [make_row(rt, rep, off, since) for rep, off in zip(reps, days_off, strict=True)]
-    todo = list(range(len(rows)))
-    for _ in range(_MAX_COLLISIONS):
-        taken = store.existing_keys(
-            session=session, keys=[rows[i]["idempotency_key"] for i in todo]
-        )
-        todo = [i for i in todo if rows[i]["idempotency_key"] in taken]
-        if not todo:
-            break
-        for i in todo:
-            rows[i] = make_row(rt, reps[i], days_off[i], rows[i]["due_at"])
-    stuck = set(todo)
-    return [row for i, row in enumerate(rows) if i not in stuck]
 
 
 def plan(rt: Runtime, *, after_id: int = 0, up_to_id: int | None = None) -> int:
@@ -132,26 +103,26 @@ def plan(rt: Runtime, *, after_id: int = 0, up_to_id: int | None = None) -> int:
     they never reflected in."""
     now = rt.clock.now()
     added = 0
-    kinds: tuple[tuple[str, RowMaker, timedelta], ...] = (
+    kinds = (
         (store.REFLECTION, _reflection_row, REFLECTION_LOOKBACK),
         (store.WEEKLY_DIGEST, _digest_row, timedelta(0)),
     )
-    for kind, make_row, lookback in kinds:
-        since = now - lookback
-        cursor = after_id
-        while True:
-            with unit_of_work(rt.engine) as session:
-                reps = store.reps_without_pending(
-                    session=session, kind=kind, after_id=cursor, limit=PLAN_BATCH, up_to_id=up_to_id
-                )
-                if not reps:
-                    break
-                cursor = reps[-1].id
-                rows = _plan_batch(rt, session, reps, make_row, since)
-                store.insert_nudges(session=session, rows=rows, now=now)
-                added += len(rows)
-            if len(reps) < PLAN_BATCH:
-                break
+    for kind, row_for, lookback in kinds:
+        cursor: int | None = after_id
+        while cursor is not None:
+            step = rt.tx_blocking(
+                store.plan_page,
+                kind=kind,
+                after_id=cursor,
+                limit=PLAN_BATCH,
+                up_to_id=up_to_id,
+                make_row=functools.partial(row_for, rt.settings),
+                since=now - lookback,
+                now=now,
+            )
+            added += step.added
+            # A short page was the last one.
+            cursor = step.last_id if step.reps == PLAN_BATCH else None
     return added
 
 
@@ -168,10 +139,9 @@ class Planner:
     after_id: int = 0
 
     def plan_window(self, rt: Runtime) -> int:
-        with unit_of_work(rt.engine, immediate=False) as session:
-            up_to = store.person_id_window(
-                session=session, after_id=self.after_id, size=self.window
-            )
+        up_to = rt.tx_blocking(
+            store.person_id_window, write=False, after_id=self.after_id, size=self.window
+        )
         added = plan(rt, after_id=self.after_id, up_to_id=up_to)
         # Past the last person: start again from the first next tick.
         self.after_id = up_to if up_to is not None else 0
@@ -184,18 +154,14 @@ class Planner:
 # --- rendering the nudges ---------------------------------------------------------------
 
 
-def _holidays(rt: Runtime, team_id: str) -> frozenset[str]:
-    with unit_of_work(rt.engine) as session:
-        return store.holidays_by_team(session=session, team_ids=[team_id]).get(team_id, frozenset())
-
-
 async def render_reflection(rt: Runtime, nudge: Nudge, person: Person) -> Built | None:
     """None (skipped) when the rep opted out or paused since it was planned, or the day
     became a holiday: the planner then adds the next slot."""
     local_date = str(nudge.payload.get("local_date") or "")
     if person.reflections_off or person.paused:
         return None
-    if local_date in await rt.db(_holidays, rt, nudge.team_id):
+    holidays = await rt.tx(store.team_holidays, write=False, team_id=nudge.team_id)
+    if local_date in holidays:
         return None
     return msg.reflection_dm(Texts(rt.catalog, person.locale), local_date=local_date)
 
@@ -203,21 +169,15 @@ async def render_reflection(rt: Runtime, nudge: Nudge, person: Person) -> Built 
 async def render_digest(rt: Runtime, nudge: Nudge, person: Person) -> Built | None:
     if person.reflections_off or person.paused:
         return None
-    monday = str(nudge.payload.get("monday") or "")
-    sunday = str(nudge.payload.get("sunday") or "")
-
-    def read() -> list[msg.DigestEntry]:
-        with unit_of_work(rt.engine) as session:
-            rows = store.week_reflections(
-                session=session,
-                team_id=nudge.team_id,
-                user_id=nudge.user_slack_id,
-                monday=monday,
-                sunday=sunday,
-            )
-            return [msg.DigestEntry(r.local_date, r.went, r.short, r.better) for r in rows]
-
-    entries = await rt.db(read)
+    rows = await rt.tx(
+        store.week_reflections,
+        write=False,
+        team_id=nudge.team_id,
+        user_id=nudge.user_slack_id,
+        monday=str(nudge.payload.get("monday") or ""),
+        sunday=str(nudge.payload.get("sunday") or ""),
+    )
+    entries = [msg.DigestEntry(r.local_date, r.went, r.short, r.better) for r in rows]
     return msg.weekly_digest(Texts(rt.catalog, person.locale), entries)
 
 
@@ -232,26 +192,13 @@ def _valid_date(value: Any) -> str | None:
 
 
 async def _local_today(rt: Runtime, team_id: str, user_id: str) -> str:
-    def read() -> str | None:
-        with unit_of_work(rt.engine) as session:
-            person = get_person(session=session, team_id=team_id, slack_id=user_id)
-            return person.tz if person else None
-
-    tz = await rt.db(read)
+    tz = await rt.tx(person_tz, write=False, team_id=team_id, slack_id=user_id)
     if tz is None:
         # Under the ack's budget: a modal must open inside the trigger's 3 seconds, so a
         # first-time user on a slow Slack day gets today in UTC rather than no modal.
         person = await person_within(rt, team_id=team_id, user_id=user_id)
         tz = person.tz if person else None
-    return rt.clock.now().astimezone(zone_for(tz)).date().isoformat()
-
-
-def _answers_so_far(rt: Runtime, team_id: str, user_id: str, local_date: str) -> dict[str, str]:
-    with unit_of_work(rt.engine) as session:
-        row = store.get_reflection(
-            session=session, team_id=team_id, user_id=user_id, local_date=local_date
-        )
-        return {"went": row.went, "short": row.short, "better": row.better} if row else {}
+    return rt.clock.now().astimezone(zone_of(tz)).date().isoformat()
 
 
 async def open_modal(
@@ -267,7 +214,9 @@ async def open_modal(
 ) -> bool:
     """Open the reflection modal, prefilled with what the rep already wrote that day."""
     t = await reader_texts(rt, team_id, user_id)
-    initial = await rt.db(_answers_so_far, rt, team_id, user_id, local_date)
+    initial = await rt.tx(
+        store.answers_so_far, write=False, team_id=team_id, user_id=user_id, local_date=local_date
+    )
     view = msg.reflection_modal(
         t, local_date=local_date, channel=channel, ts=ts, owner=user_id, initial=initial
     )
@@ -280,9 +229,15 @@ async def open_modal(
 
 
 async def _show(
-    client: AsyncWebClient, user_id: str, built: Built, channel: str | None, ts: str | None
+    rt: Runtime,
+    client: AsyncWebClient,
+    who: tuple[str, str],
+    built: Built,
+    where: tuple[str | None, str | None],
 ) -> None:
-    """Replace the evening DM with the answer; without one (or if it is gone), post it."""
+    """Replace the evening DM (`where`: its channel and ts) with the answer; without one
+    (or if it is gone), post it to `who` (team, user)."""
+    channel, ts = where
     if channel and ts:
         try:
             await client.chat_update(channel=channel, ts=ts, **built.as_kwargs())
@@ -290,12 +245,41 @@ async def _show(
         except SlackApiError as e:
             log.warning("chat.update failed (%s); posting instead", api_error(e))
     if not channel:
-        opened = await client.conversations_open(users=user_id)
-        channel = str(opened["channel"]["id"])
+        channel = await open_dm(rt, who[0], who[1], client=client)
     await client.chat_postMessage(channel=channel, **built.as_kwargs())
 
 
 # --- /loop reflect --------------------------------------------------------------------------
+
+
+async def _store_choice(call: CommandCall, off: bool) -> None:
+    rt = call.rt
+    # The person row is what the planner reads; make sure there is one.
+    await load_person(rt, team_id=call.team_id, user_id=call.user_id)
+    await rt.tx(
+        store.set_reflection_choice,
+        team_id=call.team_id,
+        user_id=call.user_id,
+        off=off,
+        now=rt.clock.now(),
+    )
+
+
+async def _open_from_command(call: CommandCall) -> None:
+    # After the ack: Slack's 3 seconds cover the answer to the command, and the modal
+    # has the trigger's own 3 seconds.
+    rt = call.rt
+    local_date = await _local_today(rt, call.team_id, call.user_id)
+    opened = call.trigger_id and await open_modal(
+        rt,
+        call.client,
+        trigger_id=call.trigger_id,
+        team_id=call.team_id,
+        user_id=call.user_id,
+        local_date=local_date,
+    )
+    if not opened:
+        await call.respond(text=call.t("errors.generic"), response_type="ephemeral")
 
 
 async def reflect_command(call: CommandCall) -> None:
@@ -309,64 +293,13 @@ async def reflect_command(call: CommandCall) -> None:
             await call.reply(
                 call.t("reflect.turned_on", time=rt.settings.end_of_day.strftime("%H:%M"))
             )
-
-        async def store_choice() -> None:
-            # The person row is what the planner reads; make sure there is one.
-            await load_person(rt, team_id=call.team_id, user_id=call.user_id)
-            now = rt.clock.now()
-
-            def write() -> None:
-                with unit_of_work(rt.engine) as session:
-                    store.set_reflections_off(
-                        session=session,
-                        team_id=call.team_id,
-                        user_id=call.user_id,
-                        off=off,
-                        now=now,
-                    )
-                    # Opting in is how someone who is not a rep gets them at all.
-                    if off:
-                        roles.revoke(
-                            session=session,
-                            team_id=call.team_id,
-                            slack_id=call.user_id,
-                            role=roles.REFLECTIONS,
-                        )
-                    else:
-                        roles.grant(
-                            session=session,
-                            team_id=call.team_id,
-                            slack_id=call.user_id,
-                            role=roles.REFLECTIONS,
-                            by=call.user_id,
-                            now=now,
-                        )
-
-            await rt.db(write)
-
-        rt.spawn(store_choice(), name=f"reflect-{word}:{call.user_id}")
+        rt.spawn(_store_choice(call, off), name=f"reflect-{word}:{call.user_id}")
         return
     if word:
         await call.reply(call.t("reflect.usage"))
         return
     await call.ack()
-
-    # After the ack: Slack's 3 seconds cover the answer to the command, and the modal
-    # has the trigger's own 3 seconds.
-    async def open_after_ack() -> None:
-        local_date = await _local_today(rt, call.team_id, call.user_id)
-        opened = call.trigger_id and await open_modal(
-            rt,
-            call.client,
-            trigger_id=call.trigger_id,
-            team_id=call.team_id,
-            user_id=call.user_id,
-            local_date=local_date,
-        )
-        if not opened:
-            await call.respond(text=call.t("errors.generic"), response_type="ephemeral")
-
-    rt.spawn(open_after_ack(), name=f"reflect-open:{call.user_id}")
+    rt.spawn(_open_from_command(call), name=f"reflect-open:{call.user_id}")
 
 
 # --- listeners ------------------------------------------------------------------------------
@@ -378,93 +311,102 @@ def _team(body: dict[str, Any], rt: Runtime) -> str:
     return str(team.get("id") or user.get("team_id") or rt.team_id or "")
 
 
+def _user(body: dict[str, Any]) -> str:
+    return str((body.get("user") or {}).get("id") or "")
+
+
+def _container(body: dict[str, Any]) -> tuple[str | None, str | None]:
+    container = body.get("container") or {}
+    return container.get("channel_id"), container.get("message_ts")
+
+
+async def _open_from_dm(rt: Runtime, client: AsyncWebClient, body: dict[str, Any]) -> None:
+    action = (body.get("actions") or [{}])[0]
+    team_id, user_id = _team(body, rt), _user(body)
+    local_date = _valid_date(action.get("value")) or await _local_today(rt, team_id, user_id)
+    channel, ts = _container(body)
+    await open_modal(
+        rt,
+        client,
+        trigger_id=str(body.get("trigger_id") or ""),
+        team_id=team_id,
+        user_id=user_id,
+        local_date=local_date,
+        channel=channel,
+        ts=ts,
+    )
+
+
+async def on_open(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+) -> None:
+    await ack()
+    rt = rt_of(context)
+    rt.spawn(_open_from_dm(rt, client, body), name=f"reflect-open:{_user(body)}")
+
+
+async def _answer_skip(rt: Runtime, client: AsyncWebClient, body: dict[str, Any]) -> None:
+    team_id, user_id = _team(body, rt), _user(body)
+    t = await reader_texts(rt, team_id, user_id)
+    await _show(rt, client, (team_id, user_id), msg.skipped(t), _container(body))
+
+
+async def on_skip(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+) -> None:
+    await ack()
+    rt = rt_of(context)
+    rt.spawn(_answer_skip(rt, client, body), name=f"reflect-skip:{_user(body)}")
+
+
+async def _save(
+    rt: Runtime,
+    client: AsyncWebClient,
+    body: dict[str, Any],
+    t: Texts,
+    answers: dict[str, str],
+) -> None:
+    team_id, user_id = _team(body, rt), _user(body)
+    meta = read_metadata(body.get("view") or {})
+    local_date = _valid_date(meta.get("date")) or await _local_today(rt, team_id, user_id)
+    await rt.tx(
+        store.save_reflection,
+        team_id=team_id,
+        user_id=user_id,
+        local_date=local_date,
+        now=rt.clock.now(),
+        went=answers["went"],
+        short=answers["short"],
+        better=answers["better"],
+    )
+    # Only the rep the modal was opened for ever touches that DM.
+    mine = meta.get("user") == user_id
+    channel = meta.get("channel") if mine else None
+    ts = meta.get("ts") if mine else None
+    where = (str(channel) if channel else None, str(ts) if ts else None)
+    await _show(rt, client, (team_id, user_id), msg.let_go(t), where)
+
+
+async def on_submit(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+) -> None:
+    rt = rt_of(context)
+    view = body.get("view") or {}
+    user_id = _user(body)
+    t = await reader_texts(rt, _team(body, rt), user_id)
+    answers = msg.read_answers(view.get("state") or {})
+    if not answers[msg.REQUIRED]:
+        await ack(response_action="errors", errors={msg.REQUIRED: t("reflect.error_went")})
+        return
+    await ack()
+    rt.spawn(_save(rt, client, body, t, answers), name=f"reflect-save:{user_id}")
+
+
 def register(app: AsyncApp, rt: Runtime, commands: LoopCommand) -> None:
     commands.add("reflect", reflect_command, help_key="help.line_reflect")
-
-    @app.action(msg.OPEN_ACTION)
-    async def on_open(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        action = (body.get("actions") or [{}])[0]
-        container = body.get("container") or {}
-        team_id = _team(body, rt)
-        user_id = str((body.get("user") or {}).get("id") or "")
-
-        async def open_after_ack() -> None:
-            local_date = _valid_date(action.get("value")) or await _local_today(
-                rt, team_id, user_id
-            )
-            await open_modal(
-                rt,
-                client,
-                trigger_id=str(body.get("trigger_id") or ""),
-                team_id=team_id,
-                user_id=user_id,
-                local_date=local_date,
-                channel=container.get("channel_id"),
-                ts=container.get("message_ts"),
-            )
-
-        rt.spawn(open_after_ack(), name=f"reflect-open:{user_id}")
-
-    @app.action(msg.SKIP_ACTION)
-    async def on_skip(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        container = body.get("container") or {}
-        user_id = str((body.get("user") or {}).get("id") or "")
-
-        async def answer() -> None:
-            t = await reader_texts(rt, _team(body, rt), user_id)
-            await _show(
-                client,
-                user_id,
-                msg.skipped(t),
-                container.get("channel_id"),
-                container.get("message_ts"),
-            )
-
-        rt.spawn(answer(), name=f"reflect-skip:{user_id}")
-
-    @app.view(msg.CALLBACK_ID)
-    async def on_submit(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        view = body.get("view") or {}
-        team_id = _team(body, rt)
-        user_id = str((body.get("user") or {}).get("id") or "")
-        t = await reader_texts(rt, team_id, user_id)
-        answers = msg.read_answers(view.get("state") or {})
-        if not answers[msg.REQUIRED]:
-            await ack(response_action="errors", errors={msg.REQUIRED: t("reflect.error_went")})
-            return
-        await ack()
-        meta = read_metadata(view)
-
-        async def save() -> None:
-            local_date = _valid_date(meta.get("date")) or await _local_today(rt, team_id, user_id)
-            now = rt.clock.now()
-
-            def write() -> None:
-                with unit_of_work(rt.engine) as session:
-                    store.save_reflection(
-                        session=session,
-                        team_id=team_id,
-                        user_id=user_id,
-                        local_date=local_date,
-                        now=now,
-                        **answers,
-                    )
-
-            await rt.db(write)
-            mine = meta.get("user") == user_id
-            channel = meta.get("channel") if mine else None
-            ts = meta.get("ts") if mine else None
-            await _show(
-                client,
-                user_id,
-                msg.let_go(t),
-                str(channel) if channel else None,
-                str(ts) if ts else None,
-            )
-
-        rt.spawn(save(), name=f"reflect-save:{user_id}")
+    app.action(ids.REFLECT_OPEN)(on_open)
+    app.action(ids.REFLECT_SKIP)(on_skip)
+    app.view(ids.REFLECT_MODAL)(on_submit)
 
 
 NUDGE_KINDS = (

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
-from sqlmodel import col, select
 
 from bot.messages import ephemeral
 from bot.runtime import Runtime
@@ -24,9 +23,7 @@ from bot.slack.errors import api_error
 from bot.slack.people import is_admin, load_person
 from handlers.loop_command import CommandCall, LoopCommand
 from storage import access as roles
-from storage.db import unit_of_work
-from storage.models import Person
-from storage.people import get_person
+from storage.people import set_manager, team_pairs
 
 log = logging.getLogger(__name__)
 
@@ -48,31 +45,13 @@ def parse_team_args(args: str) -> TeamChange | None:
     return TeamChange(rep=m.group(1), manager=m.group(2))
 
 
-def set_manager(rt: Runtime, *, team_id: str, rep: str, manager: str | None) -> None:
-    with unit_of_work(rt.engine) as session:
-        person = get_person(session=session, team_id=team_id, slack_id=rep)
-        assert person is not None  # load_person created it
-        person.manager_slack_id = manager
-        session.add(person)
-
-
-def team_pairs(rt: Runtime, *, team_id: str) -> list[tuple[str, str]]:
-    with unit_of_work(rt.engine) as session:
-        people = session.exec(
-            select(Person)
-            .where(Person.team_id == team_id, col(Person.manager_slack_id).is_not(None))
-            .order_by(col(Person.name), col(Person.slack_id))
-        ).all()
-        return [(p.slack_id, str(p.manager_slack_id)) for p in people]
-
-
 async def _say(call: CommandCall, text: str) -> None:
     built = ephemeral(text)
     await call.respond(text=built.text, blocks=built.blocks, response_type="ephemeral")
 
 
 async def list_team(call: CommandCall) -> None:
-    pairs = await call.rt.db(team_pairs, call.rt, team_id=call.team_id)
+    pairs = await call.rt.tx(team_pairs, write=False, team_id=call.team_id)
     if not pairs:
         await _say(call, call.t("team.list_empty"))
         return
@@ -86,23 +65,17 @@ async def change_admin(call: CommandCall, who: str, remove: bool) -> None:
     if not await rt.db(is_admin, rt, call.team_id, caller):
         await _say(call, t("errors.admin_only"))
         return
-    now = rt.clock.now()
-
-    def write() -> None:
-        with unit_of_work(rt.engine) as session:
-            if remove:
-                roles.revoke(session=session, team_id=call.team_id, slack_id=who, role=roles.ADMIN)
-            else:
-                roles.grant(
-                    session=session,
-                    team_id=call.team_id,
-                    slack_id=who,
-                    role=roles.ADMIN,
-                    by=call.user_id,
-                    now=now,
-                )
-
-    await rt.db(write)
+    if remove:
+        await rt.tx(roles.revoke, team_id=call.team_id, slack_id=who, role=roles.ADMIN)
+    else:
+        await rt.tx(
+            roles.grant,
+            team_id=call.team_id,
+            slack_id=who,
+            role=roles.ADMIN,
+            by=call.user_id,
+            now=rt.clock.now(),
+        )
     key = "privacy.admin_removed" if remove else "privacy.admin_added"
     await _say(call, t(key, user=f"<@{who}>"))
 
@@ -124,7 +97,8 @@ async def change_team(call: CommandCall, change: TeamChange) -> None:
         if person is None or person.deleted:
             await _say(call, t("team.unknown_user", user=f"<@{who}>"))
             return
-    await rt.db(set_manager, rt, team_id=call.team_id, rep=change.rep, manager=change.manager)
+    # load_person above made sure the rep has a row.
+    await rt.tx(set_manager, team_id=call.team_id, rep=change.rep, manager=change.manager)
     if change.manager is None:
         await _say(call, t("team.cleared", rep=f"<@{change.rep}>"))
     else:

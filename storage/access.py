@@ -1,13 +1,18 @@
-"""The lookups bot/access.py's policy needs: who owns a row, who has which role."""
+"""The lookups bot/access.py's policy needs: who owns a row, who has which role.
+
+The shapes those lookups answer in (`Kind`, `Owners`) and the one reading rule a query
+applies row by row (`may_read_debrief`) live here, so storage depends on nothing above
+it; bot/access.py, the policy, re-exports them and stays the one place to read it."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
-from sqlalchemy import delete, exists
+from sqlalchemy import ColumnElement, delete, exists
 from sqlmodel import Session, col, select
 
-from bot.access import Kind, Owners
 from storage.debriefs import debrief_run, manager_call_run
 from storage.models import Deal, DealAsk, Nudge, Person, Reflection, RitualRun, RoleGrant
 
@@ -15,6 +20,25 @@ ADMIN = "admin"
 REP = "rep"
 REFLECTIONS = "reflections"
 DECLINED = "declined"
+
+# What a button's value / a modal's private_metadata points at.
+Kind = Literal["deal", "concern", "screen_out", "nudge", "deal_ask", "self"]
+
+
+@dataclass(frozen=True)
+class Owners:
+    """Who a row belongs to, as the database says."""
+
+    owner: str | None
+    call_manager: str | None = None  # the manager a rep asked to call (not declined)
+
+
+def may_read_debrief(
+    viewer: str, *, owner: str | None, shared: bool, call_manager: str | None
+) -> bool:
+    """A rep's guess, logged debrief and win answers are theirs. Their manager sees it when
+    the rep asked them to call; everyone on the team when the rep shared the lesson."""
+    return bool(viewer) and (viewer == owner or viewer == call_manager or shared)
 
 
 def owners_of(*, session: Session, team_id: str, kind: Kind, row_id: int) -> Owners | None:
@@ -46,6 +70,39 @@ def owners_of(*, session: Session, team_id: str, kind: Kind, row_id: int) -> Own
             return None
         return Owners(ask.user_slack_id)
     return Owners(None)
+
+
+@dataclass(frozen=True)
+class ActorFacts:
+    """What the owner check needs from the database about one request, read at once."""
+
+    slack_admin: bool  # Slack says admin or owner (as last stored)
+    admin_grant: bool  # named with `/loop team admin`
+    owners: Owners | None  # None: no such row (or no row asked about)
+
+
+def actor_facts(
+    *,
+    session: Session,
+    team_id: str,
+    actor: str,
+    kind: Kind,
+    row_id: int | None,
+    need_admin: bool,
+) -> ActorFacts:
+    slack_admin = granted = False
+    if need_admin:
+        person = session.exec(
+            select(Person).where(Person.team_id == team_id, Person.slack_id == actor)
+        ).first()
+        slack_admin = bool(person and person.is_admin)
+        granted = has_grant(session=session, team_id=team_id, slack_id=actor, role=ADMIN)
+    owners = (
+        owners_of(session=session, team_id=team_id, kind=kind, row_id=row_id)
+        if row_id is not None
+        else None
+    )
+    return ActorFacts(slack_admin, granted, owners)
 
 
 def has_grant(*, session: Session, team_id: str, slack_id: str, role: str) -> bool:
@@ -101,7 +158,7 @@ def reports_of(*, session: Session, team_id: str, manager: str) -> list[str]:
     )
 
 
-def rep_clause() -> object:
+def rep_clause() -> ColumnElement[bool]:
     """SQL for "this Person row is a rep or opted into reflections", for the planner:
     has a deal, has a manager, holds the rep or reflections role, or has reflected."""
     deal = exists().where(

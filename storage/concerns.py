@@ -14,7 +14,9 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from storage import nudges
+from storage.deals import get_deal
 from storage.models import Nudge, RitualRun
+from storage.people import person_tz
 
 CONCERN = "concern"
 CHECKIN_KIND = "concern_checkin"
@@ -139,3 +141,21 @@ def answer(
     run.updated_at = now
     session.add(run)
     return run
+
+
+def open_loops_and_tz(
+    *, session: Session, team_id: str, user_slack_id: str
+) -> tuple[list[RitualRun], str | None]:
+    """The rep's open loops and their time zone (the list shows local dates)."""
+    loops = open_loops(session=session, team_id=team_id, user_slack_id=user_slack_id)
+    return loops, person_tz(session=session, team_id=team_id, slack_id=user_slack_id)
+
+
+def modal_defaults(
+    *, session: Session, team_id: str, user_slack_id: str, deal_id: int | None
+) -> tuple[str, str | None]:
+    """What the concern modal opens with: the deal's account (only a deal of this
+    workspace) and the rep's time zone."""
+    deal = get_deal(session=session, deal_id=deal_id) if deal_id else None
+    account = deal.account if deal is not None and deal.team_id == team_id else ""
+    return account, person_tz(session=session, team_id=team_id, slack_id=user_slack_id)

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from storage.models import Person, Workspace
 
@@ -65,3 +65,34 @@ def ensure_workspace(*, session: Session, team_id: str, now: datetime) -> Worksp
         session.add(ws)
         session.flush()
     return ws
+
+
+def person_tz(*, session: Session, team_id: str, slack_id: str) -> str | None:
+    """The person's Slack time zone, None when we never met them (or Slack gave none)."""
+    person = get_person(session=session, team_id=team_id, slack_id=slack_id)
+    return person.tz if person else None
+
+
+def person_locale(*, session: Session, team_id: str, slack_id: str) -> str | None:
+    person = get_person(session=session, team_id=team_id, slack_id=slack_id)
+    return person.locale if person else None
+
+
+def set_manager(*, session: Session, team_id: str, rep: str, manager: str | None) -> bool:
+    """Name (or, with None, clear) a rep's manager; False when the rep has no row yet."""
+    person = get_person(session=session, team_id=team_id, slack_id=rep)
+    if person is None:
+        return False
+    person.manager_slack_id = manager
+    session.add(person)
+    return True
+
+
+def team_pairs(*, session: Session, team_id: str) -> list[tuple[str, str]]:
+    """(rep, manager) for every rep who has a manager, by name."""
+    rows = session.exec(
+        select(Person.slack_id, Person.manager_slack_id)
+        .where(Person.team_id == team_id, col(Person.manager_slack_id).is_not(None))
+        .order_by(col(Person.name), col(Person.slack_id))
+    ).all()
+    return [(str(rep), str(manager)) for rep, manager in rows]

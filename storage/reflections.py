@@ -5,7 +5,7 @@ its queries read only the columns it needs, page by person id, and insert in bat
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -14,7 +14,7 @@ from sqlalchemy import exists, tuple_, update
 from sqlmodel import Session, col, select
 
 from storage import nudges
-from storage.access import rep_clause
+from storage.access import REFLECTIONS, grant, rep_clause, revoke
 from storage.models import Nudge, Person, Reflection, Workspace
 
 REFLECTION = "reflection"
@@ -27,6 +27,22 @@ class Rep:
     team_id: str
     slack_id: str
     tz: str | None
+
+
+# A planned nudge's row for one rep: (rep, the workspace's holidays, the instant after
+# which to look for a slot) -> the row insert_nudges takes. Pure scheduling, passed in
+# by the caller: storage only reads, pages and writes.
+RowMaker = Callable[["Rep", frozenset[str], datetime], dict[str, Any]]
+# How many used slots in a row a rep may have (the one just sent, then a local date
+# already used in a zone they left); past that they wait for the next tick.
+MAX_COLLISIONS = 14
+
+
+@dataclass(frozen=True)
+class PlanStep:
+    reps: int  # reps looked at (fewer than the limit: the last page)
+    last_id: int | None  # where the next page starts
+    added: int  # nudges inserted
 
 
 def reflection_key(team_id: str, user_id: str, local_date: str) -> str:
@@ -96,7 +112,7 @@ def reps_without_pending(
         .order_by(col(Person.id))
         .limit(limit)
     ).all()
-    return [Rep(int(i), str(team), str(user), tz) for i, team, user, tz in rows]
+    return [Rep(i, str(team), str(user), tz) for i, team, user, tz in rows if i is not None]
 
 
 def holidays_by_team(*, session: Session, team_ids: Iterable[str]) -> dict[str, frozenset[str]]:
@@ -151,12 +167,16 @@ def insert_nudges(*, session: Session, rows: Sequence[dict[str, Any]], now: date
                 now=now,
             )
         return
-    if dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
     table: Any = Nudge.__table__  # type: ignore[attr-defined]
-    statement = dialect_insert(table).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    statement: Any
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        statement = sqlite_insert(table).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    else:
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        statement = pg_insert(table).on_conflict_do_nothing(index_elements=["idempotency_key"])
     for start in range(0, len(full), 500):
         session.execute(statement, full[start : start + 500])
 
@@ -228,3 +248,78 @@ def week_reflections(
             .order_by(col(Reflection.local_date))
         ).all()
     )
+
+
+def team_holidays(*, session: Session, team_id: str) -> frozenset[str]:
+    return holidays_by_team(session=session, team_ids=[team_id]).get(team_id, frozenset())
+
+
+def _free_rows(
+    *, session: Session, reps: list[Rep], make_row: RowMaker, since: datetime
+) -> list[dict[str, Any]]:
+    """The next free slot of each rep after `since`. A slot whose key exists was already
+    sent or skipped (the one just sent, or a local date used in a zone the rep has left);
+    those move on to the slot after, in rounds of one query each."""
+    holidays = holidays_by_team(session=session, team_ids={r.team_id for r in reps})
+    days_off = [holidays.get(r.team_id, frozenset()) for r in reps]
+    rows = [make_row(rep, off, since) for rep, off in zip(reps, days_off, strict=True)]
+    todo = list(range(len(rows)))
+    for _ in range(MAX_COLLISIONS):
+        taken = existing_keys(session=session, keys=[rows[i]["idempotency_key"] for i in todo])
+        todo = [i for i in todo if rows[i]["idempotency_key"] in taken]
+        if not todo:
+            break
+        for i in todo:
+            rows[i] = make_row(reps[i], days_off[i], rows[i]["due_at"])
+    stuck = set(todo)
+    return [row for i, row in enumerate(rows) if i not in stuck]
+
+
+def plan_page(
+    *,
+    session: Session,
+    kind: str,
+    after_id: int,
+    limit: int,
+    up_to_id: int | None,
+    make_row: RowMaker,
+    since: datetime,
+    now: datetime,
+) -> PlanStep:
+    """One page of the planner, in one transaction: the reps after `after_id` lacking a
+    pending `kind`, each given their next free slot."""
+    reps = reps_without_pending(
+        session=session, kind=kind, after_id=after_id, limit=limit, up_to_id=up_to_id
+    )
+    if not reps:
+        return PlanStep(0, None, 0)
+    rows = _free_rows(session=session, reps=reps, make_row=make_row, since=since)
+    insert_nudges(session=session, rows=rows, now=now)
+    return PlanStep(len(reps), reps[-1].id, len(rows))
+
+
+def set_reflection_choice(
+    *, session: Session, team_id: str, user_id: str, off: bool, now: datetime
+) -> None:
+    """`/loop reflect off|on`, in one transaction: the flag the planner reads, and the
+    opt-in role, which is how someone who is not a rep gets reflections at all."""
+    set_reflections_off(session=session, team_id=team_id, user_id=user_id, off=off, now=now)
+    if off:
+        revoke(session=session, team_id=team_id, slack_id=user_id, role=REFLECTIONS)
+    else:
+        grant(
+            session=session,
+            team_id=team_id,
+            slack_id=user_id,
+            role=REFLECTIONS,
+            by=user_id,
+            now=now,
+        )
+
+
+def answers_so_far(
+    *, session: Session, team_id: str, user_id: str, local_date: str
+) -> dict[str, str]:
+    """What the rep already wrote that day (the modal opens with it)."""
+    row = get_reflection(session=session, team_id=team_id, user_id=user_id, local_date=local_date)
+    return {"went": row.went, "short": row.short, "better": row.better} if row else {}

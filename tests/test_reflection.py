@@ -641,3 +641,21 @@ def test_planner_bulk_inserts_one_slot_per_rep_on_each_database(db_url: str) -> 
         ]
     finally:
         rt.engine.dispose()
+
+
+def test_the_let_go_answer_reuses_the_dm_the_evening_nudge_opened(bot: RunningBot) -> None:
+    """One DM opener for nudges and replies: the evening DM opened the conversation, so
+    the answer to a reflection written from `/loop reflect` (no DM to update) is posted
+    there without opening it again."""
+    know(bot, REP)
+    at(bot, utc(2026, 11, 23, 12))
+    at(bot, utc(2026, 11, 23, 22, 30))
+    [dm] = reflection_dms(bot, REP)
+    assert len(bot.standin.calls_to("conversations.open")) == 1
+    bot.send(bot.slack.slash_command("reflect", user=REP))
+    view = bot.standin.calls_to("views.open")[-1].body["view"]
+    submit(bot, REP, view, {"went": "Asked for the intro", "short": None, "better": None})
+    posts = [c.body for c in bot.standin.calls_to("chat.postMessage", ok=True)]
+    assert "let it go" in posts[-1]["text"]
+    assert posts[-1]["channel"] == dm["channel"] == bot.standin.dm_channel(REP)
+    assert len(bot.standin.calls_to("conversations.open")) == 1

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from bot.clock import zone_of
 from bot.messages.blocks import (
     FALLBACK_MAX,
     VIEW_BLOCKS_MAX,
@@ -162,13 +162,7 @@ def outcome_word(t: Texts, outcome: str) -> str:
 
 
 def _local_date(when: datetime | None, tz: str | None) -> str:
-    if when is None:
-        return ""
-    try:
-        zone = ZoneInfo(tz) if tz else None
-    except (KeyError, ValueError):
-        zone = None
-    return (when.astimezone(zone) if zone else when).strftime("%Y-%m-%d")
+    return when.astimezone(zone_of(tz)).strftime("%Y-%m-%d") if when else ""
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,9 @@ from bot.messages.blocks import (
     section,
     text_field,
 )
+from bot.slack import ids
 
-MODAL_CALLBACK = "concern_modal"
+MODAL_CALLBACK = ids.CONCERN_MODAL
 ACCOUNT_MAX = 200
 CONCERN_MAX = 1000
 # Header + one section and one actions block per loop stays inside Slack's 50 blocks.
@@ -39,11 +40,11 @@ def checkin(t: Texts, *, run_id: int, n: int, account: str, concern: str) -> Bui
     blocks = [
         section(t("concern.checkin", account=account, concern=concern)),
         actions(
-            "concern_answer",
-            button(t("concern.button_satisfied"), "concern_satisfied", value, style="primary"),
-            button(t("concern.button_not_yet"), "concern_not_yet", value),
-            button(t("concern.button_didnt_ask"), "concern_didnt_ask", value),
-            button(t("concern.button_drop"), "concern_drop", value),
+            ids.CONCERN_ANSWER_BLOCK,
+            button(t("concern.button_satisfied"), ids.CONCERN_SATISFIED, value, style="primary"),
+            button(t("concern.button_not_yet"), ids.CONCERN_NOT_YET, value),
+            button(t("concern.button_didnt_ask"), ids.CONCERN_DIDNT_ASK, value),
+            button(t("concern.button_drop"), ids.CONCERN_DROP, value),
         ),
     ]
     return as_built(t("concern.fallback", account=account), blocks)
@@ -76,9 +77,9 @@ def loop_list(t: Texts, loops: Sequence[LoopLine], *, note: str | None = None) -
         blocks.append(section(f"{item}\n{nxt}".strip()))
         blocks.append(
             actions(
-                f"concern_list_{loop.run_id}",
-                button(t("concern.button_close"), "concern_list_close", str(loop.run_id)),
-                button(t("concern.button_drop"), "concern_list_drop", str(loop.run_id)),
+                f"{ids.CONCERN_LIST_BLOCK_PREFIX}{loop.run_id}",
+                button(t("concern.button_close"), ids.CONCERN_LIST_CLOSE, str(loop.run_id)),
+                button(t("concern.button_drop"), ids.CONCERN_LIST_DROP, str(loop.run_id)),
             )
         )
     text = t("concern.list_header") + "\n" + "\n".join(lines)
@@ -91,16 +92,16 @@ def modal(t: Texts, *, account: str, date: str, deal_id: int | None) -> dict[str
     blocks: list[Block] = [
         section(t("concern.modal_intro", date=date)),
         text_field(
-            "account",
+            ids.CONCERN_FIELD_ACCOUNT,
             t("concern.label_account"),
-            action_id="account",
+            action_id=ids.CONCERN_FIELD_ACCOUNT,
             max_length=ACCOUNT_MAX,
             initial=account,
         ),
         text_field(
-            "concern",
+            ids.CONCERN_FIELD_CONCERN,
             t("concern.label_concern"),
-            action_id="concern",
+            action_id=ids.CONCERN_FIELD_CONCERN,
             max_length=CONCERN_MAX,
             multiline=True,
             placeholder=t("concern.placeholder_concern"),
@@ -118,7 +119,7 @@ def modal(t: Texts, *, account: str, date: str, deal_id: int | None) -> dict[str
 def saved_view(t: Texts, text: str) -> dict[str, Any]:
     """What the modal turns into once the concern is tracked: the confirmation."""
     return modal_view(
-        f"{MODAL_CALLBACK}_saved",
+        ids.CONCERN_MODAL_SAVED,
         title=t("concern.modal_title"),
         close=t("common.button_done"),
         blocks=[section(text)],

@@ -20,13 +20,14 @@ from bot.messages.blocks import (
     section,
     text_field,
 )
+from bot.slack import ids
 
-CALLBACK_ID = "reflection"
-OPEN_ACTION = "reflect_open"
-SKIP_ACTION = "reflect_skip"
+CALLBACK_ID = ids.REFLECT_MODAL
+OPEN_ACTION = ids.REFLECT_OPEN
+SKIP_ACTION = ids.REFLECT_SKIP
 FIELDS = ("went", "short", "better")
 REQUIRED = "went"
-VALUE = "v"
+VALUE = ids.REFLECT_VALUE
 INPUT_MAX = 2000
 # A digest entry holds three answers in one section (at most 3000 characters), so each
 # answer is shortened there; the full text stays in the database.
@@ -47,7 +48,7 @@ def reflection_dm(t: Texts, *, local_date: str) -> Built:
     blocks: list[Block] = [
         section(t("reflect.dm")),
         actions(
-            "reflect",
+            ids.REFLECT_BLOCK,
             button(t("reflect.button_start"), OPEN_ACTION, local_date, style="primary"),
             button(t("reflect.button_skip"), SKIP_ACTION, local_date),
         ),

@@ -41,6 +41,7 @@ from bot.nudges.registry import (
     Renderer,
 )
 from bot.runtime import Runtime
+from bot.slack.dm import open_dm
 from bot.slack.errors import api_error
 from bot.slack.people import load_person
 from storage import nudges
@@ -217,16 +218,6 @@ async def release_unsent(rt: Runtime, claimed: list[Nudge], reason: str) -> None
     await rt.db(write)
 
 
-async def _dm_channel(rt: Runtime, client: AsyncWebClient, team_id: str, user_id: str) -> str:
-    key = (team_id, user_id)
-    channel = rt.dm_channels.get(key)
-    if channel is None:
-        opened = await client.conversations_open(users=user_id)
-        channel = str(opened["channel"]["id"])
-        rt.dm_channels[key] = channel
-    return channel
-
-
 async def send_claimed(
     rt: Runtime,
     nudge: Nudge,
@@ -258,7 +249,7 @@ async def send_claimed(
         if message is None:
             await _settle(rt, nudges.mark_skipped, nudge, reason="nothing to send any more")
             return nudges.SKIPPED
-        channel = await _dm_channel(rt, client, nudge.team_id, nudge.user_slack_id)
+        channel = await open_dm(rt, nudge.team_id, nudge.user_slack_id, client=client)
     except SlackApiError as e:
         return await _before_post_error(rt, nudge, e, on_rate_limited)
     except (aiohttp.ClientError, TimeoutError, OSError) as e:
@@ -387,7 +378,7 @@ async def reconcile_claimed(rt: Runtime, nudge: Nudge, *, client: AsyncWebClient
     """Look for this nudge's DM in the DM's history; returns the state it ends in."""
     assert nudge.id is not None
     try:
-        channel = await _dm_channel(rt, client, nudge.team_id, nudge.user_slack_id)
+        channel = await open_dm(rt, nudge.team_id, nudge.user_slack_id, client=client)
         ts = await _find_posted(client, channel, nudge)
     except SlackApiError as e:
         error = api_error(e)

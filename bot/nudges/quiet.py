@@ -16,11 +16,11 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 
+from bot.clock import zone_of
 from bot.nudges.registry import QuietCheck
 from bot.runtime import Runtime
 from bot.slack.errors import api_error
@@ -43,14 +43,6 @@ _SNOOZE = re.compile(
     r"^(?P<n>\d{1,4})\s*(?P<unit>m|min|mins|minutes?|h|hr|hrs|hours?|d|days?|w|wk|weeks?)$"
 )
 _UNIT = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-def zone_of(tz: str | None) -> ZoneInfo:
-    """The person's zone from Slack; UTC when unknown rather than failing a nudge."""
-    try:
-        return ZoneInfo(tz) if tz else ZoneInfo("UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
 
 
 def local_day(now: datetime, tz: str | None) -> date:

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
+
+from bot.clock import zone_of
 
 # The digest comes an hour after the reflection slot, so that evening's reflection,
 # written when the DM arrives, is part of the week it reports.
@@ -22,16 +24,6 @@ DIGEST_AFTER_REFLECTION = timedelta(hours=1)
 # Far enough to cross any run of holidays; a calendar with no working day at all
 # (an empty WORKING_DAYS is refused by settings) would otherwise loop forever.
 _HORIZON_DAYS = 400
-
-
-def zone_for(tz: str | None) -> ZoneInfo:
-    """The rep's zone from Slack's `tz`; UTC when Slack gave none or one we don't know."""
-    if tz:
-        try:
-            return ZoneInfo(tz)
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
-    return ZoneInfo("UTC")
 
 
 def local_instant(day: date, at: time, zone: ZoneInfo) -> datetime:
@@ -66,7 +58,7 @@ def reflection_slot_after(
     """Like `next_reflection_slot`, with the rep's local date of that slot."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    zone = tz if isinstance(tz, ZoneInfo) else zone_for(tz)
+    zone = tz if isinstance(tz, ZoneInfo) else zone_of(tz)
     day = now.astimezone(zone).date()
     for _ in range(_HORIZON_DAYS):
         if is_reflection_day(day, working_days, holidays):
@@ -112,7 +104,7 @@ def next_digest_slot(
     reflection; a week without any working day has no digest."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    zone = tz if isinstance(tz, ZoneInfo) else zone_for(tz)
+    zone = tz if isinstance(tz, ZoneInfo) else zone_of(tz)
     monday, _ = week_of(now.astimezone(zone).date())
     for _ in range(_HORIZON_DAYS // 7 + 1):
         day = digest_day(monday, working_days, holidays)

@@ -15,7 +15,6 @@ from bot import access
 from bot.runtime import Runtime
 from bot.slack.errors import api_error
 from storage.access import ADMIN, has_grant
-from storage.db import unit_of_work
 from storage.models import Person
 from storage.people import get_person, is_fresh, upsert_from_slack
 
@@ -32,24 +31,16 @@ async def load_person(
     async with lock:
         now = rt.clock.now()
 
-        def read() -> Person | None:
-            with unit_of_work(rt.engine, immediate=False) as session:
-                return get_person(session=session, team_id=team_id, slack_id=user_id)
-
-        person = await rt.db(read)
+        person = await rt.tx(get_person, write=False, team_id=team_id, slack_id=user_id)
         if person is not None and is_fresh(person, now):
             rt.locales[user_id] = person.locale or ""
             return person
         resp = await (client or rt.client).users_info(user=user_id, include_locale=True)
         user = dict(resp["user"])
 
-        def write() -> Person:
-            # Immediate: take SQLite's write lock up front instead of failing to upgrade
-            # a read lock when another writer committed in between.
-            with unit_of_work(rt.engine, immediate=True) as session:
-                return upsert_from_slack(session=session, team_id=team_id, user=user, now=now)
-
-        person = await rt.db(write)
+        # A write unit of work takes SQLite's write lock up front instead of failing to
+        # upgrade a read lock when another writer committed in between.
+        person = await rt.tx(upsert_from_slack, team_id=team_id, user=user, now=now)
         rt.locales[user_id] = person.locale or ""
         return person
 
@@ -107,8 +98,9 @@ async def lookup_by_email(rt: Runtime, email: str) -> str | None:
 
 def is_admin(rt: Runtime, team_id: str, person: Person) -> bool:
     """Blocking: Slack admin/owner, named in ADMINS, or named with `/loop team admin`."""
-    with unit_of_work(rt.engine, immediate=False) as session:
-        granted = has_grant(session=session, team_id=team_id, slack_id=person.slack_id, role=ADMIN)
+    granted = rt.tx_blocking(
+        has_grant, write=False, team_id=team_id, slack_id=person.slack_id, role=ADMIN
+    )
     return access.is_admin(
         slack_admin=person.is_admin,
         user_id=person.slack_id,
