@@ -15,10 +15,12 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import messages
+from bot.access import MAX_ID
 from bot.messages import Built, Texts
 from bot.messages import manager as manager_msg
 from bot.nudges.delivery import deliver
 from bot.runtime import Runtime
+from bot.slack.dm import open_dm
 from bot.slack.errors import api_error
 from handlers.loop_command import reader_texts
 from storage import debriefs
@@ -48,8 +50,10 @@ class Click:
 
 
 def parse_deal_id(value: str | None) -> int | None:
+    """The deal id a button or a modal carries; None for anything no row can have (the
+    database would fail on an id past its integer range instead of answering)."""
     head = str(value or "").partition(":")[0]
-    return int(head) if head.isdigit() else None
+    return int(head) if head.isascii() and head.isdigit() and int(head) <= MAX_ID else None
 
 
 def team_of(body: dict[str, Any], rt: Runtime) -> str:
@@ -101,28 +105,26 @@ async def deal_gone(respond: AsyncRespond, t: Texts) -> None:
 
 
 async def post_dm(
-    client: AsyncWebClient, user_id: str, built: Built, *, channel: str | None = None
+    rt: Runtime, team_id: str, user_id: str, built: Built, *, channel: str | None = None
 ) -> tuple[str, str]:
     """A reply to something the person just did, in their DM with the bot."""
-    if not channel:
-        opened = await client.conversations_open(users=user_id)
-        channel = str(opened["channel"]["id"])
-    resp = await client.chat_postMessage(channel=channel, **built.as_kwargs())
+    channel = channel or await open_dm(rt, team_id, user_id)
+    resp = await rt.client.chat_postMessage(channel=channel, **built.as_kwargs())
     return str(resp.get("channel") or channel), str(resp.get("ts"))
 
 
-async def update_in_place(
-    client: AsyncWebClient, channel: str | None, ts: str | None, built: Built, user_id: str
-) -> tuple[str, str]:
+async def update_in_place(rt: Runtime, click: Click, built: Built) -> tuple[str, str]:
     """Replace the clicked message (a script moving on, a summary confirmed); if it can't
     be found any more, post the new state instead so nothing is lost."""
-    if channel and ts:
+    if click.channel and click.message_ts:
         try:
-            await client.chat_update(channel=channel, ts=ts, **built.as_kwargs())
-            return channel, ts
+            await rt.client.chat_update(
+                channel=click.channel, ts=click.message_ts, **built.as_kwargs()
+            )
+            return click.channel, click.message_ts
         except SlackApiError as e:
             log.warning("chat.update failed (%s); posting instead", api_error(e))
-    return await post_dm(client, user_id, built, channel=channel)
+    return await post_dm(rt, click.team_id, click.user_id, built, channel=click.channel)
 
 
 def schedule_now(
@@ -187,7 +189,7 @@ async def confirm_manager_log(
         return
     assert isinstance(done, debriefs.CallDone)
     built = manager_msg.manager_logged(t, deal_id=click.deal_id, rep=done.rep)
-    await update_in_place(client, click.channel, click.message_ts, built, click.user_id)
+    await update_in_place(rt, click, built)
     if done.nudge_id is not None:
         await deliver(rt, done.nudge_id)
 

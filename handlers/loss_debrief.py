@@ -72,11 +72,9 @@ async def _script(
         guess=state.data.guess,
     )
     if new:
-        channel, ts = await post_dm(client, click.user_id, built, channel=click.channel)
+        channel, ts = await post_dm(rt, click.team_id, click.user_id, built, channel=click.channel)
     else:
-        channel, ts = await update_in_place(
-            client, click.channel, click.message_ts, built, click.user_id
-        )
+        channel, ts = await update_in_place(rt, click, built)
     await _save_run(rt, run.id, stage=stage, script_channel=channel, script_ts=ts)
 
 
@@ -138,7 +136,7 @@ async def on_mode(c: DealClick) -> None:
             return
         await show_choice(c.t, c.client, c.respond, c.body)
     reply = msg.mode_reply(c.t, mode=mode, deal_id=c.deal_id, account=c.state.deal.account)
-    await post_dm(c.client, c.click.user_id, reply, channel=c.click.channel)
+    await post_dm(c.rt, c.click.team_id, c.click.user_id, reply, channel=c.click.channel)
     if mode == "helped":
         await _script(c.rt, c.client, c.click, c.t, stage="opener", new=True)
 
@@ -285,7 +283,7 @@ async def on_log_submitted(
     summary = msg.loop_summary(
         t, deal_id=deal.id, account=deal.account, role=role, answers=answers, rev=rev
     )
-    rt.spawn(post_dm(client, user_id, summary), name=f"loop-summary:{deal_id}")
+    rt.spawn(post_dm(rt, team_of(body, rt), user_id, summary), name=f"loop-summary:{deal_id}")
 
 
 @deal_button("log-confirm")
@@ -307,7 +305,7 @@ async def on_confirm(c: DealClick) -> None:
     built = msg.rep_logged(
         c.t, deal_id=c.deal_id, account=deal.account, answers=answers, guess=guess
     )
-    await update_in_place(c.client, c.click.channel, c.click.message_ts, built, c.click.user_id)
+    await update_in_place(c.rt, c.click, built)
 
 
 def register(app: AsyncApp, rt: Runtime, commands: LoopCommand) -> None:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import logging
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import messages
+from bot.clock import zone_of
 from bot.messages import Built, Texts
 from bot.messages import debrief as debrief_msg
 from bot.messages import manager as msg
@@ -62,7 +62,7 @@ async def request_call(c: DealClick, *, in_place: bool) -> None:
     text = t(key, manager=f"<@{manager}>", account=deal.account)
     if in_place:
         built = debrief_msg.plain_reply(text)
-        await update_in_place(c.client, c.click.channel, c.click.message_ts, built, c.click.user_id)
+        await update_in_place(c.rt, c.click, built)
     else:
         await tell(c.respond, text)
 
@@ -87,7 +87,7 @@ async def on_streak_no(
     async def work() -> None:
         t = await texts_for(rt, click.team_id, click.user_id)
         built = debrief_msg.plain_reply(t("manager.offer_declined"))
-        await update_in_place(client, click.channel, click.message_ts, built, click.user_id)
+        await update_in_place(rt, click, built)
 
     rt.spawn(work(), name=f"streak-no:{click.value}")
 
@@ -98,7 +98,7 @@ async def on_decline(c: DealClick) -> None:
     if done is None:
         return
     built = debrief_msg.plain_reply(c.t("manager.declined_ack", rep=f"<@{done.rep}>"))
-    await update_in_place(c.client, c.click.channel, c.click.message_ts, built, c.click.user_id)
+    await update_in_place(c.rt, c.click, built)
     if done.nudge_id is not None:
         await deliver(c.rt, done.nudge_id)
 
@@ -131,7 +131,7 @@ def _local_date(deal: Deal, tz: str | None) -> str:
     if when is None:
         return ""
     try:
-        return when.astimezone(ZoneInfo(tz) if tz else None).strftime("%Y-%m-%d")
+        return when.astimezone(zone_of(tz)).strftime("%Y-%m-%d")
     except (KeyError, ValueError):
         return when.strftime("%Y-%m-%d")
 

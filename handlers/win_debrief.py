@@ -66,7 +66,7 @@ async def on_submit(
     built = msg.win_logged(
         t, deal_id=deal.id, account=deal.account, quote_ok=bool(answers[ids.QUOTE_OK_FIELD])
     )
-    rt.spawn(post_dm(client, user_id, built), name=f"win-saved:{deal_id}")
+    rt.spawn(post_dm(rt, team_of(body, rt), user_id, built), name=f"win-saved:{deal_id}")
 
 
 def register(app: AsyncApp, rt: Runtime) -> None:

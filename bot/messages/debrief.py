@@ -337,7 +337,7 @@ def rep_logged(
             ids.LOG_AFTER_BLOCK,
             button(t("common.button_edit"), ids.LOG_EDIT, log_step(deal_id, "rep")),
             # The concern ritual's button: its id is named in that ritual's region of ids.
-            button(t("debrief.button_concern"), "concern_open", value),
+            button(t("debrief.button_concern"), ids.CONCERN_OPEN, value),
             button(t("privacy.button_share"), ids.PRIVACY_SHARE, value),
         ),
     ]
