@@ -65,7 +65,9 @@ def wait_until(check: Callable[[], object], timeout: float, what: str) -> None:
 class Bot:
     """`feedback-loop run --http` in a process; its stderr (and its child's) in a file."""
 
-    def __init__(self, slack: SlackStandIn, db_url: str, log: Path, dispatcher: str) -> None:
+    def __init__(
+        self, slack: SlackStandIn, db_url: str, log: Path, dispatcher: str, *, session: bool
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/slack/events"
         self.log = log
@@ -89,6 +91,8 @@ class Bot:
             env=self.env,
             stdout=subprocess.DEVNULL,
             stderr=log.open("wb"),
+            # A process group of its own, as a terminal gives it, for Ctrl-C.
+            start_new_session=session,
         )
         self.requests = SlackRequests(SECRET, response_url_base=slack.base_url)
 
@@ -140,8 +144,9 @@ class Bot:
 def start_bot(slack: SlackStandIn, sqlite_url: str, tmp_path: Path) -> Iterator[Callable[..., Bot]]:
     started: list[Bot] = []
 
-    def start(dispatcher: str = "process") -> Bot:
-        bot = Bot(slack, sqlite_url, tmp_path / f"run{len(started)}.log", dispatcher)
+    def start(dispatcher: str = "process", *, session: bool = False) -> Bot:
+        log = tmp_path / f"run{len(started)}.log"
+        bot = Bot(slack, sqlite_url, log, dispatcher, session=session)
         bot.standin = slack
         started.append(bot)
         wait_until(bot.healthy, 30, "the server to answer /healthz")
@@ -167,6 +172,10 @@ def deal_nudges(db_url: str) -> list[Nudge]:
         engine.dispose()
 
 
+def nice(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+
+
 def gone(pid: int) -> bool:
     """Exited (and reaped, or a zombie nobody reaped yet)."""
     try:
@@ -185,6 +194,8 @@ def test_run_http_sends_a_held_deal_dm_when_due_and_sigterm_stops_everything(
         wait_until(bot.dispatcher_pids, 10, "the dispatcher process to start")
         [child] = bot.dispatcher_pids()
         assert bot.children() == [child]
+        # It yields the CPU to the acks: ten steps nicer than the server.
+        wait_until(lambda: nice(child) == nice(bot.proc.pid) + 10, 10, "the child's nice")
     else:
         assert bot.children() == [] and not STARTED.search(bot.text())
 
@@ -246,6 +257,23 @@ def test_the_dispatcher_process_stops_when_the_server_is_killed(
     wait_until(lambda: gone(child), 15, "the orphaned dispatcher process to stop")
     assert "the server that started this dispatcher is gone: stopping" in bot.text()
     assert "dispatcher stopped after sending 0 nudge(s)" in bot.text()
+
+
+def test_ctrl_c_reaches_both_and_the_server_stops_its_dispatcher_in_order(
+    start_bot: Callable[..., Bot],
+) -> None:
+    bot = start_bot(session=True)
+    wait_until(lambda: "dispatcher running" in bot.text(), 15, "the dispatcher to tick")
+    [child] = bot.dispatcher_pids()
+    # What a terminal does on Ctrl-C: SIGINT to the whole foreground process group.
+    os.killpg(bot.proc.pid, signal.SIGINT)
+    assert bot.proc.wait(30) == 0, bot.text()
+    log = bot.text()
+    # The child ignored the SIGINT and stopped on the server's SIGTERM: not restarted.
+    assert "dispatcher process exited" not in log
+    assert "dispatcher stopped after sending 0 nudge(s)" in log
+    assert "KeyboardInterrupt" not in log and "Traceback" not in log
+    wait_until(lambda: gone(child), 10, "the dispatcher process to be gone")
 
 
 def test_dispatcher_off_sends_nothing_and_a_dispatch_process_beside_it_does(
