@@ -160,9 +160,6 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
     if args.supervised:
         # Before anything slow: a Ctrl-C at the terminal is the server's to handle.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        from bot.nudges.process import lower_priority
-
-        lower_priority()
     settings = _settings_or_exit()
     configure_logging(settings.log_level, process="dispatcher" if args.supervised else None)
     if not settings.slack_bot_token:

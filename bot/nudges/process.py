@@ -13,11 +13,9 @@ default) therefore starts `feedback-loop dispatch --supervised` once it listens:
 - when the server stops, the child gets SIGTERM: it finishes the send in flight, hands
   back what it had claimed and exits; after STOP_TIMEOUT it is killed (its leases
   then run out and another dispatcher takes the rows back);
-- the child runs at a lower CPU priority (nice +10): a nudge may leave a few
-  milliseconds later, an ack may not. When the machine has CPU to spare, which is
-  nearly always, it runs as fast as before; when acks and sends compete for the same
-  core, the scheduler serves the acks first. It still gets about a tenth of a busy
-  core, ten times what sending at the default SEND_RATE needs;
+- the child keeps the server's CPU priority: at a lower one it could be preempted
+  while it holds the database's write lock (SQLite) or a row's lock, and the server's
+  writes would wait behind it;
 - the child reads its standard input, a pipe from the server, and stops when it
   closes: a server killed with SIGKILL leaves no dispatcher behind. It ignores
   Ctrl-C, which a terminal sends to both; the server passes it on as SIGTERM.
@@ -31,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -43,15 +40,6 @@ MAX_DELAY = 60.0
 # A child that ran this long was healthy: the next restart waits FIRST_DELAY again.
 HEALTHY_AFTER = 60.0
 STOP_TIMEOUT = 30.0
-NICE = 10
-
-
-def lower_priority() -> None:
-    """In the child: yield the CPU to the server's acks when both want it."""
-    try:
-        os.nice(NICE)
-    except (AttributeError, OSError) as e:  # no nice() on this platform, or not allowed
-        log.warning("could not lower the dispatcher's CPU priority: %s", e)
 
 
 def dispatch_argv() -> list[str]:
