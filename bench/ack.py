@@ -28,6 +28,11 @@ reflection falling due every few hundred milliseconds), one ticking every second
 The `on` one really sends to the stand-in between and during its rounds. The server
 whose turn it is not is stopped (SIGSTOP), so its work never lands on the other's
 rounds. Target: `/loop help` p99 with ticks on within 1.3x of off.
+
+Both run the bot's default arrangement, the dispatcher in a child process of the server
+(DISPATCHER=process; it is in the server's process group, so SIGSTOP pauses it too).
+`DISPATCHER=inline bench/ack --dispatcher-busy` measures the one-process arrangement.
+The server CPU printed is the HTTP process's own, not its dispatcher child's.
 """
 
 from __future__ import annotations
@@ -590,6 +595,8 @@ def main(argv: list[str] | None = None) -> int:
         f" {args.concurrency} connections",
         flush=True,
     )
+    if args.dispatcher_busy:
+        print(f"dispatcher: {os.environ.get('DISPATCHER') or 'process'}", flush=True)
     slack = SlackStandIn()
     for user_id, (tz, locale) in USERS.items():
         slack.add_user(user_id, tz=tz, locale=locale)

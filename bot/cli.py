@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import re
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from bot.settings import Settings, SettingsError, load_settings
 
@@ -42,10 +44,13 @@ class RedactSecrets(logging.Filter):
         return True
 
 
-def configure_logging(level: str) -> None:
+def configure_logging(level: str, *, process: str | None = None) -> None:
+    """`process`: a name for this process's lines, when another one writes to the same
+    stderr (the dispatcher child of `feedback-loop run`)."""
     handler = logging.StreamHandler()
     handler.addFilter(RedactSecrets())
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    tag = f"{process}[%(process)d] " if process else ""
+    handler.setFormatter(logging.Formatter(f"%(asctime)s %(levelname)s {tag}%(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -85,44 +90,78 @@ def cmd_run(args: argparse.Namespace) -> int:
     app = build_app(rt)
     log = logging.getLogger("feedback_loop")
     log.info("database: %s", settings.database_label)
+    log.info("dispatcher: %s", DISPATCHER_LABELS[settings.dispatcher])
     if use_http:
         from bot.server import SlackASGI, make_server
 
         port = args.port or settings.port
         log.info("HTTP mode: POST /slack/events and GET /healthz on port %d", port)
-        server = make_server(
-            SlackASGI(rt, app), host=args.host, port=port, log_level=settings.log_level
-        )
-        server.run()
+        asgi = SlackASGI(rt, app, dispatcher=settings.dispatcher)
+        server = make_server(asgi, host=args.host, port=port, log_level=settings.log_level)
+        with _signals_end_cleanly():
+            server.run()
         return 0 if server.started else 1
     return asyncio.run(_socket_mode(rt, app))
+
+
+DISPATCHER_LABELS = {
+    "process": "a child process (DISPATCHER=process)",
+    "inline": "in this process (DISPATCHER=inline)",
+    "off": "none here; a `feedback-loop dispatch` process sends the nudges (DISPATCHER=off)",
+}
+
+
+@contextlib.contextmanager
+def _signals_end_cleanly() -> Iterator[None]:
+    """uvicorn shuts down gracefully on SIGTERM or Ctrl-C and then raises the signal
+    again with the handler it found, which would end the process as killed (or with a
+    traceback). A stop that was asked for and went well exits 0, as `dispatch` does."""
+    stops = (signal.SIGTERM, signal.SIGINT)
+    previous = {sig: signal.signal(sig, lambda signum, frame: None) for sig in stops}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 async def _socket_mode(rt: object, app: object) -> int:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
     from bot.nudges.dispatcher import Dispatcher
+    from bot.nudges.process import DispatcherProcess
     from bot.runtime import Runtime
     from bot.slack.identity import identify
 
     assert isinstance(rt, Runtime)
     await identify(rt)
-    dispatcher = Dispatcher(rt)
-    dispatcher.start()
+    running: Dispatcher | DispatcherProcess | None = None
+    if rt.settings.dispatcher == "inline":
+        running = Dispatcher(rt)
+    elif rt.settings.dispatcher == "process":
+        running = DispatcherProcess()
+    if running is not None:
+        running.start()
     logging.getLogger("feedback_loop").info("Socket Mode: connecting to Slack")
     handler = AsyncSocketModeHandler(app, rt.settings.slack_app_token)  # type: ignore[arg-type]
     try:
         await handler.start_async()
     finally:
-        dispatcher.shutdown()
+        if running is not None:
+            running.shutdown()
+            await running.stopped()
         await rt.background.drain()
     return 0
 
 
 def cmd_dispatch(args: argparse.Namespace) -> int:
-    """Only the dispatcher, no HTTP server: for replicas beside the HTTP ones."""
+    """Only the dispatcher, no HTTP server: for replicas beside the HTTP ones, and the
+    child of `feedback-loop run` (`--supervised`)."""
+    if args.supervised:
+        # Before anything slow: a Ctrl-C at the terminal is the server's to handle.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     settings = _settings_or_exit()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, process="dispatcher" if args.supervised else None)
     if not settings.slack_bot_token:
         print(NO_TOKEN_HELP, file=sys.stderr)
         return 1
@@ -142,7 +181,7 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
     rt.registry = build_registry()
     logging.getLogger("feedback_loop").info("database: %s", settings.database_label)
     lease = timedelta(seconds=args.lease_seconds) if args.lease_seconds else None
-    return run_dispatch_process(rt, lease=lease)
+    return run_dispatch_process(rt, lease=lease, supervised=args.supervised)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -209,6 +248,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="how long a claimed nudge stays this process's before another may take it "
         "back (default 120)",
+    )
+    dispatch.add_argument(
+        "--supervised",
+        action="store_true",
+        help="started by `feedback-loop run`: stop when standard input closes (the server "
+        "is gone) and leave Ctrl-C to the server",
     )
     dispatch.set_defaults(func=cmd_dispatch)
     demo = sub.add_parser("demo", help="see the bot work against a local Slack stand-in")

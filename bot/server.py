@@ -3,7 +3,10 @@
 `POST /slack/events` carries events, slash commands and interactivity alike; its
 signature is checked on the raw bytes and its body parsed before Bolt sees it
 (bot/inbound.py). `GET /healthz` answers whether the database is reachable. Start-up
-asks Slack who we are and starts the dispatcher; shutdown finishes work already acked.
+asks Slack who we are; the dispatcher then runs as a child process once the server
+listens (bot/nudges/process.py), or on this event loop (`inline`), or elsewhere (`off`).
+Shutdown stops the dispatcher (it hands back what it claimed) and finishes work
+already acked.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from sqlalchemy import text
 
 from bot.inbound import MAX_BODY_BYTES, RefusalLog, Refused, build_request
 from bot.nudges.dispatcher import Dispatcher
+from bot.nudges.process import DispatcherProcess
 from bot.runtime import Runtime
 from bot.slack.identity import identify
 
@@ -34,11 +38,22 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 class SlackASGI:
-    def __init__(self, rt: Runtime, app: AsyncApp, *, run_dispatcher: bool = True) -> None:
+    def __init__(
+        self,
+        rt: Runtime,
+        app: AsyncApp,
+        *,
+        run_dispatcher: bool = True,
+        dispatcher: str = "inline",
+    ) -> None:
+        """`dispatcher`: "inline", "process" or "off" (Settings.dispatcher);
+        `run_dispatcher=False` means "off" (the tests and the demo tick by hand)."""
         self.rt = rt
         self.app = app
         self.refusals = RefusalLog()
-        self.dispatcher = Dispatcher(rt) if run_dispatcher else None
+        mode = dispatcher if run_dispatcher else "off"
+        self.dispatcher = Dispatcher(rt) if mode == "inline" else None
+        self.dispatcher_process = DispatcherProcess() if mode == "process" else None
         # The loop the app runs on, and a flag set once start-up finished: the demo and
         # the tests run the server in a thread and need both.
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -109,9 +124,18 @@ class SlackASGI:
             self.dispatcher.start()
         self.started.set()
 
+    def listening(self) -> None:
+        """The server takes requests now (make_server calls this). The child starts
+        only now, so a server that cannot bind its port never leaves one running."""
+        if self.dispatcher_process is not None:
+            self.dispatcher_process.start()
+
     async def shutdown(self) -> None:
         if self.dispatcher is not None:
             self.dispatcher.shutdown()
+        if self.dispatcher_process is not None:
+            self.dispatcher_process.shutdown()
+            await self.dispatcher_process.stopped()
         await self.rt.background.drain(timeout=20)
 
     async def _healthz(self, send: Send) -> None:
@@ -173,6 +197,21 @@ async def _respond(send: Send, status: int, body: bytes) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+class _Server(uvicorn.Server):
+    """uvicorn, telling the app once it listens (start-up runs before the bind)."""
+
+    def __init__(self, config: uvicorn.Config, asgi: SlackASGI) -> None:
+        super().__init__(config)
+        self.asgi = asgi
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        # Any ASGI app may be served (the tests' harness serves one that mounts bots).
+        listening = getattr(self.asgi, "listening", None)
+        if self.started and callable(listening):
+            listening()
+
+
 def make_server(
     asgi: SlackASGI, *, host: str = "0.0.0.0", port: int = 3000, log_level: str = "info"
 ) -> uvicorn.Server:
@@ -186,7 +225,7 @@ def make_server(
         # Slack keeps connections alive between deliveries.
         timeout_keep_alive=30,
     )
-    return uvicorn.Server(config)
+    return _Server(config, asgi)
 
 
 def bind_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:

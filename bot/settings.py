@@ -22,6 +22,11 @@ DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_DATABASE_URL = "sqlite:///feedback_loop.db"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# Where `feedback-loop run` sends nudges from: a child process of its own (the default,
+# so the dispatcher's CPU never competes with the acks under one GIL), its own event
+# loop (`inline`, one process), or nowhere (`off`: a `feedback-loop dispatch`
+# deployment sends for it).
+DISPATCHER_MODES = ("process", "inline", "off")
 
 
 class SettingsError(ValueError):
@@ -47,6 +52,7 @@ class Settings:
     working_days: tuple[int, ...] = (0, 1, 2, 3, 4)
     send_rate_per_second: float = 1.0
     tick_seconds: float = 5.0
+    dispatcher: str = "process"
     # Slack admins and owners are admins already; these are the extra ones.
     admins: frozenset[str] = frozenset()
 
@@ -176,6 +182,13 @@ def _log_level(env: Mapping[str, str]) -> str:
     return raw
 
 
+def _dispatcher(env: Mapping[str, str]) -> str:
+    raw = env.get("DISPATCHER", "").strip().lower() or "process"
+    if raw not in DISPATCHER_MODES:
+        raise _fail("DISPATCHER", "one of " + ", ".join(DISPATCHER_MODES), raw)
+    return raw
+
+
 def _end_of_day(env: Mapping[str, str]) -> time:
     raw = env.get("END_OF_DAY", "").strip()
     if not raw:
@@ -260,5 +273,6 @@ def load_settings(
         working_days=_working_days(env),
         send_rate_per_second=_float(env, "SEND_RATE", 1.0, 0.05, 100.0),
         tick_seconds=_float(env, "TICK_SECONDS", 5.0, 0.05, 3600.0),
+        dispatcher=_dispatcher(env),
         admins=_admins(env),
     )

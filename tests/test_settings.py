@@ -17,6 +17,7 @@ def test_defaults_need_no_configuration() -> None:
     assert s.database_url == DEFAULT_DATABASE_URL
     assert (s.port, s.log_level, s.deals_channels, s.socket_mode) == (3000, "INFO", (), False)
     assert s.end_of_day == time(17, 30) and s.working_days == (0, 1, 2, 3, 4)
+    assert s.dispatcher == "process"
 
 
 def test_values_are_parsed_and_normalised() -> None:
@@ -31,6 +32,7 @@ def test_values_are_parsed_and_normalised() -> None:
             "LOG_LEVEL": "debug",
             "WORKING_DAYS": "sun-thu",
             "END_OF_DAY": "18:05",
+            "DISPATCHER": " Off ",
         },
         env_file=None,
     )
@@ -41,6 +43,7 @@ def test_values_are_parsed_and_normalised() -> None:
     assert s.deals_channels == ("C0DEALS", "#won-deals")
     assert s.deals_channel_ids == {"C0DEALS"} and s.deals_channel_names == {"won-deals"}
     assert s.working_days == (0, 1, 2, 3, 6) and s.end_of_day == time(18, 5)
+    assert s.dispatcher == "off"
 
 
 @pytest.mark.parametrize(
@@ -57,6 +60,7 @@ def test_values_are_parsed_and_normalised() -> None:
         ("END_OF_DAY", "5pm", "END_OF_DAY: expected a local time as HH:MM"),
         ("WORKING_DAYS", "weekdays", "WORKING_DAYS: expected days like mon-fri"),
         ("LOSS_STREAK", "1", "LOSS_STREAK: expected a whole number from 2 to 50"),
+        ("DISPATCHER", "thread", "DISPATCHER: expected one of process, inline, off"),
         ("SCRIPTS_DIR", "/no/such/folder", "SCRIPTS_DIR: expected an existing folder"),
     ],
 )

@@ -10,8 +10,9 @@ tokens), so no row sits claimed while the dispatcher waits for its turn, and a
 replica that dies holds at most a handful of leases.
 
 `feedback-loop dispatch` runs only this loop in a process (no HTTP server): replicas
-that do not serve Slack's requests, and the crash tests. SIGTERM finishes the send in
-flight, hands back what was claimed and exits.
+that do not serve Slack's requests, the child that `feedback-loop run` starts
+(bot/nudges/process.py), and the crash tests. SIGTERM finishes the send in flight,
+hands back what was claimed and exits.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import os
 import signal
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -41,6 +43,7 @@ from storage.models import Nudge
 log = logging.getLogger(__name__)
 
 BATCH = 50
+STDIN = 0
 
 
 def add_tick_hook(rt: Runtime, hook: Planner) -> None:
@@ -336,7 +339,28 @@ class Dispatcher:
 RuntimeSetup = Callable[[Runtime], None]
 
 
-async def _serve(rt: Runtime, setup: RuntimeSetup | None) -> int:
+def _stop_when_stdin_closes(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+    """A supervised child's standard input is a pipe from the server that started it;
+    it closes when the server exits, however it died, so the child never outlives it."""
+
+    def readable() -> None:
+        try:
+            data = os.read(STDIN, 4096)
+        except OSError:
+            data = b""
+        if not data:
+            loop.remove_reader(STDIN)
+            log.warning("the server that started this dispatcher is gone: stopping")
+            stop.set()
+
+    try:
+        loop.add_reader(STDIN, readable)
+    except (OSError, ValueError):
+        # Not a pipe (a file, /dev/null): nobody to watch; SIGTERM still stops us.
+        log.warning("standard input is not a pipe: not watching for the server's exit")
+
+
+async def _serve(rt: Runtime, setup: RuntimeSetup | None, supervised: bool) -> int:
     # The caller filled rt.registry (the kinds, planners and quiet checks the rituals
     # declare): no Bolt app is built here.
     if setup is not None:
@@ -344,8 +368,12 @@ async def _serve(rt: Runtime, setup: RuntimeSetup | None) -> int:
     await identify(rt)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    # Supervised, Ctrl-C reaches us and the server alike; the server passes it on as
+    # SIGTERM once it has stopped taking requests.
+    for sig in (signal.SIGTERM,) if supervised else (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    if supervised:
+        _stop_when_stdin_closes(loop, stop)
     dispatcher = Dispatcher(rt)
     dispatcher.start()
     log.info(
@@ -371,9 +399,15 @@ async def _serve(rt: Runtime, setup: RuntimeSetup | None) -> int:
 
 
 def run_dispatch_process(
-    rt: Runtime, *, lease: timedelta | None = None, setup: RuntimeSetup | None = None
+    rt: Runtime,
+    *,
+    lease: timedelta | None = None,
+    setup: RuntimeSetup | None = None,
+    supervised: bool = False,
 ) -> int:
-    """The body of `feedback-loop dispatch`: the dispatcher alone, until SIGTERM."""
+    """The body of `feedback-loop dispatch`: the dispatcher alone, until SIGTERM.
+    `supervised`: started by `feedback-loop run`, so it also stops when the server's
+    pipe on its standard input closes, and leaves Ctrl-C to the server."""
     if lease is not None:
         dispatch_state(rt).lease = lease
-    return asyncio.run(_serve(rt, setup))
+    return asyncio.run(_serve(rt, setup, supervised))
