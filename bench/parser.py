@@ -1,6 +1,6 @@
 """bench/parser.py: how fast is the deal parser, and how slow can one message make it?
 
-Throughput: every message of tests/fixtures/deal_corpus.jsonl through parse_deal_message()
+Throughput: every message of tests/support/fixtures/deal_corpus.jsonl through parse_deal_message()
 and, when it reads nothing, needs_asking(), as the intake calls them, repeated for a few
 seconds. Times are the CPU time of this one thread (time.thread_time), so a busy machine
 does not inflate them.
@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from bot.deals import parser as deal_parser  # noqa: E402
 from bot.deals.parser import needs_asking, parse_deal_message  # noqa: E402
 
-CORPUS = ROOT / "tests" / "fixtures" / "deal_corpus.jsonl"
+CORPUS = ROOT / "tests" / "support" / "fixtures" / "deal_corpus.jsonl"
 SIZE = 4096
 
 

@@ -4,7 +4,7 @@ storage/access.py, and the README's "Who sees what" table says the same in words
 
 Every button and modal the app registers names here the row it acts on (a deal, a
 concern, a screen-out, a tee-up ask, or only the clicker's own things) and who may act
-on it. A listener added without a rule is caught by tests/test_access.py."""
+on it. A listener added without a rule is caught by tests/scenarios/test_privacy.py."""
 
 from __future__ import annotations
 

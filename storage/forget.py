@@ -2,7 +2,7 @@
 
 Deals stay, anonymised (no rep, account, text or source), so team counts by outcome and
 date still add up. USER_COLUMNS names every column that can hold a person's Slack id;
-tests/test_privacy.py fails when a table gains one that is not listed here."""
+tests/scenarios/test_privacy.py fails when a table gains one that is not listed here."""
 
 from __future__ import annotations
 

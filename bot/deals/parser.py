@@ -10,7 +10,7 @@ loss reasons and hedges live in ``bot/deals/words/{en,es,fr}.toml`` (format: see
 ``bot/deals/vocabulary.py``), compiled into regexes at import; a team's own words are one more
 file in the folder named by the ``DEAL_WORDS_DIR`` setting (``use_deal_words()``). The
 English rules below keep their structure in code; the rules marked WORDS take every
-phrase from every language's file. ``tests/fixtures/deal_corpus.jsonl`` holds labelled
+phrase from every language's file. ``tests/support/fixtures/deal_corpus.jsonl`` holds labelled
 real-shaped posts (CRM apps and reps, English, Spanish, French) the tests score.
 
 Grammar

@@ -68,7 +68,7 @@ async def person_within(
     done, _ = await asyncio.wait({task}, timeout=max(0.0, budget))
     if not done or task.cancelled():
         return None
-    return task.result()  # type: ignore[no-any-return]
+    return task.result()
 
 
 async def _lookup(rt: Runtime, team_id: str, user_id: str) -> Person | None:

@@ -39,7 +39,7 @@ def prep(bot: RunningBot, text: str, user: str = REP) -> dict[str, Any]:
 def run(
     ritual: str, state: str, data: dict[str, Any], account: str = "Globex", user: str = REP
 ) -> RitualRun:
-    """The asker's own notes (another rep's are private: tests/test_privacy.py)."""
+    """The asker's own notes (another rep's are private: tests/scenarios/test_privacy.py)."""
     return RitualRun(
         team_id=TEAM,
         ritual=ritual,

@@ -17,7 +17,7 @@ from bot.devkit.requests import SlackRequest
 from bot.devkit.standin import SlackStandIn
 from storage.models import Nudge, RitualRun
 from tests.conftest import MANAGER, REP, RunningBot, start_bot
-from tests.debrief_steps import (
+from tests.support.debrief_steps import (
     close_deal,
     dm_messages,
     ephemeral_replies,

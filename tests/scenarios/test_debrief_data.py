@@ -21,7 +21,7 @@ from storage import debriefs
 from storage.db import create_db_and_tables, make_engine, unit_of_work
 from storage.models import Deal, RitualRun
 from tests.conftest import REP, RunningBot
-from tests.debrief_steps import close_deal, runs
+from tests.support.debrief_steps import close_deal, runs
 
 NOW = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
 # The shape a loss debrief's data had before the model, as the listeners wrote it key by

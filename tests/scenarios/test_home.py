@@ -70,7 +70,7 @@ def test_home_shows_open_concerns_and_debriefs_not_yet_logged(bot: RunningBot) -
 
 
 def test_a_manager_sees_each_reps_latest_deal(bot: RunningBot) -> None:
-    from tests.debrief_steps import set_manager
+    from tests.support.debrief_steps import set_manager
 
     bot.send(
         bot.slack.event_request(

@@ -122,7 +122,7 @@ def test_headers_never_hold_mentions(catalog: ScriptCatalog) -> None:
 
 
 def test_package_data_ships_the_files() -> None:
-    pyproject = tomllib.loads(Path(__file__).parents[1].joinpath("pyproject.toml").read_text())
+    pyproject = tomllib.loads(Path(__file__).parents[2].joinpath("pyproject.toml").read_text())
     assert "scripts/*.toml" in pyproject["tool"]["setuptools"]["package-data"]["bot.messages"]
     folder = resources.files("bot.messages").joinpath("scripts")
     for lang in SUPPORTED:

@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 from bot.clock import FakeClock
 from storage.models import Deal, Nudge, RitualRun
 from tests.conftest import MANAGER, REP, RunningBot
-from tests.debrief_steps import (
+from tests.support.debrief_steps import (
     LOSS_ANSWERS,
     action_ids,
     assert_all_block_kit_valid,

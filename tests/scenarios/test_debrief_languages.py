@@ -11,7 +11,7 @@ import pytest
 
 from bot.devkit.standin import SlackStandIn
 from tests.conftest import MANAGER, REP2, RunningBot
-from tests.debrief_steps import (
+from tests.support.debrief_steps import (
     LOSS_ANSWERS,
     assert_all_block_kit_valid,
     click,

@@ -7,7 +7,7 @@ import time
 
 from bot.messages import reflection as reflection_messages
 from tests.conftest import REP, REP2, RunningBot
-from tests.debrief_steps import click, close_deal, find_message
+from tests.support.debrief_steps import click, close_deal, find_message
 
 SLOW = 2.0  # seconds per Slack call, as on the slow day in the report
 

@@ -30,7 +30,7 @@ from storage import nudges
 from storage.db import unit_of_work
 from storage.models import Nudge
 from tests.conftest import DEALS, MANAGER, REP, REP2, RunningBot, start_bot
-from tests.test_dispatcher import add_kind, delivered, nudge, posts, schedule
+from tests.scenarios.test_dispatcher import add_kind, delivered, nudge, posts, schedule
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ from storage.models import (
     Workspace,
 )
 from tests.conftest import ADMIN, MANAGER, REP, REP2, RunningBot, start_bot
-from tests.debrief_steps import (
+from tests.support.debrief_steps import (
     LOSS_ANSWERS,
     click,
     close_deal,
@@ -552,8 +552,8 @@ def test_team_admin_names_and_removes_admins_and_only_admins_may(bot: RunningBot
 
 
 def test_reflections_and_digests_go_to_reps_only(bot: RunningBot) -> None:
-    from tests.test_reflection import at, reflection_dms, utc
-    from tests.test_weekly_digest import digests
+    from tests.scenarios.test_reflection import at, reflection_dms, utc
+    from tests.scenarios.test_weekly_digest import digests
 
     close_deal(bot, "lost", "Globex", REP)  # rita is a rep: she has a deal
     for viewer in (MANAGER, ADMIN):  # they only open App Home

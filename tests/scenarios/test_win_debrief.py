@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import REP, RunningBot
-from tests.debrief_steps import (
+from tests.support.debrief_steps import (
     action_ids,
     assert_all_block_kit_valid,
     click,
@@ -38,7 +38,7 @@ def test_win_log_modal_saves_reasons_quote_permission_and_strengths(bot: Running
     click(bot, REP, "win_log_open")
     view = last_modal(bot)
     assert view["callback_id"] == "win_log"
-    # First the line saying who reads it (tests/test_privacy.py), then the fields.
+    # First the line saying who reads it (tests/scenarios/test_privacy.py), then the fields.
     assert view["blocks"][0]["block_id"] == "audience"
     ids = [b["block_id"] for b in view["blocks"][1:]]
     assert ids == ["why", "appealed", "almost", "quote", "quote_ok", "strengths"]

@@ -26,7 +26,7 @@ from bot.devkit.standin import RecordedCall, SlackStandIn
 from storage.db import create_db_and_tables, make_engine, unit_of_work
 from storage.models import Nudge, Person
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TEAM = "T0001"
 USERS = [f"U0P{i:03}" for i in range(50)]
 

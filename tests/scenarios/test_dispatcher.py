@@ -132,7 +132,7 @@ def test_a_429_pauses_the_workspace_and_slows_it_down(bot: RunningBot, clock: Fa
 
 
 # A 5xx or a lost connection while posting (uncertain, then reconciled against the DM's
-# history): tests/test_reconcile.py.
+# history): tests/scenarios/test_reconcile.py.
 
 
 @pytest.mark.parametrize("error", ["account_inactive", "user_not_found", "channel_not_found"])

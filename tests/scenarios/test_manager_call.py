@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from bot.clock import FakeClock
 from tests.conftest import MANAGER, REP, RunningBot
-from tests.debrief_steps import (
+from tests.support.debrief_steps import (
     LOSS_ANSWERS,
     action_ids,
     assert_all_block_kit_valid,

@@ -10,7 +10,7 @@ from typing import Any
 
 from bot.devkit.standin import check_message_blocks
 from tests.conftest import REP, REP2, RunningBot
-from tests.test_reflection import (
+from tests.scenarios.test_reflection import (
     REP_TOKYO,
     TOKYO,
     at,

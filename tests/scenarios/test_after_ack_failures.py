@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from tests.conftest import REP, REP2, RunningBot
-from tests.debrief_steps import click, close_deal
+from tests.support.debrief_steps import click, close_deal
 
 
 @pytest.mark.parametrize(("rep", "lang"), [(REP, "en"), (REP2, "es")])

@@ -29,7 +29,7 @@ from bot.devkit.standin import SlackStandIn
 from storage.db import make_engine
 from storage.models import Nudge
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SECRET = "run-process-signing-secret-0123456789"
 DEALS = "C0DEALS"
 REP = "U0RITA"

@@ -30,7 +30,7 @@ from bot.devkit.requests import FORM, JSON, SlackRequest, plain_text_value
 from tests.conftest import DEALS, MANAGER, REP, REP2, RunningBot
 
 SEED = 20261201
-HANDLERS = Path(__file__).resolve().parent.parent / "handlers"
+HANDLERS = Path(__file__).resolve().parents[2] / "handlers"
 # A decorator (`@app.action(x)`) or a registration line (`app.action(x)(on_x)`).
 _LISTENER = re.compile(r"^\s*@?app\.(action|view)\((.+?)\)(?:\(\w+\))?\s*$", re.MULTILINE)
 

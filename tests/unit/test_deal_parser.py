@@ -1172,12 +1172,12 @@ def test_pathological_text_is_parsed_quickly(text: str) -> None:
 
 
 # ------------------------------------------------------------------ the labelled corpus
-# tests/fixtures/deal_corpus.jsonl: one Slack event a line, as Slack delivers it (text,
+# tests/support/fixtures/deal_corpus.jsonl: one Slack event a line, as Slack delivers it (text,
 # attachments, blocks, bot_message), with the expected reading and where its shape comes
 # from. Items in the "held_out" section were written after the rules were tuned and are
 # scored apart, so the score on them says how the parser does on posts it was not fitted to.
 
-CORPUS_PATH = Path(__file__).parent / "fixtures" / "deal_corpus.jsonl"
+CORPUS_PATH = Path(__file__).parents[1] / "support" / "fixtures" / "deal_corpus.jsonl"
 CORPUS: list[dict[str, Any]] = [
     json.loads(line) for line in CORPUS_PATH.read_text(encoding="utf-8").splitlines() if line
 ]
