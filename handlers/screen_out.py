@@ -34,6 +34,7 @@ from handlers.common import rt_of
 from handlers.debrief_replies import tell
 from handlers.loop_command import CommandCall, LoopCommand, reader_texts
 from storage import screen_outs
+from storage.kinds import ScreenOutState
 from storage.models import Nudge, Person
 from storage.people import get_person
 
@@ -101,7 +102,7 @@ async def render_saved(rt: Runtime, nudge: Nudge, person: Person) -> Built | Non
 
 async def render_review(rt: Runtime, nudge: Nudge, person: Person) -> Built | None:
     run = await rt.tx(screen_outs.get_screen_out, write=False, run_id=int(nudge.payload["run_id"]))
-    if run is None or run.state != "scheduled" or run.id is None:
+    if run is None or run.state != ScreenOutState.SCHEDULED or run.id is None:
         return None
     screened_on = local_day(run.created_at, person.tz) if run.created_at else None
     return review_dm(

@@ -15,14 +15,15 @@ from sqlmodel import Session, col, select
 
 from storage import nudges
 from storage.deals import get_deal
+from storage.kinds import ConcernState, Kind, Ritual
 from storage.models import Nudge, RitualRun
 from storage.people import person_tz
 
-CONCERN = "concern"
-CHECKIN_KIND = "concern_checkin"
-OPEN = "open"
-CLOSED = "closed"
-DROPPED = "dropped"
+CONCERN = Ritual.CONCERN
+CHECKIN_KIND = Kind.CONCERN_CHECKIN
+OPEN = ConcernState.OPEN
+CLOSED = ConcernState.CLOSED
+DROPPED = ConcernState.DROPPED
 
 SATISFIED = "satisfied"
 NOT_YET = "not_yet"

@@ -28,10 +28,15 @@ from storage.deals import (
     same_deal,
 )
 from storage.debriefs import LOGGED, debrief_run, loss_streak, schedule_deal_followups
+from storage.kinds import DebriefState, Kind, Ritual
 from storage.models import Deal, Nudge, RitualRun
 
-RITUAL_FOR = {"won": "win_debrief", "lost": "loss_debrief", "no_decision": "loss_debrief"}
-DEAL_DM = "deal_dm"
+RITUAL_FOR = {
+    "won": Ritual.WIN_DEBRIEF,
+    "lost": Ritual.LOSS_DEBRIEF,
+    "no_decision": Ritual.LOSS_DEBRIEF,
+}
+DEAL_DM = Kind.DEAL_DM
 # The same deal announced again this soon (a CRM post, then the rep's own line; a line
 # posted twice) is one deal.
 REPEAT_WINDOW = timedelta(hours=24)
@@ -145,7 +150,7 @@ def _log_new(session: Session, new: NewDeal, now: datetime, follow_ups: FollowUp
         user_slack_id=new.rep_slack_id,
         deal_id=deal.id,
         account=new.account,
-        state="dm_pending",
+        state=DebriefState.DM_PENDING,
         created_at=now,
         updated_at=now,
     )
@@ -315,7 +320,7 @@ def _withdraw(fixing: _Fixing, why: str) -> Corrected:
     fixing.session.add(deal)
     nudges.cancel_pending(session=fixing.session, idempotency_key_prefix=fixing.prefix, now=now)
     if run is not None:
-        run.state = "withdrawn"
+        run.state = DebriefState.WITHDRAWN
         run.updated_at = now
         fixing.session.add(run)
     _recheck_streak_offers(
@@ -367,7 +372,7 @@ def _hand_over(fixing: _Fixing, new_rep: str, result: Corrected) -> Corrected:
         created_at=now,
     )
     run.user_slack_id = new_rep
-    run.state = "dm_pending"
+    run.state = DebriefState.DM_PENDING
     run.data = {}
     run.updated_at = now
     session.add(run)
@@ -400,7 +405,9 @@ def _untouched(deal: Deal, run: RitualRun | None, now: datetime) -> bool:
         return False
     if run is None:
         return True
-    return run.state in ("dm_pending", "dm_sent") and not (ACTED_KEYS & set(run.data))
+    return run.state in (DebriefState.DM_PENDING, DebriefState.DM_SENT) and not (
+        ACTED_KEYS & set(run.data)
+    )
 
 
 def _recheck_streak_offers(session: Session, deal: Deal, rep: str | None, at: int) -> None:
