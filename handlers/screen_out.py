@@ -37,6 +37,7 @@ from storage import screen_outs
 from storage.kinds import ScreenOutState
 from storage.models import Nudge, Person
 from storage.people import get_person
+from storage.run_data import screen_out_data
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ async def render_saved(rt: Runtime, nudge: Nudge, person: Person) -> Built | Non
     return good_terms_dm(
         Texts(rt.catalog, person.locale),
         account=run.account or "",
-        date=str(run.data.get("review_date") or ""),
+        date=screen_out_data(run).review_date or "",
     )
 
 

@@ -23,6 +23,7 @@ from storage.kinds import (
 )
 from storage.models import Deal, RitualRun
 from storage.people import get_person
+from storage.run_data import tee_up_data
 
 
 def same_account(column: Any, account: str) -> Any:
@@ -42,7 +43,7 @@ def teeup_agreement(session: Session, team_id: str, account: str) -> RitualRun |
         )
         .order_by(col(RitualRun.id).desc())
     ).first()
-    if latest is not None and (latest.data or {}).get("agreed"):
+    if latest is not None and tee_up_data(latest).agreed:
         return latest
     return None
 

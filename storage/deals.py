@@ -12,6 +12,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from storage.debriefs import write_debrief
 from storage.kinds import AskState, DealStatus, DebriefState
 from storage.models import Deal, DealAsk, DealSource, RitualRun, SeenEvent
 
@@ -281,7 +282,5 @@ def mark_deal_dm_sent(
     withdrawn."""
     run = session.get(RitualRun, run_id)
     if run is not None and run.state != WITHDRAWN:
-        run.state = DebriefState.DM_SENT
-        run.data = {**run.data, "dm_channel": channel, "dm_ts": ts}
-        run.updated_at = now
+        write_debrief(run, now, state=DebriefState.DM_SENT, dm_channel=channel, dm_ts=ts)
         session.add(run)

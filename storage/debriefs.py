@@ -27,6 +27,7 @@ from storage.kinds import (
 )
 from storage.models import Deal, Nudge, Person, RitualRun
 from storage.people import get_person
+from storage.run_data import tee_up_data
 
 LOGGED = DebriefState.LOGGED
 # Only "lost" counts towards a streak: a no-decision is nobody's win, and mixing it in
@@ -186,7 +187,7 @@ def teeup_agreed(*, session: Session, team_id: str, account: str) -> bool:
         )
         .order_by(col(RitualRun.id).desc())
     ).all()
-    return any(bool((run.data or {}).get("agreed")) for run in runs[:1])
+    return any(bool(tee_up_data(run).agreed) for run in runs[:1])
 
 
 def schedule_deal_followups(

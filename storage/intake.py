@@ -27,7 +27,13 @@ from storage.deals import (
     other_outcome_deal,
     same_deal,
 )
-from storage.debriefs import LOGGED, debrief_run, loss_streak, schedule_deal_followups
+from storage.debriefs import (
+    LOGGED,
+    debrief_run,
+    loss_streak,
+    schedule_deal_followups,
+    write_debrief,
+)
 from storage.kinds import DebriefState, Kind, Ritual
 from storage.models import Deal, Nudge, RitualRun
 
@@ -354,7 +360,8 @@ def _set_outcome(fixing: _Fixing, outcome: str) -> None:
     if fixing.run is not None:
         fixing.run.ritual = RITUAL_FOR[outcome]
         # The answers were to the other script; the DM starts over.
-        fixing.run.data = {k: v for k, v in fixing.run.data.items() if k in KEPT_IN_DATA}
+        dropped = tuple(k for k in fixing.run.data or {} if k not in KEPT_IN_DATA)
+        write_debrief(fixing.run, fixing.now, drop=dropped)
 
 
 def _hand_over(fixing: _Fixing, new_rep: str, result: Corrected) -> Corrected:
@@ -372,9 +379,8 @@ def _hand_over(fixing: _Fixing, new_rep: str, result: Corrected) -> Corrected:
         created_at=now,
     )
     run.user_slack_id = new_rep
-    run.state = DebriefState.DM_PENDING
-    run.data = {}
-    run.updated_at = now
+    # The old rep's answers are not the new rep's: the DM starts over with nothing.
+    write_debrief(run, now, state=DebriefState.DM_PENDING, drop=tuple(run.data or {}))
     session.add(run)
     session.flush()
     nudge_id = _schedule_dm(session, deal, run, f"{fixing.prefix}dm:r{deal.revision}", now)

@@ -10,6 +10,7 @@ from sqlmodel import Session
 from storage import nudges
 from storage.kinds import Kind, Ritual, ScreenOutState
 from storage.models import RitualRun
+from storage.run_data import write_screen_out
 
 RITUAL = Ritual.SCREEN_OUT
 REVIEW_KIND = Kind.SCREEN_OUT_REVIEW
@@ -39,15 +40,17 @@ def save_screen_out(
         user_slack_id=user_id,
         account=account,
         state=ScreenOutState.SCHEDULED,
-        data={
-            "potential": potential,
-            "review_date": review.isoformat(),
-            "notes": notes,
-            "previous_run": previous_run,
-        },
         due_at=due,
         created_at=now,
         updated_at=now,
+    )
+    write_screen_out(
+        run,
+        now,
+        potential=potential,
+        review_date=review.isoformat(),
+        notes=notes,
+        previous_run=previous_run,
     )
     session.add(run)
     session.flush()
@@ -90,6 +93,5 @@ def mark_review_sent(
     run = session.get(RitualRun, run_id)
     if run is not None and run.state == ScreenOutState.SCHEDULED:
         run.state = ScreenOutState.REVIEW_SENT
-        run.data = {**run.data, "review_channel": channel, "review_ts": ts}
-        run.updated_at = now
+        write_screen_out(run, now, review_channel=channel, review_ts=ts)
         session.add(run)

@@ -11,6 +11,7 @@ from storage import nudges
 from storage.accounts import same_account
 from storage.kinds import Kind, Ritual, TeeUpState
 from storage.models import Nudge, RitualRun
+from storage.run_data import write_tee_up
 
 KIND = Kind.TEE_UP
 RITUAL = Ritual.TEE_UP
@@ -83,13 +84,13 @@ def record_answer(
             created_at=now,
         )
     run.state = state
-    run.data = {
-        **(run.data or {}),
-        "agreed": state == TeeUpState.AGREED,
-        "nudge_id": nudge_id,
-        "source": nudge.payload.get("source"),
-    }
-    run.updated_at = now
+    write_tee_up(
+        run,
+        now,
+        agreed=state == TeeUpState.AGREED,
+        nudge_id=nudge_id,
+        source=nudge.payload.get("source"),
+    )
     session.add(run)
     session.flush()
     nudge.ritual_run_id = run.id
