@@ -64,7 +64,7 @@ def record_answer(
     session: Session,
     nudge_id: int,
     user_id: str,
-    state: str,
+    state: TeeUpState,
     now: datetime,
     followup_after: timedelta,
 ) -> Nudge | None:
