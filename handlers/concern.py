@@ -30,6 +30,7 @@ from handlers.loop_command import CommandCall, LoopCommand, reader_texts
 from storage import concerns
 from storage.models import Nudge, Person, RitualRun
 from storage.people import person_tz
+from storage.run_data import concern_data
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ async def render_checkin(rt: Runtime, nudge: Nudge, person: Person) -> Built | N
         run_id=run_id,
         n=int(nudge.payload.get("n") or 1),
         account=run.account or "",
-        concern=str(run.data.get("concern") or ""),
+        concern=concern_data(run).concern,
     )
 
 
@@ -151,7 +152,7 @@ async def on_checkin_answer(
     built = views.answered(
         t,
         account=run.account or "",
-        concern=str(run.data.get("concern") or ""),
+        concern=concern_data(run).concern,
         reply=text,
         tip=tip,
     )
@@ -180,7 +181,7 @@ async def _loop_lines(
         views.LoopLine(
             run_id=int(run.id or 0),
             account=run.account or "",
-            concern=str(run.data.get("concern") or ""),
+            concern=concern_data(run).concern,
             since=local_date(run.created_at, tz),
             next_checkin=local_date(run.due_at, tz),
         )
@@ -265,7 +266,7 @@ async def on_list_action(rt: Runtime, respond: AsyncRespond, body: dict[str, Any
         item = t(
             "concern.list_item",
             account=run.account or "",
-            concern=str(run.data.get("concern") or ""),
+            concern=concern_data(run).concern,
             date=local_date(run.created_at, tz),
         )
         note = item + "\n" + _reply_text(rt, t, reply)[0]

@@ -57,6 +57,7 @@ from storage.deals import (
     settle_ask,
 )
 from storage.intake import DEAL_DM, NEW, OTHER_OUTCOME, RITUAL_FOR, Correction, Intake
+from storage.kinds import AskState
 from storage.models import Deal, DealAsk, Nudge, Person
 
 log = logging.getLogger(__name__)
@@ -275,7 +276,7 @@ async def log_from_ask(
 ) -> messages.Built | None:
     """The poster said which outcome: log it through the intake like `/loop deal`."""
     assert ask.id is not None
-    if not await rt.tx(settle_ask, ask_id=ask.id, state="answered"):
+    if not await rt.tx(settle_ask, ask_id=ask.id, state=AskState.ANSWERED):
         return None
     mentions = [m for m in MENTION.findall(ask.text or "")]
     rep = mentions[0] if mentions else user
@@ -560,11 +561,11 @@ async def on_ask(
     if ask is None or ask.id is None or ask.user_slack_id != user:
         await _say(respond, messages.ephemeral(t("intake.not_yours")), replace=False)
         return
-    if ask.state != "asked":
+    if ask.state != AskState.ASKED:
         await _say(respond, messages.ephemeral(t("intake.ask_answered")), replace=True)
         return
     if choice == ids.DEAL_ASK_NONE:
-        if await rt.tx(settle_ask, ask_id=ask.id, state="dismissed"):
+        if await rt.tx(settle_ask, ask_id=ask.id, state=AskState.DISMISSED):
             await _say(respond, messages.ephemeral(t("intake.ask_dismissed")), replace=True)
         return
     account = guess_account(ask.text, choice, user)

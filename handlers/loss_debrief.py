@@ -42,6 +42,7 @@ from handlers.debrief_replies import (
 )
 from handlers.loop_command import CommandCall, LoopCommand
 from storage import debriefs
+from storage.kinds import Kind
 from storage.models import Nudge, Person
 
 log = logging.getLogger(__name__)
@@ -164,7 +165,7 @@ async def on_tell_manager(c: DealClick) -> None:
         debriefs.schedule_now,
         team_id=click.team_id,
         user_id=manager,
-        kind="rep_needs_word",
+        kind=Kind.REP_NEEDS_WORD,
         key=f"deal:{c.deal_id}:tough-one",
         payload={"deal_id": c.deal_id, "rep": click.user_id},
         now=rt.clock.now(),
@@ -357,7 +358,7 @@ async def after_reminder(rt: Runtime, nudge: Nudge, channel: str, ts: str) -> No
         debriefs.schedule_later,
         team_id=nudge.team_id,
         user_id=manager,
-        kind="debrief_manager_note",
+        kind=Kind.DEBRIEF_MANAGER_NOTE,
         key=f"deal:{deal_id}:debrief-manager",
         payload={"deal_id": deal_id, "rep": nudge.user_slack_id},
         due_at=now + timedelta(days=rt.settings.debrief_reminder_days),
@@ -393,7 +394,7 @@ async def render_needs_word(rt: Runtime, nudge: Nudge, person: Person) -> Messag
 
 
 NUDGE_KINDS = (
-    NudgeKind("debrief_reminder", render_reminder, after_reminder),
-    NudgeKind("debrief_manager_note", render_manager_note),
-    NudgeKind("rep_needs_word", render_needs_word),
+    NudgeKind(Kind.DEBRIEF_REMINDER, render_reminder, after_reminder),
+    NudgeKind(Kind.DEBRIEF_MANAGER_NOTE, render_manager_note),
+    NudgeKind(Kind.REP_NEEDS_WORD, render_needs_word),
 )

@@ -33,6 +33,7 @@ from handlers.debrief_replies import (
     update_in_place,
 )
 from storage import debriefs
+from storage.kinds import Kind
 from storage.models import Deal, Nudge, Person, RitualRun
 
 log = logging.getLogger(__name__)
@@ -230,9 +231,9 @@ async def render_declined(rt: Runtime, nudge: Nudge, person: Person) -> Built | 
 
 
 NUDGE_KINDS = (
-    NudgeKind("loss_streak_offer", render_streak_offer),
-    NudgeKind("manager_call_dm", render_manager_dm),
-    NudgeKind("manager_call_reminder", render_call_reminder),
-    NudgeKind("manager_call_result", render_result),
-    NudgeKind("manager_call_declined", render_declined),
+    NudgeKind(Kind.LOSS_STREAK_OFFER, render_streak_offer),
+    NudgeKind(Kind.MANAGER_CALL_DM, render_manager_dm),
+    NudgeKind(Kind.MANAGER_CALL_REMINDER, render_call_reminder),
+    NudgeKind(Kind.MANAGER_CALL_RESULT, render_result),
+    NudgeKind(Kind.MANAGER_CALL_DECLINED, render_declined),
 )

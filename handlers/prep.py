@@ -14,7 +14,9 @@ from bot.nudges.quiet import zone_of
 from bot.runtime import Runtime
 from handlers.loop_command import CommandCall, LoopCommand
 from storage.accounts import AccountFacts, account_facts
+from storage.debriefs import DebriefData, debrief_data
 from storage.models import RitualRun
+from storage.run_data import concern_data
 
 
 def _local_date(when: datetime | None, tz: str | None) -> str:
@@ -26,7 +28,7 @@ def _readable_debrief(facts: AccountFacts, user_id: str) -> RitualRun | None:
     one whose manager call they were handed."""
     for seen in facts.debriefs:
         run = seen.run
-        shared = bool((run.data or {}).get("shared"))
+        shared = bool(debrief_data(run).shared)
         owner = run.user_slack_id
         if may_read_debrief(user_id, owner=owner, shared=shared, call_manager=seen.call_manager):
             return run
@@ -38,23 +40,21 @@ def knowledge(facts: AccountFacts, user_id: str) -> AccountKnowledge:
     theirs to read, another rep's debrief only when shared (bot/access.py)."""
     tz, deal, debrief = facts.reader_tz, facts.deal, _readable_debrief(facts, user_id)
     concerns = [c for c in facts.concerns if may_read_private(user_id, c.user_slack_id)]
-    data = debrief.data if debrief is not None else {}
+    data = debrief_data(debrief) if debrief is not None else DebriefData()
     return AccountKnowledge(
         outcome=deal.outcome if deal else None,
         outcome_date=_local_date(deal.created_at, tz) if deal else "",
-        client=dict(data.get("client") or {}),
-        win=dict(data.get("win") or {}),
+        client=dict(data.client or {}),
+        win=dict(data.win or {}),
         concerns=[
-            (str(c.data.get("concern") or ""), _local_date(c.created_at, tz))
+            (concern_data(c).concern, _local_date(c.created_at, tz))
             for c in concerns
-            if c.data.get("concern")
+            if concern_data(c).concern
         ],
         teed_up=facts.teed_up,
         shared_by=(
             debrief.user_slack_id
-            if debrief is not None
-            and debrief.user_slack_id != user_id
-            and (debrief.data or {}).get("shared")
+            if debrief is not None and debrief.user_slack_id != user_id and data.shared
             else None
         ),
     )

@@ -34,8 +34,10 @@ from handlers.common import rt_of
 from handlers.debrief_replies import tell
 from handlers.loop_command import CommandCall, LoopCommand, reader_texts
 from storage import screen_outs
+from storage.kinds import ScreenOutState
 from storage.models import Nudge, Person
 from storage.people import get_person
+from storage.run_data import screen_out_data
 
 log = logging.getLogger(__name__)
 
@@ -95,13 +97,13 @@ async def render_saved(rt: Runtime, nudge: Nudge, person: Person) -> Built | Non
     return good_terms_dm(
         Texts(rt.catalog, person.locale),
         account=run.account or "",
-        date=str(run.data.get("review_date") or ""),
+        date=screen_out_data(run).review_date or "",
     )
 
 
 async def render_review(rt: Runtime, nudge: Nudge, person: Person) -> Built | None:
     run = await rt.tx(screen_outs.get_screen_out, write=False, run_id=int(nudge.payload["run_id"]))
-    if run is None or run.state != "scheduled" or run.id is None:
+    if run is None or run.state != ScreenOutState.SCHEDULED or run.id is None:
         return None
     screened_on = local_day(run.created_at, person.tz) if run.created_at else None
     return review_dm(

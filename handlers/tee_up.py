@@ -31,6 +31,7 @@ from handlers.common import rt_of
 from handlers.debrief_replies import tell
 from handlers.loop_command import CommandCall, LoopCommand, reader_texts
 from storage import tee_ups
+from storage.kinds import TeeUpState
 from storage.models import Nudge, Person
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ async def answer(
     respond: AsyncRespond | None = None,
 ) -> None:
     """Record the answer, then show it in the DM in place of the buttons."""
-    state = ANSWERS[str(action.get("action_id"))][0]
+    state = TeeUpState(ANSWERS[str(action.get("action_id"))][0])
     user_id = str((body.get("user") or {}).get("id") or "")
     value = str(action.get("value") or "")
     nudge_id = int(value) if value.isdigit() else None

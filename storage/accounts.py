@@ -12,11 +12,18 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from storage.kinds import (
+    DEBRIEF_RITUALS,
+    TEEUP_DECIDED,
+    CallState,
+    ConcernState,
+    DealStatus,
+    DebriefState,
+    Ritual,
+)
 from storage.models import Deal, RitualRun
 from storage.people import get_person
-
-DEBRIEF_RITUALS = ("loss_debrief", "win_debrief")
-TEEUP_DECIDED = ("agreed", "declined", "not_asked")
+from storage.run_data import tee_up_data
 
 
 def same_account(column: Any, account: str) -> Any:
@@ -30,13 +37,13 @@ def teeup_agreement(session: Session, team_id: str, account: str) -> RitualRun |
         select(RitualRun)
         .where(
             RitualRun.team_id == team_id,
-            RitualRun.ritual == "tee_up",
+            RitualRun.ritual == Ritual.TEE_UP,
             col(RitualRun.state).in_(TEEUP_DECIDED),
             same_account(RitualRun.account, account),
         )
         .order_by(col(RitualRun.id).desc())
     ).first()
-    if latest is not None and (latest.data or {}).get("agreed"):
+    if latest is not None and tee_up_data(latest).agreed:
         return latest
     return None
 
@@ -48,7 +55,7 @@ def last_debrief(*, session: Session, team_id: str, account: str) -> RitualRun |
         .where(
             RitualRun.team_id == team_id,
             col(RitualRun.ritual).in_(DEBRIEF_RITUALS),
-            RitualRun.state == "logged",
+            RitualRun.state == DebriefState.LOGGED,
             same_account(RitualRun.account, account),
         )
         .order_by(col(RitualRun.updated_at).desc(), col(RitualRun.id).desc())
@@ -75,7 +82,7 @@ def recent_debriefs(
         .where(
             RitualRun.team_id == team_id,
             col(RitualRun.ritual).in_(DEBRIEF_RITUALS),
-            RitualRun.state == "logged",
+            RitualRun.state == DebriefState.LOGGED,
             same_account(RitualRun.account, account),
         )
         .order_by(col(RitualRun.updated_at).desc(), col(RitualRun.id).desc())
@@ -95,9 +102,9 @@ def _calls_handed_to(session: Session, viewer: str, deal_ids: set[int]) -> set[i
     found = session.exec(
         select(RitualRun.deal_id).where(
             col(RitualRun.deal_id).in_(deal_ids),
-            RitualRun.ritual == "manager_call",
+            RitualRun.ritual == Ritual.MANAGER_CALL,
             RitualRun.user_slack_id == viewer,
-            RitualRun.state != "declined",
+            RitualRun.state != CallState.DECLINED,
         )
     ).all()
     return {d for d in found if d is not None}
@@ -109,7 +116,7 @@ def last_deal(*, session: Session, team_id: str, account: str) -> Deal | None:
         .where(
             Deal.team_id == team_id,
             same_account(Deal.account, account),
-            Deal.status != "withdrawn",
+            Deal.status != DealStatus.WITHDRAWN,
         )
         .order_by(col(Deal.created_at).desc(), col(Deal.id).desc())
     ).first()
@@ -123,8 +130,8 @@ def open_concerns(
             select(RitualRun)
             .where(
                 RitualRun.team_id == team_id,
-                RitualRun.ritual == "concern",
-                RitualRun.state == "open",
+                RitualRun.ritual == Ritual.CONCERN,
+                RitualRun.state == ConcernState.OPEN,
                 same_account(RitualRun.account, account),
             )
             .order_by(col(RitualRun.created_at), col(RitualRun.id))

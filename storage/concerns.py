@@ -1,7 +1,7 @@
 """Concern loops: a client's concern that stays open until the rep closes or drops it.
 
 One `RitualRun(ritual="concern")` per concern, `state` open | closed | dropped, with
-data = {"concern": text, "asks": [{"n", "answer", "at"}]}; `due_at` is the next
+data = ConcernData (storage/run_data.py); `due_at` is the next
 check-in. Check-in n is the nudge `concern:<run id>:checkin:<n>`, so answering the same
 check-in twice (a double click, a retried request) schedules the next one only once.
 """
@@ -9,20 +9,21 @@ check-in twice (a double click, a retried request) schedules the next one only o
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlmodel import Session, col, select
 
 from storage import nudges
 from storage.deals import get_deal
+from storage.kinds import ConcernState, Kind, Ritual
 from storage.models import Nudge, RitualRun
 from storage.people import person_tz
+from storage.run_data import ConcernAsk, concern_data, write_concern
 
-CONCERN = "concern"
-CHECKIN_KIND = "concern_checkin"
-OPEN = "open"
-CLOSED = "closed"
-DROPPED = "dropped"
+CONCERN = Ritual.CONCERN
+CHECKIN_KIND = Kind.CONCERN_CHECKIN
+OPEN = ConcernState.OPEN
+CLOSED = ConcernState.CLOSED
+DROPPED = ConcernState.DROPPED
 
 SATISFIED = "satisfied"
 NOT_YET = "not_yet"
@@ -71,11 +72,11 @@ def open_concern(
         deal_id=deal_id,
         account=account,
         state=OPEN,
-        data={"concern": concern, "asks": []},
         due_at=due_at,
         created_at=now,
         updated_at=now,
     )
+    write_concern(run, now, concern=concern, asks=[])
     session.add(run)
     session.flush()
     nudge = _schedule_checkin(session=session, run=run, n=1, due_at=due_at, now=now)
@@ -120,15 +121,14 @@ def answer(
     run = get_loop(session=session, run_id=run_id)
     if run is None or run.user_slack_id != user_slack_id:
         return None
-    asks: list[dict[str, Any]] = list(run.data.get("asks") or [])
-    if n is not None and any(a.get("n") == n and a.get("answer") == reply for a in asks):
+    asks = list(concern_data(run).asks)
+    if n is not None and any(a.n == n and a.answer == reply for a in asks):
         return run  # the same answer to the same check-in again (a double click)
     if run.state != OPEN:
         return None
-    if n is not None and any(a.get("n") == n for a in asks) and reply not in (SATISFIED, DROP):
+    if n is not None and any(a.n == n for a in asks) and reply not in (SATISFIED, DROP):
         return run  # this check-in was answered already (a double click): nothing new
-    asks.append({"n": n, "answer": reply, "at": now.isoformat()})
-    changes: dict[str, Any] = {"asks": asks}
+    asks.append(ConcernAsk(n=n, answer=reply, at=now.isoformat()))
     if reply in (SATISFIED, DROP):
         run.state = CLOSED if reply == SATISFIED else DROPPED
         run.due_at = None
@@ -137,8 +137,7 @@ def answer(
         following = (n or len(asks)) + 1
         _schedule_checkin(session=session, run=run, n=following, due_at=next_due, now=now)
         run.due_at = next_due
-    run.data = {**run.data, **changes}
-    run.updated_at = now
+    write_concern(run, now, asks=asks)
     session.add(run)
     return run
 

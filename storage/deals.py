@@ -12,10 +12,12 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from storage.debriefs import write_debrief
+from storage.kinds import AskState, DealStatus, DebriefState
 from storage.models import Deal, DealAsk, DealSource, RitualRun, SeenEvent
 
-OPEN = "open"
-WITHDRAWN = "withdrawn"
+OPEN = DealStatus.OPEN
+WITHDRAWN = DealStatus.WITHDRAWN
 
 # Legal forms a CRM adds and a rep leaves out ("Initech, Inc." / "Initech"). Compared
 # after dots are dropped, so "S.A." is "sa" and "Inc." is "inc".
@@ -259,7 +261,7 @@ def settle_ask(*, session: Session, ask_id: int, state: str) -> bool:
     """asked -> answered | dismissed, once: a double click does nothing the second time."""
     result = session.execute(
         update(DealAsk)
-        .where(col(DealAsk.id) == ask_id, col(DealAsk.state) == "asked")
+        .where(col(DealAsk.id) == ask_id, col(DealAsk.state) == AskState.ASKED)
         .values(state=state)
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
@@ -280,7 +282,5 @@ def mark_deal_dm_sent(
     withdrawn."""
     run = session.get(RitualRun, run_id)
     if run is not None and run.state != WITHDRAWN:
-        run.state = "dm_sent"
-        run.data = {**run.data, "dm_channel": channel, "dm_ts": ts}
-        run.updated_at = now
+        write_debrief(run, now, state=DebriefState.DM_SENT, dm_channel=channel, dm_ts=ts)
         session.add(run)

@@ -17,11 +17,19 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from storage import nudges
+from storage.kinds import (
+    DEBRIEF_RITUALS,
+    CallState,
+    DealStatus,
+    DebriefState,
+    Kind,
+    Ritual,
+)
 from storage.models import Deal, Nudge, Person, RitualRun
 from storage.people import get_person
+from storage.run_data import tee_up_data
 
-DEBRIEF_RITUALS = ("win_debrief", "loss_debrief")
-LOGGED = "logged"
+LOGGED = DebriefState.LOGGED
 # Only "lost" counts towards a streak: a no-decision is nobody's win, and mixing it in
 # would offer the manager call to reps whose clients simply stalled. Any other outcome
 # (won, no decision) ends the streak.
@@ -135,7 +143,7 @@ def debrief_run(*, session: Session, deal_id: int) -> RitualRun | None:
 def manager_call_run(*, session: Session, deal_id: int) -> RitualRun | None:
     return session.exec(
         select(RitualRun)
-        .where(RitualRun.deal_id == deal_id, RitualRun.ritual == "manager_call")
+        .where(RitualRun.deal_id == deal_id, RitualRun.ritual == Ritual.MANAGER_CALL)
         .order_by(col(RitualRun.id).desc())
     ).first()
 
@@ -154,7 +162,7 @@ def loss_streak(*, session: Session, team_id: str, rep_slack_id: str, limit: int
         .where(
             Deal.team_id == team_id,
             Deal.rep_slack_id == rep_slack_id,
-            Deal.status != "withdrawn",
+            Deal.status != DealStatus.WITHDRAWN,
         )
         .order_by(col(Deal.created_at).desc(), col(Deal.id).desc())
         .limit(limit)
@@ -174,12 +182,12 @@ def teeup_agreed(*, session: Session, team_id: str, account: str) -> bool:
         select(RitualRun)
         .where(
             RitualRun.team_id == team_id,
-            RitualRun.ritual == "tee_up",
+            RitualRun.ritual == Ritual.TEE_UP,
             func.lower(RitualRun.account) == account.strip().lower(),
         )
         .order_by(col(RitualRun.id).desc())
     ).all()
-    return any(bool((run.data or {}).get("agreed")) for run in runs[:1])
+    return any(bool(tee_up_data(run).agreed) for run in runs[:1])
 
 
 def schedule_deal_followups(
@@ -207,7 +215,7 @@ def schedule_deal_followups(
             session=session,
             team_id=deal.team_id,
             user_slack_id=deal.rep_slack_id,
-            kind="debrief_reminder",
+            kind=Kind.DEBRIEF_REMINDER,
             due_at=now + timedelta(days=reminder_days),
             idempotency_key=f"deal:{deal.id}:debrief-reminder{suffix}",
             payload={"deal_id": deal.id},
@@ -223,7 +231,7 @@ def schedule_deal_followups(
                 session=session,
                 team_id=deal.team_id,
                 user_slack_id=deal.rep_slack_id,
-                kind="loss_streak_offer",
+                kind=Kind.LOSS_STREAK_OFFER,
                 due_at=now,
                 idempotency_key=f"deal:{deal.id}:streak-offer{suffix}",
                 payload={"deal_id": deal.id, "count": count},
@@ -247,9 +255,9 @@ def nudges_for_deal(*, session: Session, deal_id: int) -> list[Nudge]:
 
 # --- what the debrief listeners read and write (each one unit of work: rt.tx) ----------
 
-OPEN = "open"
-DECLINED = "declined"
-MANAGER_CALL = "manager_call"
+OPEN = CallState.OPEN
+DECLINED = CallState.DECLINED
+MANAGER_CALL = Ritual.MANAGER_CALL
 ADMINS_NAMED = 3  # more mentions than this reads as a roll call, not a pointer
 
 Stale = Literal["stale"]
@@ -491,7 +499,7 @@ def open_call(
         session=session,
         team_id=team_id,
         user_slack_id=manager,
-        kind="manager_call_dm",
+        kind=Kind.MANAGER_CALL_DM,
         due_at=now,
         idempotency_key=f"deal:{deal_id}:manager-call:{run.id}",
         payload=payload,
@@ -502,7 +510,7 @@ def open_call(
         session=session,
         team_id=team_id,
         user_slack_id=manager,
-        kind="manager_call_reminder",
+        kind=Kind.MANAGER_CALL_REMINDER,
         due_at=now + timedelta(days=reminder_days),
         idempotency_key=f"deal:{deal_id}:manager-call-reminder:{run.id}",
         payload=payload,
@@ -555,7 +563,7 @@ def confirm_call(
         session=session,
         team_id=deal.team_id,
         user_slack_id=rep,
-        kind="manager_call_result",
+        kind=Kind.MANAGER_CALL_RESULT,
         due_at=now,
         idempotency_key=f"deal:{deal_id}:manager-result:{call.id}:{saves}",
         payload={"deal_id": deal_id, "call_id": call.id},
@@ -579,7 +587,7 @@ def decline_call(*, session: Session, deal_id: int, now: datetime) -> CallDone |
         session=session,
         team_id=deal.team_id,
         user_slack_id=rep,
-        kind="manager_call_declined",
+        kind=Kind.MANAGER_CALL_DECLINED,
         due_at=now,
         idempotency_key=f"deal:{deal_id}:manager-declined:{call.id}",
         payload={"deal_id": deal_id, "call_id": call.id},

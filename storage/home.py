@@ -11,9 +11,9 @@ from sqlmodel import Session, col, select
 from storage.concerns import open_loops
 from storage.deals import recent_deals
 from storage.debriefs import LOGGED
+from storage.kinds import DEBRIEF_RITUALS, DealStatus
 from storage.models import Deal, Person, RitualRun
 
-DEBRIEF_RITUALS = ("win_debrief", "loss_debrief")
 OUTCOMES = ("won", "lost", "no_decision")
 
 
@@ -60,7 +60,7 @@ def open_debriefs(*, session: Session, team_id: str, user_id: str) -> list[OpenD
             RitualRun.user_slack_id == user_id,
             col(RitualRun.ritual).in_(DEBRIEF_RITUALS),
             RitualRun.state != LOGGED,
-            Deal.status != "withdrawn",
+            Deal.status != DealStatus.WITHDRAWN,
         )
         .order_by(col(RitualRun.id).desc())
         .limit(10)

@@ -27,11 +27,22 @@ from storage.deals import (
     other_outcome_deal,
     same_deal,
 )
-from storage.debriefs import LOGGED, debrief_run, loss_streak, schedule_deal_followups
+from storage.debriefs import (
+    LOGGED,
+    debrief_run,
+    loss_streak,
+    schedule_deal_followups,
+    write_debrief,
+)
+from storage.kinds import DebriefState, Kind, Ritual
 from storage.models import Deal, Nudge, RitualRun
 
-RITUAL_FOR = {"won": "win_debrief", "lost": "loss_debrief", "no_decision": "loss_debrief"}
-DEAL_DM = "deal_dm"
+RITUAL_FOR = {
+    "won": Ritual.WIN_DEBRIEF,
+    "lost": Ritual.LOSS_DEBRIEF,
+    "no_decision": Ritual.LOSS_DEBRIEF,
+}
+DEAL_DM = Kind.DEAL_DM
 # The same deal announced again this soon (a CRM post, then the rep's own line; a line
 # posted twice) is one deal.
 REPEAT_WINDOW = timedelta(hours=24)
@@ -145,7 +156,7 @@ def _log_new(session: Session, new: NewDeal, now: datetime, follow_ups: FollowUp
         user_slack_id=new.rep_slack_id,
         deal_id=deal.id,
         account=new.account,
-        state="dm_pending",
+        state=DebriefState.DM_PENDING,
         created_at=now,
         updated_at=now,
     )
@@ -315,7 +326,7 @@ def _withdraw(fixing: _Fixing, why: str) -> Corrected:
     fixing.session.add(deal)
     nudges.cancel_pending(session=fixing.session, idempotency_key_prefix=fixing.prefix, now=now)
     if run is not None:
-        run.state = "withdrawn"
+        run.state = DebriefState.WITHDRAWN
         run.updated_at = now
         fixing.session.add(run)
     _recheck_streak_offers(
@@ -349,7 +360,8 @@ def _set_outcome(fixing: _Fixing, outcome: str) -> None:
     if fixing.run is not None:
         fixing.run.ritual = RITUAL_FOR[outcome]
         # The answers were to the other script; the DM starts over.
-        fixing.run.data = {k: v for k, v in fixing.run.data.items() if k in KEPT_IN_DATA}
+        dropped = tuple(k for k in fixing.run.data or {} if k not in KEPT_IN_DATA)
+        write_debrief(fixing.run, fixing.now, drop=dropped)
 
 
 def _hand_over(fixing: _Fixing, new_rep: str, result: Corrected) -> Corrected:
@@ -367,9 +379,8 @@ def _hand_over(fixing: _Fixing, new_rep: str, result: Corrected) -> Corrected:
         created_at=now,
     )
     run.user_slack_id = new_rep
-    run.state = "dm_pending"
-    run.data = {}
-    run.updated_at = now
+    # The old rep's answers are not the new rep's: the DM starts over with nothing.
+    write_debrief(run, now, state=DebriefState.DM_PENDING, drop=tuple(run.data or {}))
     session.add(run)
     session.flush()
     nudge_id = _schedule_dm(session, deal, run, f"{fixing.prefix}dm:r{deal.revision}", now)
@@ -400,7 +411,9 @@ def _untouched(deal: Deal, run: RitualRun | None, now: datetime) -> bool:
         return False
     if run is None:
         return True
-    return run.state in ("dm_pending", "dm_sent") and not (ACTED_KEYS & set(run.data))
+    return run.state in (DebriefState.DM_PENDING, DebriefState.DM_SENT) and not (
+        ACTED_KEYS & set(run.data)
+    )
 
 
 def _recheck_streak_offers(session: Session, deal: Deal, rep: str | None, at: int) -> None:

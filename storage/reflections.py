@@ -15,10 +15,11 @@ from sqlmodel import Session, col, select
 
 from storage import nudges
 from storage.access import REFLECTIONS, grant, rep_clause, revoke
+from storage.kinds import Kind
 from storage.models import Nudge, Person, Reflection, Workspace
 
-REFLECTION = "reflection"
-WEEKLY_DIGEST = "weekly_digest"
+REFLECTION = Kind.REFLECTION
+WEEKLY_DIGEST = Kind.WEEKLY_DIGEST
 
 
 @dataclass(frozen=True)

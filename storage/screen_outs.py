@@ -8,11 +8,13 @@ from datetime import date, datetime
 from sqlmodel import Session
 
 from storage import nudges
+from storage.kinds import Kind, Ritual, ScreenOutState
 from storage.models import RitualRun
+from storage.run_data import write_screen_out
 
-RITUAL = "screen_out"
-REVIEW_KIND = "screen_out_review"
-SAVED_KIND = "screen_out_saved"
+RITUAL = Ritual.SCREEN_OUT
+REVIEW_KIND = Kind.SCREEN_OUT_REVIEW
+SAVED_KIND = Kind.SCREEN_OUT_SAVED
 
 
 def save_screen_out(
@@ -37,16 +39,18 @@ def save_screen_out(
         ritual=RITUAL,
         user_slack_id=user_id,
         account=account,
-        state="scheduled",
-        data={
-            "potential": potential,
-            "review_date": review.isoformat(),
-            "notes": notes,
-            "previous_run": previous_run,
-        },
+        state=ScreenOutState.SCHEDULED,
         due_at=due,
         created_at=now,
         updated_at=now,
+    )
+    write_screen_out(
+        run,
+        now,
+        potential=potential,
+        review_date=review.isoformat(),
+        notes=notes,
+        previous_run=previous_run,
     )
     session.add(run)
     session.flush()
@@ -71,7 +75,7 @@ def _close_previous(session: Session, run_id: int, user_id: str, now: datetime) 
     old = session.get(RitualRun, run_id)
     if old is None or old.user_slack_id != user_id or old.ritual != RITUAL:
         return
-    old.state = "reviewed"
+    old.state = ScreenOutState.REVIEWED
     old.updated_at = now
     session.add(old)
     nudges.cancel_pending(session=session, idempotency_key_prefix=f"screen_out:{old.id}:", now=now)
@@ -87,8 +91,7 @@ def mark_review_sent(
 ) -> None:
     """Where the review DM went, so the run shows it was sent."""
     run = session.get(RitualRun, run_id)
-    if run is not None and run.state == "scheduled":
-        run.state = "review_sent"
-        run.data = {**run.data, "review_channel": channel, "review_ts": ts}
-        run.updated_at = now
+    if run is not None and run.state == ScreenOutState.SCHEDULED:
+        run.state = ScreenOutState.REVIEW_SENT
+        write_screen_out(run, now, review_channel=channel, review_ts=ts)
         session.add(run)

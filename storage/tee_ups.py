@@ -9,10 +9,12 @@ from sqlmodel import Session, col, select
 
 from storage import nudges
 from storage.accounts import same_account
+from storage.kinds import Kind, Ritual, TeeUpState
 from storage.models import Nudge, RitualRun
+from storage.run_data import write_tee_up
 
-KIND = "tee_up"
-RITUAL = "tee_up"
+KIND = Kind.TEE_UP
+RITUAL = Ritual.TEE_UP
 
 
 def schedule_tee_up(
@@ -49,7 +51,7 @@ def decided_since(*, session: Session, nudge: Nudge) -> bool:
             RitualRun.team_id == nudge.team_id,
             RitualRun.ritual == RITUAL,
             RitualRun.user_slack_id == nudge.user_slack_id,
-            col(RitualRun.state).in_(("agreed", "declined")),
+            col(RitualRun.state).in_((TeeUpState.AGREED, TeeUpState.DECLINED)),
             col(RitualRun.id) > after,
             same_account(RitualRun.account, str(nudge.payload.get("account") or "")),
         )
@@ -62,7 +64,7 @@ def record_answer(
     session: Session,
     nudge_id: int,
     user_id: str,
-    state: str,
+    state: TeeUpState,
     now: datetime,
     followup_after: timedelta,
 ) -> Nudge | None:
@@ -82,18 +84,18 @@ def record_answer(
             created_at=now,
         )
     run.state = state
-    run.data = {
-        **(run.data or {}),
-        "agreed": state == "agreed",
-        "nudge_id": nudge_id,
-        "source": nudge.payload.get("source"),
-    }
-    run.updated_at = now
+    write_tee_up(
+        run,
+        now,
+        agreed=state == TeeUpState.AGREED,
+        nudge_id=nudge_id,
+        source=nudge.payload.get("source"),
+    )
     session.add(run)
     session.flush()
     nudge.ritual_run_id = run.id
     session.add(nudge)
-    if state == "not_asked":
+    if state == TeeUpState.NOT_ASKED:
         nudges.schedule(
             session=session,
             team_id=nudge.team_id,

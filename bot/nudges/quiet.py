@@ -26,6 +26,7 @@ from bot.runtime import Runtime
 from bot.slack.errors import api_error
 from storage.db import unit_of_work
 from storage.deals import get_deal
+from storage.kinds import Kind
 from storage.models import Nudge, Person
 from storage.quiet import workspace_holidays
 
@@ -183,7 +184,7 @@ async def asked_for_just_now(rt: Runtime, nudge: Nudge) -> bool:
 
     Decided here rather than by a per-kind `respects_quiet=False`, because the same kind
     ("deal_dm") is both: it depends on who reported the deal."""
-    if nudge.kind != "deal_dm" or "deal_id" not in nudge.payload:
+    if nudge.kind != Kind.DEAL_DM or "deal_id" not in nudge.payload:
         return False
     deal_id = int(nudge.payload["deal_id"])
 
