@@ -187,7 +187,7 @@ def test_run_http_sends_a_held_deal_dm_when_due_and_sigterm_stops_everything(
 ) -> None:
     bot = start_bot(dispatcher)
     if dispatcher == "process":
-        wait_until(bot.dispatcher_pids, 10, "the dispatcher process to start")
+        wait_until(bot.dispatcher_pids, 30, "the dispatcher process to start")
         [child] = bot.dispatcher_pids()
         assert bot.children() == [child]
     else:
@@ -195,10 +195,10 @@ def test_run_http_sends_a_held_deal_dm_when_due_and_sigterm_stops_everything(
 
     bot.announce_deal("Globex")
     # The server asked whether the rep is quiet and held the DM until the snooze ends.
-    wait_until(lambda: deal_nudges(sqlite_url), 10, "the deal DM's nudge")
-    wait_until(lambda: slack.calls_to("dnd.info"), 10, "the quiet check")
+    wait_until(lambda: deal_nudges(sqlite_url), 30, "the deal DM's nudge")
+    wait_until(lambda: slack.calls_to("dnd.info"), 30, "the quiet check")
     assert not deal_dms(slack, "Globex")
-    wait_until(lambda: deal_dms(slack, "Globex"), 20, "the dispatcher to send the deal DM")
+    wait_until(lambda: deal_dms(slack, "Globex"), 60, "the dispatcher to send the deal DM")
 
     [nudge] = deal_nudges(sqlite_url)
     assert nudge.state == "sent" and nudge.sent_ts == deal_dms(slack, "Globex")[0]["ts"]
@@ -212,7 +212,7 @@ def test_run_http_sends_a_held_deal_dm_when_due_and_sigterm_stops_everything(
         assert f"dispatcher[{child}]" in log
         assert "dispatcher stopped after sending 1 nudge(s)" in log
         assert "dispatcher process exited" not in log  # stopped, not restarted
-        wait_until(lambda: gone(child), 10, "the dispatcher process to be gone")
+        wait_until(lambda: gone(child), 30, "the dispatcher process to be gone")
     assert len(deal_dms(slack, "Globex")) == 1
 
 
@@ -220,35 +220,35 @@ def test_a_killed_dispatcher_process_is_started_again_and_sends_later_nudges(
     start_bot: Callable[..., Bot], slack: SlackStandIn, sqlite_url: str
 ) -> None:
     bot = start_bot()
-    wait_until(bot.dispatcher_pids, 10, "the dispatcher process to start")
+    wait_until(bot.dispatcher_pids, 30, "the dispatcher process to start")
     [first] = bot.dispatcher_pids()
     os.kill(first, signal.SIGKILL)
-    wait_until(lambda: len(bot.dispatcher_pids()) == 2, 15, "a second dispatcher process")
+    wait_until(lambda: len(bot.dispatcher_pids()) == 2, 45, "a second dispatcher process")
     second = bot.dispatcher_pids()[1]
     assert second != first and gone(first)
     assert "dispatcher process exited (killed by SIGKILL); starting another in 1s" in bot.text()
     assert bot.children() == [second]
 
     bot.announce_deal("Initech")
-    wait_until(lambda: deal_dms(slack, "Initech"), 20, "the new dispatcher to send the DM")
+    wait_until(lambda: deal_dms(slack, "Initech"), 60, "the new dispatcher to send the DM")
     assert bot.stop() == 0, bot.text()
     assert f"dispatcher[{second}]" in bot.text()
     assert "dispatcher stopped after sending 1 nudge(s)" in bot.text()
     assert len(deal_dms(slack, "Initech")) == 1
-    wait_until(lambda: gone(second), 10, "the second dispatcher process to be gone")
+    wait_until(lambda: gone(second), 30, "the second dispatcher process to be gone")
 
 
 def test_the_dispatcher_process_stops_when_the_server_is_killed(
     start_bot: Callable[..., Bot],
 ) -> None:
     bot = start_bot()
-    wait_until(bot.dispatcher_pids, 10, "the dispatcher process to start")
+    wait_until(bot.dispatcher_pids, 30, "the dispatcher process to start")
     [child] = bot.dispatcher_pids()
-    wait_until(lambda: "dispatcher running" in bot.text(), 15, "the dispatcher to tick")
+    wait_until(lambda: "dispatcher running" in bot.text(), 45, "the dispatcher to tick")
     bot.proc.kill()
     bot.proc.wait(10)
     # Its pipe from the server closed: it stops as on SIGTERM, not orphaned for good.
-    wait_until(lambda: gone(child), 15, "the orphaned dispatcher process to stop")
+    wait_until(lambda: gone(child), 45, "the orphaned dispatcher process to stop")
     assert "the server that started this dispatcher is gone: stopping" in bot.text()
     assert "dispatcher stopped after sending 0 nudge(s)" in bot.text()
 
@@ -257,7 +257,7 @@ def test_ctrl_c_reaches_both_and_the_server_stops_its_dispatcher_in_order(
     start_bot: Callable[..., Bot],
 ) -> None:
     bot = start_bot(session=True)
-    wait_until(lambda: "dispatcher running" in bot.text(), 15, "the dispatcher to tick")
+    wait_until(lambda: "dispatcher running" in bot.text(), 45, "the dispatcher to tick")
     [child] = bot.dispatcher_pids()
     # What a terminal does on Ctrl-C: SIGINT to the whole foreground process group.
     os.killpg(bot.proc.pid, signal.SIGINT)
@@ -267,7 +267,7 @@ def test_ctrl_c_reaches_both_and_the_server_stops_its_dispatcher_in_order(
     assert "dispatcher process exited" not in log
     assert "dispatcher stopped after sending 0 nudge(s)" in log
     assert "KeyboardInterrupt" not in log and "Traceback" not in log
-    wait_until(lambda: gone(child), 10, "the dispatcher process to be gone")
+    wait_until(lambda: gone(child), 30, "the dispatcher process to be gone")
 
 
 def test_dispatcher_off_sends_nothing_and_a_dispatch_process_beside_it_does(
@@ -276,7 +276,7 @@ def test_dispatcher_off_sends_nothing_and_a_dispatch_process_beside_it_does(
     bot = start_bot("off")
     assert bot.children() == []
     bot.announce_deal("Globex")
-    wait_until(lambda: deal_nudges(sqlite_url), 10, "the deal DM's nudge")
+    wait_until(lambda: deal_nudges(sqlite_url), 30, "the deal DM's nudge")
     [nudge] = deal_nudges(sqlite_url)
     assert nudge.due_at is not None
     # Past its due time, several ticks' worth: nobody sends it.
@@ -298,7 +298,7 @@ def test_dispatcher_off_sends_nothing_and_a_dispatch_process_beside_it_does(
         stderr=dispatch_log.open("wb"),
     )
     try:
-        wait_until(lambda: deal_dms(slack, "Globex"), 20, "the dispatch process to send it")
+        wait_until(lambda: deal_dms(slack, "Globex"), 60, "the dispatch process to send it")
     finally:
         dispatch.send_signal(signal.SIGTERM)
         assert dispatch.wait(30) == 0, dispatch_log.read_text()
