@@ -559,18 +559,8 @@ def confirm_call(
         )
         session.add(run)
     rep = str(data.rep or deal.rep_slack_id or "")
-    nudge = nudges.schedule(
-        session=session,
-        team_id=deal.team_id,
-        user_slack_id=rep,
-        kind=Kind.MANAGER_CALL_RESULT,
-        due_at=now,
-        idempotency_key=f"deal:{deal_id}:manager-result:{call.id}:{saves}",
-        payload={"deal_id": deal_id, "call_id": call.id},
-        ritual_run_id=call.id,
-        now=now,
-    )
-    return CallDone(rep, nudge.id)
+    key = f"deal:{deal_id}:manager-result:{call.id}:{saves}"
+    return _tell_rep(session, deal, call, rep, Kind.MANAGER_CALL_RESULT, key, now)
 
 
 def decline_call(*, session: Session, deal_id: int, now: datetime) -> CallDone | None:
@@ -583,14 +573,22 @@ def decline_call(*, session: Session, deal_id: int, now: datetime) -> CallDone |
     call.updated_at = now
     session.add(call)
     rep = str(call_data(call).rep or deal.rep_slack_id or "")
+    key = f"deal:{deal_id}:manager-declined:{call.id}"
+    return _tell_rep(session, deal, call, rep, Kind.MANAGER_CALL_DECLINED, key, now)
+
+
+def _tell_rep(
+    session: Session, deal: Deal, call: RitualRun, rep: str, kind: Kind, key: str, now: datetime
+) -> CallDone:
+    """The DM that tells the rep what became of the call they handed to their manager."""
     nudge = nudges.schedule(
         session=session,
         team_id=deal.team_id,
         user_slack_id=rep,
-        kind=Kind.MANAGER_CALL_DECLINED,
+        kind=kind,
         due_at=now,
-        idempotency_key=f"deal:{deal_id}:manager-declined:{call.id}",
-        payload={"deal_id": deal_id, "call_id": call.id},
+        idempotency_key=key,
+        payload={"deal_id": deal.id, "call_id": call.id},
         ritual_run_id=call.id,
         now=now,
     )
