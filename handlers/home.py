@@ -10,11 +10,14 @@ from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 
 from bot import messages
+from bot.clock import zone_of
 from bot.messages import TeamMember, Texts
+from bot.messages import manager as call_msg
+from bot.messages.blocks import Block
 from bot.runtime import Runtime, rt_of
 from bot.slack.errors import api_error
 from bot.slack.people import load_person
-from storage.home import RepRecord, home_data
+from storage.home import CallToMake, RepRecord, home_data
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +29,16 @@ def team_member(record: RepRecord) -> TeamMember:
     return TeamMember(record.rep, last.account, last.outcome, last.created_at, **record.counts)
 
 
+def call_blocks(t: Texts, calls: list[CallToMake], tz: str | None) -> list[Block]:
+    blocks: list[Block] = []
+    for call in calls:
+        when = call.asked_at.astimezone(zone_of(tz)).strftime("%Y-%m-%d") if call.asked_at else ""
+        blocks += call_msg.home_call(
+            t, deal_id=call.deal_id, account=call.account, rep=call.rep, date=when
+        )
+    return blocks
+
+
 async def publish_home(rt: Runtime, team_id: str, user_id: str) -> None:
     try:
         person = await load_person(rt, team_id=team_id, user_id=user_id)
@@ -35,13 +48,15 @@ async def publish_home(rt: Runtime, team_id: str, user_id: str) -> None:
         log.warning("no App Home for %s: %s", user_id, api_error(e))
         return
     data = await rt.tx(home_data, write=False, team_id=team_id, user_id=user_id)
+    t = Texts(rt.catalog, person.locale)
     view = messages.home_view(
-        Texts(rt.catalog, person.locale),
+        t,
         data.deals,
         tz=person.tz,
         concerns=data.concerns,
         open_debriefs=data.open_debriefs,
         team=[team_member(r) for r in data.team],
+        calls=call_blocks(t, data.calls, person.tz),
     )
     await rt.client.views_publish(user_id=user_id, view=view)
 

@@ -117,6 +117,8 @@ def deal_dm(
         actions(
             ids.LOSS_MANAGER_BLOCK,
             button(t("loss.button_manager"), ids.MANAGER_CALL_REQUEST, value),
+            # Seed 001: the manager "or a trusted colleague" makes the call.
+            button(t("call.button_colleague"), ids.CALL_PICK_OPEN, value),
         ),
         *footer,
     ]
@@ -185,11 +187,14 @@ def home_view(
     concerns: Sequence[Any] = (),
     open_debriefs: Sequence[Any] = (),
     team: Sequence[TeamMember] = (),
+    calls: Sequence[Block] = (),
 ) -> dict[str, Any]:
-    """App Home: the rep's open loops first (what still needs them), then their recent
-    deals, then — for a manager — each rep's latest deal."""
+    """App Home: the calls someone was asked to make (with their buttons) and the rep's
+    open loops first (what still needs them), then their recent deals, then — for a
+    manager — each rep's latest deal."""
     blocks: list[Block] = [header(t("home.header")), section(t("home.intro")), divider()]
-    blocks.append(header(t("home.loops_header")))
+    if calls:
+        blocks += [header(t("call.home_header")), *calls]
     loops = [
         t(
             "home.concern_line",
@@ -199,10 +204,20 @@ def home_view(
         )
         for c in concerns
     ] + [
-        t("home.debrief_line", account=d.account or "", outcome=outcome_word(t, d.outcome))
+        t(
+            "call.home_with_caller",
+            account=d.account or "",
+            outcome=outcome_word(t, d.outcome),
+            caller=f"<@{d.caller}>",
+        )
+        if getattr(d, "caller", None)
+        else t("home.debrief_line", account=d.account or "", outcome=outcome_word(t, d.outcome))
         for d in open_debriefs
     ]
-    blocks.append(section("\n".join(loops[:40]) if loops else t("home.loops_empty")))
+    if loops or not calls:
+        # "Nothing open" only when nothing is: a call to make is open too.
+        blocks.append(header(t("home.loops_header")))
+        blocks.append(section("\n".join(loops[:40]) if loops else t("home.loops_empty")))
     blocks.append(header(t("home.recent_header")))
     if not deals:
         blocks.append(section(t("home.empty")))
