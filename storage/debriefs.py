@@ -502,8 +502,10 @@ def open_call(
     """The manager_call run, the caller's DM and its one reminder, in one transaction;
     the rep's own debrief reminders (and the note their manager would get about an open
     debrief) are cancelled here: from now on the caller owns the call. Asking again while
-    a call is open or made is a no-op that names who has it."""
-    deal = session.get(Deal, deal_id)
+    a call is open or made is a no-op that names who has it. The deal row is locked for
+    the check, so a double click (or the manager and colleague buttons together) cannot
+    open two calls."""
+    deal = session.get(Deal, deal_id, with_for_update=True)
     if deal is None:
         return None
     existing = manager_call_run(session=session, deal_id=deal_id)

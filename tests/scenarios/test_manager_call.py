@@ -199,6 +199,8 @@ def test_manager_edit_reaches_the_reps_debrief_and_prep(bot: RunningBot) -> None
     sheet = json.dumps(bot.send(bot.slack.slash_command("prep Globex", user=REP)).json())
     assert "We pitched features to a buyer who wanted a phased plan" in sheet
     assert CALL_ANSWERS["missed"] not in sheet
+    # Whoever preps the account next sees that the door is open, and the next step.
+    assert cat(bot, "manager.option_door_open") in sheet and CALL_ANSWERS["next"] in sheet
     # Each confirmed save tells the rep: the first and the edit.
     assert len(nudges_of(bot, "manager_call_result")) == 2
 
