@@ -10,6 +10,7 @@ the rep's own guess in one DM."""
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -227,6 +228,38 @@ def test_a_second_ask_says_who_has_the_call_and_asks_nobody_twice(bot: RunningBo
     )
     assert len(runs(bot, "manager_call")) == 1
     assert len(nudges_of(bot, "manager_call_dm")) == 1
+
+
+def test_the_manager_and_colleague_buttons_clicked_together_open_one_call(
+    bot: RunningBot, standin: SlackStandIn
+) -> None:
+    add_colleague(standin)
+    set_manager(bot, REP, MANAGER)
+    close_deal(bot, "lost", "Globex", REP)
+    click(bot, REP, "call_pick_open")
+    view = last_modal(bot)
+    ask = bot.slack.block_action(
+        "manager_call_request",
+        user=REP,
+        channel=standin.dm_channel(REP),
+        message=dm_messages(bot, REP)[0],
+    )
+    pick = bot.slack.view_submission(
+        "call_pick",
+        {"caller": {"v": {"type": "users_select", "selected_user": COLLEAGUE}}},
+        user=REP,
+        private_metadata=view["private_metadata"],
+    )
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        statuses = list(pool.map(lambda r: bot.post(r).status, [ask, pick, ask, pick]))
+    bot.idle()
+    assert statuses == [200] * 4
+    [call] = runs(bot, "manager_call")
+    assert len(nudges_of(bot, "manager_call_dm")) == 1
+    asked = dm_messages(bot, call.user_slack_id)
+    assert len(asked) == 1
+    other = COLLEAGUE if call.user_slack_id == MANAGER else MANAGER
+    assert dm_messages(bot, other) == []
 
 
 # --- a trusted colleague instead ---------------------------------------------------------
