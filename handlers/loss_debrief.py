@@ -2,9 +2,10 @@
 the rep's own guess first, and the client's answer logged with a loop-back
 ("Did I get that right?") before it is saved. Also the debrief reminders.
 
-The log modal is shared with the manager who makes the call (`as: manager` in its
-private_metadata); Confirm on the manager's loop-back is handled by
-handlers/debrief_replies.py, which both debriefs share."""
+The person asked to make the call has a form of their own (handlers/manager_call.py);
+Edit on their loop-back opens it from here (`<deal>:manager:<rev>`), and Confirm on it
+is handled by handlers/debrief_replies.py, which both debriefs share. Once a call is
+handed over, the rep's reminders about this debrief are no longer sent."""
 
 from __future__ import annotations
 
