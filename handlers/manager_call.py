@@ -95,7 +95,9 @@ async def request_call(c: DealClick, *, in_place: bool) -> None:
     if ask is None:
         manager = await manager_for(rt, c.click.team_id, rep)
         if not manager:
-            await tell(c.respond, await no_manager_text(rt, t, c.click.team_id))
+            # No manager to ask, but the call can still be someone else's: say so.
+            none = await no_manager_text(rt, t, c.click.team_id)
+            await tell(c.respond, f"{none} {t('call.or_colleague')}")
             return
         ask = await ask_caller(
             rt, team_id=c.click.team_id, deal=deal, rep=rep, caller=manager, colleague=False

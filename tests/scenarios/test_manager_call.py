@@ -39,7 +39,8 @@ def test_without_a_manager_the_button_says_who_to_ask(bot: RunningBot) -> None:
     close_deal(bot, "lost", "Globex", REP)
     click(bot, REP, "manager_call_request")
     [reply] = ephemeral_replies(bot)
-    assert reply == cat(bot, "manager.none_set")
+    # Nobody to ask as a manager — but a colleague may still make the call.
+    assert reply == f"{cat(bot, 'manager.none_set')} {cat(bot, 'call.or_colleague')}"
     assert "/loop team @rep manager @manager" in reply
     assert runs(bot, "manager_call") == []
 
@@ -257,7 +258,8 @@ def test_without_a_manager_the_button_names_the_admins_it_knows(bot: RunningBot)
     click(bot, REP, "manager_call_request")
     [reply] = ephemeral_replies(bot)
     # At most three, as mentions Slack renders as names.
-    assert reply == cat(bot, "manager.none_set_admins", admins="<@U0ADMIN>, <@U0ADM2>, <@U0ADM3>")
+    admins = cat(bot, "manager.none_set_admins", admins="<@U0ADMIN>, <@U0ADM2>, <@U0ADM3>")
+    assert reply == f"{admins} {cat(bot, 'call.or_colleague')}"
     assert "U0ADM4" not in reply and "/loop team @rep manager @manager" in reply
     assert runs(bot, "manager_call") == []
 
@@ -308,5 +310,6 @@ def test_yes_on_a_streak_offer_sent_before_the_manager_was_removed_names_the_adm
     bot.tick()
     set_manager(bot, REP, None)
     click(bot, REP, "streak_yes")
-    assert ephemeral_replies(bot) == [cat(bot, "manager.none_set_admins", admins="<@U0ADMIN>")]
+    admins = cat(bot, "manager.none_set_admins", admins="<@U0ADMIN>")
+    assert ephemeral_replies(bot) == [f"{admins} {cat(bot, 'call.or_colleague')}"]
     assert runs(bot, "manager_call") == []
