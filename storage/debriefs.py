@@ -525,11 +525,12 @@ def open_call(
     )
     session.add(run)
     session.flush()
-    # Keys "deal:<id>:debrief-reminder…" and "deal:<id>:debrief-manager": both nag about
-    # a debrief that is no longer the rep's to run.
-    nudges.cancel_pending(
-        session=session, idempotency_key_prefix=f"deal:{deal_id}:debrief-", now=now
-    )
+    # The rep's "isn't logged yet" and their manager's heads-up about an open debrief: both
+    # nag about a debrief that is no longer the rep's to run. Named exactly, so other
+    # follow-ups keyed under the deal are left alone.
+    for nag in ("debrief-reminder", "debrief-manager"):
+        prefix = f"deal:{deal_id}:{nag}"
+        nudges.cancel_pending(session=session, idempotency_key_prefix=prefix, now=now)
     payload = {"deal_id": deal_id, "call_id": run.id}
     dm = nudges.schedule(
         session=session,

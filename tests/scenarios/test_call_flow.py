@@ -327,6 +327,19 @@ def test_a_rep_without_a_manager_can_still_pick_a_colleague(
     assert call.user_slack_id == COLLEAGUE and call.data["colleague"] is True
 
 
+def test_picking_the_manager_in_the_colleague_form_asks_him_as_the_manager(
+    bot: RunningBot,
+) -> None:
+    set_manager(bot, REP, MANAGER)
+    close_deal(bot, "lost", "Globex", REP)
+    pick_caller(bot, REP, MANAGER)
+    [call] = runs(bot, "manager_call")
+    assert "colleague" not in call.data
+    [dm] = dm_messages(bot, MANAGER)
+    intro = cat(bot, "manager.dm_intro", account="Globex", rep=f"<@{REP}>")
+    assert json.dumps(intro, ensure_ascii=False)[1:-1] in texts(dm)
+
+
 @pytest.mark.parametrize(
     ("picked", "key"),
     [
