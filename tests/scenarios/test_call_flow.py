@@ -163,6 +163,25 @@ def test_a_call_handed_back_makes_the_debrief_the_reps_again(
     assert len(nudges_of(bot, "manager_call_dm")) == 2
 
 
+def test_a_known_amount_is_in_the_managers_dm(bot: RunningBot) -> None:
+    from decimal import Decimal
+
+    from sqlmodel import Session, select
+
+    from storage.models import Deal
+
+    set_manager(bot, REP, MANAGER)
+    close_deal(bot, "lost", "Initech", REP)
+    with Session(bot.rt.engine) as s:  # as a CRM post would have given it
+        deal = s.exec(select(Deal)).one()
+        deal.amount, deal.currency = Decimal("48000"), "USD"
+        s.add(deal)
+        s.commit()
+    click(bot, REP, "manager_call_request")
+    [dm] = dm_messages(bot, MANAGER)
+    assert "*Deal:* Initech · $48,000 · closed 2026-11-23" in texts(dm)
+
+
 # --- App Home ------------------------------------------------------------------------------
 
 
