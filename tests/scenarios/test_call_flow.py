@@ -323,10 +323,13 @@ def test_a_trusted_colleague_makes_the_call_and_only_they_may_log_it(
 
     # The colleague's home lists it, one reminder comes, then they log it.
     assert "Globex" in texts(open_home(bot, COLLEAGUE))
-    day_by_day(bot, clock, 4)
+    day_by_day(bot, clock, 7)
     assert texts_of(bot, COLLEAGUE)[-1] == cat(
         bot, "reminder.manager_call_fallback", account="Globex"
     )
+    # The rep's manager was not asked, so no heads-up about an open debrief either.
+    assert dm_messages(bot, MANAGER) == []
+    assert cat(bot, "reminder.debrief_fallback", account="Globex") not in texts_of(bot, REP)
     log_the_call(bot, COLLEAGUE)
     told = dm_messages(bot, REP)[-1]
     assert told["text"] == cat(
