@@ -26,6 +26,7 @@ from handlers import (
     privacy,
     quiet,
     reflection,
+    report,
     screen_out,
     team,
     tee_up,
@@ -103,6 +104,7 @@ def register_listeners(app: AsyncApp, rt: Runtime) -> loop_command.LoopCommand:
     concern.register(app, rt, commands)
     privacy.register(app, rt, commands)
     export.register(app, rt, commands)
+    report.register(app, rt, commands)
     quiet.register(app, rt, commands)
     home.register(app, rt)
     errors.register(app, rt)
