@@ -26,6 +26,7 @@ from bot.deals.parser import use_deal_words
 from bot.messages.catalog import ScriptCatalog
 from bot.nudges.registry import Registry
 from bot.settings import Settings
+from bot.slack.bundles import SectionAwareClient
 from storage.db import create_db_and_tables, make_engine, unit_of_work
 
 log = logging.getLogger(__name__)
@@ -123,7 +124,8 @@ def make_client(settings: Settings) -> AsyncWebClient:
     back until Retry-After instead of holding a claimed row while it waits.
     Connection errors are not retried: a lost response to chat.postMessage may still
     have posted, and the delivery code decides what that means."""
-    client = AsyncWebClient(
+    # Section-aware: an answer to a click on a bundled DM replaces that section only.
+    client = SectionAwareClient(
         token=settings.slack_bot_token,
         base_url=settings.slack_api_url,
         timeout=15,

@@ -173,7 +173,11 @@ class Nudge(SQLModel, table=True):
     is reconciled against the DM's history (bot.nudges.delivery.reconcile_due): sent if the
     message is there, pending again if not."""
 
-    __table_args__ = (Index("ix_nudge_state_due", "state", "due_at"),)
+    __table_args__ = (
+        Index("ix_nudge_state_due", "state", "due_at"),
+        # The noise budget reads one person's sent and pending rows on every send.
+        Index("ix_nudge_person_state", "team_id", "user_slack_id", "state"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     team_id: str = Field(max_length=32)
