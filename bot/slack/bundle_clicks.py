@@ -6,22 +6,28 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from slack_bolt.async_app import AsyncApp
-from slack_sdk.web.async_client import AsyncWebClient
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 
+from bot.runtime import rt_of
 from bot.slack.bundles import SectionAwareClient, bundle_click, note_click
 
 
 def register(app: AsyncApp) -> None:
     @app.middleware
     async def note_bundle_section(
-        body: dict[str, Any], client: AsyncWebClient, next: Callable[[], Awaitable[None]]
+        body: dict[str, Any],
+        context: AsyncBoltContext,
+        next: Callable[[], Awaitable[None]],
     ) -> None:
+        shared = rt_of(context).client
         click = bundle_click(body)
-        if click is not None:
-            note_click(click)
-            if isinstance(client, SectionAwareClient):
-                known = client.bundles.get((click.channel, click.ts))
-                # The payload's blocks are Slack's current message: the freshest copy.
-                client.remember(click if known is None or click.blocks else known)
+        if isinstance(shared, SectionAwareClient) and (
+            click is not None or body.get("type") == "view_submission"
+        ):
+            if click is not None:
+                note_click(click)
+                shared.remember(click)
+            # Bolt hands each listener a client it made for this request: one that
+            # answers a bundle's section instead, sharing what the app's client knows.
+            context["client"] = shared.like(context.client)
         await next()

@@ -74,9 +74,28 @@ def bundle_click(body: dict[str, Any]) -> BundleClick | None:
 class SectionAwareClient(AsyncWebClient):
     """The app's Web API client: chat.update of a bundle answers one section."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        bundles: OrderedDict[tuple[str, str], BundleClick] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
-        self.bundles: OrderedDict[tuple[str, str], BundleClick] = OrderedDict()
+        self.bundles: OrderedDict[tuple[str, str], BundleClick] = (
+            OrderedDict() if bundles is None else bundles
+        )
+
+    def like(self, other: AsyncWebClient) -> SectionAwareClient:
+        """`other` (Bolt's client for one request, which Bolt makes afresh from the app's
+        for every request) with this client's memory of bundles."""
+        return SectionAwareClient(
+            token=other.token,
+            base_url=other.base_url,
+            timeout=other.timeout,
+            headers=dict(other.headers),
+            retry_handlers=list(other.retry_handlers),
+            bundles=self.bundles,
+        )
 
     def remember(self, click: BundleClick) -> None:
         key = (click.channel, click.ts)

@@ -16,6 +16,7 @@ from bot.devkit.requests import plain_text_value
 from handlers.concern import parse_concern
 from storage.models import Deal, Nudge, RitualRun
 from tests.conftest import REP, REP2, RunningBot
+from tests.support.bundles import click_section, sections
 
 DELAY = timedelta(hours=48)
 
@@ -174,9 +175,11 @@ def test_concern_list_shows_exactly_the_open_ones(bot: RunningBot, clock: FakeCl
     concern(bot, "Hooli — their own loop", user=REP2)
     clock.advance(DELAY)
     bot.tick()
-    acme, globex = checkins(bot)[:2]
-    click(bot, "concern_satisfied", acme)
-    click(bot, "concern_drop", globex)
+    # Due together: one DM, a section per concern (the noise budget).
+    [bundle] = checkins(bot)
+    acme, globex, _initech = sections(bundle)
+    click_section(bot, REP, bundle, acme, "concern_satisfied")
+    click_section(bot, REP, checkins(bot)[0], globex, "concern_drop")
 
     body = concern(bot, "list")
     assert body["response_type"] == "ephemeral"
