@@ -202,6 +202,10 @@ class Nudge(SQLModel, table=True):
     reconcile_attempts: int = 0
     sent_channel: str | None = None
     sent_ts: str | None = None
+    # Sent by the dispatcher under the noise budget (bot/nudges/budget.py): such DMs count
+    # towards the person's hourly slot and daily cap. A DM sent at once because someone
+    # just acted (a deal they logged, a command, a click) never does.
+    budgeted: bool = False
     ritual_run_id: int | None = Field(default=None, foreign_key="ritualrun.id")
     created_at: datetime | None = utc_column()
     updated_at: datetime | None = utc_column()

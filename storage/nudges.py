@@ -222,6 +222,7 @@ def mark_sent(
     channel: str,
     ts: str,
     claim_token: str | None = None,
+    budgeted: bool = False,
 ) -> bool:
     # From `uncertain` too: if a slow post outlived its lease and was marked uncertain,
     # Slack's ok settles the doubt.
@@ -236,6 +237,7 @@ def mark_sent(
         sent_ts=ts,
         lease_until=None,
         last_error=None,
+        budgeted=budgeted,
     )
 
 
@@ -557,24 +559,18 @@ def claim_companions(
 
 
 def dms_sent_since(
-    *,
-    session: Session,
-    team_id: str,
-    user_slack_id: str,
-    since: datetime,
-    exclude_kinds: Collection[str],
+    *, session: Session, team_id: str, user_slack_id: str, since: datetime
 ) -> dict[str, datetime]:
-    """The DMs (by ts: a bundle is one) this person got from the budgeted kinds since
-    `since`, each with when it was sent. A sent row is final, so its `updated_at` is
-    when Slack said ok (or when reconciling found it)."""
+    """The DMs (by ts: a bundle is one) the noise budget sent this person since `since`,
+    each with when it was sent. A sent row is final, so its `updated_at` is when Slack
+    said ok (or when reconciling found it)."""
     query = select(Nudge.sent_ts, Nudge.updated_at).where(
         col(Nudge.team_id) == team_id,
         col(Nudge.user_slack_id) == user_slack_id,
         col(Nudge.state) == SENT,
+        col(Nudge.budgeted).is_(True),
         col(Nudge.updated_at) >= since,
     )
-    if exclude_kinds:
-        query = query.where(col(Nudge.kind).not_in(list(exclude_kinds)))
     out: dict[str, datetime] = {}
     for ts, at in session.exec(query).all():
         if ts is None or at is None:

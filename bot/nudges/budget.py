@@ -65,7 +65,6 @@ def _hold(rt: Runtime, person: Person, now: datetime) -> tuple[datetime, str] | 
             team_id=person.team_id,
             user_slack_id=person.slack_id,
             since=min(midnight, now - SLOT),
-            exclude_kinds=exempt_kinds(rt),
         )
         today = [at for at in sent.values() if at >= midnight]
         if len(today) >= rt.settings.daily_nudge_cap:

@@ -332,8 +332,16 @@ async def _uncertain(rt: Runtime, nudge: Nudge, error: str) -> None:
     log.warning("nudge %s (%s) uncertain: %s; will check the DM", nudge.id, nudge.kind, error)
 
 
-async def _sent(rt: Runtime, nudge: Nudge, entry: NudgeKind | None, channel: str, ts: str) -> str:
-    if not await _settle(rt, nudges.mark_sent, nudge, channel=channel, ts=ts):
+async def _sent(
+    rt: Runtime,
+    nudge: Nudge,
+    entry: NudgeKind | None,
+    channel: str,
+    ts: str,
+    *,
+    budgeted: bool = False,
+) -> str:
+    if not await _settle(rt, nudges.mark_sent, nudge, channel=channel, ts=ts, budgeted=budgeted):
         return LOST_CLAIM
     if entry is not None and entry.after_sent is not None:
         try:
@@ -413,7 +421,9 @@ async def reconcile_claimed(rt: Runtime, nudge: Nudge, *, client: AsyncWebClient
 
     if ts is not None:
         log.info("nudge %s (%s): found in the DM after an uncertain post", nudge.id, nudge.kind)
-        return await _sent(rt, nudge, rt.registry.kinds.get(nudge.kind), channel, ts)
+        # Sent by a dispatcher (an uncertain post is one of its): it counts in the budget.
+        entry = rt.registry.kinds.get(nudge.kind)
+        return await _sent(rt, nudge, entry, channel, ts, budgeted=budget.applies(rt, nudge))
     # Not in the history: nothing reached the rep, so sending again cannot double it,
     # unless its kind says it is too late by now (reads failed for hours, say).
     max_late = policy_for(rt, nudge.kind).max_late
@@ -734,4 +744,7 @@ async def _post_group(
         return nudges.UNCERTAIN
     ts = str(resp.get("ts"))
     channel = str(resp.get("channel") or channel)
-    return await _each(rows, lambda n, _: _sent(rt, n, rt.registry.kinds.get(n.kind), channel, ts))
+    kinds = rt.registry.kinds
+    return await _each(
+        rows, lambda n, _: _sent(rt, n, kinds.get(n.kind), channel, ts, budgeted=True)
+    )
