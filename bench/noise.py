@@ -39,6 +39,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlmodel import Session, select
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -56,6 +58,7 @@ from bot.nudges.dispatcher import drain  # noqa: E402
 from bot.runtime import build_runtime  # noqa: E402
 from bot.server import SlackASGI, bind_socket, make_server  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
+from storage.models import Nudge  # noqa: E402
 
 DEALS = "C0DEALS"
 CRM = "U0CRMBOT"
@@ -288,19 +291,54 @@ def run(budget: bool, reps_n: int, seed: int) -> dict[str, Any]:
                 if clock.now().minute == 0:
                     for rep in reps:
                         sim.answer_checkins(rep, seen, rng)
-            return count(slack, reps)
+            with Session(sim.rt.engine) as session:
+                rows = session.exec(select(Nudge.sent_ts, Nudge.kind).where(Nudge.state == "sent"))
+                kinds: dict[str, set[str]] = {}
+                for ts, kind in rows.all():
+                    kinds.setdefault(str(ts), set()).add(kind)
+            return count(slack, reps, kinds)
         finally:
             sim.stop()
 
 
-def count(slack: SlackStandIn, reps: list[str]) -> dict[str, Any]:
+# What the bot starts on its own: reminders, check-ins, reviews, the evening DMs. Deal DMs
+# and answers to what a rep just did (a command, a click) are counted in "all DMs" only.
+NUDGE_KINDS = {
+    "debrief_reminder",
+    "debrief_manager_note",
+    "concern_checkin",
+    "screen_out_review",
+    "reflection",
+    "weekly_digest",
+    "manager_call_reminder",
+    "loss_streak_offer",
+}
+
+
+def _stats(per_day: Counter[tuple[str, str]], working: list[tuple[str, str]]) -> dict[str, Any]:
+    counts = sorted(per_day.get(key, 0) for key in working)
+    return {
+        "median": statistics.median(counts),
+        "mean": statistics.mean(counts),
+        "p90": counts[int(0.9 * (len(counts) - 1))],
+        "max": max(counts) if counts else 0,
+        "over3": sum(1 for c in counts if c > 3),
+        "rep_days": len(counts),
+        "total": sum(per_day.values()),
+    }
+
+
+def count(slack: SlackStandIn, reps: list[str], kinds: dict[str, set[str]]) -> dict[str, Any]:
     per_day: Counter[tuple[str, str]] = Counter()
+    nudges: Counter[tuple[str, str]] = Counter()
     bundles = 0
     for i, rep in enumerate(reps):
         zone = ZoneInfo(ZONES[i % len(ZONES)][0])
         for message in slack.messages(slack.dm_channel(rep)):
             day = datetime.fromtimestamp(float(message["ts"]), UTC).astimezone(zone).date()
             per_day[(rep, day.isoformat())] += 1
+            if kinds.get(str(message["ts"]), set()) & NUDGE_KINDS:
+                nudges[(rep, day.isoformat())] += 1
             if (
                 len(
                     {section_of(b.get("block_id")) for b in message.get("blocks") or []} - {None, 0}
@@ -314,18 +352,7 @@ def count(slack: SlackStandIn, reps: list[str]) -> dict[str, Any]:
         for d in range(DAYS)
         if (START + timedelta(days=d)).weekday() < 5
     ]
-    counts = sorted(per_day.get(key, 0) for key in working)
-    every = sorted(per_day.values())
-    return {
-        "median": statistics.median(counts),
-        "mean": statistics.mean(counts),
-        "p90": counts[int(0.9 * (len(counts) - 1))],
-        "max": max(counts) if counts else 0,
-        "over3": sum(1 for c in counts if c > 3),
-        "rep_days": len(counts),
-        "total": sum(every),
-        "bundles": bundles,
-    }
+    return {"all": _stats(per_day, working), "nudges": _stats(nudges, working), "bundles": bundles}
 
 
 def main() -> int:
@@ -339,14 +366,22 @@ def main() -> int:
         label = "after (budget on, cap 3)" if budget else "before (NOISE_BUDGET=off)"
         print(f"running {label} …", flush=True)
         rows.append((label, run(budget, args.reps, args.seed)))
-    print(f"\n{args.reps} reps, {DAYS} days, seed {args.seed}: DMs per rep per working day")
-    print("| run | median | mean | p90 | max | rep-days > 3 | DMs in all | bundled DMs |")
-    print("|---|---|---|---|---|---|---|---|")
-    for label, r in rows:
+    for what, title in (("nudges", "DMs the bot started on its own"), ("all", "all DMs")):
         print(
-            f"| {label} | {r['median']:g} | {r['mean']:.2f} | {r['p90']} | {r['max']} | "
-            f"{r['over3']} of {r['rep_days']} | {r['total']} | {r['bundles']} |"
+            f"\n{args.reps} reps, {DAYS} days, seed {args.seed}: {title}, per rep per working day"
         )
+        print("| run | median | mean | p90 | max | rep-days > 3 | in all |")
+        print("|---|---|---|---|---|---|---|")
+        for label, r in rows:
+            x = r[what]
+            print(
+                f"| {label} | {x['median']:g} | {x['mean']:.2f} | {x['p90']} | {x['max']} | "
+                f"{x['over3']} of {x['rep_days']} | {x['total']} |"
+            )
+    print(
+        "\nDMs holding more than one nudge: "
+        + ", ".join(f"{lbl}: {r['bundles']}" for lbl, r in rows)
+    )
     return 0
 
 

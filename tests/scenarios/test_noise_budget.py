@@ -225,6 +225,7 @@ def test_friday_half_past_five_pile_up_is_one_message(bot: RunningBot, clock: Fa
     assert mentions(pile, "Globex"), "the debrief reminder"
     assert mentions(pile, "End of the day"), "the reflection"
     assert len(sections(pile)) == 3
+    reflect_in_the_bundle(bot, pile)
 
     # The weekly digest reports tonight's reflection, so it keeps its own slot, an hour on.
     at_ny(clock, 27, 18, 30)
@@ -234,6 +235,38 @@ def test_friday_half_past_five_pile_up_is_one_message(bot: RunningBot, clock: Fa
     [*_, digest] = dms(bot)
     assert digest is not pile and float(digest["ts"]) > float(pile["ts"])
     assert_all_block_kit_valid(bot)
+
+
+def reflect_in_the_bundle(bot: RunningBot, pile: dict[str, Any]) -> None:
+    """Reflect now, from its section, then the form: the answer replaces that section
+    only, though the form's submission is no click on the message."""
+    [mine] = [s for s in sections(pile) if "reflect_open" in section_action_ids(pile, s)]
+    others = [s for s in sections(pile) if s != mine]
+    before = len(bot.standin.calls_to("views.open"))
+    click_section(bot, REP, pile, mine, "reflect_open")
+    [*_, opened] = bot.standin.calls_to("views.open")
+    assert len(bot.standin.calls_to("views.open")) == before + 1
+    view = opened.body["view"]
+    view = json.loads(view) if isinstance(view, str) else view
+    fields = [b for b in view["blocks"] if b["type"] == "input"]
+    values = {
+        b["block_id"]: {
+            b["element"]["action_id"]: plain_text_value("Asked what I could do better.")
+        }
+        for b in fields
+    }
+    request = bot.slack.view_submission(
+        view["callback_id"],
+        values,
+        user=REP,
+        private_metadata=view["private_metadata"],
+        blocks=view["blocks"],
+    )
+    assert bot.send(request).status == 200
+    [now] = [m for m in dms(bot) if m["ts"] == pile["ts"]]
+    assert "reflect_open" not in section_action_ids(now, mine)
+    for other in others:
+        assert section_action_ids(now, other) == section_action_ids(pile, other)
 
 
 # --- the daily cap -----------------------------------------------------------------------
