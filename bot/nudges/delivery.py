@@ -580,9 +580,12 @@ async def _quiet_until(rt: Runtime, nudge: Nudge, person: Person) -> datetime | 
 
 async def _wait_all(rt: Runtime, rows: list[Nudge], until: datetime, why: str) -> None:
     """Hold these nudges back until `until`, or skip those whose kind is skipped rather
-    than kept when the person cannot be nudged now (an evening reflection)."""
+    than kept when the person cannot be nudged now (an evening reflection). Waiting for
+    the hour's slot to end is never a reason to skip: it is minutes, and the weekly
+    digest falls due exactly an hour after the reflection's DM."""
+    may_skip = why != budget.SLOTTED
     for nudge in rows:
-        if policy_for(rt, nudge.kind).when_quiet == "skip":
+        if may_skip and policy_for(rt, nudge.kind).when_quiet == "skip":
             await _settle(rt, nudges.mark_skipped, nudge, reason=why)
         else:
             # Refunded: waiting is not a failed attempt.

@@ -269,6 +269,32 @@ def reflect_in_the_bundle(bot: RunningBot, pile: dict[str, Any]) -> None:
         assert section_action_ids(now, other) == section_action_ids(pile, other)
 
 
+def test_the_digest_due_just_inside_the_hour_waits_minutes_and_is_not_skipped(
+    bot: RunningBot, clock: FakeClock
+) -> None:
+    close_deal(bot, "won", "Acme", REP)  # a rep: the evening DMs come to them
+    at_ny(clock, 27, 12)
+    bot.tick()
+    base = len(dms(bot))
+    at_ny(clock, 27, 17, 33)  # the reflection goes out three minutes late
+    bot.tick()
+    assert len(dms(bot)) == base + 1
+    at_ny(clock, 27, 18, 30)  # the digest falls due 57 minutes after it
+    bot.tick()
+    assert len(dms(bot)) == base + 1
+    [digest] = [n for n in all_rows(bot) if n.kind == "weekly_digest"]
+    assert digest.state == "pending"
+    at_ny(clock, 27, 18, 34)
+    bot.tick()
+    assert len(dms(bot)) == base + 2
+    assert mentions(dms(bot)[-1], "Your week")
+
+
+def all_rows(bot: RunningBot) -> list[Nudge]:
+    with Session(bot.rt.engine) as s:
+        return list(s.exec(select(Nudge).order_by(col(Nudge.id))).all())
+
+
 # --- the daily cap -----------------------------------------------------------------------
 
 
