@@ -12,8 +12,8 @@ about 1 win, 1.5 losses and 0.5 no-decisions posted in #deals by a CRM-like line
 2 concerns tracked (`/loop concern`), 1 tee-up (`/loop tee-up`) and a screen-out every
 other week (`/loop screen-out`, reviewed a few days later); end-of-day reflections and
 the Friday digest come from the bot's own planner. Reps answer about half of their
-concern check-ins within the hour and log about half of their loss debriefs never;
-the rest of the bot's reminders run their course.
+concern check-ins within the hour and never log a debrief, so the bot's reminders (and
+the managers' notes) run their course.
 
     .venv/bin/python bench/noise.py              # both runs
     .venv/bin/python bench/noise.py --seed 7 --reps 20
