@@ -721,14 +721,22 @@ async def _post_group(
     lease: timedelta,
     on_rate_limited: RateLimited | None,
 ) -> str:
-    marked: list[Nudge] = []
     for nudge in rows:
         if not await _settle(rt, nudges.mark_posting, nudge, lease=lease):
             # One row's claim was taken over: post nothing, hand back the others.
             log.warning("nudge %s: claim lost before posting; the DM waits", nudge.id)
-            await release_unsent(rt, marked, "a nudge of this DM changed hands")
+            for other in rows:
+                # Only rows still ours (the claim token): a lease that ran out for one
+                # may have run out for all.
+                await _settle(
+                    rt,
+                    nudges.release,
+                    other,
+                    due_at=other.due_at or rt.clock.now(),
+                    error="a nudge of this DM changed hands",
+                    refund_attempt=True,
+                )
             return LOST_CLAIM
-        marked.append(nudge)
     metadata = nudge_metadata(rows[0]) if len(rows) == 1 else bundle_metadata(rows)
     try:
         resp = await client.chat_postMessage(

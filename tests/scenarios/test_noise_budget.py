@@ -24,6 +24,9 @@ from bot.messages.blocks import MESSAGE_BLOCKS_MAX
 from bot.messages.bundle import Section, compose, merge_section
 from bot.messages.catalog import ScriptCatalog
 from bot.nudges.budget import CAPPED
+from bot.nudges.delivery import LEASE, LOST_CLAIM, send_group
+from storage import nudges
+from storage.db import unit_of_work
 from storage.models import Nudge, RitualRun
 from tests.conftest import REP, REP2, RunningBot, start_bot
 from tests.scenarios.test_home import home_opened, published_text
@@ -580,3 +583,25 @@ def test_with_the_budget_off_every_nudge_is_its_own_dm(
         assert len(dms(bot)) == 4
     finally:
         stop()
+
+
+def test_a_bundle_whose_row_changed_hands_posts_nothing_and_hands_back_the_rest(
+    bot: RunningBot, clock: FakeClock
+) -> None:
+    track(bot, "Acme", "Globex")
+    clock.advance(DELAY)
+    now = clock.now()
+    with unit_of_work(bot.rt.engine, immediate=True) as session:
+        claimed = nudges.claim_due(session=session, now=now, limit=10, lease=LEASE)
+    assert len(claimed) == 2
+    # Another worker took the second row over (its lease ran out and it was reclaimed).
+    with unit_of_work(bot.rt.engine) as session:
+        row = session.get(Nudge, claimed[1].id)
+        assert row is not None
+        row.claim_token = "someone-else"
+        session.add(row)
+    assert bot.run(send_group(bot.rt, claimed)) == LOST_CLAIM
+    assert dms(bot) == []
+    states = {n.id: n.state for n in checkin_rows(bot)}
+    assert states[claimed[0].id] == "pending"
+    assert states[claimed[1].id] == "sending"  # the other worker's now
