@@ -34,6 +34,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.logs import bind_ids
 from bot.messages import Texts, bundle
 from bot.nudges import budget
 from bot.nudges.registry import (
@@ -233,6 +234,7 @@ async def send_claimed(
     LOST_CLAIM). `client`: the dispatcher's, which does not wait out 429s itself;
     `on_rate_limited(team_id, retry_after)` lets it slow that workspace down."""
     assert nudge.id is not None
+    bind_ids(team=nudge.team_id, user=nudge.user_slack_id, nudge=nudge.id)
     client = client or rt.client
     entry: NudgeKind | None = rt.registry.kinds.get(nudge.kind)
     if entry is None:
@@ -676,6 +678,8 @@ async def send_group(
     become `sent` with the same ts, and an uncertain post leaves each uncertain, to be
     found in the DM by its own key (the metadata names them all)."""
     client = client or rt.client
+    lead = claimed[0]
+    bind_ids(team=lead.team_id, user=lead.user_slack_id, nudge=lead.id)
     rows: list[Nudge] = []
     for nudge in claimed:
         if nudge.kind in rt.registry.kinds:
