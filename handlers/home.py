@@ -57,6 +57,7 @@ async def publish_home(rt: Runtime, team_id: str, user_id: str) -> None:
         open_debriefs=data.open_debriefs,
         team=[team_member(r) for r in data.team],
         calls=call_blocks(t, data.calls, person.tz),
+        now=rt.clock.now(),
     )
     await rt.client.views_publish(user_id=user_id, view=view)
 
