@@ -219,6 +219,10 @@ class Reflection(SQLModel, table=True):
     went: str = ""
     short: str = ""
     better: str = ""
+    # The practice focus the evening asked about, as it read that day (a focus changed
+    # mid-week must not rewrite earlier days in the digest), and whether it came up.
+    focus: str | None = None
+    focus_came_up: bool | None = None
     created_at: datetime | None = utc_column()
     updated_at: datetime | None = utc_column()
 
@@ -243,3 +247,19 @@ class RoleGrant(SQLModel, table=True):
     role: str = Field(max_length=32)  # admin | rep | reflections
     granted_by: str | None = Field(default=None, max_length=32)
     created_at: datetime | None = utc_column()
+
+
+class PracticeFocus(SQLModel, table=True):
+    """What a rep is working on ("I'm working on…"): one row per focus they set, so the
+    history stays; the current one is the row not yet ended. Private to the rep."""
+
+    __table_args__ = (Index("ix_focus_user", "team_id", "user_slack_id", "ended_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    user_slack_id: str = Field(max_length=32)
+    text: str
+    source: str = Field(default="home", max_length=16)  # home | reflection | takeaway
+    deal_id: int | None = None  # the debrief a takeaway came from (no foreign key: see DealSource)
+    set_at: datetime | None = utc_column()
+    ended_at: datetime | None = utc_column()

@@ -22,6 +22,7 @@ from bot.messages.blocks import (
     section,
     text_field,
 )
+from bot.messages.focus import takeaway_blocks
 from bot.slack import ids
 
 STAGES = ("opener", "exchange", "closer")
@@ -333,6 +334,8 @@ def rep_logged(
         section(saved),
         *answer_sections(t, answers),
         section(guess_vs_reason(t, guess=guess, reason=answers.get("reason", ""))),
+        # A takeaway becomes the practice focus in one click (bot/messages/focus.py).
+        *takeaway_blocks(t, deal_id=deal_id, takeaways=answers.get("takeaways", "")),
         actions(
             ids.LOG_AFTER_BLOCK,
             button(t("common.button_edit"), ids.LOG_EDIT, log_step(deal_id, "rep")),
