@@ -24,6 +24,7 @@ from handlers import (
     prep,
     privacy,
     quiet,
+    quotes,
     reflection,
     screen_out,
     team,
@@ -46,6 +47,7 @@ RITUALS = (
     privacy,
     quiet,
     home,
+    quotes,
 )
 
 
@@ -97,6 +99,7 @@ def register_listeners(app: AsyncApp, rt: Runtime) -> loop_command.LoopCommand:
     tee_up.register(app, rt, commands)
     screen_out.register(app, rt, commands)
     prep.register(app, rt, commands)
+    quotes.register(app, rt, commands)
     reflection.register(app, rt, commands)
     team.register(app, rt, commands)
     concern.register(app, rt, commands)

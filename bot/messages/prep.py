@@ -69,7 +69,9 @@ def _known_lines(t: Texts, account: str, known: AccountKnowledge) -> list[str]:
     return parts
 
 
-def prep_sheet(t: Texts, *, account: str, known: AccountKnowledge) -> Built:
+def prep_sheet(t: Texts, *, account: str, known: AccountKnowledge, quotes: str = "") -> Built:
+    """`quotes`: the "Quotes you could use" section (bot/messages/quotes.py), from any
+    account, placed last."""
     blocks: list[Block] = [
         header(t("prep.header", account=account)),
         section(t("prep.intro", account=account)),
@@ -83,5 +85,7 @@ def prep_sheet(t: Texts, *, account: str, known: AccountKnowledge) -> Built:
         blocks.append(section(t("prep.know_empty", account=account)))
     else:
         blocks.extend(section(part) for part in _known_lines(t, account, known))
+    if quotes:
+        blocks.append(section(quotes))
     text = t("prep.header", account=account)
     return as_built(text, blocks)
