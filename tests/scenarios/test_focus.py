@@ -1,0 +1,425 @@
+"""The practice focus ("I'm working on…", seed 000; the end-of-day run-through against
+it, seed 004 step 10): set from App Home, from the evening DM and its modal, or from a
+logged takeaway in one click; the evening question names it and records whether it came
+up; the weekly digest shows the days it did. In English, Spanish and French."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import pytest
+from sqlmodel import Session, select
+
+from bot.devkit.requests import plain_text_value, radio_buttons_value
+from bot.devkit.standin import check_message_blocks, check_view
+from storage.models import PracticeFocus, Reflection
+from tests.conftest import REP, REP2, RunningBot
+from tests.scenarios.test_reflection import at, know, reflection_dms, utc
+from tests.scenarios.test_weekly_digest import digest_text, digests
+from tests.support.debrief_steps import (
+    LOSS_ANSWERS,
+    assert_all_block_kit_valid,
+    click,
+    close_deal,
+    ephemeral_replies,
+    last_modal,
+    submit,
+    texts,
+)
+
+REP_FR = "U0REPFR"
+PARIS = "Europe/Paris"
+# (language, the rep who reads it, that rep's evening slot on Monday 23 November in UTC)
+LANGS = [
+    pytest.param("en", REP, utc(2026, 11, 23, 22, 30), id="en"),
+    pytest.param("es", REP2, utc(2026, 11, 23, 16, 30), id="es"),
+    pytest.param("fr", REP_FR, utc(2026, 11, 23, 16, 30), id="fr"),
+]
+FOCUS = {
+    "en": "Asking for the go-live date in the first meeting",
+    "es": "Preguntar la fecha de puesta en marcha en la primera reunión",
+    "fr": "Demander la date de mise en service dès le premier rendez-vous",
+}
+
+
+@pytest.fixture(autouse=True)
+def french_rep(bot: RunningBot) -> None:
+    bot.standin.add_user(REP_FR, name="flore", tz=PARIS, locale="fr-FR")
+    bot.standin.set_dnd(REP_FR, dnd_enabled=False)
+
+
+def cat(bot: RunningBot, lang: str, key: str, **values: Any) -> str:
+    return bot.rt.catalog.text(lang, key, **values)
+
+
+def focuses(bot: RunningBot, user: str) -> list[PracticeFocus]:
+    with Session(bot.rt.engine) as s:
+        rows = s.exec(select(PracticeFocus).where(PracticeFocus.user_slack_id == user))
+        return sorted(rows.all(), key=lambda f: f.id or 0)
+
+
+def current(bot: RunningBot, user: str) -> str | None:
+    open_ = [f.text for f in focuses(bot, user) if f.ended_at is None]
+    return open_[-1] if open_ else None
+
+
+def reflection_of(bot: RunningBot, user: str, day: str) -> Reflection:
+    with Session(bot.rt.engine) as s:
+        row = s.exec(
+            select(Reflection).where(Reflection.user_slack_id == user, Reflection.local_date == day)
+        ).one()
+        return row
+
+
+def home_opened(bot: RunningBot, user: str) -> None:
+    event = {
+        "type": "app_home_opened",
+        "user": user,
+        "channel": "D" + user[1:],
+        "tab": "home",
+        "event_ts": "1700000000.000100",
+    }
+    assert bot.send(bot.slack.event_request(event)).status == 200
+
+
+def home_view(bot: RunningBot, user: str) -> dict[str, Any]:
+    calls = [c for c in bot.standin.calls_to("views.publish") if c.body.get("user_id") == user]
+    view = dict(calls[-1].body["view"])
+    assert check_view(view) == []
+    return view
+
+
+def submit_focus(bot: RunningBot, user: str, view: dict[str, Any], text: str) -> None:
+    assert view["callback_id"] == "practice_focus"
+    assert check_view(view) == []
+    request = bot.slack.view_submission(
+        "practice_focus",
+        {"focus": {"v": plain_text_value(text)}},
+        user=user,
+        private_metadata=view["private_metadata"],
+        blocks=view["blocks"],
+    )
+    assert bot.send(request).status == 200
+
+
+def set_from_home(bot: RunningBot, user: str, text: str) -> None:
+    home_opened(bot, user)
+    view = home_view(bot, user)
+    before = len(bot.standin.calls_to("views.open"))
+    bot.send(bot.slack.block_action("focus_open", user=user, view=view))
+    assert len(bot.standin.calls_to("views.open")) == before + 1
+    submit_focus(bot, user, last_modal(bot), text)
+
+
+def evening_modal(bot: RunningBot, user: str) -> dict[str, Any]:
+    """Click "Reflect now" on the latest evening DM; the modal it opened."""
+    dm = reflection_dms(bot, user)[-1]
+    message = {"type": "message", "ts": dm["ts"], "blocks": dm["blocks"], "text": dm["text"]}
+    channel = bot.standin.dm_channel(user)
+    bot.send(bot.slack.block_action("reflect_open", user=user, channel=channel, message=message))
+    view = last_modal(bot)
+    assert view["callback_id"] == "reflection" and check_view(view) == []
+    return view
+
+
+def reflect(
+    bot: RunningBot,
+    user: str,
+    went: str,
+    *,
+    came_up: str | None = None,
+    next_focus: str | None = None,
+) -> dict[str, Any]:
+    view = evening_modal(bot, user)
+    values: dict[str, Any] = {"went": {"v": plain_text_value(went)}}
+    if came_up is not None:
+        values["came_up"] = {"v": radio_buttons_value(came_up)}
+    if next_focus is not None:
+        values["next_focus"] = {"v": plain_text_value(next_focus)}
+    request = bot.slack.view_submission(
+        "reflection",
+        values,
+        user=user,
+        private_metadata=view["private_metadata"],
+        blocks=view["blocks"],
+    )
+    assert bot.send(request).status == 200
+    return view
+
+
+def first_section(message: dict[str, Any]) -> str:
+    return str(message["blocks"][0]["text"]["text"])
+
+
+# --- App Home ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("lang", "user", "evening"), LANGS)
+def test_set_focus_from_app_home_and_the_evening_question_names_it(
+    bot: RunningBot, lang: str, user: str, evening: datetime
+) -> None:
+    know(bot, user)
+    home_opened(bot, user)
+    view = home_view(bot, user)
+    shown = json.dumps(view["blocks"], ensure_ascii=False)
+    assert cat(bot, lang, "focus.home_header") in shown
+    assert json.dumps(cat(bot, lang, "focus.home_empty"), ensure_ascii=False)[1:40] in shown
+    [button] = [b["accessory"] for b in view["blocks"] if b.get("accessory", {}).get("action_id")]
+    assert (button["action_id"], button["value"]) == ("focus_open", "home")
+    assert button["text"]["text"] == cat(bot, lang, "focus.button_set")
+
+    set_from_home(bot, user, f"  {FOCUS[lang]}\n ")
+    assert current(bot, user) == FOCUS[lang]
+    [row] = focuses(bot, user)
+    assert row.source == "home"
+    # App Home is drawn again with the focus and "Change".
+    shown = json.dumps(home_view(bot, user)["blocks"], ensure_ascii=False)
+    assert FOCUS[lang] in shown and cat(bot, lang, "focus.button_change") in shown
+
+    at(bot, evening)
+    [dm] = reflection_dms(bot, user)
+    assert check_message_blocks(dm["blocks"]) == []
+    assert first_section(dm) == cat(bot, lang, "focus.dm", focus=FOCUS[lang])
+    assert "focus_open" not in json.dumps(dm["blocks"])  # no invitation: there is a focus
+    view = evening_modal(bot, user)
+    assert cat(bot, lang, "focus.label_came_up") in json.dumps(view["blocks"], ensure_ascii=False)
+    inputs = [b["block_id"] for b in view["blocks"] if b["type"] == "input"]
+    assert inputs == ["came_up", "went", "short", "better", "next_focus"]
+    assert_all_block_kit_valid(bot)
+
+
+def test_clearing_the_focus_in_app_home_brings_the_invitation_back(bot: RunningBot) -> None:
+    know(bot, REP)
+    set_from_home(bot, REP, FOCUS["en"])
+    set_from_home(bot, REP, "   ")
+    assert current(bot, REP) is None
+    assert [f.ended_at is not None for f in focuses(bot, REP)] == [True]
+    at(bot, utc(2026, 11, 23, 22, 30))
+    [dm] = reflection_dms(bot, REP)
+    assert first_section(dm) == cat(bot, "en", "reflect.dm")
+    assert cat(bot, "en", "focus.invite") in texts(dm)
+
+
+# --- the evening reflection ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("lang", "user", "evening"), LANGS)
+def test_without_a_focus_the_evening_invites_one_and_sets_it_in_place(
+    bot: RunningBot, lang: str, user: str, evening: datetime
+) -> None:
+    know(bot, user)
+    at(bot, evening)
+    [dm] = reflection_dms(bot, user)
+    assert json.dumps(cat(bot, lang, "focus.invite"), ensure_ascii=False)[1:40] in texts(dm)
+    message = {"type": "message", "ts": dm["ts"], "blocks": dm["blocks"], "text": dm["text"]}
+    channel = bot.standin.dm_channel(user)
+    bot.send(bot.slack.block_action("focus_open", user=user, channel=channel, message=message))
+    submit_focus(bot, user, last_modal(bot), FOCUS[lang])
+    assert [f.source for f in focuses(bot, user)] == ["reflection"]
+    # The same evening DM now asks about the focus, and still opens tonight's reflection.
+    [updated] = [m for m in bot.standin.messages(channel) if m.get("ts") == dm["ts"]]
+    assert first_section(updated) == cat(bot, lang, "focus.dm", focus=FOCUS[lang])
+    values = [
+        el.get("value") for b in updated["blocks"] if b["type"] == "actions" for el in b["elements"]
+    ]
+    assert "2026-11-23" in values
+    assert_all_block_kit_valid(bot)
+
+
+@pytest.mark.parametrize(("lang", "user", "evening"), LANGS)
+def test_the_reflection_records_whether_it_came_up_and_can_set_the_next_focus(
+    bot: RunningBot, lang: str, user: str, evening: datetime
+) -> None:
+    know(bot, user)
+    at(bot, evening)
+    # No focus yet: the modal's last field sets one.
+    reflect(bot, user, "Quiet day", next_focus=FOCUS[lang])
+    assert current(bot, user) == FOCUS[lang]
+    monday = reflection_of(bot, user, "2026-11-23")
+    assert (monday.focus, monday.focus_came_up) == (None, None)
+    updated = bot.standin.messages(bot.standin.dm_channel(user))[-1]
+    assert cat(bot, lang, "focus.saved", focus=FOCUS[lang]) in texts(updated)
+
+    at(bot, evening.replace(day=24))
+    [_, tuesday_dm] = reflection_dms(bot, user)
+    assert first_section(tuesday_dm) == cat(bot, lang, "focus.dm", focus=FOCUS[lang])
+    reflect(bot, user, "Asked Initech", came_up="yes", next_focus=FOCUS[lang])
+    tuesday = reflection_of(bot, user, "2026-11-24")
+    assert (tuesday.focus, tuesday.focus_came_up) == (FOCUS[lang], True)
+    assert len(focuses(bot, user)) == 1  # kept, not set again
+    assert_all_block_kit_valid(bot)
+
+
+def test_a_reflection_cannot_record_against_another_reps_focus(bot: RunningBot) -> None:
+    know(bot, REP, REP2)
+    set_from_home(bot, REP2, FOCUS["es"])
+    [sams] = focuses(bot, REP2)
+    at(bot, utc(2026, 11, 23, 22, 30))
+    view = evening_modal(bot, REP)
+    meta = json.loads(view["private_metadata"])
+    meta["focus"] = sams.id  # a forged id in the metadata
+    request = bot.slack.view_submission(
+        "reflection",
+        {"went": {"v": plain_text_value("ok")}, "came_up": {"v": radio_buttons_value("yes")}},
+        user=REP,
+        private_metadata=json.dumps(meta),
+        blocks=view["blocks"],
+    )
+    bot.send(request)
+    row = reflection_of(bot, REP, "2026-11-23")
+    assert (row.focus, row.focus_came_up) == (None, None)
+
+
+# --- a takeaway, in one click --------------------------------------------------------------------
+
+
+def log_loss(bot: RunningBot, user: str, takeaways: str) -> None:
+    close_deal(bot, "lost", "Globex", user)
+    click(bot, user, "loss_mode_helped")
+    click(bot, user, "loss_log_open")
+    submit(bot, user, last_modal(bot), {**LOSS_ANSWERS, "takeaways": takeaways})
+    click(bot, user, "log_confirm")
+
+
+def takeaway_message(bot: RunningBot, user: str) -> dict[str, Any]:
+    """The logged-debrief summary: its takeaway buttons sit beside each takeaway."""
+    for message in reversed(bot.standin.messages(bot.standin.dm_channel(user))):
+        if "focus_from_takeaway" in texts(message):
+            return message
+    raise AssertionError("no takeaway buttons")
+
+
+def takeaway_buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        b["accessory"]
+        for b in message["blocks"]
+        if b.get("accessory", {}).get("action_id") == "focus_from_takeaway"
+    ]
+
+
+def click_takeaway(bot: RunningBot, user: str, value: str, *, owner: str | None = None) -> None:
+    message = takeaway_message(bot, owner or user)
+    request = bot.slack.block_action(
+        "focus_from_takeaway",
+        user=user,
+        channel=bot.standin.dm_channel(owner or user),
+        message=message,
+        value=value,
+    )
+    assert bot.send(request).status == 200
+
+
+TAKEAWAYS = {
+    "en": "- Ask for the go-live date in the first meeting\n- Bring the CFO in earlier",
+    "es": "1. Preguntar la fecha de puesta en marcha\n2. Hablar antes con el director financiero",
+    "fr": "• Demander la date de mise en service\n• Impliquer le DAF plus tôt",
+}
+
+
+@pytest.mark.parametrize(("lang", "user", "evening"), LANGS)
+def test_a_takeaway_becomes_the_focus_in_one_click(
+    bot: RunningBot, lang: str, user: str, evening: datetime
+) -> None:
+    log_loss(bot, user, TAKEAWAYS[lang])
+    saved = takeaway_message(bot, user)
+    assert cat(bot, lang, "focus.takeaways_intro") in texts(saved)
+    buttons = takeaway_buttons(saved)
+    assert len(buttons) == 2
+    assert buttons[0]["text"]["text"] == cat(bot, lang, "focus.button_from_takeaway")
+    second = TAKEAWAYS[lang].splitlines()[1].split(" ", 1)[1]
+    click_takeaway(bot, user, buttons[1]["value"])
+    [row] = focuses(bot, user)
+    deal_id = int(buttons[1]["value"].split(":")[0])
+    assert (row.text, row.source, row.deal_id) == (second, "takeaway", deal_id)
+    assert ephemeral_replies(bot)[-1] == cat(bot, lang, "focus.saved", focus=second)
+    # The second click changes nothing.
+    click_takeaway(bot, user, buttons[1]["value"])
+    assert len(focuses(bot, user)) == 1
+
+    at(bot, evening)
+    [dm] = reflection_dms(bot, user)
+    assert first_section(dm) == cat(bot, lang, "focus.dm", focus=second)
+    assert_all_block_kit_valid(bot)
+
+
+def test_another_rep_cannot_take_someone_elses_takeaway(bot: RunningBot) -> None:
+    log_loss(bot, REP, TAKEAWAYS["en"])
+    value = takeaway_buttons(takeaway_message(bot, REP))[0]["value"]
+    click_takeaway(bot, REP2, value, owner=REP)
+    assert focuses(bot, REP2) == [] and focuses(bot, REP) == []
+    assert ephemeral_replies(bot)[-1] == cat(bot, "es", "privacy.not_yours")
+
+
+def test_a_takeaway_button_past_the_list_says_what_to_do_instead(bot: RunningBot) -> None:
+    log_loss(bot, REP, TAKEAWAYS["en"])
+    deal = takeaway_buttons(takeaway_message(bot, REP))[0]["value"].split(":")[0]
+    click_takeaway(bot, REP, f"{deal}:7")
+    assert focuses(bot, REP) == []
+    assert ephemeral_replies(bot)[-1] == cat(bot, "en", "focus.takeaway_gone")
+
+
+# --- the weekly digest ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("lang", "user", "evening"), LANGS)
+def test_the_digest_shows_the_days_the_focus_came_up_even_after_a_change(
+    bot: RunningBot, lang: str, user: str, evening: datetime
+) -> None:
+    know(bot, user)
+    set_from_home(bot, user, FOCUS[lang])
+    other = {
+        "en": "Letting the silence sit",
+        "es": "Dejar que el silencio actúe",
+        "fr": "Laisser le silence s'installer",
+    }[lang]
+    days = {23: "yes", 24: "no", 25: "yes"}
+    for day, came_up in days.items():
+        at(bot, evening.replace(day=day))
+        # Wednesday evening the rep moves on to the next thing, in the same form.
+        reflect(bot, user, f"day {day}", came_up=came_up, next_focus=other if day == 25 else None)
+    at(bot, evening.replace(day=26))
+    reflect(bot, user, "day 26", came_up="yes")
+    assert reflection_of(bot, user, "2026-11-25").focus == FOCUS[lang]
+    assert reflection_of(bot, user, "2026-11-26").focus == other
+    at(bot, evening.replace(day=27, hour=evening.hour + 1))
+    [digest] = digests(bot, user)
+    assert check_message_blocks(digest["blocks"]) == []
+    text = digest_text(digest)
+    assert (
+        cat(
+            bot,
+            lang,
+            "focus.digest_came_up",
+            focus=FOCUS[lang],
+            days="2026-11-23, 2026-11-25",
+            count=2,
+            asked=3,
+        )
+        in text
+    )
+    assert (
+        cat(bot, lang, "focus.digest_came_up", focus=other, days="2026-11-26", count=1, asked=1)
+        in text
+    )
+    assert cat(bot, lang, "focus.digest_entry_no", focus=FOCUS[lang]) in text
+
+
+def test_a_week_without_a_focus_is_invited_to_pick_one(bot: RunningBot) -> None:
+    know(bot, REP)
+    at(bot, utc(2026, 11, 23, 22, 30))
+    reflect(bot, REP, "fine")
+    at(bot, utc(2026, 11, 27, 23, 30))
+    [digest] = digests(bot, REP)
+    assert cat(bot, "en", "focus.digest_pick_one") in digest_text(digest)
+
+
+def test_forget_me_deletes_the_focus_history(bot: RunningBot) -> None:
+    know(bot, REP)
+    set_from_home(bot, REP, FOCUS["en"])
+    set_from_home(bot, REP, "Something else")
+    assert len(focuses(bot, REP)) == 2
+    bot.send(bot.slack.slash_command("forget-me", user=REP))
+    bot.send(bot.slack.block_action("forget_me_confirm", user=REP))
+    assert focuses(bot, REP) == []
