@@ -34,7 +34,9 @@ async def answer(rt: Runtime, team_id: str, user_id: str, word: str, page: int) 
     t = await reader_texts(rt, team_id, user_id)
     found = await rt.tx(store.search_quotes, write=False, team_id=team_id, word=word)
     if not found:
-        tags = await rt.tx(store.team_tags, write=False, team_id=team_id)
+        # Only tags that find something: a disallowed quote's tag would lead nowhere.
+        allowed = await rt.tx(store.allowed_quotes, write=False, team_id=team_id)
+        tags = list(dict.fromkeys(q.tag for q in allowed if q.tag))
         return msg.no_quotes(t, word=word, tags=tags)
     tz = await rt.tx(person_tz, write=False, team_id=team_id, slack_id=user_id)
     return msg.quotes_page(t, quote_lines(found, tz), word=word, page=page)

@@ -423,3 +423,15 @@ def test_forget_me_deletes_the_focus_history(bot: RunningBot) -> None:
     bot.send(bot.slack.slash_command("forget-me", user=REP))
     bot.send(bot.slack.block_action("forget_me_confirm", user=REP))
     assert focuses(bot, REP) == []
+
+
+def test_a_focus_is_private_to_its_rep(bot: RunningBot) -> None:
+    know(bot, REP, REP2)
+    set_from_home(bot, REP, FOCUS["en"])
+    home_opened(bot, REP2)
+    sams_home = json.dumps(home_view(bot, REP2)["blocks"], ensure_ascii=False)
+    assert FOCUS["en"] not in sams_home
+    assert cat(bot, "es", "focus.home_header") in sams_home
+    at(bot, utc(2026, 11, 23, 16, 30))
+    [dm] = reflection_dms(bot, REP2)
+    assert FOCUS["en"] not in texts(dm)
