@@ -435,3 +435,34 @@ def test_a_focus_is_private_to_its_rep(bot: RunningBot) -> None:
     at(bot, utc(2026, 11, 23, 16, 30))
     [dm] = reflection_dms(bot, REP2)
     assert FOCUS["en"] not in texts(dm)
+
+
+@pytest.mark.parametrize(("lang", "user", "evening"), LANGS[1:])
+def test_every_focus_and_quotes_message_is_in_the_reps_language(
+    bot: RunningBot, lang: str, user: str, evening: datetime
+) -> None:
+    from tests.scenarios.test_debrief_languages import english_leftovers, everything_sent_to
+
+    know(bot, user)
+    home_opened(bot, user)  # no focus yet: the invitation
+    at(bot, evening)  # the evening DM inviting a focus
+    set_from_home(bot, user, FOCUS[lang])
+    reflect(bot, user, "bien", came_up="yes", next_focus=FOCUS[lang])
+    log_loss(bot, user, TAKEAWAYS[lang])
+    click_takeaway(bot, user, takeaway_buttons(takeaway_message(bot, user))[0]["value"])
+    at(bot, evening.replace(day=27, hour=evening.hour + 1))  # the digest
+    acks = [
+        bot.send(bot.slack.slash_command(text, user=user)).json()
+        for text in ("quotes", "quotes zebra", "prep Hooli — salud", "help")
+    ]
+    close_deal(bot, "won", "Initech", user)
+    click(bot, user, "win_log_open")  # the win log with its tag field
+    publishes = [
+        c.body["view"] for c in bot.standin.calls_to("views.publish") if c.body["user_id"] == user
+    ]
+    payloads = [*everything_sent_to(bot, user), *publishes, *acks]
+    assert english_leftovers(bot, lang, payloads) == []
+    seen = json.dumps(payloads, ensure_ascii=False)
+    for key in ("focus.home_header", "focus.label_came_up", "quotes.none_yet", "quotes.label_tag"):
+        assert cat(bot, lang, key) in seen, key
+    assert_all_block_kit_valid(bot)
