@@ -33,7 +33,8 @@ class Quote:
 
 
 def clean_tag(text: str) -> str:
-    return " ".join(str(text or "").split())[:TAG_MAX]
+    """One line; no backticks, since a tag is shown as `code`."""
+    return " ".join(str(text or "").replace("`", "").split())[:TAG_MAX]
 
 
 def _wins(session: Session, team_id: str) -> list[tuple[RitualRun, Deal]]:

@@ -157,8 +157,8 @@ def tag_blocks(t: Texts, *, tags: Sequence[str], initial: str = "") -> list[Bloc
 def read_tag(values: Mapping[str, Any]) -> str:
     """The tag chosen: a new one typed wins over the select."""
     typed = ((values.get(ids.QUOTE_TAG_NEW_FIELD) or {}).get(ids.FIELD_VALUE) or {}).get("value")
-    if str(typed or "").strip():
-        return " ".join(str(typed).split())[:TAG_MAX]
+    if str(typed or "").replace("`", "").strip():
+        return " ".join(str(typed).replace("`", "").split())[:TAG_MAX]
     chosen = ((values.get(ids.QUOTE_TAG_FIELD) or {}).get(ids.FIELD_VALUE) or {}).get(
         "selected_option"
     )

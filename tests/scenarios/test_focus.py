@@ -466,3 +466,36 @@ def test_every_focus_and_quotes_message_is_in_the_reps_language(
     for key in ("focus.home_header", "focus.label_came_up", "quotes.none_yet", "quotes.label_tag"):
         assert cat(bot, lang, key) in seen, key
     assert_all_block_kit_valid(bot)
+
+
+# --- Slack failing --------------------------------------------------------------------------
+
+
+def test_when_the_evening_dm_cannot_be_redrawn_the_focus_is_kept_and_confirmed(
+    bot: RunningBot,
+) -> None:
+    know(bot, REP)
+    at(bot, utc(2026, 11, 23, 22, 30))
+    [dm] = reflection_dms(bot, REP)
+    message = {"type": "message", "ts": dm["ts"], "blocks": dm["blocks"], "text": dm["text"]}
+    channel = bot.standin.dm_channel(REP)
+    bot.send(bot.slack.block_action("focus_open", user=REP, channel=channel, message=message))
+    bot.standin.fail_next("chat.update", status=500)
+    submit_focus(bot, REP, last_modal(bot), FOCUS["en"])
+    assert current(bot, REP) == FOCUS["en"]
+    last = bot.standin.messages(channel)[-1]
+    assert last["ts"] != dm["ts"]
+    assert texts(last).count(FOCUS["en"]) == 1
+    assert cat(bot, "en", "focus.saved", focus=FOCUS["en"]) in texts(last)
+
+
+def test_a_home_that_fails_to_publish_loses_no_focus(bot: RunningBot) -> None:
+    know(bot, REP)
+    home_opened(bot, REP)
+    view = home_view(bot, REP)
+    bot.send(bot.slack.block_action("focus_open", user=REP, view=view))
+    bot.standin.fail_next("views.publish", status=500)
+    submit_focus(bot, REP, last_modal(bot), FOCUS["en"])
+    assert current(bot, REP) == FOCUS["en"]
+    home_opened(bot, REP)
+    assert FOCUS["en"] in json.dumps(home_view(bot, REP)["blocks"], ensure_ascii=False)
