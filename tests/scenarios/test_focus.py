@@ -482,6 +482,7 @@ def test_when_the_evening_dm_cannot_be_redrawn_the_focus_is_kept_and_confirmed(
     bot.send(bot.slack.block_action("focus_open", user=REP, channel=channel, message=message))
     bot.standin.fail_next("chat.update", status=500)
     submit_focus(bot, REP, last_modal(bot), FOCUS["en"])
+    assert len(bot.standin.calls_to("chat.update", ok=False)) == 1
     assert current(bot, REP) == FOCUS["en"]
     last = bot.standin.messages(channel)[-1]
     assert last["ts"] != dm["ts"]
@@ -496,6 +497,7 @@ def test_a_home_that_fails_to_publish_loses_no_focus(bot: RunningBot) -> None:
     bot.send(bot.slack.block_action("focus_open", user=REP, view=view))
     bot.standin.fail_next("views.publish", status=500)
     submit_focus(bot, REP, last_modal(bot), FOCUS["en"])
+    assert len(bot.standin.calls_to("views.publish", ok=False)) == 1
     assert current(bot, REP) == FOCUS["en"]
     home_opened(bot, REP)
     assert FOCUS["en"] in json.dumps(home_view(bot, REP)["blocks"], ensure_ascii=False)
