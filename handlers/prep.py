@@ -17,6 +17,7 @@ from bot.runtime import Runtime
 from handlers.loop_command import CommandCall, LoopCommand
 from storage.accounts import AccountFacts, account_facts
 from storage.debriefs import DebriefData, debrief_data
+from storage.focus import current_focus_text
 from storage.models import RitualRun
 from storage.quotes import prep_quotes
 from storage.run_data import concern_data
@@ -101,7 +102,10 @@ async def prep_command(call: CommandCall) -> None:
         if lines
         else ""
     )
-    built = prep_sheet(call.t, account=account, known=known, quotes=quotes)
+    focus = await call.rt.tx(
+        current_focus_text, write=False, team_id=call.team_id, user_id=call.user_id
+    )
+    built = prep_sheet(call.t, account=account, known=known, quotes=quotes, focus=focus)
     await call.ack(text=built.text, blocks=built.blocks, response_type="ephemeral")
 
 

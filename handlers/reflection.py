@@ -188,7 +188,13 @@ async def render_digest(rt: Runtime, nudge: Nudge, person: Person) -> Built | No
         msg.DigestEntry(r.local_date, r.went, r.short, r.better, r.focus, r.focus_came_up)
         for r in rows
     ]
-    return msg.weekly_digest(Texts(rt.catalog, person.locale), entries)
+    focus = await rt.tx(
+        focus_store.current_focus_text,
+        write=False,
+        team_id=nudge.team_id,
+        user_id=nudge.user_slack_id,
+    )
+    return msg.weekly_digest(Texts(rt.catalog, person.locale), entries, focus_now=focus)
 
 
 # --- the modal ----------------------------------------------------------------------------

@@ -114,12 +114,16 @@ class FocusDay:
     came_up: bool | None
 
 
-def digest_focus_sections(t: Texts, days: Sequence[FocusDay]) -> list[str]:
+def digest_focus_sections(
+    t: Texts, days: Sequence[FocusDay], *, focus_now: str | None = None
+) -> list[str]:
     """Per focus asked about this week (a focus changed mid-week gives two), the days it
-    came up out of the evenings answered. Nothing asked: an invitation to pick one."""
+    came up out of the evenings answered. Nothing asked and none set now: an invitation
+    to pick one."""
     answered = [d for d in days if d.focus and d.came_up is not None]
     if not answered:
-        return [t("focus.digest_pick_one")] if not any(d.focus for d in days) else []
+        asked = any(d.focus for d in days)
+        return [t("focus.digest_pick_one")] if not asked and not focus_now else []
     order: list[str] = []
     for d in answered:
         if d.focus not in order:

@@ -178,7 +178,9 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def weekly_digest(t: Texts, entries: Sequence[DigestEntry]) -> Built:
+def weekly_digest(
+    t: Texts, entries: Sequence[DigestEntry], *, focus_now: str | None = None
+) -> Built:
     """The rep's own week back: every evening they wrote, oldest first."""
     title = t("reflect.digest_header")
     if not entries:
@@ -190,7 +192,8 @@ def weekly_digest(t: Texts, entries: Sequence[DigestEntry]) -> Built:
         intro = t("reflect.digest_intro", count=len(entries))
     blocks: list[Block] = [header(title), section(intro)]
     days = [focus_msg.FocusDay(e.local_date, e.focus or "", e.focus_came_up) for e in entries]
-    blocks += [section(part) for part in focus_msg.digest_focus_sections(t, days)]
+    parts = focus_msg.digest_focus_sections(t, days, focus_now=focus_now)
+    blocks += [section(part) for part in parts]
     for entry in entries[: MESSAGE_BLOCKS_MAX - len(blocks)]:
         answers = {
             f: _escape(clip(getattr(entry, f), DIGEST_ANSWER_MAX)) or EMPTY_ANSWER for f in FIELDS

@@ -501,3 +501,33 @@ def test_a_home_that_fails_to_publish_loses_no_focus(bot: RunningBot) -> None:
     assert current(bot, REP) == FOCUS["en"]
     home_opened(bot, REP)
     assert FOCUS["en"] in json.dumps(home_view(bot, REP)["blocks"], ensure_ascii=False)
+
+
+@pytest.mark.parametrize(("lang", "user", "evening"), LANGS)
+def test_prep_names_the_focus_in_the_exchange(
+    bot: RunningBot, lang: str, user: str, evening: datetime
+) -> None:
+    know(bot, user)
+    before = bot.send(bot.slack.slash_command("prep Globex", user=user)).json()
+    assert "focus.prep_line" not in json.dumps(before) and FOCUS[lang] not in json.dumps(before)
+    set_from_home(bot, user, FOCUS[lang])
+    body = bot.send(bot.slack.slash_command("prep Globex", user=user)).json()
+    assert check_message_blocks(body["blocks"]) == []
+    line = cat(bot, lang, "focus.prep_line", focus=FOCUS[lang])
+    assert line in json.dumps(body["blocks"], ensure_ascii=False)
+    # The other rep's prep does not show it.
+    other = REP2 if user != REP2 else REP
+    theirs = bot.send(bot.slack.slash_command("prep Globex", user=other)).json()
+    assert FOCUS[lang] not in json.dumps(theirs, ensure_ascii=False)
+
+
+def test_a_focus_set_after_the_last_evening_gets_no_invitation_in_the_digest(
+    bot: RunningBot,
+) -> None:
+    know(bot, REP)
+    at(bot, utc(2026, 11, 27, 22, 30))
+    reflect(bot, REP, "fine")
+    set_from_home(bot, REP, FOCUS["en"])
+    at(bot, utc(2026, 11, 27, 23, 30))
+    [digest] = digests(bot, REP)
+    assert cat(bot, "en", "focus.digest_pick_one") not in digest_text(digest)
