@@ -292,3 +292,49 @@ def test_the_globex_rep_never_sees_her_own_disallowed_quote_offered(bot: Running
     team_of_quotes(bot)
     for text in ("prep Globex", "prep Acme — banking", "quotes", "quotes Banking"):
         assert SECRET not in shown(command(bot, text, REP))
+
+
+# --- a quote leaves the library --------------------------------------------------------------
+
+
+def resubmit_win(bot: RunningBot, user: str, *, allowed: bool) -> None:
+    """Edit on the saved win: the same form, the permission box changed."""
+    click(bot, user, "win_log_open")
+    view = last_modal(bot)
+    values = {
+        name: {"v": plain_text_value(block["element"].get("initial_value"))}
+        for name, block in ((b["block_id"], b) for b in view["blocks"] if b["type"] == "input")
+        if block["element"]["type"] == "plain_text_input"
+    }
+    chosen = [{"text": {"type": "plain_text", "text": "ok"}, "value": "yes"}] if allowed else []
+    values["quote_ok"] = {"v": {"type": "checkboxes", "selected_options": chosen}}
+    request = bot.slack.view_submission(
+        "win_log",
+        values,
+        user=user,
+        private_metadata=view["private_metadata"],
+        blocks=view["blocks"],
+    )
+    assert bot.send(request).status == 200
+
+
+def test_a_permission_taken_back_takes_the_quote_out(bot: RunningBot) -> None:
+    log_win(bot, REP, "Initech", INITECH, allowed=True, new_tag="Healthcare")
+    assert INITECH in shown(command(bot, "quotes", REP2))
+    resubmit_win(bot, REP, allowed=False)
+    assert INITECH not in shown(command(bot, "quotes", REP2))
+    assert INITECH not in shown(command(bot, "prep Hooli — healthcare", REP2))
+
+
+def test_a_withdrawn_deal_or_a_forgotten_rep_takes_the_quote_out(bot: RunningBot) -> None:
+    add_quotes(bot, 2)
+    with unit_of_work(bot.rt.engine) as session:
+        deal = session.get(Deal, 1)
+        assert deal is not None
+        deal.status = "withdrawn"
+        session.add(deal)
+    text = shown(command(bot, "quotes", REP2))
+    assert "Quote number 01" in text and "Quote number 00" not in text
+    bot.send(bot.slack.slash_command("forget-me", user=REP))
+    bot.send(bot.slack.block_action("forget_me_confirm", user=REP))
+    assert command(bot, "quotes", REP2)["text"] == cat(bot, "es", "quotes.none_yet")
