@@ -184,10 +184,19 @@ async def render_digest(rt: Runtime, nudge: Nudge, person: Person) -> Built | No
         monday=str(nudge.payload.get("monday") or ""),
         sunday=str(nudge.payload.get("sunday") or ""),
     )
-    entries = [
-        msg.DigestEntry(r.local_date, r.went, r.short, r.better, r.focus, r.focus_came_up)
-        for r in rows
-    ]
+    checks = await rt.tx(
+        focus_store.week_checks,
+        write=False,
+        team_id=nudge.team_id,
+        user_id=nudge.user_slack_id,
+        monday=str(nudge.payload.get("monday") or ""),
+        sunday=str(nudge.payload.get("sunday") or ""),
+    )
+    entries = []
+    for r in rows:
+        check = checks.get(r.local_date)
+        focus, came_up = (check.focus, check.came_up) if check else (None, None)
+        entries.append(msg.DigestEntry(r.local_date, r.went, r.short, r.better, focus, came_up))
     focus = await rt.tx(
         focus_store.current_focus_text,
         write=False,

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from storage.models import PracticeFocus
+from storage.models import FocusCheck, PracticeFocus
 
 FOCUS_MAX = 300
 SOURCES = frozenset({"home", "reflection", "takeaway"})
@@ -90,3 +90,56 @@ def focus_history(*, session: Session, team_id: str, user_id: str) -> list[Pract
             .order_by(col(PracticeFocus.id))
         ).all()
     )
+
+
+def record_check(
+    *,
+    session: Session,
+    team_id: str,
+    user_id: str,
+    local_date: str,
+    focus: PracticeFocus,
+    came_up: bool | None,
+    now: datetime,
+) -> FocusCheck:
+    """That evening's answer about `focus`; answering again the same day replaces it."""
+    row = get_check(session=session, team_id=team_id, user_id=user_id, local_date=local_date)
+    if row is None:
+        row = FocusCheck(
+            team_id=team_id,
+            user_slack_id=user_id,
+            local_date=local_date,
+            focus=focus.text,
+            created_at=now,
+        )
+    row.focus_id, row.focus, row.came_up, row.updated_at = focus.id, focus.text, came_up, now
+    session.add(row)
+    session.flush()
+    return row
+
+
+def get_check(
+    *, session: Session, team_id: str, user_id: str, local_date: str
+) -> FocusCheck | None:
+    return session.exec(
+        select(FocusCheck).where(
+            FocusCheck.team_id == team_id,
+            FocusCheck.user_slack_id == user_id,
+            FocusCheck.local_date == local_date,
+        )
+    ).first()
+
+
+def week_checks(
+    *, session: Session, team_id: str, user_id: str, monday: str, sunday: str
+) -> dict[str, FocusCheck]:
+    """One rep's focus answers from `monday` to `sunday` (ISO dates), by local date."""
+    rows = session.exec(
+        select(FocusCheck).where(
+            FocusCheck.team_id == team_id,
+            FocusCheck.user_slack_id == user_id,
+            col(FocusCheck.local_date) >= monday,
+            col(FocusCheck.local_date) <= sunday,
+        )
+    ).all()
+    return {row.local_date: row for row in rows}

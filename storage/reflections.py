@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from storage import nudges
 from storage.access import REFLECTIONS, grant, rep_clause, revoke
-from storage.focus import current_focus, focus_by_id, set_focus
+from storage.focus import current_focus, focus_by_id, get_check, record_check, set_focus
 from storage.kinds import Kind
 from storage.models import Nudge, Person, Reflection, Workspace
 
@@ -219,8 +219,6 @@ def save_reflection(
     short: str,
     better: str,
     now: datetime,
-    focus: str | None = None,
-    focus_came_up: bool | None = None,
 ) -> Reflection:
     """Store the day's reflection; a second one the same day replaces the first (the
     modal shows the first as its starting text, so nothing is lost unseen)."""
@@ -230,9 +228,6 @@ def save_reflection(
             team_id=team_id, user_slack_id=user_id, local_date=local_date, created_at=now
         )
     row.went, row.short, row.better = went, short, better
-    if focus:
-        # The focus the evening asked about, as it read then (see Reflection).
-        row.focus, row.focus_came_up = focus, focus_came_up
     row.updated_at = now
     session.add(row)
     session.flush()
@@ -331,9 +326,10 @@ def answers_so_far(
     row = get_reflection(session=session, team_id=team_id, user_id=user_id, local_date=local_date)
     if row is None:
         return {}
+    check = get_check(session=session, team_id=team_id, user_id=user_id, local_date=local_date)
     came_up = None
-    if row.focus and row.focus_came_up is not None:
-        came_up = "yes" if row.focus_came_up else "no"
+    if check is not None and check.came_up is not None:
+        came_up = "yes" if check.came_up else "no"
     answers = {"went": row.went, "short": row.short, "better": row.better}
     return {**answers, "came_up": came_up} if came_up else answers
 
@@ -373,9 +369,17 @@ def save_evening(
         short=answers["short"],
         better=answers["better"],
         now=now,
-        focus=asked.text if asked else None,
-        focus_came_up=came_up if asked else None,
     )
+    if asked is not None:
+        record_check(
+            session=session,
+            team_id=team_id,
+            user_id=user_id,
+            local_date=local_date,
+            focus=asked,
+            came_up=came_up,
+            now=now,
+        )
     before = current_focus(session=session, team_id=team_id, user_id=user_id)
     if next_focus is None:
         return FocusChange(False, before.text if before else None)

@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 
 from bot.devkit.requests import plain_text_value, radio_buttons_value
 from bot.devkit.standin import check_message_blocks, check_view
-from storage.models import PracticeFocus, Reflection
+from storage.models import FocusCheck, PracticeFocus, Reflection
 from tests.conftest import REP, REP2, RunningBot
 from tests.scenarios.test_reflection import at, know, reflection_dms, utc
 from tests.scenarios.test_weekly_digest import digest_text, digests
@@ -65,12 +65,17 @@ def current(bot: RunningBot, user: str) -> str | None:
     return open_[-1] if open_ else None
 
 
-def reflection_of(bot: RunningBot, user: str, day: str) -> Reflection:
+def check_of(bot: RunningBot, user: str, day: str) -> tuple[str | None, bool | None]:
+    """The evening's focus answer (focus, came up), (None, None) when it asked none; the
+    day's reflection itself must exist either way."""
     with Session(bot.rt.engine) as s:
-        row = s.exec(
+        s.exec(
             select(Reflection).where(Reflection.user_slack_id == user, Reflection.local_date == day)
         ).one()
-        return row
+        row = s.exec(
+            select(FocusCheck).where(FocusCheck.user_slack_id == user, FocusCheck.local_date == day)
+        ).first()
+        return (row.focus, row.came_up) if row else (None, None)
 
 
 def home_opened(bot: RunningBot, user: str) -> None:
@@ -237,8 +242,7 @@ def test_the_reflection_records_whether_it_came_up_and_can_set_the_next_focus(
     # No focus yet: the modal's last field sets one.
     reflect(bot, user, "Quiet day", next_focus=FOCUS[lang])
     assert current(bot, user) == FOCUS[lang]
-    monday = reflection_of(bot, user, "2026-11-23")
-    assert (monday.focus, monday.focus_came_up) == (None, None)
+    assert check_of(bot, user, "2026-11-23") == (None, None)
     updated = bot.standin.messages(bot.standin.dm_channel(user))[-1]
     assert cat(bot, lang, "focus.saved", focus=FOCUS[lang]) in texts(updated)
 
@@ -246,8 +250,7 @@ def test_the_reflection_records_whether_it_came_up_and_can_set_the_next_focus(
     [_, tuesday_dm] = reflection_dms(bot, user)
     assert first_section(tuesday_dm) == cat(bot, lang, "focus.dm", focus=FOCUS[lang])
     reflect(bot, user, "Asked Initech", came_up="yes", next_focus=FOCUS[lang])
-    tuesday = reflection_of(bot, user, "2026-11-24")
-    assert (tuesday.focus, tuesday.focus_came_up) == (FOCUS[lang], True)
+    assert check_of(bot, user, "2026-11-24") == (FOCUS[lang], True)
     assert len(focuses(bot, user)) == 1  # kept, not set again
     assert_all_block_kit_valid(bot)
 
@@ -268,8 +271,7 @@ def test_a_reflection_cannot_record_against_another_reps_focus(bot: RunningBot) 
         blocks=view["blocks"],
     )
     bot.send(request)
-    row = reflection_of(bot, REP, "2026-11-23")
-    assert (row.focus, row.focus_came_up) == (None, None)
+    assert check_of(bot, REP, "2026-11-23") == (None, None)
 
 
 # --- a takeaway, in one click --------------------------------------------------------------------
@@ -381,8 +383,8 @@ def test_the_digest_shows_the_days_the_focus_came_up_even_after_a_change(
         reflect(bot, user, f"day {day}", came_up=came_up, next_focus=other if day == 25 else None)
     at(bot, evening.replace(day=26))
     reflect(bot, user, "day 26", came_up="yes")
-    assert reflection_of(bot, user, "2026-11-25").focus == FOCUS[lang]
-    assert reflection_of(bot, user, "2026-11-26").focus == other
+    assert check_of(bot, user, "2026-11-25") == (FOCUS[lang], True)
+    assert check_of(bot, user, "2026-11-26") == (other, True)
     at(bot, evening.replace(day=27, hour=evening.hour + 1))
     [digest] = digests(bot, user)
     assert check_message_blocks(digest["blocks"]) == []
@@ -419,10 +421,15 @@ def test_forget_me_deletes_the_focus_history(bot: RunningBot) -> None:
     know(bot, REP)
     set_from_home(bot, REP, FOCUS["en"])
     set_from_home(bot, REP, "Something else")
+    at(bot, utc(2026, 11, 23, 22, 30))
+    reflect(bot, REP, "fine", came_up="no")
     assert len(focuses(bot, REP)) == 2
+    assert check_of(bot, REP, "2026-11-23") == ("Something else", False)
     bot.send(bot.slack.slash_command("forget-me", user=REP))
     bot.send(bot.slack.block_action("forget_me_confirm", user=REP))
     assert focuses(bot, REP) == []
+    with Session(bot.rt.engine) as s:
+        assert s.exec(select(FocusCheck)).all() == []
 
 
 def test_a_focus_is_private_to_its_rep(bot: RunningBot) -> None:
