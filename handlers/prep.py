@@ -65,7 +65,8 @@ def knowledge(facts: AccountFacts, user_id: str) -> AccountKnowledge:
 
 
 # `/loop prep <account> — <tag>`: the industry or product line to find quotes for.
-TAG_SEPARATOR = re.compile(r"\s+(?:—|–|--)\s*")
+# A plain hyphen only with spaces round it: "Hewlett-Packard" is one account.
+TAG_SEPARATOR = re.compile(r"\s+(?:—|–|--)\s*|\s+-\s+")
 
 
 def split_tag(args: str) -> tuple[str, str]:

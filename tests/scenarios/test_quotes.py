@@ -280,6 +280,20 @@ def test_prep_for_another_account_shows_quotes_with_the_matching_tag(
     assert_all_block_kit_valid(bot)
 
 
+def test_prep_reads_the_tag_after_a_dash_but_not_inside_a_name(bot: RunningBot) -> None:
+    team_of_quotes(bot)
+    add_quotes(bot, 2)
+    body = command(bot, "prep Hewlett-Packard - Healthcare", REP)
+    assert body["blocks"][0]["text"]["text"] == cat(
+        bot, "en", "prep.header", account="Hewlett-Packard"
+    )
+    assert INITECH in shown(body) and "Quote number" not in shown(body)
+    untagged = command(bot, "prep Hewlett-Packard", REP)
+    assert untagged["blocks"][0]["text"]["text"] == cat(
+        bot, "en", "prep.header", account="Hewlett-Packard"
+    )
+
+
 def test_prep_for_an_account_uses_its_own_quotes_tag(bot: RunningBot) -> None:
     team_of_quotes(bot)
     add_quotes(bot, 3)
