@@ -185,6 +185,7 @@ def home_view(
     concerns: Sequence[Any] = (),
     open_debriefs: Sequence[Any] = (),
     team: Sequence[TeamMember] = (),
+    now: datetime | None = None,
     focus: Sequence[Block] = (),
 ) -> dict[str, Any]:
     """App Home: what the rep is working on (`focus`, built by bot.messages.focus), their
@@ -195,7 +196,10 @@ def home_view(
     blocks.append(header(t("home.loops_header")))
     loops = [
         t(
-            "home.concern_line",
+            # A check-in asked twice without an answer is overdue, not "next" (`now`).
+            "concern_overdue.home_line"
+            if now is not None and c.due_at is not None and c.due_at <= now
+            else "home.concern_line",
             account=c.account or "",
             concern=(c.data or {}).get("concern", ""),
             date=_local_date(c.due_at, tz),
