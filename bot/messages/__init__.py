@@ -189,13 +189,15 @@ def home_view(
     team: Sequence[TeamMember] = (),
     calls: Sequence[Block] = (),
     now: datetime | None = None,
+    focus: Sequence[Block] = (),
 ) -> dict[str, Any]:
-    """App Home: the calls someone was asked to make (with their buttons) and the rep's
-    open loops first (what still needs them), then their recent deals, then — for a
-    manager — each rep's latest deal."""
+    """App Home: the calls someone was asked to make (with their buttons), what the rep
+    is working on (`focus`, built by bot.messages.focus), their open loops (what still
+    needs them), then their recent deals, then — for a manager — each rep's latest deal."""
     blocks: list[Block] = [header(t("home.header")), section(t("home.intro")), divider()]
     if calls:
         blocks += [header(t("call.home_header")), *calls]
+    blocks.extend(focus)
     loops = [
         t(
             # A check-in asked twice without an answer is overdue, not "next" (`now`).
