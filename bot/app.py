@@ -14,6 +14,7 @@ from bot.slack import clicks
 from handlers import (
     common,
     concern,
+    crm_webhook,
     deals,
     errors,
     guard,
@@ -88,6 +89,7 @@ def register_listeners(app: AsyncApp, rt: Runtime) -> loop_command.LoopCommand:
     guard.register(app, rt)
     commands = loop_command.LoopCommand()
     deals.register(app, rt, commands)
+    crm_webhook.register(rt)
     errors.register_other_messages(app)
     # The router looks subcommands up per call, so rituals below can still add theirs.
     loop_command.register(app, rt, commands)

@@ -159,6 +159,14 @@ class Runtime:
     dm_channels: dict[tuple[str, str], str] = field(default_factory=dict)
     # bot.nudges.dispatcher's pacing and sending client, made on its first tick.
     dispatch_state: Any = None
+    # e-mail -> (Slack user id, when looked up): users.lookupByEmail is Tier 3, and a CRM
+    # names the same few owners over and over.
+    email_ids: dict[str, tuple[str, float]] = field(default_factory=dict)
+    # `POST /crm/webhook`: the composition root plugs in the handler (bot/server.py
+    # imports no handlers); (payload) -> (HTTP status, JSON answer).
+    crm_webhook: (
+        Callable[[dict[str, Any]], Coroutine[Any, Any, tuple[int, dict[str, Any]]]] | None
+    ) = None
 
     def spawn(
         self,

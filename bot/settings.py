@@ -55,6 +55,10 @@ class Settings:
     dispatcher: str = "process"
     # Slack admins and owners are admins already; these are the extra ones.
     admins: frozenset[str] = frozenset()
+    # Signs `POST /crm/webhook`; unset, the webhook refuses everything (401).
+    crm_webhook_secret: str | None = field(default=None, repr=False)
+    # (crm, the CRM's owner id) -> e-mail, for CRMs whose webhook names the owner by id only.
+    crm_owners: dict[tuple[str, str], str] = field(default_factory=dict)
 
     @property
     def socket_mode(self) -> bool:
@@ -175,6 +179,37 @@ def _admins(env: Mapping[str, str]) -> frozenset[str]:
     return frozenset(out)
 
 
+_CRM_OWNER = re.compile(r"([a-z][a-z0-9_-]{0,39}):([^=\s]{1,100})=([^@\s]+@[^@\s]+\.[^@\s]+)")
+
+
+def _crm_owners(env: Mapping[str, str]) -> dict[tuple[str, str], str]:
+    raw = env.get("CRM_OWNERS", "").strip()
+    out: dict[tuple[str, str], str] = {}
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        match = _CRM_OWNER.fullmatch(part)
+        if not match:
+            raise _fail(
+                "CRM_OWNERS",
+                "comma-separated crm:owner-id=email, e.g. pipedrive:42=rita@acme.com",
+                part,
+            )
+        out[(match[1].lower(), match[2])] = match[3].lower()
+    return out
+
+
+def _crm_secret(env: Mapping[str, str]) -> str | None:
+    raw = env.get("CRM_WEBHOOK_SECRET", "").strip()
+    if raw and len(raw) < 16:
+        # Never echo a secret back, not even in an error.
+        raise SettingsError(
+            "CRM_WEBHOOK_SECRET: expected at least 16 characters "
+            "(`feedback-loop webhook-secret` makes one)"
+        )
+    return raw or None
+
+
 def _log_level(env: Mapping[str, str]) -> str:
     raw = env.get("LOG_LEVEL", "").strip().upper() or "INFO"
     if raw not in LOG_LEVELS:
@@ -275,4 +310,6 @@ def load_settings(
         tick_seconds=_float(env, "TICK_SECONDS", 5.0, 0.05, 3600.0),
         dispatcher=_dispatcher(env),
         admins=_admins(env),
+        crm_webhook_secret=_crm_secret(env),
+        crm_owners=_crm_owners(env),
     )

@@ -11,10 +11,13 @@ from slack_sdk.errors import SlackApiError
 
 from bot import messages
 from bot.messages import TeamMember, Texts
+from bot.messages.blocks import VIEW_BLOCKS_MAX
+from bot.messages.deal_entry import problems_blocks
 from bot.runtime import Runtime, rt_of
 from bot.slack.errors import api_error
-from bot.slack.people import load_person
+from bot.slack.people import is_admin, load_person
 from storage.home import RepRecord, home_data
+from storage.intake_problems import recent_problems
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,11 @@ async def publish_home(rt: Runtime, team_id: str, user_id: str) -> None:
         open_debriefs=data.open_debriefs,
         team=[team_member(r) for r in data.team],
     )
+    if await rt.db(is_admin, rt, team_id, person):
+        # Deals a CRM or a workflow sent that reached no rep: never dropped silently.
+        problems = await rt.tx(recent_problems, write=False, team_id=team_id)
+        extra = problems_blocks(Texts(rt.catalog, person.locale), problems, tz=person.tz)
+        view["blocks"] = (view["blocks"] + extra)[:VIEW_BLOCKS_MAX]
     await rt.client.views_publish(user_id=user_id, view=view)
 
 
