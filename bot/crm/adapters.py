@@ -168,7 +168,7 @@ def _need_account(account: str | None, crm: str, field: str) -> str:
 # --- generic ------------------------------------------------------------------------------
 
 
-def _generic_outcome(value: Any) -> str:
+def read_outcome(value: Any) -> str:
     text = (_text(value) or "").lower().replace("-", " ").replace("_", " ")
     outcome = _OUTCOME_WORDS.get(" ".join(text.split()))
     if outcome is None:
@@ -177,7 +177,7 @@ def _generic_outcome(value: Any) -> str:
 
 
 def _generic(p: dict[str, Any]) -> CrmDeal:
-    outcome = _generic_outcome(p.get("outcome"))
+    outcome = read_outcome(p.get("outcome"))
     account = _need_account(_text(p.get("account")), "generic", "account")
     owner_slack_id = _text(p.get("owner_slack_id"))
     if owner_slack_id and not _SLACK_USER.fullmatch(owner_slack_id):
