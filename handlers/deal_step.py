@@ -2,7 +2,8 @@
 
 A RevOps admin drops it into a workflow that starts when a Salesforce opportunity or a
 HubSpot deal changes stage (Workflow Builder's own connectors) and maps the record's
-fields to its inputs: rep (a Slack user), account, outcome, amount, CRM record link.
+fields to its inputs: rep (a Slack user) or rep e-mail, account, outcome, amount, CRM
+record link.
 Slack sends `function_executed`; the deal goes through the one intake like any channel
 post, and the step completes with `functions.completeSuccess` (outputs: the deal id and
 whether the DM was sent) or `functions.completeError` with a message the workflow's
@@ -70,7 +71,9 @@ async def _new_deal(rt: Runtime, t: Texts, team: str, inputs: dict[str, Any]) ->
     if not account:
         raise StepError(t("deal_entry.step_no_account"))
     amount = _amount(t, inputs.get("amount"))
-    rep = await find_rep(rt, team, slack_id=_text(inputs.get("rep")) or None, email=None)
+    # The CRM connectors give the owner's e-mail; a Slack user input is taken first.
+    email = _text(inputs.get("rep_email")).lower() or None
+    rep = await find_rep(rt, team, slack_id=_text(inputs.get("rep")) or None, email=email)
     if rep.user_id is None:
         raise StepError(t("deal_entry.step_no_rep", problem=rep.problem or "?"))
     link = _text(inputs.get("crm_record_link")) or None

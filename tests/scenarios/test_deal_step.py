@@ -136,6 +136,14 @@ def test_a_bad_input_fails_the_step_with_words_for_the_workflow_author(
     assert problem.source == "workflow" and words in problem.detail
 
 
+def test_the_rep_by_e_mail_as_the_crm_connectors_give_it(bot: RunningBot) -> None:
+    execution = run(bot, {**INPUTS, "rep": None, "rep_email": "Sam@Acme.test"})
+    assert result(bot, execution)["ok"] is True
+    assert [d.rep_slack_id for d in deals(bot)] == [REP2]
+    unknown = run(bot, {**INPUTS, "rep": None, "rep_email": "ghost@acme.test", "account": "B"})
+    assert "ghost@acme.test" in result(bot, unknown)["error"]
+
+
 def test_a_bot_as_rep_is_refused_and_shown_to_admins(bot: RunningBot) -> None:
     bot.standin.add_user("U0SOMEBOT", name="somebot", is_bot=True)
     execution = run(bot, {**INPUTS, "rep": "U0SOMEBOT"})
