@@ -21,7 +21,7 @@ from bot.runtime import Runtime
 from handlers.deal_intake import deliver_later, find_rep, take_in
 from storage.deals import NewDeal
 from storage.intake import NEW, REPEAT
-from storage.intake_problems import clear_problem, record_problem
+from storage.intake_problems import clear_problem, has_problem, record_problem
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ async def receive(rt: Runtime, payload: dict[str, Any]) -> Answer:
     )
     intake = await take_in(rt, new, deliver_now=False)
     deliver_later(rt, intake)
-    await rt.tx(clear_problem, team_id=team_id, key=f"{got.crm}:{got.record_id}")
+    await _clear(rt, team_id, f"{got.crm}:{got.record_id}")
     status = {NEW: "new", REPEAT: "duplicate"}.get(intake.status, "duplicate")
     return 200, {
         "ok": True,
@@ -103,6 +103,13 @@ async def _problem(rt: Runtime, team_id: str, deal: CrmDeal, problem: str) -> An
         now=rt.clock.now(),
     )
     return 422, {"ok": False, "error": problem, "record_id": deal.record_id}
+
+
+async def _clear(rt: Runtime, team_id: str, key: str) -> None:
+    """The record came in: its problem, if any, is solved. Read first: almost every
+    delivery has none, and a read never waits for SQLite's write lock."""
+    if await rt.tx(has_problem, write=False, team_id=team_id, key=key):
+        await rt.tx(clear_problem, team_id=team_id, key=key)
 
 
 def register(rt: Runtime) -> None:

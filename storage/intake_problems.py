@@ -40,6 +40,15 @@ def record_problem(
     session.add(row)
 
 
+def has_problem(*, session: Session, team_id: str, key: str) -> bool:
+    found = session.exec(
+        select(IntakeProblem.id).where(
+            IntakeProblem.team_id == team_id, IntakeProblem.key == key[:200]
+        )
+    ).first()
+    return found is not None
+
+
 def clear_problem(*, session: Session, team_id: str, key: str) -> None:
     session.execute(
         delete(IntakeProblem).where(

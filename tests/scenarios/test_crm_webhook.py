@@ -354,3 +354,12 @@ def test_owner_lookups_are_remembered(crm: RunningBot) -> None:
 
 def _home_event(user: str) -> dict[str, Any]:
     return {"type": "app_home_opened", "user": user, "channel": "D0HOME", "tab": "home"}
+
+
+def test_a_slow_slack_still_gets_the_crm_an_answer_within_3_seconds(crm: RunningBot) -> None:
+    crm.standin.set_delay("users.lookupByEmail", 4.0)
+    started = time.monotonic()
+    result = send(crm, fixture("generic"))
+    assert time.monotonic() - started < 3.0
+    assert result.status == 503 and result.json()["retry"] is True
+    crm.standin.set_delay("users.lookupByEmail", None)
