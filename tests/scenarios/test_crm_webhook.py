@@ -363,3 +363,16 @@ def test_a_slow_slack_still_gets_the_crm_an_answer_within_3_seconds(crm: Running
     assert time.monotonic() - started < 3.0
     assert result.status == 503 and result.json()["retry"] is True
     crm.standin.set_delay("users.lookupByEmail", None)
+
+
+def test_a_retry_racing_the_first_delivery_is_still_one_dm(crm: RunningBot) -> None:
+    """Pipedrive and HubSpot retry on a timeout, so the second copy can arrive while the
+    first is still being taken in."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    payload = fixture("hubspot_workflow_custom_body")
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: send(crm, payload), range(4)))
+    assert all(r.status == 200 for r in results)
+    assert sorted(r.json()["status"] for r in results) == ["duplicate"] * 3 + ["new"]
+    assert len(rows(crm, Deal)) == 1 and len(deal_dms(crm, REP2)) == 1
