@@ -17,6 +17,7 @@ least 500 signed webhooks/s with p99 under 50 ms.
 
     bench/crm_webhook                          # 3 rounds x 5 s, 32 connections
     bench/crm_webhook --seconds 10 --concurrency 16 --rounds 2
+    bench/crm_webhook --pg postgresql://postgres@127.0.0.1:5432/bench
 """
 
 from __future__ import annotations
@@ -159,11 +160,26 @@ def _pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, math.ceil(p / 100 * len(ordered)) - 1)] * 1000
 
 
+def _empty(url: str) -> None:
+    """A fresh schema on the PostgreSQL database, so each run starts from no deals."""
+    from sqlmodel import SQLModel
+
+    from storage.db import create_db_and_tables, make_engine
+
+    engine = make_engine("postgresql+psycopg://" + url.split("://", 1)[1])
+    SQLModel.metadata.drop_all(engine)
+    create_db_and_tables(engine)
+    engine.dispose()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument(
+        "--pg", metavar="URL", help="a PostgreSQL database to use (emptied first) instead of SQLite"
+    )
     parser.add_argument("--load", choices=KINDS, help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--secret", help=argparse.SUPPRESS)
@@ -173,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     secret = secrets.token_hex(32)
+    if args.pg:
+        _empty(args.pg)
     standin = SlackStandIn(validate_blocks=False).start()
     for rep in REPS:
         standin.add_user(rep, name=rep.lower(), email=f"{rep.lower()}@bench.test")
@@ -185,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
             "SLACK_SIGNING_SECRET": secrets.token_hex(16),
             "SLACK_API_URL": standin.api_url,
             "SLACK_APP_TOKEN": "",
-            "DATABASE_URL": f"sqlite:///{Path(tmp) / 'bench.db'}",
+            "DATABASE_URL": args.pg or f"sqlite:///{Path(tmp) / 'bench.db'}",
             "CRM_WEBHOOK_SECRET": secret,
             "LOG_LEVEL": "WARNING",
         }
