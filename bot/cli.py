@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import contextlib
 import logging
-import re
 import signal
 import sys
 from collections.abc import Iterator, Sequence
 
+from bot.logs import configure_logging
 from bot.settings import Settings, SettingsError, load_settings
 
 NO_TOKEN_HELP = """\
@@ -31,31 +32,6 @@ To see what the bot does without Slack, run:  feedback-loop demo
 """
 
 
-class RedactSecrets(logging.Filter):
-    """Belt and braces: even a library's debug line must never show a token."""
-
-    PATTERN = re.compile(r"(xox[abposr]|xapp)-[A-Za-z0-9-]+")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if self.PATTERN.search(message):
-            record.msg = self.PATTERN.sub(r"\1-***", message)
-            record.args = ()
-        return True
-
-
-def configure_logging(level: str, *, process: str | None = None) -> None:
-    """`process`: a name for this process's lines, when another one writes to the same
-    stderr (the dispatcher child of `feedback-loop run`)."""
-    handler = logging.StreamHandler()
-    handler.addFilter(RedactSecrets())
-    tag = f"{process}[%(process)d] " if process else ""
-    handler.setFormatter(logging.Formatter(f"%(asctime)s %(levelname)s {tag}%(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-
-
 def _settings_or_exit() -> Settings:
     try:
         return load_settings()
@@ -66,7 +42,7 @@ def _settings_or_exit() -> Settings:
 
 def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings_or_exit()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, log_format=settings.log_format)
     if not settings.slack_bot_token:
         print(NO_TOKEN_HELP, file=sys.stderr)
         return 1
@@ -82,6 +58,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bot.messages.catalog import ScriptsError
     from bot.runtime import build_runtime
 
+    if settings.dispatcher == "process":
+        _share_metrics_with_the_dispatcher()
     try:
         rt = build_runtime(settings)
     except ScriptsError as e:
@@ -102,6 +80,24 @@ def cmd_run(args: argparse.Namespace) -> int:
             server.run()
         return 0 if server.started else 1
     return asyncio.run(_socket_mode(rt, app))
+
+
+def _share_metrics_with_the_dispatcher() -> None:
+    """The dispatcher child counts its own 429s and Slack errors; prometheus_client's
+    multiprocess mode (a directory both write to, which the child inherits through the
+    environment) puts them in the server's /metrics. Set before anything imports
+    prometheus_client, which fixes the mode on import."""
+    import os
+    import shutil
+    import tempfile
+
+    from bot.metrics import MULTIPROC_ENV
+
+    if os.environ.get(MULTIPROC_ENV):
+        return
+    path = tempfile.mkdtemp(prefix="feedback-loop-metrics-")
+    os.environ[MULTIPROC_ENV] = path
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
 
 
 DISPATCHER_LABELS = {
@@ -126,31 +122,23 @@ def _signals_end_cleanly() -> Iterator[None]:
 
 
 async def _socket_mode(rt: object, app: object) -> int:
-    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+    from slack_bolt.async_app import AsyncApp
 
-    from bot.nudges.dispatcher import Dispatcher
-    from bot.nudges.process import DispatcherProcess
     from bot.runtime import Runtime
-    from bot.slack.identity import identify
+    from bot.socket_mode import SocketModeRunner
 
-    assert isinstance(rt, Runtime)
-    await identify(rt)
-    running: Dispatcher | DispatcherProcess | None = None
-    if rt.settings.dispatcher == "inline":
-        running = Dispatcher(rt)
-    elif rt.settings.dispatcher == "process":
-        running = DispatcherProcess()
-    if running is not None:
-        running.start()
-    logging.getLogger("feedback_loop").info("Socket Mode: connecting to Slack")
-    handler = AsyncSocketModeHandler(app, rt.settings.slack_app_token)  # type: ignore[arg-type]
+    assert isinstance(rt, Runtime) and isinstance(app, AsyncApp)
+    runner = SocketModeRunner(rt, app)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        # A stop that was asked for finishes the work already acked, then exits 0.
+        loop.add_signal_handler(sig, stop.set)
+    await runner.start()
     try:
-        await handler.start_async()
+        await stop.wait()
     finally:
-        if running is not None:
-            running.shutdown()
-            await running.stopped()
-        await rt.background.drain()
+        await runner.stop()
     return 0
 
 
@@ -161,7 +149,11 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
         # Before anything slow: a Ctrl-C at the terminal is the server's to handle.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     settings = _settings_or_exit()
-    configure_logging(settings.log_level, process="dispatcher" if args.supervised else None)
+    configure_logging(
+        settings.log_level,
+        process="dispatcher" if args.supervised else None,
+        log_format=settings.log_format,
+    )
     if not settings.slack_bot_token:
         print(NO_TOKEN_HELP, file=sys.stderr)
         return 1

@@ -4,7 +4,8 @@
 signature is checked on the raw bytes and its body parsed before Bolt sees it
 (bot/inbound.py). `POST /crm/webhook` takes a CRM's signed deal the same way (its own
 secret and headers, bot/crm/signing.py) and hands it to the handler the composition
-root plugged into the runtime. `GET /healthz` answers whether the database is reachable. Start-up
+root plugged into the runtime. `GET /healthz` answers whether the database is reachable;
+`GET /metrics` is Prometheus's text format (bot/metrics.py). Start-up
 asks Slack who we are; the dispatcher then runs as a child process once the server
 listens (bot/nudges/process.py), or on this event loop (`inline`), or elsewhere (`off`).
 Shutdown stops the dispatcher (it hands back what it claimed) and finishes work
@@ -18,6 +19,7 @@ import json
 import logging
 import socket
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -35,6 +37,7 @@ from bot.inbound import (
     json_object,
     verify_signature,
 )
+from bot.metrics import request_kind
 from bot.nudges.dispatcher import Dispatcher
 from bot.nudges.process import DispatcherProcess
 from bot.runtime import Runtime
@@ -79,6 +82,8 @@ class SlackASGI:
             return
         elif scope["path"] == "/healthz":
             await self._healthz(send)
+        elif scope["path"] == "/metrics" and scope["method"] == "GET":
+            await self._metrics(send)
         elif scope["path"] == "/slack/events" and scope["method"] == "POST":
             await self._slack(scope, receive, send)
         elif scope["path"] == "/crm/webhook" and scope["method"] == "POST":
@@ -87,6 +92,7 @@ class SlackASGI:
             await _respond(send, 404, b"Not Found")
 
     async def _slack(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
         try:
             raw = await _read_body(scope, receive)
             headers = {
@@ -101,8 +107,10 @@ class SlackASGI:
         except Refused as e:
             self.refusals.refused(e.status, e.reason)
             await _respond(send, e.status, b"")
+            self._count("refused", e.status, started)
             return
         response: BoltResponse = await self.app.async_dispatch(request)
+        kind = request_kind(request.body) if isinstance(request.body, dict) else "other"
         await send(
             {
                 "type": "http.response.start",
@@ -115,12 +123,34 @@ class SlackASGI:
             }
         )
         await send({"type": "http.response.body", "body": response.body.encode("utf-8")})
+        self._count(kind, response.status, started)
+
+    def _count(self, kind: str, status: int, started: float) -> None:
+        metrics = self.rt.metrics
+        metrics.requests.labels(kind, str(status)).inc()
+        metrics.ack_seconds.labels(kind).observe(time.perf_counter() - started)
+
+    async def _metrics(self, send: Send) -> None:
+        # Off the loop: the scrape reads the nudge table.
+        body, content_type = await self.rt.db(self.rt.metrics.exposition)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", content_type.encode("latin-1")),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
 
     async def _crm(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A CRM's signed deal: 401 (nothing read) unless signed with CRM_WEBHOOK_SECRET
         within 5 minutes, 400 for a body that is not a JSON object, else what the intake
         made of it. Answered within CRM_ANSWER_SECONDS whatever happens."""
         handler = self.rt.crm_webhook
+        started = time.perf_counter()
         try:
             raw = await _read_body(scope, receive)
             headers = {
@@ -140,6 +170,7 @@ class SlackASGI:
         except Refused as e:
             self.refusals.refused(e.status, e.reason)
             await _json(send, e.status, {"ok": False, "error": e.reason})
+            self._count("refused", e.status, started)
             return
         if handler is None:
             await _json(send, 404, {"ok": False, "error": "no CRM webhook in this app"})
@@ -154,6 +185,7 @@ class SlackASGI:
         except Exception:  # noqa: BLE001 - the sender gets a 500 and retries; logged by spawn
             status, body = 500, {"ok": False, "error": "internal error; try again", "retry": True}
         await _json(send, status, body)
+        self._count("crm_webhook", status, started)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
