@@ -209,3 +209,26 @@ def test_a_closed_modal_does_not_lose_the_deal(bot: RunningBot) -> None:
     bot.standin.fail_next("views.update", error="not_found")
     submit(bot, view, outcome="won", account="Acme", rep=REP2)
     assert len(deals(bot)) == 1 and len(deal_dms(bot, REP2)) == 1
+
+
+def test_submitting_the_form_twice_is_one_deal_and_one_dm(bot: RunningBot) -> None:
+    view = open_on(bot, f"Closed won: Acme <@{REP2}>")
+    submit(bot, view, outcome="won", account="Acme", rep=REP2)
+    submit(bot, view, outcome="won", account="Acme", rep=REP2)  # a double click on "Log it"
+    assert len(deals(bot)) == 1 and len(deal_dms(bot, REP2)) == 1
+    assert "already" in result_text(bot)
+
+
+@pytest.mark.parametrize(
+    ("user", "words"),
+    [
+        (REP, "Logged *Globex* as lost"),
+        (REP2, "Registré *Globex* como perdido"),
+        ("U0FRANC", "*Globex* est enregistré comme perdu"),
+    ],
+)
+def test_the_result_is_in_the_loggers_language(bot: RunningBot, user: str, words: str) -> None:
+    bot.standin.add_user("U0FRANC", name="franc", locale="fr-FR")
+    bot.send(bot.slack.global_shortcut(ids.LOG_DEAL_GLOBAL_SHORTCUT, user=user))
+    submit(bot, last_modal(bot), by=user, outcome="lost", account="Globex", rep=MANAGER)
+    assert words in result_text(bot)
