@@ -19,6 +19,7 @@ from handlers import (
     deal_step,
     deals,
     errors,
+    export,
     guard,
     home,
     loop_command,
@@ -28,6 +29,7 @@ from handlers import (
     privacy,
     quiet,
     reflection,
+    report,
     screen_out,
     team,
     tee_up,
@@ -107,6 +109,8 @@ def register_listeners(app: AsyncApp, rt: Runtime) -> loop_command.LoopCommand:
     team.register(app, rt, commands)
     concern.register(app, rt, commands)
     privacy.register(app, rt, commands)
+    export.register(app, rt, commands)
+    report.register(app, rt, commands)
     quiet.register(app, rt, commands)
     home.register(app, rt)
     errors.register(app, rt)

@@ -23,6 +23,7 @@ SCOPE_FOR = {
     "users_info": "users:read",
     "users_lookupByEmail": "users:read.email",
     "dnd_info": "dnd:read",
+    "files_upload_v2": "files:write",
 }
 # Methods that need no scope of their own: views answer a trigger or the App Home event,
 # and a workflow step is completed (functions.completeSuccess / completeError, through
