@@ -4,6 +4,7 @@ follows in the same place as an ephemeral message."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from dataclasses import dataclass
@@ -13,9 +14,11 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from sqlmodel import Session
 
+from bot import charts
 from bot.messages import Built, Texts
 from bot.messages.report import RepLine, report_message
 from bot.runtime import Runtime
+from bot.slack.dm import open_dm
 from bot.slack.errors import api_error
 from bot.slack.people import is_admin, load_person
 from handlers.loop_command import CommandCall, LoopCommand
@@ -68,13 +71,14 @@ async def _deliver(call: CommandCall, args: ReportArgs) -> None:
     admin = await rt.db(is_admin, rt, call.team_id, caller)
     until = rt.clock.now()
     since = until - timedelta(days=PERIODS[args.period])
-    built = await rt.tx(
+    made = await rt.tx(
         _build, write=False, team_id=call.team_id, viewer=call.user_id, admin=admin,
         rep=args.rep, since=since, until=until, period=args.period, t=t,
     )  # fmt: skip
-    if built is None:
+    if made is None:
         await call.respond(text=t("report.not_allowed", who=f"<@{args.rep}>"))
         return
+    built, weeks = made
     try:
         await call.respond(
             text=built.text, blocks=built.blocks, response_type="ephemeral",
@@ -82,6 +86,31 @@ async def _deliver(call: CommandCall, args: ReportArgs) -> None:
         )  # fmt: skip
     except SlackApiError as e:  # pragma: no cover - respond rarely fails; say so if it does
         log.warning("report: not delivered (%s)", api_error(e))
+        return
+    if rt.settings.report_charts and charts.available():
+        await _send_chart(call, weeks, t(f"report.period_{args.period}"))
+
+
+async def _send_chart(call: CommandCall, weeks: dict[str, dict[str, int]], period: str) -> None:
+    t = call.t
+    labels = {o: t(f"report.col_{o}") for o in charts.OUTCOMES}
+    # Rendering takes a few hundred milliseconds of CPU: off the event loop.
+    png = await asyncio.to_thread(
+        charts.outcome_trend_png, weeks, labels, t("report.chart_title", period=period)
+    )
+    if png is None:
+        return
+    try:
+        channel = await open_dm(call.rt, call.team_id, call.user_id)
+        await call.rt.client.files_upload_v2(
+            content=png,
+            filename="feedback-loop-trend.png",
+            title=t("report.chart_title", period=period),
+            channel=channel,
+            initial_comment=t("report.chart_comment", period=period),
+        )
+    except SlackApiError as e:
+        log.warning("report: chart not uploaded (%s)", api_error(e))
 
 
 def _build(
@@ -95,7 +124,7 @@ def _build(
     until: datetime,
     period: str,
     t: Texts,
-) -> Built | None:
+) -> tuple[Built, dict[str, dict[str, int]]] | None:
     scope = export.scope_for(session=session, team_id=team_id, viewer=viewer, admin=admin)
     if rep is not None:
         if not scope.covers(rep):
@@ -111,13 +140,15 @@ def _build(
         scope_text = t("export.scope_team", n=n)
     else:
         scope_text = t("export.scope_self")
-    return report_message(
+    built = report_message(
         t,
         period=t(f"report.period_{period}"),
         scope=scope_text,
         total=_line(reports.team_totals(rows)),
         lines=[_line(r) for r in rows],
     )
+    weeks = reports.weekly_outcomes(session=session, scope=scope, since=since, until=until)
+    return built, weeks
 
 
 def _line(r: reports.RepReport) -> RepLine:

@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ADMIN, MANAGER, REP, REP2, RunningBot
+from bot.clock import FakeClock
+from bot.devkit.standin import SlackStandIn
+from tests.conftest import ADMIN, MANAGER, REP, REP2, RunningBot, start_bot
 from tests.support.debrief_steps import (
     LOSS_ANSWERS,
     assert_all_block_kit_valid,
@@ -132,3 +134,38 @@ def test_a_big_team_fits_in_one_table(bot: RunningBot) -> None:
     assert len(table_reps(message)) == 99
     assert bot.rt.catalog.text("en", "report.more_reps", n=51) in str(message["blocks"])
     assert_all_block_kit_valid(bot)
+
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def two_weeks_of_deals(bot: RunningBot) -> None:
+    close_deal(bot, "lost", "Globex", REP)
+    bot.rt.clock.advance(timedelta(days=8))
+    close_deal(bot, "won", "Initech", REP)
+
+
+def test_the_trend_chart_comes_to_the_dm_as_a_png(bot: RunningBot) -> None:
+    two_weeks_of_deals(bot)
+    report(bot, REP, "month")
+    [chart] = bot.standin.uploaded_files(bot.standin.dm_channel(REP))
+    assert chart["name"] == "feedback-loop-trend.png" and chart["content"].startswith(PNG)
+
+
+def test_one_week_of_data_is_no_trend_and_gets_no_chart(bot: RunningBot) -> None:
+    close_deal(bot, "lost", "Globex", REP)
+    report(bot, REP, "month")
+    assert bot.standin.uploaded_files() == []
+
+
+def test_with_charts_off_the_report_is_tables_only(
+    standin: SlackStandIn, clock: FakeClock, sqlite_url: str
+) -> None:
+    bot, stop = start_bot(standin, clock, sqlite_url, extra_env={"REPORT_CHARTS": "off"})
+    try:
+        two_weeks_of_deals(bot)
+        message = report(bot, REP, "month")
+        assert any(b["type"] == "table" for b in message["blocks"])
+        assert bot.standin.uploaded_files() == []
+    finally:
+        stop()
