@@ -45,6 +45,7 @@ async def publish_home(rt: Runtime, team_id: str, user_id: str) -> None:
         concerns=data.concerns,
         open_debriefs=data.open_debriefs,
         team=[team_member(r) for r in data.team],
+        now=rt.clock.now(),
     )
     if await rt.db(is_admin, rt, team_id, person):
         # Deals a CRM or a workflow sent that reached no rep: never dropped silently.
