@@ -90,6 +90,11 @@ ACTIONS: dict[str, Rule] = {
     "deal_ask_lost": Rule("deal_ask"),
     "deal_ask_no_decision": Rule("deal_ask"),
     "deal_ask_none": Rule("deal_ask"),
+    # The practice focus is the clicker's own; a takeaway is read from their own debrief.
+    ids.FOCUS_OPEN: Rule("self"),
+    ids.FOCUS_FROM_TAKEAWAY: DEAL,
+    # The quotes library: only quotes the client allowed, which the whole team may read.
+    ids.QUOTES_MORE: Rule("self"),
 }
 
 VIEWS: dict[str, Rule] = {
@@ -103,6 +108,7 @@ VIEWS: dict[str, Rule] = {
     "deal_ask_account": Rule("deal_ask", meta_key="ask"),
     # "Log a closed deal": anyone may log one, for any rep, as with `/loop deal … @rep`.
     ids.LOG_DEAL_VIEW: Rule("self"),
+    ids.FOCUS_MODAL: Rule("self"),
 }
 
 
