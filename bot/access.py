@@ -111,6 +111,8 @@ VIEWS: dict[str, Rule] = {
     ids.REFLECT_MODAL: Rule("self"),
     "deal_handoff": Rule("deal", "owner_or_admin", meta_key="deal"),
     "deal_ask_account": Rule("deal_ask", meta_key="ask"),
+    # "Log a closed deal": anyone may log one, for any rep, as with `/loop deal … @rep`.
+    ids.LOG_DEAL_VIEW: Rule("self"),
     ids.FOCUS_MODAL: Rule("self"),
 }
 

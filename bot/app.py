@@ -14,6 +14,9 @@ from bot.slack import bundle_clicks, clicks
 from handlers import (
     common,
     concern,
+    crm_webhook,
+    deal_shortcuts,
+    deal_step,
     deals,
     errors,
     export,
@@ -93,6 +96,9 @@ def register_listeners(app: AsyncApp, rt: Runtime) -> loop_command.LoopCommand:
     guard.register(app, rt)
     commands = loop_command.LoopCommand()
     deals.register(app, rt, commands)
+    crm_webhook.register(rt)
+    deal_shortcuts.register(app, rt)
+    deal_step.register(app, rt)
     errors.register_other_messages(app)
     # The router looks subcommands up per call, so rituals below can still add theirs.
     loop_command.register(app, rt, commands)

@@ -220,6 +220,18 @@ def cmd_import_team(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_webhook_secret(args: argparse.Namespace) -> int:
+    from bot.crm.signing import new_secret
+
+    # Only the secret on stdout, so `feedback-loop webhook-secret >> .env` style use works.
+    print(new_secret())
+    print(
+        "Set it as CRM_WEBHOOK_SECRET for the bot and in your CRM's webhook signing step.",
+        file=sys.stderr,
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="feedback-loop",
@@ -256,6 +268,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     team.add_argument("csv", help="path to the CSV file (Slack user IDs or emails)")
     team.set_defaults(func=cmd_import_team)
+    secret = sub.add_parser(
+        "webhook-secret", help="print a new random secret for CRM_WEBHOOK_SECRET"
+    )
+    secret.set_defaults(func=cmd_webhook_secret)
     return parser
 
 

@@ -66,12 +66,19 @@ class Refused(Exception):
 
 
 def verify_signature(
-    secret: str, body: bytes, headers: Mapping[str, str], *, now: float | None = None
+    secret: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    now: float | None = None,
+    timestamp_header: str = "x-slack-request-timestamp",
+    signature_header: str = "x-slack-signature",
 ) -> None:
     """Slack's v0 scheme on the raw bytes. Every malformed header is a 401, never an
-    exception: the timestamp must be digits, the signature 64 hex digits."""
-    timestamp = headers.get("x-slack-request-timestamp", "")
-    signature = headers.get("x-slack-signature", "")
+    exception: the timestamp must be digits, the signature 64 hex digits. The CRM
+    webhook uses the same scheme under its own header names (bot/crm/signing.py)."""
+    timestamp = headers.get(timestamp_header, "")
+    signature = headers.get(signature_header, "")
     if not secret:
         raise Refused(401, "no signing secret configured")
     if not _TIMESTAMP.fullmatch(timestamp):
@@ -96,7 +103,7 @@ def parse_body(raw: str, content_type: str | None) -> dict[str, Any]:
     if not raw:
         raise Refused(400, "empty body")
     if content_type == "application/json" or raw.lstrip().startswith("{"):
-        return _json_object(raw)
+        return json_object(raw)
     try:
         fields = parse_qsl(raw, keep_blank_values=True, strict_parsing=True, max_num_fields=200)
     except ValueError:
@@ -108,11 +115,11 @@ def parse_body(raw: str, content_type: str | None) -> dict[str, Any]:
     if "payload" in form:
         if len(form) != 1:
             raise Refused(400, "payload with other form fields")
-        return _json_object(form["payload"])
+        return json_object(form["payload"])
     return form
 
 
-def _json_object(text: str) -> dict[str, Any]:
+def json_object(text: str) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except (ValueError, RecursionError):

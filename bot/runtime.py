@@ -167,6 +167,16 @@ class Runtime:
     dm_channels: dict[tuple[str, str], str] = field(default_factory=dict)
     # bot.nudges.dispatcher's pacing and sending client, made on its first tick.
     dispatch_state: Any = None
+    # e-mail -> (Slack user id, when looked up): users.lookupByEmail is Tier 3, and a CRM
+    # names the same few owners over and over.
+    email_ids: dict[str, tuple[str, float]] = field(default_factory=dict)
+    # One SQLite write transaction at a time in this process (see tx_blocking).
+    write_lock: threading.RLock = field(default_factory=threading.RLock)
+    # `POST /crm/webhook`: the composition root plugs in the handler (bot/server.py
+    # imports no handlers); (payload) -> (HTTP status, JSON answer).
+    crm_webhook: (
+        Callable[[dict[str, Any]], Coroutine[Any, Any, tuple[int, dict[str, Any]]]] | None
+    ) = None
     # Counters for GET /metrics; the client built by build_runtime reports to them.
     metrics: Metrics = field(default_factory=Metrics)
 
@@ -198,6 +208,13 @@ class Runtime:
 
     def tx_blocking(self, fn: Callable[..., T], /, *, write: bool = True, **kwargs: Any) -> T:
         """`tx` for code already off the event loop (the dispatcher's own thread)."""
+        if write and self.engine.dialect.name == "sqlite":
+            # SQLite runs one writer at a time anyway. Threads of this process that found
+            # the lock taken would sleep in SQLite's busy handler (1, 2, 5 … 100 ms, not
+            # woken when it frees); queueing here instead hands the lock straight on.
+            with self.write_lock:
+                with unit_of_work(self.engine, immediate=write) as session:
+                    return fn(session=session, **kwargs)
         with unit_of_work(self.engine, immediate=write) as session:
             return fn(session=session, **kwargs)
 

@@ -2,8 +2,10 @@
 
 `POST /slack/events` carries events, slash commands and interactivity alike; its
 signature is checked on the raw bytes and its body parsed before Bolt sees it
-(bot/inbound.py). `GET /healthz` answers whether the database is reachable; `GET
-/metrics` is Prometheus's text format (bot/metrics.py). Start-up
+(bot/inbound.py). `POST /crm/webhook` takes a CRM's signed deal the same way (its own
+secret and headers, bot/crm/signing.py) and hands it to the handler the composition
+root plugged into the runtime. `GET /healthz` answers whether the database is reachable;
+`GET /metrics` is Prometheus's text format (bot/metrics.py). Start-up
 asks Slack who we are; the dispatcher then runs as a child process once the server
 listens (bot/nudges/process.py), or on this event loop (`inline`), or elsewhere (`off`).
 Shutdown stops the dispatcher (it hands back what it claimed) and finishes work
@@ -26,7 +28,15 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
 from sqlalchemy import text
 
-from bot.inbound import MAX_BODY_BYTES, RefusalLog, Refused, build_request
+from bot.crm import signing as crm_signing
+from bot.inbound import (
+    MAX_BODY_BYTES,
+    RefusalLog,
+    Refused,
+    build_request,
+    json_object,
+    verify_signature,
+)
 from bot.metrics import request_kind
 from bot.nudges.dispatcher import Dispatcher
 from bot.nudges.process import DispatcherProcess
@@ -34,6 +44,9 @@ from bot.runtime import Runtime
 from bot.slack.identity import identify
 
 log = logging.getLogger(__name__)
+
+# A CRM (and Slack, for the workflow step) gives up on an answer after about 3 s.
+CRM_ANSWER_SECONDS = 2.5
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -73,6 +86,8 @@ class SlackASGI:
             await self._metrics(send)
         elif scope["path"] == "/slack/events" and scope["method"] == "POST":
             await self._slack(scope, receive, send)
+        elif scope["path"] == "/crm/webhook" and scope["method"] == "POST":
+            await self._crm(scope, receive, send)
         else:
             await _respond(send, 404, b"Not Found")
 
@@ -129,6 +144,48 @@ class SlackASGI:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+    async def _crm(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A CRM's signed deal: 401 (nothing read) unless signed with CRM_WEBHOOK_SECRET
+        within 5 minutes, 400 for a body that is not a JSON object, else what the intake
+        made of it. Answered within CRM_ANSWER_SECONDS whatever happens."""
+        handler = self.rt.crm_webhook
+        started = time.perf_counter()
+        try:
+            raw = await _read_body(scope, receive)
+            headers = {
+                k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]
+            }
+            verify_signature(
+                self.rt.settings.crm_webhook_secret or "",
+                raw,
+                headers,
+                timestamp_header=crm_signing.TIMESTAMP_HEADER,
+                signature_header=crm_signing.SIGNATURE_HEADER,
+            )
+            try:
+                payload = json_object(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                raise Refused(400, "body is not UTF-8") from None
+        except Refused as e:
+            self.refusals.refused(e.status, e.reason)
+            await _json(send, e.status, {"ok": False, "error": e.reason})
+            self._count("refused", e.status, started)
+            return
+        if handler is None:
+            await _json(send, 404, {"ok": False, "error": "no CRM webhook in this app"})
+            return
+        # The work goes on after a late answer (shielded, tracked): the deal is never
+        # half-taken, and the CRM's retry then finds it.
+        task = self.rt.spawn(handler(payload), name="crm-webhook")
+        try:
+            status, body = await asyncio.wait_for(asyncio.shield(task), CRM_ANSWER_SECONDS)
+        except TimeoutError:
+            status, body = 202, {"ok": True, "status": "accepted", "note": "still working"}
+        except Exception:  # noqa: BLE001 - the sender gets a 500 and retries; logged by spawn
+            status, body = 500, {"ok": False, "error": "internal error; try again", "retry": True}
+        await _json(send, status, body)
+        self._count("crm_webhook", status, started)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -190,6 +247,21 @@ class SlackASGI:
             }
         )
         await send({"type": "http.response.body", "body": payload})
+
+
+async def _json(send: Send, status: int, body: dict[str, Any]) -> None:
+    payload = json.dumps(body, default=str).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
 
 
 async def _read_body(scope: Scope, receive: Receive) -> bytes:

@@ -63,6 +63,10 @@ class Settings:
     daily_nudge_cap: int = 3
     # Slack admins and owners are admins already; these are the extra ones.
     admins: frozenset[str] = frozenset()
+    # Signs `POST /crm/webhook`; unset, the webhook refuses everything (401).
+    crm_webhook_secret: str | None = field(default=None, repr=False)
+    # (crm, the CRM's owner id) -> e-mail, for CRMs whose webhook names the owner by id only.
+    crm_owners: dict[tuple[str, str], str] = field(default_factory=dict)
 
     @property
     def socket_mode(self) -> bool:
@@ -181,6 +185,37 @@ def _admins(env: Mapping[str, str]) -> frozenset[str]:
             raise _fail("ADMINS", "comma-separated Slack user IDs (U0123ABC)", part)
         out.add(part)
     return frozenset(out)
+
+
+_CRM_OWNER = re.compile(r"([a-z][a-z0-9_-]{0,39}):([^=\s]{1,100})=([^@\s]+@[^@\s]+\.[^@\s]+)")
+
+
+def _crm_owners(env: Mapping[str, str]) -> dict[tuple[str, str], str]:
+    raw = env.get("CRM_OWNERS", "").strip()
+    out: dict[tuple[str, str], str] = {}
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        match = _CRM_OWNER.fullmatch(part)
+        if not match:
+            raise _fail(
+                "CRM_OWNERS",
+                "comma-separated crm:owner-id=email, e.g. pipedrive:42=rita@acme.com",
+                part,
+            )
+        out[(match[1].lower(), match[2])] = match[3].lower()
+    return out
+
+
+def _crm_secret(env: Mapping[str, str]) -> str | None:
+    raw = env.get("CRM_WEBHOOK_SECRET", "").strip()
+    if raw and len(raw) < 16:
+        # Never echo a secret back, not even in an error.
+        raise SettingsError(
+            "CRM_WEBHOOK_SECRET: expected at least 16 characters "
+            "(`feedback-loop webhook-secret` makes one)"
+        )
+    return raw or None
 
 
 def _log_level(env: Mapping[str, str]) -> str:
@@ -305,4 +340,6 @@ def load_settings(
         noise_budget=_on_off(env, "NOISE_BUDGET", True),
         daily_nudge_cap=_int(env, "DAILY_NUDGE_CAP", 3, 1, 50),
         admins=_admins(env),
+        crm_webhook_secret=_crm_secret(env),
+        crm_owners=_crm_owners(env),
     )

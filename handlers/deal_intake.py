@@ -1,10 +1,11 @@
 """One way in for every deal, whatever announced it, and one way to correct it.
 
-`take_in()` is the intake: a channel post, `/loop deal`, a click on "Did a deal close?"
-(and later shortcuts and webhooks) all call it. It decides, in one transaction, whether
-the announcement is new, a repeat of a deal already logged (same account as compared by
-`account_key`, outcome and rep within 24 h, or the same CRM record), or — for a command —
-another outcome for a deal the rep already has, which is asked about instead of logged.
+`take_in()` is the intake: a channel post, `/loop deal`, a click on "Did a deal close?",
+the message and global shortcuts, the Workflow Builder step and the CRM webhook all call
+it. It decides, in one transaction, whether the announcement is new, a repeat of a deal
+already logged (same account as compared by `account_key`, outcome and rep within 24 h,
+or the same CRM record), or — for a command — another outcome for a deal the rep already
+has, which is asked about instead of logged.
 
 `correct()` changes a logged deal: its outcome, account, amount or rep, or withdraws it.
 Follow-ups move with it (a withdrawn deal's pending nudges are cancelled and it leaves
@@ -22,7 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import replace
+import time
+from dataclasses import dataclass, replace
 from typing import Any
 
 import aiohttp
@@ -55,12 +57,19 @@ def follow_ups(rt: Runtime) -> FollowUps:
 
 
 async def take_in(
-    rt: Runtime, new: NewDeal, *, event_id: str | None = None, ask_other_outcome: bool = False
+    rt: Runtime,
+    new: NewDeal,
+    *,
+    event_id: str | None = None,
+    ask_other_outcome: bool = False,
+    deliver_now: bool = True,
 ) -> Intake:
     """Log one announcement of a closed deal and DM its rep, unless it repeats one.
 
     `ask_other_outcome`: a person typed it, so a different outcome for a deal they already
-    have comes back as OTHER_OUTCOME for them to confirm, instead of a second deal."""
+    have comes back as OTHER_OUTCOME for them to confirm, instead of a second deal.
+    `deliver_now=False`: the caller answers first (a webhook, a modal) and sends the DM
+    after with `deliver_later`; the nudge row is written either way."""
     got = await rt.tx(
         intake.take_in,
         new=new,
@@ -69,11 +78,17 @@ async def take_in(
         now=rt.clock.now(),
         follow_ups=follow_ups(rt),
     )
-    if got.status == intake.NEW and got.nudge_id is not None:
+    if got.status == intake.NEW and got.nudge_id is not None and deliver_now:
         return replace(got, dm_state=await deliver(rt, got.nudge_id))
     if got.status == REPEAT:
         log.info("deal %s announced again (%s); linked, no second DM", got.deal_id, new.source)
     return got
+
+
+def deliver_later(rt: Runtime, got: Intake) -> None:
+    """Send a new deal's DM after the answer (take_in with deliver_now=False)."""
+    if got.status == intake.NEW and got.nudge_id is not None:
+        rt.spawn(deliver(rt, got.nudge_id), name=f"deal-dm:{got.deal_id}")
 
 
 # --- the rep, and proposals --------------------------------------------------------------
@@ -105,6 +120,65 @@ async def resolve_rep(rt: Runtime, signal: DealSignal, poster: str | None) -> st
                 break
             await asyncio.sleep(0.5 * 2**attempt)
     return poster
+
+
+# A machine that sent a deal (a CRM, a workflow) waits for the answer: the owner look-up
+# gets this long, so the whole answer stays well inside Slack's and a CRM's 3 s.
+FIND_REP_BUDGET = 1.5
+# users.lookupByEmail is Tier 3; a CRM names the same owners again and again.
+EMAIL_CACHE_SECONDS = 3600.0
+
+
+@dataclass(frozen=True)
+class RepLookup:
+    """The rep a machine-sent deal names, or why there is none (worded for whoever wired
+    the sender); `transient` when trying again later may work."""
+
+    user_id: str | None
+    problem: str | None = None
+    transient: bool = False
+
+
+async def find_rep(
+    rt: Runtime, team_id: str, *, slack_id: str | None, email: str | None
+) -> RepLookup:
+    try:
+        return await asyncio.wait_for(_find_rep(rt, team_id, slack_id, email), FIND_REP_BUDGET)
+    except TimeoutError:
+        return RepLookup(None, "Slack did not answer in time to find the owner", transient=True)
+    except SlackApiError as e:
+        return RepLookup(None, f"Slack failed to find the owner ({api_error(e)})", transient=True)
+    except (aiohttp.ClientError, OSError) as e:
+        return RepLookup(None, f"Slack could not be reached ({type(e).__name__})", transient=True)
+
+
+async def _find_rep(
+    rt: Runtime, team_id: str, slack_id: str | None, email: str | None
+) -> RepLookup:
+    if slack_id:
+        try:
+            person = await load_person(rt, team_id=team_id, user_id=slack_id)
+        except SlackApiError as e:
+            if api_error(e) != "user_not_found":
+                raise
+            return RepLookup(None, f"no Slack user has the id {slack_id}")
+        if person.is_bot or person.deleted:
+            return RepLookup(None, f"{slack_id} is a bot or a deactivated user, not a rep")
+        return RepLookup(slack_id)
+    if not email:
+        return RepLookup(None, "the deal names no owner (an e-mail or a Slack user id)")
+    cached = rt.email_ids.get(email)
+    if cached is not None and time.monotonic() - cached[1] < EMAIL_CACHE_SECONDS:
+        return RepLookup(cached[0])
+    found = await lookup_by_email(rt, email)
+    if found is None:
+        return RepLookup(
+            None,
+            f"no Slack user has the e-mail {email} (the deal's owner): add them to Slack "
+            "or correct the owner's e-mail in the CRM",
+        )
+    rt.email_ids[email] = (found, time.monotonic())
+    return RepLookup(found)
 
 
 async def take_in_proposal(

@@ -19,17 +19,19 @@ from bot.messages import TeamMember, Texts
 from bot.messages import focus as focus_msg
 from bot.messages import manager as call_msg
 from bot.messages import reflection as reflection_msg
-from bot.messages.blocks import Block, read_metadata
+from bot.messages.blocks import VIEW_BLOCKS_MAX, Block, read_metadata
+from bot.messages.deal_entry import problems_blocks
 from bot.runtime import Runtime, rt_of
 from bot.slack import ids
 from bot.slack.dm import open_dm
 from bot.slack.errors import api_error
-from bot.slack.people import load_person
+from bot.slack.people import is_admin, load_person
 from handlers.common import DealClick, deal_button
 from handlers.debrief_replies import tell
 from handlers.loop_command import reader_texts
 from storage import focus as focus_store
 from storage.home import CallToMake, RepRecord, home_data
+from storage.intake_problems import recent_problems
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +77,11 @@ async def publish_home(rt: Runtime, team_id: str, user_id: str) -> None:
         now=rt.clock.now(),
         focus=focus_msg.home_blocks(t, focus),
     )
+    if await rt.db(is_admin, rt, team_id, person):
+        # Deals a CRM or a workflow sent that reached no rep: never dropped silently.
+        problems = await rt.tx(recent_problems, write=False, team_id=team_id)
+        extra = problems_blocks(t, problems, tz=person.tz)
+        view["blocks"] = (view["blocks"] + extra)[:VIEW_BLOCKS_MAX]
     await rt.client.views_publish(user_id=user_id, view=view)
 
 

@@ -253,6 +253,23 @@ class RoleGrant(SQLModel, table=True):
     created_at: datetime | None = utc_column()
 
 
+class IntakeProblem(SQLModel, table=True):
+    """A deal that came in without a way to reach its rep (a CRM owner no Slack user has,
+    a Workflow Builder step with a bad input): shown to admins in App Home, never dropped
+    silently. One row per source record, counted again on each retry."""
+
+    __table_args__ = (UniqueConstraint("team_id", "key", name="uq_intakeproblem_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    key: str = Field(max_length=200)  # e.g. "hubspot:1234" (the CRM record)
+    source: str = "webhook"  # webhook | workflow
+    detail: str = ""
+    count: int = 1
+    first_at: datetime | None = utc_column()
+    last_at: datetime | None = utc_column(index=True)
+
+
 class PracticeFocus(SQLModel, table=True):
     """What a rep is working on ("I'm working on…"): one row per focus they set, so the
     history stays; the current one is the row not yet ended. Private to the rep."""

@@ -494,6 +494,8 @@ SOCKET_MODE_TOO = frozenset(
         "test_privacy",
         "test_clicks",
         "test_deal_trigger",
+        "test_deal_shortcuts",
+        "test_deal_step",
         "test_focus",
         "test_quotes",
     }

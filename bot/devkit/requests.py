@@ -587,6 +587,67 @@ class SlackRequests:
         }
         return self._interactive(payload, timestamp=timestamp, secret=secret)
 
+    def global_shortcut(
+        self,
+        callback_id: str,
+        *,
+        user: str = "U0REP1",
+        trigger_id: str | None = None,
+        timestamp: int | None = None,
+        user_name: str | None = None,
+        secret: str | None = None,
+    ) -> SlackRequest:
+        """A global `shortcut` (from the composer's shortcuts menu or search): no
+        channel and no message, per Slack's shortcut payload reference."""
+        name = user_name or user.lower()
+        payload = {
+            "type": "shortcut",
+            "token": self.verification_token,
+            "action_ts": self.new_ts(),
+            "team": self._team(),
+            "user": {"id": user, "username": name, "team_id": self.team_id},
+            "is_enterprise_install": False,
+            "enterprise": None,
+            "callback_id": callback_id,
+            "trigger_id": trigger_id or self.new_trigger_id(),
+        }
+        return self._interactive(payload, timestamp=timestamp, secret=secret)
+
+    def function_executed(
+        self,
+        callback_id: str,
+        inputs: dict[str, Any],
+        *,
+        bot_access_token: str,
+        function_execution_id: str | None = None,
+        title: str = "Start a deal debrief",
+    ) -> dict[str, Any]:
+        """The `function_executed` event a Workflow Builder step sends its app (wrap it
+        with event_request): the step's `function`, its `inputs`, the execution ids and
+        a short-lived `bot_access_token` (xwfp-) for completing it."""
+        n = _next()
+        return {
+            "type": "function_executed",
+            "function": {
+                "id": f"Fn{_RUN_TAG}{n:06d}",
+                "callback_id": callback_id,
+                "title": title,
+                "description": "",
+                "type": "app",
+                "input_parameters": [],
+                "output_parameters": [],
+                "app_id": self.api_app_id,
+                "date_created": int(self.now()) - 86400,
+                "date_updated": int(self.now()) - 86400,
+                "date_deleted": 0,
+            },
+            "inputs": inputs,
+            "function_execution_id": function_execution_id or f"Fx{_RUN_TAG}{n:06d}",
+            "workflow_execution_id": f"Wx{_RUN_TAG}{n:06d}",
+            "event_ts": self.new_ts(),
+            "bot_access_token": bot_access_token,
+        }
+
 
 def _rich_text(text: str) -> dict[str, Any]:
     return {

@@ -573,6 +573,10 @@ class SlackStandIn:
         self._home_ids: dict[str, str] = {}
         self._dnd: dict[str, dict[str, Any]] = {}
         self._files: dict[str, dict[str, Any]] = {}
+        # Workflow Builder steps: the short-lived token of each execution (xwfp-, as in a
+        # function_executed event) -> its function_execution_id, and how each ended.
+        self._function_tokens: dict[str, str] = {}
+        self.function_results: dict[str, list[dict[str, Any]]] = {}
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -735,6 +739,15 @@ class SlackStandIn:
         with self._lock:
             self._channels[channel_id] = channel
         return dict(channel)
+
+    def function_token(self, function_execution_id: str) -> str:
+        """A bot_access_token for one step execution (what Slack puts in the
+        function_executed event); functions.completeSuccess/completeError accept it for
+        that execution only, as other methods accept it like the bot token."""
+        token = f"xwfp-{secrets.token_hex(8)}-{function_execution_id}"
+        with self._lock:
+            self._function_tokens[token] = function_execution_id
+        return token
 
     def set_dnd(
         self,
@@ -1059,7 +1072,14 @@ class SlackStandIn:
         if token in (self.token, self.app_token) and (token == self.app_token) != wants_app_token:
             error = {"ok": False, "error": "not_allowed_token_type"}
             return _Reply(200, error, headers=api_headers)
-        if token != (self.app_token if wants_app_token else self.token):
+        # A workflow step's own token (xwfp-) works like the bot token.
+        allowed = self.app_token if wants_app_token else self.token
+        if token != allowed and (wants_app_token or token not in self._function_tokens):
+            return _Reply(200, {"ok": False, "error": "invalid_auth"}, headers=api_headers)
+        if method.startswith("functions.") and self._function_tokens.get(token) != body.get(
+            "function_execution_id"
+        ):
+            # Only the execution's own token completes it (the bot token does not).
             return _Reply(200, {"ok": False, "error": "invalid_auth"}, headers=api_headers)
         try:
             payload = handler(body)
@@ -1102,6 +1122,8 @@ class SlackStandIn:
             "dnd.info": self._dnd_info,
             "files.completeUploadExternal": self._files_complete_upload_external,
             "files.getUploadURLExternal": self._files_get_upload_url_external,
+            "functions.completeError": self._functions_complete_error,
+            "functions.completeSuccess": self._functions_complete_success,
             "team.info": self._team_info,
             "users.info": self._users_info,
             "users.lookupByEmail": self._users_lookup_by_email,
@@ -1624,6 +1646,29 @@ class SlackStandIn:
             if email and spec["email"].lower() == email:
                 return {"ok": True, "user": self._user_object(spec, include_locale=False)}
         raise _ApiError("users_not_found")
+
+    def _function_done(self, body: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
+        execution = str(body.get("function_execution_id") or "")
+        if not execution:
+            raise _ApiError("invalid_arguments")
+        done = self.function_results.setdefault(execution, [])
+        if done:
+            raise _ApiError("function_execution_already_completed")
+        done.append(result)
+        return {"ok": True}
+
+    def _functions_complete_success(self, body: dict[str, Any]) -> dict[str, Any]:
+        outputs = body.get("outputs")
+        if isinstance(outputs, str):
+            outputs = json.loads(outputs)
+        if not isinstance(outputs, dict):
+            raise _ApiError("invalid_arguments")
+        return self._function_done(body, {"ok": True, "outputs": outputs})
+
+    def _functions_complete_error(self, body: dict[str, Any]) -> dict[str, Any]:
+        if not body.get("error"):
+            raise _ApiError("invalid_arguments")
+        return self._function_done(body, {"ok": False, "error": str(body["error"])})
 
     def _dnd_info(self, body: dict[str, Any]) -> dict[str, Any]:
         user = str(body.get("user") or self.bot_user_id)

@@ -147,6 +147,17 @@ REFLECT_SKIP = "reflect_skip"
 REFLECT_MODAL = "reflection"
 REFLECT_VALUE = "v"
 
+# The shortcuts "Log as a closed deal" (on a message) and "Log a closed deal" (global),
+# their modal and its fields; the Workflow Builder step.
+LOG_DEAL_MESSAGE_SHORTCUT = "log_closed_deal_message"
+LOG_DEAL_GLOBAL_SHORTCUT = "log_closed_deal"
+LOG_DEAL_VIEW = "log_closed_deal"
+LOG_DEAL_DONE_VIEW = "log_closed_deal_done"
+LOG_DEAL_OUTCOME_BLOCK = "outcome"
+LOG_DEAL_ACCOUNT_BLOCK = "account"
+LOG_DEAL_AMOUNT_BLOCK = "amount"
+LOG_DEAL_REP_BLOCK = "rep"
+DEAL_STEP_FUNCTION = "start_deal_debrief"
 
 # --- the practice focus and the quotes library --------------------------------------------
 

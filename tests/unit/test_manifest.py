@@ -25,9 +25,14 @@ SCOPE_FOR = {
     "dnd_info": "dnd:read",
     "files_upload_v2": "files:write",
 }
+# Methods that need no scope of their own: views answer a trigger or the App Home event,
+# and a workflow step is completed (functions.completeSuccess / completeError, through
+# Bolt's complete() and fail()) with the execution's own token.
+NO_SCOPE = {"auth_test", "views_open", "views_update", "views_publish", "views_push"}
 EVENT_SUBSCRIPTIONS = {
     "message": {"message.channels", "message.groups"},
     "app_home_opened": {"app_home_opened"},
+    "function_executed": {"function_executed"},
 }
 
 
@@ -55,6 +60,14 @@ def test_every_web_api_method_we_call_has_its_scope() -> None:
     assert not missing
 
 
+def test_every_web_api_method_we_call_is_known_here() -> None:
+    """A method the code starts calling must be added to SCOPE_FOR or NO_SCOPE, so its
+    scope is decided, not forgotten."""
+    called = set(re.findall(r"client\.(\w+_\w+)\(", _source()))
+    assert {"users_lookupByEmail", "views_open", "views_update"} <= called
+    assert called <= set(SCOPE_FOR) | NO_SCOPE, called - set(SCOPE_FOR) - NO_SCOPE
+
+
 def test_every_event_we_listen_to_is_subscribed() -> None:
     subscribed = set(MANIFEST["settings"]["event_subscriptions"]["bot_events"])
     # `@app.event("x")` on a listener, or `app.event("x")(listener)` in a register().
@@ -79,3 +92,45 @@ def test_no_scope_is_requested_without_a_reason_in_the_readme() -> None:
     readme = (ROOT / "README.md").read_text()
     for scope in MANIFEST["oauth_config"]["scopes"]["bot"]:
         assert f"`{scope}`" in readme, f"README does not say why we need {scope}"
+
+
+def _registered(kind: str) -> set[str]:
+    """Callback ids registered with `app.<kind>(ids.NAME)` or `app.<kind>("literal")`."""
+    from bot.slack import ids
+
+    source = _source()
+    names = re.findall(rf"\bapp\.{kind}\(\s*ids\.(\w+)", source)
+    literals = re.findall(rf'\bapp\.{kind}\(\s*"([^"]+)"', source)
+    return {getattr(ids, n) for n in names} | set(literals)
+
+
+def test_every_shortcut_we_listen_to_is_in_the_manifest() -> None:
+    declared = {s["callback_id"]: s for s in MANIFEST["features"].get("shortcuts", [])}
+    listened = _registered("shortcut")
+    assert listened, "expected the deal shortcuts"
+    assert listened == set(declared)
+    for shortcut in declared.values():
+        assert shortcut["type"] in ("message", "global")
+        assert 1 <= len(shortcut["name"]) <= 24 and 1 <= len(shortcut["description"]) <= 150
+    assert "commands" in MANIFEST["oauth_config"]["scopes"]["bot"]  # shortcuts need it
+
+
+def test_every_workflow_step_is_declared_with_the_inputs_and_outputs_the_code_uses() -> None:
+    functions = MANIFEST.get("functions") or {}
+    listened = _registered("function")
+    assert listened and listened == set(functions)
+    settings = MANIFEST["settings"]
+    # Custom steps need an org-ready app, run by our own code, told by function_executed.
+    assert settings["org_deploy_enabled"] is True
+    assert settings["function_runtime"] == "remote"
+    assert "function_executed" in settings["event_subscriptions"]["bot_events"]
+    step = (ROOT / "handlers" / "deal_step.py").read_text()
+    read = set(re.findall(r'inputs\.get\(\s*"(\w+)"', step))
+    written = set(re.findall(r'outputs=\{"(\w+)":[^,]+, "(\w+)"', step)[0])
+    for spec in functions.values():
+        inputs = spec["input_parameters"]["properties"]
+        assert read == set(inputs), "the step reads exactly the inputs it declares"
+        assert set(spec["input_parameters"]["required"]) <= set(inputs)
+        assert written == set(spec["output_parameters"]["properties"])
+        assert set(spec["output_parameters"]["required"]) == written
+        assert inputs["rep"]["type"] == "slack#/types/user_id"

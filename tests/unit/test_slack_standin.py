@@ -674,3 +674,24 @@ def test_follow_clock_stamps_ts_by_that_clock(slack: SlackStandIn, client: WebCl
     b = client.chat_postMessage(channel="C0DEALS", text="b")["ts"]
     # The same instant twice still gives two distinct, rising ts.
     assert (a, b) == ("1800000000.500000", "1800000000.500001")
+
+
+def test_a_workflow_step_is_completed_once_and_only_with_its_own_token(
+    slack: SlackStandIn, client: WebClient
+) -> None:
+    token = slack.function_token("Fx0001")
+    other = slack.function_token("Fx0002")
+    step = WebClient(token=token, base_url=slack.api_url)
+    with pytest.raises(SlackApiError) as e:
+        client.functions_completeSuccess(function_execution_id="Fx0001", outputs={})
+    assert error_of(e) == "invalid_auth"  # the bot token does not complete a step
+    with pytest.raises(SlackApiError) as e:
+        WebClient(token=other, base_url=slack.api_url).functions_completeError(
+            function_execution_id="Fx0001", error="no"
+        )
+    assert error_of(e) == "invalid_auth"  # nor another run's token
+    step.functions_completeSuccess(function_execution_id="Fx0001", outputs={"deal_id": "7"})
+    assert slack.function_results["Fx0001"] == [{"ok": True, "outputs": {"deal_id": "7"}}]
+    with pytest.raises(SlackApiError) as e:
+        step.functions_completeError(function_execution_id="Fx0001", error="late")
+    assert error_of(e) == "function_execution_already_completed"

@@ -1,0 +1,267 @@
+"""`bench/crm_webhook`: signed CRM webhooks per second and their p99, next to a bare `/healthz`.
+
+Starts a local Slack stand-in and the real bot (`python -m bot.cli run --http`, its
+default dispatcher child), then, from a separate process (so the client never shares the
+server's GIL), fires at it over C keep-alive connections for S seconds per round:
+
+- `healthz`: `GET /healthz` (one `SELECT 1`): what the server costs with no work at all;
+- `new`: signed generic webhooks, each a new CRM record for one of 8 reps (owners are
+  looked up once with users.lookupByEmail, then remembered): the deal and its nudge rows
+  are written before the answer, and the DM is posted to the stand-in after it, in the
+  same server process;
+- `retry`: the same record sent again (what a CRM does when it missed the answer): the
+  signature, the parse and the intake's look-up, nothing written.
+
+Rounds alternate (healthz, new, retry, healthz, ...) and are pooled per kind. Target: at
+least 500 signed webhooks/s with p99 under 50 ms.
+
+    bench/crm_webhook                          # 3 rounds x 5 s, 32 connections
+    bench/crm_webhook --seconds 10 --concurrency 16 --rounds 2
+    bench/crm_webhook --pg postgresql://postgres@127.0.0.1:5432/bench
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.crm.signing import sign  # noqa: E402
+from bot.devkit.standin import SlackStandIn  # noqa: E402
+
+KINDS = ("healthz", "new", "retry")
+REPS = [f"U0BENCH{i}" for i in range(8)]
+TARGET_RATE = 500.0
+TARGET_P99_MS = 50.0
+START_TIMEOUT = 30.0
+
+
+# --- the load (runs in its own process) ---------------------------------------------------
+
+
+def _payload(kind: str, n: int, run: str) -> bytes:
+    record = f"{run}-{n}" if kind == "new" else f"{run}-retry"
+    return json.dumps(
+        {
+            "crm": "bench",
+            "record_id": record,
+            "outcome": ("won", "lost", "no_decision")[n % 3],
+            "account": f"Account {record}",
+            "owner_email": f"{REPS[n % len(REPS)].lower()}@bench.test",
+            "amount": 1000 + n,
+            "currency": "USD",
+        }
+    ).encode()
+
+
+async def _load(url: str, kind: str, secret: str, seconds: float, concurrency: int) -> None:
+    import aiohttp
+
+    run = secrets.token_hex(4)
+    latencies: list[float] = []
+    errors: dict[str, int] = {}
+    counter = iter(range(10**9))
+    if kind == "retry":  # the record exists before the timed phase
+        body = _payload("retry", 0, run)
+        req = urllib.request.Request(
+            url + "/crm/webhook",
+            data=body,
+            headers={"Content-Type": "application/json", **sign(secret, body)},
+        )
+        urllib.request.build_opener(urllib.request.ProxyHandler({})).open(req, timeout=10).read()
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        end = time.perf_counter() + seconds
+
+        async def worker() -> None:
+            while time.perf_counter() < end:
+                n = next(counter)
+                started = time.perf_counter()
+                try:
+                    if kind == "healthz":
+                        async with session.get(url + "/healthz") as resp:
+                            await resp.read()
+                            status = resp.status
+                    else:
+                        body = _payload(kind, n, run)
+                        headers = {"Content-Type": "application/json", **sign(secret, body)}
+                        async with session.post(
+                            url + "/crm/webhook", data=body, headers=headers
+                        ) as resp:
+                            await resp.read()
+                            status = resp.status
+                except (aiohttp.ClientError, TimeoutError) as e:
+                    errors[type(e).__name__] = errors.get(type(e).__name__, 0) + 1
+                    continue
+                if status != 200:
+                    errors[str(status)] = errors.get(str(status), 0) + 1
+                    continue
+                latencies.append(time.perf_counter() - started)
+
+        began = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - began
+    print(json.dumps({"latencies": latencies, "errors": errors, "elapsed": elapsed}))
+
+
+# --- the servers --------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_healthy(proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the bot exited:\n{log.read_text(errors='replace')[-2000:]}")
+        try:
+            with opener.open(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("the bot did not answer /healthz")
+
+
+def _round(url: str, kind: str, secret: str, args: argparse.Namespace) -> dict[str, Any]:
+    argv = [sys.executable, __file__, "--load", kind, "--url", url, "--secret", secret]
+    argv += ["--seconds", str(args.seconds), "--concurrency", str(args.concurrency)]
+    out = subprocess.run(argv, capture_output=True, check=True, env=os.environ)
+    return dict(json.loads(out.stdout))
+
+
+def _pct(values: list[float], p: float) -> float:
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, math.ceil(p / 100 * len(ordered)) - 1)] * 1000
+
+
+def _empty(url: str) -> None:
+    """A fresh schema on the PostgreSQL database, so each run starts from no deals."""
+    from sqlmodel import SQLModel
+
+    from storage.db import create_db_and_tables, make_engine
+
+    engine = make_engine("postgresql+psycopg://" + url.split("://", 1)[1])
+    SQLModel.metadata.drop_all(engine)
+    create_db_and_tables(engine)
+    engine.dispose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument(
+        "--pg", metavar="URL", help="a PostgreSQL database to use (emptied first) instead of SQLite"
+    )
+    parser.add_argument("--load", choices=KINDS, help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--secret", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.load:
+        asyncio.run(_load(args.url, args.load, args.secret, args.seconds, args.concurrency))
+        return 0
+
+    secret = secrets.token_hex(32)
+    if args.pg:
+        _empty(args.pg)
+    standin = SlackStandIn(validate_blocks=False).start()
+    for rep in REPS:
+        standin.add_user(rep, name=rep.lower(), email=f"{rep.lower()}@bench.test")
+        standin.set_dnd(rep, dnd_enabled=False)
+    port = _free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {
+            **os.environ,
+            "SLACK_BOT_TOKEN": standin.token,
+            "SLACK_SIGNING_SECRET": secrets.token_hex(16),
+            "SLACK_API_URL": standin.api_url,
+            "SLACK_APP_TOKEN": "",
+            "DATABASE_URL": args.pg or f"sqlite:///{Path(tmp) / 'bench.db'}",
+            "CRM_WEBHOOK_SECRET": secret,
+            "LOG_LEVEL": "WARNING",
+        }
+        log = Path(tmp) / "bot.log"
+        with open(log, "wb") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "bot.cli", "run", "--http", "--host", "127.0.0.1"]
+                + ["--port", str(port)],
+                env=env,
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        try:
+            _wait_healthy(proc, port, log)
+            url = f"http://127.0.0.1:{port}"
+            pooled: dict[str, dict[str, Any]] = {
+                k: {"latencies": [], "elapsed": 0.0, "errors": {}} for k in KINDS
+            }
+            for r in range(args.rounds):
+                for kind in KINDS:
+                    got = _round(url, kind, secret, args)
+                    pool = pooled[kind]
+                    pool["latencies"] += got["latencies"]
+                    pool["elapsed"] += got["elapsed"]
+                    for k, v in got["errors"].items():
+                        pool["errors"][k] = pool["errors"].get(k, 0) + v
+                    rate = len(got["latencies"]) / got["elapsed"]
+                    print(f"round {r + 1} {kind:8} {rate:8.0f} req/s", file=sys.stderr)
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(30)
+            standin.stop()
+    sent = len(standin.calls_to("chat.postMessage", ok=True))
+    print(f"\n{args.rounds} rounds x {args.seconds:g} s, {args.concurrency} connections")
+    print("| kind | req/s | p50 | p99 | errors |\n|---|---|---|---|---|")
+    for kind in KINDS:
+        pool = pooled[kind]
+        lat = pool["latencies"]
+        rate = len(lat) / pool["elapsed"] if pool["elapsed"] else 0.0
+        print(
+            f"| {kind} | {rate:,.0f} | {_pct(lat, 50):.1f} ms | {_pct(lat, 99):.1f} ms "
+            f"| {sum(pool['errors'].values())} {pool['errors'] or ''} |"
+        )
+    print(f"DMs posted to the stand-in: {sent}")
+    ok = True
+    for kind in ("new", "retry"):
+        lat = pooled[kind]["latencies"]
+        rate = len(lat) / pooled[kind]["elapsed"]
+        passed = rate >= TARGET_RATE and _pct(lat, 99) < TARGET_P99_MS
+        ok = ok and passed
+        print(
+            f"{kind}: {rate:,.0f}/s (target >= {TARGET_RATE:.0f}), p99 {_pct(lat, 99):.1f} ms "
+            f"(target < {TARGET_P99_MS:.0f}): {'PASS' if passed else 'FAIL'}"
+        )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
