@@ -90,6 +90,14 @@ ACTIONS: dict[str, Rule] = {
     "deal_ask_lost": Rule("deal_ask"),
     "deal_ask_no_decision": Rule("deal_ask"),
     "deal_ask_none": Rule("deal_ask"),
+    # Stories: anyone may share one from the week's prompt; the win invitation is the
+    # deal's rep's; a story is edited, deleted or linked by its author alone.
+    ids.STORY_SHARE: Rule("self"),
+    ids.STORY_INVITE_SHARE: DEAL,
+    ids.STORY_EDIT: Rule("story"),
+    ids.STORY_DELETE: Rule("story"),
+    ids.STORY_LINK: Rule("story"),
+    ids.STORY_NOT_STORY: Rule("story"),
 }
 
 VIEWS: dict[str, Rule] = {
@@ -101,6 +109,9 @@ VIEWS: dict[str, Rule] = {
     ids.REFLECT_MODAL: Rule("self"),
     "deal_handoff": Rule("deal", "owner_or_admin", meta_key="deal"),
     "deal_ask_account": Rule("deal_ask", meta_key="ask"),
+    # A new story is the clicker's own; an edit names the story, its author's alone.
+    ids.STORY_MODAL: Rule("story", meta_key="story"),
+    ids.STORY_LINK_MODAL: Rule("story", meta_key="story"),
 }
 
 

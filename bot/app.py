@@ -26,6 +26,7 @@ from handlers import (
     quiet,
     reflection,
     screen_out,
+    stories,
     team,
     tee_up,
     win_debrief,
@@ -46,6 +47,7 @@ RITUALS = (
     privacy,
     quiet,
     home,
+    stories,
 )
 
 
@@ -88,6 +90,7 @@ def register_listeners(app: AsyncApp, rt: Runtime) -> loop_command.LoopCommand:
     guard.register(app, rt)
     commands = loop_command.LoopCommand()
     deals.register(app, rt, commands)
+    stories.register_messages(app)
     errors.register_other_messages(app)
     # The router looks subcommands up per call, so rituals below can still add theirs.
     loop_command.register(app, rt, commands)
@@ -103,6 +106,7 @@ def register_listeners(app: AsyncApp, rt: Runtime) -> loop_command.LoopCommand:
     privacy.register(app, rt, commands)
     quiet.register(app, rt, commands)
     home.register(app, rt)
+    stories.register(app, rt, commands)
     errors.register(app, rt)
     errors.register_unknown_actions(app, rt)
     return commands

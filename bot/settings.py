@@ -55,6 +55,13 @@ class Settings:
     dispatcher: str = "process"
     # Slack admins and owners are admins already; these are the extra ones.
     admins: frozenset[str] = frozenset()
+    # The stories channel (an id, or a #name resolved to one when first used); an
+    # admin's `/loop settings stories #channel` overrides it without a restart.
+    stories_channel: str | None = None
+    # The language of the stories channel's posts (one channel, one language).
+    stories_language: str = "en"
+    # The workspace's own zone: when "Monday 10:00" and "the 1st of the month" are.
+    workspace_tz: str = "UTC"
 
     @property
     def socket_mode(self) -> bool:
@@ -175,6 +182,47 @@ def _admins(env: Mapping[str, str]) -> frozenset[str]:
     return frozenset(out)
 
 
+def _stories_channel(env: Mapping[str, str]) -> str | None:
+    raw = env.get("STORIES_CHANNEL", "").strip()
+    if not raw:
+        return None
+    if _CHANNEL_ID.match(raw):
+        return raw
+    if _CHANNEL_NAME.match(raw.lower()):
+        return raw.lower()
+    raise _fail("STORIES_CHANNEL", "a channel ID (C0123ABC) or a #name", raw)
+
+
+STORY_LANGUAGES = ("en", "es", "fr")
+
+
+def _stories_language(env: Mapping[str, str]) -> str:
+    raw = env.get("STORIES_LANGUAGE", "").strip().lower() or "en"
+    if raw not in STORY_LANGUAGES:
+        raise _fail("STORIES_LANGUAGE", "one of " + ", ".join(STORY_LANGUAGES), raw)
+    return raw
+
+
+def valid_zone(name: str) -> bool:
+    """An IANA zone name zoneinfo knows (Europe/Madrid), not a path or an abbreviation."""
+    from zoneinfo import ZoneInfo
+
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*", name):
+        return False
+    try:
+        ZoneInfo(name)
+    except (ValueError, KeyError, OSError):
+        return False
+    return True
+
+
+def _workspace_tz(env: Mapping[str, str]) -> str:
+    raw = env.get("WORKSPACE_TZ", "").strip() or "UTC"
+    if not valid_zone(raw):
+        raise _fail("WORKSPACE_TZ", "a time zone name such as Europe/Madrid", raw)
+    return raw
+
+
 def _log_level(env: Mapping[str, str]) -> str:
     raw = env.get("LOG_LEVEL", "").strip().upper() or "INFO"
     if raw not in LOG_LEVELS:
@@ -275,4 +323,7 @@ def load_settings(
         tick_seconds=_float(env, "TICK_SECONDS", 5.0, 0.05, 3600.0),
         dispatcher=_dispatcher(env),
         admins=_admins(env),
+        stories_channel=_stories_channel(env),
+        stories_language=_stories_language(env),
+        workspace_tz=_workspace_tz(env),
     )

@@ -1,0 +1,1064 @@
+"""Story sharing (seed 004): a stories channel with one thread a week, stories shared in
+it (from `/loop story`, the thread's button, an invitation after a win, or typed in the
+thread), the monthly post that tells the team what the stories added up to, and the
+invitation to reps who won a deal and told no story of it.
+
+Where things are:
+- the channel, its language and the workspace's zone: STORIES_CHANNEL, STORIES_LANGUAGE,
+  WORKSPACE_TZ, overridden by an admin's `/loop settings stories ...` (stored in the
+  database and read on every use, so a change applies at once on every replica);
+- the week's prompt and the month's post are nudges posted to the channel (kinds with
+  `to_channel`), planned by this module's planner at every dispatcher tick, so they are
+  durable, claimed once and sent once whatever the number of dispatchers;
+- a story is a row first (`waiting`), then posted in the week's thread; with no thread
+  yet, the week's prompt is brought forward and sent now, and its after-sent posts the
+  waiting stories. A story is only ever posted by whoever claims it (`claim_to_post`).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.clock import zone_of
+from bot.messages import Built, Texts, format_amount
+from bot.messages import stories as msg
+from bot.messages.blocks import read_metadata
+from bot.nudges.delivery import deliver
+from bot.nudges.registry import KindPolicy, NudgeKind
+from bot.nudges.story_schedule import (
+    MONTH_LATE,
+    PROMPT_LATE,
+    month_bounds,
+    months_to_plan,
+    this_week,
+    weeks_to_plan,
+)
+from bot.runtime import Runtime, rt_of
+from bot.settings import STORY_LANGUAGES, valid_zone
+from bot.slack import ids
+from bot.slack.dm import open_dm
+from bot.slack.errors import api_error
+from bot.slack.people import is_admin, load_person
+from handlers.loop_command import CommandCall, LoopCommand, reader_texts
+from storage import nudges as nudge_store
+from storage import stories as store
+from storage.models import Nudge, Person, Story
+
+log = logging.getLogger(__name__)
+
+# A win's invitation comes a day after the deal closed (the win debrief comes first),
+# and is not sent more than three days late.
+INVITE_AFTER = timedelta(days=1)
+INVITE_POLICY = KindPolicy(max_late=timedelta(days=3), when_quiet="wait")
+INVITE_LOOKBACK = INVITE_AFTER + timedelta(days=3)
+WEEK_POLICY = KindPolicy(max_late=PROMPT_LATE, respects_quiet=False)
+MONTH_POLICY = KindPolicy(max_late=MONTH_LATE, respects_quiet=False)
+# A #name that did not resolve is looked up again after this long, not every tick.
+RESOLVE_RETRY = timedelta(hours=1)
+REACTION = "sparkles"
+LANGUAGE_NAMES = {"en": "English", "es": "español", "fr": "français"}
+_CHANNEL_REF = re.compile(r"^<#([CG][A-Z0-9]{2,})(?:\|[^>]*)?>$")
+_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
+_CHANNEL_NAME = re.compile(r"^#?([a-z0-9][a-z0-9_\-]{0,79})$")
+
+
+# --- the settings ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Config:
+    channel: str | None  # a channel id
+    language: str
+    tz: str
+    from_env: bool = False
+
+
+async def _resolve_name(rt: Runtime, name: str) -> str | None:
+    """A channel's id from its name (conversations.list, public and private, a few pages)."""
+    cursor: str | None = None
+    for _ in range(20):
+        resp = await rt.client.conversations_list(
+            types="public_channel,private_channel",
+            exclude_archived=True,
+            limit=200,
+            cursor=cursor,
+        )
+        for channel in resp.get("channels") or []:
+            if str(channel.get("name") or "").lower() == name:
+                return str(channel["id"])
+        cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
+        if cursor is None:
+            return None
+    return None
+
+
+async def _env_channel(rt: Runtime, team_id: str, stored: dict[str, dict[str, Any]]) -> str | None:
+    env = rt.settings.stories_channel
+    if env is None or not env.startswith("#"):
+        return env
+    known = stored.get(store.RESOLVED_NAME) or {}
+    if known.get("name") == env:
+        if known.get("id"):
+            return str(known["id"])
+        checked = datetime.fromisoformat(str(known.get("checked_at")))
+        if rt.clock.now() - checked < RESOLVE_RETRY:
+            return None
+    try:
+        found = await _resolve_name(rt, env[1:])
+    except SlackApiError as e:
+        log.warning("could not look up STORIES_CHANNEL %s: %s", env, api_error(e))
+        found = None
+    if found is None:
+        log.warning("STORIES_CHANNEL %s: no such channel the bot can see", env)
+    value = {"name": env, "id": found, "checked_at": rt.clock.now().isoformat()}
+    await rt.tx(
+        store.put_setting,
+        team_id=team_id,
+        key=store.RESOLVED_NAME,
+        value=value,
+        by=None,
+        now=rt.clock.now(),
+    )
+    return found
+
+
+async def config_of(rt: Runtime, team_id: str) -> Config:
+    stored = await rt.tx(store.get_settings, write=False, team_id=team_id)
+    language = str((stored.get(store.LANGUAGE) or {}).get("value") or rt.settings.stories_language)
+    tz = str((stored.get(store.TIMEZONE) or {}).get("value") or rt.settings.workspace_tz)
+    if store.CHANNEL in stored:
+        channel = stored[store.CHANNEL].get("id")
+        return Config(str(channel) if channel else None, language, tz)
+    return Config(await _env_channel(rt, team_id, stored), language, tz, from_env=True)
+
+
+# --- the planner -----------------------------------------------------------------------------
+
+
+def _plan_rows(team_id: str, cfg: Config, now: datetime) -> list[dict[str, Any]]:
+    assert cfg.channel is not None
+    zone = zone_of(cfg.tz)
+    rows = [
+        {
+            "kind": store.STORIES_WEEK,
+            "due_at": slot,
+            "idempotency_key": store.week_key(team_id, cfg.channel, week),
+            "payload": {"week": week},
+        }
+        for week, slot in weeks_to_plan(now, zone)
+    ]
+    rows += [
+        {
+            "kind": store.STORIES_MONTH,
+            "due_at": slot,
+            "idempotency_key": store.month_key(team_id, cfg.channel, month),
+            "payload": {"month": month},
+        }
+        for month, slot in months_to_plan(now, zone)
+    ]
+    return rows
+
+
+def _schedule_all(
+    *, session: Any, team_id: str, channel: str, rows: list[dict[str, Any]], now: datetime
+) -> None:
+    for row in rows:
+        nudge_store.schedule(
+            session=session, team_id=team_id, user_slack_id=channel, now=now, **row
+        )
+
+
+def _schedule_invites(*, session: Any, wins: list[store.Win], now: datetime) -> None:
+    for win in wins:
+        nudge_store.schedule(
+            session=session,
+            team_id=win.team_id,
+            user_slack_id=win.rep,
+            kind=store.STORY_INVITE,
+            due_at=win.created_at + INVITE_AFTER,
+            idempotency_key=store.invite_key(win.team_id, win.deal_id),
+            payload={"deal_id": win.deal_id},
+            now=now,
+        )
+
+
+async def plan(rt: Runtime) -> None:
+    """Every tick: each workspace with a stories channel has its next prompts and monthly
+    posts as nudges, and each of its recent wins one invitation (keys make both once)."""
+    now = rt.clock.now()
+    teams = await rt.tx(store.known_teams, write=False)
+    configured: set[str] = set()
+    for team_id in teams:
+        cfg = await config_of(rt, team_id)
+        if cfg.channel is None:
+            continue
+        configured.add(team_id)
+        await rt.tx(
+            _schedule_all,
+            team_id=team_id,
+            channel=cfg.channel,
+            rows=_plan_rows(team_id, cfg, now),
+            now=now,
+        )
+    if not configured:
+        return
+    wins = await rt.tx(store.wins_to_invite, write=False, since=now - INVITE_LOOKBACK, until=now)
+    wins = [w for w in wins if w.team_id in configured]
+    if wins:
+        await rt.tx(_schedule_invites, wins=wins, now=now)
+
+
+def _planner() -> Any:
+    return plan
+
+
+# --- rendering the channel posts and the invitation --------------------------------------------
+
+
+async def render_week(rt: Runtime, nudge: Nudge, person: Person) -> Built | None:
+    cfg = await config_of(rt, nudge.team_id)
+    if cfg.channel != nudge.user_slack_id:
+        return None  # the channel changed since it was planned
+    return msg.weekly_prompt(Texts(rt.catalog, cfg.language))
+
+
+async def after_week(rt: Runtime, nudge: Nudge, channel: str, ts: str) -> None:
+    """The thread exists now: post the stories that were waiting for it."""
+    week = str(nudge.payload.get("week") or "")
+    waiting = await rt.tx(
+        store.waiting_in_week, write=False, team_id=nudge.team_id, channel=channel, week=week
+    )
+    for story_id in waiting:
+        await post_story(rt, story_id, thread_ts=ts)
+
+
+async def _permalink(rt: Runtime, channel: str, ts: str | None) -> str | None:
+    if not ts:
+        return None
+    try:
+        resp = await rt.client.chat_getPermalink(channel=channel, message_ts=ts)
+    except SlackApiError as e:
+        log.info("no permalink for %s/%s: %s", channel, ts, api_error(e))
+        return None
+    return str(resp.get("permalink") or "") or None
+
+
+async def render_month(rt: Runtime, nudge: Nudge, person: Person) -> Built | None:
+    cfg = await config_of(rt, nudge.team_id)
+    if cfg.channel != nudge.user_slack_id:
+        return None
+    month = str(nudge.payload.get("month") or "")
+    start, end = month_bounds(month, zone_of(cfg.tz))
+    rows = await rt.tx(
+        store.month_stories,
+        write=False,
+        team_id=nudge.team_id,
+        channel=cfg.channel,
+        start=start,
+        end=end,
+    )
+    entries = []
+    for row in rows:
+        link = row.permalink
+        if link is None:
+            link = await _permalink(rt, row.channel, row.ts)
+            if link:
+                await rt.tx(store.set_permalink, story_id=row.id, permalink=link)
+        entries.append(
+            msg.MonthEntry(
+                row.rep, row.lesson, link, row.account, row.share, row.amount, row.currency
+            )
+        )
+    return msg.month_post(Texts(rt.catalog, cfg.language), month=month, entries=entries)
+
+
+async def render_invite(rt: Runtime, nudge: Nudge, person: Person) -> Built | None:
+    deal_id = int(nudge.payload.get("deal_id") or 0)
+    cfg = await config_of(rt, nudge.team_id)
+    if cfg.channel is None:
+        return None
+    told = await rt.tx(store.story_of_deal, write=False, team_id=nudge.team_id, deal_id=deal_id)
+    deals = await rt.tx(store.deals_by_id, write=False, ids=[deal_id])
+    deal = deals.get(deal_id)
+    if told or deal is None or deal.status != "open" or deal.outcome != "won":
+        return None
+    return msg.invitation(Texts(rt.catalog, person.locale), deal_id=deal_id, account=deal.account)
+
+
+# --- posting a story -------------------------------------------------------------------------
+
+
+def _view_of(story: Story, deal_account: str | None, amount: str) -> msg.StoryView:
+    return msg.StoryView(
+        id=int(story.id or 0),
+        rep=story.rep_slack_id,
+        lesson=story.lesson,
+        did=story.did,
+        happened=story.happened,
+        account=deal_account,
+        amount=amount,
+        share=story.share if deal_account else None,
+    )
+
+
+async def story_message(rt: Runtime, story: Story) -> Built:
+    account, amount = None, ""
+    if story.deal_id is not None:
+        deals = await rt.tx(store.deals_by_id, write=False, ids=[story.deal_id])
+        deal = deals.get(story.deal_id)
+        if deal is not None:
+            account, amount = deal.account, format_amount(deal.amount, deal.currency)
+    return msg.story_post(Texts(rt.catalog, story.lang), _view_of(story, account, amount))
+
+
+async def _tell(
+    rt: Runtime, channel: str, user: str, text: str, thread_ts: str | None = None
+) -> None:
+    """An ephemeral answer in the stories channel (a modal has no response_url)."""
+    try:
+        await rt.client.chat_postEphemeral(
+            channel=channel, user=user, text=text, thread_ts=thread_ts
+        )
+    except SlackApiError as e:
+        log.info("could not tell %s in %s: %s", user, channel, api_error(e))
+
+
+async def post_story(rt: Runtime, story_id: int, *, thread_ts: str) -> str | None:
+    """Post a waiting story in its thread; returns Slack's error, or None when it posted
+    (or another worker has it)."""
+    now = rt.clock.now()
+    story = await rt.tx(store.claim_to_post, story_id=story_id, now=now)
+    if story is None:
+        return None
+    built = await story_message(rt, story)
+    try:
+        resp = await rt.client.chat_postMessage(
+            channel=story.channel, thread_ts=thread_ts, **built.as_kwargs()
+        )
+    except SlackApiError as e:
+        # Nothing was posted (or Slack is unsure): back to waiting, kept, never lost.
+        await rt.tx(store.update_story, story_id=story_id, now=rt.clock.now(), state=store.WAITING)
+        return api_error(e)
+    ts = str(resp.get("ts"))
+    link = await _permalink(rt, story.channel, ts)
+    await rt.tx(
+        store.update_story,
+        story_id=story_id,
+        now=rt.clock.now(),
+        state=store.POSTED,
+        ts=ts,
+        thread_ts=thread_ts,
+        permalink=link,
+    )
+    t = await reader_texts(rt, story.team_id, story.rep_slack_id)
+    await _tell(
+        rt, story.channel, story.rep_slack_id, t("stories.posted", channel=story.channel), thread_ts
+    )
+    return None
+
+
+def _ensure_week_nudge(
+    *, session: Any, team_id: str, channel: str, week: str, now: datetime
+) -> Nudge:
+    nudge = nudge_store.schedule(
+        session=session,
+        team_id=team_id,
+        user_slack_id=channel,
+        kind=store.STORIES_WEEK,
+        due_at=now,
+        idempotency_key=store.week_key(team_id, channel, week),
+        payload={"week": week},
+        now=now,
+    )
+    assert nudge.id is not None
+    store.bring_forward(session=session, nudge_id=nudge.id, now=now)
+    session.flush()
+    session.refresh(nudge)
+    return nudge
+
+
+async def share(rt: Runtime, story_id: int) -> str | None:
+    """Post a saved story in its week's thread, starting the thread first when there is
+    none yet. Returns Slack's error when it could not be posted (it stays saved)."""
+    story = await rt.tx(store.get_story, write=False, story_id=story_id)
+    assert story is not None
+    now = rt.clock.now()
+    nudge = await rt.tx(
+        _ensure_week_nudge, team_id=story.team_id, channel=story.channel, week=story.week, now=now
+    )
+    if nudge.state == nudge_store.SENT and nudge.sent_ts:
+        return await post_story(rt, story_id, thread_ts=nudge.sent_ts)
+    assert nudge.id is not None
+    state = await deliver(rt, nudge.id)
+    if state == nudge_store.FAILED:
+        failed = await rt.tx(
+            store.week_nudge,
+            write=False,
+            team_id=story.team_id,
+            channel=story.channel,
+            week=story.week,
+        )
+        return (failed.last_error if failed else None) or "error"
+    # Sent: its after-sent posted the waiting stories, ours among them. Held by another
+    # worker (None) or pending again: that send's after-sent will.
+    return None
+
+
+# --- the story modal -------------------------------------------------------------------------
+
+
+def _deal_options(deals: list[store.DealChoice]) -> list[msg.DealOption]:
+    return [
+        msg.DealOption(d.id, d.account, d.outcome, format_amount(d.amount, d.currency))
+        for d in deals
+    ]
+
+
+async def open_story_modal(
+    rt: Runtime,
+    client: AsyncWebClient,
+    *,
+    trigger_id: str,
+    team_id: str,
+    user_id: str,
+    deal_id: int | None = None,
+    story: Story | None = None,
+) -> str | None:
+    """Open the modal (a new story, or `story` to edit). Returns the text to answer with
+    instead, when it cannot open."""
+    t = await reader_texts(rt, team_id, user_id)
+    cfg = await config_of(rt, team_id)
+    if cfg.channel is None and story is None:
+        return t("stories.no_channel")
+    deals = await rt.tx(store.rep_deals, write=False, team_id=team_id, rep=user_id)
+    initial = msg.ModalInitial(deal_id=deal_id)
+    if story is not None:
+        initial = msg.ModalInitial(
+            story.lesson, story.did, story.happened, story.deal_id, story.share
+        )
+    channel = story.channel if story is not None else cfg.channel
+    view = msg.story_modal(
+        t,
+        channel_name=f"#{await _channel_name(rt, str(channel))}",
+        deals=_deal_options(deals),
+        metadata={"story": story.id if story is not None else "", "user": user_id},
+        initial=initial,
+    )
+    try:
+        await client.views_open(trigger_id=trigger_id, view=view)
+    except SlackApiError as e:
+        log.warning("story modal did not open: %s", api_error(e))
+        return t("errors.generic")
+    return None
+
+
+async def _channel_name(rt: Runtime, channel: str) -> str:
+    name = rt.channel_names.get(channel)
+    if name:
+        return name
+    try:
+        info = await rt.client.conversations_info(channel=channel)
+        name = str(info["channel"].get("name") or "")
+    except SlackApiError as e:
+        log.info("conversations.info %s: %s", channel, api_error(e))
+        return "stories"
+    rt.channel_names[channel] = name
+    return name or "stories"
+
+
+def _value(view: dict[str, Any], block: str) -> str:
+    state = ((view.get("state") or {}).get("values") or {}).get(block) or {}
+    field = state.get("v") or {}
+    if field.get("type") == "static_select":
+        return str((field.get("selected_option") or {}).get("value") or "")
+    return str(field.get("value") or "").strip()
+
+
+@dataclass(frozen=True)
+class Answers:
+    lesson: str
+    did: str
+    happened: str
+    deal_id: int | None
+    share: int | None
+
+
+def _read_deal_and_share(
+    view: dict[str, Any], t: Texts
+) -> tuple[int | None, int | None, dict[str, str]]:
+    errors: dict[str, str] = {}
+    raw_deal, raw_share = _value(view, ids.STORY_DEAL), _value(view, ids.STORY_SHARE_FIELD)
+    deal_id = int(raw_deal) if raw_deal.isdigit() and len(raw_deal) < 10 else None
+    if raw_deal and deal_id is None:
+        errors[ids.STORY_DEAL] = t("stories.error_deal_not_yours")
+    share: int | None = None
+    if raw_share:
+        if re.fullmatch(r"\d{1,3}", raw_share) and int(raw_share) <= 100:
+            share = int(raw_share)
+        else:
+            errors[ids.STORY_SHARE_FIELD] = t("stories.error_share_range")
+    if share is not None and not raw_deal and ids.STORY_SHARE_FIELD not in errors:
+        errors[ids.STORY_SHARE_FIELD] = t("stories.error_share_no_deal")
+    if deal_id is not None and not raw_share:
+        errors[ids.STORY_SHARE_FIELD] = t("stories.error_share_missing")
+    return deal_id, share, errors
+
+
+def read_answers(view: dict[str, Any], t: Texts) -> tuple[Answers, dict[str, str]]:
+    errors = {
+        block: t("stories.error_required")
+        for block in (ids.STORY_LESSON, ids.STORY_DID, ids.STORY_HAPPENED)
+        if not _value(view, block)
+    }
+    deal_id, share, more = _read_deal_and_share(view, t)
+    errors.update(more)
+    answers = Answers(
+        _value(view, ids.STORY_LESSON)[: msg.LESSON_MAX],
+        _value(view, ids.STORY_DID)[: msg.STORY_MAX],
+        _value(view, ids.STORY_HAPPENED)[: msg.STORY_MAX],
+        deal_id,
+        share,
+    )
+    return answers, errors
+
+
+def _team(body: dict[str, Any], rt: Runtime) -> str:
+    team = body.get("team") or {}
+    user = body.get("user") or {}
+    return str(team.get("id") or user.get("team_id") or rt.team_id or "")
+
+
+def _user(body: dict[str, Any]) -> str:
+    return str((body.get("user") or {}).get("id") or "")
+
+
+async def _save_new(rt: Runtime, team_id: str, user_id: str, a: Answers) -> None:
+    cfg = await config_of(rt, team_id)
+    t = await reader_texts(rt, team_id, user_id)
+    if cfg.channel is None:
+        await _dm(rt, team_id, user_id, t("stories.no_channel"))
+        return
+    now = rt.clock.now()
+    week, _ = this_week(now, zone_of(cfg.tz))
+    story = Story(
+        team_id=team_id,
+        rep_slack_id=user_id,
+        week=week,
+        source="modal",
+        channel=cfg.channel,
+        lang=cfg.language,
+        lesson=a.lesson,
+        did=a.did,
+        happened=a.happened,
+        deal_id=a.deal_id,
+        share=a.share,
+        state=store.WAITING,
+        created_at=now,
+        updated_at=now,
+    )
+    saved = await rt.tx(store.add_story, story=story)
+    assert saved.id is not None
+    error = await share(rt, saved.id)
+    if error is not None:
+        await _dm(rt, team_id, user_id, t("stories.post_failed", channel=cfg.channel, error=error))
+
+
+async def _dm(rt: Runtime, team_id: str, user_id: str, text: str) -> None:
+    channel = await open_dm(rt, team_id, user_id)
+    await rt.client.chat_postMessage(channel=channel, text=text)
+
+
+async def _save_edit(rt: Runtime, team_id: str, user_id: str, story_id: int, a: Answers) -> None:
+    t = await reader_texts(rt, team_id, user_id)
+    story = await rt.tx(
+        store.update_story,
+        story_id=story_id,
+        now=rt.clock.now(),
+        lesson=a.lesson,
+        did=a.did,
+        happened=a.happened,
+        deal_id=a.deal_id,
+        share=a.share,
+    )
+    if story is None:
+        return
+    if story.state == store.POSTED and story.ts and story.source == "modal":
+        built = await story_message(rt, story)
+        try:
+            await rt.client.chat_update(channel=story.channel, ts=story.ts, **built.as_kwargs())
+        except SlackApiError as e:
+            log.warning("story %s: chat.update failed: %s", story_id, api_error(e))
+    await _tell(rt, story.channel, user_id, t("stories.edited"), story.thread_ts)
+
+
+async def _deal_is_theirs(rt: Runtime, team_id: str, user_id: str, deal_id: int | None) -> bool:
+    if deal_id is None:
+        return True
+    return await rt.tx(
+        store.is_rep_deal, write=False, team_id=team_id, rep=user_id, deal_id=deal_id
+    )
+
+
+async def on_story_submit(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+    rt = rt_of(context)
+    view = body.get("view") or {}
+    team_id, user_id = _team(body, rt), _user(body)
+    t = await reader_texts(rt, team_id, user_id)
+    answers, errors = read_answers(view, t)
+    if not errors and not await _deal_is_theirs(rt, team_id, user_id, answers.deal_id):
+        errors[ids.STORY_DEAL] = t("stories.error_deal_not_yours")
+    if errors:
+        await ack(response_action="errors", errors=errors)
+        return
+    await ack()
+    meta = read_metadata(view)
+    story_id = str(meta.get("story") or "")
+    if story_id.isdigit():
+        rt.spawn(
+            _save_edit(rt, team_id, user_id, int(story_id), answers), name=f"story-edit:{user_id}"
+        )
+    else:
+        rt.spawn(_save_new(rt, team_id, user_id, answers), name=f"story-new:{user_id}")
+
+
+# --- the link modal (a story typed in the thread) ------------------------------------------------
+
+
+async def on_link_submit(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+    rt = rt_of(context)
+    view = body.get("view") or {}
+    team_id, user_id = _team(body, rt), _user(body)
+    t = await reader_texts(rt, team_id, user_id)
+    deal_id, share_value, errors = _read_deal_and_share(view, t)
+    if deal_id is None and ids.STORY_DEAL not in errors:
+        errors[ids.STORY_DEAL] = t("stories.error_deal_not_yours")
+    if not errors and not await _deal_is_theirs(rt, team_id, user_id, deal_id):
+        errors[ids.STORY_DEAL] = t("stories.error_deal_not_yours")
+    if errors:
+        await ack(response_action="errors", errors=errors)
+        return
+    await ack()
+    story_id = int(str(read_metadata(view).get("story") or "0") or 0)
+
+    async def save() -> None:
+        story = await rt.tx(
+            store.update_story,
+            story_id=story_id,
+            now=rt.clock.now(),
+            deal_id=deal_id,
+            share=share_value,
+        )
+        if story is not None:
+            await _tell(rt, story.channel, user_id, t("stories.linked"), story.thread_ts)
+
+    rt.spawn(save(), name=f"story-link:{user_id}")
+
+
+# --- buttons -------------------------------------------------------------------------------------
+
+
+def _action_value(body: dict[str, Any]) -> str:
+    return str(((body.get("actions") or [{}])[0]).get("value") or "")
+
+
+async def _open_from_click(
+    rt: Runtime,
+    client: AsyncWebClient,
+    respond: AsyncRespond,
+    body: dict[str, Any],
+    *,
+    deal_id: int | None = None,
+    story: Story | None = None,
+) -> None:
+    team_id, user_id = _team(body, rt), _user(body)
+    problem = await open_story_modal(
+        rt,
+        client,
+        trigger_id=str(body.get("trigger_id") or ""),
+        team_id=team_id,
+        user_id=user_id,
+        deal_id=deal_id,
+        story=story,
+    )
+    if problem is not None and body.get("response_url"):
+        await respond(text=problem, response_type="ephemeral", replace_original=False)
+
+
+async def on_share(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    client: AsyncWebClient,
+    respond: AsyncRespond,
+    context: AsyncBoltContext,
+) -> None:
+    await ack()
+    rt = rt_of(context)
+    rt.spawn(_open_from_click(rt, client, respond, body), name=f"story-open:{_user(body)}")
+
+
+async def on_invite_share(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    client: AsyncWebClient,
+    respond: AsyncRespond,
+    context: AsyncBoltContext,
+) -> None:
+    await ack()
+    rt = rt_of(context)
+    value = _action_value(body)
+    deal_id = int(value) if value.isdigit() and len(value) < 10 else None
+    rt.spawn(
+        _open_from_click(rt, client, respond, body, deal_id=deal_id),
+        name=f"story-invite-open:{_user(body)}",
+    )
+
+
+async def _story_of_click(rt: Runtime, body: dict[str, Any]) -> Story | None:
+    value = _action_value(body)
+    if not value.isdigit() or len(value) >= 10:
+        return None
+    story = await rt.tx(store.get_story, write=False, story_id=int(value))
+    if story is None or story.state == store.DELETED:
+        return None
+    return story
+
+
+async def on_edit(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    client: AsyncWebClient,
+    respond: AsyncRespond,
+    context: AsyncBoltContext,
+) -> None:
+    await ack()
+    rt = rt_of(context)
+
+    async def work() -> None:
+        story = await _story_of_click(rt, body)
+        if story is None:
+            t = await reader_texts(rt, _team(body, rt), _user(body))
+            await respond(text=t("stories.gone"), response_type="ephemeral", replace_original=False)
+            return
+        if story.source == "typed":
+            await _open_link(rt, client, body, story)
+            return
+        await _open_from_click(rt, client, respond, body, story=story)
+
+    rt.spawn(work(), name=f"story-edit-open:{_user(body)}")
+
+
+async def _delete(rt: Runtime, respond: AsyncRespond, body: dict[str, Any]) -> None:
+    t = await reader_texts(rt, _team(body, rt), _user(body))
+    story = await _story_of_click(rt, body)
+    if story is None:
+        await respond(text=t("stories.gone"), response_type="ephemeral", replace_original=False)
+        return
+    assert story.id is not None
+    if story.source == "modal" and story.ts:
+        try:
+            await rt.client.chat_delete(channel=story.channel, ts=story.ts)
+        except SlackApiError as e:
+            if api_error(e) != "message_not_found":
+                log.warning("story %s: chat.delete failed: %s", story.id, api_error(e))
+                await respond(
+                    text=t("errors.generic"), response_type="ephemeral", replace_original=False
+                )
+                return
+    await rt.tx(store.update_story, story_id=story.id, now=rt.clock.now(), state=store.DELETED)
+    await respond(text=t("stories.deleted"), response_type="ephemeral", replace_original=False)
+
+
+async def on_delete(
+    ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext
+) -> None:
+    await ack()
+    rt = rt_of(context)
+    rt.spawn(_delete(rt, respond, body), name=f"story-delete:{_user(body)}")
+
+
+async def _open_link(
+    rt: Runtime, client: AsyncWebClient, body: dict[str, Any], story: Story
+) -> None:
+    team_id, user_id = _team(body, rt), _user(body)
+    t = await reader_texts(rt, team_id, user_id)
+    deals = await rt.tx(store.rep_deals, write=False, team_id=team_id, rep=user_id)
+    view = msg.link_modal(
+        t,
+        deals=_deal_options(deals),
+        metadata={"story": story.id, "user": user_id},
+        initial=msg.ModalInitial(deal_id=story.deal_id, share=story.share),
+    )
+    try:
+        await client.views_open(trigger_id=str(body.get("trigger_id") or ""), view=view)
+    except SlackApiError as e:
+        log.warning("link modal did not open: %s", api_error(e))
+
+
+async def on_link(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+) -> None:
+    await ack()
+    rt = rt_of(context)
+
+    async def work() -> None:
+        story = await _story_of_click(rt, body)
+        if story is not None:
+            await _open_link(rt, client, body, story)
+
+    rt.spawn(work(), name=f"story-link-open:{_user(body)}")
+
+
+async def on_not_story(
+    ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext
+) -> None:
+    await ack()
+    rt = rt_of(context)
+
+    async def work() -> None:
+        t = await reader_texts(rt, _team(body, rt), _user(body))
+        story = await _story_of_click(rt, body)
+        if story is not None and story.id is not None:
+            await rt.tx(
+                store.update_story, story_id=story.id, now=rt.clock.now(), state=store.DELETED
+            )
+        await respond(
+            text=t("stories.not_story_done"), response_type="ephemeral", replace_original=False
+        )
+
+    rt.spawn(work(), name=f"story-not:{_user(body)}")
+
+
+# --- a story typed in the thread -----------------------------------------------------------------
+
+
+async def is_thread_story(event: dict[str, Any]) -> bool:
+    """Cheap, before the ack: a person's reply in a thread of a channel. Whether it is
+    this week's stories thread is looked up after the ack."""
+    thread_ts = event.get("thread_ts")
+    if not thread_ts or thread_ts == event.get("ts"):
+        return False
+    if event.get("subtype") is not None or event.get("bot_id") or not event.get("user"):
+        return False
+    return str(event.get("channel") or "")[:1] in ("C", "G")
+
+
+async def _take_typed(rt: Runtime, body: dict[str, Any], event: dict[str, Any]) -> None:
+    team_id = str(body.get("team_id") or event.get("team") or rt.team_id or "")
+    channel, ts = str(event.get("channel")), str(event.get("ts"))
+    user = str(event.get("user"))
+    cfg = await config_of(rt, team_id)
+    if cfg.channel != channel:
+        return
+    thread = await rt.tx(
+        store.thread_of,
+        write=False,
+        team_id=team_id,
+        channel=channel,
+        thread_ts=str(event["thread_ts"]),
+    )
+    if thread is None:
+        return
+    week, thread_ts = thread
+    text = str(event.get("text") or "")
+    now = rt.clock.now()
+    story = Story(
+        team_id=team_id,
+        rep_slack_id=user,
+        week=week,
+        source="typed",
+        channel=channel,
+        thread_ts=thread_ts,
+        ts=ts,
+        lang=cfg.language,
+        lesson=(text.strip().splitlines() or [""])[0][: msg.LESSON_MAX],
+        text=text[:4000],
+        state=store.POSTED,
+        created_at=now,
+        updated_at=now,
+    )
+    saved = await rt.tx(store.add_typed_story, story=story)
+    if saved is None or saved.id is None:
+        return  # seen already: Slack redelivered the event
+    try:
+        await rt.client.reactions_add(channel=channel, timestamp=ts, name=REACTION)
+    except SlackApiError as e:
+        if api_error(e) != "already_reacted":
+            log.info("could not react to a story: %s", api_error(e))
+    link = await _permalink(rt, channel, ts)
+    if link:
+        await rt.tx(store.set_permalink, story_id=saved.id, permalink=link)
+    t = await reader_texts(rt, team_id, user)
+    offer = msg.link_offer(t, saved.id)
+    try:
+        await rt.client.chat_postEphemeral(
+            channel=channel, user=user, thread_ts=thread_ts, **offer.as_kwargs()
+        )
+    except SlackApiError as e:
+        log.info("could not offer a link to %s: %s", user, api_error(e))
+
+
+async def on_thread_message(
+    body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext
+) -> None:
+    rt = rt_of(context)
+    rt.spawn(_take_typed(rt, body, event), name=f"story-typed:{body.get('event_id')}")
+
+
+# --- /loop story and /loop settings stories -------------------------------------------------------
+
+
+async def story_command(call: CommandCall) -> None:
+    if call.args.strip().lower() in ("help", "?"):
+        await call.reply(call.t("stories.usage"))
+        return
+    await call.ack()
+    rt = call.rt
+
+    async def work() -> None:
+        problem = None
+        if call.trigger_id:
+            problem = await open_story_modal(
+                rt,
+                call.client,
+                trigger_id=call.trigger_id,
+                team_id=call.team_id,
+                user_id=call.user_id,
+            )
+        if problem is not None:
+            await call.respond(text=problem, response_type="ephemeral")
+
+    rt.spawn(work(), name=f"story-command:{call.user_id}")
+
+
+def _parse_channel(word: str) -> tuple[str | None, str | None]:
+    """(id, name) from `<#C123|name>`, `C123` or `#name`."""
+    ref = _CHANNEL_REF.match(word)
+    if ref:
+        return ref.group(1), None
+    if _CHANNEL_ID.match(word):
+        return word, None
+    name = _CHANNEL_NAME.match(word.lower())
+    if name and word.startswith("#"):
+        return None, name.group(1)
+    return None, None
+
+
+async def _set_channel(call: CommandCall, word: str, t: Texts) -> str:
+    rt = call.rt
+    channel_id, name = _parse_channel(word)
+    if channel_id is None and name is None:
+        return t("stories.settings_bad", word=word[:40])
+    if channel_id is None:
+        assert name is not None
+        channel_id = await _resolve_name(rt, name)
+        if channel_id is None:
+            return t("stories.settings_not_found", channel=f"#{name}")
+    try:
+        info = (await rt.client.conversations_info(channel=channel_id))["channel"]
+    except SlackApiError as e:
+        log.info("settings stories: conversations.info %s: %s", channel_id, api_error(e))
+        return t("stories.settings_not_found", channel=word[:80])
+    if not info.get("is_member", True):
+        if info.get("is_private"):
+            return t("stories.settings_not_member", channel=f"<#{channel_id}>")
+        try:
+            await rt.client.conversations_join(channel=channel_id)
+        except SlackApiError as e:
+            log.warning("could not join %s: %s", channel_id, api_error(e))
+            return t("stories.settings_not_member", channel=f"<#{channel_id}>")
+    rt.channel_names[channel_id] = str(info.get("name") or "")
+    await _put(call, store.CHANNEL, {"id": channel_id})
+    cfg = await config_of(rt, call.team_id)
+    return t("stories.settings_set", channel=channel_id, tz=cfg.tz)
+
+
+async def _put(call: CommandCall, key: str, value: dict[str, Any]) -> None:
+    await call.rt.tx(
+        store.put_setting,
+        team_id=call.team_id,
+        key=key,
+        value=value,
+        by=call.user_id,
+        now=call.rt.clock.now(),
+    )
+
+
+async def _change(call: CommandCall, words: list[str], t: Texts) -> str:
+    verb = words[0].lower()
+    if verb in ("off", "none"):
+        await _put(call, store.CHANNEL, {"id": None})
+        return t("stories.settings_off")
+    if verb in ("language", "lang", "idioma", "langue"):
+        lang = words[1].lower() if len(words) > 1 else ""
+        if lang not in STORY_LANGUAGES:
+            return t("stories.settings_language_bad", word=lang[:20])
+        await _put(call, store.LANGUAGE, {"value": lang})
+        return t("stories.settings_language_set", language=LANGUAGE_NAMES[lang])
+    if verb in ("timezone", "tz", "time-zone"):
+        zone = words[1] if len(words) > 1 else ""
+        if not valid_zone(zone):
+            return t("stories.settings_tz_bad", word=zone[:40])
+        await _put(call, store.TIMEZONE, {"value": zone})
+        return t("stories.settings_tz_set", tz=zone)
+    return await _set_channel(call, words[0], t)
+
+
+async def settings_stories(call: CommandCall) -> None:
+    """`/loop settings stories [#channel | off | language xx | timezone Zone]`."""
+    await call.ack()
+    rt = call.rt
+
+    async def work() -> None:
+        person = await load_person(rt, team_id=call.team_id, user_id=call.user_id)
+        t = Texts(rt.catalog, person.locale)
+        words = call.args.split()
+        if not words:
+            cfg = await config_of(rt, call.team_id)
+            text = msg.settings_lines(
+                t,
+                channel=cfg.channel or (rt.settings.stories_channel if cfg.from_env else None),
+                language=LANGUAGE_NAMES.get(cfg.language, cfg.language),
+                tz=cfg.tz,
+                from_env=cfg.from_env,
+            )
+        elif not await rt.db(is_admin, rt, call.team_id, person):
+            text = t("errors.admin_only")
+        else:
+            text = await _change(call, words, t)
+        await call.respond(text=text, response_type="ephemeral")
+
+    rt.spawn(work(), name=f"settings-stories:{call.user_id}")
+
+
+def register_messages(app: AsyncApp) -> None:
+    """Before the catch-all for other messages: Bolt runs the first listener that matches."""
+    app.event("message", matchers=[is_thread_story])(on_thread_message)
+
+
+def register(app: AsyncApp, rt: Runtime, commands: LoopCommand) -> None:
+    commands.add("story", story_command, help_key="help.line_story")
+    commands.settings_topics["stories"] = settings_stories
+    app.action(ids.STORY_SHARE)(on_share)
+    app.action(ids.STORY_INVITE_SHARE)(on_invite_share)
+    app.action(ids.STORY_EDIT)(on_edit)
+    app.action(ids.STORY_DELETE)(on_delete)
+    app.action(ids.STORY_LINK)(on_link)
+    app.action(ids.STORY_NOT_STORY)(on_not_story)
+    app.view(ids.STORY_MODAL)(on_story_submit)
+    app.view(ids.STORY_LINK_MODAL)(on_link_submit)
+
+
+NUDGE_KINDS = (
+    NudgeKind(store.STORIES_WEEK, render_week, after_week, WEEK_POLICY, to_channel=True),
+    NudgeKind(store.STORIES_MONTH, render_month, policy=MONTH_POLICY, to_channel=True),
+    NudgeKind(store.STORY_INVITE, render_invite, policy=INVITE_POLICY),
+)
+PLANNERS = (_planner,)
