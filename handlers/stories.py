@@ -171,9 +171,16 @@ def _schedule_all(
     *, session: Any, team_id: str, channel: str, rows: list[dict[str, Any]], now: datetime
 ) -> None:
     for row in rows:
-        nudge_store.schedule(
+        nudge = nudge_store.schedule(
             session=session, team_id=team_id, user_slack_id=channel, now=now, **row
         )
+        due = nudge.due_at
+        if nudge.state == nudge_store.PENDING and due and due > now and due != row["due_at"]:
+            # The workspace's zone changed since it was planned (a brought-forward
+            # prompt is due already and is left alone).
+            nudge.due_at = row["due_at"]
+            nudge.updated_at = now
+            session.add(nudge)
 
 
 def _schedule_invites(*, session: Any, wins: list[store.Win], now: datetime) -> None:

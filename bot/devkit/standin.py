@@ -761,13 +761,16 @@ class SlackStandIn:
         with self._lock:
             self._ts_clock = now
 
-    def post_as_user(self, user_id: str, channel: str, text: str) -> str:
+    def post_as_user(
+        self, user_id: str, channel: str, text: str, *, thread_ts: str | None = None
+    ) -> str:
         """A person's own message in a channel or their DM with the bot (no event is
-        sent); returns its ts. For history reads that must look past other messages."""
+        sent), in a thread when `thread_ts` is given; returns its ts. For history reads
+        that must look past other messages, and for reactions to a person's reply."""
         with self._lock:
             channel_id = self._resolve_channel(channel, allow_user=True)
             ts = self._next_ts()
-            self._messages[(channel_id, ts)] = {
+            message = {
                 "user": user_id,
                 "type": "message",
                 "ts": ts,
@@ -775,6 +778,10 @@ class SlackStandIn:
                 "text": text,
                 "team": self.team_id,
             }
+            if thread_ts is not None:
+                message["thread_ts"] = thread_ts
+                message["parent_user_id"] = self.bot_user_id
+            self._messages[(channel_id, ts)] = message
             return ts
 
     def dm_channel_id(self, user_id: str) -> str:
