@@ -148,7 +148,9 @@ def submit_story(
 def click_on(
     bot: RunningBot, user: str, message: dict[str, Any], action_id: str, channel: str = STORIES
 ) -> Any:
-    result = bot.send(bot.slack.block_action(action_id, user=user, channel=channel, message=message))
+    result = bot.send(
+        bot.slack.block_action(action_id, user=user, channel=channel, message=message)
+    )
     assert result.status == 200
     return result
 
@@ -197,6 +199,7 @@ def test_one_thread_a_week_at_monday_ten_madrid_time(
     [prompt] = prompts(sbot)
     assert "thread_ts" not in prompt
     assert "Story time" in texts(prompt)
+
     # Several dispatchers at once, and a restarted bot on the same database: still one.
     async def three_dispatchers() -> None:
         await asyncio.gather(drain(sbot.rt), drain(sbot.rt), drain(sbot.rt))
@@ -365,13 +368,22 @@ def test_a_reply_typed_in_the_thread_is_a_story(sbot: RunningBot) -> None:
     globex = win(sbot, "Globex", "$50,000")
     at(sbot, utc(2026, 11, 30, 9))  # the clock goes back only to post Monday's prompt
     [prompt] = prompts(sbot)
-    ts = type_in_thread(sbot, REP, "Asked about their go-live date first. It changed everything.", prompt["ts"])
+    ts = type_in_thread(
+        sbot, REP, "Asked about their go-live date first. It changed everything.", prompt["ts"]
+    )
     [reaction] = sbot.standin.calls_to("reactions.add", ok=True)
     assert reaction.body["timestamp"] == ts and reaction.body["channel"] == STORIES
     [typed] = rows(sbot)
-    assert (typed.source, typed.ts, typed.thread_ts, typed.rep_slack_id) == ("typed", ts, prompt["ts"], REP)
+    assert (typed.source, typed.ts, typed.thread_ts, typed.rep_slack_id) == (
+        "typed",
+        ts,
+        prompt["ts"],
+        REP,
+    )
     [offer] = [
-        c.body for c in sbot.standin.calls_to("chat.postEphemeral", ok=True) if c.body["user"] == REP
+        c.body
+        for c in sbot.standin.calls_to("chat.postEphemeral", ok=True)
+        if c.body["user"] == REP
     ]
     assert offer["thread_ts"] == prompt["ts"] and ids.STORY_LINK in json.dumps(offer["blocks"])
     offer_message = {"ts": "1.0", "blocks": json.loads(json.dumps(offer["blocks"]))}
@@ -483,7 +495,7 @@ def test_monthly_post_adds_up_the_revenue_credited_to_lessons(sbot: RunningBot) 
     assert "$21,250" in body and "€5,000" in body
     assert "Deleted one" not in body
     assert "applied 4×" in body and f"<@{REP}>" in body and f"<@{REP2}>" in body
-    assert body.count(f"https://") >= 4  # each story links to itself (chat.getPermalink)
+    assert body.count("https://") >= 4  # each story links to itself (chat.getPermalink)
     at(sbot, utc(2026, 12, 2, 9))
     assert len(month_posts(sbot)) == 1
     assert_valid(sbot)
@@ -514,7 +526,10 @@ def test_summary_arithmetic_per_currency() -> None:
 
 
 def settings(bot: RunningBot, user: str, words: str) -> str:
-    assert bot.send(bot.slack.slash_command(f"settings stories {words}".strip(), user=user)).status == 200
+    assert (
+        bot.send(bot.slack.slash_command(f"settings stories {words}".strip(), user=user)).status
+        == 200
+    )
     return str(bot.standin.calls_to("response_url")[-1].body["text"])
 
 
