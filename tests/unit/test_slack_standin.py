@@ -706,10 +706,11 @@ def test_get_permalink_names_the_thread_of_a_reply(slack: SlackStandIn, client: 
     root = client.chat_postMessage(channel="C0DEALS", text="the week's thread")["ts"]
     reply = client.chat_postMessage(channel="C0DEALS", text="a story", thread_ts=root)["ts"]
     link = client.chat_getPermalink(channel="C0DEALS", message_ts=root).data
+    archive = f"https://{slack.team_domain}.slack.com/archives/C0DEALS"
     assert link == {
         "ok": True,
         "channel": "C0DEALS",
-        "permalink": f"https://{slack.team_domain}.slack.com/archives/C0DEALS/p{root.replace('.', '')}",
+        "permalink": f"{archive}/p{root.replace('.', '')}",
     }
     threaded = client.chat_getPermalink(channel="C0DEALS", message_ts=reply)["permalink"]
     assert threaded.endswith(f"?thread_ts={root}&cid=C0DEALS")
