@@ -626,3 +626,35 @@ def test_posting_fails_when_the_bot_was_removed_and_the_story_is_kept(
     dms = sbot.standin.messages(sbot.standin.dm_channel(REP))
     assert any("not_in_channel" in str(m.get("text")) for m in dms)
     _ = timedelta
+
+
+def test_a_prompt_slack_stored_but_failed_to_confirm_is_found_not_posted_twice(
+    sbot: RunningBot, standin: SlackStandIn
+) -> None:
+    """chat.postMessage answered 500 after storing the prompt: the nudge is uncertain, and
+    reconciling reads the channel's own history (not a DM) and finds it."""
+    standin.follow_clock(lambda: sbot.rt.clock.now().timestamp())  # Slack's ts is its clock
+    know(sbot, REP)
+    at(sbot, utc(2026, 11, 29, 12))
+    standin.fail_next("chat.postMessage", status=500, after_processing=True)
+    at(sbot, utc(2026, 11, 30, 9))
+    assert len(prompts(sbot)) == 1
+    at(sbot, utc(2026, 11, 30, 9, 1))  # past the reconcile delay
+    assert len(prompts(sbot)) == 1
+    [history] = standin.calls_to("conversations.history", ok=True)
+    assert history.body["channel"] == STORIES
+    with Session(sbot.rt.engine) as s:
+        [week] = s.exec(
+            select(Nudge).where(Nudge.kind == "stories_week", Nudge.state == "sent")
+        ).all()
+        assert week.sent_ts == prompts(sbot)[0]["ts"]
+
+
+def test_a_prompt_slack_never_got_is_sent_again(sbot: RunningBot, standin: SlackStandIn) -> None:
+    know(sbot, REP)
+    at(sbot, utc(2026, 11, 29, 12))
+    standin.fail_next("chat.postMessage", status=500)
+    at(sbot, utc(2026, 11, 30, 9))
+    assert prompts(sbot) == []
+    at(sbot, utc(2026, 11, 30, 9, 1))
+    assert len(prompts(sbot)) == 1
