@@ -912,11 +912,47 @@ async def _take_typed(rt: Runtime, body: dict[str, Any], event: dict[str, Any]) 
         log.info("could not offer a link to %s: %s", user, api_error(e))
 
 
+async def is_thread_change(event: dict[str, Any]) -> bool:
+    """A person's edit or deletion of a message in a channel thread (cheap, before the ack)."""
+    subtype = event.get("subtype")
+    if subtype not in ("message_changed", "message_deleted"):
+        return False
+    before = event.get("previous_message") or {}
+    thread_ts = before.get("thread_ts")
+    return bool(thread_ts) and thread_ts != before.get("ts") and not before.get("bot_id")
+
+
+async def _typed_changed(rt: Runtime, body: dict[str, Any], event: dict[str, Any]) -> None:
+    """The rep edited or deleted the story they typed: the story follows."""
+    team_id = str(body.get("team_id") or rt.team_id or "")
+    channel = str(event.get("channel") or "")
+    before = event.get("previous_message") or {}
+    story = await rt.tx(
+        store.story_at, write=False, team_id=team_id, channel=channel, ts=str(before.get("ts"))
+    )
+    if story is None or story.id is None or story.source != "typed":
+        return
+    now = rt.clock.now()
+    if event.get("subtype") == "message_deleted":
+        await rt.tx(store.update_story, story_id=story.id, now=now, state=store.DELETED)
+        return
+    text = str((event.get("message") or {}).get("text") or "")
+    lesson = (text.strip().splitlines() or [""])[0][: msg.LESSON_MAX]
+    await rt.tx(store.update_story, story_id=story.id, now=now, text=text[:4000], lesson=lesson)
+
+
 async def on_thread_message(
     body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext
 ) -> None:
     rt = rt_of(context)
     rt.spawn(_take_typed(rt, body, event), name=f"story-typed:{body.get('event_id')}")
+
+
+async def on_thread_change(
+    body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext
+) -> None:
+    rt = rt_of(context)
+    rt.spawn(_typed_changed(rt, body, event), name=f"story-changed:{body.get('event_id')}")
 
 
 # --- /loop story and /loop settings stories -------------------------------------------------------
@@ -1048,6 +1084,7 @@ async def settings_stories(call: CommandCall) -> None:
 def register_messages(app: AsyncApp) -> None:
     """Before the catch-all for other messages: Bolt runs the first listener that matches."""
     app.event("message", matchers=[is_thread_story])(on_thread_message)
+    app.event("message", matchers=[is_thread_change])(on_thread_change)
 
 
 def register(app: AsyncApp, rt: Runtime, commands: LoopCommand) -> None:

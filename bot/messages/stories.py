@@ -322,8 +322,17 @@ def summarise(entries: Sequence[MonthEntry]) -> MonthSummary:
     return summary
 
 
+def month_name(t: Texts, month: str) -> str:
+    """ "2026-11" as "November 2026" in the reader's language."""
+    year, _, number = month.partition("-")
+    names = t("stories.months").split(",")
+    index = int(number) - 1 if number.isdigit() else -1
+    return f"{names[index].strip()} {year}" if 0 <= index < len(names) else month
+
+
 def month_post(t: Texts, *, month: str, entries: Sequence[MonthEntry]) -> Built:
     s = summarise(entries)
+    month = month_name(t, month)
     blocks: list[Block] = [header(t("stories.month_header", month=month))]
     if not entries:
         blocks.append(section(t("stories.month_empty")))

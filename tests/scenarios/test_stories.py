@@ -411,6 +411,30 @@ def test_a_reply_typed_in_the_thread_is_a_story(sbot: RunningBot) -> None:
     assert answer.status == 200
     [typed] = rows(sbot)
     assert (typed.deal_id, typed.share) == (globex, 60)
+    # Rita edits her message in Slack: the story follows; she deletes it: it is gone.
+    original = {"type": "message", "user": REP, "text": "x", "ts": ts, "thread_ts": prompt["ts"]}
+    changed = sbot.slack.message_event(
+        "",
+        channel=STORIES,
+        user=None,
+        subtype="message_changed",
+        hidden=True,
+        message={**original, "text": "Ask for the go-live date. Always."},
+        previous_message=original,
+    )
+    sbot.send(sbot.slack.event_request(changed))
+    assert rows(sbot)[0].lesson == "Ask for the go-live date. Always."
+    deleted = sbot.slack.message_event(
+        "",
+        channel=STORIES,
+        user=None,
+        subtype="message_deleted",
+        hidden=True,
+        deleted_ts=ts,
+        previous_message=original,
+    )
+    sbot.send(sbot.slack.event_request(deleted))
+    assert rows(sbot)[0].state == "deleted"
     # A reply elsewhere (another thread, another channel, the bot itself) is no story.
     other = sbot.standin.post_as_user(REP, STORIES, "lunch?")
     type_in_thread(sbot, REP, "sure", other)
@@ -490,6 +514,7 @@ def test_monthly_post_adds_up_the_revenue_credited_to_lessons(sbot: RunningBot) 
     [post] = month_posts(sbot)
     assert "thread_ts" not in post
     body = texts(post)
+    assert "Stories of November 2026" in body
     assert "*4* stories" in body and "*3* deals linked" in body
     # 50,000 × 40 % + 12,500 × 10 % = 21,250 USD; 10,000 × 50 % = 5,000 EUR: never added up.
     assert "$21,250" in body and "€5,000" in body
@@ -583,9 +608,9 @@ def test_workspace_time_zone_setting_moves_the_thread(sbot: RunningBot) -> None:
 @pytest.mark.parametrize(
     ("lang", "prompt_words", "story_words", "month_words"),
     [
-        ("en", "Story time", "What I did", "Stories of"),
-        ("es", "Hora de historias", "Qué hice", "Historias de"),
-        ("fr", "Que s", "Ce que j'ai fait", "Les histoires de"),
+        ("en", "Story time", "What I did", "Stories of November 2026"),
+        ("es", "Hora de historias", "Qué hice", "Historias de noviembre 2026"),
+        ("fr", "Que s", "Ce que j'ai fait", "Les histoires de novembre 2026"),
     ],
 )
 def test_the_channel_speaks_its_language(
