@@ -683,3 +683,16 @@ def test_a_prompt_slack_never_got_is_sent_again(sbot: RunningBot, standin: Slack
     assert prompts(sbot) == []
     at(sbot, utc(2026, 11, 30, 9, 1))
     assert len(prompts(sbot)) == 1
+
+
+def test_a_story_before_mondays_prompt_brings_the_prompt_forward_once(sbot: RunningBot) -> None:
+    know(sbot, REP)
+    at(sbot, utc(2026, 11, 29, 12))  # Sunday: Monday's prompt is planned
+    at(sbot, utc(2026, 11, 30, 7))  # Monday 08:00 in Madrid, before the prompt
+    sbot.send(sbot.slack.slash_command("story", user=REP))
+    submit_story(sbot, REP, modal(sbot))
+    [prompt] = prompts(sbot)
+    [story] = stories_in(sbot)
+    assert story["thread_ts"] == prompt["ts"]
+    at(sbot, utc(2026, 11, 30, 9))  # 10:00: it was posted already
+    assert len(prompts(sbot)) == 1
