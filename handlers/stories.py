@@ -281,7 +281,14 @@ async def render_month(rt: Runtime, nudge: Nudge, person: Person) -> Built | Non
                 await rt.tx(store.set_permalink, story_id=row.id, permalink=link)
         entries.append(
             msg.MonthEntry(
-                row.rep, row.lesson, link, row.account, row.share, row.amount, row.currency
+                row.rep,
+                row.lesson,
+                link,
+                row.account,
+                row.share,
+                row.amount,
+                row.currency,
+                row.deal_id,
             )
         )
     return msg.month_post(Texts(rt.catalog, cfg.language), month=month, entries=entries)

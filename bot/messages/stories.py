@@ -280,6 +280,7 @@ class MonthEntry:
     share: int | None
     amount: Decimal | None
     currency: str | None
+    deal_id: int | None = None
 
 
 @dataclass
@@ -296,19 +297,35 @@ def _lesson_key(lesson: str) -> str:
     return " ".join(lesson.lower().split()).strip(".!?… ")
 
 
+def _attributed(entries: Sequence[MonthEntry]) -> dict[str, Decimal]:
+    """Each linked deal's amount × the shares its stories credit, per currency (never
+    added across currencies). Two stories crediting one deal add up, but never past the
+    whole deal: credit is a part of a real sale, not a second sale."""
+    shares: dict[object, int] = defaultdict(int)
+    deal_of: dict[object, MonthEntry] = {}
+    for e in entries:
+        if e.account is None or e.amount is None or e.share is None:
+            continue
+        key = e.deal_id if e.deal_id is not None else (e.account, e.amount, e.currency)
+        shares[key] += e.share
+        deal_of[key] = e
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    for key, share in shares.items():
+        e = deal_of[key]
+        assert e.amount is not None
+        totals[e.currency or ""] += e.amount * Decimal(min(share, 100)) / Decimal(100)
+    return dict(sorted(totals.items()))
+
+
 def summarise(entries: Sequence[MonthEntry]) -> MonthSummary:
-    """Pure arithmetic of the monthly post: attributed revenue is each linked deal's
-    amount × the share credited, per currency (never added across currencies), each
-    deal counted once per story that credits it."""
+    """Pure arithmetic of the monthly post: the stories, the distinct deals linked, the
+    revenue attributed (`_attributed`) and the lessons most applied, with who applied them."""
     summary = MonthSummary(stories=len(entries))
-    deals: set[str] = set()
-    attributed: dict[str, Decimal] = defaultdict(Decimal)
+    deals: set[object] = set()
     by_lesson: dict[str, tuple[str, int, list[str]]] = {}
     for e in entries:
         if e.account is not None:
-            deals.add(e.account)
-            if e.amount is not None and e.share is not None:
-                attributed[e.currency or ""] += e.amount * Decimal(e.share) / Decimal(100)
+            deals.add(e.deal_id if e.deal_id is not None else e.account)
         key = _lesson_key(e.lesson)
         if not key:
             continue
@@ -317,7 +334,7 @@ def summarise(entries: Sequence[MonthEntry]) -> MonthSummary:
             reps = [*reps, e.rep]
         by_lesson[key] = (shown, count + 1, reps)
     summary.deals = len(deals)
-    summary.attributed = dict(sorted(attributed.items()))
+    summary.attributed = _attributed(entries)
     summary.lessons = sorted(by_lesson.values(), key=lambda x: (-x[1], x[0].lower()))
     return summary
 

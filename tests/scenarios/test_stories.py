@@ -536,15 +536,26 @@ def month_posts(bot: RunningBot) -> list[dict[str, Any]]:
 
 def test_summary_arithmetic_per_currency() -> None:
     entries = [
-        MonthEntry("U1", "Listen", None, "A", 40, Decimal("1000"), "USD"),
-        MonthEntry("U2", "listen.", None, "B", 25, Decimal("333.33"), "USD"),
-        MonthEntry("U2", "Ask why", None, "C", 100, Decimal("10"), "EUR"),
+        MonthEntry("U1", "Listen", None, "A", 40, Decimal("1000"), "USD", 1),
+        MonthEntry("U2", "listen.", None, "B", 25, Decimal("333.33"), "USD", 2),
+        MonthEntry("U2", "Ask why", None, "C", 100, Decimal("10"), "EUR", 3),
         MonthEntry("U3", "Ask why", None, None, None, None, None),
+        # Two more stories credit deal A: 40 + 50 + 30 % is capped at the whole deal.
+        MonthEntry("U4", "Be quiet", None, "A", 50, Decimal("1000"), "USD", 1),
+        MonthEntry("U5", "Be quiet", None, "A", 30, Decimal("1000"), "USD", 1),
+        # Another deal with the same account name is another deal.
+        MonthEntry("U5", "Be quiet", None, "A", 10, Decimal("200"), "USD", 4),
     ]
     s = summarise(entries)
-    assert s.stories == 4 and s.deals == 3
-    assert s.attributed == {"EUR": Decimal("10"), "USD": Decimal("483.3325")}
-    assert s.lessons[0][1:] == (2, ["U2", "U3"]) or s.lessons[0][1:] == (2, ["U1", "U2"])
+    assert s.stories == 7 and s.deals == 4
+    # USD: 1000 (A, capped at 100 %) + 333.33 × 25 % + 200 × 10 %; EUR: 10 × 100 %.
+    assert s.attributed == {"EUR": Decimal("10"), "USD": Decimal("1103.3325")}
+    assert [(lesson, n) for lesson, n, _ in s.lessons[:3]] == [
+        ("Be quiet", 3),
+        ("Ask why", 2),
+        ("Listen", 2),
+    ]
+    assert s.lessons[0][2] == ["U4", "U5"]  # who applied it, once each
 
 
 # --- settings, without a restart ----------------------------------------------------------------
