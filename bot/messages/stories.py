@@ -306,14 +306,14 @@ def _attributed(entries: Sequence[MonthEntry]) -> dict[str, Decimal]:
     for e in entries:
         if e.account is None or e.amount is None or e.share is None:
             continue
-        key = e.deal_id if e.deal_id is not None else (e.account, e.amount, e.currency)
+        key: object = e.deal_id if e.deal_id is not None else (e.account, e.amount, e.currency)
         shares[key] += e.share
         deal_of[key] = e
     totals: dict[str, Decimal] = defaultdict(Decimal)
-    for key, share in shares.items():
-        e = deal_of[key]
-        assert e.amount is not None
-        totals[e.currency or ""] += e.amount * Decimal(min(share, 100)) / Decimal(100)
+    for deal, share in shares.items():
+        entry = deal_of[deal]
+        assert entry.amount is not None
+        totals[entry.currency or ""] += entry.amount * Decimal(min(share, 100)) / Decimal(100)
     return dict(sorted(totals.items()))
 
 
