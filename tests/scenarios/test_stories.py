@@ -707,3 +707,37 @@ def test_a_story_before_mondays_prompt_brings_the_prompt_forward_once(sbot: Runn
     assert story["thread_ts"] == prompt["ts"]
     at(sbot, utc(2026, 11, 30, 9))  # 10:00: it was posted already
     assert len(prompts(sbot)) == 1
+
+
+@pytest.fixture
+def dbbot(
+    standin: SlackStandIn, clock: FakeClock, db_url: str, bot_server: BotServer
+) -> Iterator[RunningBot]:
+    """As `sbot`, on SQLite and (with TEST_DATABASE_URL) PostgreSQL."""
+    standin.add_channel(STORIES, "team-stories")
+    env = {"STORIES_CHANNEL": STORIES, "WORKSPACE_TZ": MADRID}
+    running, stop = start_bot(standin, clock, db_url, extra_env=env, server=bot_server)
+    yield running
+    stop()
+
+
+def test_invitation_story_and_month_on_each_database(dbbot: RunningBot) -> None:
+    know(dbbot, REP)
+    at(dbbot, utc(2026, 11, 10, 15))
+    globex = win(dbbot, "Globex", "$50,000")
+    at(dbbot, utc(2026, 11, 11, 15, 1))
+    [invite] = invitations(dbbot, REP)
+    dbbot.send(
+        dbbot.slack.block_action(
+            ids.STORY_INVITE_SHARE, user=REP, channel=dbbot.standin.dm_channel(REP), message=invite
+        )
+    )
+    submit_story(dbbot, REP, modal(dbbot), deal=globex, share=20)
+    [prompt] = prompts(dbbot)
+    [story] = stories_in(dbbot)
+    assert story["thread_ts"] == prompt["ts"]
+    at(dbbot, utc(2026, 11, 20, 15))
+    assert len(invitations(dbbot, REP)) == 1
+    at(dbbot, utc(2026, 12, 1, 9))
+    [post] = month_posts(dbbot)
+    assert "$10,000" in texts(post)  # 50,000 × 20 %
