@@ -445,15 +445,16 @@ async def open_story_modal(
     user_id: str,
     deal_id: int | None = None,
     story: Story | None = None,
+    lesson: str = "",
 ) -> str | None:
-    """Open the modal (a new story, or `story` to edit). Returns the text to answer with
-    instead, when it cannot open."""
+    """Open the modal (a new story, or `story` to edit; `lesson` prefills the lesson).
+    Returns the text to answer with instead, when it cannot open."""
     t = await reader_texts(rt, team_id, user_id)
     cfg = await config_of(rt, team_id)
     if cfg.channel is None and story is None:
         return t("stories.no_channel")
     deals = await rt.tx(store.rep_deals, write=False, team_id=team_id, rep=user_id)
-    initial = msg.ModalInitial(deal_id=deal_id)
+    initial = msg.ModalInitial(lesson=lesson[: msg.LESSON_MAX], deal_id=deal_id)
     if story is not None:
         initial = msg.ModalInitial(
             story.lesson, story.did, story.happened, story.deal_id, story.share
@@ -975,12 +976,14 @@ async def story_command(call: CommandCall) -> None:
     async def work() -> None:
         problem = None
         if call.trigger_id:
+            # `/loop story Ask for the go-live date` starts the modal with that lesson.
             problem = await open_story_modal(
                 rt,
                 call.client,
                 trigger_id=call.trigger_id,
                 team_id=call.team_id,
                 user_id=call.user_id,
+                lesson=call.args.strip(),
             )
         if problem is not None:
             await call.respond(text=problem, response_type="ephemeral")

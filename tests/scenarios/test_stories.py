@@ -285,11 +285,19 @@ def test_story_from_the_threads_button(sbot: RunningBot) -> None:
     know(sbot, REP)
     at(sbot, utc(2026, 11, 30, 9))
     [prompt] = prompts(sbot)
+    # Slack says the bot reacted already (a retry raced the first): still one story, offered.
+    sbot.standin.fail_next("reactions.add", error="already_reacted")
+    type_in_thread(sbot, REP, "Listened first", prompt["ts"])
+    assert [r.source for r in rows(sbot)] == ["typed"]
+    assert any(c.body["user"] == REP for c in sbot.standin.calls_to("chat.postEphemeral"))
     click_on(sbot, REP2, prompt, ids.STORY_SHARE)  # anyone on the team may share
     submit_story(sbot, REP2, modal(sbot), lesson="Preguntar por la fecha")
     [story] = stories_in(sbot)
     assert story["thread_ts"] == prompt["ts"]
     assert f"<@{REP2}>" in texts(story)
+    # `/loop story <lesson>` starts the modal with the lesson written.
+    sbot.send(sbot.slack.slash_command("story Silence after the price", user=REP))
+    assert "Silence after the price" in json.dumps(modal(sbot)["blocks"][1])
     assert_valid(sbot)
 
 
