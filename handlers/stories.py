@@ -3,16 +3,16 @@ it (from `/loop story`, the thread's button, an invitation after a win, or typed
 thread), the monthly post that tells the team what the stories added up to, and the
 invitation to reps who won a deal and told no story of it.
 
-Where things are:
-- the channel, its language and the workspace's zone: STORIES_CHANNEL, STORIES_LANGUAGE,
-  WORKSPACE_TZ, overridden by an admin's `/loop settings stories ...` (stored in the
-  database and read on every use, so a change applies at once on every replica);
-- the week's prompt and the month's post are nudges posted to the channel (kinds with
-  `to_channel`), planned by this module's planner at every dispatcher tick, so they are
-  durable, claimed once and sent once whatever the number of dispatchers;
-- a story is a row first (`waiting`), then posted in the week's thread; with no thread
-  yet, the week's prompt is brought forward and sent now, and its after-sent posts the
-  waiting stories. A story is only ever posted by whoever claims it (`claim_to_post`).
+This module holds the Slack listeners (the modals, the buttons, replies typed in the
+thread, `/loop story`, `/loop settings stories`). Below them, in bot/stories:
+- config: the channel, its language and the workspace's zone (STORIES_CHANNEL,
+  STORIES_LANGUAGE, WORKSPACE_TZ, overridden by an admin's `/loop settings stories ...`,
+  stored in the database and read on every use, so a change applies at once everywhere);
+- planning: the week's prompt and the month's post are nudges posted to the channel
+  (kinds with `to_channel`), planned at every dispatcher tick, so they are durable,
+  claimed once and sent once whatever the number of dispatchers;
+- thread: a story is a row first (`waiting`), then posted in the week's thread; with no
+  thread yet, the week's prompt is brought forward and sent now.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
@@ -28,41 +27,26 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import zone_of
-from bot.messages import Built, Texts, format_amount
+from bot.messages import Texts
 from bot.messages import stories as msg
 from bot.messages.blocks import read_metadata
-from bot.nudges.delivery import deliver
-from bot.nudges.registry import KindPolicy, NudgeKind
-from bot.nudges.story_schedule import (
-    MONTH_LATE,
-    PROMPT_LATE,
-    month_bounds,
-    months_to_plan,
-    this_week,
-    weeks_to_plan,
-)
+from bot.nudges.registry import NudgeKind
+from bot.nudges.story_schedule import this_week
 from bot.runtime import Runtime, rt_of
 from bot.settings import STORY_LANGUAGES, valid_zone
 from bot.slack import ids
 from bot.slack.dm import open_dm
 from bot.slack.errors import api_error
 from bot.slack.people import is_admin, load_person
+from bot.stories import planning
+from bot.stories.config import config_of, resolve_name
+from bot.stories.thread import deal_options, permalink, share, story_message, tell
 from handlers.loop_command import CommandCall, LoopCommand, reader_texts
-from storage import nudges as nudge_store
 from storage import stories as store
-from storage.models import Nudge, Person, Story
+from storage.models import Story
 
 log = logging.getLogger(__name__)
 
-# A win's invitation comes a day after the deal closed (the win debrief comes first),
-# and is not sent more than three days late.
-INVITE_AFTER = timedelta(days=1)
-INVITE_POLICY = KindPolicy(max_late=timedelta(days=3), when_quiet="wait")
-INVITE_LOOKBACK = INVITE_AFTER + timedelta(days=3)
-WEEK_POLICY = KindPolicy(max_late=PROMPT_LATE, respects_quiet=False)
-MONTH_POLICY = KindPolicy(max_late=MONTH_LATE, respects_quiet=False)
-# A #name that did not resolve is looked up again after this long, not every tick.
-RESOLVE_RETRY = timedelta(hours=1)
 REACTION = "sparkles"
 LANGUAGE_NAMES = {"en": "English", "es": "español", "fr": "français"}
 _CHANNEL_REF = re.compile(r"^<#([CG][A-Z0-9]{2,})(?:\|[^>]*)?>$")
@@ -70,370 +54,7 @@ _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
 _CHANNEL_NAME = re.compile(r"^#?([a-z0-9][a-z0-9_\-]{0,79})$")
 
 
-# --- the settings ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Config:
-    channel: str | None  # a channel id
-    language: str
-    tz: str
-    from_env: bool = False
-
-
-async def _resolve_name(rt: Runtime, name: str) -> str | None:
-    """A channel's id from its name (conversations.list, public and private, a few pages)."""
-    cursor: str | None = None
-    for _ in range(20):
-        resp = await rt.client.conversations_list(
-            types="public_channel,private_channel",
-            exclude_archived=True,
-            limit=200,
-            cursor=cursor,
-        )
-        for channel in resp.get("channels") or []:
-            if str(channel.get("name") or "").lower() == name:
-                return str(channel["id"])
-        cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
-        if cursor is None:
-            return None
-    return None
-
-
-async def _env_channel(rt: Runtime, team_id: str, stored: dict[str, dict[str, Any]]) -> str | None:
-    env = rt.settings.stories_channel
-    if env is None or not env.startswith("#"):
-        return env
-    known = stored.get(store.RESOLVED_NAME) or {}
-    if known.get("name") == env:
-        if known.get("id"):
-            return str(known["id"])
-        checked = datetime.fromisoformat(str(known.get("checked_at")))
-        if rt.clock.now() - checked < RESOLVE_RETRY:
-            return None
-    try:
-        found = await _resolve_name(rt, env[1:])
-    except SlackApiError as e:
-        log.warning("could not look up STORIES_CHANNEL %s: %s", env, api_error(e))
-        found = None
-    if found is None:
-        log.warning("STORIES_CHANNEL %s: no such channel the bot can see", env)
-    value = {"name": env, "id": found, "checked_at": rt.clock.now().isoformat()}
-    await rt.tx(
-        store.put_setting,
-        team_id=team_id,
-        key=store.RESOLVED_NAME,
-        value=value,
-        by=None,
-        now=rt.clock.now(),
-    )
-    return found
-
-
-async def config_of(rt: Runtime, team_id: str) -> Config:
-    stored = await rt.tx(store.get_settings, write=False, team_id=team_id)
-    language = str((stored.get(store.LANGUAGE) or {}).get("value") or rt.settings.stories_language)
-    tz = str((stored.get(store.TIMEZONE) or {}).get("value") or rt.settings.workspace_tz)
-    if store.CHANNEL in stored:
-        channel = stored[store.CHANNEL].get("id")
-        return Config(str(channel) if channel else None, language, tz)
-    return Config(await _env_channel(rt, team_id, stored), language, tz, from_env=True)
-
-
-# --- the planner -----------------------------------------------------------------------------
-
-
-def _plan_rows(team_id: str, cfg: Config, now: datetime) -> list[dict[str, Any]]:
-    assert cfg.channel is not None
-    zone = zone_of(cfg.tz)
-    rows = [
-        {
-            "kind": store.STORIES_WEEK,
-            "due_at": slot,
-            "idempotency_key": store.week_key(team_id, cfg.channel, week),
-            "payload": {"week": week},
-        }
-        for week, slot in weeks_to_plan(now, zone)
-    ]
-    rows += [
-        {
-            "kind": store.STORIES_MONTH,
-            "due_at": slot,
-            "idempotency_key": store.month_key(team_id, cfg.channel, month),
-            "payload": {"month": month},
-        }
-        for month, slot in months_to_plan(now, zone)
-    ]
-    return rows
-
-
-def _schedule_all(
-    *, session: Any, team_id: str, channel: str, rows: list[dict[str, Any]], now: datetime
-) -> None:
-    for row in rows:
-        nudge = nudge_store.schedule(
-            session=session, team_id=team_id, user_slack_id=channel, now=now, **row
-        )
-        due = nudge.due_at
-        if nudge.state == nudge_store.PENDING and due and due > now and due != row["due_at"]:
-            # The workspace's zone changed since it was planned (a brought-forward
-            # prompt is due already and is left alone).
-            nudge.due_at = row["due_at"]
-            nudge.updated_at = now
-            session.add(nudge)
-
-
-def _schedule_invites(*, session: Any, wins: list[store.Win], now: datetime) -> None:
-    for win in wins:
-        nudge_store.schedule(
-            session=session,
-            team_id=win.team_id,
-            user_slack_id=win.rep,
-            kind=store.STORY_INVITE,
-            due_at=win.created_at + INVITE_AFTER,
-            idempotency_key=store.invite_key(win.team_id, win.deal_id),
-            payload={"deal_id": win.deal_id},
-            now=now,
-        )
-
-
-async def plan(rt: Runtime) -> None:
-    """Every tick: each workspace with a stories channel has its next prompts and monthly
-    posts as nudges, and each of its recent wins one invitation (keys make both once)."""
-    now = rt.clock.now()
-    teams = await rt.tx(store.known_teams, write=False)
-    configured: set[str] = set()
-    for team_id in teams:
-        cfg = await config_of(rt, team_id)
-        if cfg.channel is None:
-            continue
-        configured.add(team_id)
-        await rt.tx(
-            _schedule_all,
-            team_id=team_id,
-            channel=cfg.channel,
-            rows=_plan_rows(team_id, cfg, now),
-            now=now,
-        )
-    if not configured:
-        return
-    wins = await rt.tx(store.wins_to_invite, write=False, since=now - INVITE_LOOKBACK, until=now)
-    wins = [w for w in wins if w.team_id in configured]
-    if wins:
-        await rt.tx(_schedule_invites, wins=wins, now=now)
-
-
-def _planner() -> Any:
-    return plan
-
-
-# --- rendering the channel posts and the invitation --------------------------------------------
-
-
-async def render_week(rt: Runtime, nudge: Nudge, person: Person) -> Built | None:
-    cfg = await config_of(rt, nudge.team_id)
-    if cfg.channel != nudge.user_slack_id:
-        return None  # the channel changed since it was planned
-    return msg.weekly_prompt(Texts(rt.catalog, cfg.language))
-
-
-async def after_week(rt: Runtime, nudge: Nudge, channel: str, ts: str) -> None:
-    """The thread exists now: post the stories that were waiting for it."""
-    week = str(nudge.payload.get("week") or "")
-    waiting = await rt.tx(
-        store.waiting_in_week, write=False, team_id=nudge.team_id, channel=channel, week=week
-    )
-    for story_id in waiting:
-        await post_story(rt, story_id, thread_ts=ts)
-
-
-async def _permalink(rt: Runtime, channel: str, ts: str | None) -> str | None:
-    if not ts:
-        return None
-    try:
-        resp = await rt.client.chat_getPermalink(channel=channel, message_ts=ts)
-    except SlackApiError as e:
-        log.info("no permalink for %s/%s: %s", channel, ts, api_error(e))
-        return None
-    return str(resp.get("permalink") or "") or None
-
-
-async def render_month(rt: Runtime, nudge: Nudge, person: Person) -> Built | None:
-    cfg = await config_of(rt, nudge.team_id)
-    if cfg.channel != nudge.user_slack_id:
-        return None
-    month = str(nudge.payload.get("month") or "")
-    start, end = month_bounds(month, zone_of(cfg.tz))
-    rows = await rt.tx(
-        store.month_stories,
-        write=False,
-        team_id=nudge.team_id,
-        channel=cfg.channel,
-        start=start,
-        end=end,
-    )
-    entries = []
-    for row in rows:
-        link = row.permalink
-        if link is None:
-            link = await _permalink(rt, row.channel, row.ts)
-            if link:
-                await rt.tx(store.set_permalink, story_id=row.id, permalink=link)
-        entries.append(
-            msg.MonthEntry(
-                row.rep,
-                row.lesson,
-                link,
-                row.account,
-                row.share,
-                row.amount,
-                row.currency,
-                row.deal_id,
-            )
-        )
-    return msg.month_post(Texts(rt.catalog, cfg.language), month=month, entries=entries)
-
-
-async def render_invite(rt: Runtime, nudge: Nudge, person: Person) -> Built | None:
-    deal_id = int(nudge.payload.get("deal_id") or 0)
-    cfg = await config_of(rt, nudge.team_id)
-    if cfg.channel is None:
-        return None
-    told = await rt.tx(store.story_of_deal, write=False, team_id=nudge.team_id, deal_id=deal_id)
-    deals = await rt.tx(store.deals_by_id, write=False, ids=[deal_id])
-    deal = deals.get(deal_id)
-    if told or deal is None or deal.status != "open" or deal.outcome != "won":
-        return None
-    return msg.invitation(Texts(rt.catalog, person.locale), deal_id=deal_id, account=deal.account)
-
-
-# --- posting a story -------------------------------------------------------------------------
-
-
-def _view_of(story: Story, deal_account: str | None, amount: str) -> msg.StoryView:
-    return msg.StoryView(
-        id=int(story.id or 0),
-        rep=story.rep_slack_id,
-        lesson=story.lesson,
-        did=story.did,
-        happened=story.happened,
-        account=deal_account,
-        amount=amount,
-        share=story.share if deal_account else None,
-    )
-
-
-async def story_message(rt: Runtime, story: Story) -> Built:
-    account, amount = None, ""
-    if story.deal_id is not None:
-        deals = await rt.tx(store.deals_by_id, write=False, ids=[story.deal_id])
-        deal = deals.get(story.deal_id)
-        if deal is not None:
-            account, amount = deal.account, format_amount(deal.amount, deal.currency)
-    return msg.story_post(Texts(rt.catalog, story.lang), _view_of(story, account, amount))
-
-
-async def _tell(
-    rt: Runtime, channel: str, user: str, text: str, thread_ts: str | None = None
-) -> None:
-    """An ephemeral answer in the stories channel (a modal has no response_url)."""
-    try:
-        await rt.client.chat_postEphemeral(
-            channel=channel, user=user, text=text, thread_ts=thread_ts
-        )
-    except SlackApiError as e:
-        log.info("could not tell %s in %s: %s", user, channel, api_error(e))
-
-
-async def post_story(rt: Runtime, story_id: int, *, thread_ts: str) -> str | None:
-    """Post a waiting story in its thread; returns Slack's error, or None when it posted
-    (or another worker has it)."""
-    now = rt.clock.now()
-    story = await rt.tx(store.claim_to_post, story_id=story_id, now=now)
-    if story is None:
-        return None
-    built = await story_message(rt, story)
-    try:
-        resp = await rt.client.chat_postMessage(
-            channel=story.channel, thread_ts=thread_ts, **built.as_kwargs()
-        )
-    except SlackApiError as e:
-        # Nothing was posted (or Slack is unsure): back to waiting, kept, never lost.
-        await rt.tx(store.update_story, story_id=story_id, now=rt.clock.now(), state=store.WAITING)
-        return api_error(e)
-    ts = str(resp.get("ts"))
-    link = await _permalink(rt, story.channel, ts)
-    await rt.tx(
-        store.update_story,
-        story_id=story_id,
-        now=rt.clock.now(),
-        state=store.POSTED,
-        ts=ts,
-        thread_ts=thread_ts,
-        permalink=link,
-    )
-    t = await reader_texts(rt, story.team_id, story.rep_slack_id)
-    await _tell(
-        rt, story.channel, story.rep_slack_id, t("stories.posted", channel=story.channel), thread_ts
-    )
-    return None
-
-
-def _ensure_week_nudge(
-    *, session: Any, team_id: str, channel: str, week: str, now: datetime
-) -> Nudge:
-    nudge = nudge_store.schedule(
-        session=session,
-        team_id=team_id,
-        user_slack_id=channel,
-        kind=store.STORIES_WEEK,
-        due_at=now,
-        idempotency_key=store.week_key(team_id, channel, week),
-        payload={"week": week},
-        now=now,
-    )
-    assert nudge.id is not None
-    store.bring_forward(session=session, nudge_id=nudge.id, now=now)
-    session.flush()
-    session.refresh(nudge)
-    return nudge
-
-
-async def share(rt: Runtime, story_id: int) -> str | None:
-    """Post a saved story in its week's thread, starting the thread first when there is
-    none yet. Returns Slack's error when it could not be posted (it stays saved)."""
-    story = await rt.tx(store.get_story, write=False, story_id=story_id)
-    assert story is not None
-    now = rt.clock.now()
-    nudge = await rt.tx(
-        _ensure_week_nudge, team_id=story.team_id, channel=story.channel, week=story.week, now=now
-    )
-    if nudge.state == nudge_store.SENT and nudge.sent_ts:
-        return await post_story(rt, story_id, thread_ts=nudge.sent_ts)
-    assert nudge.id is not None
-    state = await deliver(rt, nudge.id)
-    if state == nudge_store.FAILED:
-        failed = await rt.tx(
-            store.week_nudge,
-            write=False,
-            team_id=story.team_id,
-            channel=story.channel,
-            week=story.week,
-        )
-        return (failed.last_error if failed else None) or "error"
-    # Sent: its after-sent posted the waiting stories, ours among them. Held by another
-    # worker (None) or pending again: that send's after-sent will.
-    return None
-
-
 # --- the story modal -------------------------------------------------------------------------
-
-
-def _deal_options(deals: list[store.DealChoice]) -> list[msg.DealOption]:
-    return [
-        msg.DealOption(d.id, d.account, d.outcome, format_amount(d.amount, d.currency))
-        for d in deals
-    ]
 
 
 async def open_story_modal(
@@ -463,7 +84,7 @@ async def open_story_modal(
     view = msg.story_modal(
         t,
         channel_name=f"#{await _channel_name(rt, str(channel))}",
-        deals=_deal_options(deals),
+        deals=deal_options(deals),
         metadata={"story": story.id if story is not None else "", "user": user_id},
         initial=initial,
     )
@@ -611,7 +232,7 @@ async def _save_edit(rt: Runtime, team_id: str, user_id: str, story_id: int, a: 
             await rt.client.chat_update(channel=story.channel, ts=story.ts, **built.as_kwargs())
         except SlackApiError as e:
             log.warning("story %s: chat.update failed: %s", story_id, api_error(e))
-    await _tell(rt, story.channel, user_id, t("stories.edited"), story.thread_ts)
+    await tell(rt, story.channel, user_id, t("stories.edited"), story.thread_ts)
 
 
 async def _deal_is_theirs(rt: Runtime, team_id: str, user_id: str, deal_id: int | None) -> bool:
@@ -672,7 +293,7 @@ async def on_link_submit(ack: AsyncAck, body: dict[str, Any], context: AsyncBolt
             share=share_value,
         )
         if story is not None:
-            await _tell(rt, story.channel, user_id, t("stories.linked"), story.thread_ts)
+            await tell(rt, story.channel, user_id, t("stories.linked"), story.thread_ts)
 
     rt.spawn(save(), name=f"story-link:{user_id}")
 
@@ -807,7 +428,7 @@ async def _open_link(
     deals = await rt.tx(store.rep_deals, write=False, team_id=team_id, rep=user_id)
     view = msg.link_modal(
         t,
-        deals=_deal_options(deals),
+        deals=deal_options(deals),
         metadata={"story": story.id, "user": user_id},
         initial=msg.ModalInitial(deal_id=story.deal_id, share=story.share),
     )
@@ -907,7 +528,7 @@ async def _take_typed(rt: Runtime, body: dict[str, Any], event: dict[str, Any]) 
     except SlackApiError as e:
         if api_error(e) != "already_reacted":
             log.info("could not react to a story: %s", api_error(e))
-    link = await _permalink(rt, channel, ts)
+    link = await permalink(rt, channel, ts)
     if link:
         await rt.tx(store.set_permalink, story_id=saved.id, permalink=link)
     t = await reader_texts(rt, team_id, user)
@@ -1011,7 +632,7 @@ async def _set_channel(call: CommandCall, word: str, t: Texts) -> str:
         return t("stories.settings_bad", word=word[:40])
     if channel_id is None:
         assert name is not None
-        channel_id = await _resolve_name(rt, name)
+        channel_id = await resolve_name(rt, name)
         if channel_id is None:
             return t("stories.settings_not_found", channel=f"#{name}")
     try:
@@ -1111,8 +732,19 @@ def register(app: AsyncApp, rt: Runtime, commands: LoopCommand) -> None:
 
 
 NUDGE_KINDS = (
-    NudgeKind(store.STORIES_WEEK, render_week, after_week, WEEK_POLICY, to_channel=True),
-    NudgeKind(store.STORIES_MONTH, render_month, policy=MONTH_POLICY, to_channel=True),
-    NudgeKind(store.STORY_INVITE, render_invite, policy=INVITE_POLICY),
+    NudgeKind(
+        store.STORIES_WEEK,
+        planning.render_week,
+        planning.after_week,
+        planning.WEEK_POLICY,
+        to_channel=True,
+    ),
+    NudgeKind(
+        store.STORIES_MONTH,
+        planning.render_month,
+        policy=planning.MONTH_POLICY,
+        to_channel=True,
+    ),
+    NudgeKind(store.STORY_INVITE, planning.render_invite, policy=planning.INVITE_POLICY),
 )
-PLANNERS = (_planner,)
+PLANNERS = (planning.make_planner,)
