@@ -52,8 +52,10 @@ def sbot(
     sqlite_url: str,
     sqlite_template: Path,
     bot_server: BotServer,
+    transport: str,
 ) -> Iterator[RunningBot]:
-    """A bot whose stories channel is set by name, in a Madrid workspace."""
+    """A bot whose stories channel is set by name, in a Madrid workspace (over HTTP, or
+    Socket Mode where a test asks for it)."""
     shutil.copyfile(sqlite_template, sqlite_url.removeprefix("sqlite:///"))
     standin.add_channel(STORIES, "team-stories")
     standin.add_channel(NEW_STORIES, "wins-and-lessons", is_member=False)
@@ -62,7 +64,9 @@ def sbot(
     standin.add_user(ADMIN, name="ada", is_admin=True)
     standin.add_user("U0FR", name="fleur", tz="Europe/Paris", locale="fr-FR")
     env = {"STORIES_CHANNEL": "#team-stories", "WORKSPACE_TZ": MADRID}
-    running, stop = start_bot(standin, clock, sqlite_url, extra_env=env, server=bot_server)
+    running, stop = start_bot(
+        standin, clock, sqlite_url, extra_env=env, server=bot_server, transport=transport
+    )
     yield running
     stop()
 
@@ -226,6 +230,7 @@ def test_one_thread_a_week_at_monday_ten_madrid_time(
 # --- sharing a story ---------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("transport", ["http", "socket"], indirect=True)
 def test_story_from_the_command_starts_the_thread_and_lands_in_it(sbot: RunningBot) -> None:
     know(sbot, REP, REP2)
     at(sbot, utc(2026, 12, 2, 15))  # a Wednesday: no thread yet this week (none planned)
@@ -255,6 +260,7 @@ def test_story_from_the_command_starts_the_thread_and_lands_in_it(sbot: RunningB
     assert_valid(sbot)
 
 
+@pytest.mark.parametrize("transport", ["http", "socket"], indirect=True)
 def test_the_modal_checks_the_deal_and_share_and_keeps_nothing_bad(sbot: RunningBot) -> None:
     know(sbot, REP, REP2)
     at(sbot, utc(2026, 12, 2, 15))
@@ -370,6 +376,7 @@ def type_in_thread(
     return ts
 
 
+@pytest.mark.parametrize("transport", ["http", "socket"], indirect=True)
 def test_a_reply_typed_in_the_thread_is_a_story(sbot: RunningBot) -> None:
     know(sbot, REP)
     at(sbot, utc(2026, 12, 2, 15))
