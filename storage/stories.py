@@ -187,6 +187,24 @@ def waiting_in_week(*, session: Session, team_id: str, channel: str, week: str) 
     return [int(r) for r in rows if r is not None]
 
 
+def stale_waiting(
+    *, session: Session, team_id: str, before: datetime, limit: int = 20
+) -> list[int]:
+    """Stories still waiting to be posted, last tried before `before` (the bot was not in
+    the channel, Slack failed): the planner tries them again."""
+    rows = session.exec(
+        select(Story.id)
+        .where(
+            Story.team_id == team_id,
+            Story.state == WAITING,
+            col(Story.updated_at) < before,
+        )
+        .order_by(col(Story.id))
+        .limit(limit)
+    ).all()
+    return [int(r) for r in rows if r is not None]
+
+
 def update_story(*, session: Session, story_id: int, now: datetime, **values: Any) -> Story | None:
     story = session.get(Story, story_id)
     if story is None:

@@ -18,11 +18,12 @@ from bot.nudges.story_schedule import (
     PROMPT_LATE,
     month_bounds,
     months_to_plan,
+    this_week,
     weeks_to_plan,
 )
 from bot.runtime import Runtime
 from bot.stories.config import Config, config_of
-from bot.stories.thread import permalink, post_story
+from bot.stories.thread import permalink, post_story, share
 from storage import nudges as nudge_store
 from storage import stories as store
 from storage.models import Nudge, Person
@@ -36,6 +37,7 @@ INVITE_POLICY = KindPolicy(max_late=timedelta(days=3), when_quiet="wait")
 INVITE_LOOKBACK = INVITE_AFTER + timedelta(days=3)
 WEEK_POLICY = KindPolicy(max_late=PROMPT_LATE, respects_quiet=False)
 MONTH_POLICY = KindPolicy(max_late=MONTH_LATE, respects_quiet=False)
+WAITING_RETRY = timedelta(hours=1)
 
 
 def _plan_rows(team_id: str, cfg: Config, now: datetime) -> list[dict[str, Any]]:
@@ -110,12 +112,29 @@ async def plan(rt: Runtime) -> None:
             rows=_plan_rows(team_id, cfg, now),
             now=now,
         )
+        await _retry_waiting(rt, team_id, cfg, now)
     if not configured:
         return
     wins = await rt.tx(store.wins_to_invite, write=False, since=now - INVITE_LOOKBACK, until=now)
     wins = [w for w in wins if w.team_id in configured]
     if wins:
         await rt.tx(_schedule_invites, wins=wins, now=now)
+
+
+async def _retry_waiting(rt: Runtime, team_id: str, cfg: Config, now: datetime) -> None:
+    """A story that could not be posted (the bot was removed from the channel, Slack
+    failed) is kept; once an hour it is tried again, in this week's thread of the
+    channel as it is set now, so an admin's `/invite` or a new channel brings it out."""
+    assert cfg.channel is not None
+    stale = await rt.tx(
+        store.stale_waiting, write=False, team_id=team_id, before=now - WAITING_RETRY
+    )
+    week, _ = this_week(now, zone_of(cfg.tz))
+    for story_id in stale:
+        await rt.tx(store.update_story, story_id=story_id, now=now, week=week, channel=cfg.channel)
+        error = await share(rt, story_id)
+        if error is not None:
+            log.warning("story %s still not posted: %s", story_id, error)
 
 
 def make_planner() -> Any:

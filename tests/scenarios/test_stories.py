@@ -14,7 +14,7 @@ import asyncio
 import json
 import shutil
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -676,7 +676,18 @@ def test_posting_fails_when_the_bot_was_removed_and_the_story_is_kept(
     assert row.state == "waiting"  # kept, not lost
     dms = sbot.standin.messages(sbot.standin.dm_channel(REP))
     assert any("not_in_channel" in str(m.get("text")) for m in dms)
-    _ = timedelta
+    assert stories_in(sbot) == []
+    # Someone invites the bot back; within the hour the story is posted in the thread.
+    standin.add_channel(STORIES, "team-stories", is_member=True)
+    at(sbot, utc(2026, 12, 2, 15, 30))
+    assert stories_in(sbot) == []  # not tried again every tick
+    at(sbot, utc(2026, 12, 2, 16, 1))
+    [prompt] = prompts(sbot)
+    [story] = stories_in(sbot)
+    assert story["thread_ts"] == prompt["ts"]
+    assert [r.state for r in rows(sbot)] == ["posted"]
+    failed = sbot.standin.calls_to("chat.postMessage", ok=False)
+    assert {c.response["error"] for c in failed} == {"not_in_channel"}
 
 
 def test_a_prompt_slack_stored_but_failed_to_confirm_is_found_not_posted_twice(
