@@ -767,3 +767,23 @@ def test_invitation_story_and_month_on_each_database(dbbot: RunningBot) -> None:
     at(dbbot, utc(2026, 12, 1, 9))
     [post] = month_posts(dbbot)
     assert "$10,000" in texts(post)  # 50,000 × 20 %
+
+
+@pytest.mark.parametrize(
+    ("user", "words"),
+    [
+        (REP, "Anything you'd tell the team?"),
+        (REP2, "¿Algo que le dirías al equipo?"),
+        ("U0FR", "Quelque chose à dire à l'équipe ?"),
+    ],
+)
+def test_the_win_invitation_is_in_the_reps_language(
+    sbot: RunningBot, user: str, words: str
+) -> None:
+    know(sbot, user)
+    at(sbot, utc(2026, 12, 2, 15))
+    win(sbot, "Globex", "$50,000", rep=user)
+    at(sbot, utc(2026, 12, 3, 15, 1))
+    [invite] = invitations(sbot, user)
+    assert words in texts(invite)
+    assert_valid(sbot)
