@@ -217,6 +217,21 @@ def update_story(*, session: Session, story_id: int, now: datetime, **values: An
     return story
 
 
+def posted_by(*, session: Session, team_id: str, rep: str) -> list[tuple[str, str]]:
+    """(channel, ts) of the stories the bot posted for `rep`: what forget-me takes down
+    from the channel (a story they typed is their own message, theirs to delete)."""
+    rows = session.exec(
+        select(Story.channel, Story.ts).where(
+            Story.team_id == team_id,
+            Story.rep_slack_id == rep,
+            Story.source == "modal",
+            Story.state == POSTED,
+            col(Story.ts).is_not(None),
+        )
+    ).all()
+    return [(c, str(t)) for c, t in rows]
+
+
 def story_of_deal(*, session: Session, team_id: str, deal_id: int) -> bool:
     return (
         session.exec(

@@ -787,3 +787,18 @@ def test_the_win_invitation_is_in_the_reps_language(
     [invite] = invitations(sbot, user)
     assert words in texts(invite)
     assert_valid(sbot)
+
+
+def test_forget_me_takes_the_reps_stories_down(sbot: RunningBot) -> None:
+    know(sbot, REP, REP2)
+    at(sbot, utc(2026, 12, 2, 15))
+    for user in (REP, REP2):
+        sbot.send(sbot.slack.slash_command("story", user=user))
+        submit_story(sbot, user, modal(sbot))
+    ritas = stories_in(sbot)[0]
+    sbot.send(sbot.slack.slash_command("forget-me", user=REP))
+    sbot.send(sbot.slack.block_action("forget_me_confirm", user=REP, value="x"))
+    [deleted] = sbot.standin.calls_to("chat.delete", ok=True)
+    assert deleted.body["ts"] == ritas["ts"]
+    assert [r.rep_slack_id for r in rows(sbot)] == [REP2]
+    assert len(stories_in(sbot)) == 1
