@@ -214,6 +214,11 @@ async def _dm(rt: Runtime, team_id: str, user_id: str, text: str) -> None:
 
 async def _save_edit(rt: Runtime, team_id: str, user_id: str, story_id: int, a: Answers) -> None:
     t = await reader_texts(rt, team_id, user_id)
+    before = await rt.tx(store.get_story, write=False, story_id=story_id)
+    if before is None or before.state == store.DELETED:
+        # Deleted while the edit was open: nothing to bring back.
+        await _dm(rt, team_id, user_id, t("stories.gone"))
+        return
     story = await rt.tx(
         store.update_story,
         story_id=story_id,
