@@ -802,3 +802,19 @@ def test_forget_me_takes_the_reps_stories_down(sbot: RunningBot) -> None:
     assert deleted.body["ts"] == ritas["ts"]
     assert [r.rep_slack_id for r in rows(sbot)] == [REP2]
     assert len(stories_in(sbot)) == 1
+
+
+def test_an_edit_submitted_after_the_story_was_deleted_changes_nothing(sbot: RunningBot) -> None:
+    know(sbot, REP)
+    at(sbot, utc(2026, 12, 2, 15))
+    sbot.send(sbot.slack.slash_command("story", user=REP))
+    submit_story(sbot, REP, modal(sbot))
+    [story] = stories_in(sbot)
+    click_on(sbot, REP, story, ids.STORY_EDIT)
+    edit_view = modal(sbot)
+    click_on(sbot, REP, story, ids.STORY_DELETE)
+    submit_story(sbot, REP, edit_view, lesson="Back from the dead")
+    assert [r.state for r in rows(sbot)] == ["deleted"]
+    assert sbot.standin.calls_to("chat.update") == []
+    dms = sbot.standin.messages(sbot.standin.dm_channel(REP))
+    assert any("isn't there any more" in str(m.get("text")) for m in dms)
