@@ -818,3 +818,20 @@ def test_an_edit_submitted_after_the_story_was_deleted_changes_nothing(sbot: Run
     assert sbot.standin.calls_to("chat.update") == []
     dms = sbot.standin.messages(sbot.standin.dm_channel(REP))
     assert any("isn't there any more" in str(m.get("text")) for m in dms)
+
+
+def test_month_slots_cross_the_year_and_summer_time() -> None:
+    from zoneinfo import ZoneInfo
+
+    from bot.nudges.story_schedule import month_bounds, months_to_plan
+
+    zone = ZoneInfo(MADRID)
+    # 1 January 10:00 CET is 09:00 UTC; December's post is still due on the 2nd.
+    assert months_to_plan(utc(2027, 1, 2, 12), zone) == [
+        ("2026-12", utc(2027, 1, 1, 9)),
+        ("2027-01", utc(2027, 2, 1, 9)),
+    ]
+    # Past the three days it may be late, only this month's is planned.
+    assert months_to_plan(utc(2027, 1, 5, 12), zone) == [("2027-01", utc(2027, 2, 1, 9))]
+    # A month runs from local midnight to local midnight (March's ends in summer time).
+    assert month_bounds("2026-03", zone) == (utc(2026, 2, 28, 23), utc(2026, 3, 31, 22))
