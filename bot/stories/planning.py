@@ -23,7 +23,7 @@ from bot.nudges.story_schedule import (
 )
 from bot.runtime import Runtime
 from bot.stories.config import Config, config_of
-from bot.stories.thread import permalink, post_story, share
+from bot.stories.thread import ensure_member, permalink, post_story, share
 from storage import nudges as nudge_store
 from storage import stories as store
 from storage.models import Nudge, Person
@@ -148,6 +148,7 @@ async def render_week(rt: Runtime, nudge: Nudge, person: Person) -> Built | None
     cfg = await config_of(rt, nudge.team_id)
     if cfg.channel != nudge.user_slack_id:
         return None  # the channel changed since it was planned
+    await ensure_member(rt, cfg.channel)
     return msg.weekly_prompt(Texts(rt.catalog, cfg.language))
 
 

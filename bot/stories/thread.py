@@ -24,6 +24,19 @@ from storage.models import Nudge, Story
 log = logging.getLogger(__name__)
 
 
+async def ensure_member(rt: Runtime, channel: str) -> None:
+    """Join a public stories channel the bot is not in (STORIES_CHANNEL named one it was
+    never invited to), once a week before the prompt. A private one needs an `/invite`:
+    the post then fails with not_in_channel, and the story waits (it is kept)."""
+    try:
+        info = (await rt.client.conversations_info(channel=channel))["channel"]
+        if info.get("is_member", True) or info.get("is_private"):
+            return
+        await rt.client.conversations_join(channel=channel)
+    except SlackApiError as e:
+        log.warning("could not join the stories channel %s: %s", channel, api_error(e))
+
+
 async def permalink(rt: Runtime, channel: str, ts: str | None) -> str | None:
     if not ts:
         return None

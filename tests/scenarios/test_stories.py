@@ -669,7 +669,8 @@ def test_posting_fails_when_the_bot_was_removed_and_the_story_is_kept(
 ) -> None:
     know(sbot, REP)
     at(sbot, utc(2026, 12, 2, 15))
-    standin.add_channel(STORIES, "team-stories", is_member=False)  # someone removed the bot
+    # Someone removed the bot from the (now private) channel: it cannot rejoin by itself.
+    standin.add_channel(STORIES, "team-stories", is_private=True, is_member=False)
     sbot.send(sbot.slack.slash_command("story", user=REP))
     submit_story(sbot, REP, modal(sbot))
     [row] = rows(sbot)
@@ -678,7 +679,7 @@ def test_posting_fails_when_the_bot_was_removed_and_the_story_is_kept(
     assert any("not_in_channel" in str(m.get("text")) for m in dms)
     assert stories_in(sbot) == []
     # Someone invites the bot back; within the hour the story is posted in the thread.
-    standin.add_channel(STORIES, "team-stories", is_member=True)
+    standin.add_channel(STORIES, "team-stories", is_private=True, is_member=True)
     at(sbot, utc(2026, 12, 2, 15, 30))
     assert stories_in(sbot) == []  # not tried again every tick
     at(sbot, utc(2026, 12, 2, 16, 1))
@@ -835,3 +836,16 @@ def test_month_slots_cross_the_year_and_summer_time() -> None:
     assert months_to_plan(utc(2027, 1, 5, 12), zone) == [("2027-01", utc(2027, 2, 1, 9))]
     # A month runs from local midnight to local midnight (March's ends in summer time).
     assert month_bounds("2026-03", zone) == (utc(2026, 2, 28, 23), utc(2026, 3, 31, 22))
+
+
+def test_the_bot_joins_a_public_stories_channel_it_was_never_invited_to(
+    sbot: RunningBot, standin: SlackStandIn
+) -> None:
+    know(sbot, REP)
+    standin.add_channel(STORIES, "team-stories", is_member=False)
+    at(sbot, utc(2026, 11, 29, 12))
+    at(sbot, utc(2026, 11, 30, 9))
+    [join] = standin.calls_to("conversations.join", ok=True)
+    assert join.body["channel"] == STORIES
+    assert len(prompts(sbot)) == 1
+    assert_valid(sbot)
