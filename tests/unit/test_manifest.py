@@ -27,6 +27,7 @@ SCOPE_FOR = {
     "conversations_join": "channels:join",
     "conversations_list": "channels:read",
     "chat_delete": "chat:write",
+    "files_upload_v2": "files:write",
 }
 EVENT_SUBSCRIPTIONS = {
     "message": {"message.channels", "message.groups"},
