@@ -98,6 +98,11 @@ ACTIONS: dict[str, Rule] = {
     ids.STORY_DELETE: Rule("story"),
     ids.STORY_LINK: Rule("story"),
     ids.STORY_NOT_STORY: Rule("story"),
+    # The practice focus is the clicker's own; a takeaway is read from their own debrief.
+    ids.FOCUS_OPEN: Rule("self"),
+    ids.FOCUS_FROM_TAKEAWAY: DEAL,
+    # The quotes library: only quotes the client allowed, which the whole team may read.
+    ids.QUOTES_MORE: Rule("self"),
 }
 
 VIEWS: dict[str, Rule] = {
@@ -112,6 +117,7 @@ VIEWS: dict[str, Rule] = {
     # A new story is the clicker's own; an edit names the story, its author's alone.
     ids.STORY_MODAL: Rule("story", meta_key="story"),
     ids.STORY_LINK_MODAL: Rule("story", meta_key="story"),
+    ids.FOCUS_MODAL: Rule("self"),
 }
 
 
