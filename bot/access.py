@@ -93,6 +93,14 @@ ACTIONS: dict[str, Rule] = {
     "deal_ask_lost": Rule("deal_ask"),
     "deal_ask_no_decision": Rule("deal_ask"),
     "deal_ask_none": Rule("deal_ask"),
+    # Stories: anyone may share one from the week's prompt; the win invitation is the
+    # deal's rep's; a story is edited, deleted or linked by its author alone.
+    ids.STORY_SHARE: Rule("self"),
+    ids.STORY_INVITE_SHARE: DEAL,
+    ids.STORY_EDIT: Rule("story"),
+    ids.STORY_DELETE: Rule("story"),
+    ids.STORY_LINK: Rule("story"),
+    ids.STORY_NOT_STORY: Rule("story"),
     # The practice focus is the clicker's own; a takeaway is read from their own debrief.
     ids.FOCUS_OPEN: Rule("self"),
     ids.FOCUS_FROM_TAKEAWAY: DEAL,
@@ -113,6 +121,9 @@ VIEWS: dict[str, Rule] = {
     "deal_ask_account": Rule("deal_ask", meta_key="ask"),
     # "Log a closed deal": anyone may log one, for any rep, as with `/loop deal … @rep`.
     ids.LOG_DEAL_VIEW: Rule("self"),
+    # A new story is the clicker's own; an edit names the story, its author's alone.
+    ids.STORY_MODAL: Rule("story", meta_key="story"),
+    ids.STORY_LINK_MODAL: Rule("story", meta_key="story"),
     ids.FOCUS_MODAL: Rule("self"),
 }
 

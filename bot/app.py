@@ -32,6 +32,7 @@ from handlers import (
     reflection,
     report,
     screen_out,
+    stories,
     team,
     tee_up,
     win_debrief,
@@ -52,6 +53,7 @@ RITUALS = (
     privacy,
     quiet,
     home,
+    stories,
     quotes,
 )
 
@@ -99,6 +101,8 @@ def register_listeners(app: AsyncApp, rt: Runtime) -> loop_command.LoopCommand:
     crm_webhook.register(rt)
     deal_shortcuts.register(app, rt)
     deal_step.register(app, rt)
+
+    stories.register_messages(app)
     errors.register_other_messages(app)
     # The router looks subcommands up per call, so rituals below can still add theirs.
     loop_command.register(app, rt, commands)
@@ -117,6 +121,7 @@ def register_listeners(app: AsyncApp, rt: Runtime) -> loop_command.LoopCommand:
     report.register(app, rt, commands)
     quiet.register(app, rt, commands)
     home.register(app, rt)
+    stories.register(app, rt, commands)
     errors.register(app, rt)
     errors.register_unknown_actions(app, rt)
     return commands

@@ -68,6 +68,14 @@ class Settings:
     # (crm, the CRM's owner id) -> e-mail, for CRMs whose webhook names the owner by id only.
     crm_owners: dict[tuple[str, str], str] = field(default_factory=dict)
 
+    # The stories channel (an id, or a #name resolved to one when first used); an
+    # admin's `/loop settings stories #channel` overrides it without a restart.
+    stories_channel: str | None = None
+    # The language of the stories channel's posts (one channel, one language).
+    stories_language: str = "en"
+    # The workspace's own zone: when "Monday 10:00" and "the 1st of the month" are.
+    workspace_tz: str = "UTC"
+
     @property
     def socket_mode(self) -> bool:
         return bool(self.slack_app_token)
@@ -218,6 +226,47 @@ def _crm_secret(env: Mapping[str, str]) -> str | None:
     return raw or None
 
 
+def _stories_channel(env: Mapping[str, str]) -> str | None:
+    raw = env.get("STORIES_CHANNEL", "").strip()
+    if not raw:
+        return None
+    if _CHANNEL_ID.match(raw):
+        return raw
+    if _CHANNEL_NAME.match(raw.lower()):
+        return raw.lower()
+    raise _fail("STORIES_CHANNEL", "a channel ID (C0123ABC) or a #name", raw)
+
+
+STORY_LANGUAGES = ("en", "es", "fr")
+
+
+def _stories_language(env: Mapping[str, str]) -> str:
+    raw = env.get("STORIES_LANGUAGE", "").strip().lower() or "en"
+    if raw not in STORY_LANGUAGES:
+        raise _fail("STORIES_LANGUAGE", "one of " + ", ".join(STORY_LANGUAGES), raw)
+    return raw
+
+
+def valid_zone(name: str) -> bool:
+    """An IANA zone name zoneinfo knows (Europe/Madrid), not a path or an abbreviation."""
+    from zoneinfo import ZoneInfo
+
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*", name):
+        return False
+    try:
+        ZoneInfo(name)
+    except (ValueError, KeyError, OSError):
+        return False
+    return True
+
+
+def _workspace_tz(env: Mapping[str, str]) -> str:
+    raw = env.get("WORKSPACE_TZ", "").strip() or "UTC"
+    if not valid_zone(raw):
+        raise _fail("WORKSPACE_TZ", "a time zone name such as Europe/Madrid", raw)
+    return raw
+
+
 def _log_level(env: Mapping[str, str]) -> str:
     raw = env.get("LOG_LEVEL", "").strip().upper() or "INFO"
     if raw not in LOG_LEVELS:
@@ -342,4 +391,7 @@ def load_settings(
         admins=_admins(env),
         crm_webhook_secret=_crm_secret(env),
         crm_owners=_crm_owners(env),
+        stories_channel=_stories_channel(env),
+        stories_language=_stories_language(env),
+        workspace_tz=_workspace_tz(env),
     )

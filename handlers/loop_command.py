@@ -40,6 +40,9 @@ class CommandCall:
     trigger_id: str | None
     t: Texts
     body: dict[str, Any]
+    # The router that found this subcommand: `/loop settings <topic>` looks up topics
+    # other rituals added to it (settings_topics).
+    router: LoopCommand | None = None
 
     async def reply(self, text: str) -> None:
         """Answer in the ack itself: ephemeral, within Slack's 3 seconds."""
@@ -63,6 +66,9 @@ class LoopCommand:
     subcommands: dict[str, Subcommand] = field(default_factory=dict)
     _aliases: dict[str, str] = field(default_factory=dict)
     _help_cache: dict[tuple[str, int], messages.Built] = field(default_factory=dict)
+    # `/loop settings <topic> ...` handled by the ritual that owns the topic (the words
+    # after the topic are in `call.args` then).
+    settings_topics: dict[str, Handler] = field(default_factory=dict)
 
     def add(
         self, name: str, handler: Handler, *, help_key: str, aliases: tuple[str, ...] = ()
@@ -131,6 +137,7 @@ class LoopCommand:
             trigger_id=command.get("trigger_id"),
             t=t,
             body=body,
+            router=self,
         )
         await sub.handler(call)
 

@@ -18,7 +18,7 @@ from bot.slack.errors import api_error
 from handlers.common import rt_of
 from handlers.debrief_replies import Click, read_click, tell
 from handlers.loop_command import CommandCall, LoopCommand, reader_texts
-from storage import debriefs
+from storage import debriefs, stories
 from storage.forget import forget_person
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,14 @@ async def on_share(
 async def _forget(rt: Runtime, respond: AsyncRespond, click: Click) -> None:
     # The words first: afterwards nothing about them (not even their language) is kept.
     t = await reader_texts(rt, click.team_id, click.user_id)
+    posted = await rt.tx(stories.posted_by, write=False, team_id=click.team_id, rep=click.user_id)
     rows = await rt.tx(forget_person, team_id=click.team_id, slack_id=click.user_id)
+    # The stories the bot posted for them in the stories channel go too.
+    for channel, ts in posted:
+        try:
+            await rt.client.chat_delete(channel=channel, ts=ts)
+        except SlackApiError as e:
+            log.warning("forget-me: story %s/%s not deleted: %s", channel, ts, api_error(e))
     rt.locales.pop(click.user_id, None)
     rt.person_locks.pop(click.user_id, None)
     rt.dm_channels.pop((click.team_id, click.user_id), None)

@@ -293,6 +293,9 @@ async def settings_command(call: CommandCall) -> None:
         await vacation_command(call, rest)
     elif topic in ("holidays", "holiday"):
         await holidays_command(call, rest)
+    elif call.router is not None and topic in call.router.settings_topics:
+        handler = call.router.settings_topics[topic]
+        await handler(replace(call, args=" ".join(rest)))
     else:
         await call.reply(call.t("quiet.settings.usage", word=words[0][:40]))
 

@@ -14,7 +14,16 @@ from sqlalchemy import ColumnElement, delete, exists
 from sqlmodel import Session, col, select
 
 from storage.debriefs import debrief_run, manager_call_run
-from storage.models import Deal, DealAsk, Nudge, Person, Reflection, RitualRun, RoleGrant
+from storage.models import (
+    Deal,
+    DealAsk,
+    Nudge,
+    Person,
+    Reflection,
+    RitualRun,
+    RoleGrant,
+    Story,
+)
 
 ADMIN = "admin"
 REP = "rep"
@@ -22,7 +31,7 @@ REFLECTIONS = "reflections"
 DECLINED = "declined"
 
 # What a button's value / a modal's private_metadata points at.
-Kind = Literal["deal", "concern", "screen_out", "nudge", "deal_ask", "self"]
+Kind = Literal["deal", "concern", "screen_out", "nudge", "deal_ask", "story", "self"]
 
 
 @dataclass(frozen=True)
@@ -69,6 +78,11 @@ def owners_of(*, session: Session, team_id: str, kind: Kind, row_id: int) -> Own
         if ask is None or (team_id and ask.team_id != team_id):
             return None
         return Owners(ask.user_slack_id)
+    if kind == "story":
+        story = session.get(Story, row_id)
+        if story is None or story.state == "deleted" or (team_id and story.team_id != team_id):
+            return None
+        return Owners(story.rep_slack_id)
     return Owners(None)
 
 

@@ -22,6 +22,8 @@ from storage.models import (
     Reflection,
     RitualRun,
     RoleGrant,
+    Story,
+    WorkspaceSetting,
 )
 
 FORGOTTEN_ACCOUNT = "—"
@@ -43,6 +45,10 @@ USER_COLUMNS: dict[tuple[str, str], str] = {
     ("focuscheck", "user_slack_id"): "delete",
     ("rolegrant", "slack_id"): "delete",
     ("rolegrant", "granted_by"): "blank",
+    # Their stories (their words and the share they credited) go; the admin who last
+    # changed a workspace setting is forgotten, the setting stays.
+    ("story", "rep_slack_id"): "delete",
+    ("workspacesetting", "updated_by"): "blank",
 }
 
 
@@ -146,6 +152,16 @@ def forget_person(*, session: Session, team_id: str, slack_id: str) -> int:
         update(RoleGrant)
         .where(col(RoleGrant.team_id) == team_id, col(RoleGrant.granted_by) == slack_id)
         .values(granted_by=None)
+    ).rowcount
+    changed += session.execute(  # type: ignore[attr-defined]
+        delete(Story).where(col(Story.team_id) == team_id, col(Story.rep_slack_id) == slack_id)
+    ).rowcount
+    changed += session.execute(  # type: ignore[attr-defined]
+        update(WorkspaceSetting)
+        .where(
+            col(WorkspaceSetting.team_id) == team_id, col(WorkspaceSetting.updated_by) == slack_id
+        )
+        .values(updated_by=None)
     ).rowcount
     changed += session.execute(  # type: ignore[attr-defined]
         delete(Person).where(col(Person.team_id) == team_id, col(Person.slack_id) == slack_id)

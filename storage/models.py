@@ -307,3 +307,54 @@ class FocusCheck(SQLModel, table=True):
     came_up: bool | None = None
     created_at: datetime | None = utc_column()
     updated_at: datetime | None = utc_column()
+
+
+class WorkspaceSetting(SQLModel, table=True):
+    """A workspace setting an admin changed in Slack (`/loop settings stories #c`): read
+    on every use, so it applies at once, on every replica, without a restart. Absent =
+    the environment's value. One row per (workspace, key); `value` is JSON."""
+
+    __table_args__ = (UniqueConstraint("team_id", "key", name="uq_workspace_setting"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    key: str = Field(max_length=64)
+    value: dict[str, Any] = json_column()
+    updated_by: str | None = Field(default=None, max_length=32)
+    updated_at: datetime | None = utc_column()
+
+
+class Story(SQLModel, table=True):
+    """A story of applying a lesson, shared in the stories channel's weekly thread: from
+    the modal (posted by the bot, the rep credited) or typed in the thread by the rep.
+
+    Kept with what a report needs: who, which week, where (channel, thread, ts), the
+    lesson, the deal it helped and the share of that deal the rep credits to the lesson.
+    state: waiting (saved; the week's thread is being started) -> posted -> deleted."""
+
+    __table_args__ = (
+        UniqueConstraint("team_id", "channel", "ts", name="uq_story_message"),
+        Index("ix_story_team_week", "team_id", "week"),
+        Index("ix_story_rep", "team_id", "rep_slack_id"),
+        Index("ix_story_deal", "deal_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    rep_slack_id: str = Field(max_length=32)
+    week: str = Field(max_length=10)  # ISO week in the workspace's zone, 2026-W49
+    source: str = "modal"  # modal | typed
+    channel: str = Field(max_length=32)
+    thread_ts: str | None = Field(default=None, max_length=32)
+    ts: str | None = Field(default=None, max_length=32)
+    permalink: str | None = None
+    lang: str = "en"
+    lesson: str = ""
+    did: str = ""
+    happened: str = ""
+    text: str = ""  # a typed story's words
+    deal_id: int | None = None  # no foreign key: a forgotten deal leaves the story
+    share: int | None = None  # 0-100: the part of the deal credited to the lesson
+    state: str = "waiting"  # waiting | posting | posted | deleted
+    created_at: datetime | None = utc_column(index=True)
+    updated_at: datetime | None = utc_column()

@@ -390,8 +390,9 @@ def check_view(view: Any) -> list[str]:
 # ---------------------------------------------------------------------------
 
 DEFAULT_SCOPES = (
-    "app_mentions:read,channels:history,channels:read,chat:write,commands,dnd:read,"
-    "groups:history,im:history,im:read,im:write,team:read,users:read,users:read.email"
+    "app_mentions:read,channels:history,channels:join,channels:read,chat:write,commands,"
+    "dnd:read,groups:history,groups:read,im:history,im:read,im:write,reactions:write,"
+    "team:read,users:read,users:read.email"
 )
 
 # Slack's tz_label is the long zone name; zoneinfo only knows abbreviations.
@@ -780,13 +781,16 @@ class SlackStandIn:
         with self._lock:
             self._ts_clock = now
 
-    def post_as_user(self, user_id: str, channel: str, text: str) -> str:
+    def post_as_user(
+        self, user_id: str, channel: str, text: str, *, thread_ts: str | None = None
+    ) -> str:
         """A person's own message in a channel or their DM with the bot (no event is
-        sent); returns its ts. For history reads that must look past other messages."""
+        sent), in a thread when `thread_ts` is given; returns its ts. For history reads
+        that must look past other messages, and for reactions to a person's reply."""
         with self._lock:
             channel_id = self._resolve_channel(channel, allow_user=True)
             ts = self._next_ts()
-            self._messages[(channel_id, ts)] = {
+            message = {
                 "user": user_id,
                 "type": "message",
                 "ts": ts,
@@ -794,6 +798,10 @@ class SlackStandIn:
                 "text": text,
                 "team": self.team_id,
             }
+            if thread_ts is not None:
+                message["thread_ts"] = thread_ts
+                message["parent_user_id"] = self.bot_user_id
+            self._messages[(channel_id, ts)] = message
             return ts
 
     def dm_channel_id(self, user_id: str) -> str:
@@ -1117,8 +1125,12 @@ class SlackStandIn:
             "chat.postMessage": self._chat_post_message,
             "chat.update": self._chat_update,
             "conversations.history": self._conversations_history,
+            "chat.getPermalink": self._chat_get_permalink,
             "conversations.info": self._conversations_info,
+            "conversations.join": self._conversations_join,
+            "conversations.list": self._conversations_list,
             "conversations.open": self._conversations_open,
+            "reactions.add": self._reactions_add,
             "dnd.info": self._dnd_info,
             "files.completeUploadExternal": self._files_complete_upload_external,
             "files.getUploadURLExternal": self._files_get_upload_url_external,
@@ -1632,6 +1644,94 @@ class SlackStandIn:
     def _conversations_info(self, body: dict[str, Any]) -> dict[str, Any]:
         channel = self._resolve_channel(body.get("channel"), allow_user=False)
         return {"ok": True, "channel": self._channel_view(channel, full=True)}
+
+    def _conversations_join(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Slack's conversations.join: public channels only; joining again is ok with an
+        `already_in_channel` warning."""
+        self._need_scope("channels:join")
+        channel = self._resolve_channel(body.get("channel"), allow_user=False)
+        info = self._channels[channel]
+        if info.get("is_im") or info.get("is_mpim") or info.get("is_private"):
+            raise _ApiError("method_not_supported_for_channel_type")
+        if info.get("is_archived"):
+            raise _ApiError("is_archived")
+        response: dict[str, Any] = {"ok": True}
+        if info.get("is_member", True):
+            response["warning"] = "already_in_channel"
+            response["response_metadata"] = {"warnings": ["already_in_channel"]}
+        info["is_member"] = True
+        response["channel"] = self._channel_view(channel, full=True)
+        return response
+
+    def _conversations_list(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Channels (no DMs unless asked), `limit` a page with an opaque cursor."""
+        wanted = set(str(body.get("types") or "public_channel").split(","))
+        exclude_archived = _truthy(body.get("exclude_archived"))
+        try:
+            limit = max(1, min(int(body.get("limit") or 100), 1000))
+            start = int(base64.b64decode(str(body.get("cursor") or "")).decode() or 0)
+        except (TypeError, ValueError) as e:
+            raise _ApiError("invalid_cursor") from e
+
+        def kind(c: dict[str, Any]) -> str:
+            if c.get("is_im"):
+                return "im"
+            if c.get("is_mpim"):
+                return "mpim"
+            return "private_channel" if c.get("is_private") else "public_channel"
+
+        found = [
+            dict(c)
+            for _, c in sorted(self._channels.items())
+            if kind(c) in wanted and not (exclude_archived and c.get("is_archived"))
+        ]
+        page = found[start : start + limit]
+        more = start + limit < len(found)
+        cursor = base64.b64encode(str(start + limit).encode()).decode() if more else ""
+        return {"ok": True, "channels": page, "response_metadata": {"next_cursor": cursor}}
+
+    def _message_in(self, body: dict[str, Any], ts_key: str) -> tuple[str, dict[str, Any]]:
+        channel = self._resolve_channel(body.get("channel"), allow_user=False)
+        message = self._messages.get((channel, str(body.get(ts_key) or "")))
+        if message is None:
+            raise _ApiError("message_not_found")
+        return channel, message
+
+    def _chat_get_permalink(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Shape: Slack's chat.getPermalink reference (a thread reply's link names its thread)."""
+        channel, message = self._message_in(body, "message_ts")
+        ts = message["ts"]
+        link = f"https://{self.team_domain}.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+        thread_ts = message.get("thread_ts")
+        if thread_ts and thread_ts != ts:
+            link += f"?thread_ts={thread_ts}&cid={channel}"
+        return {"ok": True, "channel": channel, "permalink": link}
+
+    def _reactions_add(self, body: dict[str, Any]) -> dict[str, Any]:
+        """reactions.add: one reaction per name per user; the bot must be in the channel."""
+        self._need_scope("reactions:write")
+        name = str(body.get("name") or "").strip(":")
+        if not name:
+            raise _ApiError("invalid_name")
+        channel_id = self._resolve_channel(body.get("channel"), allow_user=False)
+        info = self._channels[channel_id]
+        if not info.get("is_im") and not info.get("is_member", True):
+            raise _ApiError("not_in_channel")
+        _, message = self._message_in({**body, "channel": channel_id}, "timestamp")
+        reactions = message.setdefault("reactions", [])
+        for reaction in reactions:
+            if reaction["name"] == name:
+                if self.bot_user_id in reaction["users"]:
+                    raise _ApiError("already_reacted")
+                reaction["users"].append(self.bot_user_id)
+                reaction["count"] += 1
+                return {"ok": True}
+        reactions.append({"name": name, "users": [self.bot_user_id], "count": 1})
+        return {"ok": True}
+
+    def _need_scope(self, scope: str) -> None:
+        if scope not in self.scopes.split(","):
+            raise _ApiError("missing_scope", needed=scope, provided=self.scopes)
 
     def _users_info(self, body: dict[str, Any]) -> dict[str, Any]:
         spec = self._users.get(str(body.get("user") or ""))

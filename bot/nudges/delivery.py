@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -241,20 +241,10 @@ async def send_claimed(
         await _settle(rt, nudges.mark_failed, nudge, error=f"no renderer for kind {nudge.kind!r}")
         return nudges.FAILED
     try:
-        person = await load_person(
-            rt, team_id=nudge.team_id, user_id=nudge.user_slack_id, client=client
-        )
-        if person.deleted:
-            await _settle(rt, nudges.mark_failed, nudge, error="user_not_found: deactivated")
-            return nudges.FAILED
-        held = await _hold_back(rt, nudge, person, entry.policy)
-        if held is not None:
-            return held
-        message = await entry.render(rt, nudge, person)
-        if message is None:
-            await _settle(rt, nudges.mark_skipped, nudge, reason="nothing to send any more")
-            return nudges.SKIPPED
-        channel = await open_dm(rt, nudge.team_id, nudge.user_slack_id, client=client)
+        prepared = await _prepare(rt, nudge, entry, client)
+        if isinstance(prepared, str):
+            return prepared
+        channel, message = prepared
     except SlackApiError as e:
         return await _before_post_error(rt, nudge, e, on_rate_limited)
     except (aiohttp.ClientError, TimeoutError, OSError) as e:
@@ -287,6 +277,38 @@ async def send_claimed(
     ts = str(resp.get("ts"))
     channel = str(resp.get("channel") or channel)
     return await _sent(rt, nudge, entry, channel, ts)
+
+
+async def _prepare(
+    rt: Runtime, nudge: Nudge, entry: NudgeKind, client: AsyncWebClient
+) -> tuple[str, Renderable] | str:
+    """Where to post and what, or the state the nudge was settled in instead."""
+    if entry.to_channel:
+        # A channel post: nobody's quiet time, no DM to open.
+        channel_person = Person(team_id=nudge.team_id, slack_id=nudge.user_slack_id)
+        policy = replace(entry.policy, respects_quiet=False)
+        held = await _hold_back(rt, nudge, channel_person, policy)
+        if held is not None:
+            return held
+        message = await entry.render(rt, nudge, channel_person)
+        if message is None:
+            await _settle(rt, nudges.mark_skipped, nudge, reason="nothing to send any more")
+            return nudges.SKIPPED
+        return nudge.user_slack_id, message
+    person = await load_person(
+        rt, team_id=nudge.team_id, user_id=nudge.user_slack_id, client=client
+    )
+    if person.deleted:
+        await _settle(rt, nudges.mark_failed, nudge, error="user_not_found: deactivated")
+        return nudges.FAILED
+    held = await _hold_back(rt, nudge, person, entry.policy)
+    if held is not None:
+        return held
+    rendered = await entry.render(rt, nudge, person)
+    if rendered is None:
+        await _settle(rt, nudges.mark_skipped, nudge, reason="nothing to send any more")
+        return nudges.SKIPPED
+    return await open_dm(rt, nudge.team_id, nudge.user_slack_id, client=client), rendered
 
 
 async def _post_error(
@@ -391,7 +413,11 @@ async def reconcile_claimed(rt: Runtime, nudge: Nudge, *, client: AsyncWebClient
     """Look for this nudge's DM in the DM's history; returns the state it ends in."""
     assert nudge.id is not None
     try:
-        channel = await open_dm(rt, nudge.team_id, nudge.user_slack_id, client=client)
+        kind = rt.registry.kinds.get(nudge.kind)
+        if kind is not None and kind.to_channel:
+            channel = nudge.user_slack_id
+        else:
+            channel = await open_dm(rt, nudge.team_id, nudge.user_slack_id, client=client)
         ts = await _find_posted(client, channel, nudge)
     except SlackApiError as e:
         error = api_error(e)

@@ -70,6 +70,10 @@ class NudgeKind:
     render: Renderer
     after_sent: AfterSent | None = None
     policy: KindPolicy = field(default_factory=KindPolicy)
+    # A post to a channel, not a DM: the row's `user_slack_id` is the channel's id. No
+    # person is looked up and no one's quiet time applies; the renderer gets a Person
+    # with only team_id and slack_id (the channel) and picks its own language.
+    to_channel: bool = False
 
 
 @dataclass

@@ -159,6 +159,30 @@ LOG_DEAL_AMOUNT_BLOCK = "amount"
 LOG_DEAL_REP_BLOCK = "rep"
 DEAL_STEP_FUNCTION = "start_deal_debrief"
 
+# --- stories --------------------------------------------------------------------------------
+
+# "Share a story" on the week's prompt (anyone) and in the win invitation (value: the deal).
+STORY_BLOCK = "story_share"
+STORY_SHARE = "story_share"
+STORY_INVITE_BLOCK = "story_invite"
+STORY_INVITE_SHARE = "story_invite_share"
+# Edit / Delete under a story the bot posted (value: the story's id; its rep only).
+STORY_OWN_BLOCK = "story_own"
+STORY_EDIT = "story_edit"
+STORY_DELETE = "story_delete"
+# The ephemeral under a story typed in the thread (value: the story's id).
+STORY_LINK_BLOCK = "story_link"
+STORY_LINK = "story_link"
+STORY_NOT_STORY = "story_not_story"
+# The story modal and its fields (each block holds one input whose action id is "v").
+STORY_MODAL = "story_modal"
+STORY_LINK_MODAL = "story_link_modal"
+STORY_LESSON = "lesson"
+STORY_DID = "did"
+STORY_HAPPENED = "happened"
+STORY_DEAL = "deal"
+STORY_SHARE_FIELD = "share"
+
 # --- the practice focus and the quotes library --------------------------------------------
 
 # "Set my focus" / "Change" (App Home, the evening DM): value says where it was clicked.

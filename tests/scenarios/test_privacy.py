@@ -29,6 +29,7 @@ from storage.models import (
     Reflection,
     RitualRun,
     RoleGrant,
+    Story,
     Workspace,
 )
 from tests.conftest import ADMIN, MANAGER, REP, REP2, RunningBot, start_bot
@@ -215,9 +216,25 @@ def ritas_things(bot: RunningBot) -> dict[str, int]:
         bot,
         DealAsk(team_id=TEAM, channel="C0DEALS", ts="1.000100", user_slack_id=REP, created_at=WHEN),
     )
+    # rita's story in the stories channel.
+    [story] = add(
+        bot,
+        Story(
+            team_id=TEAM,
+            rep_slack_id=REP,
+            week="2026-W45",
+            channel="C0STORIES",
+            thread_ts="1.000200",
+            ts="1.000300",
+            lesson="rita's lesson",
+            state="posted",
+            created_at=WHEN,
+        ),
+    )
     return {
         "deal": lost,
         "won": won,
+        "story": int(story.id),
         "deal_ask": int(ask.id),
         "concern": int(concern.id),
         "screen_out": int(screen.id),
@@ -279,6 +296,11 @@ def test_rep2_submitting_ritas_modals_changes_nothing(
         # Making rita's call, or picking who makes it, is not REP2's either.
         "call_log": ({"deal": deal, "as": "manager"}, {"heard": "overwritten"}),
         "call_pick": ({"deal": deal}, {}),
+        "story_modal": (
+            {"story": ritas_things["story"]},
+            {"lesson": "overwritten", "did": "x", "happened": "y"},
+        ),
+        "story_link_modal": ({"story": ritas_things["story"]}, {}),
     }
     assert set(forged) == {c for c, r in access.VIEWS.items() if r.kind != "self"}
     for callback, (meta, answers) in forged.items():

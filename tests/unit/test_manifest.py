@@ -23,6 +23,10 @@ SCOPE_FOR = {
     "users_info": "users:read",
     "users_lookupByEmail": "users:read.email",
     "dnd_info": "dnd:read",
+    "reactions_add": "reactions:write",
+    "conversations_join": "channels:join",
+    "conversations_list": "channels:read",
+    "chat_delete": "chat:write",
     "files_upload_v2": "files:write",
 }
 # Methods that need no scope of their own: views answer a trigger or the App Home event,

@@ -94,9 +94,9 @@ def test_bad_or_missing_token(slack: SlackStandIn) -> None:
 
 def test_unknown_method_is_recorded(slack: SlackStandIn, client: WebClient) -> None:
     with pytest.raises(SlackApiError) as e:
-        client.api_call("reactions.add", params={"name": "tada"})
+        client.api_call("pins.add", params={"channel": "C0DEALS"})
     assert error_of(e) == "unknown_method"
-    assert slack.calls_to("reactions.add")[0].body == {"name": "tada"}
+    assert slack.calls_to("pins.add")[0].body == {"channel": "C0DEALS"}
 
 
 # -- conversations and messages -----------------------------------------------
@@ -695,3 +695,88 @@ def test_a_workflow_step_is_completed_once_and_only_with_its_own_token(
     with pytest.raises(SlackApiError) as e:
         step.functions_completeError(function_execution_id="Fx0001", error="late")
     assert error_of(e) == "function_execution_already_completed"
+
+
+# -- the stories channel's methods (shapes and errors from Slack's method references) ----
+
+
+def test_reactions_add_once_per_name_and_its_errors(slack: SlackStandIn, client: WebClient) -> None:
+    ts = slack.post_as_user("U0REP1", "C0DEALS", "a story")
+    assert client.reactions_add(channel="C0DEALS", timestamp=ts, name="sparkles").data == {
+        "ok": True
+    }
+    [message] = [m for m in slack.messages("C0DEALS") if m["ts"] == ts]
+    assert message["reactions"] == [{"name": "sparkles", "users": [slack.bot_user_id], "count": 1}]
+    for kwargs, error in [
+        ({"channel": "C0DEALS", "timestamp": ts, "name": "sparkles"}, "already_reacted"),
+        ({"channel": "C0DEALS", "timestamp": "1.000001", "name": "tada"}, "message_not_found"),
+        ({"channel": "C0NOPE", "timestamp": ts, "name": "tada"}, "channel_not_found"),
+        ({"channel": "C0DEALS", "timestamp": ts, "name": ""}, "invalid_name"),
+    ]:
+        with pytest.raises(SlackApiError) as e:
+            client.reactions_add(**kwargs)
+        assert error_of(e) == error
+    slack.add_channel("C0OUT", "elsewhere", is_member=False)
+    out_ts = slack.post_as_user("U0REP1", "C0OUT", "hi")
+    with pytest.raises(SlackApiError) as e:
+        client.reactions_add(channel="C0OUT", timestamp=out_ts, name="tada")
+    assert error_of(e) == "not_in_channel"
+
+
+def test_get_permalink_names_the_thread_of_a_reply(slack: SlackStandIn, client: WebClient) -> None:
+    root = client.chat_postMessage(channel="C0DEALS", text="the week's thread")["ts"]
+    reply = client.chat_postMessage(channel="C0DEALS", text="a story", thread_ts=root)["ts"]
+    link = client.chat_getPermalink(channel="C0DEALS", message_ts=root).data
+    archive = f"https://{slack.team_domain}.slack.com/archives/C0DEALS"
+    assert link == {
+        "ok": True,
+        "channel": "C0DEALS",
+        "permalink": f"{archive}/p{root.replace('.', '')}",
+    }
+    threaded = client.chat_getPermalink(channel="C0DEALS", message_ts=reply)["permalink"]
+    assert threaded.endswith(f"?thread_ts={root}&cid=C0DEALS")
+    with pytest.raises(SlackApiError) as e:
+        client.chat_getPermalink(channel="C0DEALS", message_ts="1.000001")
+    assert error_of(e) == "message_not_found"
+
+
+def test_conversations_join_public_only(slack: SlackStandIn, client: WebClient) -> None:
+    slack.add_channel("C0STORIES", "stories", is_member=False)
+    slack.add_channel("G0PRIV", "private", is_private=True, is_member=False)
+    with pytest.raises(SlackApiError) as e:
+        client.chat_postMessage(channel="C0STORIES", text="hi")
+    assert error_of(e) == "not_in_channel"
+    joined = client.conversations_join(channel="C0STORIES").data
+    assert joined["ok"] and joined["channel"]["id"] == "C0STORIES" and "warning" not in joined
+    assert client.conversations_join(channel="C0STORIES")["warning"] == "already_in_channel"
+    client.chat_postMessage(channel="C0STORIES", text="now I can")
+    with pytest.raises(SlackApiError) as e:
+        client.conversations_join(channel="G0PRIV")
+    assert error_of(e) == "method_not_supported_for_channel_type"
+    with pytest.raises(SlackApiError) as e:
+        client.conversations_join(channel="C0NOPE")
+    assert error_of(e) == "channel_not_found"
+
+
+def test_conversations_list_pages_through_channels(slack: SlackStandIn, client: WebClient) -> None:
+    for n in range(5):
+        slack.add_channel(f"C0LIST{n}", f"list-{n}")
+    names: list[str] = []
+    cursor = None
+    while True:
+        page = client.conversations_list(types="public_channel", limit=2, cursor=cursor)
+        names += [c["name"] for c in page["channels"]]
+        cursor = page["response_metadata"]["next_cursor"] or None
+        if cursor is None:
+            break
+    assert sorted(names) == sorted(["deals", *(f"list-{n}" for n in range(5))])
+
+
+def test_stories_scopes_are_checked(client: WebClient) -> None:
+    with SlackStandIn(scopes="chat:write") as narrow:
+        narrow.add_channel("C0X", "x")
+        ts = narrow.post_as_user("U0X", "C0X", "story")
+        c = WebClient(token=TOKEN, base_url=narrow.api_url)
+        with pytest.raises(SlackApiError) as e:
+            c.reactions_add(channel="C0X", timestamp=ts, name="tada")
+        assert error_of(e) == "missing_scope"
