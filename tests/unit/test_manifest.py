@@ -32,7 +32,15 @@ SCOPE_FOR = {
 # Methods that need no scope of their own: views answer a trigger or the App Home event,
 # and a workflow step is completed (functions.completeSuccess / completeError, through
 # Bolt's complete() and fail()) with the execution's own token.
-NO_SCOPE = {"auth_test", "views_open", "views_update", "views_publish", "views_push"}
+# chat.getPermalink needs no scope (Slack's method reference lists none).
+NO_SCOPE = {
+    "auth_test",
+    "chat_getPermalink",
+    "views_open",
+    "views_update",
+    "views_publish",
+    "views_push",
+}
 EVENT_SUBSCRIPTIONS = {
     "message": {"message.channels", "message.groups"},
     "app_home_opened": {"app_home_opened"},
