@@ -179,6 +179,7 @@ async def render_manager_dm(rt: Runtime, nudge: Nudge, person: Person) -> Built 
         date=_local_date(deal, person.tz),
         notes=data.client or data.draft,
         guess=data.guess,
+        outcome=deal.outcome,
     )
 
 

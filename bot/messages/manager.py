@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from bot.messages import Built, Texts, as_built
 from bot.messages.blocks import Block, actions, button, context, divider, header, section
-from bot.messages.debrief import answer_lines, guess_vs_reason, log_step, plain_reply
+from bot.messages.debrief import answer_lines, for_outcome, guess_vs_reason, log_step, plain_reply
 from bot.slack import ids
 
 
@@ -43,18 +43,21 @@ def manager_dm(
     date: str,
     notes: Mapping[str, str] | None,
     guess: str | None,
+    outcome: str | None = None,
 ) -> Built:
     rep_ref = f"<@{rep}>"
     empty = t("manager.dm_empty")
     note_text = answer_lines(t, notes) if notes else ""
     value = str(deal_id)
-    script = "\n".join(t(f"manager.script_line{i}", rep=rep_ref) for i in range(1, 5))
+    script = "\n".join(
+        t(for_outcome(f"manager.script_line{i}", outcome), rep=rep_ref) for i in range(1, 5)
+    )
     blocks: list[Block] = [
         header(t("manager.dm_header", account=account)),
-        section(t("manager.dm_intro", account=account, rep=rep_ref)),
+        section(t(for_outcome("manager.dm_intro", outcome), account=account, rep=rep_ref)),
         section(t("manager.dm_deal", account=account, amount=amount, date=date)),
         section(t("manager.dm_notes", rep=rep_ref, notes=note_text or empty)),
-        section(t("manager.dm_guess", rep=rep_ref, guess=guess or empty)),
+        section(t(for_outcome("manager.dm_guess", outcome), rep=rep_ref, guess=guess or empty)),
         divider(),
         header(t("manager.script_header")),
         section(script),

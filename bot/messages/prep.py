@@ -74,8 +74,9 @@ def prep_sheet(t: Texts, *, account: str, known: AccountKnowledge) -> Built:
         header(t("prep.header", account=account)),
         section(t("prep.intro", account=account)),
         section(t("prep.opener")),
-        section(t("prep.exchange")),
-        section(t("prep.closer")),
+        # The articles' "I'm sorry" and "you've given me a lot to think about".
+        section(t("prep.exchange") + "\n" + t("debrief.words.prep_exchange")),
+        section(t("prep.closer") + "\n" + t("debrief.words.prep_closer")),
         divider(),
         header(t("prep.know_header", account=account)),
     ]
