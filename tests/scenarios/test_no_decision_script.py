@@ -18,7 +18,6 @@ from tests.support.debrief_steps import (
     dm_messages,
     last_modal,
     set_manager,
-    submit,
 )
 
 REP_FR = "U0REP3"
