@@ -110,8 +110,9 @@ async def resolve_rep(rt: Runtime, signal: DealSignal, poster: str | None) -> st
 async def take_in_proposal(
     rt: Runtime, body: dict[str, Any], event: dict[str, Any], signal: DealSignal
 ) -> None:
-    """A "proposal sent" post: the rep gets the tee-up ask (a `tee_up` nudge), once per
-    message. Not a deal yet, so nothing is logged as one."""
+    """A post about the proposal (moved into the proposal stage, about to go out, or
+    sent): the rep gets the tee-up ask (a `tee_up` nudge), once per message, worded for
+    before or after sending. Not a deal yet, so nothing is logged as one."""
     if not signal.account:
         log.info("proposal message %s/%s names no account", event.get("channel"), event.get("ts"))
         return
@@ -129,6 +130,7 @@ async def take_in_proposal(
         key=f"tee_up:msg:{team_id}:{event.get('channel')}:{event.get('ts')}",
         source="channel",
         now=rt.clock.now(),
+        sent=signal.outcome == "proposal_sent",
     )
     if nudge_id is not None:
         await deliver(rt, nudge_id)

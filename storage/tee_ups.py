@@ -26,9 +26,11 @@ def schedule_tee_up(
     key: str,
     source: str,
     now: datetime,
+    sent: bool = False,
 ) -> int | None:
     """One `tee_up` nudge per key: a retried event or a double-submitted command finds
-    the row that is already there instead of adding a second DM."""
+    the row that is already there instead of adding a second DM. `sent`: the proposal is
+    already out (the DM then asks for the debrief along with confirming it arrived)."""
     nudge = nudges.schedule(
         session=session,
         team_id=team_id,
@@ -36,7 +38,7 @@ def schedule_tee_up(
         kind=KIND,
         due_at=now,
         idempotency_key=key[:200],
-        payload={"account": account, "source": source},
+        payload={"account": account, "source": source, **({"sent": True} if sent else {})},
         now=now,
     )
     session.flush()
