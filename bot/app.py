@@ -16,6 +16,7 @@ from handlers import (
     concern,
     deals,
     errors,
+    followup,
     guard,
     home,
     loop_command,
@@ -46,6 +47,7 @@ RITUALS = (
     privacy,
     quiet,
     home,
+    followup,
 )
 
 
@@ -103,6 +105,7 @@ def register_listeners(app: AsyncApp, rt: Runtime) -> loop_command.LoopCommand:
     privacy.register(app, rt, commands)
     quiet.register(app, rt, commands)
     home.register(app, rt)
+    followup.register(app, rt, commands)
     errors.register(app, rt)
     errors.register_unknown_actions(app, rt)
     return commands

@@ -136,3 +136,10 @@ REFLECT_OPEN = "reflect_open"
 REFLECT_SKIP = "reflect_skip"
 REFLECT_MODAL = "reflection"
 REFLECT_VALUE = "v"
+
+# Follow it up: a week after a logged debrief, "You planned to … Done?" (value: the nudge id).
+FOLLOWUP_BLOCK = "followup_answer"
+FOLLOWUP_DONE = "followup_done"
+FOLLOWUP_STILL = "followup_still"
+FOLLOWUP_DROP = "followup_drop"
+FOLLOWUP_ANSWERS = (FOLLOWUP_DONE, FOLLOWUP_STILL, FOLLOWUP_DROP)
