@@ -47,7 +47,8 @@ Vocabulary (EBNF-ish; GAP may be empty, so "closedwon" and "closed - won" are bo
     ND           = "no" { " " | "-" | "_" } "decision" ;       (* no decision, no-decision *)
     CLOSED       = "closed" GAP ( "won" | "lost" | ND | "lost" GAP ND ) ;
     STAGE-VALUE  = [ "closed" GAP ] ( "won" | "lost" | ND | "lost" GAP ND )
-                 | "proposal" [ GAP ( "sent" | "submitted" | "price quote" | "made" ) ] ;
+                 | "proposal" GAP ( "sent" | "submitted" | "made" )     (* proposal_sent *)
+                 | "proposal" [ GAP "price quote" ] ;                   (* proposal_due *)
     STAGE-LABEL  = [ "deal" | "opportunity" | "opp" | "sales" | "pipeline" ] "stage"
                  | "dealstage" | [ "deal" | "opportunity" ] "status" | "outcome" | "result" ;
     MOVE-VERB    = "moved" | "changed" | "updated" | "set" | "advanced" | "progressed"
@@ -141,6 +142,18 @@ opp, contract, bid, rfp, tender, renewal, business, account, logo, order)::
         "proposal"                        sent the proposal to Globex
         (not a proposal "template", "draft", "outline", or one sent "for review" or to
         legal/finance/the team/a colleague)
+    proposal_due (moving INTO the proposal stage, or the proposal about to go out: the
+    moment to tee up the debrief; a time ahead — "tomorrow", "next week" — does not void it)
+      STAGE-VALUE "proposal" ["/price quote"] in a field, a move or after an arrow
+                                          Stage: Proposal/Price Quote; → Proposal
+      ("about"|"ready"|"getting ready"|"going"|"set") "to" ("send"|"submit") [...] "proposal";
+      ("sending"|"drafting"|"drafted"|"writing"|"preparing"|"finalising"|"putting together")
+        ["over"|"out"] [the|a|our|Name's] {word}0..3 "proposal"
+                                          About to send the proposal to Acme
+      "proposal" [is|now|just] ("drafted"|"ready"|"done"|"written"|"going out"|"almost ready")
+                                          Proposal drafted for Acme
+      ("moving"|"advancing"|"taking") {word}0..4 ("to"|"into") ["the"] "proposal" ["stage"]
+                                          Moving Acme to proposal
 
 WORDS rules (any language; phrases from the word files)::
 
@@ -187,7 +200,8 @@ Guards: a match is dropped when
   it names.
 
 Resolution: the strongest terminal matches (won, lost, no_decision) decide; proposal_sent
-only counts when there is no terminal match at all. Won together with lost or
+and proposal_due only count when there is no terminal match at all, and then "sent" wins
+(once it is out, it is out). Won together with lost or
 no_decision at the same strength is a contradiction and gives None; lost together with
 no_decision gives no_decision (the more specific word).
 

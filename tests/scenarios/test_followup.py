@@ -14,6 +14,7 @@ from sqlmodel import Session, select
 from bot.devkit.standin import SlackStandIn
 from storage.models import Nudge
 from tests.conftest import MANAGER, REP, REP2, RunningBot
+from tests.scenarios.test_debrief_languages import english_leftovers, everything_sent_to
 from tests.support.debrief_steps import (
     LOSS_ANSWERS,
     assert_all_block_kit_valid,
@@ -96,6 +97,8 @@ def test_a_week_after_a_logged_loss_the_rep_is_asked_and_done_closes_it(
     assert run.data["followup"]["answer"] == "done"
     week_passes(bot)
     assert len(followup_rows(bot)) == 1  # done means done
+    if lang != "en":
+        assert english_leftovers(bot, lang, everything_sent_to(bot, rep)) == []
     assert_all_block_kit_valid(bot)
 
 

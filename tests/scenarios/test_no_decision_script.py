@@ -11,6 +11,7 @@ import pytest
 
 from bot.devkit.standin import SlackStandIn
 from tests.conftest import MANAGER, REP, REP2, RunningBot
+from tests.scenarios.test_debrief_languages import english_leftovers, everything_sent_to
 from tests.support.debrief_steps import (
     assert_all_block_kit_valid,
     click,
@@ -85,6 +86,8 @@ def test_no_decision_gets_the_not_now_script_in_each_language(bot: RunningBot, l
     assert cat(bot, lang, ND + "label_reason") in log_view
     assert cat(bot, lang, ND + "placeholder_reason") in log_view
 
+    if lang != "en":
+        assert english_leftovers(bot, lang, everything_sent_to(bot, rep)) == []
     everything = seen(bot, rep)
     for key in LOSS_ONLY:
         loss_text = cat(bot, lang, key, account="Wayne Enterprises")

@@ -16,6 +16,7 @@ from sqlmodel import Session, select
 from bot.devkit.standin import SlackStandIn
 from storage.models import Nudge
 from tests.conftest import DEALS, REP, REP2, RunningBot
+from tests.scenarios.test_debrief_languages import english_leftovers, everything_sent_to
 from tests.support.debrief_steps import assert_all_block_kit_valid, click, dm_messages
 
 REP_FR = "U0REP3"
@@ -132,6 +133,9 @@ def test_proposal_sent_gets_the_follow_up_version(bot: RunningBot, lang: str) ->
     # Never "one ask before you send it" once it has gone.
     assert cat(bot, lang, "teeup.intro") not in dm
     assert cat(bot, lang, "teeup.header") not in dm
+    click(bot, rep, "teeup_agreed")
+    if lang != "en":
+        assert english_leftovers(bot, lang, everything_sent_to(bot, rep)) == []
     assert_all_block_kit_valid(bot)
 
 
