@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 
 KIND = tee_ups.KIND
 FOLLOWUP_DAYS = 2
+# A deal's proposal shows up in the channel several times (the CRM's stage move, the rep's
+# "proposal drafted", then "proposal sent"): within this many days it is one ask.
+REPEAT_DAYS = 30
 ANSWER_ACTIONS = re.compile(
     rf"^(?:{ids.TEE_UP_AGREED}|{ids.TEE_UP_NOT_ASKED}|{ids.TEE_UP_DECLINED})$"
 )
@@ -52,6 +55,18 @@ async def render_tee_up(rt: Runtime, nudge: Nudge, person: Person) -> Built | No
         return None
     if nudge.payload.get("followup_of") and await rt.tx(
         tee_ups.decided_since, write=False, nudge=nudge
+    ):
+        return None
+    first_ask = not nudge.payload.get("followup_of")
+    if (
+        first_ask
+        and nudge.payload.get("source") == "channel"
+        and await rt.tx(
+            tee_ups.already_asked,
+            write=False,
+            nudge=nudge,
+            since=rt.clock.now() - timedelta(days=REPEAT_DAYS),
+        )
     ):
         return None
     assert nudge.id is not None

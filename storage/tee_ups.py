@@ -109,3 +109,34 @@ def record_answer(
             now=now,
         )
     return nudge
+
+
+def already_asked(*, session: Session, nudge: Nudge, since: datetime) -> bool:
+    """A deals-channel tee-up repeats one the rep already has: another tee-up DM about
+    the same account went out since `since`, or the rep answered agreed/declined for it
+    since then. One deal moving into the proposal stage, then "proposal sent", and the
+    rep's own "proposal drafted" post are one ask, not three."""
+    account = str(nudge.payload.get("account") or "").strip().lower()
+    others = session.exec(
+        select(Nudge).where(
+            Nudge.team_id == nudge.team_id,
+            Nudge.user_slack_id == nudge.user_slack_id,
+            Nudge.kind == KIND,
+            Nudge.state == nudges.SENT,
+            col(Nudge.id) != nudge.id,
+            col(Nudge.updated_at) >= since,
+        )
+    ).all()
+    if any(str(o.payload.get("account") or "").strip().lower() == account for o in others):
+        return True
+    decided = session.exec(
+        select(RitualRun.id).where(
+            RitualRun.team_id == nudge.team_id,
+            RitualRun.ritual == RITUAL,
+            RitualRun.user_slack_id == nudge.user_slack_id,
+            col(RitualRun.state).in_((TeeUpState.AGREED, TeeUpState.DECLINED)),
+            col(RitualRun.updated_at) >= since,
+            same_account(RitualRun.account, account),
+        )
+    ).first()
+    return decided is not None

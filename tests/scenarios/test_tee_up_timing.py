@@ -139,7 +139,7 @@ def test_proposal_sent_gets_the_follow_up_version(bot: RunningBot, lang: str) ->
     assert_all_block_kit_valid(bot)
 
 
-def test_hubspot_stages_decision_maker_asks_before_contract_sent_follows_up(
+def test_hubspot_stages_decision_maker_asks_and_contract_sent_is_the_same_ask(
     bot: RunningBot,
 ) -> None:
     hubspot_stage(bot, "Presentation scheduled")  # too early: nothing
@@ -147,9 +147,39 @@ def test_hubspot_stages_decision_maker_asks_before_contract_sent_follows_up(
     hubspot_stage(bot, "Decision maker bought-in")
     [before] = dm_messages(bot, REP)
     assert cat(bot, "en", "teeup.header", "Umbrella Corp") in json.dumps(before)
+    # The contract goes out a day later: the rep already has the ask, so no second DM.
+    bot.rt.clock.advance(timedelta(days=1))  # type: ignore[attr-defined]
     hubspot_stage(bot, "Contract sent")
-    [_, after] = dm_messages(bot, REP)
-    assert cat(bot, "en", "teeup.proposal_out.header", "Umbrella Corp") in json.dumps(after)
+    bot.tick()
+    assert len(dm_messages(bot, REP)) == 1
+
+
+def test_hubspot_contract_sent_alone_gets_the_follow_up_version(bot: RunningBot) -> None:
+    hubspot_stage(bot, "Contract sent")
+    dm = only_dm(bot, REP)
+    assert cat(bot, "en", "teeup.proposal_out.header", "Umbrella Corp") in dm
+
+
+def test_one_deal_in_the_channel_three_times_is_one_ask(bot: RunningBot) -> None:
+    """The CRM's stage move, the rep's "proposal drafted" and then "proposal sent"."""
+    salesforce_alert(bot, "en")
+    post(bot, BEFORE_TYPED["en"].format(rep=REP), user=REP)
+    post(bot, SENT_TYPED["en"].format(rep=REP), user=REP)
+    bot.tick()
+    assert len(dm_messages(bot, REP)) == 1
+    # Another account is another ask; and a tee-up the rep asks for is always sent.
+    post(bot, "Proposal drafted for Initech <@U0REP1>")
+    bot.send(bot.slack.slash_command("tee-up Acme Widgets", user=REP))
+    assert len(dm_messages(bot, REP)) == 3
+
+
+def test_an_answered_ask_is_not_asked_again_by_the_channel(bot: RunningBot) -> None:
+    post(bot, BEFORE_TYPED["en"].format(rep=REP))
+    click(bot, REP, "teeup_agreed")
+    bot.rt.clock.advance(timedelta(days=5))  # type: ignore[attr-defined]
+    post(bot, SENT_TYPED["en"].format(rep=REP))
+    bot.tick()
+    assert len(dm_messages(bot, REP)) == 1
 
 
 def test_not_asked_yet_brings_back_the_same_version_and_the_answer_keeps_it(
