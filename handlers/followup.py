@@ -40,7 +40,7 @@ def after(rt: Runtime) -> timedelta:
     return timedelta(days=rt.settings.followup_days)
 
 
-def built_for(t: Texts, found: followups.FollowUp, answer: str | None = None) -> Built:
+def built_for(rt: Runtime, t: Texts, found: followups.FollowUp, answer: str | None = None) -> Built:
     assert found.nudge.id is not None
     return followup_dm(
         t,
@@ -50,6 +50,7 @@ def built_for(t: Texts, found: followups.FollowUp, answer: str | None = None) ->
         won=found.run.ritual == Ritual.WIN_DEBRIEF,
         answer=answer,
         last=found.round >= followups.LAST_ROUND,
+        days=rt.settings.followup_days,
     )
 
 
@@ -59,7 +60,7 @@ async def render_followup(rt: Runtime, nudge: Nudge, person: Person) -> Built | 
     found = await rt.tx(followups.followup, write=False, nudge_id=nudge.id)
     if found is None or not followups.planned(found.run):
         return None
-    return built_for(Texts(rt.catalog, person.locale), found)
+    return built_for(rt, Texts(rt.catalog, person.locale), found)
 
 
 class Planner:
@@ -106,7 +107,8 @@ async def answer(rt: Runtime, body: dict[str, Any], respond: AsyncRespond) -> No
     found, _new = result
     # A second click shows the first answer again: the message always says what counts.
     person = await load_person(rt, team_id=found.nudge.team_id, user_id=user_id)
-    built = built_for(Texts(rt.catalog, person.locale), found, found.nudge.payload.get("answer"))
+    t = Texts(rt.catalog, person.locale)
+    built = built_for(rt, t, found, found.nudge.payload.get("answer"))
     container = body.get("container") or {}
     channel, ts = container.get("channel_id"), container.get("message_ts")
     if not channel or not ts:

@@ -39,11 +39,12 @@ def followup_dm(
     won: bool,
     answer: str | None = None,
     last: bool = False,
+    days: int = 7,
 ) -> Built:
-    """The ask; once answered, the choice and the reply replace the buttons."""
-    text = t(
-        "followup.dm_win" if won else "followup.dm", account=account, takeaways=_planned(planned)
-    )
+    """The ask; once answered, the choice and the reply replace the buttons. `last`: the
+    second ask, after "Still on it", and the last one."""
+    key = "followup.dm_again" if last else ("followup.dm_win" if won else "followup.dm")
+    text = t(key, account=account, takeaways=_planned(planned))
     blocks: list[Block] = [section(text)]
     if answer is None:
         blocks.append(
@@ -57,5 +58,5 @@ def followup_dm(
         )
     else:
         blocks.append(context(t("clicks.chosen", choice=t(LABEL_OF[answer]))))
-        blocks.append(section(t(reply_key(answer, last=last), account=account)))
+        blocks.append(section(t(reply_key(answer, last=last), account=account, days=days)))
     return as_built(t("followup.fallback", account=account), blocks)

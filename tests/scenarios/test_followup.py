@@ -109,10 +109,12 @@ def test_still_on_it_asks_once_more_then_stops(bot: RunningBot, lang: str) -> No
     week_passes(bot)
     click(bot, rep, "followup_still")
     first = json.dumps(dm_messages(bot, rep)[-1], ensure_ascii=False)
-    assert cat(bot, lang, "followup.reply_still") in first
+    assert cat(bot, lang, "followup.reply_still", days="7") in first
     week_passes(bot)
     asks = followups(bot, rep)
     assert len(asks) == 1  # the first one shows its answer; this is the second ask
+    again = json.dumps(asks[0], ensure_ascii=False)
+    assert cat(bot, lang, "followup.dm_again", account="Globex", takeaways="")[:25] in again
     click(bot, rep, "followup_still")
     last = json.dumps(dm_messages(bot, rep)[-1], ensure_ascii=False)
     assert cat(bot, lang, "followup.reply_still_last") in last
