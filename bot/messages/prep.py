@@ -80,6 +80,9 @@ def prep_sheet(t: Texts, *, account: str, known: AccountKnowledge) -> Built:
         divider(),
         header(t("prep.know_header", account=account)),
     ]
+    if known.outcome == "no_decision":
+        # "Not now" last time: the visit is the moment to ask what has changed.
+        blocks.insert(3, section(t("no_decision.script.prep_line")))
     if known.empty:
         blocks.append(section(t("prep.know_empty", account=account)))
     else:

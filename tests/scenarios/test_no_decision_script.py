@@ -134,3 +134,16 @@ def test_the_managers_call_on_a_loss_keeps_the_loss_script(bot: RunningBot) -> N
     dm = json.dumps(dm_messages(bot, MANAGER), ensure_ascii=False)
     assert cat(bot, "en", "manager.script_line1", rep=f"<@{REP}>") in dm
     assert cat(bot, "en", ND + "manager_line1", rep=f"<@{REP}>") not in dm
+
+
+@pytest.mark.parametrize("lang", ["en", "es", "fr"])
+def test_prep_for_an_account_that_chose_not_now_asks_what_has_changed(
+    bot: RunningBot, lang: str
+) -> None:
+    rep = REPS[lang]
+    close_deal(bot, "no_decision", "Wayne Enterprises", rep)
+    body = bot.send(bot.slack.slash_command("prep Wayne Enterprises", user=rep)).json()
+    assert cat(bot, lang, ND + "prep_line") in json.dumps(body["blocks"], ensure_ascii=False)
+    close_deal(bot, "lost", "Globex", rep)
+    body = bot.send(bot.slack.slash_command("prep Globex", user=rep)).json()
+    assert cat(bot, lang, ND + "prep_line") not in json.dumps(body["blocks"], ensure_ascii=False)
