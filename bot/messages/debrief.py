@@ -92,16 +92,28 @@ def for_outcome(key: str, outcome: str | None) -> str:
 # relationship", own a mistake ("I'm sorry"), and close with "you've given me a lot to
 # think about" when listing the takeaways.
 STAGE_LINES = {
-    "opener": ("line1", "line2", "line3", "line4"),
-    "exchange": ("@went_well", "line1", "line2", "line3", "@sorry", "line4"),
-    "closer": ("line1", "line2", "line3", "@think", "line4"),
+    "opener": tuple(f"debrief.opener.line{i}" for i in range(1, 5)),
+    "exchange": (
+        "debrief.words.went_well",
+        "debrief.exchange.line1",
+        "debrief.exchange.line2",
+        "debrief.exchange.line3",
+        "debrief.words.sorry",
+        "debrief.exchange.line4",
+    ),
+    "closer": (
+        "debrief.closer.line1",
+        "debrief.closer.line2",
+        "debrief.closer.line3",
+        "debrief.words.think",
+        "debrief.closer.line4",
+    ),
 }
 
 
 def _stage_lines(t: Texts, stage: str, outcome: str) -> str:
     keys = []
-    for name in STAGE_LINES[stage]:
-        key = f"debrief.words.{name[1:]}" if name.startswith("@") else f"debrief.{stage}.{name}"
+    for key in STAGE_LINES[stage]:
         keys.append(for_outcome(key, outcome))
         if outcome == "no_decision" and key == "debrief.exchange.line3":
             # "not now" has one more question than a loss: what would make it worth doing.
