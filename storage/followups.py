@@ -62,18 +62,21 @@ def plan_followups(
         if deal is None or deal.status == DealStatus.WITHDRAWN:
             continue
         due = datetime.fromisoformat(logged_at) + after
-        nudge = nudges.schedule(
+        key = _key(run.deal_id, 1)
+        if session.exec(select(Nudge.id).where(Nudge.idempotency_key == key)).first():
+            continue
+        nudges.schedule(
             session=session,
             team_id=run.team_id,
             user_slack_id=run.user_slack_id,
             kind=KIND,
             due_at=max(due, now),
-            idempotency_key=_key(run.deal_id, 1),
+            idempotency_key=key,
             payload={"deal_id": run.deal_id, "round": 1},
             ritual_run_id=run.id,
             now=now,
         )
-        added += int(nudge.created_at == now and nudge.state == nudges.PENDING)
+        added += 1
     return added
 
 

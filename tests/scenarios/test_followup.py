@@ -193,3 +193,15 @@ def test_a_debrief_logged_by_the_managers_call_is_not_the_reps_plan(bot: Running
     click(bot, MANAGER, "log_confirm")
     week_passes(bot)
     assert followups(bot, REP) == [] and followups(bot, MANAGER) == []
+
+
+def test_a_debrief_logged_long_before_is_not_asked_about_out_of_the_blue(
+    bot: RunningBot,
+) -> None:
+    """A debrief logged weeks before the planner first saw it (the bot was down, or it was
+    logged before follow-ups existed) gets no surprise question."""
+    log_loss(bot, REP)
+    bot.rt.clock.advance(timedelta(days=20))  # type: ignore[attr-defined]
+    bot.tick()
+    bot.tick()
+    assert followup_rows(bot) == []
