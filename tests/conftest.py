@@ -493,6 +493,9 @@ SOCKET_MODE_TOO = frozenset(
         "test_privacy",
         "test_clicks",
         "test_deal_trigger",
+        "test_followup",
+        "test_tee_up_timing",
+        "test_no_decision_script",
     }
 )
 
