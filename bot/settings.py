@@ -44,6 +44,8 @@ class Settings:
     deals_channels: tuple[str, ...] = ()
     log_level: str = "INFO"
     log_format: str = "text"
+    # The report's trend chart, when matplotlib (the `charts` extra) is installed.
+    report_charts: bool = True
     scripts_dir: Path | None = None
     deal_words_dir: Path | None = None
     loss_streak: int = 3
@@ -275,6 +277,7 @@ def load_settings(
         deals_channels=_channels(env),
         log_level=_log_level(env),
         log_format=_choice(env, "LOG_FORMAT", ("text", "json")),
+        report_charts=_choice(env, "REPORT_CHARTS", ("on", "off")) == "on",
         scripts_dir=_scripts_dir(env),
         deal_words_dir=_deal_words_dir(env),
         loss_streak=_int(env, "LOSS_STREAK", 3, 2, 50),
