@@ -205,3 +205,24 @@ def test_a_debrief_logged_long_before_is_not_asked_about_out_of_the_blue(
     bot.tick()
     bot.tick()
     assert followup_rows(bot) == []
+
+
+def test_a_follow_up_due_with_a_check_in_shares_one_dm_and_answers_its_own_section(
+    bot: RunningBot,
+) -> None:
+    """The noise budget gathers what falls due in the same hour; answering the follow-up
+    changes its own section, and the check-in beside it keeps its buttons."""
+    log_loss(bot, REP)
+    bot.rt.clock.advance(timedelta(days=5))  # type: ignore[attr-defined]
+    bot.send(bot.slack.slash_command("concern Globex — worried about the rollout", user=REP))
+    before = len(dm_messages(bot, REP))
+    week_passes(bot, days=2.01)
+    new = dm_messages(bot, REP)[before:]
+    [bundle] = [m for m in new if "followup_done" in json.dumps(m)]
+    assert "concern_satisfied" in json.dumps(bundle)  # one DM, both asks
+    click(bot, REP, "followup_done")
+    [after] = [m for m in dm_messages(bot, REP) if m.get("ts") == bundle.get("ts")]
+    shown = json.dumps(after, ensure_ascii=False)
+    assert "followup_done" not in shown and "concern_satisfied" in shown
+    assert cat(bot, "en", "followup.reply_done", account="Globex") in shown
+    assert_all_block_kit_valid(bot)
