@@ -26,6 +26,7 @@ from handlers import (
     prep,
     privacy,
     quiet,
+    quotes,
     reflection,
     report,
     screen_out,
@@ -50,6 +51,7 @@ RITUALS = (
     quiet,
     home,
     followup,
+    quotes,
 )
 
 
@@ -102,6 +104,7 @@ def register_listeners(app: AsyncApp, rt: Runtime) -> loop_command.LoopCommand:
     tee_up.register(app, rt, commands)
     screen_out.register(app, rt, commands)
     prep.register(app, rt, commands)
+    quotes.register(app, rt, commands)
     reflection.register(app, rt, commands)
     team.register(app, rt, commands)
     concern.register(app, rt, commands)

@@ -496,6 +496,8 @@ SOCKET_MODE_TOO = frozenset(
         "test_followup",
         "test_tee_up_timing",
         "test_no_decision_script",
+        "test_focus",
+        "test_quotes",
     }
 )
 
