@@ -52,11 +52,14 @@ ACTIONS: dict[str, Rule] = {
     "win_log_open": DEAL,
     ids.CONCERN_OPEN: DEAL,
     "privacy_share": DEAL,
-    # Asking the manager to call: the rep's decision, never a teammate's.
+    # Asking the manager (or a trusted colleague) to call: the rep's decision, never a
+    # teammate's.
     "manager_call_request": DEAL,
+    ids.CALL_PICK_OPEN: DEAL,
     "streak_yes": DEAL,
     "streak_no": DEAL,
-    # The manager who was asked logs or declines the call.
+    # The person who was asked (the manager, or the colleague the rep picked) logs or
+    # declines the call; nobody else, whatever user id a request claims.
     "manager_log_open": Rule("deal", "call_manager"),
     "manager_decline": Rule("deal", "call_manager"),
     # The loop-back summary: the rep's or the manager's, as its step says.
@@ -104,6 +107,8 @@ ACTIONS: dict[str, Rule] = {
 VIEWS: dict[str, Rule] = {
     "guess_log": Rule("deal", meta_key="deal"),
     "loss_log": Rule("deal", "by_step", meta_key="deal"),
+    ids.CALL_LOG_VIEW: Rule("deal", "call_manager", meta_key="deal"),
+    ids.CALL_PICK_VIEW: Rule("deal", meta_key="deal"),
     "win_log": Rule("deal", meta_key="deal"),
     ids.CONCERN_MODAL: Rule("deal", meta_key="deal_id"),
     "screen_out_submit": Rule("screen_out", meta_key="previous_run"),

@@ -20,6 +20,8 @@ from bot.messages import Built, Texts
 from bot.messages import manager as manager_msg
 from bot.nudges.delivery import deliver
 from bot.runtime import Runtime
+from bot.slack import ids
+from bot.slack.acks import open_view_after_ack
 from bot.slack.dm import open_dm
 from bot.slack.errors import api_error
 from handlers.loop_command import reader_texts
@@ -192,6 +194,25 @@ async def confirm_manager_log(
     await update_in_place(rt, click, built)
     if done.nudge_id is not None:
         await deliver(rt, done.nudge_id)
+
+
+def open_call_log(
+    rt: Runtime, client: AsyncWebClient, click: Click, t: Texts, state: DealState
+) -> None:
+    """The caller's own form ("Log the call", or Edit on their loop-back), prefilled with
+    their draft or what they logged. Only the person the call was handed to reaches it:
+    bot/access.py refuses anyone else before this runs."""
+    call = state.call_data
+    assert state.deal.id is not None
+    view = manager_msg.call_log_modal(
+        t,
+        deal_id=state.deal.id,
+        account=state.deal.account,
+        rep=str(call.rep or state.deal.rep_slack_id or ""),
+        initial=call.draft or call.client,
+        audience=audience(t, state, "manager"),
+    )
+    open_view_after_ack(rt, client, click.trigger_id, view, name=ids.CALL_LOG_VIEW)
 
 
 def audience(t: Texts, state: DealState, role: str) -> str:

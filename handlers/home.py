@@ -14,10 +14,12 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import messages
+from bot.clock import zone_of
 from bot.messages import TeamMember, Texts
 from bot.messages import focus as focus_msg
+from bot.messages import manager as call_msg
 from bot.messages import reflection as reflection_msg
-from bot.messages.blocks import read_metadata
+from bot.messages.blocks import Block, read_metadata
 from bot.runtime import Runtime, rt_of
 from bot.slack import ids
 from bot.slack.dm import open_dm
@@ -27,7 +29,7 @@ from handlers.common import DealClick, deal_button
 from handlers.debrief_replies import tell
 from handlers.loop_command import reader_texts
 from storage import focus as focus_store
-from storage.home import RepRecord, home_data
+from storage.home import CallToMake, RepRecord, home_data
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,16 @@ def team_member(record: RepRecord) -> TeamMember:
     if last is None:
         return TeamMember(record.rep)
     return TeamMember(record.rep, last.account, last.outcome, last.created_at, **record.counts)
+
+
+def call_blocks(t: Texts, calls: list[CallToMake], tz: str | None) -> list[Block]:
+    blocks: list[Block] = []
+    for call in calls:
+        when = call.asked_at.astimezone(zone_of(tz)).strftime("%Y-%m-%d") if call.asked_at else ""
+        blocks += call_msg.home_call(
+            t, deal_id=call.deal_id, account=call.account, rep=call.rep, date=when
+        )
+    return blocks
 
 
 async def publish_home(rt: Runtime, team_id: str, user_id: str) -> None:
@@ -59,6 +71,7 @@ async def publish_home(rt: Runtime, team_id: str, user_id: str) -> None:
         concerns=data.concerns,
         open_debriefs=data.open_debriefs,
         team=[team_member(r) for r in data.team],
+        calls=call_blocks(t, data.calls, person.tz),
         now=rt.clock.now(),
         focus=focus_msg.home_blocks(t, focus),
     )

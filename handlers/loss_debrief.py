@@ -2,9 +2,10 @@
 the rep's own guess first, and the client's answer logged with a loop-back
 ("Did I get that right?") before it is saved. Also the debrief reminders.
 
-The log modal is shared with the manager who makes the call (`as: manager` in its
-private_metadata); Confirm on the manager's loop-back is handled by
-handlers/debrief_replies.py, which both debriefs share."""
+The person asked to make the call has a form of their own (handlers/manager_call.py);
+Edit on their loop-back opens it from here (`<deal>:manager:<rev>`), and Confirm on it
+is handled by handlers/debrief_replies.py, which both debriefs share. Once a call is
+handed over, the rep's reminders about this debrief are no longer sent."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ from handlers.debrief_replies import (
     load_deal,
     manager_for,
     no_manager_text,
+    open_call_log,
     parse_deal_id,
     post_dm,
     team_of,
@@ -233,10 +235,11 @@ async def on_guess_saved(
 
 async def _open_log(c: DealClick, role: str) -> None:
     state = c.state
-    if role == "manager" and (state.call is None or state.call.user_slack_id != c.click.user_id):
-        # Only the manager who was asked logs the call; anyone else gets the rep's form.
-        role = "rep"
-    data = state.call_data if role == "manager" else state.data
+    if role == "manager":
+        # The caller's own questions; bot/access.py let only the person asked this far.
+        open_call_log(c.rt, c.client, c.click, c.t, state)
+        return
+    data = state.data
     initial = data.draft or data.client
     view = msg.loss_log_modal(
         c.t,
@@ -251,8 +254,7 @@ async def _open_log(c: DealClick, role: str) -> None:
 
 @deal_button("loss-log-open")
 async def on_log_open(c: DealClick) -> None:
-    action_id = str(c.body["actions"][0]["action_id"])
-    await _open_log(c, "manager" if action_id == ids.MANAGER_LOG_OPEN else "rep")
+    await _open_log(c, "rep")
 
 
 @deal_button("log-edit")
@@ -325,7 +327,7 @@ def register(app: AsyncApp, rt: Runtime, commands: LoopCommand) -> None:
     app.action(ids.DEBRIEF_NEXT)(on_next)
     app.action(ids.GUESS_OPEN)(on_guess_open)
     app.view(ids.GUESS_VIEW)(on_guess_saved)
-    app.action(re.compile(ids.LOG_OPEN_PATTERN))(on_log_open)
+    app.action(ids.LOSS_LOG_OPEN)(on_log_open)
     app.action(ids.LOG_EDIT)(on_log_edit)
     app.view(ids.LOSS_LOG_VIEW)(on_log_submitted)
     app.action(ids.LOG_CONFIRM)(on_confirm)
@@ -339,7 +341,19 @@ def _deal_of(nudge: Nudge) -> int:
     return int(nudge.payload.get("deal_id") or 0)
 
 
+async def _still_the_reps(rt: Runtime, deal_id: int) -> bool:
+    """Is the debrief still open and still the rep's to run? Once they asked someone to
+    make the call, the caller owns it: no "isn't logged yet" to the rep, and no "offer
+    to make the call yourself" to anyone."""
+    state = await load_deal(rt, deal_id)
+    if state is None or state.run is None or state.run.state == debriefs.LOGGED:
+        return False
+    return not debriefs.live_call(state.call)
+
+
 async def render_reminder(rt: Runtime, nudge: Nudge, person: Person) -> Message | None:
+    if not await _still_the_reps(rt, _deal_of(nudge)):
+        return None
     found = await rt.tx(debriefs.open_debrief, write=False, deal_id=_deal_of(nudge))
     if found is None:
         return None
@@ -377,6 +391,8 @@ async def after_reminder(rt: Runtime, nudge: Nudge, channel: str, ts: str) -> No
 
 
 async def render_manager_note(rt: Runtime, nudge: Nudge, person: Person) -> Message | None:
+    if not await _still_the_reps(rt, _deal_of(nudge)):
+        return None
     found = await rt.tx(debriefs.open_debrief, write=False, deal_id=_deal_of(nudge))
     if found is None:
         return None

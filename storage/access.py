@@ -30,7 +30,7 @@ class Owners:
     """Who a row belongs to, as the database says."""
 
     owner: str | None
-    call_manager: str | None = None  # the manager a rep asked to call (not declined)
+    call_manager: str | None = None  # who a rep asked to call: manager or colleague
 
 
 def may_read_debrief(

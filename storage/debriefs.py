@@ -74,6 +74,9 @@ class CallData(RunData):
 
     rep: str | None = None
     saves: int | None = None  # how often the manager confirmed a log (each tells the rep)
+    # True when the rep picked a trusted colleague rather than their manager: the DM to
+    # the caller says why they were asked, not "you're their manager".
+    colleague: bool | None = None
 
 
 def debrief_data(run: RitualRun) -> DebriefData:
@@ -463,42 +466,76 @@ def admin_mentions(*, session: Session, team_id: str) -> list[str]:
     return [f"<@{slack_id}>" for slack_id in ids]
 
 
+# The caller's answers (the call-log modal): what the client said, whether the door is
+# open for next time, the next step, and (optional) where we missed the mark.
+CALL_FIELDS = ("heard", "missed", "door", "next")
+DOOR_CHOICES = ("open", "maybe", "closed")
+
+
+@dataclass(frozen=True)
+class CallAsk:
+    """What asking for a call did: `new` when this click asked, else the call already
+    asked for (its caller and state) is what the rep hears about."""
+
+    nudge_id: int | None
+    new: bool
+    caller: str
+    state: str
+
+
+def live_call(call: RitualRun | None) -> bool:
+    """A call that is the caller's now (asked, or made): the rep's own reminders wait."""
+    return call is not None and call.state in (OPEN, LOGGED)
+
+
 def open_call(
     *,
     session: Session,
     team_id: str,
     deal_id: int,
     rep: str,
-    manager: str,
+    caller: str,
     now: datetime,
     reminder_days: int,
-) -> tuple[int | None, bool]:
-    """The manager_call run, the manager's DM and its one reminder, in one transaction.
-    Returns (DM nudge id, newly asked); asking twice is a no-op."""
-    deal = session.get(Deal, deal_id)
+    colleague: bool = False,
+) -> CallAsk | None:
+    """The manager_call run, the caller's DM and its one reminder, in one transaction;
+    the rep's own debrief reminders (and the note their manager would get about an open
+    debrief) are cancelled here: from now on the caller owns the call. Asking again while
+    a call is open or made is a no-op that names who has it. The deal row is locked for
+    the check, so a double click (or the manager and colleague buttons together) cannot
+    open two calls."""
+    deal = session.get(Deal, deal_id, with_for_update=True)
     if deal is None:
-        return None, False
+        return None
     existing = manager_call_run(session=session, deal_id=deal_id)
-    if existing is not None and existing.state in (OPEN, LOGGED):
-        return None, False
+    if existing is not None and live_call(existing):
+        return CallAsk(None, False, existing.user_slack_id, existing.state)
+    data = CallData(rep=rep, colleague=True) if colleague else CallData(rep=rep)
     run = RitualRun(
         team_id=team_id,
         ritual=MANAGER_CALL,
-        user_slack_id=manager,
+        user_slack_id=caller,
         deal_id=deal_id,
         account=deal.account,
         state=OPEN,
-        data=CallData(rep=rep).model_dump(exclude_unset=True),
+        data=data.model_dump(exclude_unset=True),
         created_at=now,
         updated_at=now,
     )
     session.add(run)
     session.flush()
+    # The rep's "isn't logged yet" and their manager's heads-up about an open debrief: both
+    # nag about a debrief that is no longer the rep's to run. Named exactly, so other
+    # follow-ups keyed under the deal are left alone.
+    for nag in ("debrief-reminder", "debrief-manager"):
+        prefix = f"deal:{deal_id}:{nag}"
+        nudges.cancel_pending(session=session, idempotency_key_prefix=prefix, now=now)
     payload = {"deal_id": deal_id, "call_id": run.id}
     dm = nudges.schedule(
         session=session,
         team_id=team_id,
-        user_slack_id=manager,
+        user_slack_id=caller,
         kind=Kind.MANAGER_CALL_DM,
         due_at=now,
         idempotency_key=f"deal:{deal_id}:manager-call:{run.id}",
@@ -509,7 +546,7 @@ def open_call(
     nudges.schedule(
         session=session,
         team_id=team_id,
-        user_slack_id=manager,
+        user_slack_id=caller,
         kind=Kind.MANAGER_CALL_REMINDER,
         due_at=now + timedelta(days=reminder_days),
         idempotency_key=f"deal:{deal_id}:manager-call-reminder:{run.id}",
@@ -517,7 +554,18 @@ def open_call(
         ritual_run_id=run.id,
         now=now,
     )
-    return dm.id, True
+    return CallAsk(dm.id, True, caller, OPEN)
+
+
+def debrief_answers(call_answers: dict[str, str]) -> dict[str, str]:
+    """The caller's answers as the rep's debrief keeps them (the keys `/loop prep` and
+    the guess-vs-reason comparison read): what the client said is their reason. Answers
+    logged with the rep's form before the call had its own form pass through."""
+    if "heard" not in call_answers:
+        return dict(call_answers)
+    out = {"reason": call_answers["heard"]}
+    out.update({k: v for k, v in call_answers.items() if k != "heard" and v})
+    return out
 
 
 @dataclass(frozen=True)
@@ -555,7 +603,12 @@ def confirm_call(
     run = debrief_run(session=session, deal_id=deal_id)
     if run is not None and (run.state != LOGGED or debrief_data(run).logged_by == "manager"):
         write_debrief(
-            run, now, state=LOGGED, client=answers, logged_by="manager", logged_at=logged_at
+            run,
+            now,
+            state=LOGGED,
+            client=debrief_answers(answers),
+            logged_by="manager",
+            logged_at=logged_at,
         )
         session.add(run)
     rep = str(data.rep or deal.rep_slack_id or "")
@@ -563,8 +616,11 @@ def confirm_call(
     return _tell_rep(session, deal, call, rep, Kind.MANAGER_CALL_RESULT, key, now)
 
 
-def decline_call(*, session: Session, deal_id: int, now: datetime) -> CallDone | None:
-    """The manager declines an open call; the rep is told by a DM scheduled here."""
+def decline_call(
+    *, session: Session, deal_id: int, now: datetime, reminder_days: int = 3
+) -> CallDone | None:
+    """The caller declines an open call; the rep is told by a DM scheduled here, and the
+    debrief is theirs again — with the one reminder their own debrief would have had."""
     deal = session.get(Deal, deal_id)
     call = manager_call_run(session=session, deal_id=deal_id)
     if deal is None or call is None or call.state != OPEN:
@@ -573,6 +629,19 @@ def decline_call(*, session: Session, deal_id: int, now: datetime) -> CallDone |
     call.updated_at = now
     session.add(call)
     rep = str(call_data(call).rep or deal.rep_slack_id or "")
+    run = debrief_run(session=session, deal_id=deal_id)
+    if run is not None and run.state != LOGGED and rep:
+        nudges.schedule(
+            session=session,
+            team_id=deal.team_id,
+            user_slack_id=rep,
+            kind=Kind.DEBRIEF_REMINDER,
+            due_at=now + timedelta(days=reminder_days),
+            idempotency_key=f"deal:{deal_id}:debrief-reminder:handed-back:{call.id}",
+            payload={"deal_id": deal_id},
+            ritual_run_id=run.id,
+            now=now,
+        )
     key = f"deal:{deal_id}:manager-declined:{call.id}"
     return _tell_rep(session, deal, call, rep, Kind.MANAGER_CALL_DECLINED, key, now)
 

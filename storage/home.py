@@ -4,14 +4,15 @@ loops and unfinished debriefs, and — for a manager — each rep's latest deal 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from storage.concerns import open_loops
 from storage.deals import recent_deals
-from storage.debriefs import LOGGED
-from storage.kinds import DEBRIEF_RITUALS, DealStatus
+from storage.debriefs import LOGGED, OPEN, call_data, manager_call_run
+from storage.kinds import DEBRIEF_RITUALS, DealStatus, Ritual
 from storage.models import Deal, Person, RitualRun
 
 OUTCOMES = ("won", "lost", "no_decision")
@@ -21,6 +22,18 @@ OUTCOMES = ("won", "lost", "no_decision")
 class OpenDebrief:
     account: str
     outcome: str
+    caller: str | None = None  # who the rep asked to make the call, while it is open
+
+
+@dataclass(frozen=True)
+class CallToMake:
+    """A call someone asked this person to make and that is still open."""
+
+    deal_id: int
+    account: str
+    outcome: str
+    rep: str
+    asked_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -39,6 +52,7 @@ class HomeData:
     concerns: list[RitualRun] = field(default_factory=list)
     open_debriefs: list[OpenDebrief] = field(default_factory=list)
     team: list[RepRecord] = field(default_factory=list)
+    calls: list[CallToMake] = field(default_factory=list)
 
 
 def outcome_counts(*, session: Session, team_id: str, rep: str) -> dict[str, int]:
@@ -65,7 +79,39 @@ def open_debriefs(*, session: Session, team_id: str, user_id: str) -> list[OpenD
         .order_by(col(RitualRun.id).desc())
         .limit(10)
     ).all()
-    return [OpenDebrief(deal.account, deal.outcome) for _run, deal in rows]
+    out = []
+    for _run, deal in rows:
+        call = manager_call_run(session=session, deal_id=int(deal.id or 0))
+        caller = call.user_slack_id if call is not None and call.state == OPEN else None
+        out.append(OpenDebrief(deal.account, deal.outcome, caller))
+    return out
+
+
+def calls_to_make(*, session: Session, team_id: str, user_id: str) -> list[CallToMake]:
+    """The open calls reps asked this person (their manager or a colleague) to make."""
+    rows = session.exec(
+        select(RitualRun, Deal)
+        .join(Deal, col(Deal.id) == col(RitualRun.deal_id))
+        .where(
+            RitualRun.team_id == team_id,
+            RitualRun.user_slack_id == user_id,
+            RitualRun.ritual == Ritual.MANAGER_CALL,
+            RitualRun.state == OPEN,
+            Deal.status != DealStatus.WITHDRAWN,
+        )
+        .order_by(col(RitualRun.id))
+        .limit(10)
+    ).all()
+    return [
+        CallToMake(
+            int(deal.id or 0),
+            deal.account,
+            deal.outcome,
+            str(call_data(run).rep or deal.rep_slack_id or ""),
+            run.created_at,
+        )
+        for run, deal in rows
+    ]
 
 
 def home_data(*, session: Session, team_id: str, user_id: str) -> HomeData:
@@ -73,6 +119,7 @@ def home_data(*, session: Session, team_id: str, user_id: str) -> HomeData:
         deals=recent_deals(session=session, team_id=team_id, rep_slack_id=user_id),
         concerns=open_loops(session=session, team_id=team_id, user_slack_id=user_id),
         open_debriefs=open_debriefs(session=session, team_id=team_id, user_id=user_id),
+        calls=calls_to_make(session=session, team_id=team_id, user_id=user_id),
     )
     reps = session.exec(
         select(Person.slack_id).where(Person.team_id == team_id, Person.manager_slack_id == user_id)

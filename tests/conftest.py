@@ -483,6 +483,7 @@ SOCKET_MODE_TOO = frozenset(
         "test_loss_debrief",
         "test_win_debrief",
         "test_manager_call",
+        "test_call_flow",
         "test_concern",
         "test_tee_up",
         "test_screen_out",

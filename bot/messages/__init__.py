@@ -117,6 +117,8 @@ def deal_dm(
         actions(
             ids.LOSS_MANAGER_BLOCK,
             button(t("loss.button_manager"), ids.MANAGER_CALL_REQUEST, value),
+            # Seed 001: the manager "or a trusted colleague" makes the call.
+            button(t("call.button_colleague"), ids.CALL_PICK_OPEN, value),
         ),
         *footer,
     ]
@@ -185,15 +187,17 @@ def home_view(
     concerns: Sequence[Any] = (),
     open_debriefs: Sequence[Any] = (),
     team: Sequence[TeamMember] = (),
+    calls: Sequence[Block] = (),
     now: datetime | None = None,
     focus: Sequence[Block] = (),
 ) -> dict[str, Any]:
-    """App Home: what the rep is working on (`focus`, built by bot.messages.focus), their
-    open loops (what still needs them), then their recent deals, then — for a manager —
-    each rep's latest deal."""
+    """App Home: the calls someone was asked to make (with their buttons), what the rep
+    is working on (`focus`, built by bot.messages.focus), their open loops (what still
+    needs them), then their recent deals, then — for a manager — each rep's latest deal."""
     blocks: list[Block] = [header(t("home.header")), section(t("home.intro")), divider()]
+    if calls:
+        blocks += [header(t("call.home_header")), *calls]
     blocks.extend(focus)
-    blocks.append(header(t("home.loops_header")))
     loops = [
         t(
             # A check-in asked twice without an answer is overdue, not "next" (`now`).
@@ -206,10 +210,20 @@ def home_view(
         )
         for c in concerns
     ] + [
-        t("home.debrief_line", account=d.account or "", outcome=outcome_word(t, d.outcome))
+        t(
+            "call.home_with_caller",
+            account=d.account or "",
+            outcome=outcome_word(t, d.outcome),
+            caller=f"<@{d.caller}>",
+        )
+        if getattr(d, "caller", None)
+        else t("home.debrief_line", account=d.account or "", outcome=outcome_word(t, d.outcome))
         for d in open_debriefs
     ]
-    blocks.append(section("\n".join(loops[:40]) if loops else t("home.loops_empty")))
+    if loops or not calls:
+        # "Nothing open" only when nothing is: a call to make is open too.
+        blocks.append(header(t("home.loops_header")))
+        blocks.append(section("\n".join(loops[:40]) if loops else t("home.loops_empty")))
     blocks.append(header(t("home.recent_header")))
     if not deals:
         blocks.append(section(t("home.empty")))

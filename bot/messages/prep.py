@@ -10,6 +10,7 @@ from typing import Any
 from bot.messages import Built, Texts, as_built, outcome_word
 from bot.messages.blocks import Block, context, divider, header, section
 from bot.messages.focus import escape
+from bot.messages.manager import door_word
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,12 @@ def _known_lines(t: Texts, account: str, known: AccountKnowledge) -> list[str]:
             parts.append(t(key, **{name: _text(client.get(name))}))
     if _bullets(client.get("takeaways")):
         parts.append(t("prep.know_takeaways") + "\n" + _bullets(client.get("takeaways")))
+    # What a manager's (or colleague's) call left for next time: the call's other job is
+    # to leave the door open, and whoever pitches the account next should know.
+    if door_word(t, _text(client.get("door"))):
+        parts.append(t("call.result_door", door=door_word(t, _text(client.get("door")))))
+    if _text(client.get("next")):
+        parts.append(t("call.result_next", next=_text(client.get("next"))))
     win = known.win
     said = _text(win.get("quote")) if win.get("quote_ok") else ""
     said = said or _text(win.get("why")) or _text(win.get("appealed"))

@@ -63,9 +63,8 @@ DEBRIEF_START = "debrief_start"
 DEBRIEF_NEXT = "debrief_next"
 GUESS_OPEN = "guess_open"
 LOSS_LOG_OPEN = "loss_log_open"
+# The caller's "Log the call" opens the caller's own form (CALL_LOG_VIEW), not the rep's.
 MANAGER_LOG_OPEN = "manager_log_open"
-# The rep's and the manager's log share one modal; the button says whose it is.
-LOG_OPEN_PATTERN = rf"^({LOSS_LOG_OPEN}|{MANAGER_LOG_OPEN})$"
 LOG_EDIT = "log_edit"
 LOG_CONFIRM = "log_confirm"
 WIN_LOG_OPEN = "win_log_open"
@@ -73,6 +72,17 @@ WIN_LOG_OPEN = "win_log_open"
 STREAK_YES = "streak_yes"
 STREAK_NO = "streak_no"
 MANAGER_DECLINE = "manager_decline"
+# The caller's own log (the manager's, or a trusted colleague's): its modal and fields,
+# and the door question's one select.
+CALL_LOG_VIEW = "call_log"
+CALL_DOOR_FIELD = "door"
+# "Ask a colleague instead": the button on the loss DM (value: the deal id), the modal
+# with the person picker, and the picker's block.
+CALL_PICK_OPEN = "call_pick_open"
+CALL_PICK_VIEW = "call_pick"
+CALL_PICK_BLOCK = "caller"
+# App Home: one block per call to make ("<prefix><deal id>": block ids are unique).
+HOME_CALL_BLOCK_PREFIX = "home_call_"
 # Privacy.
 PRIVACY_SHARE = "privacy_share"
 FORGET_CONFIRM = "forget_me_confirm"

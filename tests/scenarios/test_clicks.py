@@ -101,9 +101,7 @@ def test_a_second_ask_my_manager_says_it_is_already_with_them(bot: RunningBot) -
     assert len(dm_messages(bot, MANAGER)) == 1
     replies = ephemeral_replies(bot)
     assert replies[0] == cat(bot, "manager.asked", manager=f"<@{MANAGER}>", account="Globex")
-    assert replies[1] == cat(
-        bot, "clicks.call_already_asked", manager=f"<@{MANAGER}>", account="Globex"
-    )
+    assert replies[1] == cat(bot, "call.already_open", caller=f"<@{MANAGER}>", account="Globex")
     assert len(runs(bot, "manager_call")) == 1
 
 

@@ -1,6 +1,8 @@
 """Manager makes the call: from the loss DM's button or the offer after a streak of
 losses; the manager gets the deal, notes, guess and script, logs the client's answer
-with the same modal, and the rep is told."""
+with his own form (what they told him, is the door open, the next step), and the rep
+is told beside their guess. tests/scenarios/test_call_flow.py follows the call over
+days, in App Home, with a colleague instead, and in three languages."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from datetime import timedelta
 from bot.clock import FakeClock
 from tests.conftest import MANAGER, REP, RunningBot
 from tests.support.debrief_steps import (
+    CALL_ANSWERS,
     LOSS_ANSWERS,
     action_ids,
     assert_all_block_kit_valid,
@@ -18,10 +21,12 @@ from tests.support.debrief_steps import (
     dm_messages,
     ephemeral_replies,
     last_modal,
+    log_the_call,
     nudges_of,
     runs,
     set_manager,
     submit,
+    submit_call,
     texts,
 )
 
@@ -34,7 +39,8 @@ def test_without_a_manager_the_button_says_who_to_ask(bot: RunningBot) -> None:
     close_deal(bot, "lost", "Globex", REP)
     click(bot, REP, "manager_call_request")
     [reply] = ephemeral_replies(bot)
-    assert reply == cat(bot, "manager.none_set")
+    # Nobody to ask as a manager — but a colleague may still make the call.
+    assert reply == f"{cat(bot, 'manager.none_set')} {cat(bot, 'call.or_colleague')}"
     assert "/loop team @rep manager @manager" in reply
     assert runs(bot, "manager_call") == []
 
@@ -51,7 +57,7 @@ def test_manager_gets_the_deal_notes_guess_and_script_then_logs_and_the_rep_sees
     click(bot, REP, "manager_call_request")  # a second click asks nobody twice
     assert ephemeral_replies(bot) == [
         cat(bot, "manager.asked", manager=f"<@{MANAGER}>", account="Globex"),
-        cat(bot, "clicks.call_already_asked", manager=f"<@{MANAGER}>", account="Globex"),
+        cat(bot, "call.already_open", caller=f"<@{MANAGER}>", account="Globex"),
     ]
 
     [dm] = dm_messages(bot, MANAGER)
@@ -65,19 +71,29 @@ def test_manager_gets_the_deal_notes_guess_and_script_then_logs_and_the_rep_sees
 
     click(bot, MANAGER, "manager_log_open")
     view = last_modal(bot)
-    assert view["callback_id"] == "loss_log"
+    # His own questions, not the rep's debrief form.
+    assert view["callback_id"] == "call_log"
     assert json.loads(view["private_metadata"])["as"] == "manager"
-    submit(bot, MANAGER, view, LOSS_ANSWERS)
-    assert cat(bot, "log.loop_question") in texts(dm_messages(bot, MANAGER)[-1])
+    fields = [b["block_id"] for b in view["blocks"] if b["type"] == "input"]
+    assert fields == ["heard", "door", "next", "missed"]
+    labels = json.dumps(view["blocks"], ensure_ascii=False)
+    assert cat(bot, "manager.label_heard") in labels and cat(bot, "manager.label_door") in labels
+    assert cat(bot, "log.label_needs") not in labels
+    submit_call(bot, MANAGER, view, CALL_ANSWERS)
+    summary = texts(dm_messages(bot, MANAGER)[-1])
+    assert cat(bot, "log.loop_question") in summary and CALL_ANSWERS["next"] in summary
     click(bot, MANAGER, "log_confirm")
 
     [call] = runs(bot, "manager_call")
-    assert call.state == "logged" and call.data["client"] == LOSS_ANSWERS
+    assert call.state == "logged" and call.data["client"] == CALL_ANSWERS
     [debrief] = runs(bot, "loss_debrief")
     assert debrief.state == "logged" and debrief.data["logged_by"] == "manager"
+    assert debrief.data["client"]["reason"] == CALL_ANSWERS["heard"]
     told = dm_messages(bot, REP)[-1]
-    assert f"<@{MANAGER}>" in told["text"] and LOSS_ANSWERS["missed"] in told["text"]
-    assert "Our price was too high" in texts(told) and LOSS_ANSWERS["reason"] in texts(told)
+    assert f"<@{MANAGER}>" in told["text"]
+    body = texts(told)
+    assert "Our price was too high" in body and CALL_ANSWERS["heard"] in body
+    assert cat(bot, "manager.option_door_open") in body and CALL_ANSWERS["next"] in body
     assert_all_block_kit_valid(bot)
 
 
@@ -134,9 +150,7 @@ def test_logged_manager_call_skips_its_reminder(bot: RunningBot, clock: FakeCloc
     set_manager(bot, REP, MANAGER)
     close_deal(bot, "lost", "Globex", REP)
     click(bot, REP, "manager_call_request")
-    click(bot, MANAGER, "manager_log_open")
-    submit(bot, MANAGER, last_modal(bot), LOSS_ANSWERS)
-    click(bot, MANAGER, "log_confirm")
+    log_the_call(bot, MANAGER)
     before = len(dm_messages(bot, MANAGER))
     clock.advance(timedelta(days=bot.rt.settings.debrief_reminder_days + 1))
     bot.tick()
@@ -157,30 +171,39 @@ def test_manager_who_cannot_call_hands_it_back_and_the_rep_is_told(bot: RunningB
         bot, "manager.rep_declined", manager=f"<@{MANAGER}>", account="Globex"
     )
     assert "debrief_start" in action_ids(told)
+    # The debrief is the rep's again, with the one reminder their debrief has.
+    [again] = [n for n in nudges_of(bot, "debrief_reminder") if n.state == "pending"]
+    assert again.user_slack_id == REP
 
 
 def _manager_logs(bot: RunningBot, answers: dict[str, str]) -> None:
     set_manager(bot, REP, MANAGER)
     close_deal(bot, "lost", "Globex", REP)
     click(bot, REP, "manager_call_request")
-    click(bot, MANAGER, "manager_log_open")
-    submit(bot, MANAGER, last_modal(bot), answers)
-    click(bot, MANAGER, "log_confirm")
+    log_the_call(bot, MANAGER, answers)
 
 
 def test_manager_edit_reaches_the_reps_debrief_and_prep(bot: RunningBot) -> None:
-    _manager_logs(bot, LOSS_ANSWERS)
+    _manager_logs(bot, CALL_ANSWERS)
     click(bot, MANAGER, "log_edit")  # on "Thanks. I've sent … what you heard."
-    changed = {**LOSS_ANSWERS, "takeaways": "Bring their CFO in before the proposal"}
-    submit(bot, MANAGER, last_modal(bot), changed)
+    view = last_modal(bot)
+    assert view["callback_id"] == "call_log"
+    assert CALL_ANSWERS["next"] in json.dumps(view)  # his answers, ready to change
+    changed = {**CALL_ANSWERS, "missed": "We pitched features to a buyer who wanted a phased plan"}
+    submit_call(bot, MANAGER, view, changed)
     click(bot, MANAGER, "log_confirm")
     [call] = runs(bot, "manager_call")
     assert call.data["client"] == changed
     [debrief] = runs(bot, "loss_debrief")
-    assert debrief.data["client"] == changed and debrief.data["logged_by"] == "manager"
+    assert debrief.data["client"]["missed"] == changed["missed"]
+    assert debrief.data["logged_by"] == "manager"
     sheet = json.dumps(bot.send(bot.slack.slash_command("prep Globex", user=REP)).json())
-    assert "Bring their CFO in before the proposal" in sheet
-    assert LOSS_ANSWERS["takeaways"] not in sheet
+    assert "We pitched features to a buyer who wanted a phased plan" in sheet
+    assert CALL_ANSWERS["missed"] not in sheet
+    # Whoever preps the account next sees that the door is open, and the next step.
+    assert cat(bot, "manager.option_door_open") in sheet and CALL_ANSWERS["next"] in sheet
+    # Each confirmed save tells the rep: the first and the edit.
+    assert len(nudges_of(bot, "manager_call_result")) == 2
 
 
 def test_manager_edit_leaves_the_reps_own_logged_answers_alone(bot: RunningBot) -> None:
@@ -191,9 +214,7 @@ def test_manager_edit_leaves_the_reps_own_logged_answers_alone(bot: RunningBot) 
     submit(bot, REP, last_modal(bot), LOSS_ANSWERS)
     click(bot, REP, "log_confirm")
     click(bot, REP, "manager_call_request")
-    click(bot, MANAGER, "manager_log_open")
-    submit(bot, MANAGER, last_modal(bot), {**LOSS_ANSWERS, "reason": "Manager's version"})
-    click(bot, MANAGER, "log_confirm")
+    log_the_call(bot, MANAGER, {**CALL_ANSWERS, "heard": "Manager's version"})
     [debrief] = runs(bot, "loss_debrief")
     assert debrief.data["client"] == LOSS_ANSWERS and debrief.data["logged_by"] == "rep"
 
@@ -203,10 +224,10 @@ def test_manager_confirm_on_an_older_summary_saves_nothing(bot: RunningBot) -> N
     close_deal(bot, "lost", "Globex", REP)
     click(bot, REP, "manager_call_request")
     click(bot, MANAGER, "manager_log_open")
-    submit(bot, MANAGER, last_modal(bot), LOSS_ANSWERS)
+    submit_call(bot, MANAGER, last_modal(bot), CALL_ANSWERS)
     click(bot, MANAGER, "log_edit")
-    changed = {**LOSS_ANSWERS, "reason": "Their CFO froze the budget"}
-    submit(bot, MANAGER, last_modal(bot), changed)
+    changed = {**CALL_ANSWERS, "heard": "Their CFO froze the budget"}
+    submit_call(bot, MANAGER, last_modal(bot), changed)
     first, newest = [m for m in dm_messages(bot, MANAGER) if "log_confirm" in action_ids(m)]
     channel = bot.standin.dm_channel(MANAGER)
     older = bot.slack.block_action("log_confirm", user=MANAGER, channel=channel, message=first)
@@ -237,7 +258,8 @@ def test_without_a_manager_the_button_names_the_admins_it_knows(bot: RunningBot)
     click(bot, REP, "manager_call_request")
     [reply] = ephemeral_replies(bot)
     # At most three, as mentions Slack renders as names.
-    assert reply == cat(bot, "manager.none_set_admins", admins="<@U0ADMIN>, <@U0ADM2>, <@U0ADM3>")
+    admins = cat(bot, "manager.none_set_admins", admins="<@U0ADMIN>, <@U0ADM2>, <@U0ADM3>")
+    assert reply == f"{admins} {cat(bot, 'call.or_colleague')}"
     assert "U0ADM4" not in reply and "/loop team @rep manager @manager" in reply
     assert runs(bot, "manager_call") == []
 
@@ -288,5 +310,6 @@ def test_yes_on_a_streak_offer_sent_before_the_manager_was_removed_names_the_adm
     bot.tick()
     set_manager(bot, REP, None)
     click(bot, REP, "streak_yes")
-    assert ephemeral_replies(bot) == [cat(bot, "manager.none_set_admins", admins="<@U0ADMIN>")]
+    admins = cat(bot, "manager.none_set_admins", admins="<@U0ADMIN>")
+    assert ephemeral_replies(bot) == [f"{admins} {cat(bot, 'call.or_colleague')}"]
     assert runs(bot, "manager_call") == []

@@ -276,6 +276,9 @@ def test_rep2_submitting_ritas_modals_changes_nothing(
         ),
         "deal_handoff": ({"deal": deal}, {"rep": "U0REP2"}),
         "deal_ask_account": ({"ask": ritas_things["deal_ask"], "outcome": "lost"}, {"a": "X"}),
+        # Making rita's call, or picking who makes it, is not REP2's either.
+        "call_log": ({"deal": deal, "as": "manager"}, {"heard": "overwritten"}),
+        "call_pick": ({"deal": deal}, {}),
     }
     assert set(forged) == {c for c, r in access.VIEWS.items() if r.kind != "self"}
     for callback, (meta, answers) in forged.items():

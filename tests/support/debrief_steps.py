@@ -8,7 +8,12 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from bot.devkit.requests import HttpResult, plain_text_value
+from bot.devkit.requests import (
+    HttpResult,
+    plain_text_value,
+    static_select_value,
+    users_select_value,
+)
 from bot.devkit.standin import check_message_blocks
 from storage.models import Deal, Nudge, Person, RitualRun
 from tests.conftest import DEALS, MANAGER, RunningBot
@@ -20,6 +25,16 @@ LOSS_ANSWERS = {
     "solution": "A standard three-month onboarding",
     "gap": "Timeline: they needed speed, we offered process",
     "takeaways": "Ask for the go-live date in the first meeting",
+}
+
+
+# The caller's own form (what they told you, is the door open, next step), as a manager
+# writes it after a lost deal's call; the shape of seed 001's manager call.
+CALL_ANSWERS = {
+    "heard": "Budget moved to a Q3 platform review; our price was never the problem",
+    "door": "open",
+    "next": "Call their CFO the first week of July, before the review starts",
+    "missed": "We never met the CFO who owned the budget",
 }
 
 
@@ -136,3 +151,50 @@ def set_manager(bot: RunningBot, rep: str, manager: str | None) -> None:
         person.manager_slack_id = manager
         s.add(person)
         s.commit()
+
+
+def submit_call(
+    bot: RunningBot, user: str, view: dict[str, Any], answers: dict[str, str]
+) -> HttpResult:
+    """The caller's form: text fields, and the door as the select's chosen option."""
+    values: dict[str, dict[str, dict[str, Any]]] = {
+        name: {"v": plain_text_value(answers.get(name) or None)}
+        for name in ("heard", "next", "missed")
+    }
+    values["door"] = {"v": static_select_value(answers.get("door") or None)}
+    request = bot.slack.view_submission(
+        view["callback_id"],
+        values,
+        user=user,
+        private_metadata=view.get("private_metadata", ""),
+        blocks=view.get("blocks"),
+    )
+    result = bot.send(request)
+    assert result.status == 200
+    return result
+
+
+def log_the_call(bot: RunningBot, caller: str, answers: dict[str, str] = CALL_ANSWERS) -> None:
+    """The caller opens "Log the call", fills in their form and confirms the loop-back."""
+    click(bot, caller, "manager_log_open")
+    view = last_modal(bot)
+    assert view["callback_id"] == "call_log"
+    submit_call(bot, caller, view, answers)
+    click(bot, caller, "log_confirm")
+
+
+def pick_caller(bot: RunningBot, rep: str, caller: str) -> HttpResult:
+    """ "Ask a colleague instead", then pick `caller` in the modal."""
+    click(bot, rep, "call_pick_open")
+    view = last_modal(bot)
+    assert view["callback_id"] == "call_pick"
+    request = bot.slack.view_submission(
+        "call_pick",
+        {"caller": {"v": users_select_value(caller)}},
+        user=rep,
+        private_metadata=view.get("private_metadata", ""),
+        blocks=view.get("blocks"),
+    )
+    result = bot.send(request)
+    assert result.status == 200
+    return result
