@@ -76,6 +76,10 @@ ACTIONS: dict[str, Rule] = {
     "teeup_agreed": Rule("nudge"),
     "teeup_not_asked": Rule("nudge"),
     "teeup_declined": Rule("nudge"),
+    # "You planned to … Done?": the rep's own follow-up nudge.
+    ids.FOLLOWUP_DONE: Rule("nudge"),
+    ids.FOLLOWUP_STILL: Rule("nudge"),
+    ids.FOLLOWUP_DROP: Rule("nudge"),
     # Only ever about the person clicking: their own reflection, their own data.
     ids.REFLECT_OPEN: Rule("self"),
     ids.REFLECT_SKIP: Rule("self"),

@@ -20,6 +20,7 @@ from handlers import (
     deals,
     errors,
     export,
+    followup,
     guard,
     home,
     loop_command,
@@ -54,6 +55,7 @@ RITUALS = (
     quiet,
     home,
     stories,
+    followup,
     quotes,
 )
 
@@ -122,6 +124,8 @@ def register_listeners(app: AsyncApp, rt: Runtime) -> loop_command.LoopCommand:
     quiet.register(app, rt, commands)
     home.register(app, rt)
     stories.register(app, rt, commands)
+
+    followup.register(app, rt, commands)
     errors.register(app, rt)
     errors.register_unknown_actions(app, rt)
     return commands

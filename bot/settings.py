@@ -51,6 +51,8 @@ class Settings:
     loss_streak: int = 3
     concern_delay_hours: float = 48.0
     debrief_reminder_days: int = 3
+    # "You planned to … Done?": days after a logged debrief (and again after "Still on it").
+    followup_days: int = 7
     end_of_day: time = time(17, 30)
     working_days: tuple[int, ...] = (0, 1, 2, 3, 4)
     send_rate_per_second: float = 1.0
@@ -381,6 +383,7 @@ def load_settings(
         loss_streak=_int(env, "LOSS_STREAK", 3, 2, 50),
         concern_delay_hours=_float(env, "CONCERN_DELAY_HOURS", 48.0, 0.01, 24 * 90),
         debrief_reminder_days=_int(env, "DEBRIEF_REMINDER_DAYS", 3, 1, 60),
+        followup_days=_int(env, "FOLLOWUP_DAYS", 7, 1, 90),
         end_of_day=_end_of_day(env),
         working_days=_working_days(env),
         send_rate_per_second=_float(env, "SEND_RATE", 1.0, 0.05, 100.0),

@@ -184,8 +184,9 @@ async def _find_rep(
 async def take_in_proposal(
     rt: Runtime, body: dict[str, Any], event: dict[str, Any], signal: DealSignal
 ) -> None:
-    """A "proposal sent" post: the rep gets the tee-up ask (a `tee_up` nudge), once per
-    message. Not a deal yet, so nothing is logged as one."""
+    """A post about the proposal (moved into the proposal stage, about to go out, or
+    sent): the rep gets the tee-up ask (a `tee_up` nudge), once per message, worded for
+    before or after sending. Not a deal yet, so nothing is logged as one."""
     if not signal.account:
         log.info("proposal message %s/%s names no account", event.get("channel"), event.get("ts"))
         return
@@ -203,6 +204,7 @@ async def take_in_proposal(
         key=f"tee_up:msg:{team_id}:{event.get('channel')}:{event.get('ts')}",
         source="channel",
         now=rt.clock.now(),
+        sent=signal.outcome == "proposal_sent",
     )
     if nudge_id is not None:
         await deliver(rt, nudge_id)

@@ -19,6 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import messages
 from bot.deals.parser import (
+    PROPOSAL_OUTCOMES,
     DealSignal,
     message_text,
     needs_asking,
@@ -146,7 +147,7 @@ async def intake_message(rt: Runtime, body: dict[str, Any], event: dict[str, Any
     if is_thread_reply(event) or event.get("subtype") == "thread_broadcast":
         return
     signal = parse_deal_message(event)
-    if signal is not None and signal.outcome == "proposal_sent":
+    if signal is not None and signal.outcome in PROPOSAL_OUTCOMES:
         await take_in_proposal(rt, body, event, signal)
         return
     if signal is None or signal.outcome not in RITUAL_FOR:
@@ -303,7 +304,7 @@ def parse_deal_args(args: str) -> tuple[str | None, str, str | None, str | None]
     if not words:
         return None, "", None, None
     outcome = parse_outcome(words[0])
-    if outcome is None or outcome == "proposal_sent":
+    if outcome is None or outcome in PROPOSAL_OUTCOMES:
         return None, "", None, words[0]
     rest = " ".join(words[1:])
     mentions = MENTION.findall(rest)

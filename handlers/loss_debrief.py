@@ -184,7 +184,11 @@ async def on_tell_manager(c: DealClick) -> None:
 async def on_guess_open(c: DealClick) -> None:
     initial = c.state.data.guess
     view = msg.guess_modal(
-        c.t, deal_id=c.deal_id, initial=initial, audience=audience(c.t, c.state, "rep")
+        c.t,
+        deal_id=c.deal_id,
+        initial=initial,
+        audience=audience(c.t, c.state, "rep"),
+        outcome=c.state.deal.outcome,
     )
     open_view_after_ack(c.rt, c.client, c.click.trigger_id, view, name=ids.GUESS_VIEW)
 
@@ -238,7 +242,12 @@ async def _open_log(c: DealClick, role: str) -> None:
     data = state.data
     initial = data.draft or data.client
     view = msg.loss_log_modal(
-        c.t, deal_id=c.deal_id, role=role, initial=initial, audience=audience(c.t, state, role)
+        c.t,
+        deal_id=c.deal_id,
+        role=role,
+        initial=initial,
+        audience=audience(c.t, state, role),
+        outcome=state.deal.outcome,
     )
     open_view_after_ack(c.rt, c.client, c.click.trigger_id, view, name=ids.LOSS_LOG_VIEW)
 

@@ -358,6 +358,7 @@ async def render_manager_dm(rt: Runtime, nudge: Nudge, person: Person) -> Built 
         notes=data.client or data.draft,
         guess=data.guess,
         colleague=bool(debriefs.call_data(call).colleague),
+        outcome=deal.outcome,
     )
 
 

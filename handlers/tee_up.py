@@ -1,11 +1,14 @@
 """Tee it up: before the proposal goes out, ask the client to agree a 5–10 minute
 debrief in case the answer is no or not now.
 
-Triggers: `/loop tee-up <account>`, or a "proposal sent" message in a deals channel
-(taken in by handlers/deal_intake.py). Both send the rep one DM (a `tee_up` nudge) with the
-ask and three buttons; a click records a `tee_up` RitualRun whose `data["agreed"]` the
-account's later debrief reads. After "agreed" or "declined" nothing more is sent until
-the deal closes; "not asked yet" brings the ask back in a couple of days.
+Triggers: `/loop tee-up <account>`, or a deals-channel message (taken in by
+handlers/deal_intake.py) saying the deal moved into the proposal stage or the proposal is
+about to go out ("Proposal/Price Quote", "proposal drafted"). A "proposal sent" message
+gets the follow-up version: ask when you confirm they received it. Each sends the rep one
+DM (a `tee_up` nudge) with the ask and three buttons; a click records a `tee_up`
+RitualRun whose `data["agreed"]` the account's later debrief reads. After "agreed" or
+"declined" nothing more is sent until the deal closes; "not asked yet" brings the ask
+back in a couple of days.
 """
 
 from __future__ import annotations
@@ -38,6 +41,9 @@ log = logging.getLogger(__name__)
 
 KIND = tee_ups.KIND
 FOLLOWUP_DAYS = 2
+# A deal's proposal shows up in the channel several times (the CRM's stage move, the rep's
+# "proposal drafted", then "proposal sent"): within this many days it is one ask.
+REPEAT_DAYS = 30
 ANSWER_ACTIONS = re.compile(
     rf"^(?:{ids.TEE_UP_AGREED}|{ids.TEE_UP_NOT_ASKED}|{ids.TEE_UP_DECLINED})$"
 )
@@ -51,8 +57,25 @@ async def render_tee_up(rt: Runtime, nudge: Nudge, person: Person) -> Built | No
         tee_ups.decided_since, write=False, nudge=nudge
     ):
         return None
+    first_ask = not nudge.payload.get("followup_of")
+    if (
+        first_ask
+        and nudge.payload.get("source") == "channel"
+        and await rt.tx(
+            tee_ups.already_asked,
+            write=False,
+            nudge=nudge,
+            since=rt.clock.now() - timedelta(days=REPEAT_DAYS),
+        )
+    ):
+        return None
     assert nudge.id is not None
-    return tee_up_dm(Texts(rt.catalog, person.locale), account=account, nudge_id=nudge.id)
+    return tee_up_dm(
+        Texts(rt.catalog, person.locale),
+        account=account,
+        nudge_id=nudge.id,
+        sent=bool(nudge.payload.get("sent")),
+    )
 
 
 async def tee_up_command(call: CommandCall) -> None:
@@ -122,7 +145,9 @@ async def _show_answer(
     t = Texts(rt.catalog, person.locale)
     account = str(nudge.payload.get("account") or "")
     reply = answer_text(t, state, account=account, days=FOLLOWUP_DAYS)
-    built = tee_up_dm(t, account=account, nudge_id=nudge.id, answer=reply)
+    built = tee_up_dm(
+        t, account=account, nudge_id=nudge.id, answer=reply, sent=bool(nudge.payload.get("sent"))
+    )
     channel = str((body.get("container") or {}).get("channel_id") or "")
     ts = str((body.get("container") or {}).get("message_ts") or "")
     if not channel or not ts:

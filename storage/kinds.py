@@ -102,3 +102,4 @@ class Kind(StrEnum):
     CONCERN_CHECKIN = "concern_checkin"
     REFLECTION = "reflection"
     WEEKLY_DIGEST = "weekly_digest"
+    TAKEAWAY_FOLLOWUP = "takeaway_followup"

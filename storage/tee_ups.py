@@ -26,9 +26,11 @@ def schedule_tee_up(
     key: str,
     source: str,
     now: datetime,
+    sent: bool = False,
 ) -> int | None:
     """One `tee_up` nudge per key: a retried event or a double-submitted command finds
-    the row that is already there instead of adding a second DM."""
+    the row that is already there instead of adding a second DM. `sent`: the proposal is
+    already out (the DM then asks for the debrief along with confirming it arrived)."""
     nudge = nudges.schedule(
         session=session,
         team_id=team_id,
@@ -36,7 +38,7 @@ def schedule_tee_up(
         kind=KIND,
         due_at=now,
         idempotency_key=key[:200],
-        payload={"account": account, "source": source},
+        payload={"account": account, "source": source, **({"sent": True} if sent else {})},
         now=now,
     )
     session.flush()
@@ -107,3 +109,34 @@ def record_answer(
             now=now,
         )
     return nudge
+
+
+def already_asked(*, session: Session, nudge: Nudge, since: datetime) -> bool:
+    """A deals-channel tee-up repeats one the rep already has: another tee-up DM about
+    the same account went out since `since`, or the rep answered agreed/declined for it
+    since then. One deal moving into the proposal stage, then "proposal sent", and the
+    rep's own "proposal drafted" post are one ask, not three."""
+    account = str(nudge.payload.get("account") or "").strip().lower()
+    others = session.exec(
+        select(Nudge).where(
+            Nudge.team_id == nudge.team_id,
+            Nudge.user_slack_id == nudge.user_slack_id,
+            Nudge.kind == KIND,
+            Nudge.state == nudges.SENT,
+            col(Nudge.id) != nudge.id,
+            col(Nudge.updated_at) >= since,
+        )
+    ).all()
+    if any(str(o.payload.get("account") or "").strip().lower() == account for o in others):
+        return True
+    decided = session.exec(
+        select(RitualRun.id).where(
+            RitualRun.team_id == nudge.team_id,
+            RitualRun.ritual == RITUAL,
+            RitualRun.user_slack_id == nudge.user_slack_id,
+            col(RitualRun.state).in_((TeeUpState.AGREED, TeeUpState.DECLINED)),
+            col(RitualRun.updated_at) >= since,
+            same_account(RitualRun.account, account),
+        )
+    ).first()
+    return decided is not None

@@ -496,6 +496,9 @@ SOCKET_MODE_TOO = frozenset(
         "test_deal_trigger",
         "test_deal_shortcuts",
         "test_deal_step",
+        "test_followup",
+        "test_tee_up_timing",
+        "test_no_decision_script",
         "test_focus",
         "test_quotes",
     }

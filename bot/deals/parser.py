@@ -47,7 +47,8 @@ Vocabulary (EBNF-ish; GAP may be empty, so "closedwon" and "closed - won" are bo
     ND           = "no" { " " | "-" | "_" } "decision" ;       (* no decision, no-decision *)
     CLOSED       = "closed" GAP ( "won" | "lost" | ND | "lost" GAP ND ) ;
     STAGE-VALUE  = [ "closed" GAP ] ( "won" | "lost" | ND | "lost" GAP ND )
-                 | "proposal" [ GAP ( "sent" | "submitted" | "price quote" | "made" ) ] ;
+                 | "proposal" GAP ( "sent" | "submitted" | "made" )     (* proposal_sent *)
+                 | "proposal" [ GAP "price quote" ] ;                   (* proposal_due *)
     STAGE-LABEL  = [ "deal" | "opportunity" | "opp" | "sales" | "pipeline" ] "stage"
                  | "dealstage" | [ "deal" | "opportunity" ] "status" | "outcome" | "result" ;
     MOVE-VERB    = "moved" | "changed" | "updated" | "set" | "advanced" | "progressed"
@@ -141,6 +142,18 @@ opp, contract, bid, rfp, tender, renewal, business, account, logo, order)::
         "proposal"                        sent the proposal to Globex
         (not a proposal "template", "draft", "outline", or one sent "for review" or to
         legal/finance/the team/a colleague)
+    proposal_due (moving INTO the proposal stage, or the proposal about to go out: the
+    moment to tee up the debrief; a time ahead — "tomorrow", "next week" — does not void it)
+      STAGE-VALUE "proposal" ["/price quote"] in a field, a move or after an arrow
+                                          Stage: Proposal/Price Quote; → Proposal
+      ("about"|"ready"|"getting ready"|"going"|"set") "to" ("send"|"submit") [...] "proposal";
+      ("sending"|"drafting"|"drafted"|"writing"|"preparing"|"finalising"|"putting together")
+        ["over"|"out"] [the|a|our|Name's] {word}0..3 "proposal"
+                                          About to send the proposal to Acme
+      "proposal" [is|now|just] ("drafted"|"ready"|"done"|"written"|"going out"|"almost ready")
+                                          Proposal drafted for Acme
+      ("moving"|"advancing"|"taking") {word}0..4 ("to"|"into") ["the"] "proposal" ["stage"]
+                                          Moving Acme to proposal
 
 WORDS rules (any language; phrases from the word files)::
 
@@ -187,7 +200,8 @@ Guards: a match is dropped when
   it names.
 
 Resolution: the strongest terminal matches (won, lost, no_decision) decide; proposal_sent
-only counts when there is no terminal match at all. Won together with lost or
+and proposal_due only count when there is no terminal match at all, and then "sent" wins
+(once it is out, it is out). Won together with lost or
 no_decision at the same strength is a contradiction and gives None; lost together with
 no_decision gives no_decision (the more specific word).
 
@@ -298,6 +312,7 @@ __all__ = [
     "SOURCE_TEXT_LIMIT",
     "DealSignal",
     "DealWordsError",
+    "PROPOSAL_OUTCOMES",
     "message_text",
     "needs_asking",
     "parse_amount",
@@ -306,7 +321,10 @@ __all__ = [
     "use_deal_words",
 ]
 
-Outcome = Literal["won", "lost", "no_decision", "proposal_sent"]
+# proposal_due: the deal moved into the proposal stage, or the proposal is about to go out
+# (the moment to tee up the debrief); proposal_sent: it is already out.
+Outcome = Literal["won", "lost", "no_decision", "proposal_sent", "proposal_due"]
+PROPOSAL_OUTCOMES: frozenset[str] = frozenset({"proposal_sent", "proposal_due"})
 
 SOURCE_TEXT_LIMIT = 2000
 ACCOUNT_LIMIT = 80
@@ -681,7 +699,9 @@ def _stage_value(named: bool) -> str:
         + "|"
         + group("nd", _ND)
         + ")|"
-        + group("proposal", rf"proposal(?:{_GAP}(?:sent|submitted|price\s+quote|made))?{_E}")
+        + group("proposal", rf"proposal{_GAP}(?:sent|submitted|made){_E}")
+        + "|"
+        + group("due", rf"proposal(?:{_GAP}price\s+quote)?{_E}")
     )
 
 
@@ -867,6 +887,24 @@ _SENT_PROPOSAL = re.compile(
     rf"proposals?{_E}",
     re.I,
 )
+# The proposal is about to go out: the moment to tee up the debrief.
+_PROPOSAL_DUE = re.compile(
+    rf"{_B}(?:(?:about|ready|getting\s+ready|going|set)\s+to\s+(?:send|submit)|sending|drafting"
+    r"|drafted|writing|preparing|prepping|finali[sz]ing|putting\s+together)\s+"
+    rf"(?:(?:over|out|off|up)\s+)?(?:(?:the|a|an|our|my|their|[\w&.-]+['’]s)\s+)?"
+    rf"(?P<mid>(?:[\w&.'’-]+\s+){{0,3}}?)proposals?{_E}",
+    re.I,
+)
+_PROPOSAL_READY = re.compile(
+    rf"{_B}proposals?\s+(?:(?:is|now|just|all)\s+){{0,2}}(?:drafted|ready|done|written"
+    rf"|going\s+out|goes\s+out|(?:almost|nearly)\s+(?:ready|done)){_E}",
+    re.I,
+)
+_MOVING_TO_PROPOSAL = re.compile(
+    rf"{_B}(?:moving|advancing|progressing|taking)\s+(?P<mid>(?:[\w&.'’-]+\s+){{0,4}}?)"
+    rf"(?:to|into)\s+(?:the\s+)?proposals?(?:\s+stage)?{_E}",
+    re.I,
+)
 _INTERNAL_PROPOSAL = re.compile(
     r"\s+(?:templates?|drafts?|outlines?|review|for\s+(?:review|feedback|approval)|internally"
     r"|to\s+(?:legal|finance|procurement|my|our|the\s+team|@rep|me|him|her))\b",
@@ -904,7 +942,7 @@ def _group_outcome(match: re.Match[str]) -> Outcome:
         return "no_decision"
     if groups.get("lost"):
         return "lost"
-    return "proposal_sent"
+    return "proposal_due" if groups.get("due") else "proposal_sent"
 
 
 _ARROWS = re.compile(r"→|->|=>|⇒|➡")
@@ -983,7 +1021,8 @@ def _find_hits(text: str) -> list[_Hit]:
         if not line.strip():
             continue
         for outcome, strength, start, end, account in _line_matches(line):
-            if not _hedged(line, start, end):
+            # "Sending the proposal tomorrow" is the moment to tee up, not a hedge.
+            if not _hedged(line, start, end, deadline=outcome != "proposal_due"):
                 hits.append(_Hit(outcome, strength, line, start, end, account, index))
             candidates += 1
             if candidates >= _MAX_HITS:
@@ -1171,6 +1210,13 @@ def _proposal_matches(line: str, lowered: str) -> Iterator[_Match]:
     for m in _each(_SENT_PROPOSAL, line):
         if not _INTERNAL_PROPOSAL.match(line, m.end()):
             yield "proposal_sent", 1, m.start(), m.end(), _name_within(m.group("mid"))
+    for m in _each(_PROPOSAL_READY, line):
+        if not _INTERNAL_PROPOSAL.match(line, m.end()):
+            yield "proposal_due", 1, m.start(), m.end(), None
+    for pattern in (_PROPOSAL_DUE, _MOVING_TO_PROPOSAL):
+        for m in _each(pattern, line):
+            if not _INTERNAL_PROPOSAL.match(line, m.end()):
+                yield "proposal_due", 1, m.start(), m.end(), _name_within(m.group("mid"))
 
 
 _REACH = 240
@@ -1185,7 +1231,7 @@ def _tail(line: str, end: int, reach: int = 60) -> str:
 _TERMINATOR = re.compile(r"[!?¿]|\.(?!\d)")
 
 
-def _hedged(line: str, start: int, end: int) -> bool:
+def _hedged(line: str, start: int, end: int, *, deadline: bool = True) -> bool:
     """True when a match is negated, hypothetical, a question or still in the future."""
     # Eight words fit in far less than _REACH characters; looking no further keeps the work
     # per match constant on a long line (it is quadratic otherwise).
@@ -1204,13 +1250,16 @@ def _hedged(line: str, start: int, end: int) -> bool:
     terminator = _TERMINATOR.search(line, end, end + _REACH)
     if terminator and terminator.group() == "?":
         return True
-    return bool(_DEADLINE_AFTER.match(line, end))
+    return deadline and bool(_DEADLINE_AFTER.match(line, end))
 
 
 def _decide(hits: list[_Hit]) -> Outcome | None:
-    terminal = [hit for hit in hits if hit.outcome != "proposal_sent"]
+    terminal = [hit for hit in hits if hit.outcome not in PROPOSAL_OUTCOMES]
     if not terminal:
-        return "proposal_sent" if hits else None
+        # "Proposal drafted … sent it this morning": once it is out, it is out.
+        if any(hit.outcome == "proposal_sent" for hit in hits):
+            return "proposal_sent"
+        return "proposal_due" if hits else None
     top = max(hit.strength for hit in terminal)
     outcomes = {hit.outcome for hit in terminal if hit.strength == top}
     if "won" in outcomes:
@@ -1362,6 +1411,7 @@ def _compile(words: DealWords) -> _Vocab:
             ("won", f"{prefix}won"),
             ("lost", f"{prefix}lost"),
             ("proposal", f"{prefix}proposal_sent"),
+            ("due", f"{prefix}proposal_due"),
         ):
             phrases = words.get(table, key)
             if phrases:
@@ -1415,10 +1465,11 @@ def _compile(words: DealWords) -> _Vocab:
         statement=re.compile(
             rf"{_WB}(?:(?P<nd>{alt('statements', 'no_decision')})|(?P<won>"
             rf"{alt('statements', 'won')})|(?P<lost>{alt('statements', 'lost')})"
-            rf"|(?P<proposal>{alt('statements', 'proposal_sent')})){_WE}"
+            rf"|(?P<proposal>{alt('statements', 'proposal_sent')})"
+            rf"|(?P<due>{alt('statements', 'proposal_due')})){_WE}"
             # ...ending its clause, or followed by a name or a linking word ("Deal lost steam"
             # and "Affaire perdue de vue" are no loss; "Deal Lost Company: Oscorp" is).
-            r"(?=\s*(?:$|[^\w\s]|(?-i:[A-ZÀ-ÖØ-Ý\d])|(?:with|for|to|con|avec|por|pour|a|à|en"
+            r"(?=\s*(?:$|[^\w\s]|(?-i:[A-ZÀ-ÖØ-Ý\d])|(?:with|for|to|con|avec|por|pour|para|a|à|en"
             r"|at|on|chez)\s))",
             re.I,
         ),
@@ -1470,7 +1521,9 @@ _RULE_WORDS: dict[str, tuple[tuple[str, str], ...]] = {
 }
 # Not rules, but clean-ups with the same kind of gate (see _clean_line).
 _CLEANUP_WORDS: dict[str, tuple[tuple[str, str], ...]] = {
-    "stage": tuple(("stages", key) for key in ("won", "lost", "no_decision", "proposal_sent")),
+    "stage": tuple(
+        ("stages", key) for key in ("won", "lost", "no_decision", "proposal_sent", "proposal_due")
+    ),
     "previous": (("labels", "previous_stage"),),
     "account": (("labels", "account"),),
     "amount": (("labels", "amount"),),
@@ -1482,6 +1535,7 @@ _ALL_RULE_WORDS = (
     ("stages", "lost"),
     ("stages", "no_decision"),
     ("stages", "proposal_sent"),
+    ("stages", "proposal_due"),
 )
 # Folding makes a substring test as forgiving as the patterns: any case, any accent of
 # _ACCENTS, both apostrophes. Letters whose lowercase is two characters ("İ") or that
@@ -1697,6 +1751,7 @@ _NOT_ACCOUNTS = frozenset(
         "negociación", "négociation", "oportunidad", "opportunité", "l'opportunité",
         "la", "el", "le", "l'affaire", "affaire", "negocio", "transaction", "propuesta",
         "proposition", "ganado", "perdido", "gagné", "perdu", "enviado", "envoyé",
+        "estoy", "estamos", "je", "nous", "on",
     }
 )  # fmt: skip
 # Default Salesforce and HubSpot stage names: the old side of "from Negotiation to Closed
@@ -1740,7 +1795,7 @@ _LOWERCASE_JUNK_WORDS = frozenset(
 )
 # Delimiters, emoji and arrows may sit between an outcome and the name after it.
 _AFTER_LEAD = re.compile(
-    r"\s*(?:[^\w\s$€£@#(«]+\s*|(?:for|with|at|on|from|con|avec|por|pour|chez|sur|en|a|à|de)\s+)"
+    r"\s*(?:[^\w\s$€£@#(«]+\s*|(?:for|with|at|on|from|con|avec|por|para|pour|chez|sur|en|a|à|de)\s+)"
     r"(?:(?:the\s+|el\s+|la\s+|l['’])?(?:item|lead|deal|opportunity|company|account|elemento"
     r"|élément|negocio|affaire)\s*:?\s+)?",
     re.I,
@@ -1964,7 +2019,7 @@ def _account_near(hit: _Hit) -> str | None:
 
 
 def _account_in_line(hit: _Hit) -> str | None:
-    patterns = [_WITH_NAME, _TO_NAME] if hit.outcome == "proposal_sent" else [_WITH_NAME]
+    patterns = [_WITH_NAME, _TO_NAME] if hit.outcome in PROPOSAL_OUTCOMES else [_WITH_NAME]
     for pattern in patterns:
         for m in pattern.finditer(hit.line, hit.start):
             found = _leading_name(hit.line, m.end())

@@ -18,7 +18,8 @@ optional; a key not listed below is an error (a typo would otherwise be silently
     won = [...]          # count in a stage field ("Stage: Won"), after a move verb
     lost = [...]         # ("moved to Won") or after an arrow ("Negotiation → Won")
     no_decision = [...]
-    proposal_sent = [...]
+    proposal_sent = [...]  # the proposal is out: "Proposal Sent", HubSpot's "Contract sent"
+    proposal_due = [...]   # moving INTO the proposal stage: "Proposal/Price Quote"
     closed_won = [...]   # unambiguous names that count anywhere on a line:
     closed_lost = [...]  # "Cerrado ganado: Acme", "Fermé gagné : Acme"
     closed_no_decision = [...]
@@ -44,6 +45,7 @@ optional; a key not listed below is an error (a typo would otherwise be silently
     lost = [...]
     no_decision = [...]
     proposal_sent = [...]  # "Propuesta enviada", "Proposition envoyée"
+    proposal_due = [...]   # about to go out: "Proposal drafted", "Propuesta preparada"
 
     [reasons]
     lost_after = [...]   # after "ACCOUNT —": "lost on price", "perdu sur le prix"
@@ -75,6 +77,7 @@ SCHEMA: dict[str, tuple[str, ...]] = {
         "lost",
         "no_decision",
         "proposal_sent",
+        "proposal_due",
         "closed_won",
         "closed_lost",
         "closed_no_decision",
@@ -82,7 +85,7 @@ SCHEMA: dict[str, tuple[str, ...]] = {
     ),
     "labels": ("stage", "previous_stage", "account", "owner", "amount"),
     "verbs": ("move", "move_to", "won", "lost", "lost_lead", "no_decision"),
-    "statements": ("won", "lost", "no_decision", "proposal_sent"),
+    "statements": ("won", "lost", "no_decision", "proposal_sent", "proposal_due"),
     "reasons": ("lost_after", "lost", "no_decision"),
     "guards": ("hedges", "report"),
     "ask": ("outcome", "chatter"),

@@ -60,10 +60,66 @@ def plain_reply(text: str, *extra: Block) -> Built:
 # --- the three-stage script -----------------------------------------------------------
 
 
+# A no-decision is "not now" or the status quo, not a loss to a rival: wherever the loss
+# script says "your decision", "the team you chose" or "went another way", these say
+# timing, priorities and what would make it worth doing.
+ND = "no_decision.script."
+NO_DECISION_KEYS = {
+    "guess.prompt": ND + "guess_prompt",
+    "guess.label_guess": ND + "label_guess",
+    "guess.placeholder_guess": ND + "placeholder_guess",
+    "debrief.opener.line1": ND + "opener_line1",
+    "debrief.opener.line2": ND + "opener_line2",
+    "debrief.exchange.line2": ND + "exchange_line1",
+    "debrief.exchange.line3": ND + "exchange_line2",
+    "debrief.exchange.line4": ND + "exchange_line4",
+    "debrief.closer.line4": ND + "closer_line4",
+    "log.label_reason": ND + "label_reason",
+    "log.hint_reason": ND + "hint_reason",
+    "log.placeholder_reason": ND + "placeholder_reason",
+    "manager.dm_intro": ND + "manager_intro",
+    "manager.dm_guess": ND + "manager_guess",
+    "manager.script_line1": ND + "manager_line1",
+    "manager.script_line2": ND + "manager_line2",
+    "manager.script_line4": ND + "manager_line4",
+}
+
+
+def for_outcome(key: str, outcome: str | None) -> str:
+    """The catalog key to say `key` with for a deal of `outcome`."""
+    return NO_DECISION_KEYS.get(key, key) if outcome == "no_decision" else key
+
+
+# The articles' own moves, in every call: start with what went well and "I value our
+# relationship", own a mistake ("I'm sorry"), and close with "you've given me a lot to
+# think about" when listing the takeaways.
+STAGE_LINES = {
+    "opener": tuple(f"debrief.opener.line{i}" for i in range(1, 5)),
+    "exchange": (
+        "debrief.words.went_well",
+        "debrief.exchange.line1",
+        "debrief.exchange.line2",
+        "debrief.exchange.line3",
+        "debrief.words.sorry",
+        "debrief.exchange.line4",
+    ),
+    "closer": (
+        "debrief.closer.line1",
+        "debrief.closer.line2",
+        "debrief.closer.line3",
+        "debrief.words.think",
+        "debrief.closer.line4",
+    ),
+}
+
+
 def _stage_lines(t: Texts, stage: str, outcome: str) -> str:
-    keys = [f"debrief.{stage}.line{i}" for i in range(1, 5)]
-    if stage == "exchange" and outcome == "no_decision":
-        keys.insert(2, "debrief.exchange.line_no_decision")
+    keys = []
+    for key in STAGE_LINES[stage]:
+        keys.append(for_outcome(key, outcome))
+        if outcome == "no_decision" and key == "debrief.exchange.line3":
+            # "not now" has one more question than a loss: what would make it worth doing.
+            keys.append(ND + "exchange_line3")
     return "\n".join(f"• {t(k)}" for k in keys)
 
 
@@ -84,7 +140,7 @@ def script_message(
         blocks.append(context(t("guess.saved")))
         blocks.append(section(f"> {guess}"))
     else:
-        blocks.append(section(t("guess.prompt", account=account)))
+        blocks.append(section(t(for_outcome("guess.prompt", outcome), account=account)))
         blocks.append(
             actions(ids.GUESS_BLOCK, button(t("guess.button_write"), ids.GUESS_OPEN, value))
         )
@@ -95,6 +151,8 @@ def script_message(
         section(_stage_lines(t, stage, outcome)),
         context(t(f"debrief.{stage}.tip")),
     ]
+    if stage == "exchange":
+        blocks.append(context(t("debrief.words.tip")))
     following = STAGES.index(stage) + 1
     if following < len(STAGES):
         nxt = STAGES[following]
@@ -148,7 +206,12 @@ def text_input(
 
 
 def guess_modal(
-    t: Texts, *, deal_id: int, initial: str | None, audience: str | None = None
+    t: Texts,
+    *,
+    deal_id: int,
+    initial: str | None,
+    audience: str | None = None,
+    outcome: str | None = None,
 ) -> dict[str, Any]:
     return form_modal(
         t,
@@ -159,9 +222,9 @@ def guess_modal(
         blocks=[
             text_input(
                 block_id=ids.GUESS_FIELD,
-                label=t("guess.label_guess"),
+                label=t(for_outcome("guess.label_guess", outcome)),
                 hint=t("guess.hint_guess"),
-                placeholder=t("guess.placeholder_guess"),
+                placeholder=t(for_outcome("guess.placeholder_guess", outcome)),
                 initial=initial,
             )
         ],
@@ -175,6 +238,7 @@ def loss_log_modal(
     role: str,
     initial: Mapping[str, str] | None,
     audience: str | None = None,
+    outcome: str | None = None,
 ) -> dict[str, Any]:
     """The client's answer. The rep and the manager who made the call use the same form."""
     initial = initial or {}
@@ -183,9 +247,11 @@ def loss_log_modal(
         blocks.append(
             text_input(
                 block_id=name,
-                label=t(f"log.label_{name}"),
-                hint=t(f"log.hint_{name}"),
-                placeholder=t("log.placeholder_reason") if name == "reason" else None,
+                label=t(for_outcome(f"log.label_{name}", outcome)),
+                hint=t(for_outcome(f"log.hint_{name}", outcome)),
+                placeholder=t(for_outcome("log.placeholder_reason", outcome))
+                if name == "reason"
+                else None,
                 initial=initial.get(name),
                 optional=name not in LOSS_REQUIRED,
                 multiline=name != "reason",

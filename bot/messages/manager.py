@@ -22,6 +22,7 @@ from bot.messages.blocks import (
 from bot.messages.debrief import (
     INPUT_MAX,
     answer_lines,
+    for_outcome,
     guess_vs_reason,
     log_step,
     plain_reply,
@@ -69,6 +70,7 @@ def manager_dm(
     notes: Mapping[str, str] | None,
     guess: str | None,
     colleague: bool = False,
+    outcome: str | None = None,
 ) -> Built:
     """The caller's DM: the deal (an amount nobody entered is left out, not "Not set"),
     the rep's notes and guess, the script, and the buttons to log or hand it back."""
@@ -76,8 +78,10 @@ def manager_dm(
     empty = t("manager.dm_empty")
     note_text = answer_lines(t, notes) if notes else ""
     value = str(deal_id)
-    script = "\n".join(t(f"manager.script_line{i}", rep=rep_ref) for i in range(1, 5))
-    intro = "call.dm_intro_colleague" if colleague else "manager.dm_intro"
+    script = "\n".join(
+        t(for_outcome(f"manager.script_line{i}", outcome), rep=rep_ref) for i in range(1, 5)
+    )
+    intro = "call.dm_intro_colleague" if colleague else for_outcome("manager.dm_intro", outcome)
     deal_line = (
         t("manager.dm_deal", account=account, amount=amount, date=date)
         if amount
@@ -88,7 +92,7 @@ def manager_dm(
         section(t(intro, account=account, rep=rep_ref)),
         section(deal_line),
         section(t("manager.dm_notes", rep=rep_ref, notes=note_text or empty)),
-        section(t("manager.dm_guess", rep=rep_ref, guess=guess or empty)),
+        section(t(for_outcome("manager.dm_guess", outcome), rep=rep_ref, guess=guess or empty)),
         divider(),
         header(t("manager.script_header")),
         section(script),

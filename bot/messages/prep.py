@@ -87,12 +87,16 @@ def prep_sheet(
         header(t("prep.header", account=account)),
         section(t("prep.intro", account=account)),
         section(t("prep.opener")),
-        section(t("prep.exchange")),
+        # The articles' "I'm sorry" and "you've given me a lot to think about".
+        section(t("prep.exchange") + "\n" + t("debrief.words.prep_exchange")),
         *([context(t("focus.prep_line", focus=escape(focus)))] if focus else []),
-        section(t("prep.closer")),
+        section(t("prep.closer") + "\n" + t("debrief.words.prep_closer")),
         divider(),
         header(t("prep.know_header", account=account)),
     ]
+    if known.outcome == "no_decision":
+        # "Not now" last time: the visit is the moment to ask what has changed.
+        blocks.insert(3, section(t("no_decision.script.prep_line")))
     if known.empty:
         blocks.append(section(t("prep.know_empty", account=account)))
     else:

@@ -19,14 +19,18 @@ REPLY_KEYS = {
 }
 
 
-def tee_up_dm(t: Texts, *, account: str, nudge_id: int, answer: str | None = None) -> Built:
+def tee_up_dm(
+    t: Texts, *, account: str, nudge_id: int, answer: str | None = None, sent: bool = False
+) -> Built:
     """The ask, and either the three answer buttons or (once answered) the reply in
-    their place, so the message itself shows what was recorded."""
+    their place, so the message itself shows what was recorded. `sent`: the proposal is
+    already out, so the ask goes with confirming they received it, not before sending."""
+    words = "teeup.proposal_out" if sent else "teeup"
     blocks: list[Block] = [
-        header(t("teeup.header", account=account)),
-        section(t("teeup.intro", account=account)),
-        section(t("teeup.script", account=account)),
-        context(t("teeup.tip", account=account)),
+        header(t(f"{words}.header", account=account)),
+        section(t(f"{words}.intro", account=account)),
+        section(t(f"{words}.script", account=account)),
+        context(t(f"{words}.tip", account=account)),
     ]
     if answer is None:
         blocks.append(section(f"*{t('teeup.question')}*"))
@@ -41,7 +45,7 @@ def tee_up_dm(t: Texts, *, account: str, nudge_id: int, answer: str | None = Non
         )
     else:
         blocks.append(section(answer))
-    return as_built(t("teeup.fallback", account=account), blocks)
+    return as_built(t(f"{words}.fallback", account=account), blocks)
 
 
 def answer_text(t: Texts, state: str, *, account: str, days: int) -> str:

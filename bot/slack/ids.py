@@ -183,6 +183,13 @@ STORY_HAPPENED = "happened"
 STORY_DEAL = "deal"
 STORY_SHARE_FIELD = "share"
 
+# Follow it up: a week after a logged debrief, "You planned to … Done?" (value: the nudge id).
+FOLLOWUP_BLOCK = "followup_answer"
+FOLLOWUP_DONE = "followup_done"
+FOLLOWUP_STILL = "followup_still"
+FOLLOWUP_DROP = "followup_drop"
+FOLLOWUP_ANSWERS = (FOLLOWUP_DONE, FOLLOWUP_STILL, FOLLOWUP_DROP)
+
 # --- the practice focus and the quotes library --------------------------------------------
 
 # "Set my focus" / "Change" (App Home, the evening DM): value says where it was clicked.

@@ -267,7 +267,8 @@ def test_no_decision_debrief_asks_what_would_have_made_it_worth_doing(bot: Runni
     click(bot, REP, "loss_mode_helped")
     click(bot, REP, "debrief_next")
     exchange = find_message(bot, REP, "debrief_next")
-    assert cat(bot, "debrief.exchange.line_no_decision")[:40] in texts(exchange).replace('\\"', '"')
+    worth_doing = cat(bot, "no_decision.script.exchange_line3")[:40]
+    assert worth_doing in texts(exchange).replace('\\"', '"')
 
 
 def test_loop_back_of_the_longest_answers_drops_none_of_them(bot: RunningBot) -> None:

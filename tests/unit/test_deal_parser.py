@@ -179,8 +179,25 @@ PROPOSAL_SENT = {
     "sent-the-proposal": "sent the proposal to Globex",
     "sent-over-named-proposal": "Just sent over the Initech proposal",
     "stage-field": "Stage: Proposal Sent",
-    "salesforce-stage": "moved to Proposal/Price Quote",
+    "hubspot-contract-sent": "Deal stage: Contract sent",
     "went-out": "Acme proposal went out today",
+}
+
+# Moving INTO the proposal stage, or the words before sending: the moment to tee up.
+PROPOSAL_DUE = {
+    "salesforce-stage": "moved to Proposal/Price Quote",
+    "salesforce-stage-field": "Stage: Proposal/Price Quote",
+    "hubspot-decision-maker": "Deal stage: Decision maker bought-in",
+    "arrow-into-proposal": "Acme: Negotiation → Proposal",
+    "drafted": "Proposal drafted for Acme",
+    "moving-to-proposal": "Moving Acme to proposal",
+    "about-to-send": "About to send the proposal to Acme",
+    "sending-tomorrow": "Sending the proposal tomorrow",
+    "ready-going-out": "Acme proposal is ready, going out tomorrow",
+    "es-stage": "Etapa: Propuesta/Presupuesto",
+    "es-about-to-send": "Estoy a punto de enviar la propuesta a Grupo Herrero",
+    "fr-stage": "Étape : Proposition/Devis",
+    "fr-ready": "Proposition prête pour Groupe Mercier",
 }
 
 PHRASINGS = [
@@ -190,6 +207,7 @@ PHRASINGS = [
         ("lost", LOST),
         ("no_decision", NO_DECISION),
         ("proposal_sent", PROPOSAL_SENT),
+        ("proposal_due", PROPOSAL_DUE),
     )
     for name, text in table.items()
 ]
@@ -250,7 +268,9 @@ NOT_DEALS = {
     "no-longer-closed-won": "Acme no longer closed won",
     "future-ll": "I'll update the deal to closed won once they sign",
     "forecast": "forecast: closed won",
-    "sending-proposal-tomorrow": "Sending the proposal tomorrow",
+    "presentation-scheduled": "Deal stage: Presentation scheduled",
+    "proposal-not-ready": "The proposal isn't ready for Acme",
+    "if-we-get-to-proposal": "If we get to proposal with Acme I'll tell you",
     "proposal-draft-internal": "Sent the proposal draft to legal for review",
     "need-to-send-proposal": "need to send the proposal to Acme",
     "proposal-out-of-date": "The proposal is out of date",
@@ -1116,7 +1136,7 @@ def random_event(rng: random.Random) -> dict[str, Any]:
 def assert_well_formed(signal: DealSignal | None) -> None:
     if signal is None:
         return
-    assert signal.outcome in ("won", "lost", "no_decision", "proposal_sent")
+    assert signal.outcome in ("won", "lost", "no_decision", "proposal_sent", "proposal_due")
     assert signal.account is None or 0 < len(signal.account) <= ACCOUNT_LIMIT
     assert signal.account is None or signal.account == signal.account.strip()
     assert signal.amount is None or isinstance(signal.amount, Decimal)
@@ -1142,7 +1162,14 @@ def test_random_events_never_raise_and_give_well_formed_signals() -> None:
         if signal:
             seen_outcomes.add(signal.outcome)
         text = random_text(rng)
-        assert parse_outcome(text) in (None, "won", "lost", "no_decision", "proposal_sent")
+        assert parse_outcome(text) in (
+            None,
+            "won",
+            "lost",
+            "no_decision",
+            "proposal_sent",
+            "proposal_due",
+        )
         found = parse_amount(text)
         assert found is None or (isinstance(found[0], Decimal) and found[0] >= 0)
     # The vocabulary is rich enough that the fuzz reaches the parsing, not just the guards.

@@ -1,0 +1,139 @@
+"""Follow it up ("tee it up, follow it up, close it up"; make a plan from what you
+learned): FOLLOWUP_DAYS after a rep logged a debrief, win or loss, one DM asks "You
+planned to <takeaway>. Done?" with Done / Still on it / Drop. The DM is a
+`takeaway_followup` nudge that a planner adds; the click (the rep's own, checked by the
+guard) records the answer once and the message shows it in place of the buttons.
+"Still on it" asks once more after as long again; that second ask is the last."""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime, timedelta
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
+from slack_sdk.errors import SlackApiError
+
+from bot.messages import Built, Texts
+from bot.messages.followup import ANSWER_OF, followup_dm
+from bot.nudges.registry import KindPolicy, NudgeKind
+from bot.runtime import Runtime, rt_of
+from bot.slack import ids
+from bot.slack.errors import api_error
+from bot.slack.people import load_person
+from handlers.debrief_replies import tell
+from handlers.loop_command import LoopCommand, reader_texts
+from storage import followups
+from storage.kinds import Ritual
+from storage.models import Nudge, Person
+
+log = logging.getLogger(__name__)
+
+ANSWER_ACTIONS = re.compile(rf"^(?:{'|'.join(ids.FOLLOWUP_ANSWERS)})$")
+# How often the planner looks for newly logged debriefs: the follow-up is days away, so
+# minutes late costs nothing, and the look is one query.
+PLAN_EVERY = timedelta(minutes=10)
+
+
+def after(rt: Runtime) -> timedelta:
+    return timedelta(days=rt.settings.followup_days)
+
+
+def built_for(rt: Runtime, t: Texts, found: followups.FollowUp, answer: str | None = None) -> Built:
+    assert found.nudge.id is not None
+    return followup_dm(
+        t,
+        nudge_id=found.nudge.id,
+        account=found.deal.account,
+        planned=followups.planned(found.run),
+        won=found.run.ritual == Ritual.WIN_DEBRIEF,
+        answer=answer,
+        last=found.round >= followups.LAST_ROUND,
+        days=rt.settings.followup_days,
+    )
+
+
+async def render_followup(rt: Runtime, nudge: Nudge, person: Person) -> Built | None:
+    """None (skipped) when the deal or its debrief is gone, or nothing is planned any more."""
+    assert nudge.id is not None
+    found = await rt.tx(followups.followup, write=False, nudge_id=nudge.id)
+    if found is None or not followups.planned(found.run):
+        return None
+    return built_for(rt, Texts(rt.catalog, person.locale), found)
+
+
+class Planner:
+    """Adds the follow-ups of debriefs logged lately, at most every PLAN_EVERY."""
+
+    def __init__(self) -> None:
+        self.last: datetime | None = None
+
+    async def __call__(self, rt: Runtime) -> None:
+        now = rt.clock.now()
+        if self.last is not None and now - self.last < PLAN_EVERY:
+            return
+        self.last = now
+        await rt.tx(
+            followups.plan_followups,
+            now=now,
+            after=after(rt),
+            # Past this, a debrief's follow-up was planned long ago (or it was logged
+            # before this ritual existed, and a late question would be a surprise).
+            lookback=after(rt) + timedelta(days=1),
+        )
+
+
+async def answer(rt: Runtime, body: dict[str, Any], respond: AsyncRespond) -> None:
+    action = body["actions"][0]
+    user_id = str(body["user"]["id"])
+    value = str(action.get("value") or "")
+    result = (
+        await rt.tx(
+            followups.record_answer,
+            nudge_id=int(value),
+            answer=ANSWER_OF[str(action["action_id"])],
+            now=rt.clock.now(),
+            again_after=after(rt),
+        )
+        if value.isdigit()
+        else None
+    )
+    if result is None:
+        team_id = str((body.get("team") or {}).get("id") or rt.team_id or "")
+        t = await reader_texts(rt, team_id, user_id)
+        await tell(respond, t("privacy.gone"))
+        return
+    found, _new = result
+    # A second click shows the first answer again: the message always says what counts.
+    person = await load_person(rt, team_id=found.nudge.team_id, user_id=user_id)
+    t = Texts(rt.catalog, person.locale)
+    built = built_for(rt, t, found, found.nudge.payload.get("answer"))
+    container = body.get("container") or {}
+    channel, ts = container.get("channel_id"), container.get("message_ts")
+    if not channel or not ts:
+        return
+    try:
+        await rt.client.chat_update(channel=channel, ts=ts, **built.as_kwargs())
+    except SlackApiError as e:
+        # The answer is recorded; say so even if the old message cannot change.
+        log.warning("follow-up message update failed: %s", api_error(e))
+        await respond(replace_original=False, **built.as_kwargs())
+
+
+async def on_answer(
+    ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext
+) -> None:
+    await ack()
+    rt = rt_of(context)
+    rt.spawn(answer(rt, body, respond), name="followup-answer")
+
+
+def register(app: AsyncApp, rt: Runtime, commands: LoopCommand) -> None:
+    app.action(ANSWER_ACTIONS)(on_answer)
+
+
+NUDGE_KINDS = (
+    NudgeKind(followups.KIND, render_followup, policy=KindPolicy(max_late=None, when_quiet="wait")),
+)
+PLANNERS = (Planner,)
