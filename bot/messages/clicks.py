@@ -1,6 +1,14 @@
-"""A message whose choice was made says so under its buttons ("You chose: Heard"), so a
-second click is visibly pointless and the DM history shows what was chosen. The buttons
-stay where a person may change their mind (a different choice is a new answer)."""
+"""Every interactive message reflects its state: once a choice is made, the buttons that
+made it are replaced by the choice ("You chose: Heard"), plus the buttons to change it
+where changing still makes sense. One way for every message:
+
+- `settle` rewrites a message we only have as Slack sent it back (the clicked message in
+  the click's payload): the row holding the clicked button becomes the choice line;
+- builders that render a message from its state (the deal DM, the tee-up) put the same
+  `choice_line` where their buttons were.
+
+A second click on a settled message finds no button; a click on an older copy (a stale
+button) is answered from the database, never from the message."""
 
 from __future__ import annotations
 
@@ -8,10 +16,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.messages import Built, Texts, as_built
-from bot.messages.blocks import Block, context
-from bot.slack import ids
+from bot.messages.blocks import CHOICE_BLOCK_ID, Block, chosen_line
 
-CHOICE_BLOCK_ID = ids.CHOICE_BLOCK
+
+def choice_line(t: Texts, choice: str, *, note: str | None = None) -> Block:
+    return chosen_line(t, choice, note=note)
 
 
 def _holds(block: Any, action_id: str) -> bool:
@@ -23,15 +32,45 @@ def _holds(block: Any, action_id: str) -> bool:
     return any(isinstance(e, dict) and e.get("action_id") == action_id for e in elements)
 
 
-def with_choice(
-    t: Texts, *, text: str, blocks: Sequence[Any], action_id: str, choice: str
+def button_text(blocks: Sequence[Any], action_id: str) -> str | None:
+    """The visible text of the button `action_id` in `blocks` (None when it is gone)."""
+    for block in blocks:
+        if not _holds(block, action_id):
+            continue
+        elements = list(block.get("elements") or []) + [block.get("accessory") or {}]
+        for e in elements:
+            if isinstance(e, dict) and e.get("action_id") == action_id:
+                return str((e.get("text") or {}).get("text") or "") or None
+    return None
+
+
+def settle(
+    t: Texts,
+    *,
+    text: str,
+    blocks: Sequence[Any],
+    action_id: str,
+    choice: str,
+    note: str | None = None,
+    change: Sequence[Block] = (),
 ) -> Built:
-    """`blocks` with one "You chose: …" line right under the block holding the clicked
-    button (at the end when it cannot be found); an earlier choice's line is replaced."""
-    line = {**context(t("clicks.chosen", choice=choice)), "block_id": CHOICE_BLOCK_ID}
-    kept: list[Block] = [
-        b for b in blocks if isinstance(b, dict) and b.get("block_id") != CHOICE_BLOCK_ID
-    ]
-    at = next((i + 1 for i, b in enumerate(kept) if _holds(b, action_id)), len(kept))
-    kept.insert(at, line)
-    return as_built(text or choice, kept)
+    """`blocks` with the row holding the clicked button replaced by the choice line (and
+    `change`, the rows that may change it). An earlier choice line goes; when the button
+    can't be found any more (already settled) the line goes where the old one was, or last."""
+    line = choice_line(t, choice, note=note)
+    change_ids = {b.get("block_id") for b in change if isinstance(b, dict)}
+    out: list[Block] = []
+    at: int | None = None
+    for block in blocks:
+        if not isinstance(block, dict):
+            continue
+        if block.get("block_id") == CHOICE_BLOCK_ID or block.get("block_id") in change_ids:
+            at = len(out) if at is None else at
+            continue
+        if _holds(block, action_id):
+            at = len(out)
+            continue
+        out.append(block)
+    at = len(out) if at is None else at
+    out[at:at] = [line, *change]
+    return as_built(text or choice, out)

@@ -323,12 +323,19 @@ def guess_vs_reason(t: Texts, *, guess: str | None, reason: str) -> str:
 
 
 def rep_logged(
-    t: Texts, *, deal_id: int, account: str, answers: Mapping[str, str], guess: str | None
+    t: Texts,
+    *,
+    deal_id: int,
+    account: str,
+    answers: Mapping[str, str],
+    guess: str | None,
+    intro: str | None = None,
 ) -> Built:
     """After Confirm: thanks, the guess next to the client's reason (a private coaching
-    signal), then what to do next: edit, or track a concern the client raised."""
+    signal), then what to do next: edit, or track a concern the client raised. `intro`
+    replaces the thanks when the saved debrief is shown again (`/loop debrief`)."""
     value = str(deal_id)
-    saved = t("log.saved", account=account)
+    saved = intro or t("log.saved", account=account)
     blocks: list[Block] = [
         section(saved),
         *answer_sections(t, answers),
