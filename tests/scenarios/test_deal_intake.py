@@ -259,9 +259,7 @@ def test_another_reps_deal_with_the_same_account_is_not_a_repeat(bot: RunningBot
 
 def test_an_edit_soon_after_updates_the_deal_and_its_dm_in_place(bot: RunningBot) -> None:
     root = post(bot, f"Closed lost: Initech $40k <@{REP}>")
-    # Heard was chosen: its button made way for the choice, the other two stay.
-    assert "loss_mode_heard" not in action_ids(dm_now(bot, REP))
-    assert "loss_mode_helped" in action_ids(dm_now(bot, REP))
+    assert "loss_mode_heard" in action_ids(dm_now(bot, REP))
     edit(bot, root, f"Closed won: Initech Labs $45k <@{REP}>")
     [deal] = deals(bot)
     assert (deal.outcome, deal.account, str(deal.amount)) == ("won", "Initech Labs", "45000.00")
@@ -389,9 +387,7 @@ def test_wrong_outcome_picks_the_right_one_and_the_dm_follows(bot: RunningBot) -
     assert action_ids(picker) == {"deal_fix_outcome_lost", "deal_fix_outcome_no_decision"}
     click(bot, REP, picker, "deal_fix_outcome_lost")
     assert deals(bot)[0].outcome == "lost"
-    # Heard was chosen: its button made way for the choice, the other two stay.
-    assert "loss_mode_heard" not in action_ids(dm_now(bot, REP))
-    assert "loss_mode_helped" in action_ids(dm_now(bot, REP))
+    assert "loss_mode_heard" in action_ids(dm_now(bot, REP))
     with Session(bot.rt.engine) as s:
         assert loss_streak(session=s, team_id=deal.team_id, rep_slack_id=REP) == 1
 
@@ -622,9 +618,7 @@ def test_an_edit_corrects_the_deal_on_both_databases(any_db_bot: RunningBot) -> 
     edit(bot, root, f"Closed lost: Initech <@{REP}>")
     [deal] = deals(bot)
     assert deal.outcome == "lost" and deal.revision == 1
-    # Heard was chosen: its button made way for the choice, the other two stay.
-    assert "loss_mode_heard" not in action_ids(dm_now(bot, REP))
-    assert "loss_mode_helped" in action_ids(dm_now(bot, REP))
+    assert "loss_mode_heard" in action_ids(dm_now(bot, REP))
 
 
 # --- more of what a real team does -----------------------------------------------------------
