@@ -32,6 +32,16 @@ def _holds(block: Any, action_id: str) -> bool:
     return any(isinstance(e, dict) and e.get("action_id") == action_id for e in elements)
 
 
+def _without(block: Block, action_id: str) -> Block | None:
+    """An actions row without the clicked button (None when nothing else is left)."""
+    kept = [
+        e
+        for e in block.get("elements") or []
+        if not (isinstance(e, dict) and e.get("action_id") == action_id)
+    ]
+    return {**block, "elements": kept} if block.get("type") == "actions" and kept else None
+
+
 def button_text(blocks: Sequence[Any], action_id: str) -> str | None:
     """The visible text of the button `action_id` in `blocks` (None when it is gone)."""
     for block in blocks:
@@ -53,6 +63,7 @@ def settle(
     choice: str,
     note: str | None = None,
     change: Sequence[Block] = (),
+    whole_row: bool = True,
 ) -> Built:
     """`blocks` with the row holding the clicked button replaced by the choice line (and
     `change`, the rows that may change it). An earlier choice line goes; when the button
@@ -69,6 +80,11 @@ def settle(
             continue
         if _holds(block, action_id):
             at = len(out)
+            rest = _without(block, action_id)
+            if not whole_row and rest is not None:
+                # The row's other buttons (Edit, Track a concern) still do their own thing.
+                out.append(rest)
+                at += 1
             continue
         out.append(block)
     at = len(out) if at is None else at

@@ -153,6 +153,7 @@ async def show_choice(
     choice: str | None = None,
     note: str | None = None,
     change: Sequence[Block] = (),
+    whole_row: bool = True,
 ) -> bool:
     """The clicked message, settled: its clicked row becomes "You chose: …" (the button's
     own text unless `choice` says otherwise) plus `change`, the way to change it."""
@@ -166,6 +167,7 @@ async def show_choice(
         choice=choice or text,
         note=note,
         change=change,
+        whole_row=whole_row,
     )
     return await put_in_place(
         client, respond, channel=channel, ts=ts, built=built, ephemeral=ephemeral
