@@ -24,6 +24,7 @@ from bot.nudges.registry import NudgeKind
 from bot.runtime import Runtime
 from bot.slack import ids
 from bot.slack.acks import open_view_after_ack
+from bot.slack.clicks import show_choice
 from handlers.common import DealClick, deal_button, rt_of
 from handlers.deal_intake import refresh_deal_dm
 from handlers.debrief_replies import (
@@ -193,6 +194,12 @@ async def on_mode(c: DealClick) -> None:
 
 @deal_button("debrief-start")
 async def on_start(c: DealClick) -> None:
+    """ "I'm ready": the call script, once. The button makes way for the choice (telling
+    the manager stays); a second click, or an old copy, points at the script instead."""
+    await show_choice(c.t, c.client, c.respond, c.body, whole_row=False)
+    if c.state.data.script_ts:
+        await tell(c.respond, c.t("state.script_above", account=c.state.deal.account))
+        return
     await _script(c.rt, c.client, c.click, c.t, stage="opener", new=True)
 
 
