@@ -123,8 +123,9 @@ async def put_in_place(
     if respond is None:
         return False
     try:
-        await respond(replace_original=True, **built.as_kwargs())
-        return True
+        answer = await respond(replace_original=True, **built.as_kwargs())
+        # A response_url that expired answers 404 rather than raising.
+        return int(getattr(answer, "status_code", 200) or 200) < 400
     except Exception:  # noqa: BLE001 - an expired response_url: the choice is kept anyway
         log.info("could not replace the clicked message either", exc_info=True)
         return False
