@@ -101,7 +101,7 @@ def test_heard_replaces_its_button_with_the_choice_and_keeps_the_others_to_chang
     click(bot, rep, "loss_mode_heard")
     assert len(bot.standin.calls_to("chat.update")) == updates + 1
     update = last_update(bot)
-    ids = [e["action_id"] for b in update["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    ids = action_ids(update)
     assert "loss_mode_heard" not in ids
     assert {"loss_mode_helped", "loss_mode_hugged"} <= set(ids)
     dumped = json.dumps(update["blocks"], ensure_ascii=False)
@@ -204,7 +204,8 @@ def test_confirm_twice_saves_once_and_shows_what_was_saved(bot: RunningBot) -> N
     bot.send(second)
     [run] = runs(bot, "loss_debrief")
     assert run.state == "logged" and run.data["client"] == LOSS_ANSWERS
-    saved = [m for m in dm_messages(bot, REP) if cat(bot, "log.saved", account="Globex") in texts(m)]
+    thanks = cat(bot, "log.saved", account="Globex")
+    saved = [m for m in dm_messages(bot, REP) if thanks in texts(m)]
     assert len(saved) == 1
     assert ephemeral_replies(bot)[-1] == cat(bot, "state.already_logged", account="Globex")
 
@@ -258,7 +259,9 @@ def test_loop_debrief_after_the_manager_logged_the_call_shows_what_the_client_to
 # --- Slack refusing the update ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("error", ["message_not_found", "cant_update_message", "edit_window_closed"])
+@pytest.mark.parametrize(
+    "error", ["message_not_found", "cant_update_message", "edit_window_closed"]
+)
 def test_an_update_slack_refuses_keeps_the_choice_and_replaces_through_response_url(
     bot: RunningBot, error: str
 ) -> None:
@@ -348,7 +351,7 @@ def test_not_asked_yet_shows_the_choice_keeps_the_other_two_and_follows_up_with_
     bot.send(first)
     bot.send(second)
     update = last_update(bot)
-    ids = [e["action_id"] for b in update["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    ids = action_ids(update)
     assert ids == ["teeup_agreed", "teeup_declined"]
     assert plain(chosen(bot, lang, "teeup.button_not_asked")) in json.dumps(
         update["blocks"], ensure_ascii=False
