@@ -228,6 +228,8 @@ async def on_tell_manager(c: DealClick) -> None:
     )
     if nudge_id is not None:
         await deliver(rt, nudge_id)
+    # The button makes way for the choice ("I'm ready" stays); the manager hears it once.
+    await show_choice(c.t, c.client, c.respond, c.body, whole_row=False)
     await tell(c.respond, c.t("mode.manager_told", manager=f"<@{manager}>"))
 
 
@@ -360,6 +362,8 @@ async def on_confirm(c: DealClick) -> None:
             await _show_saved(c, saved)
         return
     if confirmed == debriefs.STALE:  # an older summary than the draft
+        # Its buttons go, so the older summary can't be mistaken for the one to confirm.
+        await show_choice(c.t, c.client, c.respond, c.body, says=c.t("state.outdated_summary"))
         await tell(c.respond, c.t("log.newer_version"))
         return
     assert not isinstance(confirmed, str)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.messages import Built, Texts, as_built
-from bot.messages.blocks import CHOICE_BLOCK_ID, Block, chosen_line
+from bot.messages.blocks import CHOICE_BLOCK_ID, Block, chosen_line, context
 
 
 def choice_line(t: Texts, choice: str, *, note: str | None = None) -> Block:
@@ -64,11 +64,17 @@ def settle(
     note: str | None = None,
     change: Sequence[Block] = (),
     whole_row: bool = True,
+    says: str | None = None,
 ) -> Built:
     """`blocks` with the row holding the clicked button replaced by the choice line (and
     `change`, the rows that may change it). An earlier choice line goes; when the button
     can't be found any more (already settled) the line goes where the old one was, or last."""
-    line = choice_line(t, choice, note=note)
+    # `says` replaces "You chose: …" where the buttons went for another reason.
+    line = (
+        {**context(says), "block_id": CHOICE_BLOCK_ID}
+        if says
+        else choice_line(t, choice, note=note)
+    )
     change_ids = {b.get("block_id") for b in change if isinstance(b, dict)}
     out: list[Block] = []
     at: int | None = None

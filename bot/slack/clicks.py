@@ -155,6 +155,7 @@ async def show_choice(
     note: str | None = None,
     change: Sequence[Block] = (),
     whole_row: bool = True,
+    says: str | None = None,
 ) -> bool:
     """The clicked message, settled: its clicked row becomes "You chose: …" (the button's
     own text unless `choice` says otherwise) plus `change`, the way to change it."""
@@ -169,6 +170,7 @@ async def show_choice(
         note=note,
         change=change,
         whole_row=whole_row,
+        says=says,
     )
     return await put_in_place(
         client, respond, channel=channel, ts=ts, built=built, ephemeral=ephemeral

@@ -459,3 +459,39 @@ def test_share_makes_way_for_the_choice_and_edit_stays(bot: RunningBot) -> None:
     assert "privacy_share" not in action_ids(saved)
     assert "concern_open" in action_ids(saved)
     assert plain(chosen(bot, "en", "privacy.button_share")) in texts(saved)
+
+
+# --- an older loop-back summary, and telling the manager -----------------------------------
+
+
+def test_confirm_on_an_older_summary_takes_its_buttons_away_and_says_why(bot: RunningBot) -> None:
+    close_deal(bot, "lost", "Globex", REP)
+    click(bot, REP, "loss_mode_helped")
+    click(bot, REP, "loss_log_open")
+    submit(bot, REP, last_modal(bot), LOSS_ANSWERS)
+    first = find_message(bot, REP, "log_confirm")
+    bot.send(press(bot, "log_edit", message=first))
+    submit(bot, REP, last_modal(bot), {**LOSS_ANSWERS, "reason": "Budget moved to next year"})
+    bot.send(press(bot, "log_confirm", message=first))
+    [run] = runs(bot, "loss_debrief")
+    assert run.state != "logged"
+    old = [m for m in dm_messages(bot, REP) if m["ts"] == first["ts"]][0]
+    assert action_ids(old) == []
+    assert plain(cat(bot, "state.outdated_summary")) in texts(old)
+    assert ephemeral_replies(bot)[-1] == cat(bot, "log.newer_version")
+    assert "log_confirm" in action_ids(dm_messages(bot, REP)[-1])  # the newest stays
+
+
+def test_tell_my_manager_twice_tells_them_once_and_the_button_makes_way(
+    bot: RunningBot,
+) -> None:
+    set_manager(bot, REP, MANAGER)
+    close_deal(bot, "lost", "Globex", REP)
+    click(bot, REP, "loss_mode_hugged")
+    first, second = press(bot, "loss_tell_manager"), press(bot, "loss_tell_manager")
+    bot.send(first)
+    bot.send(second)
+    assert len(dm_messages(bot, MANAGER)) == 1
+    hugged = find_message(bot, REP, "debrief_start")
+    assert "loss_tell_manager" not in action_ids(hugged)
+    assert plain(chosen(bot, "en", "mode.button_tell_manager")) in texts(hugged)
