@@ -495,3 +495,35 @@ def test_tell_my_manager_twice_tells_them_once_and_the_button_makes_way(
     hugged = find_message(bot, REP, "debrief_start")
     assert "loss_tell_manager" not in action_ids(hugged)
     assert plain(chosen(bot, "en", "mode.button_tell_manager")) in texts(hugged)
+
+
+def test_other_people_cannot_answer_a_reps_check_in_review_or_summary(
+    bot: RunningBot, clock: FakeClock
+) -> None:
+    bot.send(bot.slack.slash_command("concern Acme Corp — payload limits", user=REP))
+    bot.send(bot.slack.slash_command("screen-out Initech", user=REP))
+    _screen_out(bot, last_modal(bot), "no", "2026-12-01")
+    close_deal(bot, "lost", "Globex", REP)
+    click(bot, REP, "loss_mode_helped")
+    click(bot, REP, "loss_log_open")
+    submit(bot, REP, last_modal(bot), LOSS_ANSWERS)
+    clock.set(datetime(2026, 12, 1, 14, 0, tzinfo=UTC))
+    bot.tick()
+    updates = len(bot.standin.calls_to("chat.update"))
+    answered = len(ephemeral_replies(bot))
+    for action_id in ("concern_satisfied", "screen_out_review_now", "log_confirm"):
+        message = find_message(bot, REP, action_id)
+        for clicker in (REP2, "U0FORGED1"):
+            request = bot.slack.block_action(
+                action_id, user=clicker, channel=bot.standin.dm_channel(REP), message=message
+            )
+            assert bot.send(request).status == 200
+    assert len(bot.standin.calls_to("chat.update")) == updates
+    assert len(bot.standin.calls_to("views.open")) == 2  # the rep's own two forms only
+    [concern] = runs(bot, "concern")
+    assert concern.data.get("asks", []) == []
+    [debrief] = runs(bot, "loss_debrief")
+    assert debrief.state != "logged"
+    refusals = {cat(bot, "privacy.not_yours"), cat(bot, "privacy.not_yours", "es")}
+    replies = ephemeral_replies(bot)[answered:]
+    assert len(replies) == 6 and set(replies) <= refusals
