@@ -44,7 +44,7 @@ from handlers.debrief_replies import (
 from handlers.loop_command import CommandCall, LoopCommand
 from storage import debriefs
 from storage.kinds import Kind
-from storage.models import Nudge, Person
+from storage.models import Deal, Nudge, Person, RitualRun
 
 log = logging.getLogger(__name__)
 
@@ -103,14 +103,12 @@ async def debrief_command(call: CommandCall) -> None:
         return
     deal, run = found
     assert deal.id is not None
-    if deal.outcome != "won":
+    saved = await _saved_for_command(rt, t, deal, run)
+    if saved is not None:
         # Logged already (by the rep, or by the manager who made the call): the saved
-        # answers and Edit, not a new script.
-        state = await rt.tx(debriefs.deal_state, write=False, deal_id=deal.id)
-        saved = saved_debrief(t, state) if state is not None else None
-        if saved is not None:
-            await call.ack(response_type="ephemeral", **saved.as_kwargs())
-            return
+        # answers and Edit (the form, pre-filled), not a new script.
+        await call.ack(response_type="ephemeral", **saved.as_kwargs())
+        return
     await call.ack()
     if deal.outcome == "won":
         view = msg.win_log_modal(t, deal_id=deal.id, initial=debriefs.debrief_data(run).win)
@@ -125,6 +123,18 @@ async def debrief_command(call: CommandCall) -> None:
         trigger_id=None,
     )
     rt.spawn(_script(rt, call.client, click, t, stage="opener", new=True), name="debrief-cmd")
+
+
+async def _saved_for_command(rt: Runtime, t: Texts, deal: Deal, run: RitualRun) -> Built | None:
+    """What `/loop debrief` shows for a debrief already logged; None while it is open."""
+    assert deal.id is not None
+    if deal.outcome == "won":
+        win = debriefs.debrief_data(run).win
+        if run.state != debriefs.LOGGED or not win:
+            return None
+        return msg.win_saved(t, deal_id=deal.id, account=deal.account, answers=win)
+    state = await rt.tx(debriefs.deal_state, write=False, deal_id=deal.id)
+    return saved_debrief(t, state) if state is not None else None
 
 
 # --- heard / helped / hugged, and the script ----------------------------------------------

@@ -364,6 +364,25 @@ def win_logged(t: Texts, *, deal_id: int, account: str, quote_ok: bool) -> Built
     )
 
 
+def win_saved(t: Texts, *, deal_id: int, account: str, answers: Mapping[str, Any]) -> Built:
+    """A logged win shown again (`/loop debrief`): what was saved, then Edit and Share."""
+    intro = t("state.already_logged", account=account)
+    blocks: list[Block] = [section(intro)]
+    for name in WIN_TEXT_FIELDS:
+        answer = str(answers.get(name) or "").strip()
+        if answer:
+            safe = answer.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            blocks.append(section(f"*{t(f'win_log.label_{name}')}*\n{safe}"))
+    blocks.append(
+        actions(
+            ids.WIN_AFTER_BLOCK,
+            button(t("common.button_edit"), ids.WIN_LOG_OPEN, str(deal_id)),
+            button(t("privacy.button_share"), ids.PRIVACY_SHARE, str(deal_id)),
+        )
+    )
+    return as_built(intro, blocks)
+
+
 # --- reminders ------------------------------------------------------------------------
 
 

@@ -339,6 +339,28 @@ def test_a_logged_win_shows_logged_and_edit_on_the_deal_dm(
     assert_all_block_kit_valid(bot)
 
 
+def test_loop_debrief_on_a_logged_win_shows_the_saved_answers_with_edit(
+    bot: RunningBot, lang_rep: tuple[str, str]
+) -> None:
+    lang, rep = lang_rep
+    close_deal(bot, "won", "Initech", rep)
+    click(bot, rep, "win_log_open")
+    answers = {"why": "Fast rollout <@U0OTHER>", "appealed": "The onboarding plan"}
+    submit(bot, rep, last_modal(bot), answers)
+    opened = len(bot.standin.calls_to("views.open"))
+    answer = bot.send(bot.slack.slash_command("debrief Initech", user=rep)).json()
+    assert len(bot.standin.calls_to("views.open")) == opened  # no form thrown at them
+    assert answer["text"] == cat(bot, "state.already_logged", lang, account="Initech")
+    assert check_message_blocks(answer["blocks"]) == []
+    shown = json.dumps(answer["blocks"], ensure_ascii=False)
+    assert "The onboarding plan" in shown and "&lt;@U0OTHER&gt;" in shown  # their words, inert
+    edit = bot.slack.block_action(
+        "win_log_open", user=rep, message={"blocks": answer["blocks"]}, is_ephemeral=True
+    )
+    assert bot.send(edit).status == 200
+    assert "The onboarding plan" in json.dumps(last_modal(bot), ensure_ascii=False)
+
+
 # --- tee-up ----------------------------------------------------------------------------------
 
 
