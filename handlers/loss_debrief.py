@@ -16,6 +16,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import messages
 from bot.messages import Built, Texts
 from bot.messages import debrief as msg
 from bot.messages.blocks import read_metadata
@@ -26,11 +27,12 @@ from bot.slack import ids
 from bot.slack.acks import open_view_after_ack
 from bot.slack.clicks import show_choice
 from handlers.common import DealClick, deal_button, rt_of
-from handlers.deal_intake import refresh_deal_dm
+from handlers.deal_intake import deal_is_open, refresh_deal_dm
 from handlers.debrief_replies import (
     Click,
     audience,
     confirm_manager_log,
+    deal_gone,
     load_deal,
     manager_for,
     no_manager_text,
@@ -174,6 +176,17 @@ async def on_mode(c: DealClick) -> None:
     The same choice again, or any choice on a logged debrief, changes nothing and says so."""
     mode = str(c.body["actions"][0]["action_id"]).removeprefix(ids.LOSS_MODE_PREFIX)
     rt, click, run = c.rt, c.click, c.state.run
+    if not deal_is_open(c.state.deal):
+        await deal_gone(c.respond, c.t)
+        return
+    if c.state.deal.outcome == "won":
+        # An old copy of the DM from before the deal was corrected to a win.
+        await refresh_deal_dm(
+            rt, c.deal_id, respond=c.respond, channel=click.channel, ts=click.message_ts
+        )
+        word = messages.outcome_word(c.t, "won")
+        await tell(c.respond, c.t("state.deal_changed", account=c.state.deal.account, outcome=word))
+        return
     saved = saved_debrief(c.t, c.state)
     if saved is not None:
         await refresh_deal_dm(

@@ -549,3 +549,38 @@ def test_other_people_cannot_answer_a_reps_check_in_review_or_summary(
     refusals = {cat(bot, "privacy.not_yours"), cat(bot, "privacy.not_yours", "es")}
     replies = ephemeral_replies(bot)[answered:]
     assert len(replies) == 6 and set(replies) <= refusals
+
+
+def test_heard_on_a_copy_from_before_the_deal_became_a_win_says_so(bot: RunningBot) -> None:
+    close_deal(bot, "lost", "Globex", REP)
+    old_copy = dm_messages(bot, REP)[0]
+    [deal_id] = [r.deal_id for r in runs(bot, "loss_debrief")]
+    fix = bot.slack.block_action(
+        "deal_fix",
+        user=REP,
+        channel=bot.standin.dm_channel(REP),
+        message=old_copy,
+        action_type="overflow",
+        selected_option={
+            "text": {"type": "plain_text", "text": "x"},
+            "value": f"{deal_id}:outcome",
+        },
+    )
+    bot.send(fix)
+    [*_, picker] = bot.standin.calls_to("response_url")
+    pick = bot.slack.block_action(
+        "deal_fix_outcome_won",
+        user=REP,
+        channel=bot.standin.dm_channel(REP),
+        message={"blocks": picker.body["blocks"]},
+        is_ephemeral=True,
+    )
+    bot.send(pick)
+    bot.send(press(bot, "loss_mode_heard", message=old_copy))
+    won = cat(bot, "deal.outcome_won")
+    assert ephemeral_replies(bot)[-1] == cat(
+        bot, "state.deal_changed", account="Globex", outcome=won
+    )
+    assert not [a for a in action_ids(dm_messages(bot, REP)[0]) if a.startswith("loss_mode_")]
+    heard = cat(bot, "mode.heard", account="Globex")
+    assert not any(heard in m["text"] for m in dm_messages(bot, REP))
