@@ -584,3 +584,59 @@ def test_heard_on_a_copy_from_before_the_deal_became_a_win_says_so(bot: RunningB
     assert not [a for a in action_ids(dm_messages(bot, REP)[0]) if a.startswith("loss_mode_")]
     heard = cat(bot, "mode.heard", account="Globex")
     assert not any(heard in m["text"] for m in dm_messages(bot, REP))
+
+
+# --- the stand-in's chat.update, as Slack answers it -----------------------------------------
+
+
+def test_the_standin_answers_chat_update_as_slack_does(bot: RunningBot) -> None:
+    from slack_sdk import WebClient
+    from slack_sdk.errors import SlackApiError
+
+    standin = bot.standin
+    web = WebClient(token=standin.token, base_url=standin.api_url)
+    posted = web.chat_postMessage(channel=REP, text="Pick one")
+    channel, ts = posted["channel"], posted["ts"]
+    updated = web.chat_update(channel=channel, ts=ts, text="Picked", blocks=[])
+    # Slack's shape: ok, channel, ts, text, and the message without its ts.
+    assert (updated["ok"], updated["channel"], updated["ts"], updated["text"]) == (
+        True,
+        channel,
+        ts,
+        "Picked",
+    )
+    assert updated["message"]["text"] == "Picked" and "ts" not in updated["message"]
+    failures = {
+        "message_not_found": {"channel": channel, "ts": "1.000001"},
+        "channel_not_found": {"channel": REP, "ts": ts},  # a user id is no channel here
+        "no_text": {"channel": channel, "ts": ts},
+    }
+    for error, where in failures.items():
+        with pytest.raises(SlackApiError) as raised:
+            web.chat_update(**where, **({} if error == "no_text" else {"text": "x"}))
+        assert raised.value.response["error"] == error
+    person = standin.post_as_user(REP, channel, "my own words")
+    with pytest.raises(SlackApiError) as raised:
+        web.chat_update(channel=channel, ts=person, text="x")
+    assert raised.value.response["error"] == "cant_update_message"
+    standin.close_edit_window(channel, ts)
+    with pytest.raises(SlackApiError) as raised:
+        web.chat_update(channel=channel, ts=ts, text="x")
+    assert raised.value.response["error"] == "edit_window_closed"
+
+
+def test_a_deal_dm_past_its_edit_window_keeps_the_choice(bot: RunningBot) -> None:
+    close_deal(bot, "lost", "Globex", REP)
+    deal_dm = dm_messages(bot, REP)[0]
+    bot.standin.close_edit_window(bot.standin.dm_channel(REP), deal_dm["ts"])
+    click(bot, REP, "loss_mode_helped")
+    click(bot, REP, "loss_mode_hugged")
+    [run] = runs(bot, "loss_debrief")
+    assert run.data["mode"] == "hugged"
+    refused = bot.standin.calls_to("chat.update", ok=False)
+    assert {c.response.get("error") for c in refused} == {"edit_window_closed"}
+    replaced = [c for c in bot.standin.calls_to("response_url") if c.body.get("replace_original")]
+    assert len(replaced) == 2  # each choice shown through the click's response_url instead
+    assert plain(chosen(bot, "en", "loss.button_hugged")) in json.dumps(
+        replaced[-1].body["blocks"], ensure_ascii=False
+    )
