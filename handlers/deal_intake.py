@@ -162,7 +162,16 @@ async def deal_dm_for(rt: Runtime, deal: Deal, person: Person) -> messages.Built
         footer=[intake_msg.fix_menu(t, deal_id=deal.id)],
         mode=state.data.mode if state is not None else None,
         logged=run is not None and run.state == debriefs.LOGGED,
+        called=_called(state),
     )
+
+
+def _called(state: debriefs.DealState | None) -> str | None:
+    """Who was asked to make the call about this deal (None when nobody, or they declined)."""
+    call = state.call if state is not None else None
+    if call is None or call.state == debriefs.DECLINED:
+        return None
+    return call.user_slack_id
 
 
 async def refresh_deal_dm(

@@ -24,6 +24,7 @@ from bot.nudges.registry import NudgeKind
 from bot.runtime import Runtime
 from bot.slack import ids
 from handlers.common import DealClick, deal_button, rt_of
+from handlers.deal_intake import refresh_deal_dm
 from handlers.debrief_replies import (
     manager_for,
     no_manager_text,
@@ -59,6 +60,8 @@ async def request_call(c: DealClick, *, in_place: bool) -> None:
     )
     if nudge_id is not None:
         await deliver(rt, nudge_id)
+    # The deal DM's "Ask my manager to call" makes way for who was asked.
+    await refresh_deal_dm(rt, c.deal_id)
     key = "manager.asked" if new else "clicks.call_already_asked"
     text = t(key, manager=f"<@{manager}>", account=deal.account)
     if in_place:

@@ -85,6 +85,7 @@ def deal_dm(
     footer: Sequence[Block] = (),
     mode: str | None = None,
     logged: bool = False,
+    called: str | None = None,
 ) -> Built:
     """The first DM after a deal closes: the right script for the outcome. `footer` goes
     last (the "Not right?" menu). It shows its state: heard / helped / hugged once chosen
@@ -110,7 +111,10 @@ def deal_dm(
         *extra,
         section(t("loss.ask_mode", **values)),
         *_mode_rows(t, value, mode=mode, logged=logged),
-        actions(
+        # Once someone was asked to make the call, the row says who instead.
+        {**context(t("state.call_asked", who=f"<@{called}>")), "block_id": ids.LOSS_MANAGER_BLOCK}
+        if called
+        else actions(
             ids.LOSS_MANAGER_BLOCK,
             button(t("loss.button_manager"), ids.MANAGER_CALL_REQUEST, value),
         ),

@@ -640,3 +640,17 @@ def test_a_deal_dm_past_its_edit_window_keeps_the_choice(bot: RunningBot) -> Non
     assert plain(chosen(bot, "en", "loss.button_hugged")) in json.dumps(
         replaced[-1].body["blocks"], ensure_ascii=False
     )
+
+
+def test_ask_my_manager_makes_way_for_who_was_asked(
+    bot: RunningBot, lang_rep: tuple[str, str]
+) -> None:
+    lang, rep = lang_rep
+    set_manager(bot, rep, MANAGER)
+    close_deal(bot, "lost", "Globex", rep)
+    click(bot, rep, "manager_call_request")
+    deal_dm = dm_messages(bot, rep)[0]
+    assert "manager_call_request" not in action_ids(deal_dm)
+    assert plain(cat(bot, "state.call_asked", lang, who=f"<@{MANAGER}>")) in texts(deal_dm)
+    assert len(dm_messages(bot, MANAGER)) == 1
+    assert_all_block_kit_valid(bot)
