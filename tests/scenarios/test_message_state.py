@@ -654,3 +654,29 @@ def test_ask_my_manager_makes_way_for_who_was_asked(
     assert plain(cat(bot, "state.call_asked", lang, who=f"<@{MANAGER}>")) in texts(deal_dm)
     assert len(dm_messages(bot, MANAGER)) == 1
     assert_all_block_kit_valid(bot)
+
+
+# --- the evening reflection ------------------------------------------------------------------
+
+
+def test_skip_on_an_old_copy_of_a_day_already_reflected_on_keeps_the_reflection(
+    bot: RunningBot,
+) -> None:
+    from tests.scenarios.test_reflection import at, know, open_and_submit, reflection_dms, utc
+
+    know(bot, REP)
+    at(bot, utc(2026, 11, 23, 12))
+    at(bot, utc(2026, 11, 23, 22, 30))
+    [dm] = reflection_dms(bot, REP)
+    answers = {"went": "Asked why.", "short": "Talked too much.", "better": "Let it sit."}
+    open_and_submit(bot, REP, dm, answers)
+    message = {"type": "message", "ts": dm["ts"], "blocks": dm["blocks"], "text": dm["text"]}
+    skip = bot.slack.block_action(
+        "reflect_skip", user=REP, channel=bot.standin.dm_channel(REP), message=message
+    )
+    assert bot.send(skip).status == 200
+    [*_, update] = bot.standin.calls_to("chat.update", ok=True)
+    assert update.body["text"] == cat(bot, "reflect.let_go")  # not "skipped"
+    assert ephemeral_replies(bot)[-1] == cat(bot, "state.reflection_kept")
+    with_answers = [m for m in dm_messages(bot, REP) if m["ts"] == dm["ts"]]
+    assert with_answers and with_answers[0]["text"] == cat(bot, "reflect.let_go")
