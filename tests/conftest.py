@@ -492,6 +492,7 @@ SOCKET_MODE_TOO = frozenset(
         "test_quiet",
         "test_privacy",
         "test_clicks",
+        "test_message_state",
         "test_deal_trigger",
     }
 )
