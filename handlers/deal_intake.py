@@ -33,6 +33,7 @@ from bot import messages
 from bot.accounts import parse_account
 from bot.deals.parser import DealSignal
 from bot.messages import Texts
+from bot.messages import debrief as debrief_msg
 from bot.messages import intake as intake_msg
 from bot.messages.blocks import context
 from bot.nudges.delivery import deliver
@@ -199,6 +200,32 @@ async def refresh_deal_dm(
         log.warning("could not render the DM for deal %s", deal_id, exc_info=True)
         return False
     return await put_in_place(rt.client, respond, channel=channel, ts=ts, built=built)
+
+
+async def show_logged(rt: Runtime, deal_id: int) -> None:
+    """A debrief was just logged: its deal DM and any reminder already sent show it
+    (their buttons to choose or to log make way). Never raises."""
+    await refresh_deal_dm(rt, deal_id)
+    state = await rt.tx(debriefs.deal_state, write=False, deal_id=deal_id)
+    rep = state.deal.rep_slack_id if state is not None else None
+    if state is None or not rep:
+        return
+    deal = state.deal
+    try:
+        person = await load_person(rt, team_id=deal.team_id, user_id=rep)
+    except Exception:  # noqa: BLE001 - the debrief is saved; old reminders stay as they were
+        log.warning("could not show deal %s as logged", deal_id, exc_info=True)
+        return
+    built = debrief_msg.debrief_reminder(
+        Texts(rt.catalog, person.locale),
+        deal_id=deal_id,
+        account=deal.account,
+        days=rt.settings.debrief_reminder_days,
+        won=deal.outcome == "won",
+        logged=True,
+    )
+    for channel, ts in await rt.tx(debriefs.sent_reminders, write=False, deal_id=deal_id):
+        await put_in_place(rt.client, None, channel=channel, ts=ts, built=built)
 
 
 # --- corrections ------------------------------------------------------------------------

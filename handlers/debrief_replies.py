@@ -22,7 +22,7 @@ from bot.nudges.delivery import deliver
 from bot.runtime import Runtime
 from bot.slack.dm import open_dm
 from bot.slack.errors import api_error
-from handlers.deal_intake import refresh_deal_dm
+from handlers.deal_intake import show_logged
 from handlers.loop_command import reader_texts
 from storage import debriefs
 
@@ -192,7 +192,7 @@ async def confirm_manager_log(
     built = manager_msg.manager_logged(t, deal_id=click.deal_id, rep=done.rep)
     await update_in_place(rt, click, built)
     # The rep's deal DM shows it is logged (heard / helped / hugged can't change now).
-    await refresh_deal_dm(rt, click.deal_id)
+    await show_logged(rt, click.deal_id)
     if done.nudge_id is not None:
         await deliver(rt, done.nudge_id)
 

@@ -27,7 +27,7 @@ from bot.slack import ids
 from bot.slack.acks import open_view_after_ack
 from bot.slack.clicks import show_choice
 from handlers.common import DealClick, deal_button, rt_of
-from handlers.deal_intake import deal_is_open, refresh_deal_dm
+from handlers.deal_intake import deal_is_open, refresh_deal_dm, show_logged
 from handlers.debrief_replies import (
     Click,
     audience,
@@ -396,7 +396,7 @@ async def on_confirm(c: DealClick) -> None:
     )
     await update_in_place(c.rt, c.click, built)
     # Logged: the deal DM's heard / helped / hugged can't change any more.
-    await refresh_deal_dm(c.rt, c.deal_id)
+    await show_logged(c.rt, c.deal_id)
 
 
 def register(app: AsyncApp, rt: Runtime, commands: LoopCommand) -> None:

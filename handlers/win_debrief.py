@@ -17,7 +17,7 @@ from bot.runtime import Runtime
 from bot.slack import ids
 from bot.slack.acks import open_view_after_ack
 from handlers.common import DealClick, deal_button, rt_of
-from handlers.deal_intake import refresh_deal_dm
+from handlers.deal_intake import show_logged
 from handlers.debrief_replies import audience, parse_deal_id, post_dm, team_of, texts_for
 from storage import debriefs
 
@@ -72,7 +72,7 @@ async def on_submit(
         await post_dm(rt, team_of(body, rt), user_id, built)
         # The deal DM says it is logged; its button now edits the answers.
         assert deal.id is not None
-        await refresh_deal_dm(rt, deal.id)
+        await show_logged(rt, deal.id)
 
     rt.spawn(work(), name=f"win-saved:{deal_id}")
 

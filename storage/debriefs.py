@@ -294,6 +294,18 @@ def deal_state(*, session: Session, deal_id: int | None) -> DealState | None:
     )
 
 
+def sent_reminders(*, session: Session, deal_id: int) -> list[tuple[str, str]]:
+    """Where this deal's debrief reminders went (channel, ts), to show them logged."""
+    rows = session.exec(
+        select(Nudge).where(
+            Nudge.kind == Kind.DEBRIEF_REMINDER,
+            Nudge.state == nudges.SENT,
+            col(Nudge.idempotency_key).startswith(f"deal:{deal_id}:debrief-reminder"),
+        )
+    ).all()
+    return [(n.sent_channel, n.sent_ts) for n in rows if n.sent_channel and n.sent_ts]
+
+
 def get_deal(*, session: Session, deal_id: int) -> Deal | None:
     return session.get(Deal, deal_id)
 

@@ -386,16 +386,20 @@ def win_saved(t: Texts, *, deal_id: int, account: str, answers: Mapping[str, Any
 # --- reminders ------------------------------------------------------------------------
 
 
-def debrief_reminder(t: Texts, *, deal_id: int, account: str, days: int, won: bool) -> Built:
+def debrief_reminder(
+    t: Texts, *, deal_id: int, account: str, days: int, won: bool, logged: bool = False
+) -> Built:
+    """The one reminder; once the debrief is logged its button makes way for saying so
+    (`/loop debrief` shows the answers)."""
     text = t("reminder.debrief", account=account, days=days)
     action = ids.WIN_LOG_OPEN if won else ids.LOSS_LOG_OPEN
-    blocks = [
-        section(text),
-        actions(
-            ids.REMINDER_BLOCK,
-            button(t("reminder.button_log"), action, str(deal_id), style="primary"),
-        ),
-    ]
+    row: Block = actions(
+        ids.REMINDER_BLOCK,
+        button(t("reminder.button_log"), action, str(deal_id), style="primary"),
+    )
+    if logged:
+        row = {**context(t("state.logged")), "block_id": ids.CHOICE_BLOCK}
+    blocks = [section(text), row]
     return as_built(t("reminder.debrief_fallback", account=account), blocks)
 
 

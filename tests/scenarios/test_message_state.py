@@ -682,3 +682,23 @@ def test_skip_on_an_old_copy_of_a_day_already_reflected_on_keeps_the_reflection(
     assert ephemeral_replies(bot)[-1] == cat(bot, "state.reflection_kept")
     with_answers = [m for m in dm_messages(bot, REP) if m["ts"] == dm["ts"]]
     assert with_answers and with_answers[0]["text"] == cat(bot, "reflect.let_go")
+
+
+# --- the debrief reminder --------------------------------------------------------------------
+
+
+def test_a_reminder_sent_before_the_debrief_was_logged_shows_it_logged(
+    bot: RunningBot, clock: FakeClock, lang_rep: tuple[str, str]
+) -> None:
+    lang, rep = lang_rep
+    close_deal(bot, "lost", "Globex", rep)
+    clock.advance(timedelta(days=bot.rt.settings.debrief_reminder_days, minutes=1))
+    bot.tick()
+    reminder = find_message(bot, rep, "loss_log_open")
+    click(bot, rep, "loss_log_open")
+    submit(bot, rep, last_modal(bot), LOSS_ANSWERS)
+    click(bot, rep, "log_confirm")
+    now = [m for m in dm_messages(bot, rep) if m["ts"] == reminder["ts"]][0]
+    assert action_ids(now) == []
+    assert plain(cat(bot, "state.logged", lang)) in texts(now)
+    assert_all_block_kit_valid(bot)
