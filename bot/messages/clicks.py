@@ -42,18 +42,6 @@ def _without(block: Block, action_id: str) -> Block | None:
     return {**block, "elements": kept} if block.get("type") == "actions" and kept else None
 
 
-def button_text(blocks: Sequence[Any], action_id: str) -> str | None:
-    """The visible text of the button `action_id` in `blocks` (None when it is gone)."""
-    for block in blocks:
-        if not _holds(block, action_id):
-            continue
-        elements = list(block.get("elements") or []) + [block.get("accessory") or {}]
-        for e in elements:
-            if isinstance(e, dict) and e.get("action_id") == action_id:
-                return str((e.get("text") or {}).get("text") or "") or None
-    return None
-
-
 def settle(
     t: Texts,
     *,
