@@ -35,6 +35,7 @@ from handlers.common import rt_of
 from handlers.debrief_replies import tell
 from handlers.loop_command import CommandCall, LoopCommand, reader_texts
 from storage import screen_outs
+from storage.debriefs import is_bundle
 from storage.kinds import ScreenOutState
 from storage.models import Nudge, Person
 from storage.people import get_person
@@ -189,9 +190,19 @@ async def save(
     )
     if saved_id is not None:
         await deliver(rt, saved_id)
-    if previous_run is not None:
+    if previous_run is not None and not await _in_bundle(rt, previous_run):
         t = Texts(rt.catalog, person.locale)
         await _show_reviewed(rt, previous_run, t, t("state.reviewed", date=review.isoformat()))
+
+
+async def _in_bundle(rt: Runtime, run_id: int) -> bool:
+    """Did the review DM go out inside a bundle? Then it is left as it is: an update from
+    outside a click on it would replace the bundle's other sections too."""
+    run = await rt.tx(screen_outs.get_screen_out, write=False, run_id=run_id)
+    ts = screen_out_data(run).review_ts if run is not None else None
+    if not ts:
+        return False
+    return bool(await rt.tx(is_bundle, write=False, ts=ts))
 
 
 async def _show_reviewed(

@@ -303,7 +303,18 @@ def sent_reminders(*, session: Session, deal_id: int) -> list[tuple[str, str]]:
             col(Nudge.idempotency_key).startswith(f"deal:{deal_id}:debrief-reminder"),
         )
     ).all()
-    return [(n.sent_channel, n.sent_ts) for n in rows if n.sent_channel and n.sent_ts]
+    return [
+        (n.sent_channel, n.sent_ts)
+        for n in rows
+        if n.sent_channel and n.sent_ts and not is_bundle(session=session, ts=n.sent_ts)
+    ]
+
+
+def is_bundle(*, session: Session, ts: str) -> bool:
+    """Did several nudges go out in this one message (a bundle)? Updating such a message
+    from outside a click on it would replace every section with one, so it is left alone."""
+    count = session.exec(select(func.count()).select_from(Nudge).where(Nudge.sent_ts == ts)).one()
+    return int(count) > 1
 
 
 def get_deal(*, session: Session, deal_id: int) -> Deal | None:
