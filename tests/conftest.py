@@ -494,6 +494,8 @@ SOCKET_MODE_TOO = frozenset(
         "test_clicks",
         "test_message_state",
         "test_deal_trigger",
+        "test_focus",
+        "test_quotes",
     }
 )
 
