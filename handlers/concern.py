@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import zone_of
@@ -25,7 +24,7 @@ from bot.nudges.registry import KindPolicy, NudgeKind
 from bot.runtime import Runtime, rt_of
 from bot.slack import ids
 from bot.slack.acks import open_view_after_ack
-from bot.slack.errors import api_error
+from bot.slack.clicks import clicked, put_in_place
 from bot.slack.people import load_person
 from handlers.loop_command import CommandCall, LoopCommand, reader_texts
 from storage import concerns
@@ -166,23 +165,26 @@ async def on_checkin_answer(
     if run is None:
         await respond(text=t("concern.not_open"), response_type="ephemeral", replace_original=False)
         return
-    text, tip = _reply_text(rt, t, ANSWER_ACTIONS[action["action_id"]])
+    clicked_answer = ANSWER_ACTIONS[action["action_id"]]
+    # A check-in answered already (a double click, an old copy) shows what was recorded.
+    recorded = next(
+        (a.answer for a in concern_data(run).asks if parsed and a.n == parsed[1]), clicked_answer
+    )
+    text, tip = _reply_text(rt, t, recorded)
     built = views.answered(
         t,
         account=run.account or "",
         concern=concern_data(run).concern,
         reply=text,
         tip=tip,
+        chosen=recorded,
     )
-    container = body.get("container") or {}
-    channel = str(container.get("channel_id") or (body.get("channel") or {}).get("id") or "")
-    ts = str(container.get("message_ts") or "")
-    try:
-        await client.chat_update(channel=channel, ts=ts, **built.as_kwargs())
-    except SlackApiError as e:
-        # The answer is saved; say so even if the old message can't be changed.
-        log.warning("concern check-in update failed: %s", api_error(e))
-        await respond(text=built.text, blocks=built.blocks, replace_original=False)
+    channel, ts = clicked(body)[2:4]
+    shown = await put_in_place(client, respond, channel=channel, ts=ts, built=built)
+    if recorded != clicked_answer or not shown:
+        key = "state.already_answered" if recorded != clicked_answer else "state.kept_not_shown"
+        label = t(views.ANSWER_BUTTONS[recorded])
+        await respond(text=t(key, choice=label), response_type="ephemeral", replace_original=False)
 
 
 # --- /loop concern and /loop concern list -------------------------------------------------

@@ -28,19 +28,22 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import aiohttp
+from slack_bolt.async_app import AsyncRespond
 from slack_sdk.errors import SlackApiError
 
 from bot import messages
 from bot.accounts import parse_account
 from bot.deals.parser import DealSignal
 from bot.messages import Texts
+from bot.messages import debrief as debrief_msg
 from bot.messages import intake as intake_msg
 from bot.messages.blocks import context
 from bot.nudges.delivery import deliver
 from bot.runtime import Runtime
+from bot.slack.clicks import put_in_place
 from bot.slack.errors import api_error
 from bot.slack.people import is_admin, load_person, lookup_by_email
-from storage import intake, tee_ups
+from storage import debriefs, intake, tee_ups
 from storage.deals import OPEN, NewDeal, get_deal
 from storage.debriefs import teeup_agreed
 from storage.intake import REPEAT, Corrected, Correction, DmChange, FollowUps, Intake
@@ -214,13 +217,17 @@ async def take_in_proposal(
 
 
 async def deal_dm_for(rt: Runtime, deal: Deal, person: Person) -> messages.Built:
-    """The deal DM as it should look now: the script for the outcome, and "Not right?"."""
+    """The deal DM as it should look now: the script for the outcome, where its debrief
+    is (bot/messages/clicks.py), and "Not right?"."""
     assert deal.id is not None
     t = Texts(rt.catalog, person.locale)
     # The tee-up note is worded for a no ("if it didn't go our way"), so wins skip it.
     note = deal.outcome != "won" and await rt.tx(
         teeup_agreed, write=False, team_id=deal.team_id, account=deal.account
     )
+    # The DM shows where its debrief is: the mode chosen, and whether it is logged.
+    state = await rt.tx(debriefs.deal_state, write=False, deal_id=deal.id)
+    run = state.run if state is not None else None
     return messages.deal_dm(
         t,
         deal_id=deal.id,
@@ -230,7 +237,71 @@ async def deal_dm_for(rt: Runtime, deal: Deal, person: Person) -> messages.Built
         currency=deal.currency,
         extra=[context(t("teeup.debrief_note", account=deal.account))] if note else (),
         footer=[intake_msg.fix_menu(t, deal_id=deal.id)],
+        mode=state.data.mode if state is not None else None,
+        logged=run is not None and run.state == debriefs.LOGGED,
+        called=_called(state),
     )
+
+
+def _called(state: debriefs.DealState | None) -> str | None:
+    """Who was asked to make the call about this deal (None when nobody, or they declined)."""
+    call = state.call if state is not None else None
+    if call is None or call.state == debriefs.DECLINED:
+        return None
+    return call.user_slack_id
+
+
+async def refresh_deal_dm(
+    rt: Runtime,
+    deal_id: int,
+    *,
+    respond: AsyncRespond | None = None,
+    channel: str | None = None,
+    ts: str | None = None,
+) -> bool:
+    """Bring the rep's deal DM up to date with its debrief (a mode chosen, the debrief
+    logged): the clicked copy when given, else the DM as sent. Never raises; False when
+    the message could not change (the state is saved either way)."""
+    state = await rt.tx(debriefs.deal_state, write=False, deal_id=deal_id)
+    if state is None or not state.deal.rep_slack_id:
+        return False
+    channel = channel or state.data.dm_channel
+    ts = ts or state.data.dm_ts
+    if not channel or not ts:
+        return False
+    try:
+        person = await load_person(rt, team_id=state.deal.team_id, user_id=state.deal.rep_slack_id)
+        built = await deal_dm_for(rt, state.deal, person)
+    except Exception:  # noqa: BLE001 - the state is saved; only the old DM stays as it was
+        log.warning("could not render the DM for deal %s", deal_id, exc_info=True)
+        return False
+    return await put_in_place(rt.client, respond, channel=channel, ts=ts, built=built)
+
+
+async def show_logged(rt: Runtime, deal_id: int) -> None:
+    """A debrief was just logged: its deal DM and any reminder already sent show it
+    (their buttons to choose or to log make way). Never raises."""
+    await refresh_deal_dm(rt, deal_id)
+    state = await rt.tx(debriefs.deal_state, write=False, deal_id=deal_id)
+    rep = state.deal.rep_slack_id if state is not None else None
+    if state is None or not rep:
+        return
+    deal = state.deal
+    try:
+        person = await load_person(rt, team_id=deal.team_id, user_id=rep)
+    except Exception:  # noqa: BLE001 - the debrief is saved; old reminders stay as they were
+        log.warning("could not show deal %s as logged", deal_id, exc_info=True)
+        return
+    built = debrief_msg.debrief_reminder(
+        Texts(rt.catalog, person.locale),
+        deal_id=deal_id,
+        account=deal.account,
+        days=rt.settings.debrief_reminder_days,
+        won=deal.outcome == "won",
+        logged=True,
+    )
+    for channel, ts in await rt.tx(debriefs.sent_reminders, write=False, deal_id=deal_id):
+        await put_in_place(rt.client, None, channel=channel, ts=ts, built=built)
 
 
 # --- corrections ------------------------------------------------------------------------

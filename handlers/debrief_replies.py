@@ -24,6 +24,7 @@ from bot.slack import ids
 from bot.slack.acks import open_view_after_ack
 from bot.slack.dm import open_dm
 from bot.slack.errors import api_error
+from handlers.deal_intake import show_logged
 from handlers.loop_command import reader_texts
 from storage import debriefs
 
@@ -192,6 +193,8 @@ async def confirm_manager_log(
     assert isinstance(done, debriefs.CallDone)
     built = manager_msg.manager_logged(t, deal_id=click.deal_id, rep=done.rep)
     await update_in_place(rt, click, built)
+    # The rep's deal DM shows it is logged (heard / helped / hugged can't change now).
+    await show_logged(rt, click.deal_id)
     if done.nudge_id is not None:
         await deliver(rt, done.nudge_id)
 

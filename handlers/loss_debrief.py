@@ -17,7 +17,8 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.messages import Texts
+from bot import messages
+from bot.messages import Built, Texts
 from bot.messages import debrief as msg
 from bot.messages.blocks import read_metadata
 from bot.nudges.delivery import Message, deliver
@@ -27,10 +28,12 @@ from bot.slack import ids
 from bot.slack.acks import open_view_after_ack
 from bot.slack.clicks import show_choice
 from handlers.common import DealClick, deal_button, rt_of
+from handlers.deal_intake import deal_is_open, refresh_deal_dm, show_logged
 from handlers.debrief_replies import (
     Click,
     audience,
     confirm_manager_log,
+    deal_gone,
     load_deal,
     manager_for,
     no_manager_text,
@@ -45,7 +48,7 @@ from handlers.debrief_replies import (
 from handlers.loop_command import CommandCall, LoopCommand
 from storage import debriefs
 from storage.kinds import Kind
-from storage.models import Nudge, Person
+from storage.models import Deal, Nudge, Person, RitualRun
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +107,12 @@ async def debrief_command(call: CommandCall) -> None:
         return
     deal, run = found
     assert deal.id is not None
+    saved = await _saved_for_command(rt, t, deal, run)
+    if saved is not None:
+        # Logged already (by the rep, or by the manager who made the call): the saved
+        # answers and Edit (the form, pre-filled), not a new script.
+        await call.ack(response_type="ephemeral", **saved.as_kwargs())
+        return
     await call.ack()
     if deal.outcome == "won":
         view = msg.win_log_modal(t, deal_id=deal.id, initial=debriefs.debrief_data(run).win)
@@ -120,32 +129,102 @@ async def debrief_command(call: CommandCall) -> None:
     rt.spawn(_script(rt, call.client, click, t, stage="opener", new=True), name="debrief-cmd")
 
 
+async def _saved_for_command(rt: Runtime, t: Texts, deal: Deal, run: RitualRun) -> Built | None:
+    """What `/loop debrief` shows for a debrief already logged; None while it is open."""
+    assert deal.id is not None
+    if deal.outcome == "won":
+        win = debriefs.debrief_data(run).win
+        if run.state != debriefs.LOGGED or not win:
+            return None
+        return msg.win_saved(t, deal_id=deal.id, account=deal.account, answers=win)
+    state = await rt.tx(debriefs.deal_state, write=False, deal_id=deal.id)
+    return saved_debrief(t, state) if state is not None else None
+
+
 # --- heard / helped / hugged, and the script ----------------------------------------------
+
+
+def saved_debrief(t: Texts, state: debriefs.DealState) -> Built | None:
+    """A logged debrief shown again: what was saved (by the rep, or what the client told
+    the manager who made the call), the guess beside it, and Edit. None while open."""
+    run, data, deal = state.run, state.data, state.deal
+    if run is None or run.state != debriefs.LOGGED or not data.client or deal.id is None:
+        return None
+    intro = t("state.already_logged", account=deal.account)
+    if data.logged_by == "manager" and state.call is not None:
+        manager = f"<@{state.call.user_slack_id}>"
+        intro = t("state.logged_by_manager", manager=manager, account=deal.account)
+    return msg.rep_logged(
+        t,
+        deal_id=deal.id,
+        account=deal.account,
+        answers=data.client,
+        guess=data.guess,
+        intro=intro,
+    )
+
+
+async def _show_saved(c: DealClick, built: Built) -> None:
+    try:
+        await c.respond(response_type="ephemeral", replace_original=False, **built.as_kwargs())
+    except Exception:  # noqa: BLE001 - an expired response_url: the DM shows it anyway
+        log.info("could not show the saved debrief", exc_info=True)
 
 
 @deal_button("loss-mode")
 async def on_mode(c: DealClick) -> None:
+    """heard / helped / hugged. The choice is recorded first, then the DM shows it in
+    place of the buttons (the other two stay to change it until the debrief is logged).
+    The same choice again, or any choice on a logged debrief, changes nothing and says so."""
     mode = str(c.body["actions"][0]["action_id"]).removeprefix(ids.LOSS_MODE_PREFIX)
-    if c.state.run is not None:
-        # The same mode clicked again (a double-click) changes nothing.
-        claimed = await c.rt.tx(
-            debriefs.claim_choice,
-            run_id=c.state.run.id,
-            field="mode",
-            value=mode,
-            now=c.rt.clock.now(),
+    rt, click, run = c.rt, c.click, c.state.run
+    if not deal_is_open(c.state.deal):
+        await deal_gone(c.respond, c.t)
+        return
+    if c.state.deal.outcome == "won":
+        # An old copy of the DM from before the deal was corrected to a win.
+        await refresh_deal_dm(
+            rt, c.deal_id, respond=c.respond, channel=click.channel, ts=click.message_ts
         )
+        word = messages.outcome_word(c.t, "won")
+        await tell(c.respond, c.t("state.deal_changed", account=c.state.deal.account, outcome=word))
+        return
+    saved = saved_debrief(c.t, c.state)
+    if saved is not None:
+        await refresh_deal_dm(
+            rt, c.deal_id, respond=c.respond, channel=click.channel, ts=click.message_ts
+        )
+        await _show_saved(c, saved)
+        return
+    if run is not None:
+        claimed = await rt.tx(
+            debriefs.claim_choice, run_id=run.id, field="mode", value=mode, now=rt.clock.now()
+        )
+        shown = await refresh_deal_dm(
+            rt, c.deal_id, respond=c.respond, channel=click.channel, ts=click.message_ts
+        )
+        label = c.t(f"loss.button_{mode}")
         if not claimed:
+            # A double click, or a stale copy of the DM: one effect, and it says so.
+            await tell(c.respond, c.t("state.already_answered", choice=label))
             return
-        await show_choice(c.t, c.client, c.respond, c.body)
+        if not shown:
+            await tell(c.respond, c.t("state.kept_not_shown", choice=label))
     reply = msg.mode_reply(c.t, mode=mode, deal_id=c.deal_id, account=c.state.deal.account)
-    await post_dm(c.rt, c.click.team_id, c.click.user_id, reply, channel=c.click.channel)
-    if mode == "helped":
-        await _script(c.rt, c.client, c.click, c.t, stage="opener", new=True)
+    await post_dm(rt, click.team_id, click.user_id, reply, channel=click.channel)
+    if mode == "helped" and not c.state.data.script_ts:
+        # The script is posted once per debrief; changing one's mind back doesn't repeat it.
+        await _script(rt, c.client, click, c.t, stage="opener", new=True)
 
 
 @deal_button("debrief-start")
 async def on_start(c: DealClick) -> None:
+    """ "I'm ready": the call script, once. The button makes way for the choice (telling
+    the manager stays); a second click, or an old copy, points at the script instead."""
+    await show_choice(c.t, c.client, c.respond, c.body, whole_row=False)
+    if c.state.data.script_ts:
+        await tell(c.respond, c.t("state.script_above", account=c.state.deal.account))
+        return
     await _script(c.rt, c.client, c.click, c.t, stage="opener", new=True)
 
 
@@ -174,6 +253,8 @@ async def on_tell_manager(c: DealClick) -> None:
     )
     if nudge_id is not None:
         await deliver(rt, nudge_id)
+    # The button makes way for the choice ("I'm ready" stays); the manager hears it once.
+    await show_choice(c.t, c.client, c.respond, c.body, whole_row=False)
     await tell(c.respond, c.t("mode.manager_told", manager=f"<@{manager}>"))
 
 
@@ -308,8 +389,15 @@ async def on_confirm(c: DealClick) -> None:
         debriefs.confirm_rep_log, deal_id=c.deal_id, rev=rev, now=c.rt.clock.now()
     )
     if confirmed is None:
-        return  # already saved: a double click changes nothing
+        # Already saved (a double click, or an old summary): nothing changes; show it.
+        state = await load_deal(c.rt, c.deal_id)
+        saved = saved_debrief(c.t, state) if state is not None else None
+        if saved is not None:
+            await _show_saved(c, saved)
+        return
     if confirmed == debriefs.STALE:  # an older summary than the draft
+        # Its buttons go, so the older summary can't be mistaken for the one to confirm.
+        await show_choice(c.t, c.client, c.respond, c.body, says=c.t("state.outdated_summary"))
         await tell(c.respond, c.t("log.newer_version"))
         return
     assert not isinstance(confirmed, str)
@@ -318,6 +406,8 @@ async def on_confirm(c: DealClick) -> None:
         c.t, deal_id=c.deal_id, account=deal.account, answers=answers, guess=guess
     )
     await update_in_place(c.rt, c.click, built)
+    # Logged: the deal DM's heard / helped / hugged can't change any more.
+    await show_logged(c.rt, c.deal_id)
 
 
 def register(app: AsyncApp, rt: Runtime, commands: LoopCommand) -> None:

@@ -31,6 +31,7 @@ from bot.slack import ids
 from bot.slack.acks import open_view_after_ack
 from bot.slack.people import load_person
 from handlers.common import DealClick, deal_button, rt_of
+from handlers.deal_intake import refresh_deal_dm
 from handlers.debrief_replies import (
     deal_gone,
     load_deal,
@@ -105,6 +106,8 @@ async def request_call(c: DealClick, *, in_place: bool) -> None:
     if ask is None:
         await deal_gone(c.respond, t)
         return
+    # The deal DM's "Ask my manager to call" makes way for who was asked.
+    await refresh_deal_dm(rt, c.deal_id)
     if ask.new:
         text = t("manager.asked", manager=f"<@{ask.caller}>", account=deal.account)
     else:
@@ -269,6 +272,8 @@ async def on_pick_submitted(
         )
         if ask is None:
             return
+        if deal.id is not None:
+            await refresh_deal_dm(rt, deal.id)
         if ask.new:
             text = t("manager.asked", manager=f"<@{ask.caller}>", account=deal.account)
         else:

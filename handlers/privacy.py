@@ -14,6 +14,7 @@ from bot.messages import ephemeral
 from bot.messages.privacy import forget_prompt
 from bot.runtime import Runtime
 from bot.slack import ids
+from bot.slack.clicks import show_choice
 from bot.slack.errors import api_error
 from handlers.common import rt_of
 from handlers.debrief_replies import Click, read_click, tell
@@ -29,7 +30,7 @@ async def forget_command(call: CommandCall) -> None:
     await call.ack(text=built.text, blocks=built.blocks, response_type="ephemeral")
 
 
-async def _share(rt: Runtime, respond: AsyncRespond, click: Click) -> None:
+async def _share(rt: Runtime, respond: AsyncRespond, click: Click, body: dict[str, Any]) -> None:
     t = await reader_texts(rt, click.team_id, click.user_id)
     account = (
         await rt.tx(debriefs.share_lesson, deal_id=click.deal_id, now=rt.clock.now())
@@ -39,6 +40,8 @@ async def _share(rt: Runtime, respond: AsyncRespond, click: Click) -> None:
     if account is None:
         await tell(respond, t("errors.deal_gone"))
         return
+    # The Share button makes way for the choice; Edit and the rest stay on the row.
+    await show_choice(t, rt.client, respond, body, whole_row=False)
     await tell(respond, t("privacy.shared", account=account))
 
 
@@ -48,7 +51,7 @@ async def on_share(
     await ack()
     rt = rt_of(context)
     click = read_click(body, rt)
-    rt.spawn(_share(rt, respond, click), name=f"share:{click.value}")
+    rt.spawn(_share(rt, respond, click, body), name=f"share:{click.value}")
 
 
 async def _forget(rt: Runtime, respond: AsyncRespond, click: Click) -> None:

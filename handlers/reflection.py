@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -41,6 +41,7 @@ from bot.slack import ids
 from bot.slack.dm import open_dm
 from bot.slack.errors import api_error
 from bot.slack.people import load_person, person_within
+from handlers.debrief_replies import tell
 from handlers.loop_command import CommandCall, LoopCommand, reader_texts
 from storage import focus as focus_store
 from storage import reflections as store
@@ -379,18 +380,39 @@ async def on_open(
     rt.spawn(_open_from_dm(rt, client, body), name=f"reflect-open:{_user(body)}")
 
 
-async def _answer_skip(rt: Runtime, client: AsyncWebClient, body: dict[str, Any]) -> None:
+async def _answer_skip(
+    rt: Runtime, client: AsyncWebClient, body: dict[str, Any], respond: AsyncRespond
+) -> None:
     team_id, user_id = _team(body, rt), _user(body)
     t = await reader_texts(rt, team_id, user_id)
+    local_date = _valid_date(((body.get("actions") or [{}])[0]).get("value"))
+    saved = None
+    if local_date:
+        saved = await rt.tx(
+            store.get_reflection,
+            write=False,
+            team_id=team_id,
+            user_id=user_id,
+            local_date=local_date,
+        )
+    if saved is not None:
+        # Skip on an old copy of a day already reflected on: the reflection stays.
+        await _show(rt, client, (team_id, user_id), msg.let_go(t), _container(body))
+        await tell(respond, t("state.reflection_kept"))
+        return
     await _show(rt, client, (team_id, user_id), msg.skipped(t), _container(body))
 
 
 async def on_skip(
-    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ack: AsyncAck,
+    body: dict[str, Any],
+    client: AsyncWebClient,
+    respond: AsyncRespond,
+    context: AsyncBoltContext,
 ) -> None:
     await ack()
     rt = rt_of(context)
-    rt.spawn(_answer_skip(rt, client, body), name=f"reflect-skip:{_user(body)}")
+    rt.spawn(_answer_skip(rt, client, body, respond), name=f"reflect-skip:{_user(body)}")
 
 
 async def _save(

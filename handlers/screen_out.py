@@ -28,12 +28,14 @@ from bot.nudges.quiet import local_day, zone_of
 from bot.nudges.registry import KindPolicy, NudgeKind
 from bot.runtime import Runtime
 from bot.slack import ids
+from bot.slack.clicks import put_in_place
 from bot.slack.errors import api_error
 from bot.slack.people import load_person
 from handlers.common import rt_of
 from handlers.debrief_replies import tell
 from handlers.loop_command import CommandCall, LoopCommand, reader_texts
 from storage import screen_outs
+from storage.debriefs import is_bundle
 from storage.kinds import ScreenOutState
 from storage.models import Nudge, Person
 from storage.people import get_person
@@ -188,6 +190,44 @@ async def save(
     )
     if saved_id is not None:
         await deliver(rt, saved_id)
+    if previous_run is not None and not await _in_bundle(rt, previous_run):
+        t = Texts(rt.catalog, person.locale)
+        await _show_reviewed(rt, previous_run, t, t("state.reviewed", date=review.isoformat()))
+
+
+async def _in_bundle(rt: Runtime, run_id: int) -> bool:
+    """Did the review DM go out inside a bundle? Then it is left as it is: an update from
+    outside a click on it would replace the bundle's other sections too."""
+    run = await rt.tx(screen_outs.get_screen_out, write=False, run_id=run_id)
+    ts = screen_out_data(run).review_ts if run is not None else None
+    if not ts:
+        return False
+    return bool(await rt.tx(is_bundle, write=False, ts=ts))
+
+
+async def _show_reviewed(
+    rt: Runtime,
+    run_id: int,
+    t: Texts,
+    line: str,
+    *,
+    respond: AsyncRespond | None = None,
+    where: tuple[str | None, str | None] = (None, None),
+) -> None:
+    """The review DM of a screen-out that was reviewed: its button makes way for the line
+    that says so (the clicked copy when given, else the DM as sent)."""
+    run = await rt.tx(screen_outs.get_screen_out, write=False, run_id=run_id)
+    if run is None or run.id is None:
+        return
+    data = screen_out_data(run)
+    channel, ts = where[0] or data.review_channel, where[1] or data.review_ts
+    person = await rt.tx(get_person, write=False, team_id=run.team_id, slack_id=run.user_slack_id)
+    day = local_day(run.created_at, person.tz if person else None) if run.created_at else None
+    screened_on = day.isoformat() if day else ""
+    built = review_dm(
+        t, account=run.account or "", screened_on=screened_on, run_id=run.id, reviewed=line
+    )
+    await put_in_place(rt.client, respond, channel=channel, ts=ts, built=built)
 
 
 async def on_submit(
@@ -245,6 +285,14 @@ async def on_review_now(
     if run is None:
         # Deleted since the review DM went out: say so, and how to start again.
         await tell(respond, t("screenout.gone"))
+        return
+    if run.state == ScreenOutState.REVIEWED and run.id is not None:
+        # An old copy of a review already done: it says so, and the DM catches up.
+        line = t("state.already_reviewed", account=run.account or "")
+        container = body.get("container") or {}
+        where = (container.get("channel_id"), container.get("message_ts"))
+        await _show_reviewed(rt, run.id, t, line, respond=respond, where=where)
+        await tell(respond, line)
         return
     if not body.get("trigger_id"):
         return

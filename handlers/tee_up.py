@@ -19,7 +19,6 @@ from datetime import timedelta
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
-from slack_sdk.errors import SlackApiError
 
 from bot.accounts import parse_account
 from bot.messages import Built, Texts
@@ -28,7 +27,7 @@ from bot.nudges.delivery import deliver
 from bot.nudges.registry import KindPolicy, NudgeKind
 from bot.runtime import Runtime
 from bot.slack import ids
-from bot.slack.errors import api_error
+from bot.slack.clicks import clicked, put_in_place
 from bot.slack.people import load_person
 from handlers.common import rt_of
 from handlers.debrief_replies import tell
@@ -70,10 +69,13 @@ async def render_tee_up(rt: Runtime, nudge: Nudge, person: Person) -> Built | No
     ):
         return None
     assert nudge.id is not None
+    followup = bool(nudge.payload.get("followup_of"))
+    t = Texts(rt.catalog, person.locale)
     return tee_up_dm(
-        Texts(rt.catalog, person.locale),
+        t,
         account=account,
         nudge_id=nudge.id,
+        followup=followup,
         sent=bool(nudge.payload.get("sent")),
     )
 
@@ -115,6 +117,7 @@ async def answer(
     user_id = str((body.get("user") or {}).get("id") or "")
     value = str(action.get("value") or "")
     nudge_id = int(value) if value.isdigit() else None
+    before = await rt.tx(tee_ups.answer_of, write=False, nudge_id=nudge_id) if nudge_id else None
     nudge = (
         await rt.tx(
             tee_ups.record_answer,
@@ -134,29 +137,43 @@ async def answer(
             t = await reader_texts(rt, team_id, user_id)
             await tell(respond, t("teeup.gone"))
         return
-    await _show_answer(rt, body, nudge, user_id, state)
+    await _show_answer(rt, body, nudge, user_id, state, respond, again=before == state)
 
 
 async def _show_answer(
-    rt: Runtime, body: dict[str, Any], nudge: Nudge, user_id: str, state: str
+    rt: Runtime,
+    body: dict[str, Any],
+    nudge: Nudge,
+    user_id: str,
+    state: str,
+    respond: AsyncRespond | None,
+    *,
+    again: bool,
 ) -> None:
+    """The message shows the answer in place of its buttons; the same answer again (a
+    double click, an old copy) changes nothing more and says so."""
     assert nudge.id is not None
     person = await load_person(rt, team_id=nudge.team_id, user_id=user_id)
     t = Texts(rt.catalog, person.locale)
     account = str(nudge.payload.get("account") or "")
     reply = answer_text(t, state, account=account, days=FOLLOWUP_DAYS)
+    followup = bool(nudge.payload.get("followup_of"))
     built = tee_up_dm(
-        t, account=account, nudge_id=nudge.id, answer=reply, sent=bool(nudge.payload.get("sent"))
+        t,
+        account=account,
+        nudge_id=nudge.id,
+        answer=reply,
+        chosen=state,
+        followup=followup,
+        sent=bool(nudge.payload.get("sent")),
     )
-    channel = str((body.get("container") or {}).get("channel_id") or "")
-    ts = str((body.get("container") or {}).get("message_ts") or "")
-    if not channel or not ts:
-        return
-    try:
-        await rt.client.chat_update(channel=channel, ts=ts, text=built.text, blocks=built.blocks)
-    except SlackApiError as e:
-        # The answer is recorded; only the message still shows the buttons.
-        log.warning("tee-up message update failed: %s", api_error(e))
+    channel, ts = clicked(body)[2:4]
+    shown = await put_in_place(rt.client, respond, channel=channel, ts=ts, built=built)
+    label = t(ANSWERS[str((body.get("actions") or [{}])[0].get("action_id"))][1])
+    if again and respond is not None:
+        await tell(respond, t("state.already_answered", choice=label))
+    elif not shown and respond is not None:
+        await tell(respond, t("state.kept_not_shown", choice=label))
 
 
 async def on_tee_up_answer(

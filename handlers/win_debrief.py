@@ -18,6 +18,7 @@ from bot.runtime import Runtime
 from bot.slack import ids
 from bot.slack.acks import open_view_after_ack
 from handlers.common import DealClick, deal_button, rt_of
+from handlers.deal_intake import show_logged
 from handlers.debrief_replies import audience, parse_deal_id, post_dm, team_of, texts_for
 from storage import debriefs, quotes
 
@@ -80,7 +81,14 @@ async def on_submit(
     built = msg.win_logged(
         t, deal_id=deal.id, account=deal.account, quote_ok=bool(answers[ids.QUOTE_OK_FIELD])
     )
-    rt.spawn(post_dm(rt, team_of(body, rt), user_id, built), name=f"win-saved:{deal_id}")
+
+    async def work() -> None:
+        await post_dm(rt, team_of(body, rt), user_id, built)
+        # The deal DM says it is logged; its button now edits the answers.
+        assert deal.id is not None
+        await show_logged(rt, deal.id)
+
+    rt.spawn(work(), name=f"win-saved:{deal_id}")
 
 
 def register(app: AsyncApp, rt: Runtime) -> None:

@@ -297,6 +297,29 @@ def deal_state(*, session: Session, deal_id: int | None) -> DealState | None:
     )
 
 
+def sent_reminders(*, session: Session, deal_id: int) -> list[tuple[str, str]]:
+    """Where this deal's debrief reminders went (channel, ts), to show them logged."""
+    rows = session.exec(
+        select(Nudge).where(
+            Nudge.kind == Kind.DEBRIEF_REMINDER,
+            Nudge.state == nudges.SENT,
+            col(Nudge.idempotency_key).startswith(f"deal:{deal_id}:debrief-reminder"),
+        )
+    ).all()
+    return [
+        (n.sent_channel, n.sent_ts)
+        for n in rows
+        if n.sent_channel and n.sent_ts and not is_bundle(session=session, ts=n.sent_ts)
+    ]
+
+
+def is_bundle(*, session: Session, ts: str) -> bool:
+    """Did several nudges go out in this one message (a bundle)? Updating such a message
+    from outside a click on it would replace every section with one, so it is left alone."""
+    count = session.exec(select(func.count()).select_from(Nudge).where(Nudge.sent_ts == ts)).one()
+    return int(count) > 1
+
+
 def get_deal(*, session: Session, deal_id: int) -> Deal | None:
     return session.get(Deal, deal_id)
 

@@ -61,6 +61,15 @@ def decided_since(*, session: Session, nudge: Nudge) -> bool:
     return found is not None
 
 
+def answer_of(*, session: Session, nudge_id: int) -> str | None:
+    """The answer already recorded for this tee-up DM (None while unanswered)."""
+    nudge = session.get(Nudge, nudge_id)
+    if nudge is None or nudge.kind != KIND or not nudge.ritual_run_id:
+        return None
+    run = session.get(RitualRun, nudge.ritual_run_id)
+    return str(run.state) if run is not None and run.state else None
+
+
 def record_answer(
     *,
     session: Session,

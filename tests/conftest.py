@@ -493,6 +493,7 @@ SOCKET_MODE_TOO = frozenset(
         "test_quiet",
         "test_privacy",
         "test_clicks",
+        "test_message_state",
         "test_deal_trigger",
         "test_deal_shortcuts",
         "test_deal_step",

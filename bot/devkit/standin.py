@@ -568,6 +568,7 @@ class SlackStandIn:
         self._channels: dict[str, dict[str, Any]] = {}
         self._open_dms: set[str] = set()
         self._messages: dict[tuple[str, str], dict[str, Any]] = {}
+        self._edit_closed: set[tuple[str, str]] = set()
         self._ephemeral: list[dict[str, Any]] = []
         self._views: dict[str, dict[str, Any]] = {}
         self._external_ids: dict[str, str] = {}
@@ -803,6 +804,13 @@ class SlackStandIn:
                 message["parent_user_id"] = self.bot_user_id
             self._messages[(channel_id, ts)] = message
             return ts
+
+    def close_edit_window(self, channel: str, ts: str) -> None:
+        """From now on chat.update on this message answers `edit_window_closed`, as Slack
+        does once a workspace's edit window has passed (a test of a message that can no
+        longer change, without queueing a failure for whichever update comes next)."""
+        with self._lock:
+            self._edit_closed.add((self._resolve_channel(channel, allow_user=True), ts))
 
     def dm_channel_id(self, user_id: str) -> str:
         """The DM channel Slack would give the bot for this user (stable per user)."""
@@ -1409,6 +1417,8 @@ class SlackStandIn:
             raise _ApiError("message_not_found")
         if message.get("bot_id") != self.bot_id:
             raise _ApiError("cant_update_message")
+        if (channel, ts) in self._edit_closed:
+            raise _ApiError("edit_window_closed")
         if not (body.get("text") or body.get("blocks") or body.get("attachments")):
             raise _ApiError("no_text")
         self._validate_message(body)

@@ -14,11 +14,13 @@ from typing import Any
 
 from bot.clock import zone_of
 from bot.messages.blocks import (
+    CHOICE_BLOCK_ID,
     FALLBACK_MAX,
     VIEW_BLOCKS_MAX,
     Block,
     actions,
     button,
+    chosen_line,
     clip,
     context,
     divider,
@@ -81,9 +83,13 @@ def deal_dm(
     currency: str | None = None,
     extra: Sequence[Block] = (),
     footer: Sequence[Block] = (),
+    mode: str | None = None,
+    logged: bool = False,
+    called: str | None = None,
 ) -> Built:
     """The first DM after a deal closes: the right script for the outcome. `footer` goes
-    last (the "Not right?" menu)."""
+    last (the "Not right?" menu). It shows its state: heard / helped / hugged once chosen
+    (the other two to change it, until the debrief is logged), and a logged debrief."""
     amount_text = format_amount(amount, currency)
     values = {"account": account, "amount": amount_text}
     value = str(deal_id)
@@ -94,10 +100,7 @@ def deal_dm(
             section(t("win.questions", **values)),
             context(t("win.why_it_matters", **values)),
             *extra,
-            actions(
-                ids.WIN_DEBRIEF_BLOCK,
-                button(t("win.button_log"), ids.WIN_LOG_OPEN, value, style="primary"),
-            ),
+            *_win_row(t, value, logged=logged),
             *footer,
         ]
         return as_built(t("win.fallback", **values), blocks)
@@ -107,14 +110,11 @@ def deal_dm(
         section(t(f"{prefix}.intro", **values)),
         *extra,
         section(t("loss.ask_mode", **values)),
-        actions(
-            ids.LOSS_MODE_BLOCK,
-            *(
-                button(t(f"loss.button_{mode}"), ids.LOSS_MODE_PREFIX + mode, value)
-                for mode in ids.LOSS_MODES
-            ),
-        ),
-        actions(
+        *_mode_rows(t, value, mode=mode, logged=logged),
+        # Once someone was asked to make the call, the row says who instead.
+        {**context(t("state.call_asked", who=f"<@{called}>")), "block_id": ids.LOSS_MANAGER_BLOCK}
+        if called
+        else actions(
             ids.LOSS_MANAGER_BLOCK,
             button(t("loss.button_manager"), ids.MANAGER_CALL_REQUEST, value),
             # Seed 001: the manager "or a trusted colleague" makes the call.
@@ -123,6 +123,37 @@ def deal_dm(
         *footer,
     ]
     return as_built(t(f"{prefix}.fallback", **values), blocks)
+
+
+def _win_row(t: Texts, value: str, *, logged: bool) -> list[Block]:
+    if not logged:
+        button_log = button(t("win.button_log"), ids.WIN_LOG_OPEN, value, style="primary")
+        return [actions(ids.WIN_DEBRIEF_BLOCK, button_log)]
+    # Logged: the line says so, and the same button (it opens the form pre-filled) edits.
+    return [
+        {**context(t("state.logged")), "block_id": CHOICE_BLOCK_ID},
+        actions(ids.WIN_DEBRIEF_BLOCK, button(t("common.button_edit"), ids.WIN_LOG_OPEN, value)),
+    ]
+
+
+def _mode_rows(t: Texts, value: str, *, mode: str | None, logged: bool) -> list[Block]:
+    """heard / helped / hugged: three buttons; once chosen, the choice and the other two
+    (to change it); once the debrief is logged, the choice alone."""
+    if mode not in ids.LOSS_MODES:
+        if logged:
+            return [{**context(t("state.logged")), "block_id": CHOICE_BLOCK_ID}]
+        mode = None
+    others = [m for m in ids.LOSS_MODES if m != mode]
+    buttons = [button(t(f"loss.button_{m}"), ids.LOSS_MODE_PREFIX + m, value) for m in others]
+    if mode is None:
+        return [actions(ids.LOSS_MODE_BLOCK, *buttons)]
+    label = t(f"loss.button_{mode}")
+    if logged:
+        return [chosen_line(t, label, note=t("state.logged"))]
+    return [
+        chosen_line(t, label, note=t("state.change_until_logged")),
+        actions(ids.LOSS_MODE_BLOCK, *buttons),
+    ]
 
 
 def form_modal(

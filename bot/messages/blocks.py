@@ -11,6 +11,9 @@ from typing import Any
 
 Block = dict[str, Any]
 
+# The block id of the line that shows a choice made (bot/slack/ids.py CHOICE_BLOCK).
+CHOICE_BLOCK_ID = "clicks_choice"
+
 HEADER_MAX = 150
 SECTION_MAX = 3000
 BUTTON_TEXT_MAX = 75
@@ -62,6 +65,13 @@ def fields(pairs: list[tuple[str, str]]) -> Block:
 
 def context(text: str) -> Block:
     return {"type": "context", "elements": [mrkdwn(text, CONTEXT_MAX)]}
+
+
+def chosen_line(t: Any, choice: str, *, note: str | None = None) -> Block:
+    """ "You chose: …" (and a short note: how to change it, or why it can't change), in
+    the place of the buttons that made the choice (bot/messages/clicks.py)."""
+    text = t("clicks.chosen", choice=f"*{choice}*")
+    return {**context(f"{text} · {note}" if note else text), "block_id": CHOICE_BLOCK_ID}
 
 
 def divider() -> Block:

@@ -11,6 +11,7 @@ from bot.messages.blocks import (
     Block,
     actions,
     button,
+    chosen_line,
     context,
     header,
     modal_view,
@@ -52,12 +53,29 @@ def checkin(t: Texts, *, run_id: int, n: int, account: str, concern: str) -> Bui
     return as_built(t("concern.fallback", account=account), blocks)
 
 
-def answered(t: Texts, *, account: str, concern: str, reply: str, tip: str | None = None) -> Built:
-    """The check-in DM once answered: the question stays, the buttons go."""
-    blocks: list[Block] = [
-        section(t("concern.checkin", account=account, concern=concern)),
-        section(reply),
-    ]
+ANSWER_BUTTONS = {
+    "satisfied": "concern.button_satisfied",
+    "not_yet": "concern.button_not_yet",
+    "didnt_ask": "concern.button_didnt_ask",
+    "drop": "concern.button_drop",
+}
+
+
+def answered(
+    t: Texts,
+    *,
+    account: str,
+    concern: str,
+    reply: str,
+    tip: str | None = None,
+    chosen: str | None = None,
+) -> Built:
+    """The check-in DM once answered: the question stays, the buttons make way for the
+    answer chosen and the reply to it."""
+    blocks: list[Block] = [section(t("concern.checkin", account=account, concern=concern))]
+    if chosen in ANSWER_BUTTONS:
+        blocks.append(chosen_line(t, t(ANSWER_BUTTONS[chosen])))
+    blocks.append(section(reply))
     if tip:
         blocks.append(context(tip))
     return as_built(reply, blocks)

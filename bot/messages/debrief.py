@@ -400,12 +400,19 @@ def guess_vs_reason(t: Texts, *, guess: str | None, reason: str) -> str:
 
 
 def rep_logged(
-    t: Texts, *, deal_id: int, account: str, answers: Mapping[str, str], guess: str | None
+    t: Texts,
+    *,
+    deal_id: int,
+    account: str,
+    answers: Mapping[str, str],
+    guess: str | None,
+    intro: str | None = None,
 ) -> Built:
     """After Confirm: thanks, the guess next to the client's reason (a private coaching
-    signal), then what to do next: edit, or track a concern the client raised."""
+    signal), then what to do next: edit, or track a concern the client raised. `intro`
+    replaces the thanks when the saved debrief is shown again (`/loop debrief`)."""
     value = str(deal_id)
-    saved = t("log.saved", account=account)
+    saved = intro or t("log.saved", account=account)
     blocks: list[Block] = [
         section(saved),
         *answer_sections(t, answers),
@@ -436,19 +443,42 @@ def win_logged(t: Texts, *, deal_id: int, account: str, quote_ok: bool) -> Built
     )
 
 
+def win_saved(t: Texts, *, deal_id: int, account: str, answers: Mapping[str, Any]) -> Built:
+    """A logged win shown again (`/loop debrief`): what was saved, then Edit and Share."""
+    intro = t("state.already_logged", account=account)
+    blocks: list[Block] = [section(intro)]
+    for name in WIN_TEXT_FIELDS:
+        answer = str(answers.get(name) or "").strip()
+        if answer:
+            safe = answer.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            blocks.append(section(f"*{t(f'win_log.label_{name}')}*\n{safe}"))
+    blocks.append(
+        actions(
+            ids.WIN_AFTER_BLOCK,
+            button(t("common.button_edit"), ids.WIN_LOG_OPEN, str(deal_id)),
+            button(t("privacy.button_share"), ids.PRIVACY_SHARE, str(deal_id)),
+        )
+    )
+    return as_built(intro, blocks)
+
+
 # --- reminders ------------------------------------------------------------------------
 
 
-def debrief_reminder(t: Texts, *, deal_id: int, account: str, days: int, won: bool) -> Built:
+def debrief_reminder(
+    t: Texts, *, deal_id: int, account: str, days: int, won: bool, logged: bool = False
+) -> Built:
+    """The one reminder; once the debrief is logged its button makes way for saying so
+    (`/loop debrief` shows the answers)."""
     text = t("reminder.debrief", account=account, days=days)
     action = ids.WIN_LOG_OPEN if won else ids.LOSS_LOG_OPEN
-    blocks = [
-        section(text),
-        actions(
-            ids.REMINDER_BLOCK,
-            button(t("reminder.button_log"), action, str(deal_id), style="primary"),
-        ),
-    ]
+    row: Block = actions(
+        ids.REMINDER_BLOCK,
+        button(t("reminder.button_log"), action, str(deal_id), style="primary"),
+    )
+    if logged:
+        row = {**context(t("state.logged")), "block_id": ids.CHOICE_BLOCK}
+    blocks = [section(text), row]
     return as_built(t("reminder.debrief_fallback", account=account), blocks)
 
 

@@ -7,9 +7,11 @@ from typing import Any
 
 from bot.messages import Built, Texts, as_built, form_modal
 from bot.messages.blocks import (
+    CHOICE_BLOCK_ID,
     Block,
     actions,
     button,
+    context,
     input_block,
     option,
     section,
@@ -67,15 +69,25 @@ def good_terms_dm(t: Texts, *, account: str, date: str) -> Built:
     return as_built(text, blocks)
 
 
-def review_dm(t: Texts, *, account: str, screened_on: str, run_id: int) -> Built:
+def review_dm(
+    t: Texts, *, account: str, screened_on: str, run_id: int, reviewed: str | None = None
+) -> Built:
+    """The review DM; once reviewed (`reviewed`: the line that says so) its button makes
+    way for that line."""
     values = {"account": account, "date": screened_on}
-    blocks: list[Block] = [
-        section(t("reminder.screenout", **values)),
-        actions(
-            ids.SCREEN_OUT_REVIEW_NOW_BLOCK,
-            button(
-                t("reminder.button_review"), ids.SCREEN_OUT_REVIEW_NOW, str(run_id), style="primary"
-            ),
-        ),
-    ]
+    blocks: list[Block] = [section(t("reminder.screenout", **values))]
+    if reviewed is not None:
+        blocks.append({**context(reviewed), "block_id": CHOICE_BLOCK_ID})
+    else:
+        blocks.append(
+            actions(
+                ids.SCREEN_OUT_REVIEW_NOW_BLOCK,
+                button(
+                    t("reminder.button_review"),
+                    ids.SCREEN_OUT_REVIEW_NOW,
+                    str(run_id),
+                    style="primary",
+                ),
+            )
+        )
     return as_built(t("reminder.screenout_fallback", **values), blocks)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.messages import Built, Texts, as_built
-from bot.messages.blocks import Block, actions, button, context, header, section
+from bot.messages.blocks import Block, actions, button, chosen_line, context, header, section
 from bot.slack import ids
 
 # The answer buttons; each click records one RitualRun state.
@@ -20,32 +20,56 @@ REPLY_KEYS = {
 
 
 def tee_up_dm(
-    t: Texts, *, account: str, nudge_id: int, answer: str | None = None, sent: bool = False
+    t: Texts,
+    *,
+    account: str,
+    nudge_id: int,
+    answer: str | None = None,
+    chosen: str | None = None,
+    followup: bool = False,
+    sent: bool = False,
 ) -> Built:
-    """The ask, and either the three answer buttons or (once answered) the reply in
-    their place, so the message itself shows what was recorded. `sent`: the proposal is
+    """The ask, and either the three answer buttons or (once answered) the choice and the
+    reply in their place, so the message itself shows what was recorded. "Not asked yet"
+    keeps the other two, to record the answer once asked. The follow-up of a "not asked
+    yet" is the question alone: the script is in the first DM. `sent`: the proposal is
     already out, so the ask goes with confirming they received it, not before sending."""
     words = "teeup.proposal_out" if sent else "teeup"
-    blocks: list[Block] = [
-        header(t(f"{words}.header", account=account)),
-        section(t(f"{words}.intro", account=account)),
-        section(t(f"{words}.script", account=account)),
-        context(t(f"{words}.tip", account=account)),
-    ]
-    if answer is None:
-        blocks.append(section(f"*{t('teeup.question')}*"))
-        blocks.append(
-            actions(
-                ids.TEE_UP_BLOCK,
-                *(
-                    button(t(key), action_id, str(nudge_id), style=style)
-                    for action_id, (_state, key, style) in ANSWERS.items()
-                ),
-            )
-        )
+    if followup:
+        blocks: list[Block] = [section(t("state.teeup_followup", account=account))]
     else:
+        blocks = [
+            header(t(f"{words}.header", account=account)),
+            section(t(f"{words}.intro", account=account)),
+            section(t(f"{words}.script", account=account)),
+            context(t(f"{words}.tip", account=account)),
+        ]
+    if answer is None:
+        if not followup:
+            blocks.append(section(f"*{t('teeup.question')}*"))
+        blocks.append(_buttons(t, nudge_id))
+    else:
+        if chosen is not None:
+            blocks.append(chosen_line(t, t(ANSWERS[_action_of(chosen)][1])))
         blocks.append(section(answer))
+        if chosen == "not_asked":
+            blocks.append(_buttons(t, nudge_id, skip="not_asked"))
     return as_built(t(f"{words}.fallback", account=account), blocks)
+
+
+def _action_of(state: str) -> str:
+    return next(action_id for action_id, spec in ANSWERS.items() if spec[0] == state)
+
+
+def _buttons(t: Texts, nudge_id: int, *, skip: str | None = None) -> Block:
+    return actions(
+        ids.TEE_UP_BLOCK,
+        *(
+            button(t(key), action_id, str(nudge_id), style=style)
+            for action_id, (state, key, style) in ANSWERS.items()
+            if state != skip
+        ),
+    )
 
 
 def answer_text(t: Texts, state: str, *, account: str, days: int) -> str:

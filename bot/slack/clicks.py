@@ -4,7 +4,8 @@ Two layers. The generic one is a middleware: an exact replay of an interactive p
 (same user, action, value, message and action_ts) is acked and dropped, whatever the
 listener. A double-click is two real payloads with different action_ts, so listeners
 that record a choice also claim it in the database (storage.debriefs.claim_choice: the
-same choice again changes nothing) and show it on the clicked message (`show_choice`).
+same choice again changes nothing) and put the message's new state in place of its
+buttons (`show_choice`, `put_in_place`; bot/messages/clicks.py builds it).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp, AsyncRespond
@@ -20,8 +21,9 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.messages import Texts
-from bot.messages.clicks import with_choice
+from bot.messages import Built, Texts
+from bot.messages.blocks import Block
+from bot.messages.clicks import settle
 from bot.slack.errors import api_error
 
 log = logging.getLogger(__name__)
@@ -97,27 +99,79 @@ def register(app: AsyncApp) -> SeenClicks:
 # -- per-listener choices ------------------------------------------------------------------
 
 
-async def show_choice(
-    t: Texts, client: AsyncWebClient, respond: AsyncRespond, body: dict[str, Any]
-) -> None:
-    """Show the choice made (its button's text) on the clicked message, under its buttons."""
+async def put_in_place(
+    client: AsyncWebClient,
+    respond: AsyncRespond | None,
+    *,
+    channel: str | None,
+    ts: str | None,
+    built: Built,
+    ephemeral: bool = False,
+) -> bool:
+    """Replace a message with its new state: `chat.update`, else (an ephemeral message,
+    or Slack refusing: message_not_found, cant_update_message, edit_window_closed, …)
+    through the click's response_url. Never raises: the choice is already recorded, so
+    a message that can't change must not undo nor hide it. True when it changed."""
+    if channel and ts and not ephemeral:
+        try:
+            await client.chat_update(channel=channel, ts=ts, **built.as_kwargs())
+            return True
+        except SlackApiError as e:
+            log.warning("could not update the clicked message: %s", api_error(e))
+        except Exception:  # noqa: BLE001 - a network failure: same as a refusal
+            log.warning("could not update the clicked message", exc_info=True)
+    if respond is None:
+        return False
+    try:
+        answer = await respond(replace_original=True, **built.as_kwargs())
+        # A response_url that expired answers 404 rather than raising.
+        return int(getattr(answer, "status_code", 200) or 200) < 400
+    except Exception:  # noqa: BLE001 - an expired response_url: the choice is kept anyway
+        log.info("could not replace the clicked message either", exc_info=True)
+        return False
+
+
+def clicked(body: dict[str, Any]) -> tuple[str, str, str | None, str | None, bool]:
+    """The clicked button's action id and text, and where its message is."""
     action = (body.get("actions") or [{}])[0]
-    message = body.get("message") or {}
     container = body.get("container") or {}
-    choice = str((action.get("text") or {}).get("text") or action.get("value") or "")
-    built = with_choice(
+    text = str((action.get("text") or {}).get("text") or action.get("value") or "")
+    return (
+        str(action.get("action_id") or ""),
+        text,
+        container.get("channel_id") or (body.get("channel") or {}).get("id"),
+        container.get("message_ts"),
+        bool(container.get("is_ephemeral")),
+    )
+
+
+async def show_choice(
+    t: Texts,
+    client: AsyncWebClient,
+    respond: AsyncRespond | None,
+    body: dict[str, Any],
+    *,
+    choice: str | None = None,
+    note: str | None = None,
+    change: Sequence[Block] = (),
+    whole_row: bool = True,
+    says: str | None = None,
+) -> bool:
+    """The clicked message, settled: its clicked row becomes "You chose: …" (the button's
+    own text unless `choice` says otherwise) plus `change`, the way to change it."""
+    action_id, text, channel, ts, ephemeral = clicked(body)
+    message = body.get("message") or {}
+    built = settle(
         t,
         text=str(message.get("text") or ""),
         blocks=message.get("blocks") or [],
-        action_id=str(action.get("action_id") or ""),
-        choice=choice,
+        action_id=action_id,
+        choice=choice or text,
+        note=note,
+        change=change,
+        whole_row=whole_row,
+        says=says,
     )
-    channel, ts = container.get("channel_id"), container.get("message_ts")
-    if channel and ts and not container.get("is_ephemeral"):
-        try:
-            await client.chat_update(channel=channel, ts=ts, **built.as_kwargs())
-            return
-        except SlackApiError as e:
-            log.warning("could not show the choice on the message: %s", api_error(e))
-    if body.get("response_url"):
-        await respond(replace_original=True, **built.as_kwargs())
+    return await put_in_place(
+        client, respond, channel=channel, ts=ts, built=built, ephemeral=ephemeral
+    )

@@ -737,4 +737,6 @@ def test_deleting_the_post_after_the_rep_acted_leaves_their_dm(
     delete(bot, root)
     assert deals(bot)[0].status == "open"
     assert len(bot.standin.calls_to("chat.update")) == updates
-    assert "loss_mode_heard" in action_ids(dm_now(bot, REP))
+    # Heard was chosen: its button made way for the choice, the other two stay.
+    assert "loss_mode_heard" not in action_ids(dm_now(bot, REP))
+    assert "loss_mode_helped" in action_ids(dm_now(bot, REP))
