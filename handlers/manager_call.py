@@ -156,6 +156,8 @@ async def on_decline(c: DealClick) -> None:
         return
     built = debrief_msg.plain_reply(c.t("manager.declined_ack", rep=f"<@{done.rep}>"))
     await update_in_place(c.rt, c.click, built)
+    # The call is the rep's again: their deal DM offers the ask once more.
+    await refresh_deal_dm(c.rt, c.deal_id)
     if done.nudge_id is not None:
         await deliver(c.rt, done.nudge_id)
 

@@ -9,6 +9,7 @@ the rep's own guess in one DM."""
 
 from __future__ import annotations
 
+import copy
 import json
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -29,12 +30,14 @@ from tests.support.debrief_steps import (
     deal_ids,
     dm_messages,
     ephemeral_replies,
+    find_message,
     last_modal,
     log_the_call,
     nudges_of,
     pick_caller,
     runs,
     set_manager,
+    stale_click,
     submit,
     submit_call,
     texts,
@@ -232,16 +235,23 @@ def test_someone_else_clicking_log_in_a_forged_home_is_refused(bot: RunningBot) 
 
 def test_a_second_ask_says_who_has_the_call_and_asks_nobody_twice(bot: RunningBot) -> None:
     set_manager(bot, REP, MANAGER)
-    guess_then_ask(bot)
+    close_deal(bot, "lost", "Globex", REP)
+    click(bot, REP, "loss_mode_helped")
+    click(bot, REP, "guess_open")
+    submit(bot, REP, last_modal(bot), {"guess": GUESS})
+    # The DM as it was before the ask: its buttons are replaced in place once asked, but
+    # an older copy (a notification, another device) can still be clicked.
+    old = copy.deepcopy(find_message(bot, REP, "manager_call_request"))
     click(bot, REP, "manager_call_request")
-    click(bot, REP, "call_pick_open")  # a colleague instead, once it's with him: no
+    stale_click(bot, REP, "manager_call_request", old)
+    stale_click(bot, REP, "call_pick_open", old)  # a colleague instead, once it's with him
     already = cat(bot, "call.already_open", caller=f"<@{MANAGER}>", account="Globex")
     assert ephemeral_replies(bot)[-2:] == [already, already]
     assert [c.body["view"]["callback_id"] for c in bot.standin.calls_to("views.open")] == [
         "guess_log"
     ]
     log_the_call(bot, MANAGER)
-    click(bot, REP, "manager_call_request")
+    stale_click(bot, REP, "manager_call_request", old)
     assert ephemeral_replies(bot)[-1] == cat(
         bot, "call.already_logged", caller=f"<@{MANAGER}>", account="Globex"
     )
@@ -432,8 +442,9 @@ def test_the_whole_call_reads_in_each_persons_language(
     click(bot, rep, "loss_mode_helped")
     click(bot, rep, "guess_open")
     submit(bot, rep, last_modal(bot), {"guess": GUESS})
+    old = copy.deepcopy(find_message(bot, rep, "call_pick_open"))
     pick_caller(bot, rep, caller)
-    click(bot, rep, "call_pick_open")  # asked already: said so, in their language
+    stale_click(bot, rep, "call_pick_open", old)  # asked already: said so, in their language
     open_home(bot, caller)
     open_home(bot, rep)
     day_by_day(bot, clock, 4)

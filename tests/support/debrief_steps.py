@@ -87,6 +87,19 @@ def click(bot: RunningBot, user: str, action_id: str, *, value: str | None = Non
     return result
 
 
+def stale_click(
+    bot: RunningBot, user: str, action_id: str, old_message: dict[str, Any]
+) -> HttpResult:
+    """A click on an older copy of a message (a notification, a second device) whose
+    buttons have since been replaced in place."""
+    request = bot.slack.block_action(
+        action_id, user=user, channel=bot.standin.dm_channel(user), message=old_message
+    )
+    result = bot.send(request)
+    assert result.status == 200
+    return result
+
+
 def last_modal(bot: RunningBot) -> dict[str, Any]:
     [*_, call] = bot.standin.calls_to("views.open", ok=True)
     return dict(call.body["view"])
