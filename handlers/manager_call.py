@@ -9,6 +9,7 @@ your client is the rep's decision (seed 001's rep asked for it herself)."""
 from __future__ import annotations
 
 import logging
+from datetime import date
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
@@ -127,14 +128,15 @@ async def _read(rt: Runtime, nudge: Nudge) -> Found | None:
     )
 
 
-def _local_date(deal: Deal, tz: str | None) -> str:
+def _local_date(deal: Deal, tz: str | None) -> date | str:
+    """The deal's day in the reader's zone (Texts writes it their way)."""
     when = deal.created_at
     if when is None:
         return ""
     try:
-        return when.astimezone(zone_of(tz)).strftime("%Y-%m-%d")
+        return when.astimezone(zone_of(tz)).date()
     except (KeyError, ValueError):
-        return when.strftime("%Y-%m-%d")
+        return when.date()
 
 
 def _rep(call: RitualRun, deal: Deal) -> str:
@@ -175,7 +177,7 @@ async def render_manager_dm(rt: Runtime, nudge: Nudge, person: Person) -> Built 
         deal_id=deal.id,
         rep=_rep(call, deal),
         account=deal.account,
-        amount=messages.format_amount(deal.amount, deal.currency) or t("common.not_set"),
+        amount=messages.format_amount(deal.amount, deal.currency, t.lang) or t("common.not_set"),
         date=_local_date(deal, person.tz),
         notes=data.client or data.draft,
         guess=data.guess,
