@@ -89,7 +89,7 @@ def snooze_length(text: str) -> timedelta | Literal["tomorrow"] | None:
     if folded in lookups.tomorrow:
         return TOMORROW
     m = _AMOUNT_AND_UNIT.match(folded)
-    if m is None:
+    if m is None or not text.strip()[:1].isdigit():  # "-2h" is no length
         return None
     unit = lookups.units.get(m["unit"].strip())
     n = int(m["n"])

@@ -49,9 +49,7 @@ def more_readers(standin: SlackStandIn) -> None:
     standin.add_user(
         MGR_ES, name="marta", real_name="Marta Jefa", tz="Europe/Madrid", locale="es-ES"
     )
-    standin.add_user(
-        MGR_FR, name="marc", real_name="Marc Chef", tz="Europe/Paris", locale="fr-FR"
-    )
+    standin.add_user(MGR_FR, name="marc", real_name="Marc Chef", tz="Europe/Paris", locale="fr-FR")
     for user in (REP_FR, REP_LA, MGR_ES, MGR_FR):
         standin.set_dnd(user, dnd_enabled=False)
 
@@ -131,7 +129,9 @@ def test_deal_command_takes_the_outcome_in_the_readers_words(
     assert answers == [say(bot, lang, "deal.logged_self", account="Acme Widgets", outcome=word)]
     # The debrief DM is in the rep's language too.
     [dm] = dm_messages(bot, rep)
-    header = "win.header" if outcome == "won" else f"{'loss' if outcome == 'lost' else outcome}.header"
+    header = (
+        "win.header" if outcome == "won" else f"{'loss' if outcome == 'lost' else outcome}.header"
+    )
     assert say(bot, lang, header, account="Acme Widgets") in texts(dm)
     assert_all_block_kit_valid(bot)
 
@@ -243,7 +243,10 @@ def test_app_home_writes_dates_the_readers_way_and_says_direct_message(
     [call] = [c for c in bot.standin.calls_to("views.publish") if c.body.get("user_id") == rep]
     shown = "\n".join(_strings(call.body["view"]["blocks"]))
     outcome = say(bot, lang, "deal.outcome_lost")
-    assert say(bot, lang, "home.deal_line", account="Globex", outcome=outcome, date=date_shown) in shown
+    assert (
+        say(bot, lang, "home.deal_line", account="Globex", outcome=outcome, date=date_shown)
+        in shown
+    )
     assert not re.search(r"\bDM\b", shown) or lang == "en"
     assert iso_dates_outside_code(everything_sent(bot)) == []
 

@@ -190,7 +190,9 @@ def test_snooze_tomorrow_across_a_daylight_saving_change() -> None:
 def test_vacation_holds_nudges_until_the_day_after_it_ends(
     bot: RunningBot, clock: FakeClock
 ) -> None:
-    assert "November 23, 2026 to November 24, 2026" in loop(bot, "settings vacation 2026-11-23 2026-11-24")
+    assert "November 23, 2026 to November 24, 2026" in loop(
+        bot, "settings vacation 2026-11-23 2026-11-24"
+    )
     deal_posted_by_manager(bot)
     clock.set(datetime(2026, 11, 25, 5, 0, tzinfo=UTC))  # midnight in New York: not yet
     bot.tick()
