@@ -345,8 +345,8 @@ def test_settings_show_what_holds_nudges(bot: RunningBot) -> None:
     [call] = bot.standin.calls_to("response_url")[before:]
     shown = json.dumps(call.body["blocks"])
     assert "snoozed until November 23, 2026, 11:00\\u202fAM" in shown
-    assert "2026-12-20 to 2027-01-02" in shown
-    assert "2026-12-25" in shown
+    assert "December 20, 2026 to January 2, 2027" in shown
+    assert "Workspace holidays:* December 25, 2026" in shown
     assert "America/New_York" in shown
 
 
