@@ -255,7 +255,8 @@ def test_check_in_is_in_the_reps_language(bot: RunningBot, clock: FakeClock) -> 
     clock.advance(DELAY)
     bot.tick()
     [dm] = checkins(bot, REP2)
-    assert "¿Fue suficiente para resolver su inquietud?" in json.dumps(dm, ensure_ascii=False)
+    asked = bot.rt.catalog.text("es-ES", "concern.checkin", account="Hooli", concern="el plazo")
+    assert asked.split("\n")[-1] in json.dumps(dm, ensure_ascii=False)
 
 
 def test_no_check_in_while_paused_then_it_comes_on_resume(
