@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import contextlib
 import logging
 import re
@@ -82,6 +83,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bot.messages.catalog import ScriptsError
     from bot.runtime import build_runtime
 
+    if settings.dispatcher == "process":
+        _share_metrics_with_the_dispatcher()
     try:
         rt = build_runtime(settings)
     except ScriptsError as e:
@@ -102,6 +105,24 @@ def cmd_run(args: argparse.Namespace) -> int:
             server.run()
         return 0 if server.started else 1
     return asyncio.run(_socket_mode(rt, app))
+
+
+def _share_metrics_with_the_dispatcher() -> None:
+    """The dispatcher child counts its own 429s and Slack errors; prometheus_client's
+    multiprocess mode (a directory both write to, which the child inherits through the
+    environment) puts them in the server's /metrics. Set before anything imports
+    prometheus_client, which fixes the mode on import."""
+    import os
+    import shutil
+    import tempfile
+
+    from bot.metrics import MULTIPROC_ENV
+
+    if os.environ.get(MULTIPROC_ENV):
+        return
+    path = tempfile.mkdtemp(prefix="feedback-loop-metrics-")
+    os.environ[MULTIPROC_ENV] = path
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
 
 
 DISPATCHER_LABELS = {
@@ -126,31 +147,23 @@ def _signals_end_cleanly() -> Iterator[None]:
 
 
 async def _socket_mode(rt: object, app: object) -> int:
-    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+    from slack_bolt.async_app import AsyncApp
 
-    from bot.nudges.dispatcher import Dispatcher
-    from bot.nudges.process import DispatcherProcess
     from bot.runtime import Runtime
-    from bot.slack.identity import identify
+    from bot.socket_mode import SocketModeRunner
 
-    assert isinstance(rt, Runtime)
-    await identify(rt)
-    running: Dispatcher | DispatcherProcess | None = None
-    if rt.settings.dispatcher == "inline":
-        running = Dispatcher(rt)
-    elif rt.settings.dispatcher == "process":
-        running = DispatcherProcess()
-    if running is not None:
-        running.start()
-    logging.getLogger("feedback_loop").info("Socket Mode: connecting to Slack")
-    handler = AsyncSocketModeHandler(app, rt.settings.slack_app_token)  # type: ignore[arg-type]
+    assert isinstance(rt, Runtime) and isinstance(app, AsyncApp)
+    runner = SocketModeRunner(rt, app)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        # A stop that was asked for finishes the work already acked, then exits 0.
+        loop.add_signal_handler(sig, stop.set)
+    await runner.start()
     try:
-        await handler.start_async()
+        await stop.wait()
     finally:
-        if running is not None:
-            running.shutdown()
-            await running.stopped()
-        await rt.background.drain()
+        await runner.stop()
     return 0
 
 

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable, Coroutine, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeVar
 
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
@@ -24,8 +25,10 @@ from sqlalchemy.engine import Engine
 from bot.clock import Clock, SystemClock
 from bot.deals.parser import use_deal_words
 from bot.messages.catalog import ScriptCatalog
+from bot.metrics import Metrics
 from bot.nudges.registry import Registry
 from bot.settings import Settings
+from storage import nudge_stats
 from storage.db import create_db_and_tables, make_engine, unit_of_work
 
 log = logging.getLogger(__name__)
@@ -113,7 +116,7 @@ class Background:
             await asyncio.wait(tasks, timeout=timeout)
 
 
-def make_client(settings: Settings) -> AsyncWebClient:
+def make_client(settings: Settings, metrics: Metrics | None = None) -> AsyncWebClient:
     """Bolt has no base-URL setting, so the client is built here and handed to the App;
     every Web API call then honours SLACK_API_URL.
 
@@ -127,7 +130,10 @@ def make_client(settings: Settings) -> AsyncWebClient:
         token=settings.slack_bot_token,
         base_url=settings.slack_api_url,
         timeout=15,
-        retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=2)],
+        retry_handlers=[
+            *([metrics.observer()] if metrics is not None else []),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=2),
+        ],
     )
     return client
 
@@ -159,6 +165,8 @@ class Runtime:
     dm_channels: dict[tuple[str, str], str] = field(default_factory=dict)
     # bot.nudges.dispatcher's pacing and sending client, made on its first tick.
     dispatch_state: Any = None
+    # Counters for GET /metrics; the client built by build_runtime reports to them.
+    metrics: Metrics = field(default_factory=Metrics)
 
     def spawn(
         self,
@@ -215,10 +223,22 @@ def build_runtime(
     engine = engine or make_engine(settings.database_url)
     create_db_and_tables(engine)
     use_deal_words(settings.deal_words_dir)
-    return Runtime(
+    metrics = Metrics()
+    rt = Runtime(
         settings=settings,
         engine=engine,
         catalog=catalog or ScriptCatalog.load(settings.scripts_dir),
-        client=make_client(settings),
+        client=make_client(settings, metrics),
         clock=clock or SystemClock(),
+        metrics=metrics,
     )
+    metrics.nudge_reader = functools.partial(_read_nudges, rt)
+    return rt
+
+
+def _read_nudges(rt: Runtime) -> tuple[dict[tuple[str, str], int], datetime | None, datetime]:
+    now = rt.clock.now()
+    with unit_of_work(rt.engine, immediate=False) as session:
+        counts = nudge_stats.counts_by_kind_and_state(session=session)
+        oldest = nudge_stats.oldest_due_pending(session=session, now=now)
+    return counts, oldest, now

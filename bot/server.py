@@ -2,7 +2,8 @@
 
 `POST /slack/events` carries events, slash commands and interactivity alike; its
 signature is checked on the raw bytes and its body parsed before Bolt sees it
-(bot/inbound.py). `GET /healthz` answers whether the database is reachable. Start-up
+(bot/inbound.py). `GET /healthz` answers whether the database is reachable; `GET
+/metrics` is Prometheus's text format (bot/metrics.py). Start-up
 asks Slack who we are; the dispatcher then runs as a child process once the server
 listens (bot/nudges/process.py), or on this event loop (`inline`), or elsewhere (`off`).
 Shutdown stops the dispatcher (it hands back what it claimed) and finishes work
@@ -16,6 +17,7 @@ import json
 import logging
 import socket
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -25,6 +27,7 @@ from slack_bolt.response import BoltResponse
 from sqlalchemy import text
 
 from bot.inbound import MAX_BODY_BYTES, RefusalLog, Refused, build_request
+from bot.metrics import request_kind
 from bot.nudges.dispatcher import Dispatcher
 from bot.nudges.process import DispatcherProcess
 from bot.runtime import Runtime
@@ -66,12 +69,15 @@ class SlackASGI:
             return
         elif scope["path"] == "/healthz":
             await self._healthz(send)
+        elif scope["path"] == "/metrics" and scope["method"] == "GET":
+            await self._metrics(send)
         elif scope["path"] == "/slack/events" and scope["method"] == "POST":
             await self._slack(scope, receive, send)
         else:
             await _respond(send, 404, b"Not Found")
 
     async def _slack(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
         try:
             raw = await _read_body(scope, receive)
             headers = {
@@ -86,8 +92,10 @@ class SlackASGI:
         except Refused as e:
             self.refusals.refused(e.status, e.reason)
             await _respond(send, e.status, b"")
+            self._count("refused", e.status, started)
             return
         response: BoltResponse = await self.app.async_dispatch(request)
+        kind = request_kind(request.body) if isinstance(request.body, dict) else "other"
         await send(
             {
                 "type": "http.response.start",
@@ -100,6 +108,27 @@ class SlackASGI:
             }
         )
         await send({"type": "http.response.body", "body": response.body.encode("utf-8")})
+        self._count(kind, response.status, started)
+
+    def _count(self, kind: str, status: int, started: float) -> None:
+        metrics = self.rt.metrics
+        metrics.requests.labels(kind, str(status)).inc()
+        metrics.ack_seconds.labels(kind).observe(time.perf_counter() - started)
+
+    async def _metrics(self, send: Send) -> None:
+        # Off the loop: the scrape reads the nudge table.
+        body, content_type = await self.rt.db(self.rt.metrics.exposition)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", content_type.encode("latin-1")),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:

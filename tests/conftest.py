@@ -28,6 +28,7 @@ from sqlalchemy import create_engine, text
 from bot.app import build_app
 from bot.clock import FakeClock
 from bot.devkit.requests import HttpResult, SlackRequest, SlackRequests
+from bot.devkit.socket_mode import SocketModeStandIn, envelope_for
 from bot.devkit.standin import (
     SlackStandIn,
     check_message_blocks,
@@ -39,6 +40,7 @@ from bot.nudges.dispatcher import drain
 from bot.runtime import Runtime, build_runtime
 from bot.server import SlackASGI, bind_socket, make_server
 from bot.settings import Settings, load_settings
+from bot.socket_mode import SocketModeRunner
 from storage.db import create_db_and_tables, make_engine
 
 log = logging.getLogger(__name__)
@@ -208,15 +210,33 @@ class RunningBot:
     slack: SlackRequests
     standin: SlackStandIn
     asgi: SlackASGI
+    # Set when the bot runs in Socket Mode: requests then go over its WebSocket.
+    socket: SocketModeStandIn | None = None
 
     def post(self, request: SlackRequest) -> HttpResult:
-        """POST like Slack does; what the bot answers in the ack (an ephemeral reply,
-        a modal update) must be valid Block Kit too."""
-        result = request.post(self.url + "/slack/events")
+        """POST like Slack does (or, in Socket Mode, send the same thing as an envelope);
+        what the bot answers in the ack (an ephemeral reply, a modal update) must be
+        valid Block Kit too."""
+        if self.socket is not None:
+            result = self._over_socket(request)
+        else:
+            result = request.post(self.url + "/slack/events")
         if result.status == 200 and result.body.startswith("{"):
             problems = payload_problems(result.json())
             assert not problems, f"invalid Block Kit in the ack: {problems}"
         return result
+
+    def _over_socket(self, request: SlackRequest) -> HttpResult:
+        """The envelope's ack as an HTTP result: 200 with the ack's payload as the body,
+        or 504 when the app never acked (Bolt sends no ack when no listener matched)."""
+        assert self.socket is not None
+        content_type = {k.lower(): v for k, v in request.headers.items()}["content-type"]
+        kind, payload = envelope_for(request.body, content_type)
+        ack = self.socket.deliver(kind, payload)
+        if ack.payload is None:
+            return HttpResult(504, {}, "")
+        body = json.dumps(ack.payload) if ack.payload else ""
+        return HttpResult(200, {"content-type": "application/json"}, body)
 
     def send(self, request: SlackRequest) -> HttpResult:
         """POST and wait until the work it started after the ack has finished."""
@@ -381,9 +401,16 @@ def start_bot(
     *,
     extra_env: dict[str, str] | None = None,
     server: BotServer | None = None,
+    transport: str = "http",
 ) -> tuple[RunningBot, Callable[[], None]]:
     """A bot with its own settings, mounted on `server` (the shared `bot_server`) or,
-    without one, on a server of its own; `stop()` unmounts it (and stops that server)."""
+    without one, on a server of its own; `stop()` unmounts it (and stops that server).
+    With `transport="socket"` it also connects in Socket Mode to a local WebSocket end,
+    and the tests' requests go that way."""
+    socket = SocketModeStandIn().start() if transport == "socket" else None
+    if socket is not None:
+        standin.socket_mode = socket
+        extra_env = {"SLACK_APP_TOKEN": standin.app_token, **(extra_env or {})}
     env = {
         "SLACK_BOT_TOKEN": standin.token if hasattr(standin, "token") else "xoxb-standin",
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
@@ -395,7 +422,8 @@ def start_bot(
     }
     settings = load_settings(env, env_file=None)
     rt = build_runtime(settings, clock=clock, catalog=_catalog_for(settings))
-    asgi = SlackASGI(rt, build_app(rt), run_dispatcher=False)
+    app = build_app(rt)
+    asgi = SlackASGI(rt, app, run_dispatcher=False)
     own = server is None
     host = BotServer().start() if server is None else server
     try:
@@ -411,15 +439,25 @@ def start_bot(
         slack=SlackRequests(SIGNING_SECRET, response_url_base=standin.base_url),
         standin=standin,
         asgi=asgi,
+        socket=socket,
     )
+    runner = SocketModeRunner(rt, app, dispatcher="off") if socket is not None else None
+    if runner is not None and socket is not None:
+        host.run(runner.start())
+        socket.wait_connected()
 
     def stop() -> None:
         try:
+            if runner is not None:
+                host.run(runner.disconnect())
             host.unmount()
             if own:
                 host.stop()
         finally:
             rt.engine.dispose()
+            if socket is not None:
+                socket.stop()
+                standin.socket_mode = None
 
     return bot, stop
 
@@ -437,6 +475,41 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+# Scenario modules that also run once over Socket Mode: the rituals end to end, so the
+# same flows are shown to work when Slack delivers over the WebSocket. (Modules about
+# HTTP itself — signatures, bodies, status codes — are HTTP-only by nature.)
+SOCKET_MODE_TOO = frozenset(
+    {
+        "test_loss_debrief",
+        "test_win_debrief",
+        "test_manager_call",
+        "test_concern",
+        "test_tee_up",
+        "test_screen_out",
+        "test_reflection",
+        "test_home",
+        "test_team",
+        "test_quiet",
+        "test_privacy",
+        "test_clicks",
+        "test_deal_trigger",
+    }
+)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    module = metafunc.module.__name__.rsplit(".", 1)[-1]
+    http_only = metafunc.definition.get_closest_marker("http_only") is not None
+    if "bot" in metafunc.fixturenames and module in SOCKET_MODE_TOO and not http_only:
+        metafunc.parametrize("transport", ["http", "socket"], indirect=True)
+
+
+@pytest.fixture
+def transport(request: pytest.FixtureRequest) -> str:
+    """How Slack reaches the `bot`: "http" (POST /slack/events) or "socket"."""
+    return str(getattr(request, "param", "http"))
+
+
 @pytest.fixture
 def bot(
     standin: SlackStandIn,
@@ -444,8 +517,9 @@ def bot(
     sqlite_url: str,
     sqlite_template: Path,
     bot_server: BotServer,
+    transport: str,
 ) -> Iterator[RunningBot]:
     shutil.copyfile(sqlite_template, sqlite_url.removeprefix("sqlite:///"))
-    running, stop = start_bot(standin, clock, sqlite_url, server=bot_server)
+    running, stop = start_bot(standin, clock, sqlite_url, server=bot_server, transport=transport)
     yield running
     stop()

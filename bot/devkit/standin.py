@@ -539,6 +539,10 @@ class SlackStandIn:
         self.validate_blocks = validate_blocks
         self.app_id = app_id
         self.scopes = scopes
+        # Socket Mode: the app-level token apps.connections.open takes, and the
+        # WebSocket side it hands out (bot/devkit/socket_mode.py), once a test attaches one.
+        self.app_token = "xapp-1-A0FEEDLOOP-standin"
+        self.socket_mode: Any = None
 
         self.calls: list[RecordedCall] = []
         self.block_errors: list[str] = []
@@ -1040,7 +1044,13 @@ class SlackStandIn:
         token = _bearer(headers) or body.get("token")
         if not token:
             return _Reply(200, {"ok": False, "error": "not_authed"}, headers=api_headers)
-        if token != self.token:
+        # apps.connections.open takes the app-level token and only it; every other
+        # method refuses it (Slack's answer for either token in the wrong place).
+        wants_app_token = method == "apps.connections.open"
+        if token in (self.token, self.app_token) and (token == self.app_token) != wants_app_token:
+            error = {"ok": False, "error": "not_allowed_token_type"}
+            return _Reply(200, error, headers=api_headers)
+        if token != (self.app_token if wants_app_token else self.token):
             return _Reply(200, {"ok": False, "error": "invalid_auth"}, headers=api_headers)
         try:
             payload = handler(body)
@@ -1071,6 +1081,7 @@ class SlackStandIn:
 
     def _methods(self) -> dict[str, Callable[[dict[str, Any]], dict[str, Any]]]:
         return {
+            "apps.connections.open": self._apps_connections_open,
             "auth.test": self._auth_test,
             "chat.delete": self._chat_delete,
             "chat.postEphemeral": self._chat_post_ephemeral,
@@ -1294,6 +1305,12 @@ class SlackStandIn:
         return message
 
     # -- Web API methods ------------------------------------------------------
+
+    def _apps_connections_open(self, body: dict[str, Any]) -> dict[str, Any]:
+        if self.socket_mode is None:
+            # What Slack says when the app has Socket Mode turned off.
+            raise _ApiError("invalid_auth")
+        return {"ok": True, "url": self.socket_mode.new_url()}
 
     def _auth_test(self, body: dict[str, Any]) -> dict[str, Any]:
         return {

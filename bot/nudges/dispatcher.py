@@ -31,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.metrics import SlackCallObserver
 from bot.nudges.delivery import LEASE, reconcile_due, release_unsent, send_claimed
 from bot.nudges.pacing import Pacer
 from bot.nudges.registry import Planner
@@ -80,7 +81,8 @@ def sending_client(client: AsyncWebClient) -> AsyncWebClient:
         base_url=client.base_url,
         timeout=client.timeout,
         headers=dict(client.headers),
-        retry_handlers=[],
+        # Only the metrics observer, which never retries.
+        retry_handlers=[h for h in client.retry_handlers if isinstance(h, SlackCallObserver)],
     )
 
 

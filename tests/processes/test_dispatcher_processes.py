@@ -25,6 +25,7 @@ from sqlmodel import Session, func, select
 from bot.devkit.standin import RecordedCall, SlackStandIn
 from storage.db import create_db_and_tables, make_engine, unit_of_work
 from storage.models import Nudge, Person
+from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 TEAM = "T0001"
@@ -130,14 +131,6 @@ def states(engine: Engine) -> dict[str, int]:
             select(Nudge.state, func.count()).where(Nudge.kind == "ping").group_by(Nudge.state)
         ).all()
     return {state: int(n) for state, n in found}
-
-
-def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 def all_settled(engine: Engine) -> Callable[[], bool]:

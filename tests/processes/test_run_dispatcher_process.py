@@ -28,6 +28,7 @@ from bot.devkit.requests import SlackRequests
 from bot.devkit.standin import SlackStandIn
 from storage.db import make_engine
 from storage.models import Nudge
+from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "run-process-signing-secret-0123456789"
@@ -52,14 +53,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def wait_until(check: Callable[[], object], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 class Bot:

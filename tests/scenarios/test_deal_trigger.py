@@ -198,6 +198,7 @@ def test_concurrent_deliveries_of_one_event_send_one_dm(bot: RunningBot) -> None
     assert len(dms(bot)) == 1
 
 
+@pytest.mark.http_only
 @pytest.mark.parametrize("how", ["unsigned", "bad_signature", "six_minutes_old", "wrong_secret"])
 def test_requests_not_from_slack_get_401_and_change_nothing(bot: RunningBot, how: str) -> None:
     event = bot.slack.message_event(f"Closed Won: Globex <@{REP}>", channel=DEALS, user=MANAGER)
