@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlmodel import Session, select
 
+from bot.clock import FakeClock
 from bot.devkit.standin import SlackStandIn
 from bot.slack.people import load_person
 from storage.models import Deal, Person
-from tests.conftest import DEALS, MANAGER, REP, REP2, RunningBot
+from tests.conftest import ADMIN, DEALS, MANAGER, REP, REP2, RunningBot
 from tests.support.debrief_steps import (
     assert_all_block_kit_valid,
     click,
@@ -308,3 +310,36 @@ def test_a_name_like_none_of_the_reps_accounts_is_not_guessed(bot: RunningBot) -
     assert answer == say(bot, "en", "debrief.not_found", account="Umbrela")
     [answer] = loop(bot, "debrief Hooli", user=REP)
     assert answer == say(bot, "en", "debrief.not_found", account="Hooli")
+
+
+# --- no ISO date anywhere, over a working week in each language ----------------------------
+
+
+@pytest.mark.parametrize("lang", ["en", "es", "fr", "es-419"])
+def test_a_week_of_messages_shows_no_iso_date(bot: RunningBot, lang: str, clock: FakeClock) -> None:
+    rep = READERS[lang]
+    set_manager(bot, rep, MGR_FR if lang == "fr" else MGR_ES)
+    event = bot.slack.message_event(
+        f"Closed Lost: Globex <@{rep}> — Amount: 48.500 €", channel=DEALS, user=MANAGER
+    )
+    assert bot.send(bot.slack.event_request(event)).status == 200
+    click(bot, rep, "manager_call_request")
+    loop(bot, "concern Initech — worried about the rollout", user=rep)
+    loop(bot, "settings vacation 2026-12-21 2026-12-31", user=rep)
+    loop(bot, "snooze 2h", user=rep)
+    loop(bot, "settings", user=rep)
+    loop(bot, "resume", user=rep)
+    for _ in range(7):  # check-ins, reminders and the manager's DM come due
+        clock.advance(timedelta(days=1))
+        bot.tick()
+    loop(bot, "concern list", user=rep)
+    loop(bot, "prep Globex", user=rep)
+    loop(bot, "settings holidays add 2026-12-25", user=ADMIN)
+    loop(bot, "settings holidays", user=rep)
+    shown = everything_sent(bot)
+    assert len(shown) > 20
+    assert iso_dates_outside_code(shown) == []
+    # The dates are there, written the reader's way.
+    december = {"en": "December 21, 2026", "es": "21 de diciembre de 2026",
+                "fr": "21 décembre 2026", "es-419": "21 de diciembre de 2026"}[lang]  # fmt: skip
+    assert any(december in s for s in shown)
