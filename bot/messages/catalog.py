@@ -220,11 +220,14 @@ class ScriptCatalog:
         overrides: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         self._shipped = {lang: dict(shipped.get(lang, {})) for lang in (*SUPPORTED, *VARIANTS)}
-        self._overrides = {lang: dict((overrides or {}).get(lang, {})) for lang in SUPPORTED}
+        self._overrides = {
+            lang: dict((overrides or {}).get(lang, {})) for lang in (*SUPPORTED, *VARIANTS)
+        }
 
     @classmethod
     def load(cls, overrides_dir: Path | None = None) -> ScriptCatalog:
-        """Read the shipped files, then ``en.toml``/``es.toml``/``fr.toml`` from overrides_dir.
+        """Read the shipped files, then ``en.toml``/``es.toml``/``fr.toml`` (and ``es-419.toml``
+        for Latin-American lines) from overrides_dir.
 
         Override files may hold any subset of keys. Anything an admin could have meant
         differently (an unknown key, an unknown placeholder, a stray ``de.toml``, text
@@ -249,7 +252,9 @@ class ScriptCatalog:
         lang = language_for(lang_or_locale)
         variant = variant_for(lang_or_locale)
         regional = self._shipped[variant] if variant else {}
+        regional_override = self._overrides[variant] if variant else {}
         for source in (
+            regional_override,
             self._overrides[lang],
             regional,
             self._shipped[lang],
@@ -280,11 +285,11 @@ class ScriptCatalog:
 def _read_overrides(folder: Path, reference: Mapping[str, str]) -> dict[str, dict[str, str]]:
     if not folder.is_dir():
         raise ScriptsError(f"{folder}: the script overrides folder does not exist")
-    expected = ", ".join(f"{lang}.toml" for lang in SUPPORTED)
+    expected = ", ".join(f"{lang}.toml" for lang in (*SUPPORTED, *VARIANTS))
     overrides: dict[str, dict[str, str]] = {}
     for path in sorted(folder.glob("*.toml")):
         lang = path.stem
-        if lang not in SUPPORTED:
+        if lang not in SUPPORTED and lang not in VARIANTS:
             # A misnamed file ("english.toml", "es-ES.toml") would otherwise be ignored.
             raise ScriptsError(f"{path}: unexpected file name; override files are {expected}")
         label = str(path)

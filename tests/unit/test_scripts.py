@@ -412,6 +412,17 @@ def test_misnamed_override_file_is_refused(tmp_path: Path) -> None:
         ScriptCatalog.load(tmp_path)
 
 
+def test_latin_american_lines_can_be_overridden_on_their_own(tmp_path: Path) -> None:
+    write(tmp_path, "es-419.toml", '[loss]\nbutton_manager = "Que llame mi jefe"\n')
+    catalog = ScriptCatalog.load(tmp_path)
+    assert catalog.text("es-LA", "loss.button_manager") == "Que llame mi jefe"
+    assert catalog.text("es-ES", "loss.button_manager") == "Que llame mi responsable"
+    # An admin's es.toml speaks for all Spanish, over the shipped Latin-American line.
+    write(tmp_path, "es.toml", '[manager]\nyour_manager = "tu jefa"\n')
+    catalog = ScriptCatalog.load(tmp_path)
+    assert catalog.text("es-MX", "manager.your_manager") == "tu jefa"
+
+
 def test_other_files_in_the_override_folder_are_ignored(tmp_path: Path) -> None:
     write(tmp_path, "README.md", "notes for the team\n")
     assert ScriptCatalog.load(tmp_path).keys() == ScriptCatalog.load().keys()
