@@ -16,6 +16,7 @@ from handlers import (
     concern,
     deals,
     errors,
+    export,
     guard,
     home,
     loop_command,
@@ -25,6 +26,7 @@ from handlers import (
     privacy,
     quiet,
     reflection,
+    report,
     screen_out,
     team,
     tee_up,
@@ -101,6 +103,8 @@ def register_listeners(app: AsyncApp, rt: Runtime) -> loop_command.LoopCommand:
     team.register(app, rt, commands)
     concern.register(app, rt, commands)
     privacy.register(app, rt, commands)
+    export.register(app, rt, commands)
+    report.register(app, rt, commands)
     quiet.register(app, rt, commands)
     home.register(app, rt)
     errors.register(app, rt)

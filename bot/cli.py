@@ -7,11 +7,11 @@ import asyncio
 import atexit
 import contextlib
 import logging
-import re
 import signal
 import sys
 from collections.abc import Iterator, Sequence
 
+from bot.logs import configure_logging
 from bot.settings import Settings, SettingsError, load_settings
 
 NO_TOKEN_HELP = """\
@@ -32,31 +32,6 @@ To see what the bot does without Slack, run:  feedback-loop demo
 """
 
 
-class RedactSecrets(logging.Filter):
-    """Belt and braces: even a library's debug line must never show a token."""
-
-    PATTERN = re.compile(r"(xox[abposr]|xapp)-[A-Za-z0-9-]+")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if self.PATTERN.search(message):
-            record.msg = self.PATTERN.sub(r"\1-***", message)
-            record.args = ()
-        return True
-
-
-def configure_logging(level: str, *, process: str | None = None) -> None:
-    """`process`: a name for this process's lines, when another one writes to the same
-    stderr (the dispatcher child of `feedback-loop run`)."""
-    handler = logging.StreamHandler()
-    handler.addFilter(RedactSecrets())
-    tag = f"{process}[%(process)d] " if process else ""
-    handler.setFormatter(logging.Formatter(f"%(asctime)s %(levelname)s {tag}%(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-
-
 def _settings_or_exit() -> Settings:
     try:
         return load_settings()
@@ -67,7 +42,7 @@ def _settings_or_exit() -> Settings:
 
 def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings_or_exit()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, log_format=settings.log_format)
     if not settings.slack_bot_token:
         print(NO_TOKEN_HELP, file=sys.stderr)
         return 1
@@ -174,7 +149,11 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
         # Before anything slow: a Ctrl-C at the terminal is the server's to handle.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     settings = _settings_or_exit()
-    configure_logging(settings.log_level, process="dispatcher" if args.supervised else None)
+    configure_logging(
+        settings.log_level,
+        process="dispatcher" if args.supervised else None,
+        log_format=settings.log_format,
+    )
     if not settings.slack_bot_token:
         print(NO_TOKEN_HELP, file=sys.stderr)
         return 1

@@ -60,6 +60,9 @@ def request_kind(body: dict[str, Any]) -> str:
 
 def _method(url: str) -> str:
     path = urlparse(url).path
+    if "/api/" not in path:
+        # files_upload_v2 posts the bytes to a one-time URL: one label, not one per file.
+        return "files.upload"
     return path.rsplit("/", 1)[-1] or "unknown"
 
 

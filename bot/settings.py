@@ -43,6 +43,9 @@ class Settings:
     port: int = 3000
     deals_channels: tuple[str, ...] = ()
     log_level: str = "INFO"
+    log_format: str = "text"
+    # The report's trend chart, when matplotlib (the `charts` extra) is installed.
+    report_charts: bool = True
     scripts_dir: Path | None = None
     deal_words_dir: Path | None = None
     loss_streak: int = 3
@@ -182,6 +185,13 @@ def _log_level(env: Mapping[str, str]) -> str:
     return raw
 
 
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    raw = env.get(name, "").strip().lower() or choices[0]
+    if raw not in choices:
+        raise _fail(name, "one of " + ", ".join(choices), raw)
+    return raw
+
+
 def _dispatcher(env: Mapping[str, str]) -> str:
     raw = env.get("DISPATCHER", "").strip().lower() or "process"
     if raw not in DISPATCHER_MODES:
@@ -264,6 +274,8 @@ def load_settings(
         port=_int(env, "PORT", 3000, 1, 65535),
         deals_channels=_channels(env),
         log_level=_log_level(env),
+        log_format=_choice(env, "LOG_FORMAT", ("text", "json")),
+        report_charts=_choice(env, "REPORT_CHARTS", ("on", "off")) == "on",
         scripts_dir=_scripts_dir(env),
         deal_words_dir=_deal_words_dir(env),
         loss_streak=_int(env, "LOSS_STREAK", 3, 2, 50),

@@ -420,7 +420,9 @@ _TZ_LABELS = {
     "AEDT": "Australian Eastern Daylight Time",
 }
 
-_FORM_JSON_FIELDS = ("blocks", "view", "attachments", "metadata")
+# The upload URL's calls, recorded and faultable under this name.
+UPLOAD_METHOD = "files.upload"
+_FORM_JSON_FIELDS = ("blocks", "view", "attachments", "metadata", "files")
 
 
 @dataclass
@@ -570,6 +572,7 @@ class SlackStandIn:
         self._external_ids: dict[str, str] = {}
         self._home_ids: dict[str, str] = {}
         self._dnd: dict[str, dict[str, Any]] = {}
+        self._files: dict[str, dict[str, Any]] = {}
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -943,7 +946,11 @@ class SlackStandIn:
         headers = {k.lower(): v for k, v in handler.headers.items()}
         body = _parse_body(raw, url.query)
         path = url.path
-        if path.startswith("/api/"):
+        if path.startswith("/upload/v1/"):
+            # files_upload_v2's second step: the raw bytes to the URL Slack handed out.
+            method = UPLOAD_METHOD
+            body = {"file_id": path.rsplit("/", 1)[-1], "_bytes": raw}
+        elif path.startswith("/api/"):
             method = path[len("/api/") :]
         elif path.startswith(("/commands/", "/actions/")):
             method = "response_url"
@@ -1032,6 +1039,8 @@ class SlackStandIn:
 
         if method == "response_url":
             return _Reply(200, text="ok")
+        if method == UPLOAD_METHOD:
+            return self._upload_bytes(body)
         if not path.startswith("/api/"):
             return _Reply(404, text="Not Found")
 
@@ -1091,6 +1100,8 @@ class SlackStandIn:
             "conversations.info": self._conversations_info,
             "conversations.open": self._conversations_open,
             "dnd.info": self._dnd_info,
+            "files.completeUploadExternal": self._files_complete_upload_external,
+            "files.getUploadURLExternal": self._files_get_upload_url_external,
             "team.info": self._team_info,
             "users.info": self._users_info,
             "users.lookupByEmail": self._users_lookup_by_email,
@@ -1395,6 +1406,78 @@ class SlackStandIn:
             raise _ApiError("cant_delete_message")
         del self._messages[(channel, ts)]
         return {"ok": True, "channel": channel, "ts": ts}
+
+    def _files_get_upload_url_external(self, body: dict[str, Any]) -> dict[str, Any]:
+        filename = body.get("filename")
+        length = str(body.get("length") or "")
+        if not isinstance(filename, str) or not filename.strip():
+            raise _ApiError("invalid_arguments")
+        if not length.isdigit() or int(length) <= 0:
+            raise _ApiError("invalid_length")
+        self._seq += 1
+        file_id = f"F{self._seq:08d}UP"
+        self._files[file_id] = {"id": file_id, "name": filename, "length": int(length)}
+        return {
+            "ok": True,
+            "upload_url": f"{self.base_url}/upload/v1/{file_id}",
+            "file_id": file_id,
+        }
+
+    def _upload_bytes(self, body: dict[str, Any]) -> _Reply:
+        record = self._files.get(str(body.get("file_id")))
+        data = body.get("_bytes") or b""
+        if record is None:
+            return _Reply(404, text="Not Found")
+        # Slack answers the upload in plain text; the length was promised in step one.
+        record["content"] = bytes(data)
+        return _Reply(200, text=f"OK - {len(data)}")
+
+    def _files_complete_upload_external(self, body: dict[str, Any]) -> dict[str, Any]:
+        files = body.get("files")
+        if not isinstance(files, list) or not files:
+            raise _ApiError("invalid_arguments")
+        records = []
+        for entry in files:
+            record = self._files.get(str(entry.get("id") if isinstance(entry, dict) else ""))
+            if record is None or "content" not in record or record.get("completed"):
+                raise _ApiError("file_not_found")
+            records.append((record, entry))
+        channel = None
+        if body.get("channel_id"):
+            channel = self._resolve_channel(body.get("channel_id"), allow_user=False)
+            self._check_postable(channel)
+        shown = []
+        for record, entry in records:
+            record["completed"] = True
+            record["title"] = entry.get("title") or record["name"]
+            record["channel"] = channel
+            shown.append(
+                {
+                    "id": record["id"],
+                    "name": record["name"],
+                    "title": record["title"],
+                    "size": len(record["content"]),
+                    "mimetype": "text/csv" if record["name"].endswith(".csv") else "text/plain",
+                }
+            )
+        if channel is not None:
+            # Shared into the channel: a message from the bot carrying the files.
+            ts = self._next_ts()
+            message = self._message_object({"text": body.get("initial_comment") or ""}, ts)
+            message["files"] = shown
+            self._messages[(channel, ts)] = message
+            if self._channels[channel].get("is_im"):
+                self._open_dms.add(channel)
+        return {"ok": True, "files": [{"id": f["id"], "title": f["title"]} for f in shown]}
+
+    def uploaded_files(self, channel: str | None = None) -> list[dict[str, Any]]:
+        """Files completed with files.completeUploadExternal (content as bytes)."""
+        with self._lock:
+            return [
+                dict(f)
+                for f in self._files.values()
+                if f.get("completed") and (channel is None or f.get("channel") == channel)
+            ]
 
     def _conversations_open(self, body: dict[str, Any]) -> dict[str, Any]:
         users_arg = body.get("users")

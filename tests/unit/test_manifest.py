@@ -23,6 +23,7 @@ SCOPE_FOR = {
     "users_info": "users:read",
     "users_lookupByEmail": "users:read.email",
     "dnd_info": "dnd:read",
+    "files_upload_v2": "files:write",
 }
 EVENT_SUBSCRIPTIONS = {
     "message": {"message.channels", "message.groups"},

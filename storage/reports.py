@@ -1,0 +1,219 @@
+"""What `/loop report` counts, per rep, over a period, for the reps a reader may see
+(storage/export.py's Scope: a rep themselves, a manager their team, an admin everyone).
+
+Counts only, never private words: deals by outcome; debriefs logged and the median days
+from the deal to the log; manager calls asked and logged; concern loops closed; and the
+rep's guess against the client's reason where both carry a reason category (the log
+forms' `reason_category`, the guess's `guess_category`)."""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col
+
+from storage.export import Scope
+from storage.kinds import DEBRIEF_RITUALS, CallState, ConcernState, DealStatus, Ritual
+from storage.models import Deal, RitualRun
+
+
+@dataclass
+class RepReport:
+    rep: str
+    won: int = 0
+    lost: int = 0
+    no_decision: int = 0
+    debriefs: int = 0  # debriefs of the period's deals
+    logged: int = 0
+    days_to_log: list[float] = field(default_factory=list)
+    calls_asked: int = 0
+    calls_logged: int = 0
+    concerns_closed: int = 0
+    compared: int = 0  # logged debriefs with both a guess and a client reason category
+    agreed: int = 0
+
+    @property
+    def deals(self) -> int:
+        return self.won + self.lost + self.no_decision
+
+    @property
+    def median_days(self) -> float | None:
+        return statistics.median(self.days_to_log) if self.days_to_log else None
+
+
+def _in_scope(statement: Any, column: Any, scope: Scope) -> Any:
+    if scope.reps is None:
+        return statement
+    return statement.where(col(column).in_(sorted(scope.reps)))
+
+
+def _parse(moment: Any) -> datetime | None:
+    if isinstance(moment, datetime):
+        return moment
+    if isinstance(moment, str):
+        try:
+            return datetime.fromisoformat(moment)
+        except ValueError:
+            return None
+    return None
+
+
+def rep_reports(
+    *, session: Session, scope: Scope, since: datetime, until: datetime
+) -> list[RepReport]:
+    reports: dict[str, RepReport] = {}
+
+    def of(rep: str) -> RepReport:
+        if rep not in reports:
+            reports[rep] = RepReport(rep)
+        return reports[rep]
+
+    _deals(session, scope, since, until, of)
+    _debriefs(session, scope, since, until, of)
+    _calls(session, scope, since, until, of)
+    _concerns(session, scope, since, until, of)
+    return sorted(reports.values(), key=lambda r: (-r.deals, r.rep))
+
+
+def _deals(session: Session, scope: Scope, since: datetime, until: datetime, of: Any) -> None:
+    statement = _in_scope(
+        sa_select(col(Deal.rep_slack_id), col(Deal.outcome), func.count())
+        .where(
+            col(Deal.team_id) == scope.team_id,
+            col(Deal.status) != DealStatus.WITHDRAWN,
+            col(Deal.rep_slack_id).is_not(None),
+            col(Deal.created_at) >= since,
+            col(Deal.created_at) <= until,
+        )
+        .group_by(col(Deal.rep_slack_id), col(Deal.outcome)),
+        Deal.rep_slack_id,
+        scope,
+    )
+    for rep, outcome, n in session.execute(statement):
+        report = of(rep)
+        if outcome == "won":
+            report.won += n
+        elif outcome == "lost":
+            report.lost += n
+        else:
+            report.no_decision += n
+
+
+def _debriefs(session: Session, scope: Scope, since: datetime, until: datetime, of: Any) -> None:
+    statement = _in_scope(
+        sa_select(
+            col(RitualRun.user_slack_id),
+            col(RitualRun.state),
+            col(RitualRun.data),
+            col(Deal.created_at),
+        )  # fmt: skip
+        .join(Deal, col(Deal.id) == col(RitualRun.deal_id))
+        .where(
+            col(RitualRun.team_id) == scope.team_id,
+            col(RitualRun.ritual).in_([str(r) for r in DEBRIEF_RITUALS]),
+            col(Deal.status) != DealStatus.WITHDRAWN,
+            col(Deal.created_at) >= since,
+            col(Deal.created_at) <= until,
+        ),
+        RitualRun.user_slack_id,
+        scope,
+    )
+    for rep, state, data, closed_at in session.execute(statement):
+        report = of(rep)
+        report.debriefs += 1
+        if state != "logged":
+            continue
+        report.logged += 1
+        data = data or {}
+        logged_at = _parse(data.get("logged_at"))
+        closed = _parse(closed_at)
+        if logged_at is not None and closed is not None:
+            if closed.tzinfo is None and logged_at.tzinfo is not None:
+                closed = closed.replace(tzinfo=logged_at.tzinfo)
+            report.days_to_log.append(max(0.0, (logged_at - closed).total_seconds() / 86400))
+        guess = data.get("guess_category")
+        reason = (data.get("client") or {}).get("reason_category")
+        if guess and reason:
+            report.compared += 1
+            report.agreed += int(guess == reason)
+
+
+def _calls(session: Session, scope: Scope, since: datetime, until: datetime, of: Any) -> None:
+    statement = sa_select(col(RitualRun.state), col(RitualRun.data)).where(
+        col(RitualRun.team_id) == scope.team_id,
+        col(RitualRun.ritual) == Ritual.MANAGER_CALL,
+        col(RitualRun.created_at) >= since,
+        col(RitualRun.created_at) <= until,
+    )
+    for state, data in session.execute(statement):
+        rep = (data or {}).get("rep")
+        if not rep or not scope.covers(rep):
+            continue
+        report = of(rep)
+        report.calls_asked += 1
+        report.calls_logged += int(state == CallState.LOGGED)
+
+
+def _concerns(session: Session, scope: Scope, since: datetime, until: datetime, of: Any) -> None:
+    statement = _in_scope(
+        sa_select(col(RitualRun.user_slack_id), func.count())
+        .where(
+            col(RitualRun.team_id) == scope.team_id,
+            col(RitualRun.ritual) == Ritual.CONCERN,
+            col(RitualRun.state) == ConcernState.CLOSED,
+            col(RitualRun.updated_at) >= since,
+            col(RitualRun.updated_at) <= until,
+        )
+        .group_by(col(RitualRun.user_slack_id)),
+        RitualRun.user_slack_id,
+        scope,
+    )
+    for rep, n in session.execute(statement):
+        of(rep).concerns_closed += n
+
+
+def team_totals(reports: list[RepReport]) -> RepReport:
+    total = RepReport("")
+    for r in reports:
+        total.won += r.won
+        total.lost += r.lost
+        total.no_decision += r.no_decision
+        total.debriefs += r.debriefs
+        total.logged += r.logged
+        total.days_to_log.extend(r.days_to_log)
+        total.calls_asked += r.calls_asked
+        total.calls_logged += r.calls_logged
+        total.concerns_closed += r.concerns_closed
+        total.compared += r.compared
+        total.agreed += r.agreed
+    return total
+
+
+def weekly_outcomes(
+    *, session: Session, scope: Scope, since: datetime, until: datetime
+) -> dict[str, dict[str, int]]:
+    """ISO week ("2026-W48") -> outcome -> deals, for the trend chart."""
+    statement = _in_scope(
+        sa_select(col(Deal.created_at), col(Deal.outcome)).where(
+            col(Deal.team_id) == scope.team_id,
+            col(Deal.status) != DealStatus.WITHDRAWN,
+            col(Deal.created_at) >= since,
+            col(Deal.created_at) <= until,
+        ),
+        Deal.rep_slack_id,
+        scope,
+    )
+    weeks: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for created, outcome in session.execute(statement):
+        moment = _parse(created)
+        if moment is None:
+            continue
+        year, week, _ = moment.isocalendar()
+        weeks[f"{year}-W{week:02d}"][outcome] += 1
+    return {week: dict(counts) for week, counts in sorted(weeks.items())}
