@@ -265,6 +265,15 @@ async def drain(rt: Runtime, *, max_ticks: int = 100_000, wait: bool = True) -> 
     return total
 
 
+class _CancelledTickFilter(logging.Filter):
+    """A tick APScheduler had just started when we shut it down is cancelled by that
+    shutdown; APScheduler logs the CancelledError with a traceback, as if it failed."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, asyncio.CancelledError)
+
+
 class Dispatcher:
     """APScheduler's interval job; each tick starts a drain unless one is running."""
 
@@ -279,7 +288,10 @@ class Dispatcher:
 
     def start(self) -> None:
         # APScheduler logs every run of every job at INFO: one line per tick is noise.
-        logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
+        executors = logging.getLogger("apscheduler.executors.default")
+        executors.setLevel(logging.WARNING)
+        if not any(isinstance(f, _CancelledTickFilter) for f in executors.filters):
+            executors.addFilter(_CancelledTickFilter())
         self.scheduler.add_job(
             self._tick,
             "interval",

@@ -8,6 +8,8 @@ declared the way rituals declare theirs."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import threading
 
 from bot.nudges.delivery import Message, register_kind
@@ -62,3 +64,27 @@ def test_drain_runs_database_work_on_the_dispatcher_thread(bot: RunningBot) -> N
     assert seen["planner"] and seen["render"] == [seen["planner"][0]]
     assert seen["planner"][0].startswith("dispatcher-db")
     assert not listener_thread.startswith("dispatcher-db")
+
+
+def test_a_tick_cut_short_by_shutdown_is_not_logged_as_an_error(bot: RunningBot) -> None:
+    """APScheduler cancels a tick it had just started when the dispatcher stops (Ctrl-C,
+    SIGTERM) and logs the CancelledError as a failed job, traceback and all. Once the
+    dispatcher runs, its executor's logger drops exactly those; real failures still show."""
+
+    async def started() -> None:
+        dispatcher = Dispatcher(bot.rt)
+        dispatcher.start()
+        dispatcher.shutdown()
+        await dispatcher.stopped()
+
+    bot.run(started())
+    executors = logging.getLogger("apscheduler.executors.default")
+
+    def record(error: BaseException) -> logging.LogRecord:
+        return executors.makeRecord(
+            executors.name, logging.ERROR, __file__, 1, "Job %r raised an exception",
+            ("tick",), (type(error), error, None),
+        )  # fmt: skip
+
+    assert executors.filter(record(asyncio.CancelledError())) is False
+    assert executors.filter(record(ValueError("a real failure"))) is True
