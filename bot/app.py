@@ -10,7 +10,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.nudges.registry import Registry
 from bot.runtime import Runtime
-from bot.slack import clicks
+from bot.slack import bundle_clicks, clicks
 from handlers import (
     common,
     concern,
@@ -87,6 +87,7 @@ def register_listeners(app: AsyncApp, rt: Runtime) -> loop_command.LoopCommand:
     # before any listener does.
     common.register(app, rt)
     clicks.register(app)
+    bundle_clicks.register(app)
     guard.register(app, rt)
     commands = loop_command.LoopCommand()
     deals.register(app, rt, commands)

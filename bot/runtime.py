@@ -28,6 +28,7 @@ from bot.messages.catalog import ScriptCatalog
 from bot.metrics import Metrics
 from bot.nudges.registry import Registry
 from bot.settings import Settings
+from bot.slack.bundles import SectionAwareClient
 from storage import nudge_stats
 from storage.db import create_db_and_tables, make_engine, unit_of_work
 
@@ -126,7 +127,8 @@ def make_client(settings: Settings, metrics: Metrics | None = None) -> AsyncWebC
     back until Retry-After instead of holding a claimed row while it waits.
     Connection errors are not retried: a lost response to chat.postMessage may still
     have posted, and the delivery code decides what that means."""
-    client = AsyncWebClient(
+    # Section-aware: an answer to a click on a bundled DM replaces that section only.
+    client = SectionAwareClient(
         token=settings.slack_bot_token,
         base_url=settings.slack_api_url,
         timeout=15,

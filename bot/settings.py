@@ -56,6 +56,11 @@ class Settings:
     send_rate_per_second: float = 1.0
     tick_seconds: float = 5.0
     dispatcher: str = "process"
+    # The noise budget: at most one bot-started DM per rep per hour (what falls due in
+    # that hour is gathered into one message) and at most `daily_nudge_cap` a day; off
+    # sends every nudge on its own (the benchmark's "before").
+    noise_budget: bool = True
+    daily_nudge_cap: int = 3
     # Slack admins and owners are admins already; these are the extra ones.
     admins: frozenset[str] = frozenset()
 
@@ -199,6 +204,17 @@ def _dispatcher(env: Mapping[str, str]) -> str:
     return raw
 
 
+def _on_off(env: Mapping[str, str], key: str, default: bool) -> bool:
+    raw = env.get(key, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("on", "true", "1", "yes"):
+        return True
+    if raw in ("off", "false", "0", "no"):
+        return False
+    raise _fail(key, "on or off", raw)
+
+
 def _end_of_day(env: Mapping[str, str]) -> time:
     raw = env.get("END_OF_DAY", "").strip()
     if not raw:
@@ -286,5 +302,7 @@ def load_settings(
         send_rate_per_second=_float(env, "SEND_RATE", 1.0, 0.05, 100.0),
         tick_seconds=_float(env, "TICK_SECONDS", 5.0, 0.05, 3600.0),
         dispatcher=_dispatcher(env),
+        noise_budget=_on_off(env, "NOISE_BUDGET", True),
+        daily_nudge_cap=_int(env, "DAILY_NUDGE_CAP", 3, 1, 50),
         admins=_admins(env),
     )

@@ -20,6 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.clock import zone_of
 from bot.messages import Built, Texts
 from bot.messages import concern as views
+from bot.messages.blocks import context
 from bot.nudges.registry import KindPolicy, NudgeKind
 from bot.runtime import Runtime, rt_of
 from bot.slack import ids
@@ -83,12 +84,29 @@ async def render_checkin(rt: Runtime, nudge: Nudge, person: Person) -> Built | N
     run = await rt.tx(concerns.get_loop, write=False, run_id=run_id)
     if run is None or run.state != concerns.OPEN:
         return None  # closed or dropped since: nothing to ask any more
-    return views.checkin(
-        Texts(rt.catalog, person.locale),
-        run_id=run_id,
+    t = Texts(rt.catalog, person.locale)
+    n = int(nudge.payload.get("n") or 1)
+    if any(a.n == n for a in concern_data(run).asks):
+        return None  # this check-in was answered before its second ask
+    built = views.checkin(
+        t, run_id=run_id, n=n, account=run.account or "", concern=concern_data(run).concern
+    )
+    if nudge.payload.get("again"):
+        built.blocks.insert(0, context(t("concern_overdue.asked_again")))
+    return built
+
+
+async def after_checkin(rt: Runtime, nudge: Nudge, channel: str, ts: str) -> None:
+    """Unanswered, a check-in is asked once more after the same delay; then it shows
+    as overdue (storage.concerns.checkin_sent)."""
+    now = rt.clock.now()
+    await rt.tx(
+        concerns.checkin_sent,
+        run_id=int(nudge.payload["run_id"]),
         n=int(nudge.payload.get("n") or 1),
-        account=run.account or "",
-        concern=concern_data(run).concern,
+        again=bool(nudge.payload.get("again")),
+        now=now,
+        ask_again_at=now + delay(rt),
     )
 
 
@@ -184,6 +202,7 @@ async def _loop_lines(
             concern=concern_data(run).concern,
             since=local_date(run.created_at, tz),
             next_checkin=local_date(run.due_at, tz),
+            overdue=run.due_at is not None and run.due_at <= rt.clock.now(),
         )
         for run in loops
     ], tz
@@ -390,6 +409,9 @@ def register(app: AsyncApp, rt: Runtime, commands: LoopCommand) -> None:
 # an open loop with no next check-in: no lateness limit.
 NUDGE_KINDS = (
     NudgeKind(
-        concerns.CHECKIN_KIND, render_checkin, policy=KindPolicy(max_late=None, when_quiet="wait")
+        concerns.CHECKIN_KIND,
+        render_checkin,
+        after_checkin,
+        policy=KindPolicy(max_late=None, when_quiet="wait"),
     ),
 )

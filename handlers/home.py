@@ -42,6 +42,7 @@ async def publish_home(rt: Runtime, team_id: str, user_id: str) -> None:
         concerns=data.concerns,
         open_debriefs=data.open_debriefs,
         team=[team_member(r) for r in data.team],
+        now=rt.clock.now(),
     )
     await rt.client.views_publish(user_id=user_id, view=view)
 

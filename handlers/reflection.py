@@ -50,7 +50,8 @@ log = logging.getLogger(__name__)
 
 REFLECTION_POLICY = KindPolicy(max_late=timedelta(hours=2), when_quiet="skip")
 # A digest read on Saturday morning is still the week's; one found a week late is noise.
-DIGEST_POLICY = KindPolicy(max_late=timedelta(days=1), when_quiet="skip")
+# Never early in a bundle: it reports the reflection written in the hour before it.
+DIGEST_POLICY = KindPolicy(max_late=timedelta(days=1), when_quiet="skip", early=False)
 REFLECTION_LOOKBACK = timedelta(hours=2)  # = REFLECTION_POLICY.max_late
 PLAN_BATCH = 1000
 # People the planner looks at per dispatcher tick (see Planner).

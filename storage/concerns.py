@@ -83,6 +83,42 @@ def open_concern(
     return run, nudge
 
 
+def again_key(run_id: int, n: int) -> str:
+    """Check-in n asked once more, when the first ask went unanswered."""
+    return f"{checkin_key(run_id, n)}:again"
+
+
+def checkin_sent(
+    *, session: Session, run_id: int, n: int, again: bool, now: datetime, ask_again_at: datetime
+) -> None:
+    """Check-in n went out. Unanswered, it is asked once more at `ask_again_at`; after
+    that second ask nothing more is scheduled, and the loop's `due_at` stays at the
+    second ask, in the past from then on: the list and App Home show it overdue, never a
+    past date as the next check-in."""
+    run = get_loop(session=session, run_id=run_id)
+    if run is None or run.state != OPEN or run.id is None:
+        return
+    if any(a.n == n for a in concern_data(run).asks):
+        return  # answered already
+    if again:
+        run.due_at = now
+    else:
+        nudges.schedule(
+            session=session,
+            team_id=run.team_id,
+            user_slack_id=run.user_slack_id,
+            kind=CHECKIN_KIND,
+            due_at=ask_again_at,
+            idempotency_key=again_key(run.id, n),
+            payload={"run_id": run.id, "n": n, "again": True},
+            ritual_run_id=run.id,
+            now=now,
+        )
+        run.due_at = ask_again_at
+    run.updated_at = now
+    session.add(run)
+
+
 def open_loops(*, session: Session, team_id: str, user_slack_id: str) -> list[RitualRun]:
     return list(
         session.exec(
@@ -129,6 +165,9 @@ def answer(
     if n is not None and any(a.n == n for a in asks) and reply not in (SATISFIED, DROP):
         return run  # this check-in was answered already (a double click): nothing new
     asks.append(ConcernAsk(n=n, answer=reply, at=now.isoformat()))
+    if n is not None:
+        # Answered: the second ask of this check-in is not needed any more.
+        nudges.cancel_pending(session=session, idempotency_key_prefix=again_key(run_id, n), now=now)
     if reply in (SATISFIED, DROP):
         run.state = CLOSED if reply == SATISFIED else DROPPED
         run.due_at = None

@@ -173,7 +173,11 @@ class Nudge(SQLModel, table=True):
     is reconciled against the DM's history (bot.nudges.delivery.reconcile_due): sent if the
     message is there, pending again if not."""
 
-    __table_args__ = (Index("ix_nudge_state_due", "state", "due_at"),)
+    __table_args__ = (
+        Index("ix_nudge_state_due", "state", "due_at"),
+        # The noise budget reads one person's sent and pending rows on every send.
+        Index("ix_nudge_person_state", "team_id", "user_slack_id", "state"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     team_id: str = Field(max_length=32)
@@ -198,6 +202,10 @@ class Nudge(SQLModel, table=True):
     reconcile_attempts: int = 0
     sent_channel: str | None = None
     sent_ts: str | None = None
+    # Sent by the dispatcher under the noise budget (bot/nudges/budget.py): such DMs count
+    # towards the person's hourly slot and daily cap. A DM sent at once because someone
+    # just acted (a deal they logged, a command, a click) never does.
+    budgeted: bool = False
     ritual_run_id: int | None = Field(default=None, foreign_key="ritualrun.id")
     created_at: datetime | None = utc_column()
     updated_at: datetime | None = utc_column()

@@ -222,6 +222,7 @@ def mark_sent(
     channel: str,
     ts: str,
     claim_token: str | None = None,
+    budgeted: bool = False,
 ) -> bool:
     # From `uncertain` too: if a slow post outlived its lease and was marked uncertain,
     # Slack's ok settles the doubt.
@@ -236,6 +237,7 @@ def mark_sent(
         sent_ts=ts,
         lease_until=None,
         last_error=None,
+        budgeted=budgeted,
     )
 
 
@@ -494,3 +496,84 @@ def collapse_all_missed(*, session: Session, kind: str, now: datetime) -> int:
         .values(state=SKIPPED, last_error=COLLAPSED, updated_at=now)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+# --- the noise budget (bot/nudges/budget.py) ------------------------------------------------
+
+
+def claim_companions(
+    *,
+    session: Session,
+    team_id: str,
+    user_slack_id: str,
+    due_by: datetime,
+    now: datetime,
+    lease: timedelta,
+    exclude_kinds: Collection[str],
+    limit: int,
+) -> list[Nudge]:
+    """Claim this person's other pending nudges due by `due_by` (a bundle gathers what
+    falls due within its hour), oldest first, except kinds that always go on their own.
+
+    The caller holds the write lock (SQLite: an immediate transaction); on PostgreSQL,
+    SKIP LOCKED leaves rows another replica is claiming to that replica."""
+    if limit <= 0:
+        return []
+    query = (
+        select(Nudge.id)
+        .where(
+            col(Nudge.team_id) == team_id,
+            col(Nudge.user_slack_id) == user_slack_id,
+            col(Nudge.state) == PENDING,
+            col(Nudge.due_at) <= due_by,
+        )
+        .order_by(col(Nudge.due_at), col(Nudge.id))
+        .limit(limit)
+    )
+    if exclude_kinds:
+        query = query.where(col(Nudge.kind).not_in(list(exclude_kinds)))
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    ids = list(session.exec(query).all())
+    if not ids:
+        return []
+    session.execute(
+        update(Nudge)
+        .where(col(Nudge.id).in_(ids), col(Nudge.state) == PENDING)
+        .values(
+            state=SENDING,
+            lease_until=now + lease,
+            claim_token=uuid.uuid4().hex,
+            attempts=Nudge.attempts + 1,
+            post_started_at=None,
+            updated_at=now,
+        )
+    )
+    session.flush()
+    rows = session.exec(
+        select(Nudge)
+        .where(col(Nudge.id).in_(ids), col(Nudge.state) == SENDING)
+        .execution_options(populate_existing=True)
+    ).all()
+    return sorted(rows, key=lambda n: (n.due_at, n.id))
+
+
+def dms_sent_since(
+    *, session: Session, team_id: str, user_slack_id: str, since: datetime
+) -> dict[str, datetime]:
+    """The DMs (by ts: a bundle is one) the noise budget sent this person since `since`,
+    each with when it was sent. A sent row is final, so its `updated_at` is when Slack
+    said ok (or when reconciling found it)."""
+    query = select(Nudge.sent_ts, Nudge.updated_at).where(
+        col(Nudge.team_id) == team_id,
+        col(Nudge.user_slack_id) == user_slack_id,
+        col(Nudge.state) == SENT,
+        col(Nudge.budgeted).is_(True),
+        col(Nudge.updated_at) >= since,
+    )
+    out: dict[str, datetime] = {}
+    for ts, at in session.exec(query).all():
+        if ts is None or at is None:
+            continue
+        out[ts] = max(out.get(ts, at), at)
+    return out

@@ -188,6 +188,7 @@ def home_view(
     concerns: Sequence[Any] = (),
     open_debriefs: Sequence[Any] = (),
     team: Sequence[TeamMember] = (),
+    now: datetime | None = None,
 ) -> dict[str, Any]:
     """App Home: the rep's open loops first (what still needs them), then their recent
     deals, then — for a manager — each rep's latest deal."""
@@ -195,7 +196,10 @@ def home_view(
     blocks.append(header(t("home.loops_header")))
     loops = [
         t(
-            "home.concern_line",
+            # A check-in asked twice without an answer is overdue, not "next" (`now`).
+            "concern_overdue.home_line"
+            if now is not None and c.due_at is not None and c.due_at <= now
+            else "home.concern_line",
             account=c.account or "",
             concern=(c.data or {}).get("concern", ""),
             date=_local_date(c.due_at, tz),

@@ -33,6 +33,8 @@ class LoopLine:
     concern: str
     since: str
     next_checkin: str
+    # Asked twice with no answer: shown as overdue since the last ask (`next_checkin`).
+    overdue: bool = False
 
 
 def checkin(t: Texts, *, run_id: int, n: int, account: str, concern: str) -> Built:
@@ -74,6 +76,8 @@ def loop_list(t: Texts, loops: Sequence[LoopLine], *, note: str | None = None) -
         item = t("concern.list_item", account=loop.account, concern=loop.concern, date=loop.since)
         lines.append(item)
         nxt = t("concern.list_next", date=loop.next_checkin) if loop.next_checkin else ""
+        if loop.overdue and loop.next_checkin:
+            nxt = t("concern_overdue.list_line", date=loop.next_checkin)
         blocks.append(section(f"{item}\n{nxt}".strip()))
         blocks.append(
             actions(

@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -35,10 +35,13 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.logs import bind_ids
+from bot.messages import Texts, bundle
+from bot.nudges import budget
 from bot.nudges.registry import (
     AfterSent,
     KindPolicy,
     NudgeKind,
+    Renderable,
     Renderer,
 )
 from bot.runtime import Runtime
@@ -331,8 +334,16 @@ async def _uncertain(rt: Runtime, nudge: Nudge, error: str) -> None:
     log.warning("nudge %s (%s) uncertain: %s; will check the DM", nudge.id, nudge.kind, error)
 
 
-async def _sent(rt: Runtime, nudge: Nudge, entry: NudgeKind | None, channel: str, ts: str) -> str:
-    if not await _settle(rt, nudges.mark_sent, nudge, channel=channel, ts=ts):
+async def _sent(
+    rt: Runtime,
+    nudge: Nudge,
+    entry: NudgeKind | None,
+    channel: str,
+    ts: str,
+    *,
+    budgeted: bool = False,
+) -> str:
+    if not await _settle(rt, nudges.mark_sent, nudge, channel=channel, ts=ts, budgeted=budgeted):
         return LOST_CLAIM
     if entry is not None and entry.after_sent is not None:
         try:
@@ -412,7 +423,9 @@ async def reconcile_claimed(rt: Runtime, nudge: Nudge, *, client: AsyncWebClient
 
     if ts is not None:
         log.info("nudge %s (%s): found in the DM after an uncertain post", nudge.id, nudge.kind)
-        return await _sent(rt, nudge, rt.registry.kinds.get(nudge.kind), channel, ts)
+        # Sent by a dispatcher (an uncertain post is one of its): it counts in the budget.
+        entry = rt.registry.kinds.get(nudge.kind)
+        return await _sent(rt, nudge, entry, channel, ts, budgeted=budget.applies(rt, nudge))
     # Not in the history: nothing reached the rep, so sending again cannot double it,
     # unless its kind says it is too late by now (reads failed for hours, say).
     max_late = policy_for(rt, nudge.kind).max_late
@@ -442,9 +455,8 @@ async def _find_posted(client: AsyncWebClient, channel: str, nudge: Nudge) -> st
         for message in resp.get("messages") or []:
             metadata = message.get("metadata") or {}
             payload = metadata.get("event_payload") or {}
-            if metadata.get("event_type") == NUDGE_EVENT and (
-                payload.get("key") == nudge.idempotency_key
-            ):
+            keys = [payload.get("key"), *(payload.get("keys") or [])]
+            if metadata.get("event_type") == NUDGE_EVENT and nudge.idempotency_key in keys:
                 return str(message["ts"])
         cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
         if not resp.get("has_more") or cursor is None:
@@ -531,3 +543,223 @@ async def _before_post_error(
         log.warning("nudge %s (%s) failed: %s", nudge.id, nudge.kind, error)
         return nudges.FAILED
     return await _give_back(rt, nudge, _backoff(nudge.attempts), error)
+
+
+# --- one DM for several nudges (the noise budget, bot/nudges/budget.py) ---------------------
+
+
+def bundle_metadata(rows: list[Nudge]) -> dict[str, Any]:
+    """A bundle's metadata names every nudge in it, so reconciling finds each one."""
+    lead = rows[0]
+    return {
+        "event_type": NUDGE_EVENT,
+        "event_payload": {
+            "key": lead.idempotency_key,
+            "nudge_id": lead.id,
+            "keys": [n.idempotency_key for n in rows],
+        },
+    }
+
+
+async def _too_late(rt: Runtime, nudge: Nudge) -> bool:
+    max_late = policy_for(rt, nudge.kind).max_late
+    now = rt.clock.now()
+    if max_late is None or nudge.due_at is None or now - nudge.due_at <= max_late:
+        return False
+    late = now - nudge.due_at
+    await _settle(rt, nudges.mark_skipped, nudge, reason=f"too late to send ({late} late)")
+    return True
+
+
+async def _quiet_until(rt: Runtime, nudge: Nudge, person: Person) -> datetime | None:
+    now = rt.clock.now()
+    for check in rt.registry.quiet_checks:
+        until = await check(rt, nudge, person)
+        if until is not None and until > now:
+            return until
+    return None
+
+
+async def _wait_all(rt: Runtime, rows: list[Nudge], until: datetime, why: str) -> None:
+    """Hold these nudges back until `until`, or skip those whose kind is skipped rather
+    than kept when the person cannot be nudged now (an evening reflection). Waiting for
+    the hour's slot to end is never a reason to skip: it is minutes, and the weekly
+    digest falls due exactly an hour after the reflection's DM."""
+    may_skip = why != budget.SLOTTED
+    for nudge in rows:
+        if may_skip and policy_for(rt, nudge.kind).when_quiet == "skip":
+            await _settle(rt, nudges.mark_skipped, nudge, reason=why)
+        else:
+            # Refunded: waiting is not a failed attempt.
+            await _settle(
+                rt,
+                nudges.release,
+                nudge,
+                due_at=max(until, nudge.due_at or until),
+                error=why,
+                refund_attempt=True,
+            )
+
+
+async def _prepare_group(
+    rt: Runtime, rows: list[Nudge], client: AsyncWebClient, lease: timedelta
+) -> tuple[list[Nudge], Message, str] | str:
+    """Everything before the post: the person, lateness, quiet, the budget, the other
+    nudges due this hour, the sections. Returns (rows in the DM, the DM, its channel),
+    or the state the group ended in without a post."""
+    lead = rows[0]
+    person = await load_person(rt, team_id=lead.team_id, user_id=lead.user_slack_id, client=client)
+    if person.deleted:
+        for nudge in rows:
+            await _settle(rt, nudges.mark_failed, nudge, error="user_not_found: deactivated")
+        return nudges.FAILED
+    # In place: the caller settles every row it holds if something below fails.
+    rows[:] = [n for n in rows if not await _too_late(rt, n)]
+    if not rows:
+        return nudges.SKIPPED
+    quiet = await _quiet_until(rt, rows[0], person)
+    held = (quiet, "waiting: person is quiet") if quiet else await budget.hold_until(rt, person)
+    if held is not None:
+        await _wait_all(rt, rows, *held)
+        return nudges.PENDING
+    rows.extend(await budget.gather(rt, rows[0], len(rows), lease))
+    sections: list[tuple[Nudge, Renderable]] = []
+    for nudge in rows:
+        if await _too_late(rt, nudge):
+            continue
+        rendered = await rt.registry.kinds[nudge.kind].render(rt, nudge, person)
+        if rendered is None:
+            await _settle(rt, nudges.mark_skipped, nudge, reason="nothing to send any more")
+            continue
+        sections.append((nudge, rendered))
+    if not sections:
+        return nudges.SKIPPED
+    in_dm, message = _compose(rt, person, sections)
+    # What did not fit in Slack's limits goes in the next slot's DM.
+    rest = [n for n, _ in sections if n not in in_dm]
+    for nudge in rest:
+        due = max(nudge.due_at or rt.clock.now(), rt.clock.now())
+        await _settle(
+            rt,
+            nudges.release,
+            nudge,
+            due_at=due,
+            error="next DM: this one was full",
+            refund_attempt=True,
+        )
+    channel = await open_dm(rt, lead.team_id, lead.user_slack_id, client=client)
+    return in_dm, message, channel
+
+
+def _compose(
+    rt: Runtime, person: Person, sections: list[tuple[Nudge, Renderable]]
+) -> tuple[list[Nudge], Message]:
+    if len(sections) == 1:
+        nudge, rendered = sections[0]
+        return [nudge], Message(rendered.text, list(rendered.blocks))
+    built, ids_in = bundle.compose(
+        Texts(rt.catalog, person.locale),
+        [bundle.Section(int(n.id or 0), r.text, list(r.blocks)) for n, r in sections],
+    )
+    return [n for n, _ in sections if n.id in ids_in], Message(built.text, built.blocks)
+
+
+async def send_group(
+    rt: Runtime,
+    claimed: list[Nudge],
+    *,
+    client: AsyncWebClient | None = None,
+    lease: timedelta = LEASE,
+    on_rate_limited: RateLimited | None = None,
+) -> str:
+    """Send one person's claimed nudges, and those of theirs due within the hour, as one
+    DM (a section each), within the noise budget. The guarantees are send_claimed's, for
+    every row of the DM: each is `sending` with its post recorded before the post, all
+    become `sent` with the same ts, and an uncertain post leaves each uncertain, to be
+    found in the DM by its own key (the metadata names them all)."""
+    client = client or rt.client
+    lead = claimed[0]
+    bind_ids(team=lead.team_id, user=lead.user_slack_id, nudge=lead.id)
+    rows: list[Nudge] = []
+    for nudge in claimed:
+        if nudge.kind in rt.registry.kinds:
+            rows.append(nudge)
+        else:
+            why = f"no renderer for kind {nudge.kind!r}"
+            await _settle(rt, nudges.mark_failed, nudge, error=why)
+    if not rows:
+        return nudges.FAILED
+    try:
+        prepared = await _prepare_group(rt, rows, client, lease)
+    except SlackApiError as e:
+        api_err = e
+        return await _each(
+            rows,
+            lambda n, first: _before_post_error(rt, n, api_err, on_rate_limited if first else None),
+        )
+    except (aiohttp.ClientError, TimeoutError, OSError) as e:
+        why = f"connection: {e!r}"
+        return await _each(rows, lambda n, _: _give_back(rt, n, _backoff(n.attempts), why))
+    except Exception as e:
+        log.exception("nudges %s could not be prepared", [n.id for n in rows])
+        why = f"error: {e!r}"
+        return await _each(rows, lambda n, _: _give_back(rt, n, _backoff(n.attempts), why))
+    if isinstance(prepared, str):
+        return prepared
+    in_dm, message, channel = prepared
+    return await _post_group(rt, in_dm, message, channel, client, lease, on_rate_limited)
+
+
+async def _each(rows: list[Nudge], settle: Callable[[Nudge, bool], Awaitable[str]]) -> str:
+    """Settle every row the same way; the first row's state is the group's."""
+    states = [await settle(nudge, i == 0) for i, nudge in enumerate(rows)]
+    return states[0]
+
+
+async def _post_group(
+    rt: Runtime,
+    rows: list[Nudge],
+    message: Message,
+    channel: str,
+    client: AsyncWebClient,
+    lease: timedelta,
+    on_rate_limited: RateLimited | None,
+) -> str:
+    for nudge in rows:
+        if not await _settle(rt, nudges.mark_posting, nudge, lease=lease):
+            # One row's claim was taken over: post nothing, hand back the others.
+            log.warning("nudge %s: claim lost before posting; the DM waits", nudge.id)
+            for other in rows:
+                # Only rows still ours (the claim token): a lease that ran out for one
+                # may have run out for all.
+                await _settle(
+                    rt,
+                    nudges.release,
+                    other,
+                    due_at=other.due_at or rt.clock.now(),
+                    error="a nudge of this DM changed hands",
+                    refund_attempt=True,
+                )
+            return LOST_CLAIM
+    metadata = nudge_metadata(rows[0]) if len(rows) == 1 else bundle_metadata(rows)
+    try:
+        resp = await client.chat_postMessage(
+            channel=channel, text=message.text, blocks=message.blocks or None, metadata=metadata
+        )
+    except SlackApiError as e:
+        post_err = e
+        return await _each(
+            rows, lambda n, first: _post_error(rt, n, post_err, on_rate_limited if first else None)
+        )
+    except (aiohttp.ClientError, TimeoutError, OSError, asyncio.CancelledError) as e:
+        for nudge in rows:
+            await _uncertain(rt, nudge, f"connection lost while posting: {e!r}")
+        if isinstance(e, asyncio.CancelledError):
+            raise
+        return nudges.UNCERTAIN
+    ts = str(resp.get("ts"))
+    channel = str(resp.get("channel") or channel)
+    kinds = rt.registry.kinds
+    return await _each(
+        rows, lambda n, _: _sent(rt, n, kinds.get(n.kind), channel, ts, budgeted=True)
+    )

@@ -32,7 +32,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.metrics import SlackCallObserver
-from bot.nudges.delivery import LEASE, reconcile_due, release_unsent, send_claimed
+from bot.nudges import budget
+from bot.nudges.delivery import LEASE, reconcile_due, release_unsent, send_claimed, send_group
 from bot.nudges.pacing import Pacer
 from bot.nudges.registry import Planner
 from bot.runtime import Runtime, db_executor
@@ -149,6 +150,23 @@ def _claim(rt: Runtime, state: DispatchState, now: datetime, batch: int) -> list
         )
 
 
+def _by_person(rt: Runtime, claimed: list[Nudge]) -> list[list[Nudge]]:
+    """Under the noise budget, one person's due nudges go out as one DM: group them
+    (in the order of their first one). Others, and exempt kinds, go one by one."""
+    groups: list[list[Nudge]] = []
+    by_person: dict[tuple[str, str], list[Nudge]] = {}
+    for nudge in claimed:
+        if not budget.applies(rt, nudge):
+            groups.append([nudge])
+            continue
+        key = (nudge.team_id, nudge.user_slack_id)
+        if key not in by_person:
+            by_person[key] = []
+            groups.append(by_person[key])
+        by_person[key].append(nudge)
+    return groups
+
+
 async def tick(rt: Runtime, *, batch: int = BATCH, run_hooks: bool = True) -> int:
     """One pass: claim what is due and may be posted now, send it. Returns how many
     nudges were claimed (sent or otherwise settled, or handed back)."""
@@ -171,25 +189,43 @@ async def tick(rt: Runtime, *, batch: int = BATCH, run_hooks: bool = True) -> in
         state.pacer.rate_limited(team_id, rt.clock.now(), retry_after)
         log.warning("Slack rate-limited workspace %s: pausing %.1fs", team_id, retry_after)
 
-    for i, nudge in enumerate(to_send):
+    groups = _by_person(rt, to_send)
+    for i, group in enumerate(groups):
+        nudge = group[0]
         if state.stopping:
-            await release_unsent(rt, to_send[i:], "dispatcher stopped before sending")
+            unsent = [n for g in groups[i:] for n in g]
+            await release_unsent(rt, unsent, "dispatcher stopped before sending")
             break
         if state.pacer.paused(nudge.team_id, rt.clock.now()):
             # A 429 earlier in this batch paused the workspace: the rest wait their turn.
-            await release_unsent(rt, [nudge], "waiting for its turn (rate-limited)")
+            await release_unsent(rt, group, "waiting for its turn (rate-limited)")
             continue
         try:
-            result = await send_claimed(
-                rt, nudge, client=state.client, lease=state.lease, on_rate_limited=on_rate_limited
-            )
+            if budget.applies(rt, nudge):
+                result = await send_group(
+                    rt,
+                    group,
+                    client=state.client,
+                    lease=state.lease,
+                    on_rate_limited=on_rate_limited,
+                )
+            else:
+                result = await send_claimed(
+                    rt,
+                    nudge,
+                    client=state.client,
+                    lease=state.lease,
+                    on_rate_limited=on_rate_limited,
+                )
         except Exception:
             # The database went away while settling, most likely: what was not tried
             # yet goes back now if it can; the leases cover the rest.
             with contextlib.suppress(Exception):
-                await release_unsent(rt, to_send[i + 1 :], "dispatcher tick failed")
+                await release_unsent(
+                    rt, [n for g in groups[i + 1 :] for n in g], "dispatcher tick failed"
+                )
             raise
-        state.settled += 1
+        state.settled += len(group)
         if result == nudges.SENT:
             state.sent += 1
             state.pacer.sent(nudge.team_id, rt.clock.now())

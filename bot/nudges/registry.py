@@ -51,12 +51,17 @@ class KindPolicy:
       they triggered themselves), which go out even while snoozed.
     collapse_missed: for recurring kinds. When several of one person's nudges of this
       kind are due at once (the bot was down over several slots), only the newest is
-      sent; the older ones are skipped (storage.nudges.collapse_missed)."""
+      sent; the older ones are skipped (storage.nudges.collapse_missed).
+    early: the noise budget may send it up to an hour before it is due, in the same DM
+      as something due now (bot/nudges/budget.py). False for a nudge whose content
+      depends on the hour before it (the weekly digest reports that evening's
+      reflection)."""
 
     max_late: timedelta | None = None
     when_quiet: str = "wait"
     respects_quiet: bool = True
     collapse_missed: bool = False
+    early: bool = True
 
 
 @dataclass(frozen=True)

@@ -192,6 +192,11 @@ def test_run_http_sends_a_held_deal_dm_when_due_and_sigterm_stops_everything(
     wait_until(lambda: slack.calls_to("dnd.info"), 30, "the quiet check")
     assert not deal_dms(slack, "Globex")
     wait_until(lambda: deal_dms(slack, "Globex"), 60, "the dispatcher to send the deal DM")
+    # Slack holds the DM a moment before the dispatcher's "sent" is committed (a loaded
+    # machine widens that moment).
+    wait_until(
+        lambda: [n.state for n in deal_nudges(sqlite_url)] == ["sent"], 30, "the row marked sent"
+    )
 
     [nudge] = deal_nudges(sqlite_url)
     assert nudge.state == "sent" and nudge.sent_ts == deal_dms(slack, "Globex")[0]["ts"]

@@ -16,6 +16,7 @@ from bot.devkit.requests import plain_text_value
 from handlers.concern import parse_concern
 from storage.models import Deal, Nudge, RitualRun
 from tests.conftest import REP, REP2, RunningBot
+from tests.support.bundles import click_section, sections
 
 DELAY = timedelta(hours=48)
 
@@ -136,7 +137,8 @@ def test_a_double_click_reschedules_once(bot: RunningBot, clock: FakeClock) -> N
     dm = checkins(bot)[0]
     click(bot, "concern_not_yet", dm)
     click(bot, "concern_not_yet", dm)
-    assert [n.state for n in checkin_nudges(bot)] == ["sent", "pending"]
+    # Check-in 1, its second ask (not needed once answered), check-in 2.
+    assert [n.state for n in checkin_nudges(bot)] == ["sent", "cancelled", "pending"]
     assert len(loops(bot)[0].data["asks"]) == 1
 
 
@@ -174,17 +176,19 @@ def test_concern_list_shows_exactly_the_open_ones(bot: RunningBot, clock: FakeCl
     concern(bot, "Hooli — their own loop", user=REP2)
     clock.advance(DELAY)
     bot.tick()
-    acme, globex = checkins(bot)[:2]
-    click(bot, "concern_satisfied", acme)
-    click(bot, "concern_drop", globex)
+    # Due together: one DM, a section per concern (the noise budget).
+    [bundle] = checkins(bot)
+    acme, globex, _initech = sections(bundle)
+    click_section(bot, REP, bundle, acme, "concern_satisfied")
+    click_section(bot, REP, checkins(bot)[0], globex, "concern_drop")
 
     body = concern(bot, "list")
     assert body["response_type"] == "ephemeral"
     shown = json.dumps(body["blocks"])
     assert "Initech" in shown and "data residency" in shown
     assert "Acme" not in shown and "Globex" not in shown and "Hooli" not in shown
-    # Opened on the 23rd, asked on the 25th, not answered: next check-in is the one pending.
-    assert "November 23, 2026" in shown and "November 25, 2026" in shown
+    # Opened on the 23rd, asked on the 25th, not answered: asked once more on the 27th.
+    assert "November 23, 2026" in shown and "Next check-in: November 27, 2026" in shown
     assert "concern_list_close" in shown and "concern_list_drop" in shown
 
 

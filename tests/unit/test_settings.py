@@ -55,6 +55,8 @@ def test_values_are_parsed_and_normalised() -> None:
         ("DATABASE_URL", "mysql://db/x", "DATABASE_URL: expected sqlite:///file.db or"),
         ("DEALS_CHANNELS", "deals", "DEALS_CHANNELS: expected comma-separated channel IDs"),
         ("LOG_LEVEL", "LOUD", "LOG_LEVEL: expected one of DEBUG, INFO, WARNING, ERROR"),
+        ("NOISE_BUDGET", "maybe", "NOISE_BUDGET: expected on or off"),
+        ("DAILY_NUDGE_CAP", "0", "DAILY_NUDGE_CAP: expected a whole number from 1 to 50"),
         ("SLACK_BOT_TOKEN", "xoxp-user-token", "SLACK_BOT_TOKEN: expected a token starting"),
         ("SLACK_APP_TOKEN", "xoxb-wrong", "SLACK_APP_TOKEN: expected a token starting"),
         ("END_OF_DAY", "5pm", "END_OF_DAY: expected a local time as HH:MM"),
@@ -69,6 +71,13 @@ def test_bad_value_names_the_key_and_what_is_expected(key: str, value: str, expe
         load_settings({key: value}, env_file=None)
     assert str(err.value).startswith(expected)
     assert "\n" not in str(err.value)
+
+
+def test_the_noise_budget_is_on_with_a_cap_of_three_unless_set() -> None:
+    default = load_settings({}, env_file=None)
+    assert (default.noise_budget, default.daily_nudge_cap) == (True, 3)
+    off = load_settings({"NOISE_BUDGET": "off", "DAILY_NUDGE_CAP": "5"}, env_file=None)
+    assert (off.noise_budget, off.daily_nudge_cap) == (False, 5)
 
 
 def test_a_bad_token_is_never_echoed() -> None:
