@@ -90,6 +90,11 @@ ACTIONS: dict[str, Rule] = {
     "deal_ask_lost": Rule("deal_ask"),
     "deal_ask_no_decision": Rule("deal_ask"),
     "deal_ask_none": Rule("deal_ask"),
+    # The practice focus is the clicker's own; a takeaway is read from their own debrief.
+    ids.FOCUS_OPEN: Rule("self"),
+    ids.FOCUS_FROM_TAKEAWAY: DEAL,
+    # The quotes library: only quotes the client allowed, which the whole team may read.
+    ids.QUOTES_MORE: Rule("self"),
 }
 
 VIEWS: dict[str, Rule] = {
@@ -101,6 +106,7 @@ VIEWS: dict[str, Rule] = {
     ids.REFLECT_MODAL: Rule("self"),
     "deal_handoff": Rule("deal", "owner_or_admin", meta_key="deal"),
     "deal_ask_account": Rule("deal_ask", meta_key="ask"),
+    ids.FOCUS_MODAL: Rule("self"),
 }
 
 

@@ -25,6 +25,7 @@ from handlers import (
     prep,
     privacy,
     quiet,
+    quotes,
     reflection,
     report,
     screen_out,
@@ -48,6 +49,7 @@ RITUALS = (
     privacy,
     quiet,
     home,
+    quotes,
 )
 
 
@@ -100,6 +102,7 @@ def register_listeners(app: AsyncApp, rt: Runtime) -> loop_command.LoopCommand:
     tee_up.register(app, rt, commands)
     screen_out.register(app, rt, commands)
     prep.register(app, rt, commands)
+    quotes.register(app, rt, commands)
     reflection.register(app, rt, commands)
     team.register(app, rt, commands)
     concern.register(app, rt, commands)

@@ -3,19 +3,23 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from slack_bolt.async_app import AsyncApp
 
 from bot.access import may_read_debrief, may_read_private
 from bot.accounts import parse_account
+from bot.messages import quotes as quotes_msg
 from bot.messages.prep import AccountKnowledge, prep_sheet
 from bot.nudges.quiet import zone_of
 from bot.runtime import Runtime
 from handlers.loop_command import CommandCall, LoopCommand
 from storage.accounts import AccountFacts, account_facts
 from storage.debriefs import DebriefData, debrief_data
+from storage.focus import current_focus_text
 from storage.models import RitualRun
+from storage.quotes import prep_quotes
 from storage.run_data import concern_data
 
 
@@ -61,8 +65,19 @@ def knowledge(facts: AccountFacts, user_id: str) -> AccountKnowledge:
     )
 
 
+# `/loop prep <account> — <tag>`: the industry or product line to find quotes for.
+# A plain hyphen only with spaces round it: "Hewlett-Packard" is one account.
+TAG_SEPARATOR = re.compile(r"\s+(?:—|–|--)\s*|\s+-\s+")
+
+
+def split_tag(args: str) -> tuple[str, str]:
+    account, _, tag = TAG_SEPARATOR.sub(" — ", args.strip(), count=1).partition(" — ")
+    return account, " ".join(tag.split())
+
+
 async def prep_command(call: CommandCall) -> None:
-    account = parse_account(call.args)
+    account_text, tag = split_tag(call.args)
+    account = parse_account(account_text)
     if not account:
         await call.reply(call.t("prep.usage"))
         return
@@ -74,7 +89,25 @@ async def prep_command(call: CommandCall) -> None:
         account=account,
     )
     known = knowledge(facts, call.user_id)
-    built = prep_sheet(call.t, account=account, known=known)
+    found = await call.rt.tx(
+        prep_quotes, write=False, team_id=call.team_id, account=account, tag=tag
+    )
+    tz = facts.reader_tz
+    shown = str(known.win.get("quote") or "").strip() if known.win.get("quote_ok") else ""
+    lines = [
+        quotes_msg.QuoteLine(q.account, q.rep, _local_date(q.won_at, tz), q.tag, q.text)
+        for q in found[1]
+        if q.text != shown
+    ]
+    quotes = (
+        quotes_msg.prep_section(call.t, account=account, tag=found[0], quotes=lines)
+        if lines
+        else ""
+    )
+    focus = await call.rt.tx(
+        current_focus_text, write=False, team_id=call.team_id, user_id=call.user_id
+    )
+    built = prep_sheet(call.t, account=account, known=known, quotes=quotes, focus=focus)
     await call.ack(text=built.text, blocks=built.blocks, response_type="ephemeral")
 
 

@@ -42,6 +42,7 @@ from bot.slack.dm import open_dm
 from bot.slack.errors import api_error
 from bot.slack.people import load_person, person_within
 from handlers.loop_command import CommandCall, LoopCommand, reader_texts
+from storage import focus as focus_store
 from storage import reflections as store
 from storage.models import Nudge, Person
 from storage.people import person_tz
@@ -164,7 +165,13 @@ async def render_reflection(rt: Runtime, nudge: Nudge, person: Person) -> Built 
     holidays = await rt.tx(store.team_holidays, write=False, team_id=nudge.team_id)
     if local_date in holidays:
         return None
-    return msg.reflection_dm(Texts(rt.catalog, person.locale), local_date=local_date)
+    focus = await rt.tx(
+        focus_store.current_focus_text,
+        write=False,
+        team_id=nudge.team_id,
+        user_id=nudge.user_slack_id,
+    )
+    return msg.reflection_dm(Texts(rt.catalog, person.locale), local_date=local_date, focus=focus)
 
 
 async def render_digest(rt: Runtime, nudge: Nudge, person: Person) -> Built | None:
@@ -178,8 +185,26 @@ async def render_digest(rt: Runtime, nudge: Nudge, person: Person) -> Built | No
         monday=str(nudge.payload.get("monday") or ""),
         sunday=str(nudge.payload.get("sunday") or ""),
     )
-    entries = [msg.DigestEntry(r.local_date, r.went, r.short, r.better) for r in rows]
-    return msg.weekly_digest(Texts(rt.catalog, person.locale), entries)
+    checks = await rt.tx(
+        focus_store.week_checks,
+        write=False,
+        team_id=nudge.team_id,
+        user_id=nudge.user_slack_id,
+        monday=str(nudge.payload.get("monday") or ""),
+        sunday=str(nudge.payload.get("sunday") or ""),
+    )
+    entries = []
+    for r in rows:
+        check = checks.get(r.local_date)
+        focus, came_up = (check.focus, check.came_up) if check else (None, None)
+        entries.append(msg.DigestEntry(r.local_date, r.went, r.short, r.better, focus, came_up))
+    focus = await rt.tx(
+        focus_store.current_focus_text,
+        write=False,
+        team_id=nudge.team_id,
+        user_id=nudge.user_slack_id,
+    )
+    return msg.weekly_digest(Texts(rt.catalog, person.locale), entries, focus_now=focus)
 
 
 # --- the modal ----------------------------------------------------------------------------
@@ -218,8 +243,16 @@ async def open_modal(
     initial = await rt.tx(
         store.answers_so_far, write=False, team_id=team_id, user_id=user_id, local_date=local_date
     )
+    focus = await rt.tx(focus_store.current_focus, write=False, team_id=team_id, user_id=user_id)
     view = msg.reflection_modal(
-        t, local_date=local_date, channel=channel, ts=ts, owner=user_id, initial=initial
+        t,
+        local_date=local_date,
+        channel=channel,
+        ts=ts,
+        owner=user_id,
+        initial=initial,
+        focus=focus.text if focus else None,
+        focus_id=focus.id if focus else None,
     )
     try:
         await client.views_open(trigger_id=trigger_id, view=view)
@@ -366,24 +399,31 @@ async def _save(
     answers: dict[str, str],
 ) -> None:
     team_id, user_id = _team(body, rt), _user(body)
-    meta = read_metadata(body.get("view") or {})
+    view = body.get("view") or {}
+    meta = read_metadata(view)
     local_date = _valid_date(meta.get("date")) or await _local_today(rt, team_id, user_id)
-    await rt.tx(
-        store.save_reflection,
+    asked = meta.get("focus")
+    state = view.get("state") or {}
+    change = await rt.tx(
+        store.save_evening,
         team_id=team_id,
         user_id=user_id,
         local_date=local_date,
+        answers=answers,
+        asked_focus_id=asked if isinstance(asked, int) and asked > 0 else None,
+        came_up=msg.read_came_up(state),
+        next_focus=msg.read_next_focus(state),
         now=rt.clock.now(),
-        went=answers["went"],
-        short=answers["short"],
-        better=answers["better"],
     )
     # Only the rep the modal was opened for ever touches that DM.
     mine = meta.get("user") == user_id
     channel = meta.get("channel") if mine else None
     ts = meta.get("ts") if mine else None
     where = (str(channel) if channel else None, str(ts) if ts else None)
-    await _show(rt, client, (team_id, user_id), msg.let_go(t), where)
+    built = msg.let_go(
+        t, focus_now=change.focus if change.changed else None, changed=change.changed
+    )
+    await _show(rt, client, (team_id, user_id), built, where)
 
 
 async def on_submit(

@@ -15,8 +15,10 @@ from storage.models import (
     Deal,
     DealAsk,
     DealSource,
+    FocusCheck,
     Nudge,
     Person,
+    PracticeFocus,
     Reflection,
     RitualRun,
     RoleGrant,
@@ -37,6 +39,8 @@ USER_COLUMNS: dict[tuple[str, str], str] = {
     ("ritualrun", "user_slack_id"): "delete",
     ("nudge", "user_slack_id"): "delete",
     ("reflection", "user_slack_id"): "delete",
+    ("practicefocus", "user_slack_id"): "delete",
+    ("focuscheck", "user_slack_id"): "delete",
     ("rolegrant", "slack_id"): "delete",
     ("rolegrant", "granted_by"): "blank",
 }
@@ -82,6 +86,16 @@ def forget_person(*, session: Session, team_id: str, slack_id: str) -> int:
     changed += session.execute(  # type: ignore[attr-defined]
         delete(Reflection).where(
             col(Reflection.team_id) == team_id, col(Reflection.user_slack_id) == slack_id
+        )
+    ).rowcount
+    changed += session.execute(  # type: ignore[attr-defined]
+        delete(FocusCheck).where(
+            col(FocusCheck.team_id) == team_id, col(FocusCheck.user_slack_id) == slack_id
+        )
+    ).rowcount
+    changed += session.execute(  # type: ignore[attr-defined]
+        delete(PracticeFocus).where(
+            col(PracticeFocus.team_id) == team_id, col(PracticeFocus.user_slack_id) == slack_id
         )
     ).rowcount
     changed += session.execute(  # type: ignore[attr-defined]

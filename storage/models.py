@@ -251,3 +251,42 @@ class RoleGrant(SQLModel, table=True):
     role: str = Field(max_length=32)  # admin | rep | reflections
     granted_by: str | None = Field(default=None, max_length=32)
     created_at: datetime | None = utc_column()
+
+
+class PracticeFocus(SQLModel, table=True):
+    """What a rep is working on ("I'm working on…"): one row per focus they set, so the
+    history stays; the current one is the row not yet ended. Private to the rep."""
+
+    __table_args__ = (Index("ix_focus_user", "team_id", "user_slack_id", "ended_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    user_slack_id: str = Field(max_length=32)
+    text: str
+    source: str = Field(default="home", max_length=16)  # home | reflection | takeaway
+    deal_id: int | None = None  # the debrief a takeaway came from (no foreign key: see DealSource)
+    set_at: datetime | None = utc_column()
+    ended_at: datetime | None = utc_column()
+
+
+class FocusCheck(SQLModel, table=True):
+    """An evening's "Did it come up today?" about the practice focus it named: the focus
+    as it read that day (a focus changed mid-week must not rewrite earlier days in the
+    digest) and the answer (None: not answered). One per rep and local day.
+
+    A table of its own, not Reflection columns, so an existing database gains it with
+    create_all and no migration."""
+
+    __table_args__ = (
+        UniqueConstraint("team_id", "user_slack_id", "local_date", name="uq_focuscheck_day"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    user_slack_id: str = Field(max_length=32)
+    local_date: str = Field(max_length=10)  # ISO date in the rep's own zone
+    focus_id: int | None = None  # PracticeFocus.id (no foreign key: forget-me deletes both)
+    focus: str
+    came_up: bool | None = None
+    created_at: datetime | None = utc_column()
+    updated_at: datetime | None = utc_column()

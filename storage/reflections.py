@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from storage import nudges
 from storage.access import REFLECTIONS, grant, rep_clause, revoke
+from storage.focus import current_focus, focus_by_id, get_check, record_check, set_focus
 from storage.kinds import Kind
 from storage.models import Nudge, Person, Reflection, Workspace
 
@@ -323,4 +324,72 @@ def answers_so_far(
 ) -> dict[str, str]:
     """What the rep already wrote that day (the modal opens with it)."""
     row = get_reflection(session=session, team_id=team_id, user_id=user_id, local_date=local_date)
-    return {"went": row.went, "short": row.short, "better": row.better} if row else {}
+    if row is None:
+        return {}
+    check = get_check(session=session, team_id=team_id, user_id=user_id, local_date=local_date)
+    came_up = None
+    if check is not None and check.came_up is not None:
+        came_up = "yes" if check.came_up else "no"
+    answers = {"went": row.went, "short": row.short, "better": row.better}
+    return {**answers, "came_up": came_up} if came_up else answers
+
+
+@dataclass(frozen=True)
+class FocusChange:
+    changed: bool
+    focus: str | None  # the focus now (None: cleared)
+
+
+def save_evening(
+    *,
+    session: Session,
+    team_id: str,
+    user_id: str,
+    local_date: str,
+    answers: dict[str, str],
+    asked_focus_id: int | None,
+    came_up: bool | None,
+    next_focus: str | None,
+    now: datetime,
+) -> FocusChange:
+    """The evening modal, in one transaction: the reflection, whether the focus it asked
+    about came up (recorded against that focus, even if the rep changes it in the same
+    form), and the focus for the days after (None: the form had no such field)."""
+    asked = (
+        focus_by_id(session=session, team_id=team_id, user_id=user_id, focus_id=asked_focus_id)
+        if asked_focus_id
+        else None
+    )
+    save_reflection(
+        session=session,
+        team_id=team_id,
+        user_id=user_id,
+        local_date=local_date,
+        went=answers["went"],
+        short=answers["short"],
+        better=answers["better"],
+        now=now,
+    )
+    if asked is not None:
+        record_check(
+            session=session,
+            team_id=team_id,
+            user_id=user_id,
+            local_date=local_date,
+            focus=asked,
+            came_up=came_up,
+            now=now,
+        )
+    before = current_focus(session=session, team_id=team_id, user_id=user_id)
+    if next_focus is None:
+        return FocusChange(False, before.text if before else None)
+    after = set_focus(
+        session=session,
+        team_id=team_id,
+        user_id=user_id,
+        text=next_focus,
+        source="reflection",
+        now=now,
+    )
+    changed = (before.id if before else None) != (after.id if after else None)
+    return FocusChange(changed, after.text if after else None)

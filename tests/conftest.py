@@ -493,6 +493,8 @@ SOCKET_MODE_TOO = frozenset(
         "test_privacy",
         "test_clicks",
         "test_deal_trigger",
+        "test_focus",
+        "test_quotes",
     }
 )
 

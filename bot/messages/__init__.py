@@ -189,10 +189,13 @@ def home_view(
     open_debriefs: Sequence[Any] = (),
     team: Sequence[TeamMember] = (),
     now: datetime | None = None,
+    focus: Sequence[Block] = (),
 ) -> dict[str, Any]:
-    """App Home: the rep's open loops first (what still needs them), then their recent
-    deals, then — for a manager — each rep's latest deal."""
+    """App Home: what the rep is working on (`focus`, built by bot.messages.focus), their
+    open loops (what still needs them), then their recent deals, then — for a manager —
+    each rep's latest deal."""
     blocks: list[Block] = [header(t("home.header")), section(t("home.intro")), divider()]
+    blocks.extend(focus)
     blocks.append(header(t("home.loops_header")))
     loops = [
         t(

@@ -22,6 +22,8 @@ from bot.messages.blocks import (
     section,
     text_field,
 )
+from bot.messages.focus import takeaway_blocks
+from bot.messages.quotes import tag_blocks
 from bot.slack import ids
 
 STAGES = ("opener", "exchange", "closer")
@@ -205,7 +207,10 @@ def win_log_modal(
     deal_id: int,
     initial: Mapping[str, Any] | None,
     audience: str | None = None,
+    tags: Sequence[str] = (),
 ) -> dict[str, Any]:
+    """The win log; after the quote and its permission, the quote's tag (an industry or
+    product line: one the team already uses, or a new one) for the quotes library."""
     initial = initial or {}
     hints = {"why", "appealed", "quote", "strengths"}
     blocks: list[Block] = [
@@ -222,8 +227,14 @@ def win_log_modal(
     checkbox: Block = {"type": "checkboxes", "action_id": VALUE, "options": [quote_ok]}
     if initial.get(ids.QUOTE_OK_FIELD):
         checkbox["initial_options"] = [quote_ok]
-    quote = input_block(ids.QUOTE_OK_FIELD, t("win_log.label_quote_ok"), checkbox, optional=True)
-    blocks.insert(4, quote)
+    quote = input_block(
+        ids.QUOTE_OK_FIELD,
+        t("win_log.label_quote_ok"),
+        checkbox,
+        optional=True,
+        hint=t("quotes.hint_quote_ok"),
+    )
+    blocks[4:4] = [quote, *tag_blocks(t, tags=tags, initial=str(initial.get("quote_tag") or ""))]
     return form_modal(
         t,
         prefix="win_log",
@@ -333,6 +344,8 @@ def rep_logged(
         section(saved),
         *answer_sections(t, answers),
         section(guess_vs_reason(t, guess=guess, reason=answers.get("reason", ""))),
+        # A takeaway becomes the practice focus in one click (bot/messages/focus.py).
+        *takeaway_blocks(t, deal_id=deal_id, takeaways=answers.get("takeaways", "")),
         actions(
             ids.LOG_AFTER_BLOCK,
             button(t("common.button_edit"), ids.LOG_EDIT, log_step(deal_id, "rep")),

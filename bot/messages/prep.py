@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.messages import Built, Texts, as_built, outcome_word
-from bot.messages.blocks import Block, divider, header, section
+from bot.messages.blocks import Block, context, divider, header, section
+from bot.messages.focus import escape
 
 
 @dataclass(frozen=True)
@@ -69,12 +70,18 @@ def _known_lines(t: Texts, account: str, known: AccountKnowledge) -> list[str]:
     return parts
 
 
-def prep_sheet(t: Texts, *, account: str, known: AccountKnowledge) -> Built:
+def prep_sheet(
+    t: Texts, *, account: str, known: AccountKnowledge, quotes: str = "", focus: str | None = None
+) -> Built:
+    """`quotes`: the "Quotes you could use" section (bot/messages/quotes.py), from any
+    account, placed last. `focus`: the reader's practice focus, named in the exchange
+    (seed 000: "I'm working on … and need your help")."""
     blocks: list[Block] = [
         header(t("prep.header", account=account)),
         section(t("prep.intro", account=account)),
         section(t("prep.opener")),
         section(t("prep.exchange")),
+        *([context(t("focus.prep_line", focus=escape(focus)))] if focus else []),
         section(t("prep.closer")),
         divider(),
         header(t("prep.know_header", account=account)),
@@ -83,5 +90,7 @@ def prep_sheet(t: Texts, *, account: str, known: AccountKnowledge) -> Built:
         blocks.append(section(t("prep.know_empty", account=account)))
     else:
         blocks.extend(section(part) for part in _known_lines(t, account, known))
+    if quotes:
+        blocks.append(section(quotes))
     text = t("prep.header", account=account)
     return as_built(text, blocks)

@@ -136,3 +136,26 @@ REFLECT_OPEN = "reflect_open"
 REFLECT_SKIP = "reflect_skip"
 REFLECT_MODAL = "reflection"
 REFLECT_VALUE = "v"
+
+
+# --- the practice focus and the quotes library --------------------------------------------
+
+# "Set my focus" / "Change" (App Home, the evening DM): value says where it was clicked.
+FOCUS_OPEN = "focus_open"
+FOCUS_FROM_HOME = "home"
+FOCUS_FROM_REFLECTION = "reflect"
+FOCUS_BLOCK = "focus"
+FOCUS_MODAL = "practice_focus"
+FOCUS_FIELD = "focus"
+# "Make it my focus" beside a logged takeaway: value "<deal id>:<takeaway n>".
+FOCUS_FROM_TAKEAWAY = "focus_from_takeaway"
+FOCUS_TAKEAWAY_BLOCK_PREFIX = "focus_takeaway_"
+# The reflection modal's extra fields when a focus is set (or can be).
+REFLECT_CAME_UP = "came_up"
+REFLECT_FOCUS = "next_focus"
+# `/loop quotes`: the next page (value: JSON of the word and the page).
+QUOTES_MORE = "quotes_more"
+QUOTES_BLOCK = "quotes_more"
+# The win log's tag for a quote: one of the team's tags, or a new one.
+QUOTE_TAG_FIELD = "quote_tag"
+QUOTE_TAG_NEW_FIELD = "quote_tag_new"

@@ -484,10 +484,12 @@ def test_reflect_now_button_opens_the_modal_and_saving_lets_it_go(bot: RunningBo
         },
     )
     assert check_view(view) == []
+    # No practice focus yet: the three questions, then the optional "I'm working on…".
     assert [b["block_id"] for b in view["blocks"] if b["type"] == "input"] == [
         "went",
         "short",
         "better",
+        "next_focus",
     ]
     [saved] = reflections(bot)
     assert (saved.user_slack_id, saved.local_date) == (REP, "2026-11-23")

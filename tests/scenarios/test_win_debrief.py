@@ -41,12 +41,13 @@ def test_win_log_modal_saves_reasons_quote_permission_and_strengths(bot: Running
     # First the line saying who reads it (tests/scenarios/test_privacy.py), then the fields.
     assert view["blocks"][0]["block_id"] == "audience"
     ids = [b["block_id"] for b in view["blocks"][1:]]
-    assert ids == ["why", "appealed", "almost", "quote", "quote_ok", "strengths"]
+    # No team tag yet: the quote's tag is a new one typed in (tests/scenarios/test_quotes.py).
+    assert ids == ["why", "appealed", "almost", "quote", "quote_ok", "quote_tag_new", "strengths"]
     resp = submit(bot, REP, view, WIN)
     assert not (resp.json() or {}).get("response_action")
     [run] = runs(bot, "win_debrief")
     assert run.state == "logged"
-    assert run.data["win"] == WIN
+    assert run.data["win"] == {**WIN, "quote_tag": ""}
     saved = dm_messages(bot, REP)[-1]
     assert saved["text"] == cat(bot, "win_log.saved_quote", account="Initech")
     assert action_ids(saved) == ["win_log_open", "privacy_share"]
