@@ -89,9 +89,11 @@ def format_datetime(when: datetime, locale: str | None) -> str:
     return glue.replace("{1}", day).replace("{0}", clock)
 
 
-def format_dates(days: Iterable[date], locale: str | None) -> str:
-    """Several dates as the locale lists them ("Dec 24, Dec 25 and Dec 31" style)."""
-    return format_list([format_date(d, locale) for d in days], locale=babel_locale(locale))
+def format_dates(days: Iterable[date], locale: str | None, *, short: bool = False) -> str:
+    """Several dates as the locale lists them: "December 25, 2026 and January 1, 2027", or
+    with `short` (days of one week) "Nov 23 and Nov 25", "23 nov y 25 nov"."""
+    write = format_short_date if short else format_date
+    return format_list([write(d, locale) for d in days], locale=babel_locale(locale))
 
 
 def format_amount(amount: Decimal | None, currency: str | None, locale: str | None) -> str:
