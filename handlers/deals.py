@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from typing import Any
+from typing import Any, cast
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import messages
+from bot.deals.commands import CommandOutcome, command_outcome
 from bot.deals.parser import (
     PROPOSAL_OUTCOMES,
     DealSignal,
@@ -299,14 +300,20 @@ async def log_from_ask(
 
 
 def parse_deal_args(args: str) -> tuple[str | None, str, str | None, str | None]:
-    """`won|lost|no-decision <account> [@rep]` -> (outcome, account, rep, bad word)."""
+    """`<outcome> <account> [@rep]` -> (outcome, account, rep, bad word). The outcome may be
+    several words and in any of our languages ("no decision", "perdida", "sans décision"):
+    the deal words' [commands] and [stages] (bot/deals/commands.py)."""
     words = args.split()
     if not words:
         return None, "", None, None
-    outcome = parse_outcome(words[0])
-    if outcome is None or outcome in PROPOSAL_OUTCOMES:
-        return None, "", None, words[0]
-    rest = " ".join(words[1:])
+    found = command_outcome(args)
+    if found is None:
+        # The parser's one-word forms too ("closedwon", "lose").
+        single = parse_outcome(words[0])
+        if single is None or single in PROPOSAL_OUTCOMES:
+            return None, "", None, words[0]
+        found = (cast(CommandOutcome, single), " ".join(words[1:]))
+    outcome, rest = found
     mentions = MENTION.findall(rest)
     account = MENTION.sub(" ", rest)
     account = re.sub(r"\s+", " ", account).strip(" -—–:,")
@@ -317,9 +324,8 @@ async def deal_command(call: CommandCall) -> None:
     t = call.t
     outcome, account, rep, bad = parse_deal_args(call.args)
     if bad is not None:
-        await call.reply(
-            t("errors.deal_bad_outcome", word=bad[:40]) + "\n" + t("errors.deal_usage")
-        )
+        # One answer: the words it knows, with an example (the usage would repeat it).
+        await call.reply(t("errors.deal_bad_outcome", word=bad[:40]))
         return
     if outcome is None or not account:
         await call.reply(t("errors.deal_usage"))

@@ -18,6 +18,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import messages
+from bot.deals.commands import closest_account
 from bot.messages import Built, Texts
 from bot.messages import debrief as msg
 from bot.messages.blocks import read_metadata
@@ -87,6 +88,18 @@ async def _script(
 # --- /loop debrief ----------------------------------------------------------------------
 
 
+async def _not_found(call: CommandCall, account: str) -> str:
+    """A typo ("Globexx") gets the rep's own closest account and the command to type;
+    only a name like none of theirs gets the advice to log a new deal."""
+    names = await call.rt.tx(
+        debriefs.rep_accounts, write=False, team_id=call.team_id, user_id=call.user_id
+    )
+    guess = closest_account(account, names)
+    if guess is not None:
+        return call.t("suggest.account", account=account[:100], guess=guess)
+    return call.t("debrief.not_found", account=account[:100])
+
+
 async def debrief_command(call: CommandCall) -> None:
     """`/loop debrief <account>`: back to a debrief whose DM scrolled away — the win
     log for a win, the guess and the call script for a loss."""
@@ -103,7 +116,7 @@ async def debrief_command(call: CommandCall) -> None:
         account=account,
     )
     if found is None:
-        await call.reply(t("debrief.not_found", account=account[:100]))
+        await call.reply(await _not_found(call, account))
         return
     deal, run = found
     assert deal.id is not None

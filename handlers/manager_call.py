@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import date
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
@@ -312,14 +313,15 @@ async def _read(rt: Runtime, nudge: Nudge) -> Found | None:
     )
 
 
-def _local_date(deal: Deal, tz: str | None) -> str:
+def _local_date(deal: Deal, tz: str | None) -> date | str:
+    """The deal's day in the reader's zone (Texts writes it their way)."""
     when = deal.created_at
     if when is None:
         return ""
     try:
-        return when.astimezone(zone_of(tz)).strftime("%Y-%m-%d")
+        return when.astimezone(zone_of(tz)).date()
     except (KeyError, ValueError):
-        return when.strftime("%Y-%m-%d")
+        return when.date()
 
 
 def _rep(call: RitualRun, deal: Deal) -> str:
@@ -360,7 +362,7 @@ async def render_manager_dm(rt: Runtime, nudge: Nudge, person: Person) -> Built 
         deal_id=deal.id,
         rep=_rep(call, deal),
         account=deal.account,
-        amount=messages.format_amount(deal.amount, deal.currency),
+        amount=messages.format_amount(deal.amount, deal.currency, t.lang),
         date=_local_date(deal, person.tz),
         notes=data.client or data.draft,
         guess=data.guess,

@@ -24,6 +24,7 @@ from storage.run_data import concern_data
 
 
 def _local_date(when: datetime | None, tz: str | None) -> str:
+    # ISO text here; Texts writes it in the reader's locale (bot/messages/formats.py).
     return when.astimezone(zone_of(tz)).date().isoformat() if when else ""
 
 

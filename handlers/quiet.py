@@ -40,8 +40,9 @@ log = logging.getLogger(__name__)
 Work = Callable[[Person, Texts], Awaitable[str]]
 
 
-def local_time(when: datetime, tz: str | None) -> str:
-    return when.astimezone(zone_of(tz)).strftime("%Y-%m-%d %H:%M")
+def local_time(when: datetime, tz: str | None) -> datetime:
+    """The instant on the person's wall clock; Texts writes it in their locale."""
+    return when.astimezone(zone_of(tz))
 
 
 async def answer_after_ack(call: CommandCall, work: Work) -> None:
@@ -153,12 +154,12 @@ def settings_of(row: store.QuietRow, now: datetime, tz: str | None) -> QuietSett
     today = local_day(now, tz)
     vacation = None
     if first is not None and last is not None and last >= today:
-        vacation = (first.isoformat(), last.isoformat())
+        vacation = (first, last)
     return QuietSettings(
         paused=row.paused,
-        snoozed_until=local_time(snoozed, tz) if snoozed else "",
+        snoozed_until=local_time(snoozed, tz) if snoozed else None,
         vacation=vacation,
-        holidays=[d for d in row.holidays if d >= today.isoformat()],
+        holidays=[d for d in map(parse_day, row.holidays) if d is not None and d >= today],
         tz=tz or "UTC",
     )
 
@@ -190,7 +191,7 @@ def _vacation_setter(call: CommandCall, first: str | None, last: str | None, key
             last=last,
             now=rt.clock.now(),
         )
-        return t(key, start=first, end=last)
+        return t(key, start=parse_day(first or "") or "", end=parse_day(last or "") or "")
 
     return work
 
@@ -210,10 +211,10 @@ def _vacation_problem(t: Texts, words: list[str], call: CommandCall) -> str | No
     first, last = days[0], days[-1]
     assert first is not None and last is not None
     if last < first:
-        return t("quiet.settings.vacation_order", start=first.isoformat(), end=last.isoformat())
+        return t("quiet.settings.vacation_order", start=first, end=last)
     # A day of slack either way: "today" differs by zone, and the ack has no zone yet.
     if last < call.rt.clock.now().astimezone(UTC).date() - timedelta(days=1):
-        return t("quiet.settings.vacation_past", end=last.isoformat())
+        return t("quiet.settings.vacation_past", end=last)
     return None
 
 
@@ -253,7 +254,7 @@ def _holiday_setter(call: CommandCall, day: date, on: bool) -> Work:
             key = "quiet.settings.holiday_added" if changed else "quiet.settings.holiday_exists"
         else:
             key = "quiet.settings.holiday_removed" if changed else "quiet.settings.holiday_missing"
-        return t(key, date=day.isoformat())
+        return t(key, date=day)
 
     return work
 
@@ -264,7 +265,7 @@ async def holidays_command(call: CommandCall, words: list[str]) -> None:
 
         async def listing(person: Person, t: Texts) -> str:
             days = await rt.tx(store.workspace_holidays, write=False, team_id=call.team_id)
-            return holidays_line(t, days)
+            return holidays_line(t, [d for d in map(parse_day, days) if d is not None])
 
         await answer_after_ack(call, listing)
         return

@@ -325,9 +325,7 @@ async def reflect_command(call: CommandCall) -> None:
         if off:
             await call.reply(call.t("reflect.turned_off"))
         else:
-            await call.reply(
-                call.t("reflect.turned_on", time=rt.settings.end_of_day.strftime("%H:%M"))
-            )
+            await call.reply(call.t("reflect.turned_on", time=rt.settings.end_of_day))
         rt.spawn(_store_choice(call, off), name=f"reflect-{word}:{call.user_id}")
         return
     if word:

@@ -435,6 +435,18 @@ def latest_debrief(
     return None
 
 
+def rep_accounts(*, session: Session, team_id: str, user_id: str, limit: int = 500) -> list[str]:
+    """The accounts of a rep's closed deals, most recent first, each once: what
+    `/loop debrief` offers when a name was mistyped."""
+    names = session.exec(
+        select(Deal.account)
+        .where(Deal.team_id == team_id, Deal.rep_slack_id == user_id)
+        .order_by(col(Deal.created_at).desc(), col(Deal.id).desc())
+        .limit(limit)
+    ).all()
+    return list(dict.fromkeys(name for name in names if name))
+
+
 def open_debrief(*, session: Session, deal_id: int) -> tuple[Deal, RitualRun] | None:
     """The deal and its debrief, unless the debrief was logged meanwhile."""
     deal = session.get(Deal, deal_id)

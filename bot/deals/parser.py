@@ -319,6 +319,7 @@ __all__ = [
     "parse_deal_message",
     "parse_outcome",
     "use_deal_words",
+    "current_words",
 ]
 
 # proposal_due: the deal moved into the proposal stage, or the proposal is about to go out
@@ -1575,18 +1576,27 @@ def _needed_words(phrases: Iterator[str]) -> tuple[str, ...]:
     return tuple(sorted(needed))
 
 
-_V: _Vocab = _compile(load_deal_words())
+_WORDS: DealWords = load_deal_words()
+_V: _Vocab = _compile(_WORDS)
 _V_SOURCE: Path | None = None
+
+
+def current_words() -> DealWords:
+    """The words in use (shipped, plus a team's folder once use_deal_words() read it): the
+    `/loop` commands read outcomes and time units from them too (bot/deals/commands.py)."""
+    return _WORDS
 
 
 def use_deal_words(directory: Path | None) -> None:
     """Read a team's word files (the DEAL_WORDS_DIR setting) on top of the shipped ones,
     or go back to the shipped ones alone (None). Called when the runtime is built; raises
     DealWordsError naming the file when one is bad, and then keeps the words it had."""
-    global _V, _V_SOURCE, _LAST
+    global _V, _V_SOURCE, _LAST, _WORDS
     if directory == _V_SOURCE:
         return
-    _V = _compile(load_deal_words(directory))
+    words = load_deal_words(directory)
+    _V = _compile(words)
+    _WORDS = words
     _V_SOURCE = directory
     _LAST = None
 

@@ -59,6 +59,16 @@ optional; a key not listed below is an error (a typo would otherwise be silently
     [ask]                # needs_asking(): a person's post naming someone and one of
     outcome = [...]      # these words, that the rules could not read, is asked about...
     chatter = [...]      # ...unless one of these says it is about something else
+
+    [commands]           # what people type after /loop (bot/deals/commands.py)
+    won = [...]          # `/loop deal <outcome> <account>`, with the [stages] names:
+    lost = [...]         # "win", "perdida", "perdu"
+    no_decision = [...]  # "no decision", "sin decisión", "sans décision"
+    tomorrow = [...]     # `/loop snooze tomorrow|mañana|demain`
+    minutes = [...]      # `/loop snooze 30min`; the unit after a number: "3d", "3 días",
+    hours = [...]        # "3j", "2 heures", "1 semana"
+    days = [...]
+    weeks = [...]
 """
 
 from __future__ import annotations
@@ -89,6 +99,7 @@ SCHEMA: dict[str, tuple[str, ...]] = {
     "reasons": ("lost_after", "lost", "no_decision"),
     "guards": ("hedges", "report"),
     "ask": ("outcome", "chatter"),
+    "commands": ("won", "lost", "no_decision", "tomorrow", "minutes", "hours", "days", "weeks"),
 }
 SHIPPED: tuple[str, ...] = ("en", "es", "fr")
 

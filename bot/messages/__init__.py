@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from bot.clock import zone_of
+from bot.messages import formats
 from bot.messages.blocks import (
     CHOICE_BLOCK_ID,
     FALLBACK_MAX,
@@ -30,6 +31,7 @@ from bot.messages.blocks import (
     section,
 )
 from bot.messages.catalog import ScriptCatalog
+from bot.messages.formats import format_value
 from bot.slack import ids
 
 OUTCOME_KEYS = {
@@ -62,15 +64,15 @@ class Texts:
         self.lang = lang
 
     def __call__(self, key: str, **values: Any) -> str:
-        return self.catalog.text(self.lang, key, **values)
+        # Dates, times and amounts are written the reader's way here, once for every
+        # message (see bot/messages/formats.py).
+        local = {name: format_value(value, self.lang) for name, value in values.items()}
+        return self.catalog.text(self.lang, key, **local)
 
 
-def format_amount(amount: Decimal | None, currency: str | None) -> str:
-    if amount is None:
-        return ""
-    symbol = {"USD": "$", "EUR": "€", "GBP": "£"}.get(currency or "", "")
-    number = f"{amount:,.0f}" if amount == amount.to_integral_value() else f"{amount:,.2f}"
-    return f"{symbol}{number}" if symbol else f"{number} {currency}".strip()
+def format_amount(amount: Decimal | None, currency: str | None, locale: str | None = None) -> str:
+    """A deal's amount in the reader's locale ("$50,000", "50.000 €", "50 000 €")."""
+    return formats.format_amount(amount, currency, locale)
 
 
 def deal_dm(
@@ -90,7 +92,7 @@ def deal_dm(
     """The first DM after a deal closes: the right script for the outcome. `footer` goes
     last (the "Not right?" menu). It shows its state: heard / helped / hugged once chosen
     (the other two to change it, until the debrief is logged), and a logged debrief."""
-    amount_text = format_amount(amount, currency)
+    amount_text = format_amount(amount, currency, t.lang)
     values = {"account": account, "amount": amount_text}
     value = str(deal_id)
     if outcome == "won":
@@ -194,8 +196,9 @@ def outcome_word(t: Texts, outcome: str) -> str:
     return t(OUTCOME_KEYS.get(outcome, "deal.outcome_lost"))
 
 
-def _local_date(when: datetime | None, tz: str | None) -> str:
-    return when.astimezone(zone_of(tz)).strftime("%Y-%m-%d") if when else ""
+def _local_date(when: datetime | None, tz: str | None) -> date | str:
+    """The reader's local day of an instant (Texts writes it their way), or "" for none."""
+    return when.astimezone(zone_of(tz)).date() if when else ""
 
 
 @dataclass(frozen=True)

@@ -29,15 +29,25 @@ from typing import Any
 
 __all__ = [
     "SUPPORTED",
+    "VARIANTS",
     "ScriptCatalog",
     "ScriptsError",
     "language_for",
     "limit_for",
     "placeholders",
+    "variant_for",
 ]
 
 SUPPORTED: tuple[str, ...] = ("en", "es", "fr")
 _DEFAULT = "en"
+# Regional wording kept apart from its language's file: `scripts/es-419.toml` holds only the
+# lines Latin-American Spanish words differently from Spain's (es.toml); every other line
+# falls back to es.toml. Slack sends "es-LA" for it; a country locale ("es-MX") may come
+# from elsewhere.
+VARIANTS: dict[str, str] = {"es-419": "es"}
+_LATIN_AMERICA = frozenset(
+    "419 LA MX AR BO CL CO CR CU DO EC GT HN NI PA PE PR PY SV US UY VE".split()
+)
 
 # Slack's documented maximums per Block Kit element; see the module docstring for
 # how a key's last segment maps to one of them.
@@ -80,6 +90,15 @@ def language_for(locale: str | None) -> str:
         return _DEFAULT
     base = locale.strip().replace("_", "-").split("-", 1)[0].lower()
     return base if base in SUPPORTED else _DEFAULT
+
+
+def variant_for(locale: str | None) -> str | None:
+    """The regional variant a locale reads ("es-LA", "es-419", "es-MX" -> "es-419"), or None
+    when the language's own file is meant ("es-ES", "es", "fr-CA")."""
+    parts = (locale or "").strip().replace("_", "-").split("-")
+    if len(parts) >= 2 and parts[0].lower() == "es" and parts[1].upper() in _LATIN_AMERICA:
+        return "es-419"
+    return None
 
 
 def limit_for(key: str) -> int:
@@ -200,18 +219,21 @@ class ScriptCatalog:
         shipped: Mapping[str, Mapping[str, str]],
         overrides: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
-        self._shipped = {lang: dict(shipped.get(lang, {})) for lang in SUPPORTED}
-        self._overrides = {lang: dict((overrides or {}).get(lang, {})) for lang in SUPPORTED}
+        self._shipped = {lang: dict(shipped.get(lang, {})) for lang in (*SUPPORTED, *VARIANTS)}
+        self._overrides = {
+            lang: dict((overrides or {}).get(lang, {})) for lang in (*SUPPORTED, *VARIANTS)
+        }
 
     @classmethod
     def load(cls, overrides_dir: Path | None = None) -> ScriptCatalog:
-        """Read the shipped files, then ``en.toml``/``es.toml``/``fr.toml`` from overrides_dir.
+        """Read the shipped files, then ``en.toml``/``es.toml``/``fr.toml`` (and ``es-419.toml``
+        for Latin-American lines) from overrides_dir.
 
         Override files may hold any subset of keys. Anything an admin could have meant
         differently (an unknown key, an unknown placeholder, a stray ``de.toml``, text
         longer than Slack accepts) is an error at start-up rather than a silent no-op.
         """
-        shipped = {lang: _read_shipped(lang) for lang in SUPPORTED}
+        shipped = {lang: _read_shipped(lang) for lang in (*SUPPORTED, *VARIANTS)}
         overrides: dict[str, dict[str, str]] = {}
         if overrides_dir is not None:
             overrides = _read_overrides(Path(overrides_dir), shipped[_DEFAULT])
@@ -228,7 +250,16 @@ class ScriptCatalog:
     def template(self, lang_or_locale: str | None, key: str) -> str:
         """The unformatted text text() would use, after the same fallbacks."""
         lang = language_for(lang_or_locale)
-        for source in (self._overrides[lang], self._shipped[lang], self._shipped[_DEFAULT]):
+        variant = variant_for(lang_or_locale)
+        regional = self._shipped[variant] if variant else {}
+        regional_override = self._overrides[variant] if variant else {}
+        for source in (
+            regional_override,
+            self._overrides[lang],
+            regional,
+            self._shipped[lang],
+            self._shipped[_DEFAULT],
+        ):
             if key in source:
                 return source[key]
         raise KeyError(f"no script with key {key!r}")
@@ -236,6 +267,11 @@ class ScriptCatalog:
     def keys(self) -> set[str]:
         """All keys of the shipped English scripts (the reference set)."""
         return set(self._shipped[_DEFAULT])
+
+    def variant_extras(self, variant: str) -> set[str]:
+        """Keys a regional file holds that its language's file does not (a typo there would
+        otherwise never be shown)."""
+        return set(self._shipped.get(variant, {})) - set(self._shipped[VARIANTS[variant]])
 
     def missing(self, lang: str) -> set[str]:
         """Shipped English keys that the shipped scripts for lang do not translate."""
@@ -249,11 +285,11 @@ class ScriptCatalog:
 def _read_overrides(folder: Path, reference: Mapping[str, str]) -> dict[str, dict[str, str]]:
     if not folder.is_dir():
         raise ScriptsError(f"{folder}: the script overrides folder does not exist")
-    expected = ", ".join(f"{lang}.toml" for lang in SUPPORTED)
+    expected = ", ".join(f"{lang}.toml" for lang in (*SUPPORTED, *VARIANTS))
     overrides: dict[str, dict[str, str]] = {}
     for path in sorted(folder.glob("*.toml")):
         lang = path.stem
-        if lang not in SUPPORTED:
+        if lang not in SUPPORTED and lang not in VARIANTS:
             # A misnamed file ("english.toml", "es-ES.toml") would otherwise be ignored.
             raise ScriptsError(f"{path}: unexpected file name; override files are {expected}")
         label = str(path)

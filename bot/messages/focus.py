@@ -9,10 +9,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from bot.messages import Built, Texts, as_built, form_modal
 from bot.messages.blocks import Block, button, context, header, section, text_field
+from bot.messages.formats import format_dates
 from bot.slack import ids
 
 FOCUS_INPUT_MAX = 300  # storage.focus.FOCUS_MAX: the stored focus is one line of this
@@ -138,7 +140,7 @@ def digest_focus_sections(
                 t(
                     "focus.digest_came_up",
                     focus=shown,
-                    days=", ".join(came),
+                    days=format_dates([date.fromisoformat(d) for d in came], t.lang, short=True),
                     count=len(came),
                     asked=len(mine),
                 )

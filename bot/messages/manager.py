@@ -3,6 +3,7 @@ the rep's notes and guess and a call script, and what the rep is told afterwards
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
 from typing import Any
 
@@ -66,7 +67,7 @@ def manager_dm(
     rep: str,
     account: str,
     amount: str,
-    date: str,
+    date: datetime.date | str,  # the deal's local day; Texts writes it the reader's way
     notes: Mapping[str, str] | None,
     guess: str | None,
     colleague: bool = False,

@@ -4,24 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 
 from bot.messages import Built, Texts, as_built
 from bot.messages.blocks import Block, context, header, section
+from bot.messages.formats import format_dates
 
 
 @dataclass(frozen=True)
 class QuietSettings:
     paused: bool
-    snoozed_until: str  # local date and time, "" when not snoozed
-    vacation: tuple[str, str] | None
-    holidays: Sequence[str]
+    snoozed_until: datetime | None  # on the person's wall clock; None when not snoozed
+    vacation: tuple[date, date] | None
+    holidays: Sequence[date]
     tz: str
 
 
-def holidays_line(t: Texts, holidays: Sequence[str]) -> str:
+def holidays_line(t: Texts, holidays: Sequence[date]) -> str:
     if not holidays:
         return t("quiet.settings.holidays_none")
-    return t("quiet.settings.holidays", dates=", ".join(holidays))
+    return t("quiet.settings.holidays", dates=format_dates(holidays, t.lang))
 
 
 def settings_message(t: Texts, s: QuietSettings) -> Built:

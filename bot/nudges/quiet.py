@@ -13,7 +13,6 @@ time zone: a holiday on 2026-12-25 is quiet from local midnight to local midnigh
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -21,6 +20,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 
 from bot.clock import zone_of
+from bot.deals.commands import TOMORROW, snooze_length
 from bot.nudges.registry import QuietCheck
 from bot.runtime import Runtime
 from bot.slack.errors import api_error
@@ -39,11 +39,6 @@ PAUSE_RECHECK = timedelta(hours=1)
 DND_CACHE_TTL = timedelta(minutes=5)
 MAX_SNOOZE_DAYS = 90
 MORNING = time(9, 0)
-
-_SNOOZE = re.compile(
-    r"^(?P<n>\d{1,4})\s*(?P<unit>m|min|mins|minutes?|h|hr|hrs|hours?|d|days?|w|wk|weeks?)$"
-)
-_UNIT = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 def local_day(now: datetime, tz: str | None) -> date:
@@ -69,22 +64,18 @@ def parse_day(word: str) -> date | None:
 
 
 def parse_snooze(word: str, now: datetime, tz: str | None) -> datetime | None:
-    """`1h`, `2h`, `30m`, `3d`, `1w`, `tomorrow` -> the instant the snooze ends.
+    """`1h`, `2h`, `30m`, `3d`, `3j`, `3 días`, `1w`, `tomorrow`, `mañana`, `demain` -> the
+    instant the snooze ends (the words: bot/deals/words/*.toml [commands]).
 
     "tomorrow" is the next morning at 09:00 in the person's own zone, because that is
     what someone typing it at 6 p.m. means, not "in 24 hours"."""
-    word = word.strip().lower()
-    if word in ("tomorrow", "manana", "mañana", "demain"):
+    length = snooze_length(word)
+    if length == TOMORROW:
         day = local_day(now, tz) + timedelta(days=1)
         return datetime.combine(day, MORNING, tzinfo=zone_of(tz)).astimezone(UTC)
-    m = _SNOOZE.match(word)
-    if m is None:
+    if length is None:
         return None
-    n = int(m["n"])
-    if n <= 0:
-        return None
-    unit = _UNIT[m["unit"][0]]
-    return now + timedelta(**{unit: n})
+    return now + length
 
 
 def person_quiet_until(person: Person, now: datetime) -> datetime | None:

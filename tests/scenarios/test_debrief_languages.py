@@ -22,6 +22,7 @@ from tests.support.debrief_steps import (
 )
 
 REP_FR = "U0REP3"
+REP_LA = "U0REP4"
 PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
 
 
@@ -73,14 +74,17 @@ def everything_sent_to(bot: RunningBot, user: str) -> list[Any]:
     return out
 
 
-@pytest.mark.parametrize("lang", ["es", "fr"])
+@pytest.mark.parametrize("lang", ["es", "fr", "es-419"])
 def test_every_loss_debrief_message_is_in_the_reps_language(
     bot: RunningBot, standin: SlackStandIn, lang: str
 ) -> None:
     standin.add_user(
         REP_FR, name="fanny", real_name="Fanny Vendeuse", tz="Europe/Paris", locale="fr-FR"
     )
-    rep = REP2 if lang == "es" else REP_FR
+    standin.add_user(
+        REP_LA, name="lucia", real_name="Lucía Vendedora", tz="America/Bogota", locale="es-LA"
+    )
+    rep = {"es": REP2, "fr": REP_FR, "es-419": REP_LA}[lang]
     close_deal(bot, "lost", "Globex", rep)
     click(bot, rep, "manager_call_request")  # no manager yet: the ephemeral says who to ask
     click(bot, rep, "loss_mode_hugged")
@@ -101,5 +105,11 @@ def test_every_loss_debrief_message_is_in_the_reps_language(
     assert len(payloads) >= 12
     assert english_leftovers(bot, lang, payloads) == []
     translated = bot.rt.catalog.text(lang, "log.loop_question")
+    shown = json.dumps(payloads, ensure_ascii=False)
+    # Madrid reads Spain's word for the manager, Latin America its own (es-419.toml).
+    manager_word = {"es": "responsable", "es-419": "gerente", "fr": "manager"}[lang]
+    assert f"Que llame mi {manager_word}" in shown or lang == "fr"
+    assert manager_word in bot.rt.catalog.text(lang, "manager.none_set")
+    assert bot.rt.catalog.text(lang, "manager.none_set") in shown
     assert translated in json.dumps(payloads, ensure_ascii=False)
     assert_all_block_kit_valid(bot)

@@ -398,14 +398,25 @@ def test_the_digest_shows_the_days_the_focus_came_up_even_after_a_change(
             lang,
             "focus.digest_came_up",
             focus=FOCUS[lang],
-            days="2026-11-23, 2026-11-25",
+            # The week's days written the reader's way, short (bot/messages/formats.py).
+            days={"en": "Nov 23 and Nov 25", "es": "23 nov y 25 nov", "fr": "23 nov. et 25 nov."}[
+                lang
+            ],
             count=2,
             asked=3,
         )
         in text
     )
     assert (
-        cat(bot, lang, "focus.digest_came_up", focus=other, days="2026-11-26", count=1, asked=1)
+        cat(
+            bot,
+            lang,
+            "focus.digest_came_up",
+            focus=other,
+            days={"en": "Nov 26", "es": "26 nov", "fr": "26 nov."}[lang],
+            count=1,
+            asked=1,
+        )
         in text
     )
     assert cat(bot, lang, "focus.digest_entry_no", focus=FOCUS[lang]) in text

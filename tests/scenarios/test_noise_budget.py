@@ -370,7 +370,7 @@ def test_an_unanswered_check_in_is_asked_once_more_then_overdue(
     bot.tick()
     assert len(dms(bot)) == 1
     listing = json.dumps(loop(bot, "concern list"))
-    assert "Next check-in: 2026-11-27" in listing
+    assert "Next check-in: November 27, 2026" in listing
 
     clock.advance(DELAY)
     bot.tick()
@@ -382,10 +382,10 @@ def test_an_unanswered_check_in_is_asked_once_more_then_overdue(
 
     listing = json.dumps(loop(bot, "concern list"))
     assert "Next check-in" not in listing
-    assert "Check-in overdue since 2026-11-27" in listing
+    assert "Check-in overdue since November 27, 2026" in listing
     bot.send(home_opened(bot, REP))
     home = published_text(bot, REP)
-    assert "check-in overdue since 2026-11-27" in home
+    assert "check-in overdue since November 27, 2026" in home
     assert "next check-in" not in home
 
     # The second ask still answers the loop.

@@ -87,7 +87,7 @@ def test_prep_shows_the_last_debrief_open_concerns_and_the_tee_up(bot: RunningBo
     body = prep(bot, "prep  globex ")
     blocks = json.dumps(body["blocks"], ensure_ascii=False)
     assert "What we know about globex" in blocks
-    assert "*Last outcome:* lost on 2026-11-02" in blocks
+    assert "*Last outcome:* lost on November 2, 2026" in blocks
     assert "We never showed the rollout plan" in blocks
     assert "No onboarding team" in blocks
     assert "• Show the rollout plan early\\n• Bring the onboarding lead" in blocks

@@ -109,7 +109,7 @@ def test_pause_only_holds_that_rep(bot: RunningBot) -> None:
 def test_snooze_holds_nudges_until_it_ends(bot: RunningBot, clock: FakeClock) -> None:
     text = loop(bot, "snooze 2h")
     # 14:00 UTC is 09:00 in New York: snoozed until 11:00 there.
-    assert "2026-11-23 11:00" in text
+    assert "November 23, 2026, 11:00\u202fAM" in text  # en-US, by Babel
     deal_posted_by_manager(bot)
     clock.advance(timedelta(hours=1, minutes=59))
     bot.tick()
@@ -190,7 +190,9 @@ def test_snooze_tomorrow_across_a_daylight_saving_change() -> None:
 def test_vacation_holds_nudges_until_the_day_after_it_ends(
     bot: RunningBot, clock: FakeClock
 ) -> None:
-    assert "2026-11-23 to 2026-11-24" in loop(bot, "settings vacation 2026-11-23 2026-11-24")
+    assert "November 23, 2026 to November 24, 2026" in loop(
+        bot, "settings vacation 2026-11-23 2026-11-24"
+    )
     deal_posted_by_manager(bot)
     clock.set(datetime(2026, 11, 25, 5, 0, tzinfo=UTC))  # midnight in New York: not yet
     bot.tick()
@@ -235,7 +237,7 @@ def test_bad_settings_say_what_to_type(bot: RunningBot, text: str, expected: str
 def test_admin_adds_a_holiday_and_nudges_wait_for_the_next_local_day(
     bot: RunningBot, clock: FakeClock
 ) -> None:
-    assert "Added 2026-11-23" in loop(bot, "settings holidays add 2026-11-23", user=ADMIN)
+    assert "Added November 23, 2026" in loop(bot, "settings holidays add 2026-11-23", user=ADMIN)
     with Session(bot.rt.engine) as s:
         assert s.exec(select(Workspace)).one().holidays == ["2026-11-23"]
     deal_posted_by_manager(bot)
@@ -257,7 +259,7 @@ def test_holidays_list_add_twice_and_remove(bot: RunningBot) -> None:
     loop(bot, "settings holidays add 2026-12-25", user=ADMIN)
     assert "already" in loop(bot, "settings holidays add 2026-12-25", user=ADMIN)
     loop(bot, "settings holidays add 2027-01-01", user=ADMIN)
-    assert "2026-12-25, 2027-01-01" in loop(bot, "settings holidays")
+    assert "December 25, 2026 and January 1, 2027" in loop(bot, "settings holidays")
     assert "Removed" in loop(bot, "settings holidays remove 2026-12-25", user=ADMIN)
     assert "isn't a workspace holiday" in loop(
         bot, "settings holidays remove 2026-12-25", user=ADMIN
@@ -342,9 +344,9 @@ def test_settings_show_what_holds_nudges(bot: RunningBot) -> None:
     bot.send(bot.slack.slash_command("settings", user=REP))
     [call] = bot.standin.calls_to("response_url")[before:]
     shown = json.dumps(call.body["blocks"])
-    assert "snoozed until 2026-11-23 11:00" in shown
-    assert "2026-12-20 to 2027-01-02" in shown
-    assert "2026-12-25" in shown
+    assert "snoozed until November 23, 2026, 11:00\\u202fAM" in shown
+    assert "December 20, 2026 to January 2, 2027" in shown
+    assert "Workspace holidays:* December 25, 2026" in shown
     assert "America/New_York" in shown
 
 

@@ -149,8 +149,10 @@ def test_quotes_lists_every_allowed_quote_with_account_rep_date_and_tag(
     assert SECRET not in text and "Globex" not in text
     # Newest first; each with its account, rep, the win's date and the tag.
     assert text.index(UMBRELLA) < text.index(INITECH)
-    assert "*Initech* · <@U0REP1> · 2026-11-23 · `Healthcare`" in text
-    assert "*Umbrella* · <@U0REP2> · 2026-11-23 · `Healthcare`" in text
+    # The win's date the reader's way (bot/messages/formats.py).
+    day = {"en": "November 23, 2026", "es": "23 de noviembre de 2026", "fr": "23 novembre 2026"}
+    assert f"*Initech* · <@U0REP1> · {day[lang]} · `Healthcare`" in text
+    assert f"*Umbrella* · <@U0REP2> · {day[lang]} · `Healthcare`" in text
     assert cat(bot, lang, "quotes.showing", first=1, last=2, total=2) in text
     assert "quotes_more" not in text
     assert_all_block_kit_valid(bot)

@@ -573,7 +573,7 @@ def test_loop_reflect_off_stops_reflections_and_on_brings_them_back(bot: Running
     assert sent_to(bot, REP) == []
 
     resp = bot.send(bot.slack.slash_command("reflect on", user=REP))
-    assert "17:30" in resp.json()["text"]
+    assert "5:30\u202fPM" in resp.json()["text"]  # en-US, by Babel
     at(bot, utc(2026, 11, 30, 12))
     assert [n.due_at for n in pending(bot, "reflection", REP)] == [utc(2026, 11, 30, 22, 30)]
 

@@ -115,7 +115,7 @@ def test_submission_records_answers_and_sends_the_good_terms_words(bot: RunningB
     assert check_message_blocks(dm["blocks"]) == []
     good_terms = bot.rt.catalog.text("en", "screenout.good_terms")
     assert good_terms.split(".")[0] in json.dumps(dm["blocks"], ensure_ascii=False)
-    assert "2027-02-01" in dm["text"]
+    assert "February 1, 2027" in dm["text"]
 
 
 def test_review_arrives_at_nine_in_the_reps_zone_on_the_review_date(bot: RunningBot) -> None:
@@ -132,7 +132,7 @@ def test_review_arrives_at_nine_in_the_reps_zone_on_the_review_date(bot: Running
     bot.tick()
     [review_text] = reviews(bot)
     assert "Time to review *Acme Corp*" in review_text
-    assert "2026-11-23" in review_text  # when it was screened out
+    assert "November 23, 2026" in review_text  # when it was screened out
     [run] = runs(bot)
     assert run.state == "review_sent"
 

@@ -79,7 +79,9 @@ def test_digest_holds_exactly_that_reps_week(bot: RunningBot) -> None:
     assert "3 evenings" in text
     for went in ("Monday: asked", "Wednesday: listened", "Friday: thanked Initech"):
         assert went in text
-    assert text.index("2026-11-23") < text.index("2026-11-25") < text.index("2026-11-27")
+    # The days in the reader's locale (en-US), in order.
+    first, third, fifth = (text.index(f"November {d}, 2026") for d in (23, 25, 27))
+    assert first < third < fifth
     assert "Martes de Sam" not in text
     assert "last week's news" not in text
 

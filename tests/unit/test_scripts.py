@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -10,11 +11,13 @@ import pytest
 
 from bot.messages.catalog import (
     SUPPORTED,
+    VARIANTS,
     ScriptCatalog,
     ScriptsError,
     language_for,
     limit_for,
     placeholders,
+    variant_for,
 )
 
 TRANSLATIONS = [lang for lang in SUPPORTED if lang != "en"]
@@ -78,7 +81,7 @@ def test_translation_uses_the_same_placeholders(catalog: ScriptCatalog, lang: st
     assert different == {}
 
 
-@pytest.mark.parametrize("lang", SUPPORTED)
+@pytest.mark.parametrize("lang", [*SUPPORTED, *VARIANTS])
 def test_every_text_fits_its_slack_limit(catalog: ScriptCatalog, lang: str) -> None:
     too_long = {
         key: len(text) for key, text in catalog.shipped(lang).items() if len(text) > limit_for(key)
@@ -197,6 +200,128 @@ def test_falls_back_to_english_when_a_translation_lacks_a_key() -> None:
     assert catalog.missing("es") == {"a.b"}
 
 
+# --- regional Spanish, one word per language, every key in every language ---------------
+
+# Keys whose text may read the same as the English one in a language: names, commands,
+# symbols, and words the language borrows as they are.
+SAME_AS_ENGLISH = {
+    "es": {"manager.option_door_closed"},  # "No"
+    "fr": {"manager.option_door_closed"},  # "Non"
+}
+ISO_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
+CODE_SPAN = re.compile(r"`[^`]*`")
+
+
+@pytest.mark.parametrize("lang", TRANSLATIONS)
+def test_every_key_is_translated_not_left_in_english(catalog: ScriptCatalog, lang: str) -> None:
+    english = catalog.shipped("en")
+    same = {
+        key
+        for key, text in catalog.shipped(lang).items()
+        if text.strip() == english[key].strip() and _has_words(text)
+    }
+    assert same - SAME_AS_ENGLISH[lang] == set()
+
+
+def _has_words(text: str) -> bool:
+    """Text with words to translate once the product's name, placeholders and commands
+    are taken out ("Feedback Loop — {period}" has none)."""
+    rest = CODE_SPAN.sub("", text).replace("Feedback Loop", "")
+    rest = re.sub(r"\{[a-z_]+\}", "", rest)
+    return len(re.findall(r"[^\W\d_]{2,}", rest)) > 0
+
+
+@pytest.mark.parametrize("lang", [*SUPPORTED, *VARIANTS])
+def test_no_script_writes_an_iso_date_outside_a_command(catalog: ScriptCatalog, lang: str) -> None:
+    # Dates are placeholders Babel fills; an example of what to type may show one.
+    found = {
+        key: text
+        for key, text in catalog.shipped(lang).items()
+        if ISO_DATE.search(CODE_SPAN.sub("", text))
+    }
+    assert found == {}
+
+
+def test_regional_file_only_rewords_lines_its_language_has(catalog: ScriptCatalog) -> None:
+    assert catalog.variant_extras("es-419") == set()
+    regional = catalog.shipped("es-419")
+    assert regional, "es-419.toml ships lines"
+    spain = catalog.shipped("es")
+    for key, text in regional.items():
+        assert placeholders(text) == placeholders(spain[key]), key
+        assert text != spain[key], f"{key} is the same as in es.toml: drop it from es-419.toml"
+
+
+@pytest.mark.parametrize(
+    ("locale", "variant"),
+    [
+        ("es-LA", "es-419"),
+        ("es-419", "es-419"),
+        ("es_MX", "es-419"),
+        ("es-AR", "es-419"),
+        ("es-ES", None),
+        ("es", None),
+        ("fr-CA", None),
+        ("en-US", None),
+        (None, None),
+    ],
+)
+def test_variant_for(locale: str | None, variant: str | None) -> None:
+    assert variant_for(locale) == variant
+
+
+def test_madrid_reads_spain_and_latin_america_reads_its_own_lines(catalog: ScriptCatalog) -> None:
+    assert catalog.text("es-ES", "loss.button_manager") == "Que llame mi responsable"
+    assert catalog.text("es-LA", "loss.button_manager") == "Que llame mi gerente"
+    assert catalog.text("es-MX", "privacy.you_and", who="Ana") == ":lock: Lo verán tú y Ana."
+    assert catalog.text("es-ES", "privacy.you_and", who="Ana") == ":lock: Lo veréis tú y Ana."
+    # A line es-419.toml does not reword is es.toml's.
+    assert catalog.text("es-LA", "loss.ask_mode") == catalog.text("es-ES", "loss.ask_mode")
+
+
+# Words that must not come back: Latin-American wording in Spain's file, the deal words we
+# did not choose, and the French calques the rollout reported.
+BANNED = {
+    "es": [
+        r"\bgerentes?\b",
+        r"retroalimentaci",
+        r"\bnegocios?\b",
+        r"\btratos?\b",
+        r"\boperaci[oó]n(es)?\b",
+        r"\bventa (ganada|perdida)",
+        r"haz el bucle",
+        r"\bDM\b",
+        r"\bvendedor",
+    ],
+    "fr": [
+        r"clos comme",
+        r"\bclose le\b",
+        r"\bopportunit",
+        r"\btransaction",
+        r"\bdeal\b(?!\s|`)",
+        r"\bDM\b",
+        r"\bfeedback\b",
+    ],
+}
+
+
+@pytest.mark.parametrize("lang", ["es", "fr"])
+def test_one_word_for_a_deal_and_no_wording_we_replaced(catalog: ScriptCatalog, lang: str) -> None:
+    found = {
+        key: pattern
+        for key, text in catalog.shipped(lang).items()
+        for pattern in BANNED[lang]
+        if re.search(pattern, CODE_SPAN.sub("", text).replace("Feedback Loop", ""), re.I)
+    }
+    assert found == {}
+    deal_word = {"es": "oportunidad", "fr": "affaire"}[lang]
+    assert (
+        deal_word
+        in catalog.text(lang, "home.recent_header").lower()
+        + catalog.text(lang, "home.team_line", rep="r", account="a", outcome="o", date="d").lower()
+    )
+
+
 # --- overrides --------------------------------------------------------------------------
 
 
@@ -285,6 +410,17 @@ def test_misnamed_override_file_is_refused(tmp_path: Path) -> None:
     write(tmp_path, "es-ES.toml", 'common.button_next = "Sigue"\n')
     with pytest.raises(ScriptsError, match=r"es-ES\.toml: unexpected file name"):
         ScriptCatalog.load(tmp_path)
+
+
+def test_latin_american_lines_can_be_overridden_on_their_own(tmp_path: Path) -> None:
+    write(tmp_path, "es-419.toml", '[loss]\nbutton_manager = "Que llame mi jefe"\n')
+    catalog = ScriptCatalog.load(tmp_path)
+    assert catalog.text("es-LA", "loss.button_manager") == "Que llame mi jefe"
+    assert catalog.text("es-ES", "loss.button_manager") == "Que llame mi responsable"
+    # An admin's es.toml speaks for all Spanish, over the shipped Latin-American line.
+    write(tmp_path, "es.toml", '[manager]\nyour_manager = "tu jefa"\n')
+    catalog = ScriptCatalog.load(tmp_path)
+    assert catalog.text("es-MX", "manager.your_manager") == "tu jefa"
 
 
 def test_other_files_in_the_override_folder_are_ignored(tmp_path: Path) -> None:
