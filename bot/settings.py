@@ -43,6 +43,7 @@ class Settings:
     port: int = 3000
     deals_channels: tuple[str, ...] = ()
     log_level: str = "INFO"
+    log_format: str = "text"
     scripts_dir: Path | None = None
     deal_words_dir: Path | None = None
     loss_streak: int = 3
@@ -53,6 +54,8 @@ class Settings:
     send_rate_per_second: float = 1.0
     tick_seconds: float = 5.0
     dispatcher: str = "process"
+    # Upgrade the database's schema at start-up (else `feedback-loop migrate` must).
+    auto_migrate: bool = False
     # Slack admins and owners are admins already; these are the extra ones.
     admins: frozenset[str] = frozenset()
 
@@ -182,6 +185,22 @@ def _log_level(env: Mapping[str, str]) -> str:
     return raw
 
 
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    raw = env.get(name, "").strip().lower() or choices[0]
+    if raw not in choices:
+        raise _fail(name, "one of " + ", ".join(choices), raw)
+    return raw
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise _fail(name, "true or false", raw)
+
+
 def _dispatcher(env: Mapping[str, str]) -> str:
     raw = env.get("DISPATCHER", "").strip().lower() or "process"
     if raw not in DISPATCHER_MODES:
@@ -264,6 +283,7 @@ def load_settings(
         port=_int(env, "PORT", 3000, 1, 65535),
         deals_channels=_channels(env),
         log_level=_log_level(env),
+        log_format=_choice(env, "LOG_FORMAT", ("text", "json")),
         scripts_dir=_scripts_dir(env),
         deal_words_dir=_deal_words_dir(env),
         loss_streak=_int(env, "LOSS_STREAK", 3, 2, 50),
@@ -274,5 +294,6 @@ def load_settings(
         send_rate_per_second=_float(env, "SEND_RATE", 1.0, 0.05, 100.0),
         tick_seconds=_float(env, "TICK_SECONDS", 5.0, 0.05, 3600.0),
         dispatcher=_dispatcher(env),
+        auto_migrate=_flag(env, "AUTO_MIGRATE"),
         admins=_admins(env),
     )

@@ -19,6 +19,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.logs import bind_ids
 from bot.messages import Texts
 from bot.runtime import RT, Runtime, rt_of, tell_on_failure
 from handlers.debrief_replies import (
@@ -57,6 +58,7 @@ def register(app: AsyncApp, rt: Runtime) -> None:
     ) -> None:
         context[RT] = rt
         team_id, user_id = _who(body) if isinstance(body, dict) else ("", "")
+        bind_ids(team=team_id, user=user_id)
         can_answer = isinstance(body, dict) and bool(body.get("response_url")) and user_id
 
         async def say_it_failed() -> None:

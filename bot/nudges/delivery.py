@@ -34,6 +34,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.logs import bind_ids
 from bot.nudges.registry import (
     AfterSent,
     KindPolicy,
@@ -230,6 +231,7 @@ async def send_claimed(
     LOST_CLAIM). `client`: the dispatcher's, which does not wait out 429s itself;
     `on_rate_limited(team_id, retry_after)` lets it slow that workspace down."""
     assert nudge.id is not None
+    bind_ids(team=nudge.team_id, user=nudge.user_slack_id, nudge=nudge.id)
     client = client or rt.client
     entry: NudgeKind | None = rt.registry.kinds.get(nudge.kind)
     if entry is None:
