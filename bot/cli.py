@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 
 from bot.logs import configure_logging
 from bot.settings import Settings, SettingsError, load_settings
+from storage.schema import SchemaOutOfDate
 
 NO_TOKEN_HELP = """\
 SLACK_BOT_TOKEN is not set, so there is no Slack workspace to talk to.
@@ -64,6 +65,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         rt = build_runtime(settings)
     except ScriptsError as e:
         print(f"feedback-loop: scripts error: {e}", file=sys.stderr)
+        return 2
+    except SchemaOutOfDate as e:
+        print(f"feedback-loop: {e}", file=sys.stderr)
         return 2
     app = build_app(rt)
     log = logging.getLogger("feedback_loop")
@@ -168,12 +172,54 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
     except ScriptsError as e:
         print(f"feedback-loop: scripts error: {e}", file=sys.stderr)
         return 2
+    except SchemaOutOfDate as e:
+        print(f"feedback-loop: {e}", file=sys.stderr)
+        return 2
     from bot.app import build_registry
 
     rt.registry = build_registry()
     logging.getLogger("feedback_loop").info("database: %s", settings.database_label)
     lease = timedelta(seconds=args.lease_seconds) if args.lease_seconds else None
     return run_dispatch_process(rt, lease=lease, supervised=args.supervised)
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from storage import schema
+    from storage.db import make_engine
+
+    settings = _settings_or_exit()
+    configure_logging(settings.log_level, log_format=settings.log_format)
+    engine = make_engine(settings.database_url)
+    try:
+        before = schema.current(engine)
+        schema.upgrade(engine)
+        after = schema.current(engine)
+    finally:
+        engine.dispose()
+    label = settings.database_label
+    if before == after:
+        print(f"{label}: already at {after}; nothing to do.")
+    else:
+        print(f"{label}: upgraded from {before or 'release 0.1.0 / empty'} to {after}.")
+    return 0
+
+
+def cmd_make_migration(args: argparse.Namespace) -> int:
+    """For developers: a new revision from what the models have that head lacks."""
+    import tempfile
+    from pathlib import Path
+
+    from storage import schema
+    from storage.db import make_engine
+
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = make_engine(f"sqlite:///{Path(tmp) / 'head.db'}")
+        try:
+            schema.upgrade(engine)
+            schema.make_revision(engine, args.message)
+        finally:
+            engine.dispose()
+    return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -188,7 +234,8 @@ def cmd_import_team(args: argparse.Namespace) -> int:
     from bot.clock import SystemClock
     from bot.runtime import make_client
     from bot.team_import import TeamImportError, import_team
-    from storage.db import create_db_and_tables, make_engine
+    from storage import schema
+    from storage.db import make_engine
 
     settings = _settings_or_exit()
     if not settings.slack_bot_token:
@@ -198,7 +245,12 @@ def cmd_import_team(args: argparse.Namespace) -> int:
         )
         return 1
     engine = make_engine(settings.database_url)
-    create_db_and_tables(engine)
+    try:
+        schema.prepare(engine, auto_migrate=settings.auto_migrate)
+    except schema.SchemaOutOfDate as e:
+        print(f"feedback-loop: {e}", file=sys.stderr)
+        engine.dispose()
+        return 2
     client = make_client(settings)
     try:
         report = asyncio.run(
@@ -272,6 +324,15 @@ def build_parser() -> argparse.ArgumentParser:
         "webhook-secret", help="print a new random secret for CRM_WEBHOOK_SECRET"
     )
     secret.set_defaults(func=cmd_webhook_secret)
+    migrate = sub.add_parser(
+        "migrate", help="upgrade the database (DATABASE_URL) to this release's schema"
+    )
+    migrate.set_defaults(func=cmd_migrate)
+    revision = sub.add_parser(
+        "make-migration", help="(developers) write a schema revision for changed models"
+    )
+    revision.add_argument("message", help="what changed, e.g. 'story table'")
+    revision.set_defaults(func=cmd_make_migration)
     return parser
 
 

@@ -29,8 +29,8 @@ from bot.metrics import Metrics
 from bot.nudges.registry import Registry
 from bot.settings import Settings
 from bot.slack.bundles import SectionAwareClient
-from storage import nudge_stats
-from storage.db import create_db_and_tables, make_engine, unit_of_work
+from storage import nudge_stats, schema
+from storage.db import make_engine, unit_of_work
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -240,7 +240,7 @@ def build_runtime(
     engine: Engine | None = None,
 ) -> Runtime:
     engine = engine or make_engine(settings.database_url)
-    create_db_and_tables(engine)
+    schema.prepare(engine, auto_migrate=settings.auto_migrate)
     use_deal_words(settings.deal_words_dir)
     metrics = Metrics()
     rt = Runtime(

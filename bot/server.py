@@ -4,12 +4,12 @@
 signature is checked on the raw bytes and its body parsed before Bolt sees it
 (bot/inbound.py). `POST /crm/webhook` takes a CRM's signed deal the same way (its own
 secret and headers, bot/crm/signing.py) and hands it to the handler the composition
-root plugged into the runtime. `GET /healthz` answers whether the database is reachable;
-`GET /metrics` is Prometheus's text format (bot/metrics.py). Start-up
-asks Slack who we are; the dispatcher then runs as a child process once the server
-listens (bot/nudges/process.py), or on this event loop (`inline`), or elsewhere (`off`).
-Shutdown stops the dispatcher (it hands back what it claimed) and finishes work
-already acked.
+root plugged into the runtime. `GET /healthz` answers whether the database is reachable,
+`GET /readyz` also that its schema is current; `GET /metrics` is Prometheus's text format
+(bot/metrics.py). Start-up asks Slack who we are; the dispatcher then runs as a child
+process once the server listens (bot/nudges/process.py), or on this event loop
+(`inline`), or elsewhere (`off`). Shutdown stops the dispatcher (it hands back what it
+claimed) and finishes work already acked.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from bot.nudges.dispatcher import Dispatcher
 from bot.nudges.process import DispatcherProcess
 from bot.runtime import Runtime
 from bot.slack.identity import identify
+from storage import schema
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,8 @@ class SlackASGI:
             return
         elif scope["path"] == "/healthz":
             await self._healthz(send)
+        elif scope["path"] == "/readyz":
+            await self._readyz(send)
         elif scope["path"] == "/metrics" and scope["method"] == "GET":
             await self._metrics(send)
         elif scope["path"] == "/slack/events" and scope["method"] == "POST":
@@ -225,14 +228,28 @@ class SlackASGI:
         await self.rt.background.drain(timeout=20)
 
     async def _healthz(self, send: Send) -> None:
-        def ping() -> None:
+        """Live: the process answers and its database does."""
+        await self._probe(send, check_schema=False)
+
+    async def _readyz(self, send: Send) -> None:
+        """Ready for traffic: the database answers and its schema is this release's
+        (a replica started before `feedback-loop migrate` ran is not ready)."""
+        await self._probe(send, check_schema=True)
+
+    async def _probe(self, send: Send, *, check_schema: bool) -> None:
+        def ping() -> str | None:
             with self.rt.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
+            if check_schema and not schema.is_current(self.rt.engine):
+                return "schema_out_of_date"
+            return None
 
         body: dict[str, Any]
         try:
-            await asyncio.wait_for(self.rt.db(ping), timeout=2)
-            status, body = 200, {"ok": True}
+            problem = await asyncio.wait_for(self.rt.db(ping), timeout=2)
+            status, body = (
+                (200, {"ok": True}) if problem is None else (503, {"ok": False, "error": problem})
+            )
         except Exception as e:  # noqa: BLE001 - any failure means unhealthy
             status, body = 503, {"ok": False, "error": type(e).__name__}
         payload = json.dumps(body).encode()

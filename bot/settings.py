@@ -63,6 +63,8 @@ class Settings:
     # sends every nudge on its own (the benchmark's "before").
     noise_budget: bool = True
     daily_nudge_cap: int = 3
+    # Upgrade the database's schema at start-up (else `feedback-loop migrate` must).
+    auto_migrate: bool = False
     # Slack admins and owners are admins already; these are the extra ones.
     admins: frozenset[str] = frozenset()
     # Signs `POST /crm/webhook`; unset, the webhook refuses everything (401).
@@ -283,6 +285,15 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
     return raw
 
 
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise _fail(name, "true or false", raw)
+
+
 def _dispatcher(env: Mapping[str, str]) -> str:
     raw = env.get("DISPATCHER", "").strip().lower() or "process"
     if raw not in DISPATCHER_MODES:
@@ -391,6 +402,7 @@ def load_settings(
         dispatcher=_dispatcher(env),
         noise_budget=_on_off(env, "NOISE_BUDGET", True),
         daily_nudge_cap=_int(env, "DAILY_NUDGE_CAP", 3, 1, 50),
+        auto_migrate=_flag(env, "AUTO_MIGRATE"),
         admins=_admins(env),
         crm_webhook_secret=_crm_secret(env),
         crm_owners=_crm_owners(env),

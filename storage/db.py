@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import StaticPool
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
 from storage import models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
@@ -53,7 +53,11 @@ def make_engine(url: str) -> Engine:
 
 
 def create_db_and_tables(engine: Engine) -> None:
-    SQLModel.metadata.create_all(engine)
+    """This release's schema, made by its migrations (storage/schema.py): a database
+    the tests and benchmarks make is the same as an installed one."""
+    from storage import schema
+
+    schema.upgrade(engine)
 
 
 @contextmanager

@@ -5,15 +5,18 @@ by method, for the dispatcher's sends too."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import text
 from sqlmodel import Session, select
 
 from bot.metrics import MULTIPROC_ENV, Metrics
@@ -135,3 +138,21 @@ def test_a_dispatcher_childs_counts_reach_the_servers_scrape(
     text = Metrics().exposition()[0].decode()
     assert 'feedback_loop_slack_rate_limited_total{method="chat.postMessage"} 3.0' in text
     assert 'error="channel_not_found"' in text
+
+
+def get(bot: RunningBot, path: str) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(bot.url + path, timeout=5) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def test_readyz_says_not_ready_while_the_schema_is_behind(bot: RunningBot) -> None:
+    """A replica that started before `feedback-loop migrate` ran takes no traffic."""
+    assert get(bot, "/readyz") == (200, {"ok": True})
+    assert get(bot, "/healthz") == (200, {"ok": True})
+    with bot.rt.engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0000'"))
+    assert get(bot, "/readyz") == (503, {"ok": False, "error": "schema_out_of_date"})
+    assert get(bot, "/healthz") == (200, {"ok": True})  # alive all the same

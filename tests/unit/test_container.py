@@ -6,6 +6,7 @@ the script and word files the bot cannot start without."""
 from __future__ import annotations
 
 import shlex
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -76,9 +77,18 @@ def test_compose_runs_postgresql_and_two_replicas_sharing_the_send_budget() -> N
 
 
 def test_the_wheel_builds_and_carries_the_script_and_word_files(tmp_path: Path) -> None:
+    # Built from a copy, as the image's first stage does: the build leaves no trace here.
+    source = tmp_path / "src"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    for package in ("bot", "handlers", "storage"):
+        shutil.copytree(
+            ROOT / package, source / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
     done = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path), "."],
-        cwd=ROOT,
+        cwd=source,
         capture_output=True,
         text=True,
         timeout=300,
@@ -91,4 +101,7 @@ def test_the_wheel_builds_and_carries_the_script_and_word_files(tmp_path: Path) 
         assert f"bot/deals/words/{lang}.toml" in names
     assert any(name.startswith("handlers/") for name in names)
     assert any(name.startswith("storage/") for name in names)
+    # The migrations ship with the app: `feedback-loop migrate` runs in the container.
+    assert "storage/migrations/env.py" in names
+    assert any(name.startswith("storage/migrations/versions/0001") for name in names)
     assert not any(name.startswith("tests/") for name in names)
