@@ -22,6 +22,7 @@ from bot.nudges.delivery import deliver
 from bot.runtime import Runtime
 from bot.slack import ids
 from bot.slack.acks import open_view_after_ack
+from bot.slack.clicks import put_in_place
 from bot.slack.dm import open_dm
 from bot.slack.errors import api_error
 from handlers.deal_intake import show_logged
@@ -193,6 +194,9 @@ async def confirm_manager_log(
     assert isinstance(done, debriefs.CallDone)
     built = manager_msg.manager_logged(t, deal_id=click.deal_id, rep=done.rep)
     await update_in_place(rt, click, built)
+    # The caller's first DM and reminder show the call made (no more "Log the call").
+    for channel, ts in await rt.tx(debriefs.sent_call_messages, write=False, deal_id=click.deal_id):
+        await put_in_place(rt.client, None, channel=channel, ts=ts, built=built)
     # The rep's deal DM shows it is logged (heard / helped / hugged can't change now).
     await show_logged(rt, click.deal_id)
     if done.nudge_id is not None:

@@ -313,6 +313,23 @@ def sent_reminders(*, session: Session, deal_id: int) -> list[tuple[str, str]]:
     ]
 
 
+def sent_call_messages(*, session: Session, deal_id: int) -> list[tuple[str, str]]:
+    """Where the caller's DM and reminder for this deal's call went (channel, ts), to show
+    the call made once it is logged: their "Log the call" / "I can't this time" make way."""
+    rows = session.exec(
+        select(Nudge).where(
+            col(Nudge.kind).in_([Kind.MANAGER_CALL_DM, Kind.MANAGER_CALL_REMINDER]),
+            Nudge.state == nudges.SENT,
+            col(Nudge.idempotency_key).startswith(f"deal:{deal_id}:manager-call"),
+        )
+    ).all()
+    return [
+        (n.sent_channel, n.sent_ts)
+        for n in rows
+        if n.sent_channel and n.sent_ts and not is_bundle(session=session, ts=n.sent_ts)
+    ]
+
+
 def is_bundle(*, session: Session, ts: str) -> bool:
     """Did several nudges go out in this one message (a bundle)? Updating such a message
     from outside a click on it would replace every section with one, so it is left alone."""

@@ -469,3 +469,17 @@ def test_the_whole_call_reads_in_each_persons_language(
     if lang != "en":
         assert english_leftovers(bot, lang, payloads) == []
     assert_all_block_kit_valid(bot)
+
+
+def test_once_logged_the_callers_first_dm_no_longer_offers_to_log_or_decline(
+    bot: RunningBot, clock: FakeClock
+) -> None:
+    set_manager(bot, REP, MANAGER)
+    guess_then_ask(bot)
+    day_by_day(bot, clock, 4)  # his one reminder goes out too
+    assert sum("manager_decline" in action_ids(m) for m in dm_messages(bot, MANAGER)) >= 1
+    log_the_call(bot, MANAGER)
+    for message in dm_messages(bot, MANAGER):
+        assert "manager_decline" not in action_ids(message)
+        assert "manager_log_open" not in action_ids(message)
+    assert_all_block_kit_valid(bot)
