@@ -109,7 +109,7 @@ def test_once_asked_the_manager_owns_the_call_for_two_weeks(
     # An amount nobody entered is left out, not "Not set".
     dm = dm_messages(bot, MANAGER)[0]
     assert cat(bot, "common.not_set") not in texts(dm)
-    assert "*Deal:* Globex · closed 2026-11-23" in texts(dm)
+    assert "*Deal:* Globex · closed November 23, 2026" in texts(dm)
 
     log_the_call(bot, MANAGER)
     results = [m for m in dm_messages(bot, REP) if f"<@{MANAGER}> called" in str(m["text"])]
@@ -182,7 +182,7 @@ def test_a_known_amount_is_in_the_managers_dm(bot: RunningBot) -> None:
         s.commit()
     click(bot, REP, "manager_call_request")
     [dm] = dm_messages(bot, MANAGER)
-    assert "*Deal:* Initech · $48,000 · closed 2026-11-23" in texts(dm)
+    assert "*Deal:* Initech · $48,000 · closed November 23, 2026" in texts(dm)
 
 
 # --- App Home ------------------------------------------------------------------------------

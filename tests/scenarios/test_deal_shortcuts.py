@@ -173,7 +173,7 @@ def test_global_shortcut_opens_a_blank_modal_for_the_person_and_logs_the_deal(
 
 def test_the_modal_speaks_the_openers_language(bot: RunningBot) -> None:
     bot.send(bot.slack.global_shortcut(ids.LOG_DEAL_GLOBAL_SHORTCUT, user=REP2))  # es-ES
-    assert last_modal(bot)["title"]["text"] == "Registrar un trato"
+    assert last_modal(bot)["title"]["text"] == "Registrar oportunidad"
     bot.standin.add_user("U0FRANC", name="franc", locale="fr-FR")
     bot.send(bot.slack.global_shortcut(ids.LOG_DEAL_GLOBAL_SHORTCUT, user="U0FRANC"))
     assert last_modal(bot)["title"]["text"] == "Noter une affaire"
@@ -223,8 +223,8 @@ def test_submitting_the_form_twice_is_one_deal_and_one_dm(bot: RunningBot) -> No
     ("user", "words"),
     [
         (REP, "Logged *Globex* as lost"),
-        (REP2, "Registré *Globex* como perdido"),
-        ("U0FRANC", "*Globex* est enregistré comme perdu"),
+        (REP2, "He registrado *Globex* como oportunidad perdida"),
+        ("U0FRANC", "J'ai enregistré l'affaire *Globex*\u00a0: perdue"),
     ],
 )
 def test_the_result_is_in_the_loggers_language(bot: RunningBot, user: str, words: str) -> None:

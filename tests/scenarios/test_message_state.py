@@ -461,7 +461,8 @@ def test_a_reviewed_screen_out_shows_the_next_date_and_an_old_copy_says_it_is_do
     _screen_out(bot, last_modal(bot), "yes", "2027-06-01")
     reviewed = [m for m in dm_messages(bot, REP) if m["ts"] == review["ts"]][0]
     assert action_ids(reviewed) == []
-    assert plain(cat(bot, "state.reviewed", date="2027-06-01")) in texts(reviewed)
+    # Dates read the reader's way (bot/messages/formats.py), never ISO.
+    assert plain(cat(bot, "state.reviewed", date="June 1, 2027")) in texts(reviewed)
     opened = len(bot.standin.calls_to("views.open"))
     bot.send(press(bot, "screen_out_review_now", message=review))  # the old copy
     assert len(bot.standin.calls_to("views.open")) == opened
