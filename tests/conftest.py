@@ -475,33 +475,22 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-# Scenario modules that also run once over Socket Mode: the rituals end to end, so the
-# same flows are shown to work when Slack delivers over the WebSocket. (Modules about
-# HTTP itself — signatures, bodies, status codes — are HTTP-only by nature.)
+# Scenario modules that also run once over Socket Mode: between them every kind of
+# request Slack sends (events, slash commands, clicks, modal submissions, shortcuts, a
+# workflow step) and the rituals end to end, so the same flows are shown to work when
+# Slack delivers over the WebSocket. Not every module: the suite must stay well inside
+# CI's time. (Modules about HTTP itself — signatures, bodies, status codes — are
+# HTTP-only by nature; tests marked `http_only` too.)
 SOCKET_MODE_TOO = frozenset(
     {
         "test_loss_debrief",
         "test_win_debrief",
-        "test_manager_call",
         "test_call_flow",
         "test_concern",
-        "test_tee_up",
-        "test_screen_out",
-        "test_reflection",
         "test_home",
-        "test_team",
-        "test_quiet",
-        "test_privacy",
         "test_clicks",
-        "test_message_state",
-        "test_deal_trigger",
         "test_deal_shortcuts",
         "test_deal_step",
-        "test_followup",
-        "test_tee_up_timing",
-        "test_no_decision_script",
-        "test_focus",
-        "test_quotes",
     }
 )
 
