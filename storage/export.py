@@ -21,10 +21,10 @@ from sqlmodel import Session, col, select
 
 from storage.access import may_read_debrief, reports_of
 from storage.kinds import DEBRIEF_RITUALS, Ritual
-from storage.models import Deal, Reflection, RitualRun
+from storage.models import Deal, Reflection, RitualRun, Story
 from storage.run_data import concern_data
 
-KINDS = ("deals", "debriefs", "concerns", "reflections")
+KINDS = ("deals", "debriefs", "concerns", "stories", "reflections")
 BOM = "\ufeff"
 # Rows are read in batches, so 50,000 deals never sit in memory as ORM objects at once.
 BATCH = 1000
@@ -282,6 +282,61 @@ def _concerns(session: Session, scope: Scope) -> tuple[list[str], Iterable[list[
     return CONCERN_HEADER, rows()
 
 
+STORY_HEADER = [
+    "story_id",
+    "shared_at",
+    "week",
+    "rep",
+    "lesson",
+    "what_they_did",
+    "what_happened",
+    "typed_in_thread",
+    "deal_id",
+    "account",
+    "share_credited_pct",
+    "amount_attributed",
+    "currency",
+    "link",
+]
+
+
+def _stories(session: Session, scope: Scope) -> tuple[list[str], Iterable[list[Any]]]:
+    # Stories were shared with the team in the channel: the words go with the rows the
+    # reader may see, as they are in the thread. Deleted ones are gone.
+    statement = _rep_filter(
+        select(Story, Deal)
+        .join(Deal, col(Deal.id) == col(Story.deal_id), isouter=True)
+        .where(col(Story.team_id) == scope.team_id, col(Story.state) != "deleted")
+        .order_by(col(Story.id)),
+        Story.rep_slack_id,
+        scope,
+    )
+
+    def rows() -> Iterator[list[Any]]:
+        for story, deal in _batched(session, statement):
+            attributed = None
+            if deal is not None and deal.amount is not None and story.share is not None:
+                attributed = (deal.amount * story.share / 100).quantize(deal.amount)
+            yield [
+                story.id,
+                story.created_at,
+                story.week,
+                story.rep_slack_id,
+                story.lesson,
+                story.did,
+                story.happened,
+                story.text,
+                story.deal_id,
+                deal.account if deal is not None else None,
+                story.share,
+                attributed,
+                deal.currency if deal is not None else None,
+                story.permalink,
+            ]
+
+    return STORY_HEADER, rows()
+
+
 REFLECTION_HEADER = ["date", "went_well", "fell_short", "do_better"]
 
 
@@ -304,5 +359,6 @@ _TABLES = {
     "deals": _deals,
     "debriefs": _debriefs,
     "concerns": _concerns,
+    "stories": _stories,
     "reflections": _reflections,
 }

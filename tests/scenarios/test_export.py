@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 from sqlmodel import Session
 
-from storage.models import Deal, Reflection
+from storage.models import Deal, Reflection, Story
 from tests.conftest import ADMIN, MANAGER, REP, REP2, RunningBot
 from tests.support.debrief_steps import (
     click,
@@ -71,7 +71,7 @@ def seed(bot: RunningBot) -> None:
 def test_a_rep_gets_only_their_own_rows_with_their_own_words(bot: RunningBot) -> None:
     seed(bot)
     files = export(bot, REP)
-    assert set(files) == {"deals", "debriefs", "concerns", "reflections"}
+    assert set(files) == {"deals", "debriefs", "concerns", "stories", "reflections"}
     assert [d["account"] for d in files["deals"]] == ["Globex"]
     assert list(files["deals"][0]) == [
         "deal_id", "closed_at", "account", "outcome", "amount", "currency", "rep",
@@ -163,3 +163,40 @@ def test_a_formula_in_an_account_name_stays_text(bot: RunningBot) -> None:
     [deal] = export(bot, REP, "deals")["deals"]
     assert deal["account"].startswith("'=")
     assert deal["amount"] == "-5.00"  # a negative number is still a number
+
+
+def test_stories_come_with_the_revenue_they_credit_scoped_like_the_rest(bot: RunningBot) -> None:
+    """Stories were shared in the channel: their words go with the rows the reader may
+    see; a deleted story is gone; the attributed amount is the deal's amount × share."""
+    seed(bot)
+    now = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)
+    with Session(bot.rt.engine) as s:
+        deal = Deal(
+            team_id=bot.slack.team_id, account="Initech", outcome="won",
+            amount=Decimal("48000.00"), currency="EUR", rep_slack_id=REP,
+            source="command", created_at=now,
+        )  # fmt: skip
+        s.add(deal)
+        s.flush()
+        for rep, lesson, state, share in (
+            (REP, "Ask for the go-live date first", "posted", 25),
+            (REP2, "Bring the CFO in early", "posted", None),
+            (REP, "A story taken back", "deleted", 10),
+        ):
+            s.add(
+                Story(
+                    team_id=bot.slack.team_id, rep_slack_id=rep, week="2026-W49",
+                    channel="C0STORIES", lesson=lesson, did="x", happened="y",
+                    deal_id=deal.id if rep == REP else None, share=share, state=state,
+                    created_at=now,
+                )
+            )  # fmt: skip
+        s.commit()
+    [mine] = export(bot, REP, "stories")["stories"]
+    assert mine["lesson"] == "Ask for the go-live date first"
+    assert (mine["account"], mine["share_credited_pct"]) == ("Initech", "25")
+    assert (mine["amount_attributed"], mine["currency"]) == ("12000.00", "EUR")
+    assert [r["rep"] for r in export(bot, REP2, "stories")["stories"]] == [REP2]
+    everyone = export(bot, ADMIN, "stories")["stories"]
+    assert sorted(r["rep"] for r in everyone) == sorted([REP, REP2])
+    assert all(r["lesson"] != "A story taken back" for r in everyone)
