@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -161,6 +162,21 @@ def measure(url: str, label: str) -> None:
     engine.dispose()
 
 
+def on_postgres(url: str, measure: Callable[[str, str], None]) -> None:
+    """Run `measure` on a schema of its own on that PostgreSQL server, dropped after."""
+    base = "postgresql+psycopg://" + url.split("://", 1)[1]
+    schema = "bench_" + uuid.uuid4().hex[:8]
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        measure(f"{base}?options=-csearch_path%3D{schema}", "PostgreSQL")
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--postgres", help="also on this PostgreSQL database (a new schema)")
@@ -169,17 +185,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         measure(f"sqlite:///{Path(tmp) / 'bench.db'}", "SQLite")
     if args.postgres:
-        base = "postgresql+psycopg://" + args.postgres.split("://", 1)[1]
-        schema = "bench_" + uuid.uuid4().hex[:8]
-        admin = create_engine(base, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        try:
-            measure(f"{base}?options=-csearch_path%3D{schema}", "PostgreSQL")
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
+        on_postgres(args.postgres, measure)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory of this process (filling included): {peak:.0f} MB")
 

@@ -17,7 +17,6 @@ import argparse
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,8 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from export import TEAM, fill  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
+from export import TEAM, fill, on_postgres  # noqa: E402
 
 from bot.messages import Texts  # noqa: E402
 from bot.messages.catalog import ScriptCatalog  # noqa: E402
@@ -75,17 +73,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         measure(f"sqlite:///{Path(tmp) / 'bench.db'}", "SQLite")
     if args.postgres:
-        base = "postgresql+psycopg://" + args.postgres.split("://", 1)[1]
-        schema = "bench_" + uuid.uuid4().hex[:8]
-        admin = create_engine(base, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        try:
-            measure(f"{base}?options=-csearch_path%3D{schema}", "PostgreSQL")
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
+        on_postgres(args.postgres, measure)
 
 
 if __name__ == "__main__":

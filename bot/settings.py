@@ -285,15 +285,6 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
     return raw
 
 
-def _flag(env: Mapping[str, str], name: str) -> bool:
-    raw = env.get(name, "").strip().lower()
-    if raw in ("", "0", "false", "no", "off"):
-        return False
-    if raw in ("1", "true", "yes", "on"):
-        return True
-    raise _fail(name, "true or false", raw)
-
-
 def _dispatcher(env: Mapping[str, str]) -> str:
     raw = env.get("DISPATCHER", "").strip().lower() or "process"
     if raw not in DISPATCHER_MODES:
@@ -388,7 +379,7 @@ def load_settings(
         deals_channels=_channels(env),
         log_level=_log_level(env),
         log_format=_choice(env, "LOG_FORMAT", ("text", "json")),
-        report_charts=_choice(env, "REPORT_CHARTS", ("on", "off")) == "on",
+        report_charts=_on_off(env, "REPORT_CHARTS", True),
         scripts_dir=_scripts_dir(env),
         deal_words_dir=_deal_words_dir(env),
         loss_streak=_int(env, "LOSS_STREAK", 3, 2, 50),
@@ -402,7 +393,7 @@ def load_settings(
         dispatcher=_dispatcher(env),
         noise_budget=_on_off(env, "NOISE_BUDGET", True),
         daily_nudge_cap=_int(env, "DAILY_NUDGE_CAP", 3, 1, 50),
-        auto_migrate=_flag(env, "AUTO_MIGRATE"),
+        auto_migrate=_on_off(env, "AUTO_MIGRATE", False),
         admins=_admins(env),
         crm_webhook_secret=_crm_secret(env),
         crm_owners=_crm_owners(env),

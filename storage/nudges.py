@@ -329,6 +329,11 @@ def claim_uncertain(
             updated_at=now,
         )
     )
+    return _now_sending(session, ids)
+
+
+def _now_sending(session: Session, ids: Collection[int | None]) -> list[Nudge]:
+    """The rows of `ids` this claim just moved to sending, freshly read, oldest due first."""
     session.flush()
     rows = session.exec(
         select(Nudge)
@@ -549,13 +554,7 @@ def claim_companions(
             updated_at=now,
         )
     )
-    session.flush()
-    rows = session.exec(
-        select(Nudge)
-        .where(col(Nudge.id).in_(ids), col(Nudge.state) == SENDING)
-        .execution_options(populate_existing=True)
-    ).all()
-    return sorted(rows, key=lambda n: (n.due_at, n.id))
+    return _now_sending(session, ids)
 
 
 def dms_sent_since(
