@@ -179,6 +179,9 @@ class Runtime:
     ) = None
     # Counters for GET /metrics; the client built by build_runtime reports to them.
     metrics: Metrics = field(default_factory=Metrics)
+    # team id -> (until when, in time.monotonic(), its effective settings): what
+    # bot/workspace_settings.py read last, so a channel message's ack reads no database.
+    workspace_settings: dict[str, tuple[float, Any]] = field(default_factory=dict)
 
     def spawn(
         self,

@@ -26,6 +26,7 @@ from bot.slack import ids
 from bot.slack.acks import open_view_after_ack
 from bot.slack.clicks import clicked, put_in_place
 from bot.slack.people import load_person
+from bot.workspace_settings import effective
 from handlers.loop_command import CommandCall, LoopCommand, reader_texts
 from storage import concerns
 from storage.models import Nudge, Person, RitualRun
@@ -62,13 +63,13 @@ def parse_concern(args: str) -> tuple[str, str]:
     return account[: views.ACCOUNT_MAX], concern[: views.CONCERN_MAX]
 
 
-def delay(rt: Runtime) -> timedelta:
-    return timedelta(hours=rt.settings.concern_delay_hours)
+async def delay(rt: Runtime, team_id: str) -> timedelta:
+    return timedelta(hours=(await effective(rt, team_id)).concern_delay_hours)
 
 
-def delay_days(rt: Runtime) -> int:
+async def delay_days(rt: Runtime, team_id: str) -> int:
     """For "I'll ask again in {days} days"; never 0 for a delay shorter than a day."""
-    return max(1, round(rt.settings.concern_delay_hours / 24))
+    return max(1, round((await effective(rt, team_id)).concern_delay_hours / 24))
 
 
 def local_date(when: datetime | None, tz: str | None) -> str:
@@ -105,7 +106,7 @@ async def after_checkin(rt: Runtime, nudge: Nudge, channel: str, ts: str) -> Non
         n=int(nudge.payload.get("n") or 1),
         again=bool(nudge.payload.get("again")),
         now=now,
-        ask_again_at=now + delay(rt),
+        ask_again_at=now + await delay(rt, nudge.team_id),
     )
 
 
@@ -122,7 +123,7 @@ def _team_of(body: dict[str, Any], rt: Runtime) -> str:
 
 
 async def _answer(
-    rt: Runtime, *, user_id: str, run_id: int, n: int | None, reply: str
+    rt: Runtime, *, team_id: str, user_id: str, run_id: int, n: int | None, reply: str
 ) -> RitualRun | None:
     now = rt.clock.now()
     return await rt.tx(
@@ -132,13 +133,13 @@ async def _answer(
         reply=reply,
         n=n,
         now=now,
-        next_due=now + delay(rt),
+        next_due=now + await delay(rt, team_id),
     )
 
 
-def _reply_text(rt: Runtime, t: Texts, reply: str) -> tuple[str, str | None]:
-    """The answer to the rep's click, and the looping tip when the loop stays open."""
-    days = delay_days(rt)
+def _reply_text(t: Texts, reply: str, days: int) -> tuple[str, str | None]:
+    """The answer to the rep's click, and the looping tip when the loop stays open
+    (asked again in `days` days)."""
     if reply == concerns.SATISFIED:
         return t("concern.reply_satisfied"), None
     if reply == concerns.DROP:
@@ -154,14 +155,14 @@ async def on_checkin_answer(
 ) -> None:
     action = body["actions"][0]
     user_id = str(body["user"]["id"])
-    t = await reader_texts(rt, _team_of(body, rt), user_id)
+    team_id = _team_of(body, rt)
+    t = await reader_texts(rt, team_id, user_id)
     parsed = _parse_value(str(action.get("value") or ""))
     run = None
     if parsed is not None:
         run_id, n = parsed
-        run = await _answer(
-            rt, user_id=user_id, run_id=run_id, n=n, reply=ANSWER_ACTIONS[action["action_id"]]
-        )
+        reply = ANSWER_ACTIONS[action["action_id"]]
+        run = await _answer(rt, team_id=team_id, user_id=user_id, run_id=run_id, n=n, reply=reply)
     if run is None:
         await respond(text=t("concern.not_open"), response_type="ephemeral", replace_original=False)
         return
@@ -170,7 +171,7 @@ async def on_checkin_answer(
     recorded = next(
         (a.answer for a in concern_data(run).asks if parsed and a.n == parsed[1]), clicked_answer
     )
-    text, tip = _reply_text(rt, t, recorded)
+    text, tip = _reply_text(t, recorded, await delay_days(rt, team_id))
     built = views.answered(
         t,
         account=run.account or "",
@@ -227,7 +228,7 @@ async def track(
 ) -> datetime:
     """Open the loop and schedule its first check-in; returns when that is."""
     now = rt.clock.now()
-    due = now + delay(rt)
+    due = now + await delay(rt, team_id)
     await rt.tx(
         concerns.open_concern,
         team_id=team_id,
@@ -278,7 +279,9 @@ async def on_list_action(rt: Runtime, respond: AsyncRespond, body: dict[str, Any
     reply = LIST_ACTIONS[action["action_id"]]
     run = None
     if parsed is not None:
-        run = await _answer(rt, user_id=user_id, run_id=parsed[0], n=None, reply=reply)
+        run = await _answer(
+            rt, team_id=team_id, user_id=user_id, run_id=parsed[0], n=None, reply=reply
+        )
     lines, tz = await _loop_lines(rt, team_id, user_id)
     if run is None:
         note = t("concern.not_open")
@@ -290,7 +293,7 @@ async def on_list_action(rt: Runtime, respond: AsyncRespond, body: dict[str, Any
             concern=concern_data(run).concern,
             date=local_date(run.created_at, tz),
         )
-        note = item + "\n" + _reply_text(rt, t, reply)[0]
+        note = item + "\n" + _reply_text(t, reply, await delay_days(rt, team_id))[0]
     built = views.loop_list(t, lines, note=note)
     await respond(text=built.text, blocks=built.blocks, replace_original=True)
 
@@ -312,7 +315,7 @@ async def open_modal(
         user_slack_id=user_id,
         deal_id=deal_id,
     )
-    due = rt.clock.now() + delay(rt)
+    due = rt.clock.now() + await delay(rt, team_id)
     view = views.modal(t, account=account, date=local_date(due, tz), deal_id=deal_id)
     open_view_after_ack(rt, client, body.get("trigger_id"), view, name="concern")
 
@@ -349,7 +352,7 @@ async def on_modal_submit(rt: Runtime, ack: AsyncAck, body: dict[str, Any]) -> N
     deal_id = _meta_deal_id(view)
     # The confirmation needs only the date; the rep's zone is one indexed read.
     tz = await rt.tx(person_tz, write=False, team_id=team_id, slack_id=user_id)
-    due = rt.clock.now() + delay(rt)
+    due = rt.clock.now() + await delay(rt, team_id)
     text = t("concern.logged", date=local_date(due, tz), account=account, concern=concern)
     await ack(response_action="update", view=views.saved_view(t, text))
     rt.spawn(

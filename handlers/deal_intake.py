@@ -43,6 +43,7 @@ from bot.runtime import Runtime
 from bot.slack.clicks import put_in_place
 from bot.slack.errors import api_error
 from bot.slack.people import is_admin, load_person, lookup_by_email
+from bot.workspace_settings import effective
 from storage import debriefs, intake, tee_ups
 from storage.deals import OPEN, NewDeal, get_deal
 from storage.debriefs import teeup_agreed
@@ -52,10 +53,11 @@ from storage.models import Deal, Person
 log = logging.getLogger(__name__)
 
 
-def follow_ups(rt: Runtime) -> FollowUps:
+async def follow_ups(rt: Runtime, team_id: str) -> FollowUps:
+    settings = await effective(rt, team_id)
     return FollowUps(
-        reminder_days=rt.settings.debrief_reminder_days,
-        loss_streak_at=rt.settings.loss_streak,
+        reminder_days=settings.debrief_reminder_days,
+        loss_streak_at=settings.loss_streak,
     )
 
 
@@ -79,7 +81,7 @@ async def take_in(
         event_id=event_id,
         ask_other_outcome=ask_other_outcome,
         now=rt.clock.now(),
-        follow_ups=follow_ups(rt),
+        follow_ups=await follow_ups(rt, new.team_id),
     )
     if got.status == intake.NEW and got.nudge_id is not None and deliver_now:
         return replace(got, dm_state=await deliver(rt, got.nudge_id))
@@ -296,7 +298,7 @@ async def show_logged(rt: Runtime, deal_id: int) -> None:
         Texts(rt.catalog, person.locale),
         deal_id=deal_id,
         account=deal.account,
-        days=rt.settings.debrief_reminder_days,
+        days=(await effective(rt, deal.team_id)).debrief_reminder_days,
         won=deal.outcome == "won",
         logged=True,
     )
@@ -311,8 +313,14 @@ async def correct(rt: Runtime, deal_id: int, fix: Correction) -> Corrected | Non
     """Apply a correction, then show it: every deal DM already sent is updated in place,
     and a new rep gets theirs. A DM not sent yet needs nothing: it renders the deal as it
     is when it goes out."""
+    deal = await rt.tx(get_deal, write=False, deal_id=deal_id)
+    team_id = deal.team_id if deal is not None else rt.team_id or ""
     done = await rt.tx(
-        intake.correct, deal_id=deal_id, fix=fix, now=rt.clock.now(), follow_ups=follow_ups(rt)
+        intake.correct,
+        deal_id=deal_id,
+        fix=fix,
+        now=rt.clock.now(),
+        follow_ups=await follow_ups(rt, team_id),
     )
     if done is None or not done.changed:
         return done

@@ -35,6 +35,7 @@ from bot.runtime import Runtime
 from bot.slack import ids
 from bot.slack.errors import api_error
 from bot.slack.people import load_person
+from bot.workspace_settings import effective
 from handlers.common import DealClick, deal_button, rt_of
 from handlers.deal_intake import (
     correct,
@@ -651,11 +652,13 @@ def _field(view: dict[str, Any], block: str, key: str) -> str:
 # Channel messages -----------------------------------------------------------------------
 
 
-async def channel_is_deals(rt: Runtime, channel: str) -> bool:
-    """A deals channel by id, or by name (looked up once per channel, then remembered)."""
-    if channel in rt.settings.deals_channel_ids:
+async def channel_is_deals(rt: Runtime, team_id: str, channel: str) -> bool:
+    """A deals channel of this workspace (DEALS_CHANNELS, or what an admin chose in App
+    Home) by id, or by name (looked up once per channel, then remembered)."""
+    settings = await effective(rt, team_id)
+    if channel in settings.deals_channel_ids:
         return True
-    name_channels = rt.settings.deals_channel_names
+    name_channels = settings.deals_channel_names
     if not name_channels or not channel or channel[0] not in "CG":
         return False
     name = rt.channel_names.get(channel)
@@ -673,9 +676,16 @@ async def channel_is_deals(rt: Runtime, channel: str) -> bool:
     return name in name_channels
 
 
-async def is_deal_candidate(event: dict[str, Any], context: AsyncBoltContext) -> bool:
-    # Runs before the ack, so it must stay cheap: no database, no parsing beyond
-    # what decides whether the message is ours at all.
+def _event_team(rt: Runtime, body: dict[str, Any], context: AsyncBoltContext) -> str:
+    return str(body.get("team_id") or context.get("team_id") or rt.team_id or "")
+
+
+async def is_deal_candidate(
+    event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext
+) -> bool:
+    # Runs before the ack, so it must stay cheap: no parsing beyond what decides whether
+    # the message is ours at all, and the workspace's settings come from memory (read
+    # again from the database every few seconds at most).
     rt = rt_of(context)
     if event.get("subtype") not in DEAL_SUBTYPES or event.get("hidden"):
         return False
@@ -683,13 +693,20 @@ async def is_deal_candidate(event: dict[str, Any], context: AsyncBoltContext) ->
         return False
     if rt.bot_user_id and event.get("user") == rt.bot_user_id:
         return False
-    return await channel_is_deals(rt, str(event.get("channel") or ""))
+    return await channel_is_deals(
+        rt, _event_team(rt, body, context), str(event.get("channel") or "")
+    )
 
 
-async def is_correction(event: dict[str, Any], context: AsyncBoltContext) -> bool:
+async def is_correction(
+    event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext
+) -> bool:
     if event.get("subtype") not in CORRECTION_SUBTYPES:
         return False
-    return await channel_is_deals(rt_of(context), str(event.get("channel") or ""))
+    rt = rt_of(context)
+    return await channel_is_deals(
+        rt, _event_team(rt, body, context), str(event.get("channel") or "")
+    )
 
 
 async def on_deals_channel_message(

@@ -22,6 +22,7 @@ from bot.runtime import Runtime, rt_of
 from bot.slack import ids
 from bot.slack.errors import api_error
 from bot.slack.people import load_person
+from bot.workspace_settings import effective, for_all_teams_blocking
 from handlers.debrief_replies import tell
 from handlers.loop_command import LoopCommand, reader_texts
 from storage import followups
@@ -36,11 +37,13 @@ ANSWER_ACTIONS = re.compile(rf"^(?:{'|'.join(ids.FOLLOWUP_ANSWERS)})$")
 PLAN_EVERY = timedelta(minutes=10)
 
 
-def after(rt: Runtime) -> timedelta:
-    return timedelta(days=rt.settings.followup_days)
+async def after(rt: Runtime, team_id: str) -> timedelta:
+    return timedelta(days=(await effective(rt, team_id)).followup_days)
 
 
-def built_for(rt: Runtime, t: Texts, found: followups.FollowUp, answer: str | None = None) -> Built:
+async def built_for(
+    rt: Runtime, t: Texts, found: followups.FollowUp, answer: str | None = None
+) -> Built:
     assert found.nudge.id is not None
     return followup_dm(
         t,
@@ -50,7 +53,7 @@ def built_for(rt: Runtime, t: Texts, found: followups.FollowUp, answer: str | No
         won=found.run.ritual == Ritual.WIN_DEBRIEF,
         answer=answer,
         last=found.round >= followups.LAST_ROUND,
-        days=rt.settings.followup_days,
+        days=(await effective(rt, found.nudge.team_id)).followup_days,
     )
 
 
@@ -60,7 +63,7 @@ async def render_followup(rt: Runtime, nudge: Nudge, person: Person) -> Built | 
     found = await rt.tx(followups.followup, write=False, nudge_id=nudge.id)
     if found is None or not followups.planned(found.run):
         return None
-    return built_for(rt, Texts(rt.catalog, person.locale), found)
+    return await built_for(rt, Texts(rt.catalog, person.locale), found)
 
 
 class Planner:
@@ -74,13 +77,18 @@ class Planner:
         if self.last is not None and now - self.last < PLAN_EVERY:
             return
         self.last = now
+        # Each workspace's own delay, read once for the tick.
+        teams = await rt.db(for_all_teams_blocking, rt)
+        default = timedelta(days=teams.of("").followup_days)
+        by_team = {team: timedelta(days=s.followup_days) for team, s in teams.by_team.items()}
         await rt.tx(
             followups.plan_followups,
             now=now,
-            after=after(rt),
+            after=default,
+            after_by_team=by_team,
             # Past this, a debrief's follow-up was planned long ago (or it was logged
             # before this ritual existed, and a late question would be a surprise).
-            lookback=after(rt) + timedelta(days=1),
+            lookback=max([default, *by_team.values()]) + timedelta(days=1),
         )
 
 
@@ -88,19 +96,19 @@ async def answer(rt: Runtime, body: dict[str, Any], respond: AsyncRespond) -> No
     action = body["actions"][0]
     user_id = str(body["user"]["id"])
     value = str(action.get("value") or "")
+    team_id = str((body.get("team") or {}).get("id") or rt.team_id or "")
     result = (
         await rt.tx(
             followups.record_answer,
             nudge_id=int(value),
             answer=ANSWER_OF[str(action["action_id"])],
             now=rt.clock.now(),
-            again_after=after(rt),
+            again_after=await after(rt, team_id),
         )
         if value.isdigit()
         else None
     )
     if result is None:
-        team_id = str((body.get("team") or {}).get("id") or rt.team_id or "")
         t = await reader_texts(rt, team_id, user_id)
         await tell(respond, t("privacy.gone"))
         return
@@ -108,7 +116,7 @@ async def answer(rt: Runtime, body: dict[str, Any], respond: AsyncRespond) -> No
     # A second click shows the first answer again: the message always says what counts.
     person = await load_person(rt, team_id=found.nudge.team_id, user_id=user_id)
     t = Texts(rt.catalog, person.locale)
-    built = built_for(rt, t, found, found.nudge.payload.get("answer"))
+    built = await built_for(rt, t, found, found.nudge.payload.get("answer"))
     container = body.get("container") or {}
     channel, ts = container.get("channel_id"), container.get("message_ts")
     if not channel or not ts:

@@ -28,6 +28,7 @@ from bot.runtime import Runtime
 from bot.slack import ids
 from bot.slack.acks import open_view_after_ack
 from bot.slack.clicks import show_choice
+from bot.workspace_settings import effective
 from handlers.common import DealClick, deal_button, rt_of
 from handlers.deal_intake import deal_is_open, refresh_deal_dm, show_logged
 from handlers.debrief_replies import (
@@ -466,7 +467,7 @@ async def render_reminder(rt: Runtime, nudge: Nudge, person: Person) -> Message 
         Texts(rt.catalog, person.locale),
         deal_id=deal.id,
         account=deal.account,
-        days=rt.settings.debrief_reminder_days,
+        days=(await effective(rt, deal.team_id)).debrief_reminder_days,
         won=deal.outcome == "won",
     )
     return Message(built.text, built.blocks)
@@ -487,7 +488,7 @@ async def after_reminder(rt: Runtime, nudge: Nudge, channel: str, ts: str) -> No
         kind=Kind.DEBRIEF_MANAGER_NOTE,
         key=f"deal:{deal_id}:debrief-manager",
         payload={"deal_id": deal_id, "rep": nudge.user_slack_id},
-        due_at=now + timedelta(days=rt.settings.debrief_reminder_days),
+        due_at=now + timedelta(days=(await effective(rt, nudge.team_id)).debrief_reminder_days),
         now=now,
         run_id=nudge.ritual_run_id,
     )

@@ -31,6 +31,7 @@ from bot.runtime import Runtime
 from bot.slack import ids
 from bot.slack.acks import open_view_after_ack
 from bot.slack.people import load_person
+from bot.workspace_settings import effective
 from handlers.common import DealClick, deal_button, rt_of
 from handlers.deal_intake import refresh_deal_dm
 from handlers.debrief_replies import (
@@ -79,7 +80,7 @@ async def ask_caller(
         rep=rep,
         caller=caller,
         now=rt.clock.now(),
-        reminder_days=rt.settings.debrief_reminder_days,
+        reminder_days=(await effective(rt, team_id)).debrief_reminder_days,
         colleague=colleague,
     )
     if ask is not None and ask.nudge_id is not None:
@@ -151,7 +152,7 @@ async def on_decline(c: DealClick) -> None:
         debriefs.decline_call,
         deal_id=c.deal_id,
         now=c.rt.clock.now(),
-        reminder_days=c.rt.settings.debrief_reminder_days,
+        reminder_days=(await effective(c.rt, c.state.deal.team_id)).debrief_reminder_days,
     )
     if done is None:
         return
@@ -336,7 +337,7 @@ async def render_streak_offer(rt: Runtime, nudge: Nudge, person: Person) -> Buil
     assert deal.id is not None
     t = Texts(rt.catalog, person.locale)
     manager = person.manager_slack_id
-    count = int(nudge.payload.get("count") or rt.settings.loss_streak)
+    count = int(nudge.payload.get("count") or (await effective(rt, nudge.team_id)).loss_streak)
     if not manager:
         # Offering "shall I ask your manager?" only to answer "you have none" on Yes
         # wastes the rep's click: say who can set one, and point to the script instead.
@@ -383,7 +384,7 @@ async def render_call_reminder(rt: Runtime, nudge: Nudge, person: Person) -> Bui
         deal_id=deal.id,
         rep=_rep(call, deal),
         account=deal.account,
-        days=rt.settings.debrief_reminder_days,
+        days=(await effective(rt, nudge.team_id)).debrief_reminder_days,
     )
 
 

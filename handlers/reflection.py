@@ -36,11 +36,11 @@ from bot.nudges.reflection_schedule import (
 )
 from bot.nudges.registry import KindPolicy, NudgeKind
 from bot.runtime import Runtime, rt_of
-from bot.settings import Settings
 from bot.slack import ids
 from bot.slack.dm import open_dm
 from bot.slack.errors import api_error
 from bot.slack.people import load_person, person_within
+from bot.workspace_settings import AllTeams, effective, for_all_teams_blocking
 from handlers.debrief_replies import tell
 from handlers.loop_command import CommandCall, LoopCommand, reader_texts
 from storage import focus as focus_store
@@ -64,8 +64,9 @@ PLAN_WINDOW = 500
 
 
 def _reflection_row(
-    s: Settings, rep: store.Rep, holidays: frozenset[str], after: datetime
+    teams: AllTeams, rep: store.Rep, holidays: frozenset[str], after: datetime
 ) -> dict[str, Any]:
+    s = teams.of(rep.team_id)
     day, slot = reflection_slot_after(
         after, zone_of(rep.tz), s.end_of_day, s.working_days, holidays
     )
@@ -80,8 +81,9 @@ def _reflection_row(
 
 
 def _digest_row(
-    s: Settings, rep: store.Rep, holidays: frozenset[str], after: datetime
+    teams: AllTeams, rep: store.Rep, holidays: frozenset[str], after: datetime
 ) -> dict[str, Any]:
+    s = teams.of(rep.team_id)
     day, slot = next_digest_slot(after, zone_of(rep.tz), s.end_of_day, s.working_days, holidays)
     monday, sunday = week_of(day)
     return {
@@ -105,6 +107,8 @@ def plan(rt: Runtime, *, after_id: int = 0, up_to_id: int | None = None) -> int:
     keep. Digests look only forward: a rep met on Saturday gets no digest of a week
     they never reflected in."""
     now = rt.clock.now()
+    # Each workspace's end of day and working days, read once for the whole pass.
+    teams = for_all_teams_blocking(rt)
     added = 0
     kinds = (
         (store.REFLECTION, _reflection_row, REFLECTION_LOOKBACK),
@@ -119,7 +123,7 @@ def plan(rt: Runtime, *, after_id: int = 0, up_to_id: int | None = None) -> int:
                 after_id=cursor,
                 limit=PLAN_BATCH,
                 up_to_id=up_to_id,
-                make_row=functools.partial(row_for, rt.settings),
+                make_row=functools.partial(row_for, teams),
                 since=now - lookback,
                 now=now,
             )
@@ -325,7 +329,8 @@ async def reflect_command(call: CommandCall) -> None:
         if off:
             await call.reply(call.t("reflect.turned_off"))
         else:
-            await call.reply(call.t("reflect.turned_on", time=rt.settings.end_of_day))
+            settings = await effective(rt, call.team_id)
+            await call.reply(call.t("reflect.turned_on", time=settings.end_of_day))
         rt.spawn(_store_choice(call, off), name=f"reflect-{word}:{call.user_id}")
         return
     if word:

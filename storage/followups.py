@@ -5,6 +5,7 @@ the nudge (so a second click changes nothing) and on the debrief run (`data["fol
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -41,11 +42,16 @@ def _key(deal_id: int, round_: int) -> str:
 
 
 def plan_followups(
-    *, session: Session, now: datetime, after: timedelta, lookback: timedelta
+    *,
+    session: Session,
+    now: datetime,
+    after: timedelta,
+    lookback: timedelta,
+    after_by_team: Mapping[str, timedelta] | None = None,
 ) -> int:
     """A follow-up for every debrief logged within `lookback` that has something planned,
-    due `after` its logging; the idempotency key makes one per deal. Returns how many
-    were added."""
+    due `after` its logging (or its workspace's own delay in `after_by_team`); the
+    idempotency key makes one per deal. Returns how many were added."""
     runs = session.exec(
         select(RitualRun).where(
             col(RitualRun.ritual).in_(DEBRIEF_RITUALS),
@@ -61,7 +67,7 @@ def plan_followups(
         deal = session.get(Deal, run.deal_id)
         if deal is None or deal.status == DealStatus.WITHDRAWN:
             continue
-        due = datetime.fromisoformat(logged_at) + after
+        due = datetime.fromisoformat(logged_at) + (after_by_team or {}).get(run.team_id, after)
         key = _key(run.deal_id, 1)
         if session.exec(select(Nudge.id).where(Nudge.idempotency_key == key)).first():
             continue

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from bot.nudges.quiet import local_day, morning_of, start_of_day
 from bot.nudges.reflection_schedule import is_reflection_day
 from bot.runtime import Runtime
+from bot.workspace_settings import effective_blocking
 from storage import nudges
 from storage.db import unit_of_work
 from storage.kinds import Kind
@@ -58,6 +59,7 @@ def next_working_morning(
 
 
 def _hold(rt: Runtime, person: Person, now: datetime) -> tuple[datetime, str] | None:
+    working_days = effective_blocking(rt, person.team_id).working_days
     with unit_of_work(rt.engine) as session:
         midnight = start_of_day(local_day(now, person.tz), person.tz)
         sent = nudges.dms_sent_since(
@@ -69,7 +71,7 @@ def _hold(rt: Runtime, person: Person, now: datetime) -> tuple[datetime, str] | 
         today = [at for at in sent.values() if at >= midnight]
         if len(today) >= rt.settings.daily_nudge_cap:
             holidays = workspace_holidays(session=session, team_id=person.team_id)
-            when = next_working_morning(now, person.tz, rt.settings.working_days, holidays)
+            when = next_working_morning(now, person.tz, working_days, holidays)
             return when, CAPPED
     last = max(sent.values(), default=None)
     if last is not None and last > now - SLOT:

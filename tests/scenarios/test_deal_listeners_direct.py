@@ -19,6 +19,8 @@ from storage.intake import NEW, REPEAT, Correction, FollowUps, correct, take_in
 from tests.conftest import DEALS, OTHER, REP, REP2, RunningBot
 
 FOLLOW_UPS = FollowUps(reminder_days=3, loss_streak_at=3)
+# The event callback around a message: the matchers read its workspace from it.
+BODY = {"team_id": "T0001"}
 
 
 def _context(bot: RunningBot) -> dict[str, Any]:
@@ -40,14 +42,14 @@ def _new(account: str = "Initech", outcome: str = "lost", ts: str = "1700000000.
 def test_the_deals_channel_matchers_read_the_runtime_from_the_context(bot: RunningBot) -> None:
     context = _context(bot)
     post = {"type": "message", "channel": DEALS, "user": REP, "ts": "1.1", "text": "Closed won"}
-    assert bot.run(is_deal_candidate(post, context)) is True
-    assert bot.run(is_deal_candidate({**post, "channel": OTHER}, context)) is False
+    assert bot.run(is_deal_candidate(post, BODY, context)) is True
+    assert bot.run(is_deal_candidate({**post, "channel": OTHER}, BODY, context)) is False
     # A reply in a thread is chatter about a deal, an edit is a correction, not a new deal.
-    assert bot.run(is_deal_candidate({**post, "thread_ts": "1.0"}, context)) is False
+    assert bot.run(is_deal_candidate({**post, "thread_ts": "1.0"}, BODY, context)) is False
     edit = {**post, "subtype": "message_changed"}
-    assert bot.run(is_deal_candidate(edit, context)) is False
-    assert bot.run(is_correction(edit, context)) is True
-    assert bot.run(is_correction({**edit, "channel": OTHER}, context)) is False
+    assert bot.run(is_deal_candidate(edit, BODY, context)) is False
+    assert bot.run(is_correction(edit, BODY, context)) is True
+    assert bot.run(is_correction({**edit, "channel": OTHER}, BODY, context)) is False
 
 
 def _handoff_body(deal_id: int, user: str, chosen: str) -> dict[str, Any]:
