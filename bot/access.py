@@ -110,6 +110,8 @@ ACTIONS: dict[str, Rule] = {
     ids.FOCUS_FROM_TAKEAWAY: DEAL,
     # The quotes library: only quotes the client allowed, which the whole team may read.
     ids.QUOTES_MORE: Rule("self"),
+    # The workspace's settings in App Home: admins only.
+    ids.SETTINGS_OPEN: Rule("self", "admin"),
 }
 
 VIEWS: dict[str, Rule] = {
@@ -129,6 +131,7 @@ VIEWS: dict[str, Rule] = {
     ids.STORY_MODAL: Rule("story", meta_key="story"),
     ids.STORY_LINK_MODAL: Rule("story", meta_key="story"),
     ids.FOCUS_MODAL: Rule("self"),
+    ids.SETTINGS_MODAL: Rule("self", "admin"),
 }
 
 

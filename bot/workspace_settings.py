@@ -15,11 +15,13 @@ import re
 import time as monotonic
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import date, time
 from typing import Any
 
+from bot.messages import Texts
 from bot.runtime import Runtime
 from bot.settings import WEEKDAYS, Settings
+from bot.slack import ids
 from storage.workspace_settings import stored_by_team
 
 # The WorkspaceSetting keys (the stories channel keeps its own, bot/stories/config.py).
@@ -202,3 +204,134 @@ def for_all_teams_blocking(rt: Runtime) -> AllTeams:
 def forget(rt: Runtime, team_id: str) -> None:
     """After a save: the next read is fresh."""
     rt.workspace_settings.pop(team_id, None)
+
+
+# --- the App Home form: what was submitted, checked -------------------------------------------
+
+
+@dataclass(frozen=True)
+class Submitted:
+    deals_channels: tuple[str, ...]
+    stories_channel: str | None
+    end_of_day: time | None
+    working_days: tuple[int, ...]
+    numbers: Mapping[str, float]
+    holidays: tuple[str, ...]
+    admins: frozenset[str]
+
+
+# The modal's number fields and the setting each one is.
+NUMBER_FIELDS = {
+    ids.SETTINGS_STREAK: LOSS_STREAK,
+    ids.SETTINGS_REMINDER: DEBRIEF_REMINDER_DAYS,
+    ids.SETTINGS_CONCERN: CONCERN_DELAY_HOURS,
+    ids.SETTINGS_FOLLOWUP: FOLLOWUP_DAYS,
+}
+_EXAMPLES = {LOSS_STREAK: 3, DEBRIEF_REMINDER_DAYS: 3, FOLLOWUP_DAYS: 7}
+_DATE_SPLIT = re.compile(r"[\s,;]+")
+_DAY_VALUES = frozenset(str(n) for n in range(len(WEEKDAYS)))
+
+
+def _element(state: Mapping[str, Any], block: str) -> Mapping[str, Any]:
+    values = state.get("values") or {}
+    found = (values.get(block) or {}).get(ids.FIELD_VALUE)
+    return found if isinstance(found, Mapping) else {}
+
+
+def _strings(raw: Any) -> list[str]:
+    return [str(x) for x in raw] if isinstance(raw, list) else []
+
+
+def _number_error(t: Texts, key: str, raw: Any, current: float) -> tuple[float | None, str | None]:
+    """(the number, or None when unchanged) and the error to show, if any."""
+    lo, hi = RANGES[key]
+    text = str(raw if raw is not None else "").strip()
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if value == current:
+        return None, None
+    whole = key in WHOLE_NUMBERS
+    if not lo <= value <= hi or (whole and not value.is_integer()):
+        if whole:
+            return None, t(
+                "admin_settings.error_number", min=int(lo), max=int(hi), example=_EXAMPLES[key]
+            )
+        return None, t("admin_settings.error_hours", min=int(lo), max=int(hi))
+    return value, None
+
+
+def _holidays(t: Texts, raw: Any) -> tuple[tuple[str, ...], str | None]:
+    days: set[str] = set()
+    for word in _DATE_SPLIT.split(str(raw or "").strip()):
+        if not word:
+            continue
+        try:
+            days.add(date.fromisoformat(word).isoformat())
+        except ValueError:
+            return (), t("admin_settings.error_date", word=word[:40])
+    return tuple(sorted(days)), None
+
+
+def read_form(
+    t: Texts, state: Mapping[str, Any], current: Effective
+) -> tuple[Submitted, dict[str, str]]:
+    """What the admin submitted, and an error per field they must fix (what to type
+    instead). A number left as it was is never refused, whatever the environment says."""
+    errors: dict[str, str] = {}
+    picked = _element(state, ids.SETTINGS_END_OF_DAY).get("selected_time")
+    match = _HHMM.match(str(picked or ""))
+    if match is None:
+        errors[ids.SETTINGS_END_OF_DAY] = t("admin_settings.error_time")
+    chosen = _element(state, ids.SETTINGS_DAYS).get("selected_options") or []
+    days = tuple(
+        sorted({int(o["value"]) for o in chosen if str(o.get("value", "")) in _DAY_VALUES})
+    )
+    if not days:
+        errors[ids.SETTINGS_DAYS] = t("admin_settings.error_days_none")
+    numbers: dict[str, float] = {}
+    for block, key in NUMBER_FIELDS.items():
+        value, error = _number_error(
+            t, key, _element(state, block).get("value"), float(getattr(current, key))
+        )
+        if error:
+            errors[block] = error
+        elif value is not None:
+            numbers[key] = value
+    holidays, error = _holidays(t, _element(state, ids.SETTINGS_HOLIDAYS).get("value"))
+    if error:
+        errors[ids.SETTINGS_HOLIDAYS] = error
+    stories = _element(state, ids.SETTINGS_STORIES).get("selected_conversation")
+    submitted = Submitted(
+        deals_channels=tuple(
+            dict.fromkeys(
+                c
+                for c in _strings(_element(state, ids.SETTINGS_DEALS).get("selected_conversations"))
+                if _CHANNEL.match(c) and not c.startswith("#")
+            )
+        ),
+        stories_channel=str(stories) if stories and _CHANNEL.match(str(stories)) else None,
+        end_of_day=time(int(match[1]), int(match[2])) if match else None,
+        working_days=days,
+        numbers=numbers,
+        holidays=holidays,
+        admins=frozenset(_strings(_element(state, ids.SETTINGS_ADMINS).get("selected_users"))),
+    )
+    return submitted, errors
+
+
+def changed_values(
+    current: Effective, sub: Submitted, shown_deals: tuple[str, ...]
+) -> dict[str, Any]:
+    """key -> the JSON to store, for each value that differs from what the form showed."""
+    out: dict[str, Any] = {}
+    if set(sub.deals_channels) != set(shown_deals):
+        out[DEALS_CHANNELS] = encode(DEALS_CHANNELS, sub.deals_channels)
+    if sub.end_of_day is not None and sub.end_of_day != current.end_of_day:
+        out[END_OF_DAY] = encode(END_OF_DAY, sub.end_of_day)
+    if sub.working_days and sub.working_days != current.working_days:
+        out[WORKING_DAYS] = encode(WORKING_DAYS, sub.working_days)
+    for key, value in sub.numbers.items():
+        out[key] = encode(key, int(value) if key in WHOLE_NUMBERS else value)
+    return out

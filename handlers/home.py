@@ -6,7 +6,9 @@ App Home and the evening DM), its modal, and "Make it my focus" beside a takeawa
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
@@ -14,24 +16,32 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import messages
+from bot import workspace_settings as ws
 from bot.clock import zone_of
 from bot.messages import TeamMember, Texts
 from bot.messages import focus as focus_msg
 from bot.messages import manager as call_msg
 from bot.messages import reflection as reflection_msg
+from bot.messages import settings as settings_msg
 from bot.messages.blocks import VIEW_BLOCKS_MAX, Block, read_metadata
 from bot.messages.deal_entry import problems_blocks
 from bot.runtime import Runtime, rt_of
 from bot.slack import ids
 from bot.slack.dm import open_dm
 from bot.slack.errors import api_error
-from bot.slack.people import is_admin, load_person
+from bot.slack.people import is_admin, load_person, person_within
+from bot.stories.config import config_of, resolve_name
+from bot.stories.thread import ensure_member
+from bot.workspace_settings import Submitted, changed_values, effective, read_form
 from handlers.common import DealClick, deal_button
 from handlers.debrief_replies import tell
 from handlers.loop_command import reader_texts
 from storage import focus as focus_store
+from storage import stories as stories_store
 from storage.home import CallToMake, RepRecord, home_data
 from storage.intake_problems import recent_problems
+from storage.quiet import workspace_holidays
+from storage.workspace_settings import SettingsChange, granted_admins, save_settings
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +88,11 @@ async def publish_home(rt: Runtime, team_id: str, user_id: str) -> None:
         focus=focus_msg.home_blocks(t, focus),
     )
     if await rt.db(is_admin, rt, team_id, person):
-        # Deals a CRM or a workflow sent that reached no rep: never dropped silently.
+        # The workspace's settings, with the button that changes them; then deals a CRM
+        # or a workflow sent that reached no rep: never dropped silently.
+        shown = await shown_settings(rt, team_id, resolve=False)
         problems = await rt.tx(recent_problems, write=False, team_id=team_id)
-        extra = problems_blocks(t, problems, tz=person.tz)
+        extra = settings_msg.home_blocks(t, shown) + problems_blocks(t, problems, tz=person.tz)
         view["blocks"] = (view["blocks"] + extra)[:VIEW_BLOCKS_MAX]
     await rt.client.views_publish(user_id=user_id, view=view)
 
@@ -221,8 +233,234 @@ async def on_focus_from_takeaway(c: DealClick) -> None:
     await tell(c.respond, focus_msg.focus_saved(c.t, row.text if row else None).text)
 
 
+# --- the workspace settings (admins) ------------------------------------------------------
+
+# What resolving DEALS_CHANNELS #names may take while a modal waits to open (its
+# trigger lasts 3 seconds), and what checking newly chosen channels may take in the ack.
+RESOLVE_BUDGET = 1.0
+CHECK_BUDGET = 1.2
+
+
+async def _name_to_id(rt: Runtime, name: str) -> str | None:
+    for channel_id, known in rt.channel_names.items():
+        if known == name:
+            return channel_id
+    found = await resolve_name(rt, name)
+    if found is not None:
+        rt.channel_names[found] = name
+    return found
+
+
+async def _deals_ids(
+    rt: Runtime, channels: tuple[str, ...], *, resolve: bool
+) -> tuple[list[str], list[str]]:
+    """The deals channels as ids (what the modal's select shows), and the #names that
+    answer to no channel the bot can see."""
+    out: list[str] = []
+    unresolved: list[str] = []
+    for channel in channels:
+        if not channel.startswith("#"):
+            out.append(channel)
+            continue
+        found = None
+        if resolve:
+            try:
+                found = await asyncio.wait_for(_name_to_id(rt, channel[1:]), RESOLVE_BUDGET)
+            except (TimeoutError, SlackApiError) as e:
+                log.info("settings: %s not resolved: %s", channel, type(e).__name__)
+        if found is not None:
+            out.append(found)
+        elif resolve:
+            unresolved.append(channel)
+        else:
+            out.append(channel)
+    return list(dict.fromkeys(out)), unresolved
+
+
+async def _upcoming_holidays(rt: Runtime, team_id: str, tz: str) -> list[str]:
+    today = rt.clock.now().astimezone(zone_of(tz)).date().isoformat()
+    days = await rt.tx(workspace_holidays, write=False, team_id=team_id)
+    return [d for d in days if d >= today]
+
+
+async def shown_settings(rt: Runtime, team_id: str, *, resolve: bool) -> settings_msg.Shown:
+    """The effective values as the modal (`resolve`: #names looked up) or App Home shows them."""
+    current = await effective(rt, team_id)
+    stories = await config_of(rt, team_id)
+    deals, unresolved = await _deals_ids(rt, current.deals_channels, resolve=resolve)
+    granted = await rt.tx(granted_admins, write=False, team_id=team_id)
+    return settings_msg.Shown(
+        deals_channels=deals,
+        stories_channel=stories.channel,
+        end_of_day=f"{current.end_of_day.hour:02d}:{current.end_of_day.minute:02d}",
+        working_days=current.working_days,
+        loss_streak=current.loss_streak,
+        debrief_reminder_days=current.debrief_reminder_days,
+        concern_delay_hours=current.concern_delay_hours,
+        followup_days=current.followup_days,
+        holidays=await _upcoming_holidays(rt, team_id, stories.tz),
+        admins=sorted({*granted, *rt.settings.admins}),
+        unresolved=unresolved,
+    )
+
+
+async def _admin(rt: Runtime, team_id: str, user_id: str) -> bool:
+    """Checked on the server for every open and every save, whatever the button said."""
+    person = await person_within(rt, team_id=team_id, user_id=user_id)
+    return person is not None and await rt.db(is_admin, rt, team_id, person)
+
+
+async def _open_settings(rt: Runtime, client: AsyncWebClient, body: dict[str, Any]) -> None:
+    team_id, user_id = _who(body, rt)
+    t = await reader_texts(rt, team_id, user_id)
+    if await _admin(rt, team_id, user_id):
+        shown = await shown_settings(rt, team_id, resolve=True)
+        meta = {"deals": list(shown.deals_channels), "stories": shown.stories_channel}
+        view = settings_msg.settings_modal(t, shown, meta)
+    else:
+        view = settings_msg.refused_modal(t)
+    try:
+        await client.views_open(trigger_id=str(body.get("trigger_id") or ""), view=view)
+    except SlackApiError as e:
+        log.warning("settings modal did not open: %s", api_error(e))
+
+
+async def on_settings_open(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+) -> None:
+    await ack()
+    rt = rt_of(context)
+    rt.spawn(_open_settings(rt, client, body), name="settings-open")
+
+
+async def _channel_problem(rt: Runtime, t: Texts, channel: str) -> str | None:
+    """Why the bot cannot use a channel an admin just chose, if it cannot: it is not in
+    a private one (a public one it joins after the save)."""
+    try:
+        info = (await rt.client.conversations_info(channel=channel))["channel"]
+    except SlackApiError as e:
+        log.info("settings: conversations.info %s: %s", channel, api_error(e))
+        return t("admin_settings.error_channel")
+    rt.channel_names[channel] = str(info.get("name") or "").lower()
+    if info.get("is_member", True) or not info.get("is_private"):
+        return None
+    return t("admin_settings.error_private", channel=f"#{info.get('name') or channel}")
+
+
+async def _channel_errors(
+    rt: Runtime, t: Texts, sub: Submitted, shown: tuple[str, ...], stories: str | None
+) -> dict[str, str]:
+    checks = [(ids.SETTINGS_DEALS, c) for c in sub.deals_channels if c not in shown]
+    if sub.stories_channel and sub.stories_channel != stories:
+        checks.append((ids.SETTINGS_STORIES, sub.stories_channel))
+    if not checks:
+        return {}
+    try:
+        found = await asyncio.wait_for(
+            asyncio.gather(*(_channel_problem(rt, t, c) for _, c in checks)), CHECK_BUDGET
+        )
+    except TimeoutError:
+        # Slack is slow: save, and join (or log why not) after the ack.
+        return {}
+    errors: dict[str, str] = {}
+    for (block, _), problem in zip(checks, found, strict=True):
+        if problem and block not in errors:
+            errors[block] = problem
+    return errors
+
+
+def _admin_errors(
+    rt: Runtime, t: Texts, sub: Submitted, granted: list[str], actor: str
+) -> dict[str, str]:
+    from_config = sorted(rt.settings.admins - sub.admins)
+    if from_config:
+        names = ", ".join(f"@{u}" for u in from_config)
+        return {ids.SETTINGS_ADMINS: t("admin_settings.error_env_admin", users=names)}
+    if actor in granted and actor not in sub.admins:
+        return {ids.SETTINGS_ADMINS: t("admin_settings.error_self")}
+    return {}
+
+
+@dataclass(frozen=True)
+class _Save:
+    team_id: str
+    user_id: str
+    change: SettingsChange
+    join: tuple[str, ...]
+
+
+async def _plan_save(
+    rt: Runtime, t: Texts, body: dict[str, Any], team_id: str, user_id: str
+) -> _Save | dict[str, str]:
+    """The change to save, or the errors to show in the form."""
+    view = body.get("view") or {}
+    meta = read_metadata(view)
+    current = await effective(rt, team_id)
+    sub, errors = read_form(t, view.get("state") or {}, current)
+    granted = await rt.tx(granted_admins, write=False, team_id=team_id)
+    errors = {**_admin_errors(rt, t, sub, granted, user_id), **errors}
+    shown = tuple(str(c) for c in meta.get("deals") or ())
+    stories = meta.get("stories") or None
+    errors = {**await _channel_errors(rt, t, sub, shown, stories), **errors}
+    if errors:
+        return errors
+    values: dict[str, dict[str, Any] | None] = dict(changed_values(current, sub, shown))
+    if sub.stories_channel != stories:
+        values[stories_store.CHANNEL] = {"id": sub.stories_channel}
+    tz = (await config_of(rt, team_id)).tz
+    upcoming = await _upcoming_holidays(rt, team_id, tz)
+    change = SettingsChange(
+        values=values,
+        holidays=list(sub.holidays) if set(sub.holidays) != set(upcoming) else None,
+        admins_added=sorted(sub.admins - set(granted) - rt.settings.admins),
+        admins_removed=sorted(set(granted) - sub.admins),
+        replan_evenings=bool({ws.END_OF_DAY, ws.WORKING_DAYS} & set(values)),
+    )
+    join = tuple(c for c in sub.deals_channels if c not in shown)
+    if sub.stories_channel and sub.stories_channel != stories:
+        join += (sub.stories_channel,)
+    return _Save(team_id, user_id, change, join)
+
+
+async def _save_settings(rt: Runtime, save: _Save) -> None:
+    tz = (await config_of(rt, save.team_id)).tz
+    await rt.tx(
+        save_settings,
+        team_id=save.team_id,
+        change=save.change,
+        by=save.user_id,
+        now=rt.clock.now(),
+        today=rt.clock.now().astimezone(zone_of(tz)).date(),
+    )
+    ws.forget(rt, save.team_id)
+    log.info("settings saved by %s: %s", save.user_id, ", ".join(sorted(save.change.values)))
+    for channel in save.join:
+        await ensure_member(rt, channel)
+    await publish_home(rt, save.team_id, save.user_id)
+
+
+async def on_settings_submit(
+    ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext
+) -> None:
+    rt = rt_of(context)
+    team_id, user_id = _who(body, rt)
+    t = await reader_texts(rt, team_id, user_id)
+    if not await _admin(rt, team_id, user_id):
+        # A forged submission (or an admin no more): nothing changes.
+        await ack(response_action="update", view=settings_msg.refused_modal(t))
+        return
+    planned = await _plan_save(rt, t, body, team_id, user_id)
+    if not isinstance(planned, _Save):
+        await ack(response_action="errors", errors=planned)
+        return
+    await ack()
+    rt.spawn(_save_settings(rt, planned), name=f"settings-save:{team_id}")
+
+
 def register(app: AsyncApp, rt: Runtime) -> None:
     app.event("app_home_opened")(on_home_opened)
+    app.action(ids.SETTINGS_OPEN)(on_settings_open)
+    app.view(ids.SETTINGS_MODAL)(on_settings_submit)
     app.action(ids.FOCUS_OPEN)(on_focus_open)
     app.view(ids.FOCUS_MODAL)(on_focus_submit)
     app.action(ids.FOCUS_FROM_TAKEAWAY)(on_focus_from_takeaway)

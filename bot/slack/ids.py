@@ -211,3 +211,21 @@ QUOTES_BLOCK = "quotes_more"
 # The win log's tag for a quote: one of the team's tags, or a new one.
 QUOTE_TAG_FIELD = "quote_tag"
 QUOTE_TAG_NEW_FIELD = "quote_tag_new"
+
+# --- the workspace settings (admins, App Home) -----------------------------------------------
+
+# "Settings" in an admin's App Home; the modal and its fields (each block holds one input
+# whose action id is FIELD_VALUE).
+SETTINGS_OPEN = "settings_open"
+SETTINGS_BLOCK = "workspace_settings"
+SETTINGS_MODAL = "workspace_settings"
+SETTINGS_DEALS = "set_deals_channels"
+SETTINGS_STORIES = "set_stories_channel"
+SETTINGS_END_OF_DAY = "set_end_of_day"
+SETTINGS_DAYS = "set_working_days"
+SETTINGS_STREAK = "set_loss_streak"
+SETTINGS_REMINDER = "set_debrief_reminder_days"
+SETTINGS_CONCERN = "set_concern_delay_hours"
+SETTINGS_FOLLOWUP = "set_followup_days"
+SETTINGS_HOLIDAYS = "set_holidays"
+SETTINGS_ADMINS = "set_admins"
