@@ -315,7 +315,9 @@ async def _open_settings(rt: Runtime, client: AsyncWebClient, body: dict[str, An
     t = await reader_texts(rt, team_id, user_id)
     if await _admin(rt, team_id, user_id):
         shown = await shown_settings(rt, team_id, resolve=True)
-        meta = {"deals": list(shown.deals_channels), "stories": shown.stories_channel}
+        # Flat values only (what private_metadata may hold): the channels as shown, so
+        # the save can tell which ones the admin added.
+        meta = {"deals": ",".join(shown.deals_channels), "stories": shown.stories_channel}
         view = settings_msg.settings_modal(t, shown, meta)
     else:
         view = settings_msg.refused_modal(t)
@@ -399,7 +401,7 @@ async def _plan_save(
     sub, errors = read_form(t, view.get("state") or {}, current)
     granted = await rt.tx(granted_admins, write=False, team_id=team_id)
     errors = {**_admin_errors(rt, t, sub, granted, user_id), **errors}
-    shown = tuple(str(c) for c in meta.get("deals") or ())
+    shown = tuple(c for c in str(meta.get("deals") or "").split(",") if c)
     stories = meta.get("stories") or None
     errors = {**await _channel_errors(rt, t, sub, shown, stories), **errors}
     if errors:
