@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
@@ -235,8 +235,9 @@ async def on_focus_from_takeaway(c: DealClick) -> None:
 
 # --- the workspace settings (admins) ------------------------------------------------------
 
-# What resolving DEALS_CHANNELS #names may take while a modal waits to open (its
-# trigger lasts 3 seconds), and what checking newly chosen channels may take in the ack.
+# What resolving DEALS_CHANNELS #names may take, in all, while a modal waits to open
+# (its trigger lasts 3 seconds), and what checking newly chosen channels may take in
+# the ack.
 RESOLVE_BUDGET = 1.0
 CHECK_BUDGET = 1.2
 
@@ -255,25 +256,26 @@ async def _deals_ids(
     rt: Runtime, channels: tuple[str, ...], *, resolve: bool
 ) -> tuple[list[str], list[str]]:
     """The deals channels as ids (what the modal's select shows), and the #names that
-    answer to no channel the bot can see."""
+    answer to no channel the bot can see. Without `resolve`, #names stay as written."""
+    names = [c for c in channels if c.startswith("#")]
+    found: dict[str, str | None] = {}
+    if resolve and names:
+        try:
+            ids_found = await asyncio.wait_for(
+                asyncio.gather(*(_name_to_id(rt, n[1:]) for n in names)), RESOLVE_BUDGET
+            )
+            found = dict(zip(names, ids_found, strict=True))
+        except (TimeoutError, SlackApiError) as e:
+            log.info("settings: DEALS_CHANNELS names not resolved: %s", type(e).__name__)
     out: list[str] = []
     unresolved: list[str] = []
     for channel in channels:
-        if not channel.startswith("#"):
+        if not channel.startswith("#") or not resolve:
             out.append(channel)
-            continue
-        found = None
-        if resolve:
-            try:
-                found = await asyncio.wait_for(_name_to_id(rt, channel[1:]), RESOLVE_BUDGET)
-            except (TimeoutError, SlackApiError) as e:
-                log.info("settings: %s not resolved: %s", channel, type(e).__name__)
-        if found is not None:
-            out.append(found)
-        elif resolve:
-            unresolved.append(channel)
+        elif found.get(channel):
+            out.append(str(found[channel]))
         else:
-            out.append(channel)
+            unresolved.append(channel)
     return list(dict.fromkeys(out)), unresolved
 
 
@@ -388,13 +390,15 @@ class _Save:
     team_id: str
     user_id: str
     change: SettingsChange
+    holidays: tuple[str, ...]  # as submitted: compared with the stored ones after the ack
     join: tuple[str, ...]
 
 
 async def _plan_save(
     rt: Runtime, t: Texts, body: dict[str, Any], team_id: str, user_id: str
 ) -> _Save | dict[str, str]:
-    """The change to save, or the errors to show in the form."""
+    """The change to save, or the errors to show in the form. Inside the ack: no Slack
+    call but the bounded channel checks."""
     view = body.get("view") or {}
     meta = read_metadata(view)
     current = await effective(rt, team_id)
@@ -409,11 +413,8 @@ async def _plan_save(
     values: dict[str, dict[str, Any] | None] = dict(changed_values(current, sub, shown))
     if sub.stories_channel != stories:
         values[stories_store.CHANNEL] = {"id": sub.stories_channel}
-    tz = (await config_of(rt, team_id)).tz
-    upcoming = await _upcoming_holidays(rt, team_id, tz)
     change = SettingsChange(
         values=values,
-        holidays=list(sub.holidays) if set(sub.holidays) != set(upcoming) else None,
         admins_added=sorted(sub.admins - set(granted) - rt.settings.admins),
         admins_removed=sorted(set(granted) - sub.admins),
         replan_evenings=bool({ws.END_OF_DAY, ws.WORKING_DAYS} & set(values)),
@@ -421,21 +422,24 @@ async def _plan_save(
     join = tuple(c for c in sub.deals_channels if c not in shown)
     if sub.stories_channel and sub.stories_channel != stories:
         join += (sub.stories_channel,)
-    return _Save(team_id, user_id, change, join)
+    return _Save(team_id, user_id, change, sub.holidays, join)
 
 
 async def _save_settings(rt: Runtime, save: _Save) -> None:
     tz = (await config_of(rt, save.team_id)).tz
+    change = save.change
+    if set(save.holidays) != set(await _upcoming_holidays(rt, save.team_id, tz)):
+        change = replace(change, holidays=list(save.holidays))
     await rt.tx(
         save_settings,
         team_id=save.team_id,
-        change=save.change,
+        change=change,
         by=save.user_id,
         now=rt.clock.now(),
         today=rt.clock.now().astimezone(zone_of(tz)).date(),
     )
     ws.forget(rt, save.team_id)
-    log.info("settings saved by %s: %s", save.user_id, ", ".join(sorted(save.change.values)))
+    log.info("settings saved by %s: %s", save.user_id, ", ".join(sorted(change.values)))
     for channel in save.join:
         await ensure_member(rt, channel)
     await publish_home(rt, save.team_id, save.user_id)

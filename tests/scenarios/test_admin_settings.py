@@ -448,3 +448,32 @@ def test_the_modal_speaks_the_admins_language(bot: RunningBot, locale: str, lang
     answer = submit_settings(bot, view, user="U0ADMIN2", **{ids.SETTINGS_STREAK: {"value": "99"}})
     expected = bot.rt.catalog.text(lang, "admin_settings.error_number", min=2, max=50, example=3)
     assert answer["errors"][ids.SETTINGS_STREAK] == expected
+
+
+def test_a_change_is_the_workspaces_own(bot: RunningBot) -> None:
+    view = open_settings(bot)
+    submit_settings(bot, view, **{ids.SETTINGS_STREAK: {"value": "5"}})
+    assert bot.run(effective(bot.rt, TEAM)).loss_streak == 5
+    assert bot.run(effective(bot.rt, "T0OTHER")).loss_streak == 3
+
+
+def test_deals_channels_named_in_the_configuration_show_as_channels(
+    standin: SlackStandIn, clock: FakeClock, sqlite_url: str, bot_server: BotServer
+) -> None:
+    bot, stop = start_bot(
+        standin,
+        clock,
+        sqlite_url,
+        server=bot_server,
+        extra_env={"DEALS_CHANNELS": "#deals,#gone"},
+    )
+    try:
+        view = open_settings(bot)
+        deals = next(b for b in view["blocks"] if b.get("block_id") == ids.SETTINGS_DEALS)
+        assert deals["element"]["initial_conversations"] == [DEALS]
+        assert "#gone" in deals["hint"]["text"]
+        # Saved untouched: nothing stored, the configuration still decides.
+        submit_settings(bot, view)
+        assert stored(bot) == {}
+    finally:
+        stop()
