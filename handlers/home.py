@@ -40,6 +40,7 @@ from storage import focus as focus_store
 from storage import stories as stories_store
 from storage.home import CallToMake, RepRecord, home_data
 from storage.intake_problems import recent_problems
+from storage.people import get_person
 from storage.quiet import workspace_holidays
 from storage.workspace_settings import SettingsChange, granted_admins, save_settings
 
@@ -373,12 +374,22 @@ async def _channel_errors(
     return errors
 
 
-def _admin_errors(
-    rt: Runtime, t: Texts, sub: Submitted, granted: list[str], actor: str
+async def _names(rt: Runtime, team_id: str, users: list[str]) -> str:
+    """People as a form's error can show them (plain text: no mentions)."""
+    shown = []
+    for user in users:
+        person = await rt.tx(get_person, write=False, team_id=team_id, slack_id=user)
+        shown.append(f"@{person.name}" if person is not None and person.name else user)
+    return ", ".join(shown)
+
+
+async def _admin_errors(
+    rt: Runtime, t: Texts, sub: Submitted, granted: list[str], who: tuple[str, str]
 ) -> dict[str, str]:
+    team_id, actor = who
     from_config = sorted(rt.settings.admins - sub.admins)
     if from_config:
-        names = ", ".join(f"@{u}" for u in from_config)
+        names = await _names(rt, team_id, from_config)
         return {ids.SETTINGS_ADMINS: t("admin_settings.error_env_admin", users=names)}
     if actor in granted and actor not in sub.admins:
         return {ids.SETTINGS_ADMINS: t("admin_settings.error_self")}
@@ -404,7 +415,7 @@ async def _plan_save(
     current = await effective(rt, team_id)
     sub, errors = read_form(t, view.get("state") or {}, current)
     granted = await rt.tx(granted_admins, write=False, team_id=team_id)
-    errors = {**_admin_errors(rt, t, sub, granted, user_id), **errors}
+    errors = {**await _admin_errors(rt, t, sub, granted, (team_id, user_id)), **errors}
     shown = tuple(c for c in str(meta.get("deals") or "").split(",") if c)
     stories = meta.get("stories") or None
     errors = {**await _channel_errors(rt, t, sub, shown, stories), **errors}

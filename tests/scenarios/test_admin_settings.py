@@ -361,12 +361,15 @@ def test_an_admin_cannot_remove_themselves_nor_the_configurations_admins(
             by=ADMIN,
             now=utc(2026, 1, 1),
         )
+    bot.run(load_person(bot.rt, team_id=TEAM, user_id=REP2))
     view = open_settings(bot, MANAGER)
+    # The configuration's admin (REP2, "sam") left out: refused, saying where they come from.
     answer = submit_settings(
         bot, view, user=MANAGER, **{ids.SETTINGS_ADMINS: {"selected_users": [MANAGER]}}
     )
     assert answer["response_action"] == "errors"
-    assert REP2 in answer["errors"][ids.SETTINGS_ADMINS]
+    assert "@sam" in answer["errors"][ids.SETTINGS_ADMINS]
+    assert "ADMINS" in answer["errors"][ids.SETTINGS_ADMINS]
     answer = submit_settings(
         bot, view, user=MANAGER, **{ids.SETTINGS_ADMINS: {"selected_users": [REP2]}}
     )
