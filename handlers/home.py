@@ -17,6 +17,7 @@ from bot import messages
 from bot.clock import zone_of
 from bot.messages import TeamMember, Texts
 from bot.messages import focus as focus_msg
+from bot.messages import lessons as lessons_msg
 from bot.messages import manager as call_msg
 from bot.messages import reflection as reflection_msg
 from bot.messages.blocks import VIEW_BLOCKS_MAX, Block, read_metadata
@@ -30,8 +31,10 @@ from handlers.common import DealClick, deal_button
 from handlers.debrief_replies import tell
 from handlers.loop_command import reader_texts
 from storage import focus as focus_store
+from storage import lessons as lesson_store
 from storage.home import CallToMake, RepRecord, home_data
 from storage.intake_problems import recent_problems
+from storage.models import Lesson
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,15 @@ def call_blocks(t: Texts, calls: list[CallToMake], tz: str | None) -> list[Block
     return blocks
 
 
+def lesson_blocks(t: Texts, kept: list[Lesson]) -> list[Block]:
+    """The rep's own lessons, private and shared (only theirs: a teammate's shared lesson
+    shows where it is useful, in prep and the story modal)."""
+    if not kept:
+        return []
+    lines = [lessons_msg.LessonLine(k.text, k.shared, k.state == "tried", k.account) for k in kept]
+    return lessons_msg.home_blocks(t, lines)
+
+
 async def publish_home(rt: Runtime, team_id: str, user_id: str) -> None:
     try:
         person = await load_person(rt, team_id=team_id, user_id=user_id)
@@ -65,6 +77,7 @@ async def publish_home(rt: Runtime, team_id: str, user_id: str) -> None:
     focus = await rt.tx(
         focus_store.current_focus_text, write=False, team_id=team_id, user_id=user_id
     )
+    kept = await rt.tx(lesson_store.own_lessons, write=False, team_id=team_id, owner=user_id)
     t = Texts(rt.catalog, person.locale)
     view = messages.home_view(
         t,
@@ -75,7 +88,7 @@ async def publish_home(rt: Runtime, team_id: str, user_id: str) -> None:
         team=[team_member(r) for r in data.team],
         calls=call_blocks(t, data.calls, person.tz),
         now=rt.clock.now(),
-        focus=focus_msg.home_blocks(t, focus),
+        focus=[*focus_msg.home_blocks(t, focus), *lesson_blocks(t, kept)],
     )
     if await rt.db(is_admin, rt, team_id, person):
         # Deals a CRM or a workflow sent that reached no rep: never dropped silently.

@@ -144,6 +144,22 @@ def keep(
     return row, True
 
 
+def all_kept(*, session: Session, team_id: str, owner: str, texts: Sequence[str]) -> bool:
+    """Every one of `texts` is a lesson the owner kept (so "Did you get to try it?" asks
+    about them, and "Follow it up" need not ask again)."""
+    keys = {_key(text) for text in texts if _key(text)}
+    if not keys:
+        return False
+    found = session.exec(
+        select(Lesson.key).where(
+            Lesson.team_id == team_id,
+            Lesson.owner_slack_id == owner,
+            col(Lesson.key).in_(sorted(keys)),
+        )
+    ).all()
+    return keys <= set(found)
+
+
 def lesson(*, session: Session, lesson_id: int) -> Lesson | None:
     return session.get(Lesson, lesson_id)
 
@@ -211,7 +227,7 @@ def _names(session: Session, team_id: str, ids: set[str]) -> dict[str, str]:
     return {p.slack_id: p.name or "" for p in people}
 
 
-def own_lessons(*, session: Session, team_id: str, owner: str, limit: int = 10) -> list[Lesson]:
+def own_lessons(*, session: Session, team_id: str, owner: str, limit: int = 50) -> list[Lesson]:
     """The owner's lessons not dropped, newest first (App Home)."""
     return list(
         session.exec(

@@ -342,6 +342,7 @@ class MonthEntry:
     amount: Decimal | None
     currency: str | None
     deal_id: int | None = None
+    origin: str | None = None  # the teammate whose kept lesson the story applied
 
 
 @dataclass
@@ -352,6 +353,8 @@ class MonthSummary:
     attributed: dict[str, Decimal] = field(default_factory=dict)
     # lesson -> (times applied, who it came from, first spelling)
     lessons: list[tuple[str, int, list[str]]] = field(default_factory=list)
+    # lesson (its first spelling) -> the teammates it was learned from
+    origins: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _lesson_key(lesson: str) -> str:
@@ -394,6 +397,8 @@ def summarise(entries: Sequence[MonthEntry]) -> MonthSummary:
         if e.rep not in reps:
             reps = [*reps, e.rep]
         by_lesson[key] = (shown, count + 1, reps)
+        if e.origin and e.origin not in summary.origins.setdefault(shown, []):
+            summary.origins[shown].append(e.origin)
     summary.deals = len(deals)
     summary.attributed = _attributed(entries)
     summary.lessons = sorted(by_lesson.values(), key=lambda x: (-x[1], x[0].lower()))
@@ -436,6 +441,11 @@ def month_post(t: Texts, *, month: str, entries: Sequence[MonthEntry]) -> Built:
             lesson=clip(shown, 120),
             count=n,
             reps=", ".join(f"<@{r}>" for r in reps),
+        )
+        + (
+            " · " + t("lessons.month_from", owners=", ".join(f"<@{o}>" for o in origins))
+            if (origins := s.origins.get(shown))
+            else ""
         )
         for shown, n, reps in s.lessons[:5]
     ]
