@@ -9,6 +9,7 @@ anyone on the team for a story and shows in teammates' prep."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -35,9 +36,13 @@ CALL_ITEMS = ("missed", "next")
 WIN_ITEMS = ("appealed", "why", "strengths")
 
 
+# A list's bullet or number ("- ", "• ", "2. ", "3) "): the takeaway is what follows.
+_ITEM = re.compile(r"^\s*(?:[-*•·–—]+|\d{1,2}[.)])\s*")
+
+
 def clean(text: str) -> str:
     one_line = " ".join(str(text or "").split())
-    return one_line.lstrip("•-*· ").strip()[:TEXT_MAX]
+    return _ITEM.sub("", one_line).strip()[:TEXT_MAX]
 
 
 def _key(text: str) -> str:
