@@ -22,16 +22,8 @@ from bot.devkit.standin import check_view
 from bot.slack import ids
 from storage.models import Lesson, Nudge, Story
 from tests.conftest import MANAGER, REP, REP2, RunningBot
-from tests.scenarios.test_stories import (  # noqa: F401 - sbot is a fixture
-    at,
-    know,
-    modal,
-    rows,
-    sbot,
-    stories_in,
-    submit_story,
-    utc,
-)
+from tests.scenarios import test_stories
+from tests.scenarios.test_stories import at, know, modal, rows, stories_in, utc
 from tests.support.debrief_steps import (
     CALL_ANSWERS,
     LOSS_ANSWERS,
@@ -55,6 +47,8 @@ TAKEAWAYS = {
     FLEUR: "• Demander la date de mise en service\n• Impliquer le DAF plus tôt",
 }
 LANG = {REP: "en", REP2: "es", FLEUR: "fr"}
+# The stories tests' bot: a stories channel, in a Madrid workspace, with Fleur (fr).
+sbot = test_stories.sbot
 
 
 def cat(bot: RunningBot, lang: str, key: str, **values: Any) -> str:
@@ -246,3 +240,216 @@ def test_a_shared_lesson_is_asked_about_applied_by_a_teammate_and_credited(
     at(sbot, START + timedelta(days=7, hours=4))
     assert len(asks(sbot, "lesson_credit")) == 1
     assert len([m for m in dm_messages(sbot, owner) if story.permalink in texts(m)]) == 1
+
+
+# --- private stays private -----------------------------------------------------------------------
+
+
+def home_text(bot: RunningBot, user: str) -> str:
+    event = {
+        "type": "app_home_opened",
+        "user": user,
+        "channel": "D" + user[1:],
+        "tab": "home",
+        "event_ts": "1700000000.000100",
+    }
+    before = len(bot.standin.calls_to("views.publish"))
+    assert bot.send(bot.slack.event_request(event)).status == 200
+    calls = [c for c in bot.standin.calls_to("views.publish")[before:] if c.body["user_id"] == user]
+    assert check_view(calls[-1].body["view"]) == []
+    return json.dumps(calls[-1].body["view"], ensure_ascii=False)
+
+
+def test_a_private_lesson_is_seen_by_its_owner_alone(sbot: RunningBot) -> None:
+    """Fleur keeps a private lesson, Rita a shared one. Sam's story modal and prep list
+    Rita's, never Fleur's; a forged pick of Fleur's id is refused and nothing is posted;
+    each rep's App Home lists their own lessons only."""
+    know(sbot, REP, REP2, FLEUR, MANAGER)
+    at(sbot, START)
+    log_loss(sbot, FLEUR, "Globex", TAKEAWAYS[FLEUR])
+    keep(sbot, FLEUR, pick=0, team=False)
+    log_loss(sbot, REP, "Initech", TAKEAWAYS[REP])
+    keep(sbot, REP, pick=None, text="Name the decision date out loud", team=True)
+    fleurs, ritas = lessons(sbot)
+    assert (fleurs.shared, ritas.shared, ritas.text) == (
+        False,
+        True,
+        "Name the decision date out loud",
+    )
+    assert cat(sbot, "fr", "lessons.kept_private", lesson=fleurs.text) in last_dm_text(sbot, FLEUR)
+
+    assert sbot.send(sbot.slack.slash_command("story", user=REP2)).status == 200
+    view = modal(sbot)
+    listed = [value for group in picker_options(view).values() for _text, value in group]
+    assert listed == [str(ritas.id)]
+    answer = submit_with_pick(sbot, REP2, view, fleurs.id, lesson="Robado")
+    assert answer["response_action"] == "errors"
+    assert ids.STORY_LESSON_PICK in answer["errors"]
+    for forged in ("99999", "abc"):
+        answer = submit_with_pick(sbot, REP2, view, forged, lesson="Robado")
+        assert answer["response_action"] == "errors", forged
+    assert rows(sbot) == []
+
+    # Prep for a similar spot (a loss, like Sam's own on the account) lists the shared one.
+    close_deal(sbot, "lost", "Hooli", REP2)
+    body = sbot.send(sbot.slack.slash_command("prep Hooli", user=REP2)).json()
+    shown = json.dumps(body["blocks"], ensure_ascii=False)
+    assert cat(sbot, "es", "lessons.prep_header") in shown
+    assert "Name the decision date out loud" in shown and fleurs.text not in shown
+    # Nobody sees their own shared lesson as "from a teammate".
+    body = sbot.send(sbot.slack.slash_command("prep Initech", user=REP)).json()
+    assert cat(sbot, "en", "lessons.prep_header") not in json.dumps(body["blocks"])
+
+    assert fleurs.text in home_text(sbot, FLEUR) and ritas.text not in home_text(sbot, FLEUR)
+    rita_home = home_text(sbot, REP)
+    assert ritas.text in rita_home and fleurs.text not in rita_home
+    assert cat(sbot, "en", "lessons.mark_team") in rita_home
+    sam_home = home_text(sbot, REP2)
+    assert ritas.text not in sam_home and fleurs.text not in sam_home
+    manager_home = home_text(sbot, MANAGER)
+    assert ritas.text not in manager_home and fleurs.text not in manager_home
+
+
+# --- the ask: not yet, drop, second clicks ----------------------------------------------
+
+
+def test_not_yet_asks_once_more_then_stops_and_drop_ends_it(sbot: RunningBot) -> None:
+    know(sbot, REP, REP2, MANAGER)
+    at(sbot, START)
+    log_loss(sbot, REP, "Globex", TAKEAWAYS[REP])
+    keep(sbot, REP, pick=0, team=False)
+    at(sbot, START + timedelta(hours=3))
+    keep(sbot, REP, pick=1, team=False)
+    first, second = lessons(sbot)
+    assert len(asks(sbot)) == 2
+
+    at(sbot, START + timedelta(days=7, hours=1))
+    at(sbot, START + timedelta(days=7, hours=4))
+    tried = [m for m in dm_messages(sbot, REP) if ids.LESSON_TRY_NOT_YET in action_ids(m)]
+    assert len(tried) == 2
+    by_lesson = {first.text: tried[0], second.text: tried[1]}
+    assert first.text in texts(by_lesson[first.text])
+
+    def press(message: dict[str, Any], action: str) -> None:
+        request = sbot.slack.block_action(
+            action, user=REP, channel=sbot.standin.dm_channel(REP), message=message
+        )
+        assert sbot.send(request).status == 200
+
+    press(by_lesson[first.text], ids.LESSON_TRY_NOT_YET)
+    press(by_lesson[first.text], ids.LESSON_TRY_DROP)  # a stale second button: no change
+    press(by_lesson[second.text], ids.LESSON_TRY_DROP)
+    states = {lesson.text: lesson.state for lesson in lessons(sbot)}
+    assert states == {first.text: "open", second.text: "dropped"}
+    redrawn = {m["ts"]: m for m in dm_messages(sbot, REP)}[by_lesson[first.text]["ts"]]
+    assert cat(sbot, "en", "lessons.reply_not_yet", days=7) in texts(redrawn)
+
+    # A week later, the last ask about the first lesson; "Not yet" again ends the asking.
+    at(sbot, START + timedelta(days=14, hours=4))
+    last = find_message(sbot, REP, ids.LESSON_TRY_NOT_YET)
+    assert first.text in texts(last) and second.text not in texts(last)
+    assert cat(sbot, "en", "lessons.try_again", lesson=first.text, where="").split("*")[1] in texts(
+        last
+    )
+    press(last, ids.LESSON_TRY_NOT_YET)
+    redrawn = {m["ts"]: m for m in dm_messages(sbot, REP)}[last["ts"]]
+    assert cat(sbot, "en", "lessons.reply_not_yet_last") in texts(redrawn)
+    at(sbot, START + timedelta(days=30))
+    assert len(asks(sbot)) == 3
+    # The dropped lesson no longer shows in App Home; the open one does.
+    home = home_text(sbot, REP)
+    assert first.text in home and second.text not in home
+
+
+def test_keeping_the_same_lesson_twice_is_one_lesson_and_one_ask(sbot: RunningBot) -> None:
+    know(sbot, REP, MANAGER)
+    at(sbot, START)
+    log_loss(sbot, REP, "Globex", TAKEAWAYS[REP])
+    keep(sbot, REP, pick=0, team=False)
+    keep(sbot, REP, pick=0, team=True)  # the second submit changes who sees it
+    [row] = lessons(sbot)
+    assert row.shared is True
+    assert len(asks(sbot)) == 1
+    assert cat(sbot, "en", "lessons.kept_ask", days=7) not in last_dm_text(sbot, REP)
+    # Neither a pick nor words: the modal says what to do instead and keeps nothing.
+    click(sbot, REP, ids.LESSON_KEEP)
+    answer = send_keep(sbot, REP, last_modal(sbot), keep_values(pick=None, text=None, team=True))
+    assert answer["response_action"] == "errors"
+    assert answer["errors"][ids.LESSON_TEXT_FIELD] == cat(sbot, "en", "lessons.error_empty")
+    assert len(lessons(sbot)) == 1
+
+
+# --- other sources: the manager's call and the win interview ------------------------------------
+
+
+def test_a_lesson_from_the_managers_call_and_from_a_win(sbot: RunningBot) -> None:
+    know(sbot, REP, MANAGER)
+    set_manager(sbot, REP, MANAGER)
+    at(sbot, START)
+    close_deal(sbot, "lost", "Globex", REP)
+    click(sbot, REP, "loss_mode_helped")
+    click(sbot, REP, "manager_call_request")
+    log_the_call(sbot, MANAGER)
+    sbot.tick()
+    result = find_message(sbot, REP, ids.LESSON_KEEP)
+    assert CALL_ANSWERS["next"] in texts(result)
+    view = keep(sbot, REP, pick=0, team=True)
+    options = [
+        o["text"]["text"]
+        for b in view["blocks"]
+        if b.get("block_id") == ids.LESSON_PICK_FIELD
+        for o in b["element"]["options"]
+    ]
+    assert CALL_ANSWERS["missed"] in options
+    [from_call] = lessons(sbot)
+    assert (from_call.source, from_call.text) == ("call", CALL_ANSWERS["missed"])
+    # The manager cannot keep the rep's lesson from the same deal.
+    request = sbot.slack.block_action(
+        ids.LESSON_KEEP, user=MANAGER, channel=sbot.standin.dm_channel(REP), message=result
+    )
+    assert sbot.send(request).status == 200
+    assert len(lessons(sbot)) == 1
+
+    close_deal(sbot, "won", "Acme", REP)
+    click(sbot, REP, "win_log_open")
+    submit(
+        sbot,
+        REP,
+        last_modal(sbot),
+        {"why": "Our onboarding plan", "appealed": "A named success manager"},
+    )
+    keep(sbot, REP, pick=0, team=False)
+    from_win = lessons(sbot)[-1]
+    assert (from_win.source, from_win.account) == ("win", "Acme")
+    assert from_win.text in ("A named success manager", "Our onboarding plan")
+
+
+# --- forget-me and the monthly post ----------------------------------------------------------
+
+
+def test_forget_me_removes_the_lessons_and_the_link_not_the_teammates_story(
+    sbot: RunningBot,
+) -> None:
+    know(sbot, REP, REP2, MANAGER)
+    at(sbot, START)
+    log_loss(sbot, REP, "Globex", TAKEAWAYS[REP])
+    keep(sbot, REP, pick=0, team=True)
+    [kept] = lessons(sbot)
+    sbot.send(sbot.slack.slash_command("story", user=REP2))
+    submit_with_pick(sbot, REP2, modal(sbot), kept.id)
+    assert rows(sbot)[0].lesson_id == kept.id
+    # The monthly post says whose lesson was applied.
+    at(sbot, utc(2027, 1, 1, 9, 5))
+    [post] = [
+        m for m in sbot.standin.messages("C0STORIES") if "Stories of December 2026" in texts(m)
+    ]
+    assert cat(sbot, "en", "lessons.month_from", owners=f"<@{REP}>") in texts(post)
+
+    resp = sbot.send(sbot.slack.slash_command("forget-me", user=REP))
+    prompt = {"ts": "1.1", "blocks": resp.json()["blocks"]}
+    sbot.send(sbot.slack.block_action("forget_me_confirm", user=REP, message=prompt))
+    assert lessons(sbot) == []
+    [story] = rows(sbot)
+    assert (story.rep_slack_id, story.lesson_id, story.lesson) == (REP2, None, kept.text)
+    with Session(sbot.rt.engine) as s:
+        assert s.exec(select(Story).where(Story.lesson_id == kept.id)).all() == []
