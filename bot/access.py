@@ -108,6 +108,11 @@ ACTIONS: dict[str, Rule] = {
     # The practice focus is the clicker's own; a takeaway is read from their own debrief.
     ids.FOCUS_OPEN: Rule("self"),
     ids.FOCUS_FROM_TAKEAWAY: DEAL,
+    # A lesson is kept by the deal's rep, from their own debrief; the ask is theirs.
+    ids.LESSON_KEEP: DEAL,
+    ids.LESSON_TRY_YES: Rule("nudge"),
+    ids.LESSON_TRY_NOT_YET: Rule("nudge"),
+    ids.LESSON_TRY_DROP: Rule("nudge"),
     # The quotes library: only quotes the client allowed, which the whole team may read.
     ids.QUOTES_MORE: Rule("self"),
     # The workspace's settings in App Home: admins only.
@@ -132,6 +137,7 @@ VIEWS: dict[str, Rule] = {
     ids.STORY_LINK_MODAL: Rule("story", meta_key="story"),
     ids.FOCUS_MODAL: Rule("self"),
     ids.SETTINGS_MODAL: Rule("self", "admin"),
+    ids.LESSON_KEEP_MODAL: Rule("deal", meta_key="deal"),
 }
 
 

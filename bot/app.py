@@ -23,6 +23,7 @@ from handlers import (
     followup,
     guard,
     home,
+    lessons,
     loop_command,
     loss_debrief,
     manager_call,
@@ -55,6 +56,7 @@ RITUALS = (
     quiet,
     home,
     stories,
+    lessons,
     followup,
     quotes,
 )
@@ -124,7 +126,7 @@ def register_listeners(app: AsyncApp, rt: Runtime) -> loop_command.LoopCommand:
     quiet.register(app, rt, commands)
     home.register(app, rt)
     stories.register(app, rt, commands)
-
+    lessons.register(app, rt, commands)
     followup.register(app, rt, commands)
     errors.register(app, rt)
     errors.register_unknown_actions(app, rt)

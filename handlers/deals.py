@@ -134,7 +134,7 @@ async def _new_from_signal(
         account=signal.account or await unnamed_account(rt, team_id, rep),
         outcome=signal.outcome,
         rep_slack_id=rep,
-        reported_by=event.get("user") if not event.get("bot_id") else event.get("bot_id"),
+        reported_by=_poster(event),
         amount=signal.amount,
         currency=signal.currency,
         source="channel",
@@ -143,6 +143,13 @@ async def _new_from_signal(
         external_id=(f"{signal.outcome}:{link}" if (link := crm_record_link(event)) else None),
         raw_text=signal.source_text,
     )
+
+
+def _poster(event: dict[str, Any]) -> str | None:
+    """Who posted it (a bot's id for a bot): only ever a string. A malformed event (a
+    `user` that is an object, say) must not reach the database as one."""
+    poster = event.get("bot_id") or event.get("user")
+    return poster if isinstance(poster, str) and poster else None
 
 
 async def intake_message(rt: Runtime, body: dict[str, Any], event: dict[str, Any]) -> None:

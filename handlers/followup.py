@@ -26,6 +26,7 @@ from bot.workspace_settings import effective, for_all_teams_blocking
 from handlers.debrief_replies import tell
 from handlers.loop_command import LoopCommand, reader_texts
 from storage import followups
+from storage import lessons as lesson_store
 from storage.kinds import Ritual
 from storage.models import Nudge, Person
 
@@ -58,11 +59,21 @@ async def built_for(
 
 
 async def render_followup(rt: Runtime, nudge: Nudge, person: Person) -> Built | None:
-    """None (skipped) when the deal or its debrief is gone, or nothing is planned any more."""
+    """None (skipped) when the deal or its debrief is gone, nothing is planned any more,
+    or everything planned was kept as a lesson (asked about on its own)."""
     assert nudge.id is not None
     found = await rt.tx(followups.followup, write=False, nudge_id=nudge.id)
     if found is None or not followups.planned(found.run):
         return None
+    kept = await rt.tx(
+        lesson_store.all_kept,
+        write=False,
+        team_id=nudge.team_id,
+        owner=nudge.user_slack_id,
+        texts=followups.planned(found.run),
+    )
+    if kept:
+        return None  # each is a kept lesson: its own "Did you get to try it?" asks
     return await built_for(rt, Texts(rt.catalog, person.locale), found)
 
 

@@ -20,6 +20,7 @@ from bot import workspace_settings as ws
 from bot.clock import zone_of
 from bot.messages import TeamMember, Texts
 from bot.messages import focus as focus_msg
+from bot.messages import lessons as lessons_msg
 from bot.messages import manager as call_msg
 from bot.messages import reflection as reflection_msg
 from bot.messages import settings as settings_msg
@@ -37,9 +38,11 @@ from handlers.common import DealClick, deal_button
 from handlers.debrief_replies import tell
 from handlers.loop_command import reader_texts
 from storage import focus as focus_store
+from storage import lessons as lesson_store
 from storage import stories as stories_store
 from storage.home import CallToMake, RepRecord, home_data
 from storage.intake_problems import recent_problems
+from storage.models import Lesson
 from storage.people import get_person
 from storage.quiet import workspace_holidays
 from storage.workspace_settings import SettingsChange, granted_admins, save_settings
@@ -64,6 +67,15 @@ def call_blocks(t: Texts, calls: list[CallToMake], tz: str | None) -> list[Block
     return blocks
 
 
+def lesson_blocks(t: Texts, kept: list[Lesson]) -> list[Block]:
+    """The rep's own lessons, private and shared (only theirs: a teammate's shared lesson
+    shows where it is useful, in prep and the story modal)."""
+    if not kept:
+        return []
+    lines = [lessons_msg.LessonLine(k.text, k.shared, k.state == "tried", k.account) for k in kept]
+    return lessons_msg.home_blocks(t, lines)
+
+
 async def publish_home(rt: Runtime, team_id: str, user_id: str) -> None:
     try:
         person = await load_person(rt, team_id=team_id, user_id=user_id)
@@ -76,6 +88,7 @@ async def publish_home(rt: Runtime, team_id: str, user_id: str) -> None:
     focus = await rt.tx(
         focus_store.current_focus_text, write=False, team_id=team_id, user_id=user_id
     )
+    kept = await rt.tx(lesson_store.own_lessons, write=False, team_id=team_id, owner=user_id)
     t = Texts(rt.catalog, person.locale)
     view = messages.home_view(
         t,
@@ -86,7 +99,7 @@ async def publish_home(rt: Runtime, team_id: str, user_id: str) -> None:
         team=[team_member(r) for r in data.team],
         calls=call_blocks(t, data.calls, person.tz),
         now=rt.clock.now(),
-        focus=focus_msg.home_blocks(t, focus),
+        focus=[*focus_msg.home_blocks(t, focus), *lesson_blocks(t, kept)],
     )
     if await rt.db(is_admin, rt, team_id, person):
         # The workspace's settings, with the button that changes them; then deals a CRM

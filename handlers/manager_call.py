@@ -402,6 +402,7 @@ async def render_result(rt: Runtime, nudge: Nudge, person: Person) -> Built | No
         account=deal.account,
         answers=answers,
         guess=(debriefs.debrief_data(run).guess if run is not None else None),
+        deal_id=deal.id,
     )
 
 

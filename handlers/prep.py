@@ -10,11 +10,13 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.access import may_read_debrief, may_read_private
 from bot.accounts import parse_account
+from bot.messages import lessons as lessons_msg
 from bot.messages import quotes as quotes_msg
 from bot.messages.prep import AccountKnowledge, prep_sheet
 from bot.nudges.quiet import zone_of
 from bot.runtime import Runtime
 from handlers.loop_command import CommandCall, LoopCommand
+from storage import lessons as lesson_store
 from storage.accounts import AccountFacts, account_facts
 from storage.debriefs import DebriefData, debrief_data
 from storage.focus import current_focus_text
@@ -107,7 +109,25 @@ async def prep_command(call: CommandCall) -> None:
     focus = await call.rt.tx(
         current_focus_text, write=False, team_id=call.team_id, user_id=call.user_id
     )
-    built = prep_sheet(call.t, account=account, known=known, quotes=quotes, focus=focus)
+    shared = await call.rt.tx(
+        lesson_store.for_prep,
+        write=False,
+        team_id=call.team_id,
+        viewer=call.user_id,
+        account=account,
+        outcome=facts.deal.outcome if facts.deal else None,
+    )
+    lessons = lessons_msg.prep_section(
+        call.t, [lessons_msg.LessonLine(p.text, True, False, p.account, p.owner) for p in shared]
+    )
+    built = prep_sheet(
+        call.t,
+        account=account,
+        known=known,
+        quotes=quotes,
+        focus=focus,
+        lessons=lessons if shared else "",
+    )
     await call.ack(text=built.text, blocks=built.blocks, response_type="ephemeral")
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
@@ -38,12 +38,13 @@ from bot.slack import ids
 from bot.slack.dm import open_dm
 from bot.slack.errors import api_error
 from bot.slack.people import is_admin, load_person
-from bot.stories import planning
+from bot.stories import modal, planning
 from bot.stories.config import config_of, resolve_name
 from bot.stories.thread import deal_options, permalink, share, story_message, tell
 from handlers.loop_command import CommandCall, LoopCommand, reader_texts
+from storage import lessons as lesson_store
 from storage import stories as store
-from storage.models import Story
+from storage.models import Lesson, Story
 
 log = logging.getLogger(__name__)
 
@@ -68,46 +69,18 @@ async def open_story_modal(
     story: Story | None = None,
     lesson: str = "",
 ) -> str | None:
-    """Open the modal (a new story, or `story` to edit; `lesson` prefills the lesson).
-    Returns the text to answer with instead, when it cannot open."""
     t = await reader_texts(rt, team_id, user_id)
-    cfg = await config_of(rt, team_id)
-    if cfg.channel is None and story is None:
-        return t("stories.no_channel")
-    deals = await rt.tx(store.rep_deals, write=False, team_id=team_id, rep=user_id)
-    initial = msg.ModalInitial(lesson=lesson[: msg.LESSON_MAX], deal_id=deal_id)
-    if story is not None:
-        initial = msg.ModalInitial(
-            story.lesson, story.did, story.happened, story.deal_id, story.share
-        )
-    channel = story.channel if story is not None else cfg.channel
-    view = msg.story_modal(
+    return await modal.open_story_modal(
+        rt,
+        client,
         t,
-        channel_name=f"#{await _channel_name(rt, str(channel))}",
-        deals=deal_options(deals),
-        metadata={"story": story.id if story is not None else "", "user": user_id},
-        initial=initial,
+        trigger_id=trigger_id,
+        team_id=team_id,
+        user_id=user_id,
+        deal_id=deal_id,
+        story=story,
+        lesson=lesson,
     )
-    try:
-        await client.views_open(trigger_id=trigger_id, view=view)
-    except SlackApiError as e:
-        log.warning("story modal did not open: %s", api_error(e))
-        return t("errors.generic")
-    return None
-
-
-async def _channel_name(rt: Runtime, channel: str) -> str:
-    name = rt.channel_names.get(channel)
-    if name:
-        return name
-    try:
-        info = await rt.client.conversations_info(channel=channel)
-        name = str(info["channel"].get("name") or "")
-    except SlackApiError as e:
-        log.info("conversations.info %s: %s", channel, api_error(e))
-        return "stories"
-    rt.channel_names[channel] = name
-    return name or "stories"
 
 
 def _value(view: dict[str, Any], block: str) -> str:
@@ -125,6 +98,7 @@ class Answers:
     happened: str
     deal_id: int | None
     share: int | None
+    lesson_id: int | None = None
 
 
 def _read_deal_and_share(
@@ -151,9 +125,19 @@ def _read_deal_and_share(
 def read_answers(view: dict[str, Any], t: Texts) -> tuple[Answers, dict[str, str]]:
     errors = {
         block: t("stories.error_required")
-        for block in (ids.STORY_LESSON, ids.STORY_DID, ids.STORY_HAPPENED)
+        for block in (ids.STORY_DID, ids.STORY_HAPPENED)
         if not _value(view, block)
     }
+    raw_pick = _value(view, ids.STORY_LESSON_PICK)
+    lesson_id = int(raw_pick) if raw_pick.isdigit() and len(raw_pick) < 10 else None
+    if raw_pick and lesson_id is None:
+        errors[ids.STORY_LESSON_PICK] = t("lessons.error_story_pick")
+    if not _value(view, ids.STORY_LESSON) and not raw_pick:
+        with_picker = any(
+            b.get("block_id") == ids.STORY_LESSON_PICK for b in view.get("blocks") or []
+        )
+        key = "lessons.error_story_lesson" if with_picker else "stories.error_required"
+        errors[ids.STORY_LESSON] = t(key)
     deal_id, share, more = _read_deal_and_share(view, t)
     errors.update(more)
     answers = Answers(
@@ -162,8 +146,30 @@ def read_answers(view: dict[str, Any], t: Texts) -> tuple[Answers, dict[str, str
         _value(view, ids.STORY_HAPPENED)[: msg.STORY_MAX],
         deal_id,
         share,
+        lesson_id,
     )
     return answers, errors
+
+
+async def _picked_lesson(
+    rt: Runtime, team_id: str, user_id: str, answers: Answers
+) -> tuple[Answers, Lesson | None] | None:
+    """The picked lesson when the rep may use it (theirs, or a teammate's shared one),
+    its words standing in for an empty lesson field; None for a lesson they may not
+    pick (another rep's private one, or a forged id)."""
+    if answers.lesson_id is None:
+        return answers, None
+    row = await rt.tx(
+        lesson_store.visible_lesson,
+        write=False,
+        team_id=team_id,
+        viewer=user_id,
+        lesson_id=answers.lesson_id,
+    )
+    if row is None:
+        return None
+    lesson = answers.lesson or row.text[: msg.LESSON_MAX]
+    return replace(answers, lesson=lesson), row
 
 
 def _team(body: dict[str, Any], rt: Runtime) -> str:
@@ -196,6 +202,7 @@ async def _save_new(rt: Runtime, team_id: str, user_id: str, a: Answers) -> None
         happened=a.happened,
         deal_id=a.deal_id,
         share=a.share,
+        lesson_id=a.lesson_id,
         state=store.WAITING,
         created_at=now,
         updated_at=now,
@@ -228,9 +235,12 @@ async def _save_edit(rt: Runtime, team_id: str, user_id: str, story_id: int, a: 
         happened=a.happened,
         deal_id=a.deal_id,
         share=a.share,
+        lesson_id=a.lesson_id,
     )
     if story is None:
         return
+    # A lesson picked while editing credits its owner too (once per story).
+    await rt.tx(lesson_store.credit_after_post, story_id=story_id, now=rt.clock.now())
     if story.state == store.POSTED and story.ts and story.source == "modal":
         built = await story_message(rt, story)
         try:
@@ -256,6 +266,11 @@ async def on_story_submit(ack: AsyncAck, body: dict[str, Any], context: AsyncBol
     answers, errors = read_answers(view, t)
     if not errors and not await _deal_is_theirs(rt, team_id, user_id, answers.deal_id):
         errors[ids.STORY_DEAL] = t("stories.error_deal_not_yours")
+    picked = None if errors else await _picked_lesson(rt, team_id, user_id, answers)
+    if picked is None and not errors:
+        errors[ids.STORY_LESSON_PICK] = t("lessons.error_story_pick")
+    if picked is not None:
+        answers = picked[0]
     if errors:
         await ack(response_action="errors", errors=errors)
         return

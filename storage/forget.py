@@ -16,6 +16,7 @@ from storage.models import (
     DealAsk,
     DealSource,
     FocusCheck,
+    Lesson,
     Nudge,
     Person,
     PracticeFocus,
@@ -48,6 +49,8 @@ USER_COLUMNS: dict[tuple[str, str], str] = {
     # Their stories (their words and the share they credited) go; the admin who last
     # changed a workspace setting is forgotten, the setting stays.
     ("story", "rep_slack_id"): "delete",
+    # Their lessons go; a teammate's story that applied one keeps its words, not the link.
+    ("lesson", "owner_slack_id"): "delete",
     ("workspacesetting", "updated_by"): "blank",
 }
 
@@ -155,6 +158,15 @@ def forget_person(*, session: Session, team_id: str, slack_id: str) -> int:
     ).rowcount
     changed += session.execute(  # type: ignore[attr-defined]
         delete(Story).where(col(Story.team_id) == team_id, col(Story.rep_slack_id) == slack_id)
+    ).rowcount
+    lesson_ids = select(Lesson.id).where(
+        col(Lesson.team_id) == team_id, col(Lesson.owner_slack_id) == slack_id
+    )
+    changed += session.execute(  # type: ignore[attr-defined]
+        update(Story).where(col(Story.lesson_id).in_(lesson_ids)).values(lesson_id=None)
+    ).rowcount
+    changed += session.execute(  # type: ignore[attr-defined]
+        delete(Lesson).where(col(Lesson.team_id) == team_id, col(Lesson.owner_slack_id) == slack_id)
     ).rowcount
     changed += session.execute(  # type: ignore[attr-defined]
         update(WorkspaceSetting)

@@ -355,6 +355,37 @@ class Story(SQLModel, table=True):
     text: str = ""  # a typed story's words
     deal_id: int | None = None  # no foreign key: a forgotten deal leaves the story
     share: int | None = None  # 0-100: the part of the deal credited to the lesson
+    # The kept lesson the story applies (storage/lessons.py), when picked from the list:
+    # a teammate's shared lesson credits them. No foreign key: forget-me deletes lessons.
+    lesson_id: int | None = Field(default=None, index=True)
     state: str = "waiting"  # waiting | posting | posted | deleted
     created_at: datetime | None = utc_column(index=True)
+    updated_at: datetime | None = utc_column()
+
+
+class Lesson(SQLModel, table=True):
+    """A lesson a rep kept from a logged debrief, a manager's call or a win interview:
+    private (theirs alone) or shared with the team (teammates may pick it for a story,
+    and see it in their prep). A week later the rep is asked whether they got to try it.
+    state: open -> tried | dropped."""
+
+    __table_args__ = (
+        UniqueConstraint("team_id", "owner_slack_id", "key", name="uq_lesson_key"),
+        Index("ix_lesson_owner", "team_id", "owner_slack_id", "state"),
+        Index("ix_lesson_shared", "team_id", "shared"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    owner_slack_id: str = Field(max_length=32)
+    # The lesson's words folded (case, spaces): keeping the same lesson twice is one row.
+    key: str = Field(max_length=300)
+    text: str
+    source: str = Field(default="debrief", max_length=16)  # debrief | call | win
+    deal_id: int | None = None  # no foreign key: a forgotten deal leaves the lesson
+    account: str = ""  # the deal's account when kept ("learned from … Globex")
+    outcome: str | None = Field(default=None, max_length=16)  # that deal's, for "similar"
+    shared: bool = False
+    state: str = Field(default="open", max_length=16)  # open | tried | dropped
+    created_at: datetime | None = utc_column()
     updated_at: datetime | None = utc_column()

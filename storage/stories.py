@@ -13,7 +13,7 @@ from sqlalchemy import String, and_, cast, func, literal, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from storage.models import Deal, Nudge, Person, Story, WorkspaceSetting
+from storage.models import Deal, Lesson, Nudge, Person, Story, WorkspaceSetting
 
 STORIES_WEEK = "stories_week"
 STORIES_MONTH = "stories_month"
@@ -288,6 +288,7 @@ class MonthStory:
     share: int | None
     amount: Decimal | None
     currency: str | None
+    origin: str | None = None  # whose kept lesson it applied, when a teammate's
 
 
 def month_stories(
@@ -308,8 +309,17 @@ def month_stories(
         )
         .order_by(col(Story.created_at), col(Story.id))
     ).all()
+    lesson_ids = sorted({s.lesson_id for s, _ in rows if s.lesson_id is not None})
+    owners = dict(
+        session.exec(
+            select(Lesson.id, Lesson.owner_slack_id).where(col(Lesson.id).in_(lesson_ids))
+        ).all()
+        if lesson_ids
+        else []
+    )
     out: list[MonthStory] = []
     for story, deal in rows:
+        origin = owners.get(story.lesson_id) if story.lesson_id is not None else None
         out.append(
             MonthStory(
                 id=int(story.id or 0),
@@ -323,6 +333,7 @@ def month_stories(
                 share=story.share if deal is not None else None,
                 amount=deal.amount if deal is not None else None,
                 currency=deal.currency if deal is not None else None,
+                origin=origin if origin != story.rep_slack_id else None,
             )
         )
     return out

@@ -23,6 +23,7 @@ from bot.messages.blocks import (
     text_field,
 )
 from bot.messages.focus import takeaway_blocks
+from bot.messages.lessons import keep_button
 from bot.messages.quotes import tag_blocks
 from bot.slack import ids
 
@@ -425,6 +426,7 @@ def rep_logged(
             # The concern ritual's button: its id is named in that ritual's region of ids.
             button(t("debrief.button_concern"), ids.CONCERN_OPEN, value),
             button(t("privacy.button_share"), ids.PRIVACY_SHARE, value),
+            keep_button(t, deal_id),
         ),
     ]
     return as_built(saved, blocks)
@@ -439,6 +441,7 @@ def win_logged(t: Texts, *, deal_id: int, account: str, quote_ok: bool) -> Built
             ids.WIN_AFTER_BLOCK,
             button(t("common.button_edit"), ids.WIN_LOG_OPEN, str(deal_id)),
             button(t("privacy.button_share"), ids.PRIVACY_SHARE, str(deal_id)),
+            keep_button(t, deal_id),
         ),
     )
 
@@ -457,6 +460,7 @@ def win_saved(t: Texts, *, deal_id: int, account: str, answers: Mapping[str, Any
             ids.WIN_AFTER_BLOCK,
             button(t("common.button_edit"), ids.WIN_LOG_OPEN, str(deal_id)),
             button(t("privacy.button_share"), ids.PRIVACY_SHARE, str(deal_id)),
+            keep_button(t, deal_id),
         )
     )
     return as_built(intro, blocks)

@@ -29,6 +29,7 @@ from bot.messages.debrief import (
     plain_reply,
     text_input,
 )
+from bot.messages.lessons import keep_button
 from bot.slack import ids
 
 # The caller's form: what the client said, whether the door is open, the next step, and
@@ -221,7 +222,13 @@ def call_summary(
 
 
 def rep_result(
-    t: Texts, *, manager: str, account: str, answers: Mapping[str, str], guess: str | None
+    t: Texts,
+    *,
+    manager: str,
+    account: str,
+    answers: Mapping[str, str],
+    guess: str | None,
+    deal_id: int | None = None,
 ) -> Built:
     """The one DM the rep gets once the call is logged: their own guess beside what the
     client told the caller, whether the door is open, and the next step."""
@@ -248,6 +255,9 @@ def rep_result(
     ]
     text = t("call.rep_result", caller=caller, account=account)
     blocks = [section(text), *(section(line) for line in lines if line)]
+    if deal_id is not None:
+        # What the client told the caller is the rep's to keep as a lesson.
+        blocks.append(actions(ids.LESSON_KEEP_BLOCK, keep_button(t, deal_id)))
     return as_built(t("call.result_fallback", caller=caller, account=account), blocks)
 
 

@@ -78,7 +78,13 @@ def _known_lines(t: Texts, account: str, known: AccountKnowledge) -> list[str]:
 
 
 def prep_sheet(
-    t: Texts, *, account: str, known: AccountKnowledge, quotes: str = "", focus: str | None = None
+    t: Texts,
+    *,
+    account: str,
+    known: AccountKnowledge,
+    quotes: str = "",
+    focus: str | None = None,
+    lessons: str = "",
 ) -> Built:
     """`quotes`: the "Quotes you could use" section (bot/messages/quotes.py), from any
     account, placed last. `focus`: the reader's practice focus, named in the exchange
@@ -101,6 +107,9 @@ def prep_sheet(
         blocks.append(section(t("prep.know_empty", account=account)))
     else:
         blocks.extend(section(part) for part in _known_lines(t, account, known))
+    if lessons:
+        # Teammates' shared lessons from a similar spot (bot/messages/lessons.py).
+        blocks.append(section(lessons))
     if quotes:
         blocks.append(section(quotes))
     text = t("prep.header", account=account)

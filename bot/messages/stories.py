@@ -46,6 +46,7 @@ class StoryView:
     account: str | None = None
     amount: str = ""
     share: int | None = None
+    credit: str = ""  # "Learned from @rita's debrief of Globex" (a teammate's lesson)
 
 
 def weekly_prompt(t: Texts) -> Built:
@@ -78,6 +79,8 @@ def story_post(t: Texts, story: StoryView) -> Built:
     deal = _deal_line(t, story)
     if deal:
         blocks.append(context(deal))
+    if story.credit:
+        blocks.append(context(story.credit))
     value = str(story.id)
     blocks.append(
         actions(
@@ -117,6 +120,58 @@ class ModalInitial:
     happened: str = ""
     deal_id: int | None = None
     share: int | None = None
+    lesson_id: int | None = None
+
+
+@dataclass(frozen=True)
+class LessonOption:
+    """A kept lesson the rep may pick: theirs, or a teammate's shared one (`owner_name`)."""
+
+    id: int
+    text: str
+    mine: bool
+    owner_name: str = ""
+
+
+def _lesson_select(t: Texts, lessons: Sequence[LessonOption], chosen: int | None) -> Block:
+    """ "Or pick one of the lessons": theirs first, then the team's shared ones, each
+    group only when it has any (Slack refuses an empty option group)."""
+    groups: list[dict[str, Any]] = []
+    for mine, label in ((True, "lessons.group_mine"), (False, "lessons.group_team")):
+        options = [
+            option(
+                clip(lesson.text, 75)
+                if lesson.mine or not lesson.owner_name
+                else t(
+                    "lessons.story_option_team",
+                    lesson=clip(lesson.text, 50),
+                    owner=clip(lesson.owner_name, 20),
+                ),
+                str(lesson.id),
+            )
+            for lesson in lessons
+            if lesson.mine == mine
+        ]
+        if options:
+            groups.append({"label": plain_label(t(label)), "options": options[:DEAL_OPTIONS_MAX]})
+    element: Block = {
+        "type": "static_select",
+        "action_id": "v",
+        "placeholder": {
+            "type": "plain_text",
+            "text": clip(t("lessons.placeholder_story_pick"), 150),
+        },
+        "option_groups": groups,
+    }
+    initial = next((o for g in groups for o in g["options"] if o["value"] == str(chosen)), None)
+    if initial is not None:
+        element["initial_option"] = initial
+    return input_block(ids.STORY_LESSON_PICK, t("lessons.label_story_pick"), element, optional=True)
+
+
+def plain_label(text: str) -> dict[str, Any]:
+    # An option group's label: plain text, at most 75 characters.
+    return {"type": "plain_text", "text": clip(text, 75)}
 
 
 def _deal_select(
@@ -168,8 +223,11 @@ def story_modal(
     deals: Sequence[DealOption],
     metadata: Mapping[str, Any],
     initial: ModalInitial | None = None,
+    lessons: Sequence[LessonOption] = (),
 ) -> dict[str, Any]:
-    """One short modal: three required answers, then the optional deal and share."""
+    """One short modal: the lesson (typed, or picked from the rep's kept lessons and the
+    team's shared ones), what they did and what happened, then the optional deal and
+    share."""
     initial = initial or ModalInitial()
     blocks: list[Block] = [
         text_field(
@@ -179,7 +237,10 @@ def story_modal(
             max_length=LESSON_MAX,
             initial=initial.lesson,
             placeholder=t("stories.placeholder_lesson"),
+            # With lessons to pick from, picking one is enough.
+            optional=True if lessons else None,
         ),
+        *([_lesson_select(t, lessons, initial.lesson_id)] if lessons else []),
         text_field(
             ids.STORY_DID,
             t("stories.label_did"),
@@ -281,6 +342,7 @@ class MonthEntry:
     amount: Decimal | None
     currency: str | None
     deal_id: int | None = None
+    origin: str | None = None  # the teammate whose kept lesson the story applied
 
 
 @dataclass
@@ -291,6 +353,8 @@ class MonthSummary:
     attributed: dict[str, Decimal] = field(default_factory=dict)
     # lesson -> (times applied, who it came from, first spelling)
     lessons: list[tuple[str, int, list[str]]] = field(default_factory=list)
+    # lesson (its first spelling) -> the teammates it was learned from
+    origins: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _lesson_key(lesson: str) -> str:
@@ -333,6 +397,8 @@ def summarise(entries: Sequence[MonthEntry]) -> MonthSummary:
         if e.rep not in reps:
             reps = [*reps, e.rep]
         by_lesson[key] = (shown, count + 1, reps)
+        if e.origin and e.origin not in summary.origins.setdefault(shown, []):
+            summary.origins[shown].append(e.origin)
     summary.deals = len(deals)
     summary.attributed = _attributed(entries)
     summary.lessons = sorted(by_lesson.values(), key=lambda x: (-x[1], x[0].lower()))
@@ -375,6 +441,11 @@ def month_post(t: Texts, *, month: str, entries: Sequence[MonthEntry]) -> Built:
             lesson=clip(shown, 120),
             count=n,
             reps=", ".join(f"<@{r}>" for r in reps),
+        )
+        + (
+            " · " + t("lessons.month_from", owners=", ".join(f"<@{o}>" for o in origins))
+            if (origins := s.origins.get(shown))
+            else ""
         )
         for shown, n, reps in s.lessons[:5]
     ]

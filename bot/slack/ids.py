@@ -229,3 +229,20 @@ SETTINGS_CONCERN = "set_concern_delay_hours"
 SETTINGS_FOLLOWUP = "set_followup_days"
 SETTINGS_HOLIDAYS = "set_holidays"
 SETTINGS_ADMINS = "set_admins"
+# --- lessons (kept from a debrief, a manager's call or a win interview) -------------------
+
+# "Keep a lesson" under a logged debrief, the call's result, a logged win (value: the deal).
+LESSON_KEEP = "lesson_keep"
+LESSON_KEEP_BLOCK = "lesson_keep"
+LESSON_KEEP_MODAL = "lesson_keep"
+LESSON_PICK_FIELD = "lesson_pick"  # which of the debrief's takeaways (value: its index)
+LESSON_TEXT_FIELD = "lesson_text"  # or in the rep's own words
+LESSON_SHARE_FIELD = "lesson_share"  # private | team
+# "Did you get to try …?" (value: the nudge id).
+LESSON_TRY_BLOCK = "lesson_try"
+LESSON_TRY_YES = "lesson_try_yes"
+LESSON_TRY_NOT_YET = "lesson_try_not_yet"
+LESSON_TRY_DROP = "lesson_try_drop"
+LESSON_TRY_ANSWERS = (LESSON_TRY_YES, LESSON_TRY_NOT_YET, LESSON_TRY_DROP)
+# The story modal's "or pick a lesson" (value: the lesson's id).
+STORY_LESSON_PICK = "lesson_pick"

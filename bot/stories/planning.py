@@ -193,6 +193,7 @@ async def render_month(rt: Runtime, nudge: Nudge, person: Person) -> Built | Non
                 row.amount,
                 row.currency,
                 row.deal_id,
+                row.origin,
             )
         )
     return msg.month_post(Texts(rt.catalog, cfg.language), month=month, entries=entries)

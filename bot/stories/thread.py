@@ -12,11 +12,13 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 
 from bot.messages import Built, Texts, format_amount
+from bot.messages import lessons as lessons_msg
 from bot.messages import stories as msg
 from bot.nudges.delivery import deliver
 from bot.runtime import Runtime
 from bot.slack.errors import api_error
 from bot.slack.people import load_person
+from storage import lessons as lesson_store
 from storage import nudges as nudge_store
 from storage import stories as store
 from storage.models import Nudge, Story
@@ -48,7 +50,9 @@ async def permalink(rt: Runtime, channel: str, ts: str | None) -> str | None:
     return str(resp.get("permalink") or "") or None
 
 
-def _view_of(story: Story, deal_account: str | None, amount: str) -> msg.StoryView:
+def _view_of(
+    story: Story, deal_account: str | None, amount: str, credit: str = ""
+) -> msg.StoryView:
     return msg.StoryView(
         id=int(story.id or 0),
         rep=story.rep_slack_id,
@@ -58,6 +62,7 @@ def _view_of(story: Story, deal_account: str | None, amount: str) -> msg.StoryVi
         account=deal_account,
         amount=amount,
         share=story.share if deal_account else None,
+        credit=credit,
     )
 
 
@@ -68,7 +73,16 @@ async def story_message(rt: Runtime, story: Story) -> Built:
         deal = deals.get(story.deal_id)
         if deal is not None:
             account, amount = deal.account, format_amount(deal.amount, deal.currency)
-    return msg.story_post(Texts(rt.catalog, story.lang), _view_of(story, account, amount))
+    t = Texts(rt.catalog, story.lang)
+    credit = ""
+    if story.lesson_id is not None:
+        found = await rt.tx(lesson_store.lessons_by_id, write=False, ids=[story.lesson_id])
+        lesson = found.get(story.lesson_id)
+        if lesson is not None and lesson.owner_slack_id != story.rep_slack_id:
+            credit = lessons_msg.credit_line(
+                t, owner=lesson.owner_slack_id, source=lesson.source, account=lesson.account
+            )
+    return msg.story_post(t, _view_of(story, account, amount, credit))
 
 
 async def tell(
@@ -110,6 +124,8 @@ async def post_story(rt: Runtime, story_id: int, *, thread_ts: str) -> str | Non
         thread_ts=thread_ts,
         permalink=link,
     )
+    # A teammate's lesson applied: they are told (a nudge, once per story).
+    await rt.tx(lesson_store.credit_after_post, story_id=story_id, now=rt.clock.now())
     rep = await load_person(rt, team_id=story.team_id, user_id=story.rep_slack_id)
     t = Texts(rt.catalog, rep.locale)
     await tell(

@@ -301,6 +301,8 @@ def test_rep2_submitting_ritas_modals_changes_nothing(
             {"lesson": "overwritten", "did": "x", "happened": "y"},
         ),
         "story_link_modal": ({"story": ritas_things["story"]}, {}),
+        # Keeping a lesson from rita's debrief is hers alone.
+        "lesson_keep": ({"deal": deal}, {"lesson_text": "overwritten"}),
     }
     assert set(forged) == {c for c, r in access.VIEWS.items() if r.kind != "self"}
     for callback, (meta, answers) in forged.items():

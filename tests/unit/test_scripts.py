@@ -205,7 +205,8 @@ def test_falls_back_to_english_when_a_translation_lacks_a_key() -> None:
 # Keys whose text may read the same as the English one in a language: names, commands,
 # symbols, and words the language borrows as they are.
 SAME_AS_ENGLISH = {
-    "es": {"manager.option_door_closed"},  # "No"
+    # "No"; "debrief" is the word the Spanish scripts use throughout.
+    "es": {"manager.option_door_closed", "lessons.source_debrief"},
     "fr": {"manager.option_door_closed"},  # "Non"
 }
 ISO_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
