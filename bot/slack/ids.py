@@ -211,3 +211,8 @@ QUOTES_BLOCK = "quotes_more"
 # The win log's tag for a quote: one of the team's tags, or a new one.
 QUOTE_TAG_FIELD = "quote_tag"
 QUOTE_TAG_NEW_FIELD = "quote_tag_new"
+# The reason category beside a loss log's reason (the rep's and the caller's form), the
+# competitor's name that goes with "competitor", and the guess's own category.
+REASON_CATEGORY_FIELD = "reason_category"
+COMPETITOR_FIELD = "competitor"
+GUESS_CATEGORY_FIELD = "guess_category"
