@@ -8,11 +8,19 @@ in en, es and fr."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy.engine import Engine
 
 from bot.devkit.standin import SlackStandIn
+from storage import debriefs, reports
+from storage.db import create_db_and_tables, make_engine, unit_of_work
+from storage.export import Scope
+from storage.home import guess_vs_reason
+from storage.models import Deal, RitualRun
 from tests.conftest import ADMIN, MANAGER, REP, REP2, RunningBot
 from tests.scenarios.test_export import export
 from tests.scenarios.test_report import report, table_row
@@ -36,6 +44,7 @@ from tests.support.debrief_steps import (
 
 REP_FR = "U0REP3"
 REP_LA = "U0REP4"
+NOW = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
 SLUGS = ["price", "product_fit", "timing", "relationship", "competitor", "status_quo", "other"]
 
 
@@ -388,3 +397,77 @@ def test_app_home_says_how_to_start_before_any_comparison(bot: RunningBot) -> No
     logged_debrief(bot, REP, "Globex", None, "price")
     home = json.dumps(home_opened(bot, REP), ensure_ascii=False)
     assert bot.rt.catalog.text("en", "reasons.home_empty") in home
+
+
+# --- the storage underneath, on SQLite and PostgreSQL --------------------------------------
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    eng = make_engine(db_url)
+    create_db_and_tables(eng)
+    yield eng
+    eng.dispose()
+
+
+def _debrief(engine: Engine, rep: str, account: str, data: dict[str, Any], state: str) -> int:
+    with unit_of_work(engine) as s:
+        deal = Deal(team_id="T1", account=account, outcome="lost", rep_slack_id=rep, created_at=NOW)
+        s.add(deal)
+        s.flush()
+        assert deal.id is not None
+        s.add(
+            RitualRun(
+                team_id="T1",
+                ritual="loss_debrief",
+                user_slack_id=rep,
+                deal_id=deal.id,
+                state=state,
+                data=data,
+                created_at=NOW,
+                updated_at=NOW,
+            )
+        )
+        return deal.id
+
+
+def test_a_forged_kind_never_reaches_the_stored_answer(engine: Engine) -> None:
+    deal_id = _debrief(engine, "U0REP", "Acme", {"guess": "Price"}, "dm_sent")
+    forged = {**LOSS_ANSWERS, "reason_category": "bribery", "competitor": "X"}
+    with unit_of_work(engine) as s:
+        debriefs.store_draft(session=s, deal_id=deal_id, role="rep", answers=forged, now=NOW)
+    with unit_of_work(engine) as s:
+        done = debriefs.confirm_rep_log(session=s, deal_id=deal_id, rev=None, now=NOW)
+        assert done is not None and done != debriefs.STALE
+    with unit_of_work(engine) as s:
+        run = debriefs.debrief_run(session=s, deal_id=deal_id)
+        assert run is not None
+        assert run.data["client"] == LOSS_ANSWERS
+        debriefs.save_guess(session=s, run_id=run.id, guess="Price", category="bogus", now=NOW)
+    with unit_of_work(engine) as s:
+        run = debriefs.debrief_run(session=s, deal_id=deal_id)
+        assert run is not None and "guess_category" not in run.data
+
+
+def test_home_and_report_read_the_kinds_from_the_stored_rows(engine: Engine) -> None:
+    def logged(guess: str | None, reason: str | None) -> dict[str, Any]:
+        client = {**LOSS_ANSWERS, **({"reason_category": reason} if reason else {})}
+        data: dict[str, Any] = {"client": client, "logged_at": NOW.isoformat()}
+        return {**data, "guess_category": guess} if guess else data
+
+    _debrief(engine, "U0REP", "Acme", logged("price", "price"), "logged")
+    _debrief(engine, "U0REP", "Globex", logged("timing", "competitor"), "logged")
+    _debrief(engine, "U0REP", "Hooli", logged(None, "price"), "logged")
+    _debrief(engine, "U0REP", "Initech", logged("made_up", "price"), "logged")
+    _debrief(engine, "U0REP", "Umbrella", logged("price", "price"), "dm_sent")
+    _debrief(engine, "U0OTHER", "Soylent", logged("price", "price"), "logged")
+    with unit_of_work(engine, immediate=False) as s:
+        mine = guess_vs_reason(session=s, team_id="T1", user_id="U0REP")
+        scope = Scope("T1", "U0REP", frozenset({"U0REP"}))
+        [row] = reports.rep_reports(
+            session=s, scope=scope, since=NOW - timedelta(days=1), until=NOW + timedelta(days=1)
+        )
+    assert (mine.compared, mine.agreed, mine.losses) == (2, 1, True)
+    assert sorted(mine.rows) == [("Acme", "price", "price"), ("Globex", "timing", "competitor")]
+    assert (row.compared, row.agreed) == (2, 1)
+    assert row.reasons == {"price": 3, "competitor": 1}
