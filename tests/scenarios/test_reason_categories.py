@@ -35,6 +35,7 @@ from tests.support.debrief_steps import (
     find_message,
     last_modal,
     log_the_call,
+    pick_caller,
     runs,
     set_manager,
     submit,
@@ -471,3 +472,45 @@ def test_home_and_report_read_the_kinds_from_the_stored_rows(engine: Engine) -> 
     assert sorted(mine.rows) == [("Acme", "price", "price"), ("Globex", "timing", "competitor")]
     assert (row.compared, row.agreed) == (2, 1)
     assert row.reasons == {"price": 3, "competitor": 1}
+
+
+@pytest.mark.parametrize(("lang", "caller"), [("es", REP2), ("fr", REP_FR)])
+def test_a_colleague_calling_picks_the_kind_in_their_own_language(
+    bot: RunningBot, standin: SlackStandIn, lang: str, caller: str
+) -> None:
+    add_reps(standin)
+    close_deal(bot, "lost", "Globex", REP)
+    click(bot, REP, "loss_mode_helped")
+    guess(bot, REP, "relationship")
+    pick_caller(bot, REP, caller)
+    click(bot, caller, "manager_log_open")
+    view = last_modal(bot)
+    kind = block(view, "reason_category")
+    assert kind["label"]["text"] == bot.rt.catalog.text(lang, "reasons.label_category")
+    assert [o["text"]["text"] for o in kind["element"]["options"]] == [
+        label(bot, lang, s) for s in SLUGS
+    ]
+    log_the_call(
+        bot, caller, {**CALL_ANSWERS, "reason_category": "competitor", "competitor": "Initrode"}
+    )
+    # The caller's loop-back said it back in their language before it was saved.
+    posted = [
+        c.body
+        for c in bot.standin.calls_to("chat.postMessage", ok=True)
+        if c.body.get("channel") == bot.standin.dm_channel(caller)
+    ]
+    said = bot.rt.catalog.text(
+        lang,
+        "reasons.loop_category_competitor",
+        category=label(bot, lang, "competitor"),
+        competitor="Initrode",
+    )
+    assert json.dumps(said, ensure_ascii=False)[1:-1] in json.dumps(posted, ensure_ascii=False)
+    data = debrief_data(bot, REP)
+    assert data["client"]["reason_category"] == "competitor"
+    assert data["client"]["competitor"] == "Initrode"
+    # The rep (English) reads both kinds side by side.
+    result = dm_messages(bot, REP)[-1]
+    assert label(bot, "en", "relationship") in texts(result)
+    assert label(bot, "en", "competitor") in texts(result) and "Initrode" in texts(result)
+    assert_all_block_kit_valid(bot)
