@@ -22,6 +22,7 @@ from bot.messages import TeamMember, Texts
 from bot.messages import focus as focus_msg
 from bot.messages import lessons as lessons_msg
 from bot.messages import manager as call_msg
+from bot.messages import reasons as reasons_msg
 from bot.messages import reflection as reflection_msg
 from bot.messages import settings as settings_msg
 from bot.messages.blocks import VIEW_BLOCKS_MAX, Block, read_metadata
@@ -40,7 +41,7 @@ from handlers.loop_command import reader_texts
 from storage import focus as focus_store
 from storage import lessons as lesson_store
 from storage import stories as stories_store
-from storage.home import CallToMake, RepRecord, home_data
+from storage.home import CallToMake, RepRecord, guess_vs_reason, home_data
 from storage.intake_problems import recent_problems
 from storage.models import Lesson
 from storage.people import get_person
@@ -55,6 +56,17 @@ def team_member(record: RepRecord) -> TeamMember:
     if last is None:
         return TeamMember(record.rep)
     return TeamMember(record.rep, last.account, last.outcome, last.created_at, **record.counts)
+
+
+async def guess_blocks(rt: Runtime, t: Texts, team_id: str, user_id: str) -> list[Block]:
+    """The person's own guesses against their clients' reasons, by kind (never the words);
+    nothing for someone with no loss debrief. Read for `user_id` only: whoever else opens
+    their Home, a manager included, never sees another rep's guesses here."""
+    found = await rt.tx(guess_vs_reason, write=False, team_id=team_id, user_id=user_id)
+    if not found.losses:
+        return []
+    rows = [reasons_msg.Compared(account, guess, reason) for account, guess, reason in found.rows]
+    return reasons_msg.home_blocks(t, rows, agreed=found.agreed, compared=found.compared)
 
 
 def call_blocks(t: Texts, calls: list[CallToMake], tz: str | None) -> list[Block]:
@@ -101,6 +113,8 @@ async def publish_home(rt: Runtime, team_id: str, user_id: str) -> None:
         now=rt.clock.now(),
         focus=[*focus_msg.home_blocks(t, focus), *lesson_blocks(t, kept)],
     )
+    mine = await guess_blocks(rt, t, team_id, user_id)
+    view["blocks"] = (view["blocks"] + mine)[:VIEW_BLOCKS_MAX]
     if await rt.db(is_admin, rt, team_id, person):
         # The workspace's settings, with the button that changes them; then deals a CRM
         # or a workflow sent that reached no rep: never dropped silently.

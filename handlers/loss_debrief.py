@@ -21,6 +21,7 @@ from bot import messages
 from bot.deals.commands import closest_account
 from bot.messages import Built, Texts
 from bot.messages import debrief as msg
+from bot.messages import reasons as reasons_msg
 from bot.messages.blocks import read_metadata
 from bot.nudges.delivery import Message, deliver
 from bot.nudges.registry import NudgeKind
@@ -78,6 +79,7 @@ async def _script(
         outcome=deal.outcome,
         stage=stage,
         guess=state.data.guess,
+        guess_category=state.data.guess_category,
     )
     if new:
         channel, ts = await post_dm(rt, click.team_id, click.user_id, built, channel=click.channel)
@@ -175,6 +177,7 @@ def saved_debrief(t: Texts, state: debriefs.DealState) -> Built | None:
         answers=data.client,
         guess=data.guess,
         intro=intro,
+        guess_category=data.guess_category,
     )
 
 
@@ -284,6 +287,7 @@ async def on_guess_open(c: DealClick) -> None:
         initial=initial,
         audience=audience(c.t, c.state, "rep"),
         outcome=c.state.deal.outcome,
+        category=c.state.data.guess_category,
     )
     open_view_after_ack(c.rt, c.client, c.click.trigger_id, view, name=ids.GUESS_VIEW)
 
@@ -296,11 +300,18 @@ async def on_guess_saved(
     user_id = str(body["user"]["id"])
     team_id = team_of(body, rt)
     t = await texts_for(rt, team_id, user_id)
-    guess = msg.read_text_values(view["state"]["values"], [ids.GUESS_FIELD])[ids.GUESS_FIELD]
+    values = view["state"]["values"]
+    guess = msg.read_text_values(values, [ids.GUESS_FIELD])[ids.GUESS_FIELD]
+    picked = reasons_msg.read_category(values, ids.GUESS_CATEGORY_FIELD)
     deal_id = parse_deal_id(str(read_metadata(view).get(ids.META_DEAL)))
     state = await load_deal(rt, deal_id)
     if not guess:
         await ack(response_action="errors", errors={ids.GUESS_FIELD: t("errors.required_field")})
+        return
+    if picked.forged:
+        # None of the options: no form of ours sent it. Refused, nothing stored.
+        errors = {ids.GUESS_CATEGORY_FIELD: t("reasons.error_category")}
+        await ack(response_action="errors", errors=errors)
         return
     if state is None or state.run is None:
         await ack(response_action="errors", errors={ids.GUESS_FIELD: t("errors.deal_gone")})
@@ -317,7 +328,13 @@ async def on_guess_saved(
     )
 
     async def work() -> None:
-        await _save_run(rt, run.id, guess=guess)
+        await rt.tx(
+            debriefs.save_guess,
+            run_id=run.id,
+            guess=guess,
+            category=picked.category or None,
+            now=rt.clock.now(),
+        )
         # The script the guess was written from shows it (in place when it was posted).
         stage = data.stage or "opener"
         await _script(rt, client, click, t, stage=stage, new=not data.script_ts)
@@ -370,6 +387,9 @@ async def on_log_submitted(
     deal_id = parse_deal_id(str(meta.get(ids.META_DEAL)))
     answers = msg.read_text_values(view["state"]["values"], msg.LOSS_FIELDS)
     errors = msg.missing_required(answers, msg.LOSS_REQUIRED, t("errors.required_field"))
+    kind, kind_errors = reasons_msg.read_reason(t, view["state"]["values"])
+    answers.update(kind)
+    errors.update(kind_errors)
     if errors:
         await ack(response_action="errors", errors=errors)
         return
@@ -415,9 +435,14 @@ async def on_confirm(c: DealClick) -> None:
         await tell(c.respond, c.t("log.newer_version"))
         return
     assert not isinstance(confirmed, str)
-    deal, answers, guess = confirmed
+    deal, answers, data = confirmed
     built = msg.rep_logged(
-        c.t, deal_id=c.deal_id, account=deal.account, answers=answers, guess=guess
+        c.t,
+        deal_id=c.deal_id,
+        account=deal.account,
+        answers=answers,
+        guess=data.guess,
+        guess_category=data.guess_category,
     )
     await update_in_place(c.rt, c.click, built)
     # Logged: the deal DM's heard / helped / hugged can't change any more.

@@ -24,6 +24,7 @@ from bot.clock import zone_of
 from bot.messages import Built, Texts
 from bot.messages import debrief as debrief_msg
 from bot.messages import manager as msg
+from bot.messages import reasons as reasons_msg
 from bot.messages.blocks import read_metadata
 from bot.nudges.delivery import deliver
 from bot.nudges.registry import NudgeKind
@@ -185,6 +186,9 @@ async def on_log_submitted(
     errors = {
         name: t("errors.required_field") for name in sorted(msg.CALL_REQUIRED) if not answers[name]
     }
+    kind, kind_errors = reasons_msg.read_reason(t, view["state"]["values"])
+    answers.update(kind)
+    errors.update(kind_errors)
     if errors:
         await ack(response_action="errors", errors=errors)
         return
@@ -369,6 +373,7 @@ async def render_manager_dm(rt: Runtime, nudge: Nudge, person: Person) -> Built 
         guess=data.guess,
         colleague=bool(debriefs.call_data(call).colleague),
         outcome=deal.outcome,
+        guess_category=data.guess_category,
     )
 
 
@@ -396,12 +401,14 @@ async def render_result(rt: Runtime, nudge: Nudge, person: Person) -> Built | No
     answers = debriefs.call_data(call).client if call is not None else None
     if call is None or not answers:
         return None
+    data = debriefs.debrief_data(run) if run is not None else debriefs.DebriefData()
     return msg.rep_result(
         Texts(rt.catalog, person.locale),
         manager=call.user_slack_id,
         account=deal.account,
         answers=answers,
-        guess=(debriefs.debrief_data(run).guess if run is not None else None),
+        guess=data.guess,
+        guess_category=data.guess_category,
         deal_id=deal.id,
     )
 

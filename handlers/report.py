@@ -140,12 +140,14 @@ def _build(
         scope_text = t("export.scope_team", n=n)
     else:
         scope_text = t("export.scope_self")
+    total = reports.team_totals(rows)
     built = report_message(
         t,
         period=t(f"report.period_{period}"),
         scope=scope_text,
-        total=_line(reports.team_totals(rows)),
+        total=_line(total),
         lines=[_line(r) for r in rows],
+        reason_counts=total.reasons,
     )
     weeks = reports.weekly_outcomes(session=session, scope=scope, since=since, until=until)
     return built, weeks

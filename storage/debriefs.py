@@ -2,7 +2,9 @@
 loss streaks, tee-up agreements, and the follow-up nudges a closed deal schedules.
 
 Answer keys stay flat and readable because other rituals (`/loop prep`) read them:
-loss: data["client"] = {reason, missed, needs, solution, gap, takeaways}, data["guess"];
+loss: data["client"] = {reason, missed, needs, solution, gap, takeaways} and, when picked,
+      reason_category (one of REASON_CATEGORIES) and competitor (only with "competitor");
+      data["guess"] and, when picked, data["guess_category"];
 win:  data["win"] = {why, appealed, almost, quote, quote_ok, strengths}.
 """
 
@@ -19,6 +21,7 @@ from sqlmodel import Session, col, select
 from storage import nudges
 from storage.kinds import (
     DEBRIEF_RITUALS,
+    REASON_CATEGORIES,
     CallState,
     DealStatus,
     DebriefState,
@@ -63,6 +66,7 @@ class DebriefData(RunData):
     script_channel: str | None = None
     script_ts: str | None = None
     guess: str | None = None  # the rep's own guess, before the client's answer
+    guess_category: str | None = None  # its category (REASON_CATEGORIES), when picked
     logged_by: str | None = None  # "rep", or "manager" when the manager's call logged it
     win: dict[str, Any] | None = None  # the win log's answers
     shared: bool | None = None  # a lesson shared with the team
@@ -77,6 +81,28 @@ class CallData(RunData):
     # True when the rep picked a trusted colleague rather than their manager: the DM to
     # the caller says why they were asked, not "you're their manager".
     colleague: bool | None = None
+
+
+COMPETITOR_MAX = 100
+
+
+def reason_category(value: object) -> str | None:
+    """`value` when it is one of the reason categories, else None: a value no form
+    offered (a forged submission, an old row) is never stored or counted."""
+    return value if isinstance(value, str) and value in REASON_CATEGORIES else None
+
+
+def clean_reason(answers: dict[str, str]) -> dict[str, str]:
+    """Answers as they may be stored: `reason_category` only when it is a category, and
+    `competitor` (clipped) only beside the category "competitor"."""
+    out = {k: v for k, v in answers.items() if k not in ("reason_category", "competitor")}
+    category = reason_category(answers.get("reason_category"))
+    if category:
+        out["reason_category"] = category
+        competitor = str(answers.get("competitor") or "").strip()[:COMPETITOR_MAX]
+        if category == "competitor" and competitor:
+            out["competitor"] = competitor
+    return out
 
 
 def debrief_data(run: RitualRun) -> DebriefData:
@@ -355,6 +381,25 @@ def save_run(
     return run
 
 
+def save_guess(
+    *, session: Session, run_id: int | None, guess: str, category: str | None, now: datetime
+) -> RitualRun | None:
+    """The rep's guess and its category; a category that is none of the options (or none
+    picked) leaves no category, also when an earlier save had one."""
+    if run_id is None:
+        return None
+    run = session.get(RitualRun, run_id)
+    if run is None:
+        return None
+    category = reason_category(category)
+    if category:
+        write_debrief(run, now, guess=guess, guess_category=category)
+    else:
+        write_debrief(run, now, drop=("guess_category",), guess=guess)
+    session.add(run)
+    return run
+
+
 def claim_choice(
     *, session: Session, run_id: int | None, field: str, value: str, now: datetime
 ) -> bool:
@@ -392,6 +437,7 @@ def store_draft(
     )
     if run is None:
         return deal, None
+    answers = clean_reason(answers)
     if role == "manager":
         rev = (call_data(run).draft_rev or 0) + 1
         write_call(run, now, draft=answers, draft_rev=rev)
@@ -404,8 +450,9 @@ def store_draft(
 
 def confirm_rep_log(
     *, session: Session, deal_id: int, rev: int | None, now: datetime
-) -> tuple[Deal, dict[str, str], str | None] | Stale | None:
-    """The rep's draft becomes the logged answer. None when there is no draft (a second
+) -> tuple[Deal, dict[str, str], DebriefData] | Stale | None:
+    """The rep's draft becomes the logged answer: the deal, the answers and the debrief's
+    data (its guess and the guess's category). None when there is no draft (a second
     click on an already confirmed summary); STALE when the summary clicked is older than
     the latest draft."""
     deal = session.get(Deal, deal_id)
@@ -428,7 +475,7 @@ def confirm_rep_log(
         logged_by="rep",
     )
     session.add(run)
-    return deal, answers, data.guess
+    return deal, answers, data
 
 
 def latest_debrief(

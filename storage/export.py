@@ -20,7 +20,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from storage.access import may_read_debrief, reports_of
-from storage.kinds import DEBRIEF_RITUALS, Ritual
+from storage.kinds import DEBRIEF_RITUALS, REASON_CATEGORIES, Ritual
 from storage.models import Deal, Reflection, RitualRun, Story
 from storage.run_data import concern_data
 
@@ -162,7 +162,16 @@ DEBRIEF_HEADER = [
     *(f"client_{f}" for f in LOSS_FIELDS),
     *(f"win_{f}" for f in WIN_FIELDS),
     "win_quote",
+    # The kinds of reason (slugs: storage/kinds.py ReasonCategory), last so the columns
+    # before them keep their places; like the guess and the answers, only where readable.
+    "reason_category",
+    "competitor",
+    "guess_category",
 ]
+
+
+def _category(value: Any) -> str | None:
+    return value if value in REASON_CATEGORIES else None
 
 
 def _callers(session: Session, team_id: str) -> dict[int, str]:
@@ -235,6 +244,9 @@ def _debriefs(session: Session, scope: Scope) -> tuple[list[str], Iterable[list[
                 *(client.get(f) for f in LOSS_FIELDS),
                 *(win.get(f) for f in WIN_FIELDS),
                 quote,
+                _category(client.get("reason_category")),
+                client.get("competitor") if _category(client.get("reason_category")) else None,
+                _category(data.get("guess_category")) if readable else None,
             ]
 
     return DEBRIEF_HEADER, rows()

@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from storage.concerns import open_loops
 from storage.deals import recent_deals
 from storage.debriefs import LOGGED, OPEN, call_data, manager_call_run
-from storage.kinds import DEBRIEF_RITUALS, DealStatus, Ritual
+from storage.kinds import DEBRIEF_RITUALS, REASON_CATEGORIES, DealStatus, Ritual
 from storage.models import Deal, Person, RitualRun
 
 OUTCOMES = ("won", "lost", "no_decision")
@@ -129,3 +129,48 @@ def home_data(*, session: Session, team_id: str, user_id: str) -> HomeData:
         counts = outcome_counts(session=session, team_id=team_id, rep=rep)
         data.team.append(RepRecord(rep, last[0] if last else None, counts))
     return data
+
+
+@dataclass(frozen=True)
+class GuessVsReason:
+    """A rep's own guesses against their clients' reasons, by kind of reason: the latest
+    logged debriefs with both (account, guess, reason), and over all of them how many
+    were compared and agreed. `losses`: whether they have a loss debrief at all."""
+
+    rows: list[tuple[str, str, str]]
+    compared: int
+    agreed: int
+    losses: bool
+
+
+def guess_vs_reason(
+    *, session: Session, team_id: str, user_id: str, limit: int = 5
+) -> GuessVsReason:
+    """Only ever the asker's own debriefs: App Home shows this section to the rep alone."""
+    statement = (
+        select(RitualRun.state, RitualRun.data, Deal.account)
+        .join(Deal, col(Deal.id) == col(RitualRun.deal_id))
+        .where(
+            RitualRun.team_id == team_id,
+            RitualRun.user_slack_id == user_id,
+            RitualRun.ritual == Ritual.LOSS_DEBRIEF,
+            Deal.status != DealStatus.WITHDRAWN,
+        )
+        .order_by(col(RitualRun.updated_at).desc(), col(RitualRun.id).desc())
+    )
+    rows: list[tuple[str, str, str]] = []
+    compared = agreed = 0
+    losses = False
+    for state, data, account in session.exec(statement):
+        losses = True
+        if state != LOGGED:
+            continue
+        guess = (data or {}).get("guess_category")
+        reason = ((data or {}).get("client") or {}).get("reason_category")
+        if guess not in REASON_CATEGORIES or reason not in REASON_CATEGORIES:
+            continue
+        compared += 1
+        agreed += int(guess == reason)
+        if len(rows) < limit:
+            rows.append((account, guess, reason))
+    return GuessVsReason(rows, compared, agreed, losses)

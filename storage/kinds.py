@@ -84,6 +84,23 @@ class AskState(StrEnum):
     DISMISSED = "dismissed"
 
 
+class ReasonCategory(StrEnum):
+    """Why a deal was lost, as a countable category: the client's reason in a debrief's
+    `data["client"]["reason_category"]` and the rep's guess in `data["guess_category"]`.
+    Stable English slugs; the words shown are the scripts' `reasons.option_<slug>`."""
+
+    PRICE = "price"
+    PRODUCT_FIT = "product_fit"
+    TIMING = "timing"
+    RELATIONSHIP = "relationship"
+    COMPETITOR = "competitor"
+    STATUS_QUO = "status_quo"
+    OTHER = "other"
+
+
+REASON_CATEGORIES: tuple[str, ...] = tuple(c.value for c in ReasonCategory)
+
+
 class Kind(StrEnum):
     """`Nudge.kind`: the rituals declare these (NUDGE_KINDS) and schedule by the same names."""
 

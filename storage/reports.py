@@ -19,7 +19,14 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
 from storage.export import Scope
-from storage.kinds import DEBRIEF_RITUALS, CallState, ConcernState, DealStatus, Ritual
+from storage.kinds import (
+    DEBRIEF_RITUALS,
+    REASON_CATEGORIES,
+    CallState,
+    ConcernState,
+    DealStatus,
+    Ritual,
+)
 from storage.models import Deal, RitualRun
 
 
@@ -37,6 +44,8 @@ class RepReport:
     concerns_closed: int = 0
     compared: int = 0  # logged debriefs with both a guess and a client reason category
     agreed: int = 0
+    # logged debriefs by the client's reason category (counts only, never the words)
+    reasons: dict[str, int] = field(default_factory=dict)
 
     @property
     def deals(self) -> int:
@@ -139,7 +148,10 @@ def _debriefs(session: Session, scope: Scope, since: datetime, until: datetime, 
             report.days_to_log.append(max(0.0, (logged_at - closed).total_seconds() / 86400))
         guess = data.get("guess_category")
         reason = (data.get("client") or {}).get("reason_category")
-        if guess and reason:
+        if reason not in REASON_CATEGORIES:
+            continue
+        report.reasons[reason] = report.reasons.get(reason, 0) + 1
+        if guess in REASON_CATEGORIES:
             report.compared += 1
             report.agreed += int(guess == reason)
 
@@ -192,6 +204,8 @@ def team_totals(reports: list[RepReport]) -> RepReport:
         total.concerns_closed += r.concerns_closed
         total.compared += r.compared
         total.agreed += r.agreed
+        for reason, n in r.reasons.items():
+            total.reasons[reason] = total.reasons.get(reason, 0) + n
     return total
 
 

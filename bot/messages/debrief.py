@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bot.messages import Built, Texts, as_built, form_modal
+from bot.messages import Built, Texts, as_built, form_modal, reasons
 from bot.messages.blocks import (
     Block,
     actions,
@@ -132,6 +132,7 @@ def script_message(
     outcome: str,
     stage: str,
     guess: str | None,
+    guess_category: str | None = None,
 ) -> Built:
     """The guess (asked for first), then one stage of the call at a time; "next"
     updates this same message in place."""
@@ -140,6 +141,9 @@ def script_message(
     if guess:
         blocks.append(context(t("guess.saved")))
         blocks.append(section(f"> {guess}"))
+        if guess_category in reasons.CATEGORIES:
+            kind = reasons.label(t, guess_category)
+            blocks.append(context(t("reasons.guess_category", category=kind)))
     else:
         blocks.append(section(t(for_outcome("guess.prompt", outcome), account=account)))
         blocks.append(
@@ -213,7 +217,9 @@ def guess_modal(
     initial: str | None,
     audience: str | None = None,
     outcome: str | None = None,
+    category: str | None = None,
 ) -> dict[str, Any]:
+    """The rep's guess, and (optional) the kind of reason it is."""
     return form_modal(
         t,
         prefix="guess",
@@ -227,7 +233,8 @@ def guess_modal(
                 hint=t("guess.hint_guess"),
                 placeholder=t(for_outcome("guess.placeholder_guess", outcome)),
                 initial=initial,
-            )
+            ),
+            reasons.guess_block(t, category),
         ],
     )
 
@@ -241,10 +248,13 @@ def loss_log_modal(
     audience: str | None = None,
     outcome: str | None = None,
 ) -> dict[str, Any]:
-    """The client's answer. The rep and the manager who made the call use the same form."""
+    """The client's answer, with the kind of reason (optional) right after the reason.
+    The rep and the manager who made the call use the same form."""
     initial = initial or {}
     blocks: list[Block] = [context(t("log.intro"))]
     for name in LOSS_FIELDS:
+        if name == "missed":
+            blocks.extend(reasons.reason_blocks(t, initial))
         blocks.append(
             text_input(
                 block_id=name,
@@ -341,11 +351,15 @@ def answer_sections(t: Texts, answers: Mapping[str, str]) -> list[Block]:
     """One section per answer: six answers of up to 2,000 characters each would not fit
     Slack's 3,000-character section, and a loop-back that silently drops the client's
     words would defeat "Did I get that right?"."""
-    return [
+    blocks = [
         section(t(f"log.loop_{name}", **{name: answers[name]}))
         for name in LOSS_FIELDS
         if answers.get(name)
     ]
+    kind = reasons.reason_text(t, answers)
+    if kind:
+        blocks.insert(1 if answers.get("reason") else 0, section(kind))
+    return blocks
 
 
 def answer_lines(t: Texts, answers: Mapping[str, str], *, budget: int = 2400) -> str:
@@ -353,7 +367,11 @@ def answer_lines(t: Texts, answers: Mapping[str, str], *, budget: int = 2400) ->
     messages that quote them inside a longer line (the manager's DM, the rep's result)."""
     given = [name for name in LOSS_FIELDS if answers.get(name)]
     share = max(budget // max(len(given), 1), 80)
-    return "\n".join(t(f"log.loop_{name}", **{name: clip(answers[name], share)}) for name in given)
+    lines = [t(f"log.loop_{name}", **{name: clip(answers[name], share)}) for name in given]
+    kind = reasons.reason_text(t, answers)
+    if kind:
+        lines.insert(1 if answers.get("reason") else 0, kind)
+    return "\n".join(lines)
 
 
 def log_step(deal_id: int, role: str, rev: int | None = None) -> str:
@@ -394,10 +412,23 @@ def loop_summary(
     return as_built(intro + " " + t("log.loop_question"), blocks)
 
 
-def guess_vs_reason(t: Texts, *, guess: str | None, reason: str) -> str:
-    if guess:
-        return t("log.guess_vs_reason", guess=guess, reason=reason)
-    return t("log.no_guess")
+def guess_vs_reason(
+    t: Texts,
+    *,
+    guess: str | None,
+    reason: str,
+    guess_category: str | None = None,
+    reason_category: str | None = None,
+) -> str:
+    """The rep's guess next to the client's reason; when both carry a kind of reason,
+    whether they are the same kind."""
+    if not guess:
+        return t("log.no_guess")
+    text = t("log.guess_vs_reason", guess=guess, reason=reason)
+    compared = reasons.compare_text(
+        t, guess_category=guess_category, reason_category=reason_category
+    )
+    return f"{text}\n{compared}" if compared else text
 
 
 def rep_logged(
@@ -408,6 +439,7 @@ def rep_logged(
     answers: Mapping[str, str],
     guess: str | None,
     intro: str | None = None,
+    guess_category: str | None = None,
 ) -> Built:
     """After Confirm: thanks, the guess next to the client's reason (a private coaching
     signal), then what to do next: edit, or track a concern the client raised. `intro`
@@ -417,7 +449,15 @@ def rep_logged(
     blocks: list[Block] = [
         section(saved),
         *answer_sections(t, answers),
-        section(guess_vs_reason(t, guess=guess, reason=answers.get("reason", ""))),
+        section(
+            guess_vs_reason(
+                t,
+                guess=guess,
+                reason=answers.get("reason", ""),
+                guess_category=guess_category,
+                reason_category=answers.get("reason_category"),
+            )
+        ),
         # A takeaway becomes the practice focus in one click (bot/messages/focus.py).
         *takeaway_blocks(t, deal_id=deal_id, takeaways=answers.get("takeaways", "")),
         actions(

@@ -7,7 +7,7 @@ import datetime
 from collections.abc import Mapping
 from typing import Any
 
-from bot.messages import Built, Texts, as_built, form_modal
+from bot.messages import Built, Texts, as_built, form_modal, reasons
 from bot.messages.blocks import (
     Block,
     actions,
@@ -73,6 +73,7 @@ def manager_dm(
     guess: str | None,
     colleague: bool = False,
     outcome: str | None = None,
+    guess_category: str | None = None,
 ) -> Built:
     """The caller's DM: the deal (an amount nobody entered is left out, not "Not set"),
     the rep's notes and guess, the script, and the buttons to log or hand it back."""
@@ -95,6 +96,11 @@ def manager_dm(
         section(deal_line),
         section(t("manager.dm_notes", rep=rep_ref, notes=note_text or empty)),
         section(t(for_outcome("manager.dm_guess", outcome), rep=rep_ref, guess=guess or empty)),
+        *(
+            [context(t("reasons.manager_guess_category", rep=rep_ref, category=kind))]
+            if guess and (kind := reasons.label(t, guess_category))
+            else []
+        ),
         divider(),
         header(t("manager.script_header")),
         section(script),
@@ -126,6 +132,7 @@ def call_answer_sections(t: Texts, answers: Mapping[str, str]) -> list[Block]:
     """The caller's answers, one section each (each may be 2,000 characters)."""
     lines = [
         t("call.loop_heard", heard=answers.get("heard", "")),
+        reasons.reason_text(t, answers),
         t("log.loop_missed", missed=answers.get("missed", "")) if answers.get("missed") else "",
         t("call.loop_door", door=door_word(t, answers.get("door"))),
         t("call.loop_next", next=answers.get("next", "")) if answers.get("next") else "",
@@ -163,6 +170,7 @@ def call_log_modal(
             hint=t("manager.hint_heard"),
             initial=heard,
         ),
+        *reasons.reason_blocks(t, initial),
         input_block(ids.CALL_DOOR_FIELD, t("manager.label_door"), select, hint=t("call.hint_door")),
         text_input(
             block_id="next",
@@ -228,19 +236,27 @@ def rep_result(
     account: str,
     answers: Mapping[str, str],
     guess: str | None,
+    guess_category: str | None = None,
     deal_id: int | None = None,
 ) -> Built:
     """The one DM the rep gets once the call is logged: their own guess beside what the
-    client told the caller, whether the door is open, and the next step."""
+    client told the caller (and, when both were picked, whether their kinds of reason
+    match), whether the door is open, and the next step."""
     caller = f"<@{manager}>"
+    reason_category = answers.get("reason_category")
     if "heard" not in answers:
         # Logged with the rep's form, before the call had its own.
         text = t(
             "manager.rep_result", manager=caller, account=account, notes=answer_lines(t, answers)
         )
-        return plain_reply(
-            text, section(guess_vs_reason(t, guess=guess, reason=answers.get("reason", "")))
+        compared = guess_vs_reason(
+            t,
+            guess=guess,
+            reason=answers.get("reason", ""),
+            guess_category=guess_category,
+            reason_category=reason_category,
         )
+        return plain_reply(text, section(compared))
     heard = clip(answers.get("heard", ""), 1200)
     compared = (
         t("call.result_guess", guess=clip(guess, 1200), heard=heard, caller=caller)
@@ -249,6 +265,10 @@ def rep_result(
     )
     lines = [
         compared,
+        reasons.reason_text(t, answers),
+        reasons.compare_text(t, guess_category=guess_category, reason_category=reason_category)
+        if guess
+        else "",
         t("call.result_missed", missed=answers["missed"]) if answers.get("missed") else "",
         t("call.result_door", door=door_word(t, answers.get("door"))),
         t("call.result_next", next=answers["next"]) if answers.get("next") else "",

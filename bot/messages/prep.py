@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.messages import Built, Texts, as_built, outcome_word
+from bot.messages import Built, Texts, as_built, outcome_word, reasons
 from bot.messages.blocks import Block, context, divider, header, section
 from bot.messages.focus import escape
 from bot.messages.manager import door_word
@@ -50,6 +50,10 @@ def _known_lines(t: Texts, account: str, known: AccountKnowledge) -> list[str]:
         # Said before the lesson, so nobody mistakes a teammate's notes for their own.
         parts.append(t("privacy.shared_lesson", rep=f"<@{known.shared_by}>"))
     client = known.client
+    # The kind of reason the client gave last time (and who they chose, for a competitor).
+    kind = reasons.reason_text(t, client, key="reasons.prep_reason")
+    if kind:
+        parts.append(kind)
     for key, name in (("log.loop_missed", "missed"), ("log.loop_gap", "gap")):
         if _text(client.get(name)):
             parts.append(t(key, **{name: _text(client.get(name))}))

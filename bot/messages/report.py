@@ -3,11 +3,11 @@ per message, at most 100 rows), the team's totals as a line above it."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.messages import Built, Texts, as_built
+from bot.messages import Built, Texts, as_built, reasons
 from bot.messages.blocks import Block, context, header, section
 
 TABLE_ROWS_MAX = 100
@@ -91,7 +91,10 @@ def report_message(
     total: RepLine,
     lines: Sequence[RepLine],
     stories: Sequence[str] = (),
+    reason_counts: Mapping[str, int] | None = None,
 ) -> Built:
+    """`reason_counts`: the logged debriefs of the period by the client's kind of reason,
+    shown under the totals (counts only)."""
     title = t("report.title", period=period)
     blocks: list[Block] = [header(title), context(t("report.scope", scope=scope))]
     if stories:
@@ -114,6 +117,9 @@ def report_message(
             )
         )
     )
+    by_reason = reasons.counts_text(t, reason_counts or {})
+    if by_reason:
+        blocks.append(context(by_reason))
     if lines:
         blocks.append(report_table(t, lines))
         hidden = len(lines) - (TABLE_ROWS_MAX - 1)

@@ -246,3 +246,8 @@ LESSON_TRY_DROP = "lesson_try_drop"
 LESSON_TRY_ANSWERS = (LESSON_TRY_YES, LESSON_TRY_NOT_YET, LESSON_TRY_DROP)
 # The story modal's "or pick a lesson" (value: the lesson's id).
 STORY_LESSON_PICK = "lesson_pick"
+# The reason category beside a loss log's reason (the rep's and the caller's form), the
+# competitor's name that goes with "competitor", and the guess's own category.
+REASON_CATEGORY_FIELD = "reason_category"
+COMPETITOR_FIELD = "competitor"
+GUESS_CATEGORY_FIELD = "guess_category"

@@ -82,7 +82,7 @@ def test_manager_gets_the_deal_notes_guess_and_script_then_logs_and_the_rep_sees
     assert view["callback_id"] == "call_log"
     assert json.loads(view["private_metadata"])["as"] == "manager"
     fields = [b["block_id"] for b in view["blocks"] if b["type"] == "input"]
-    assert fields == ["heard", "door", "next", "missed"]
+    assert fields == ["heard", "reason_category", "competitor", "door", "next", "missed"]
     labels = json.dumps(view["blocks"], ensure_ascii=False)
     assert cat(bot, "manager.label_heard") in labels and cat(bot, "manager.label_door") in labels
     assert cat(bot, "log.label_needs") not in labels

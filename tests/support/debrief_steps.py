@@ -4,6 +4,7 @@ close a deal, click a button on a message the bot sent, fill in the modal it ope
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from sqlmodel import Session, select
@@ -36,6 +37,14 @@ CALL_ANSWERS = {
     "next": "Call their CFO the first week of July, before the review starts",
     "missed": "We never met the CFO who owned the budget",
 }
+
+
+@dataclass(frozen=True)
+class Pick:
+    """A static select's chosen option in a submitted form (`value` None: none picked),
+    such as a kind of reason: `submit(..., {"reason_category": Pick("price")})`."""
+
+    value: str | None
 
 
 def close_deal(bot: RunningBot, outcome: str, account: str, rep: str) -> None:
@@ -108,7 +117,9 @@ def last_modal(bot: RunningBot) -> dict[str, Any]:
 def submit(bot: RunningBot, user: str, view: dict[str, Any], answers: dict[str, Any]) -> HttpResult:
     values: dict[str, dict[str, dict[str, Any]]] = {}
     for name, answer in answers.items():
-        if isinstance(answer, bool):
+        if isinstance(answer, Pick):
+            values[name] = {"v": static_select_value(answer.value)}
+        elif isinstance(answer, bool):
             chosen = [{"text": {"type": "plain_text", "text": "ok"}, "value": "yes"}]
             values[name] = {
                 "v": {"type": "checkboxes", "selected_options": chosen if answer else []}
@@ -169,12 +180,17 @@ def set_manager(bot: RunningBot, rep: str, manager: str | None) -> None:
 def submit_call(
     bot: RunningBot, user: str, view: dict[str, Any], answers: dict[str, str]
 ) -> HttpResult:
-    """The caller's form: text fields, and the door as the select's chosen option."""
+    """The caller's form: text fields, and the door (and, when given, the kind of
+    reason) as the selects' chosen options."""
     values: dict[str, dict[str, dict[str, Any]]] = {
         name: {"v": plain_text_value(answers.get(name) or None)}
         for name in ("heard", "next", "missed")
     }
     values["door"] = {"v": static_select_value(answers.get("door") or None)}
+    if "reason_category" in answers:
+        values["reason_category"] = {"v": static_select_value(answers["reason_category"])}
+    if "competitor" in answers:
+        values["competitor"] = {"v": plain_text_value(answers["competitor"])}
     request = bot.slack.view_submission(
         view["callback_id"],
         values,
