@@ -50,7 +50,7 @@ def test_win_log_modal_saves_reasons_quote_permission_and_strengths(bot: Running
     assert run.data["win"] == {**WIN, "quote_tag": ""}
     saved = dm_messages(bot, REP)[-1]
     assert saved["text"] == cat(bot, "win_log.saved_quote", account="Initech")
-    assert action_ids(saved) == ["win_log_open", "privacy_share"]
+    assert action_ids(saved) == ["win_log_open", "privacy_share", "lesson_keep"]
     assert_all_block_kit_valid(bot)
 
 
