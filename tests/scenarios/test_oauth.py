@@ -1,0 +1,254 @@
+"""OAuth mode: two workspaces install the app through the flow (GET /slack/install, the
+stand-in's consent, GET /slack/oauth_redirect); each one's deal DM goes out with its own
+token; a token about to expire is refreshed before a scheduled send; uninstalling
+deletes the tokens at once and the data after the grace period. The stand-in refuses a
+token used on another workspace's user or channel, so a crossed token fails here."""
+
+from __future__ import annotations
+
+import http.client
+import re
+import shutil
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from sqlmodel import select
+
+from bot.clock import FakeClock
+from bot.devkit.requests import SlackRequests
+from bot.devkit.standin import SlackStandIn
+from storage.db import unit_of_work
+from storage.models import SLACK_INSTALLATIONS, Deal, Nudge, Person, Workspace
+from storage.scope import TeamScopeMissing, team_select
+from tests.conftest import DEALS, MANAGER, REP, SIGNING_SECRET, BotServer, RunningBot, start_bot
+
+T1, T2 = "T0001", "T0002"
+DEALS2 = "C0DEALS2"
+REP9, MANAGER9 = "U0REP9", "U0MGR9"
+STATE_SECRET = "state-secret-0123456789abcdef"
+
+
+@pytest.fixture
+def oauth_bot(
+    standin: SlackStandIn,
+    clock: FakeClock,
+    sqlite_url: str,
+    sqlite_template: Path,
+    bot_server: BotServer,
+) -> Iterator[RunningBot]:
+    standin.add_team(T2, "Globex Sales")
+    standin.add_user(REP9, name="gina", real_name="Gina Globex", team_id=T2)
+    standin.add_user(MANAGER9, name="gus", real_name="Gus Globex", team_id=T2)
+    standin.set_dnd(REP9, dnd_enabled=False)
+    standin.add_channel(DEALS2, "globex-deals", team_id=T2)
+    # Token expiry by the test's clock.
+    standin.follow_clock(lambda: clock.now().timestamp())
+    shutil.copyfile(sqlite_template, sqlite_url.removeprefix("sqlite:///"))
+    env = {
+        "SLACK_BOT_TOKEN": "",
+        "SLACK_CLIENT_ID": standin.client_id,
+        "SLACK_CLIENT_SECRET": standin.client_secret,
+        "SLACK_STATE_SECRET": STATE_SECRET,
+        "DEALS_CHANNELS": f"{DEALS},{DEALS2}",
+    }
+    running, stop = start_bot(standin, clock, sqlite_url, extra_env=env, server=bot_server)
+    assert running.rt.tokens is not None
+    yield running
+    stop()
+
+
+def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], str]:
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    try:
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        conn.request("GET", path, headers=headers or {})
+        resp = conn.getresponse()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read().decode()
+    finally:
+        conn.close()
+
+
+def install(bot: RunningBot, team: str, installer: str) -> tuple[int, str]:
+    """The installer opens the install page, says yes on Slack's, and is sent back."""
+    status, headers, page = _get(bot.url + "/slack/install")
+    assert status == 200, page
+    state = re.search(r"state=([^&\"']+)", page)
+    assert state is not None, page
+    cookie = headers["set-cookie"].split(";", 1)[0]
+    code = bot.standin.consent(team, installer)
+    status, _, page = _get(
+        f"{bot.url}/slack/oauth_redirect?code={code}&state={state[1]}", {"Cookie": cookie}
+    )
+    return status, page
+
+
+def requests_for(team: str, bot: RunningBot) -> SlackRequests:
+    return SlackRequests(
+        SIGNING_SECRET,
+        team_id=team,
+        bot_user_id=bot.standin.teams[team]["bot_user_id"],
+        bot_id=bot.standin.teams[team]["bot_id"],
+        response_url_base=bot.standin.base_url,
+    )
+
+
+def deal_in(bot: RunningBot, team: str, channel: str, rep: str, by: str) -> None:
+    slack = requests_for(team, bot)
+    event = slack.message_event(f"Closed Won: Globex <@{rep}>", channel=channel, user=by)
+    assert bot.send(slack.event_request(event)).status == 200
+
+
+def posts_to(bot: RunningBot, user: str) -> list[tuple[str | None, str]]:
+    """(the token's workspace, the DM channel) of each successful post to the user."""
+    dm = bot.standin.dm_channel_id(user)
+    return [
+        (bot.standin.team_of_token(_token(c.headers)), str(c.body.get("channel")))
+        for c in bot.standin.calls_to("chat.postMessage", ok=True)
+        if c.body.get("channel") in (user, dm)
+    ]
+
+
+def _token(headers: dict[str, str]) -> str | None:
+    auth = headers.get("authorization", "")
+    return auth.split(" ", 1)[1] if auth.lower().startswith("bearer ") else None
+
+
+def test_two_workspaces_install_and_each_deal_dm_uses_its_own_token(oauth_bot: RunningBot) -> None:
+    bot = oauth_bot
+    assert install(bot, T1, MANAGER)[0] == 200
+    assert install(bot, T2, MANAGER9)[0] == 200
+    with unit_of_work(bot.rt.engine) as session:
+        teams = sorted(session.exec(select(SLACK_INSTALLATIONS.c.team_id)).all())
+        assert teams == [T1, T2]
+        assert {w.team_id for w in session.exec(select(Workspace)).all()} >= {T1, T2}
+
+    deal_in(bot, T1, DEALS, REP, MANAGER)
+    deal_in(bot, T2, DEALS2, REP9, MANAGER9)
+    bot.tick()
+
+    assert posts_to(bot, REP) and {team for team, _ in posts_to(bot, REP)} == {T1}
+    assert posts_to(bot, REP9) and {team for team, _ in posts_to(bot, REP9)} == {T2}
+    # No call anywhere was refused for a token of the wrong workspace.
+    crossed = [
+        c
+        for c in bot.standin.calls
+        if c.response.get("error") in ("channel_not_found", "user_not_found", "invalid_auth")
+    ]
+    assert not crossed, crossed
+
+    # Each workspace's rows are its own: T2's deal and rep are not in T1's reads.
+    with unit_of_work(bot.rt.engine) as session:
+        t1 = session.exec(team_select(Deal, T1)).all()
+        t2 = session.exec(team_select(Deal, T2)).all()
+        assert [d.rep_slack_id for d in t1] == [REP]
+        assert [d.rep_slack_id for d in t2] == [REP9]
+        assert REP9 not in {p.slack_id for p in session.exec(team_select(Person, T1)).all()}
+
+
+def test_a_forged_state_or_a_reused_code_installs_nothing(oauth_bot: RunningBot) -> None:
+    bot = oauth_bot
+    _, headers, page = _get(bot.url + "/slack/install")
+    cookie = headers["set-cookie"].split(";", 1)[0]
+    code = bot.standin.consent(T1, MANAGER)
+    status, _, _ = _get(
+        f"{bot.url}/slack/oauth_redirect?code={code}&state=forged.0000", {"Cookie": cookie}
+    )
+    assert status in (400, 401)
+    with unit_of_work(bot.rt.engine) as session:
+        assert session.exec(select(SLACK_INSTALLATIONS.c.id)).all() == []
+
+
+def test_an_expiring_token_is_refreshed_before_a_scheduled_send(
+    oauth_bot: RunningBot, clock: FakeClock
+) -> None:
+    bot = oauth_bot
+    assert install(bot, T2, MANAGER9)[0] == 200
+    deal_in(bot, T2, DEALS2, REP9, MANAGER9)
+    bot.tick()
+    first = bot.standin.calls_to("chat.postMessage", ok=True)
+    old_token = _token(first[-1].headers)
+    # 11 hours on, the 12-hour token is within the refresh margin; nothing came in
+    # from Slack meanwhile, so the dispatcher refreshes it itself before sending what
+    # falls due (the deal's reminder, a reflection...).
+    clock.advance(timedelta(hours=11))
+    bot.standin.reset_calls()
+    bot.rt.tokens.recheck_seconds = 0  # type: ignore[union-attr]
+    with unit_of_work(bot.rt.engine) as session:
+        pending = session.exec(
+            select(Nudge).where(Nudge.team_id == T2, Nudge.state == "pending")
+        ).all()
+    assert pending, "a later nudge is scheduled for the rep"
+    clock.advance(timedelta(days=3))
+    bot.tick()
+    refreshes = [
+        c
+        for c in bot.standin.calls_to("oauth.v2.access", ok=True)
+        if c.body.get("grant_type") == "refresh_token"
+    ]
+    assert refreshes
+    sent = [
+        c for c in bot.standin.calls if c.method.startswith(("chat.", "conversations.", "users."))
+    ]
+    assert sent and all(c.response.get("ok") for c in sent), [
+        c.response for c in sent if not c.response.get("ok")
+    ]
+    assert all(_token(c.headers) != old_token for c in sent)
+    with unit_of_work(bot.rt.engine) as session:
+        saved = session.exec(
+            select(SLACK_INSTALLATIONS.c.bot_token).where(SLACK_INSTALLATIONS.c.team_id == T2)
+        ).all()
+        assert _token(sent[-1].headers) in saved
+
+
+def test_uninstall_deletes_tokens_at_once_and_data_after_the_grace_period(
+    oauth_bot: RunningBot, clock: FakeClock
+) -> None:
+    bot = oauth_bot
+    install(bot, T1, MANAGER)
+    install(bot, T2, MANAGER9)
+    deal_in(bot, T1, DEALS, REP, MANAGER)
+    deal_in(bot, T2, DEALS2, REP9, MANAGER9)
+    bot.tick()
+
+    slack2 = requests_for(T2, bot)
+    event = {"type": "app_uninstalled", "event_ts": slack2.new_ts()}
+    assert bot.send(slack2.event_request(event)).status == 200
+    bot.standin.revoke_team(T2)
+    with unit_of_work(bot.rt.engine) as session:
+        teams = set(session.exec(select(SLACK_INSTALLATIONS.c.team_id)).all())
+        assert teams == {T1}
+        assert session.exec(team_select(Deal, T2)).all(), "the data stays during the grace period"
+        left = session.exec(
+            select(Nudge).where(Nudge.team_id == T2, Nudge.state == "pending")
+        ).all()
+        assert not left
+
+    clock.advance(timedelta(days=31))
+    bot.standin.reset_calls()
+    bot.tick()
+    with unit_of_work(bot.rt.engine) as session:
+        assert session.exec(team_select(Deal, T2)).all() == []
+        assert session.exec(team_select(Person, T2)).all() == []
+        assert session.get(Workspace, T2) is None
+        # The other workspace keeps everything.
+        assert session.exec(team_select(Deal, T1)).all()
+    # Nothing was sent with T2's revoked token.
+    assert not [c for c in bot.standin.calls if c.response.get("error") == "token_revoked"]
+
+
+def test_the_scoped_query_helper_refuses_without_a_workspace() -> None:
+    with pytest.raises(TeamScopeMissing):
+        team_select(Deal, "")
+    with pytest.raises(TeamScopeMissing):
+        team_select(Deal, None)
+
+
+def test_in_oauth_mode_a_call_with_no_workspace_raises(oauth_bot: RunningBot) -> None:
+    from bot.slack.teams import NoWorkspace
+
+    with pytest.raises(NoWorkspace):
+        oauth_bot.run(oauth_bot.rt.client.users_info(user=REP))
