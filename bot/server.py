@@ -198,6 +198,7 @@ class SlackASGI:
 
     async def _oauth(self, scope: Scope, send: Send) -> None:
         """OAuth mode's install page and Slack's redirect back (Bolt's OAuth flow)."""
+        started = time.perf_counter()
         flow = self.app.oauth_flow
         if flow is None:
             await _respond(send, 404, b"Not Found")
@@ -226,7 +227,7 @@ class SlackASGI:
             }
         )
         await send({"type": "http.response.body", "body": response.body.encode("utf-8")})
-        self._count("oauth", response.status, time.perf_counter())
+        self._count("oauth", response.status, started)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
