@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import http.client
 import re
-import shutil
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from sqlalchemy import event
 from sqlmodel import select
 
 from bot.clock import FakeClock
@@ -33,12 +33,9 @@ STATE_SECRET = "state-secret-0123456789abcdef"
 
 @pytest.fixture
 def oauth_bot(
-    standin: SlackStandIn,
-    clock: FakeClock,
-    sqlite_url: str,
-    sqlite_template: Path,
-    bot_server: BotServer,
+    standin: SlackStandIn, clock: FakeClock, db_url: str, bot_server: BotServer
 ) -> Iterator[RunningBot]:
+    """An OAuth-mode bot on SQLite, and on PostgreSQL with TEST_DATABASE_URL."""
     standin.add_team(T2, "Globex Sales")
     standin.add_user(REP9, name="gina", real_name="Gina Globex", team_id=T2)
     standin.add_user(MANAGER9, name="gus", real_name="Gus Globex", team_id=T2)
@@ -46,7 +43,6 @@ def oauth_bot(
     standin.add_channel(DEALS2, "globex-deals", team_id=T2)
     # Token expiry by the test's clock.
     standin.follow_clock(lambda: clock.now().timestamp())
-    shutil.copyfile(sqlite_template, sqlite_url.removeprefix("sqlite:///"))
     env = {
         "SLACK_BOT_TOKEN": "",
         "SLACK_CLIENT_ID": standin.client_id,
@@ -54,7 +50,7 @@ def oauth_bot(
         "SLACK_STATE_SECRET": STATE_SECRET,
         "DEALS_CHANNELS": f"{DEALS},{DEALS2}",
     }
-    running, stop = start_bot(standin, clock, sqlite_url, extra_env=env, server=bot_server)
+    running, stop = start_bot(standin, clock, db_url, extra_env=env, server=bot_server)
     assert running.rt.tokens is not None
     yield running
     stop()
@@ -252,3 +248,79 @@ def test_in_oauth_mode_a_call_with_no_workspace_raises(oauth_bot: RunningBot) ->
 
     with pytest.raises(NoWorkspace):
         oauth_bot.run(oauth_bot.rt.client.users_info(user=REP))
+
+
+def test_while_one_workspace_works_no_statement_names_the_other(oauth_bot: RunningBot) -> None:
+    """Every query a workspace's request makes is scoped to it: while T2's deal is taken
+    and its DM sent, no statement the bot runs carries T1's id."""
+    bot = oauth_bot
+    install(bot, T1, MANAGER)
+    install(bot, T2, MANAGER9)
+    deal_in(bot, T1, DEALS, REP, MANAGER)
+    seen: list[tuple[str, Any]] = []
+
+    def record(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        seen.append((statement, parameters))
+
+    event.listen(bot.rt.engine, "before_cursor_execute", record)
+    try:
+        deal_in(bot, T2, DEALS2, REP9, MANAGER9)
+    finally:
+        event.remove(bot.rt.engine, "before_cursor_execute", record)
+    assert posts_to(bot, REP9)
+    assert any(T2 in str(p) for _, p in seen), "the statements were recorded"
+    crossing = [(st, p) for st, p in seen if T1 in str(p)]
+    assert not crossing, crossing[:3]
+
+
+def test_a_request_with_an_expiring_token_is_answered_with_a_fresh_one(
+    oauth_bot: RunningBot, clock: FakeClock
+) -> None:
+    bot = oauth_bot
+    install(bot, T2, MANAGER9)
+    clock.advance(timedelta(hours=11))
+    bot.rt.tokens.recheck_seconds = 0  # type: ignore[union-attr]
+    bot.standin.reset_calls()
+    deal_in(bot, T2, DEALS2, REP9, MANAGER9)
+    refreshed = [
+        c
+        for c in bot.standin.calls_to("oauth.v2.access", ok=True)
+        if c.body.get("grant_type") == "refresh_token"
+    ]
+    assert len(refreshed) == 1, "refreshed once, before the request's first call"
+    assert posts_to(bot, REP9)
+    assert all(c.ok for c in bot.standin.calls if c.method != "response_url")
+
+
+def test_revoked_bot_token_and_a_reinstall_within_the_grace_period_keeps_the_data(
+    oauth_bot: RunningBot, clock: FakeClock
+) -> None:
+    bot = oauth_bot
+    install(bot, T2, MANAGER9)
+    deal_in(bot, T2, DEALS2, REP9, MANAGER9)
+    slack2 = requests_for(T2, bot)
+    # Only a user's token: nothing of ours goes.
+    only_user = {"type": "tokens_revoked", "tokens": {"oauth": [MANAGER9]}, "event_ts": "1.0"}
+    assert bot.send(slack2.event_request(only_user)).status == 200
+    with unit_of_work(bot.rt.engine) as session:
+        assert session.exec(select(SLACK_INSTALLATIONS.c.id)).all()
+    bot_token = {
+        "type": "tokens_revoked",
+        "tokens": {"bot": [bot.standin.teams[T2]["bot_user_id"]]},
+        "event_ts": "2.0",
+    }
+    assert bot.send(slack2.event_request(bot_token)).status == 200
+    bot.standin.revoke_team(T2)
+    with unit_of_work(bot.rt.engine) as session:
+        assert session.exec(select(SLACK_INSTALLATIONS.c.id)).all() == []
+        ws = session.get(Workspace, T2)
+        assert ws is not None and ws.uninstalled_at is not None
+
+    clock.advance(timedelta(days=20))
+    assert install(bot, T2, MANAGER9)[0] == 200
+    clock.advance(timedelta(days=20))
+    bot.tick()
+    with unit_of_work(bot.rt.engine) as session:
+        assert session.exec(team_select(Deal, T2)).all(), "installed again: nothing purged"
+        ws = session.get(Workspace, T2)
+        assert ws is not None and ws.uninstalled_at is None
