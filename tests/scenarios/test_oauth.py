@@ -7,6 +7,7 @@ token used on another workspace's user or channel, so a crossed token fails here
 from __future__ import annotations
 
 import http.client
+import json
 import re
 from collections.abc import Iterator
 from datetime import timedelta
@@ -18,7 +19,8 @@ from sqlalchemy import event
 from sqlmodel import select
 
 from bot.clock import FakeClock
-from bot.devkit.requests import SlackRequests
+from bot.crm.signing import sign
+from bot.devkit.requests import SlackRequest, SlackRequests
 from bot.devkit.standin import SlackStandIn
 from storage.db import unit_of_work
 from storage.models import SLACK_INSTALLATIONS, Deal, Nudge, Person, Workspace
@@ -29,6 +31,7 @@ T1, T2 = "T0001", "T0002"
 DEALS2 = "C0DEALS2"
 REP9, MANAGER9 = "U0REP9", "U0MGR9"
 STATE_SECRET = "state-secret-0123456789abcdef"
+CRM_SECRET = "crm-secret-0123456789abcdef0123456789"
 
 
 @pytest.fixture
@@ -49,6 +52,7 @@ def oauth_bot(
         "SLACK_CLIENT_SECRET": standin.client_secret,
         "SLACK_STATE_SECRET": STATE_SECRET,
         "DEALS_CHANNELS": f"{DEALS},{DEALS2}",
+        "CRM_WEBHOOK_SECRET": CRM_SECRET,
     }
     running, stop = start_bot(standin, clock, db_url, extra_env=env, server=bot_server)
     assert running.rt.tokens is not None
@@ -324,3 +328,15 @@ def test_revoked_bot_token_and_a_reinstall_within_the_grace_period_keeps_the_dat
         assert session.exec(team_select(Deal, T2)).all(), "installed again: nothing purged"
         ws = session.get(Workspace, T2)
         assert ws is not None and ws.uninstalled_at is None
+
+
+def test_the_crm_webhook_says_it_serves_one_workspace_only(oauth_bot: RunningBot) -> None:
+    body = json.dumps(
+        {"outcome": "won", "account": "Globex", "owner_slack_id": REP9, "record_id": "1"}
+    ).encode()
+    headers = {"Content-Type": "application/json", **sign(CRM_SECRET, body)}
+    result = SlackRequest(body=body, headers=headers).post(oauth_bot.url + "/crm/webhook")
+    assert result.status == 501
+    assert "Workflow Builder" in result.json()["error"]
+    with unit_of_work(oauth_bot.rt.engine) as session:
+        assert session.exec(select(Deal)).all() == []
