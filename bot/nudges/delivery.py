@@ -189,6 +189,13 @@ async def _settle(rt: Runtime, fn: Callable[..., bool], nudge: Nudge, **kwargs: 
     return await rt.db(write)
 
 
+async def skip_claimed(rt: Runtime, rows: list[Nudge], reason: str) -> str:
+    """Settle claimed rows as skipped, unsent (OAuth mode: the workspace uninstalled)."""
+    for nudge in rows:
+        await _settle(rt, nudges.mark_skipped, nudge, reason=reason)
+    return nudges.SKIPPED
+
+
 async def _give_back(
     rt: Runtime, nudge: Nudge, delay: timedelta, error: str, *, refund: bool = False
 ) -> str:

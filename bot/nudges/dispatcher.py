@@ -33,7 +33,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.metrics import SlackCallObserver
 from bot.nudges import budget
-from bot.nudges.delivery import LEASE, reconcile_due, release_unsent, send_claimed, send_group
+from bot.nudges.delivery import (
+    LEASE,
+    reconcile_due,
+    release_unsent,
+    send_claimed,
+    send_group,
+    skip_claimed,
+)
 from bot.nudges.pacing import Pacer
 from bot.nudges.registry import Planner
 from bot.runtime import Runtime, db_executor
@@ -223,6 +230,9 @@ async def _send(
     on_rate_limited: Callable[[str, float], None],
 ) -> str:
     nudge = group[0]
+    if rt.tokens is not None and await rt.tokens.installation(nudge.team_id) is None:
+        # Planned during the grace period after an uninstall: no token to send it with.
+        return await skip_claimed(rt, group, "workspace uninstalled the app")
     if budget.applies(rt, nudge):
         return await send_group(
             rt, group, client=state.client, lease=state.lease, on_rate_limited=on_rate_limited

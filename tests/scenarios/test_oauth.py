@@ -227,8 +227,29 @@ def test_uninstall_deletes_tokens_at_once_and_data_after_the_grace_period(
         ).all()
         assert not left
 
-    clock.advance(timedelta(days=31))
+    # Something planned for it during the grace period is skipped, never sent.
+    with unit_of_work(bot.rt.engine) as session:
+        now = clock.now()
+        session.add(
+            Nudge(
+                team_id=T2,
+                user_slack_id=REP9,
+                kind="reflection",
+                due_at=now,
+                idempotency_key="planned-after-uninstall",
+                created_at=now,
+                updated_at=now,
+            )
+        )
     bot.standin.reset_calls()
+    bot.tick()
+    with unit_of_work(bot.rt.engine) as session:
+        late = session.exec(
+            select(Nudge).where(Nudge.idempotency_key == "planned-after-uninstall")
+        ).one()
+        assert late.state == "skipped" and "uninstalled" in str(late.last_error)
+
+    clock.advance(timedelta(days=31))
     bot.tick()
     with unit_of_work(bot.rt.engine) as session:
         assert session.exec(team_select(Deal, T2)).all() == []
