@@ -36,6 +36,24 @@ REQUEST_TIMEOUT = 10.0
 CHANNEL = "C0RANDOM"  # not in DEALS_CHANNELS, so the bot only acks its messages
 
 
+def team_id(i: int) -> str:
+    """The i-th of bench/oauth.py's workspaces, its bot user and its one member."""
+    return f"T{i:06d}"
+
+
+def bot_user_of(i: int) -> str:
+    return f"U{i:06d}BOT"
+
+
+def rep_of(i: int) -> str:
+    return f"U{i:06d}R"
+
+
+def member_of(j: int) -> str:
+    """The j-th member of the one-workspace run (bench/oauth.py)."""
+    return f"U{j:06d}M"
+
+
 @dataclass
 class Sample:
     kind: str
@@ -56,20 +74,48 @@ class Workload:
     """Signed requests, kinds in a seeded pseudo-random order (the same for each server)."""
 
     def __init__(
-        self, secret: str, response_url_base: str, users: list[str], mix: float, seed: int
+        self,
+        secret: str,
+        response_url_base: str,
+        users: list[str],
+        mix: float,
+        seed: int,
+        teams: int = 0,
+        members: int = 1,
     ) -> None:
         self.slack = SlackRequests(secret, response_url_base=response_url_base)
         self.users = users
         self.mix = mix
         self.rng = random.Random(seed)
+        # `teams` > 0 (OAuth mode, bench/oauth.py): each request comes from one of that
+        # many workspaces, picked at random, by that workspace's own member.
+        self.teams = [
+            (
+                SlackRequests(
+                    secret,
+                    team_id=team_id(i),
+                    bot_user_id=bot_user_of(i),
+                    bot_id="B" + bot_user_of(i)[1:],
+                    response_url_base=response_url_base,
+                ),
+                rep_of(i),
+            )
+            for i in range(teams)
+        ]
+        if teams == 1 and members > 1:
+            # One workspace, as many people as the many-workspace run has.
+            self.teams = [(self.teams[0][0], member_of(j)) for j in range(members)]
 
     def next(self) -> tuple[str, SlackRequest]:
         # Each request gets its own timestamp, ids and signature, as Slack sends them.
-        user = self.rng.choice(self.users)
+        if self.teams:
+            slack, user = self.rng.choice(self.teams)
+        else:
+            slack, user = self.slack, self.rng.choice(self.users)
         if self.rng.random() < self.mix:
-            return "command", self.slack.slash_command("help", user=user, channel=CHANNEL)
-        event = self.slack.message_event("lunch at noon?", channel=CHANNEL, user=user)
-        return "event", self.slack.event_request(event)
+            return "command", slack.slash_command("help", user=user, channel=CHANNEL)
+        event = slack.message_event("lunch at noon?", channel=CHANNEL, user=user)
+        return "event", slack.event_request(event)
 
     def batch(self, n: int) -> list[tuple[str, SlackRequest]]:
         return [self.next() for _ in range(n)]
@@ -168,7 +214,9 @@ def cpu_seconds(pid: int) -> float | None:
 async def measure(args: argparse.Namespace) -> dict[str, Any]:
     secret = os.environ["SLACK_SIGNING_SECRET"]
     users = [u for u in args.users.split(",") if u]
-    workload = Workload(secret, args.response_url_base, users, args.mix, args.seed)
+    workload = Workload(
+        secret, args.response_url_base, users, args.mix, args.seed, args.teams, args.members
+    )
     connector = aiohttp.TCPConnector(limit=args.concurrency, keepalive_timeout=60)
     timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
@@ -238,6 +286,12 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--users", default="U0REP1", help="comma-separated Slack user ids")
     parser.add_argument("--server-pid", type=int, default=0)
+    parser.add_argument(
+        "--teams", type=int, default=0, help="OAuth mode: requests from this many workspaces"
+    )
+    parser.add_argument(
+        "--members", type=int, default=1, help="with --teams 1: that many people in it"
+    )
     args = parser.parse_args()
     json.dump(asyncio.run(measure(args)), sys.stdout)
     sys.stdout.write("\n")

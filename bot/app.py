@@ -5,12 +5,15 @@ dispatcher and the Bolt app share, and registers each ritual's listeners on the 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
 from bot.nudges.registry import Registry
 from bot.runtime import Runtime
 from bot.slack import bundle_clicks, clicks
+from bot.slack.install import oauth_flow
+from bot.slack.teams import TeamAuthorize
 from handlers import (
     common,
     concern,
@@ -23,6 +26,7 @@ from handlers import (
     followup,
     guard,
     home,
+    installs,
     lessons,
     loop_command,
     loss_debrief,
@@ -59,6 +63,7 @@ RITUALS = (
     lessons,
     followup,
     quotes,
+    installs,
 )
 
 
@@ -71,6 +76,11 @@ def build_app(rt: Runtime) -> AsyncApp:
     settings = rt.settings
     if not rt.registry.kinds:
         rt.registry = build_registry()
+    oauth: dict[str, Any] = {}
+    if rt.tokens is not None:
+        # OAuth mode: the install flow on our database, and each request authorized
+        # with its workspace's own (refreshed) token (bot/slack/teams.py).
+        oauth = {"oauth_flow": oauth_flow(rt), "authorize": TeamAuthorize(rt.tokens)}
     app = AsyncApp(
         # Without a name Bolt names the app after its caller's file through
         # inspect.stack(), which reads the source of every frame on the stack: a good
@@ -84,6 +94,7 @@ def build_app(rt: Runtime) -> AsyncApp:
         process_before_response=True,
         request_verification_enabled=not settings.socket_mode,
         logger=logging.getLogger("slack_bolt"),
+        **oauth,
     )
     register_listeners(app, rt)
     return app
@@ -128,6 +139,7 @@ def register_listeners(app: AsyncApp, rt: Runtime) -> loop_command.LoopCommand:
     stories.register(app, rt, commands)
     lessons.register(app, rt, commands)
     followup.register(app, rt, commands)
+    installs.register(app, rt)
     errors.register(app, rt)
     errors.register_unknown_actions(app, rt)
     return commands

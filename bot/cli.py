@@ -29,6 +29,10 @@ To connect Feedback Loop to Slack:
      connections:write and set SLACK_APP_TOKEN=xapp-...
   3. Run `feedback-loop run` again.
 
+To serve many workspaces instead (OAuth install), set SLACK_CLIENT_ID,
+SLACK_CLIENT_SECRET and SLACK_STATE_SECRET (and no SLACK_BOT_TOKEN); each workspace
+then installs the app from GET /slack/install.
+
 To see what the bot does without Slack, run:  feedback-loop demo
 """
 
@@ -44,7 +48,7 @@ def _settings_or_exit() -> Settings:
 def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings_or_exit()
     configure_logging(settings.log_level, log_format=settings.log_format)
-    if not settings.slack_bot_token:
+    if not settings.slack_bot_token and not settings.oauth:
         print(NO_TOKEN_HELP, file=sys.stderr)
         return 1
     use_http = args.http or not settings.socket_mode
@@ -158,7 +162,7 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
         process="dispatcher" if args.supervised else None,
         log_format=settings.log_format,
     )
-    if not settings.slack_bot_token:
+    if not settings.slack_bot_token and not settings.oauth:
         print(NO_TOKEN_HELP, file=sys.stderr)
         return 1
     from datetime import timedelta

@@ -28,9 +28,10 @@ from bot.messages.catalog import ScriptCatalog
 from bot.metrics import Metrics
 from bot.nudges.registry import Registry
 from bot.settings import Settings
-from bot.slack.bundles import SectionAwareClient
+from bot.slack.teams import TeamClient, TeamTokens
 from storage import nudge_stats, schema
 from storage.db import make_engine, unit_of_work
+from storage.installations import InstallationStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -128,7 +129,8 @@ def make_client(settings: Settings, metrics: Metrics | None = None) -> AsyncWebC
     Connection errors are not retried: a lost response to chat.postMessage may still
     have posted, and the delivery code decides what that means."""
     # Section-aware: an answer to a click on a bundled DM replaces that section only.
-    client = SectionAwareClient(
+    # Team-aware: in OAuth mode each call uses its workspace's token (bot/slack/teams.py).
+    client = TeamClient(
         token=settings.slack_bot_token,
         base_url=settings.slack_api_url,
         timeout=15,
@@ -182,6 +184,8 @@ class Runtime:
     # team id -> (until when, in time.monotonic(), its effective settings): what
     # bot/workspace_settings.py read last, so a channel message's ack reads no database.
     workspace_settings: dict[str, tuple[float, Any]] = field(default_factory=dict)
+    # OAuth mode: each installed workspace's bot token (None with SLACK_BOT_TOKEN).
+    tokens: TeamTokens | None = None
 
     def spawn(
         self,
@@ -255,7 +259,33 @@ def build_runtime(
         metrics=metrics,
     )
     metrics.nudge_reader = functools.partial(_read_nudges, rt)
+    if settings.oauth:
+        use_installations(rt)
     return rt
+
+
+async def installed_teams(rt: Runtime) -> set[str] | None:
+    """OAuth mode: the workspaces that have the app installed now; None with one token
+    (every workspace we know is ours to serve)."""
+    if rt.tokens is None:
+        return None
+    return set(await rt.db(rt.tokens.store.installed_teams))
+
+
+def use_installations(rt: Runtime) -> None:
+    """OAuth mode: the client's calls take their workspace's token from the installations."""
+    settings = rt.settings
+    assert settings.slack_client_id and settings.slack_client_secret
+    rt.tokens = TeamTokens(
+        store=InstallationStore(settings.slack_client_id, rt.engine),
+        client_id=settings.slack_client_id,
+        client_secret=settings.slack_client_secret,
+        api=AsyncWebClient(base_url=settings.slack_api_url, timeout=15),
+        clock=rt.clock,
+        run_blocking=rt.db,
+    )
+    if isinstance(rt.client, TeamClient):
+        rt.client.tokens = rt.tokens
 
 
 def _read_nudges(rt: Runtime) -> tuple[dict[tuple[str, str], int], datetime | None, datetime]:

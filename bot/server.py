@@ -25,6 +25,7 @@ from typing import Any
 
 import uvicorn
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from sqlalchemy import text
 
@@ -45,6 +46,9 @@ from bot.slack.identity import identify
 from storage import schema
 
 log = logging.getLogger(__name__)
+
+# OAuth mode: the "Add to Slack" page and the redirect Slack sends the installer back to.
+OAUTH_PATHS = frozenset({"/slack/install", "/slack/oauth_redirect"})
 
 # A CRM (and Slack, for the workflow step) gives up on an answer after about 3 s.
 CRM_ANSWER_SECONDS = 2.5
@@ -91,6 +95,8 @@ class SlackASGI:
             await self._slack(scope, receive, send)
         elif scope["path"] == "/crm/webhook" and scope["method"] == "POST":
             await self._crm(scope, receive, send)
+        elif scope["path"] in OAUTH_PATHS and scope["method"] == "GET":
+            await self._oauth(scope, send)
         else:
             await _respond(send, 404, b"Not Found")
 
@@ -189,6 +195,39 @@ class SlackASGI:
             status, body = 500, {"ok": False, "error": "internal error; try again", "retry": True}
         await _json(send, status, body)
         self._count("crm_webhook", status, started)
+
+    async def _oauth(self, scope: Scope, send: Send) -> None:
+        """OAuth mode's install page and Slack's redirect back (Bolt's OAuth flow)."""
+        started = time.perf_counter()
+        flow = self.app.oauth_flow
+        if flow is None:
+            await _respond(send, 404, b"Not Found")
+            return
+        headers: dict[str, str] = {
+            k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]
+        }
+        request = AsyncBoltRequest(
+            body="",
+            query=scope.get("query_string", b"").decode("latin-1"),
+            headers=dict(headers.items()),
+        )
+        if scope["path"] == flow.install_path:
+            response = await flow.handle_installation(request)
+        else:
+            response = await flow.handle_callback(request)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": response.status,
+                "headers": [
+                    (k.encode("latin-1"), v.encode("latin-1"))
+                    for k, values in response.headers.items()
+                    for v in values
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": response.body.encode("utf-8")})
+        self._count("oauth", response.status, started)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:

@@ -39,6 +39,13 @@ class Settings:
     slack_signing_secret: str | None = field(default=None, repr=False)
     slack_app_token: str | None = field(default=None, repr=False)
     slack_api_url: str = DEFAULT_SLACK_API_URL
+    # OAuth mode (many workspaces): the app's credentials, and the key that signs the
+    # install flow's state. On when the first two are set and SLACK_BOT_TOKEN is not.
+    slack_client_id: str | None = None
+    slack_client_secret: str | None = field(default=None, repr=False)
+    slack_state_secret: str | None = field(default=None, repr=False)
+    # After app_uninstalled / tokens_revoked: the tokens go at once, the data after this.
+    uninstall_grace_days: int = 30
     database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)
     port: int = 3000
     deals_channels: tuple[str, ...] = ()
@@ -79,6 +86,11 @@ class Settings:
     stories_language: str = "en"
     # The workspace's own zone: when "Monday 10:00" and "the 1st of the month" are.
     workspace_tz: str = "UTC"
+
+    @property
+    def oauth(self) -> bool:
+        """Many workspaces, each with its own token from the install flow."""
+        return bool(self.slack_client_id and self.slack_client_secret and not self.slack_bot_token)
 
     @property
     def socket_mode(self) -> bool:
@@ -140,6 +152,24 @@ def _token(env: Mapping[str, str], key: str, prefix: str) -> str | None:
         # Never echo a secret back, not even in an error.
         raise SettingsError(f"{key}: expected a token starting with {prefix!r}")
     return raw
+
+
+def _oauth(env: Mapping[str, str]) -> tuple[str | None, str | None, str | None]:
+    client_id = env.get("SLACK_CLIENT_ID", "").strip() or None
+    if client_id is not None and not re.fullmatch(r"\d+\.\d+", client_id):
+        raise _fail(
+            "SLACK_CLIENT_ID", "the app's Client ID, such as 1234567890.1234567890", client_id
+        )
+    secret = env.get("SLACK_CLIENT_SECRET", "").strip() or None
+    state = env.get("SLACK_STATE_SECRET", "").strip() or None
+    on = bool(client_id and secret and not env.get("SLACK_BOT_TOKEN", "").strip())
+    # Never echo a secret back, not even in an error.
+    if on and (state is None or len(state) < 16):
+        raise SettingsError(
+            "SLACK_STATE_SECRET: OAuth mode needs at least 16 random characters "
+            "(`feedback-loop webhook-secret` makes one)"
+        )
+    return client_id, secret, state
 
 
 def _api_url(env: Mapping[str, str]) -> str:
@@ -369,8 +399,13 @@ def load_settings(
         merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
     merged.update(os.environ if environ is None else environ)
     env: Mapping[str, str] = merged
+    client_id, client_secret, state_secret = _oauth(env)
     return Settings(
         slack_bot_token=_token(env, "SLACK_BOT_TOKEN", "xoxb-"),
+        slack_client_id=client_id,
+        slack_client_secret=client_secret,
+        slack_state_secret=state_secret,
+        uninstall_grace_days=_int(env, "UNINSTALL_GRACE_DAYS", 30, 0, 3650),
         slack_signing_secret=env.get("SLACK_SIGNING_SECRET", "").strip() or None,
         slack_app_token=_token(env, "SLACK_APP_TOKEN", "xapp-"),
         slack_api_url=_api_url(env),

@@ -47,7 +47,17 @@ def _no_owner_named(deal: CrmDeal) -> str:
     return "the deal names no owner: send owner_email or owner_slack_id"
 
 
+# OAuth mode: one secret for every workspace could not tell (nor be trusted to say)
+# which workspace a deal is for.
+NOT_IN_OAUTH_MODE = (
+    "the CRM webhook serves one workspace (SLACK_BOT_TOKEN); with many workspaces (OAuth "
+    "mode) use the Workflow Builder step 'Start a deal debrief' from each workspace"
+)
+
+
 async def receive(rt: Runtime, payload: dict[str, Any]) -> Answer:
+    if rt.tokens is not None:
+        return 501, {"ok": False, "error": NOT_IN_OAUTH_MODE}
     try:
         got = read(payload)
     except BadPayload as e:

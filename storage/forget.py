@@ -39,6 +39,15 @@ USER_COLUMNS: dict[tuple[str, str], str] = {
     ("dealask", "user_slack_id"): "delete",
     # The bot's own user id: not a person's.
     ("workspace", "bot_user_id"): "keep",
+    ("slack_bots", "bot_user_id"): "keep",
+    ("slack_installations", "bot_user_id"): "keep",
+    # Who installed the app: kept with the installation (Slack's record of it too); it
+    # goes when the workspace uninstalls.
+    ("slack_installations", "user_id"): "keep",
+    # The app asks for no user scopes: these stay empty.
+    ("slack_installations", "user_token"): "keep",
+    ("slack_installations", "user_scopes"): "keep",
+    ("slack_installations", "user_refresh_token"): "keep",
     ("ritualrun", "user_slack_id"): "delete",
     ("nudge", "user_slack_id"): "delete",
     ("reflection", "user_slack_id"): "delete",

@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy import JSON, Column, DateTime, Index, Numeric, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -44,6 +46,9 @@ class Workspace(SQLModel, table=True):
     bot_user_id: str | None = None
     holidays: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     created_at: datetime | None = utc_column()
+    # OAuth mode: when Slack said the app was uninstalled (or its tokens revoked). The
+    # tokens go at once; the rest of the workspace's rows after the grace period.
+    uninstalled_at: datetime | None = utc_column()
 
 
 class Person(SQLModel, table=True):
@@ -389,3 +394,17 @@ class Lesson(SQLModel, table=True):
     state: str = Field(default="open", max_length=16)  # open | tried | dropped
     created_at: datetime | None = utc_column()
     updated_at: datetime | None = utc_column()
+
+
+# OAuth mode's installations (one row per install or token refresh; the newest wins),
+# the workspace's bot as Bolt reads it, and the install flow's one-time states: slack_sdk's
+# SQLAlchemy stores' own tables, declared here so the migrations make and check them.
+SLACK_INSTALLATIONS = SQLAlchemyInstallationStore.build_installations_table(
+    SQLModel.metadata, SQLAlchemyInstallationStore.default_installations_table_name
+)
+SLACK_BOTS = SQLAlchemyInstallationStore.build_bots_table(
+    SQLModel.metadata, SQLAlchemyInstallationStore.default_bots_table_name
+)
+SLACK_OAUTH_STATES = SQLAlchemyOAuthStateStore.build_oauth_states_table(
+    SQLModel.metadata, SQLAlchemyOAuthStateStore.default_table_name
+)

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from storage.models import Deal, Lesson, Nudge, Person, Story, WorkspaceSetting
+from storage.scope import team_select
 
 STORIES_WEEK = "stories_week"
 STORIES_MONTH = "stories_month"
@@ -50,7 +51,7 @@ def invite_key(team_id: str, deal_id: int) -> str:
 
 
 def get_settings(*, session: Session, team_id: str) -> dict[str, dict[str, Any]]:
-    rows = session.exec(select(WorkspaceSetting).where(WorkspaceSetting.team_id == team_id)).all()
+    rows = session.exec(team_select(WorkspaceSetting, team_id)).all()
     return {r.key: dict(r.value) for r in rows}
 
 
@@ -193,16 +194,11 @@ def stale_waiting(
     """Stories still waiting to be posted, last tried before `before` (the bot was not in
     the channel, Slack failed): the planner tries them again."""
     rows = session.exec(
-        select(Story.id)
-        .where(
-            Story.team_id == team_id,
-            Story.state == WAITING,
-            col(Story.updated_at) < before,
-        )
+        team_select(Story, team_id, Story.state == WAITING, col(Story.updated_at) < before)
         .order_by(col(Story.id))
         .limit(limit)
     ).all()
-    return [int(r) for r in rows if r is not None]
+    return [int(r.id) for r in rows if r.id is not None]
 
 
 def update_story(*, session: Session, story_id: int, now: datetime, **values: Any) -> Story | None:

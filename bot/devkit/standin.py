@@ -582,6 +582,23 @@ class SlackStandIn:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
+        # OAuth: the app's credentials, the workspaces (each with its own bot user), the
+        # codes an installer's consent gave, and the rotating tokens handed out (each
+        # lasts `token_lifetime` seconds of `now()`, the clock `follow_clock` sets).
+        self.client_id = "1111111111.2222222222"
+        self.client_secret = "standin-client-secret"
+        self.token_lifetime = 12 * 3600
+        self.teams: dict[str, dict[str, str]] = {
+            team_id: {"name": team_name, "bot_user_id": bot_user_id, "bot_id": bot_id}
+        }
+        self._user_team: dict[str, str] = {}
+        self._channel_team: dict[str, str] = {}
+        self._codes: dict[str, tuple[str, str]] = {}
+        self._oauth_tokens: dict[str, dict[str, Any]] = {}
+        self._refresh_tokens: dict[str, str] = {}
+        # The workspace the call being answered acts in (its token's).
+        self._acting_team = team_id
+
         self.add_user(
             bot_user_id, name="feedbackloop", real_name="Feedback Loop", is_bot=True, email=""
         )
@@ -678,8 +695,10 @@ class SlackStandIn:
         is_owner: bool = False,
         is_bot: bool = False,
         deleted: bool = False,
+        team_id: str | None = None,
     ) -> dict[str, Any]:
-        """Add or replace a user; returns the users.info user object (without locale).
+        """Add or replace a user (of `team_id`, by default the stand-in's first
+        workspace); returns the users.info user object (without locale).
 
         With no email one is made up so lookups work; pass "" for a user without one."""
         try:
@@ -702,10 +721,17 @@ class SlackStandIn:
         }
         with self._lock:
             self._users[user_id] = spec
+            self._user_team[user_id] = team_id or self.team_id
             return self._user_object(spec, include_locale=False)
 
     def add_channel(
-        self, channel_id: str, name: str, *, is_private: bool = False, is_member: bool = True
+        self,
+        channel_id: str,
+        name: str,
+        *,
+        is_private: bool = False,
+        is_member: bool = True,
+        team_id: str | None = None,
     ) -> dict[str, Any]:
         """A public or private channel; posting where the bot is no member → not_in_channel."""
         created = int(time.time())
@@ -740,7 +766,115 @@ class SlackStandIn:
         }
         with self._lock:
             self._channels[channel_id] = channel
+            self._channel_team[channel_id] = team_id or self.team_id
         return dict(channel)
+
+    # -- OAuth: many workspaces -----------------------------------------------
+
+    def add_team(self, team_id: str, name: str) -> dict[str, str]:
+        """Another workspace, with a bot user of its own (U<team id>BOT)."""
+        bot_user = f"U{team_id[1:]}BOT"
+        team = {"name": name, "bot_user_id": bot_user, "bot_id": f"B{team_id[1:]}BOT"}
+        with self._lock:
+            self.teams[team_id] = team
+        self.add_user(
+            bot_user,
+            name="feedbackloop",
+            real_name="Feedback Loop",
+            is_bot=True,
+            email="",
+            team_id=team_id,
+        )
+        return team
+
+    def consent(self, team_id: str, user_id: str) -> str:
+        """The installer said yes on Slack's consent page: the code Slack puts in the
+        redirect back to the app."""
+        code = f"{team_id}.{secrets.token_hex(8)}"
+        with self._lock:
+            self._codes[code] = (team_id, user_id)
+        return code
+
+    def team_of_token(self, token: str | None) -> str | None:
+        """The workspace a token acts in (the single-workspace token: the first one)."""
+        if token == self.token:
+            return self.team_id
+        with self._lock:
+            held = self._oauth_tokens.get(token or "")
+        return str(held["team"]) if held else None
+
+    def revoke_team(self, team_id: str) -> None:
+        """The workspace uninstalled the app: every token of it stops working."""
+        with self._lock:
+            for held in self._oauth_tokens.values():
+                if held["team"] == team_id:
+                    held["revoked"] = True
+            for refresh, team in list(self._refresh_tokens.items()):
+                if team == team_id:
+                    del self._refresh_tokens[refresh]
+
+    def _now(self) -> float:
+        return self._ts_clock() if self._ts_clock is not None else time.time()
+
+    def _issue_token(self, team_id: str) -> tuple[str, str]:
+        access = f"xoxe.xoxb-1-{team_id}-{secrets.token_hex(12)}"
+        refresh = f"xoxe-1-{team_id}-{secrets.token_hex(12)}"
+        self._oauth_tokens[access] = {
+            "team": team_id,
+            "expires_at": self._now() + self.token_lifetime,
+            "revoked": False,
+        }
+        self._refresh_tokens[refresh] = team_id
+        return access, refresh
+
+    def _oauth_v2_access(self, body: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+        client_id, client_secret = body.get("client_id"), body.get("client_secret")
+        basic = headers.get("authorization", "")
+        if basic.lower().startswith("basic "):
+            decoded = base64.b64decode(basic[6:].strip()).decode("utf-8", "replace")
+            client_id, _, client_secret = decoded.partition(":")
+        if client_id != self.client_id:
+            raise _ApiError("invalid_client_id")
+        if client_secret != self.client_secret:
+            raise _ApiError("bad_client_secret")
+        if body.get("grant_type") == "refresh_token":
+            team_id = self._refresh_tokens.pop(str(body.get("refresh_token") or ""), None)
+            if team_id is None:
+                raise _ApiError("invalid_refresh_token")
+            installer = None
+        else:
+            found = self._codes.pop(str(body.get("code") or ""), None)
+            if found is None:
+                raise _ApiError("invalid_code")
+            team_id, installer = found
+        team = self.teams[team_id]
+        access, refresh = self._issue_token(team_id)
+        answer: dict[str, Any] = {
+            "ok": True,
+            "app_id": self.app_id,
+            "access_token": access,
+            "token_type": "bot",
+            "scope": self.scopes,
+            "bot_user_id": team["bot_user_id"],
+            "refresh_token": refresh,
+            "expires_in": self.token_lifetime,
+            "team": {"id": team_id, "name": team["name"]},
+            "enterprise": None,
+            "is_enterprise_install": False,
+        }
+        if installer is not None:
+            answer["authed_user"] = {"id": installer}
+        return answer
+
+    def _same_team(self, *, user: str | None = None, channel: str | None = None) -> bool:
+        if user is not None:
+            return self._user_team.get(user, self.team_id) == self._acting_team
+        if channel is not None:
+            dm_user = self._channels.get(channel, {}).get("user")
+            if dm_user:
+                return self._user_team.get(str(dm_user), self.team_id) == self._acting_team
+            return self._channel_team.get(channel, self.team_id) == self._acting_team
+        return True
 
     def function_token(self, function_execution_id: str) -> str:
         """A bot_access_token for one step execution (what Slack puts in the
@@ -1073,6 +1207,11 @@ class SlackStandIn:
         if not path.startswith("/api/"):
             return _Reply(404, text="Not Found")
 
+        if method in ("oauth.v2.access", "oauth.v2.exchange"):
+            try:
+                return _Reply(200, self._oauth_v2_access(body, headers))
+            except _ApiError as e:
+                return _Reply(200, {"ok": False, "error": e.error})
         handler = self._methods().get(method)
         if handler is None:
             return _Reply(200, {"ok": False, "error": "unknown_method"})
@@ -1080,6 +1219,20 @@ class SlackStandIn:
         # the sync client's plain dict, so the spelling matters.
         api_headers = {"x-oauth-scopes": self.scopes, "x-accepted-oauth-scopes": ""}
         token = _bearer(headers) or body.get("token")
+        self._acting_team = self.team_id
+        held = self._oauth_tokens.get(str(token or ""))
+        if held is not None:
+            # A workspace's own rotating token: it acts in that workspace only.
+            if held["revoked"]:
+                return _Reply(200, {"ok": False, "error": "token_revoked"}, headers=api_headers)
+            if held["expires_at"] <= self._now():
+                return _Reply(200, {"ok": False, "error": "token_expired"}, headers=api_headers)
+            self._acting_team = str(held["team"])
+            try:
+                payload = handler(body)
+            except _ApiError as e:
+                payload = {"ok": False, "error": e.error, **e.extra}
+            return _Reply(200, payload, headers=api_headers)
         if not token:
             return _Reply(200, {"ok": False, "error": "not_authed"}, headers=api_headers)
         # apps.connections.open takes the app-level token and only it; every other
@@ -1265,7 +1418,11 @@ class SlackStandIn:
         """A channel id the bot may post to; a user id means that user's DM."""
         if not isinstance(channel, str) or not channel:
             raise _ApiError("channel_not_found")
+        if channel[0] in "UW" and channel in self._users and not self._same_team(user=channel):
+            raise _ApiError("channel_not_found")
         if channel in self._channels:
+            if not self._same_team(channel=channel):
+                raise _ApiError("channel_not_found")
             return channel
         if allow_user and channel[0] in "UW" and channel in self._users:
             return self._ensure_dm(channel)
@@ -1366,14 +1523,16 @@ class SlackStandIn:
         return {"ok": True, "url": self.socket_mode.new_url()}
 
     def _auth_test(self, body: dict[str, Any]) -> dict[str, Any]:
+        team = self.teams.get(self._acting_team) or self.teams[self.team_id]
+        domain = "-".join(team["name"].lower().split()) or "workspace"
         return {
             "ok": True,
-            "url": f"https://{self.team_domain}.slack.com/",
-            "team": self.team_name,
+            "url": f"https://{domain}.slack.com/",
+            "team": team["name"],
             "user": "feedbackloop",
-            "team_id": self.team_id,
-            "user_id": self.bot_user_id,
-            "bot_id": self.bot_id,
+            "team_id": self._acting_team,
+            "user_id": team["bot_user_id"],
+            "bot_id": team["bot_id"],
             "is_enterprise_install": False,
         }
 
@@ -1538,7 +1697,7 @@ class SlackStandIn:
             raise _ApiError("users_list_not_supplied")
         for user in users:
             spec = self._users.get(user)
-            if spec is None:
+            if spec is None or not self._same_team(user=user):
                 raise _ApiError("user_not_found")
             if spec["deleted"]:
                 raise _ApiError("user_disabled")
@@ -1745,7 +1904,7 @@ class SlackStandIn:
 
     def _users_info(self, body: dict[str, Any]) -> dict[str, Any]:
         spec = self._users.get(str(body.get("user") or ""))
-        if spec is None:
+        if spec is None or not self._same_team(user=spec["id"]):
             raise _ApiError("user_not_found")
         include_locale = _truthy(body.get("include_locale"))
         return {"ok": True, "user": self._user_object(spec, include_locale=include_locale)}
@@ -1753,7 +1912,7 @@ class SlackStandIn:
     def _users_lookup_by_email(self, body: dict[str, Any]) -> dict[str, Any]:
         email = str(body.get("email") or "").strip().lower()
         for spec in self._users.values():
-            if email and spec["email"].lower() == email:
+            if email and spec["email"].lower() == email and self._same_team(user=spec["id"]):
                 return {"ok": True, "user": self._user_object(spec, include_locale=False)}
         raise _ApiError("users_not_found")
 

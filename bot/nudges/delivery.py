@@ -48,6 +48,7 @@ from bot.runtime import Runtime
 from bot.slack.dm import open_dm
 from bot.slack.errors import api_error
 from bot.slack.people import load_person
+from bot.slack.teams import acting_for
 from storage import nudges
 from storage.db import unit_of_work
 from storage.models import Nudge, Person
@@ -186,6 +187,13 @@ async def _settle(rt: Runtime, fn: Callable[..., bool], nudge: Nudge, **kwargs: 
             )
 
     return await rt.db(write)
+
+
+async def skip_claimed(rt: Runtime, rows: list[Nudge], reason: str) -> str:
+    """Settle claimed rows as skipped, unsent (OAuth mode: the workspace uninstalled)."""
+    for nudge in rows:
+        await _settle(rt, nudges.mark_skipped, nudge, reason=reason)
+    return nudges.SKIPPED
 
 
 async def _give_back(
@@ -401,7 +409,8 @@ async def reconcile_due(
 
     claimed = await rt.db(take)
     for nudge in claimed:
-        await reconcile_claimed(rt, nudge, client=client or rt.client)
+        with acting_for(nudge.team_id):
+            await reconcile_claimed(rt, nudge, client=client or rt.client)
     return len(claimed)
 
 

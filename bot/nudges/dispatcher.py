@@ -33,11 +33,19 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.metrics import SlackCallObserver
 from bot.nudges import budget
-from bot.nudges.delivery import LEASE, reconcile_due, release_unsent, send_claimed, send_group
+from bot.nudges.delivery import (
+    LEASE,
+    reconcile_due,
+    release_unsent,
+    send_claimed,
+    send_group,
+    skip_claimed,
+)
 from bot.nudges.pacing import Pacer
 from bot.nudges.registry import Planner
 from bot.runtime import Runtime, db_executor
 from bot.slack.identity import identify
+from bot.slack.teams import acting_for, copy_for_sending
 from storage import nudges
 from storage.db import unit_of_work
 from storage.models import Nudge
@@ -77,13 +85,10 @@ class DispatchState:
 def sending_client(client: AsyncWebClient) -> AsyncWebClient:
     """The runtime's client without its 429 retry: the dispatcher must not sit on a
     claimed row for Retry-After seconds; it puts the row back and paces instead."""
-    return AsyncWebClient(
-        token=client.token,
-        base_url=client.base_url,
-        timeout=client.timeout,
-        headers=dict(client.headers),
-        # Only the metrics observer, which never retries.
-        retry_handlers=[h for h in client.retry_handlers if isinstance(h, SlackCallObserver)],
+    # Only the metrics observer, which never retries. Still team-aware in OAuth mode:
+    # each send uses its nudge's workspace's token (refreshed first if it expires soon).
+    return copy_for_sending(
+        client, [h for h in client.retry_handlers if isinstance(h, SlackCallObserver)]
     )
 
 
@@ -201,22 +206,8 @@ async def tick(rt: Runtime, *, batch: int = BATCH, run_hooks: bool = True) -> in
             await release_unsent(rt, group, "waiting for its turn (rate-limited)")
             continue
         try:
-            if budget.applies(rt, nudge):
-                result = await send_group(
-                    rt,
-                    group,
-                    client=state.client,
-                    lease=state.lease,
-                    on_rate_limited=on_rate_limited,
-                )
-            else:
-                result = await send_claimed(
-                    rt,
-                    nudge,
-                    client=state.client,
-                    lease=state.lease,
-                    on_rate_limited=on_rate_limited,
-                )
+            with acting_for(nudge.team_id):
+                result = await _send(rt, state, group, on_rate_limited)
         except Exception:
             # The database went away while settling, most likely: what was not tried
             # yet goes back now if it can; the leases cover the rest.
@@ -230,6 +221,25 @@ async def tick(rt: Runtime, *, batch: int = BATCH, run_hooks: bool = True) -> in
             state.sent += 1
             state.pacer.sent(nudge.team_id, rt.clock.now())
     return len(claimed)
+
+
+async def _send(
+    rt: Runtime,
+    state: DispatchState,
+    group: list[Nudge],
+    on_rate_limited: Callable[[str, float], None],
+) -> str:
+    nudge = group[0]
+    if rt.tokens is not None and await rt.tokens.installation(nudge.team_id) is None:
+        # Planned during the grace period after an uninstall: no token to send it with.
+        return await skip_claimed(rt, group, "workspace uninstalled the app")
+    if budget.applies(rt, nudge):
+        return await send_group(
+            rt, group, client=state.client, lease=state.lease, on_rate_limited=on_rate_limited
+        )
+    return await send_claimed(
+        rt, nudge, client=state.client, lease=state.lease, on_rate_limited=on_rate_limited
+    )
 
 
 async def _sleep(rt: Runtime, state: DispatchState, seconds: float, *, slack_said: bool) -> None:

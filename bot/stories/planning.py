@@ -21,7 +21,8 @@ from bot.nudges.story_schedule import (
     this_week,
     weeks_to_plan,
 )
-from bot.runtime import Runtime
+from bot.runtime import Runtime, installed_teams
+from bot.slack.teams import acting_for
 from bot.stories.config import Config, config_of
 from bot.stories.thread import ensure_member, permalink, post_story, share
 from storage import nudges as nudge_store
@@ -100,19 +101,25 @@ async def plan(rt: Runtime) -> None:
     now = rt.clock.now()
     teams = await rt.tx(store.known_teams, write=False)
     configured: set[str] = set()
+    installed = await installed_teams(rt)
     for team_id in teams:
-        cfg = await config_of(rt, team_id)
-        if cfg.channel is None:
-            continue
-        configured.add(team_id)
-        await rt.tx(
-            _schedule_all,
-            team_id=team_id,
-            channel=cfg.channel,
-            rows=_plan_rows(team_id, cfg, now),
-            now=now,
-        )
-        await _retry_waiting(rt, team_id, cfg, now)
+        if installed is not None and team_id not in installed:
+            continue  # OAuth mode: uninstalled (its data goes after the grace period)
+        # Any Slack call planning makes (a #name resolved, a waiting story posted) is
+        # this workspace's, with its token.
+        with acting_for(team_id):
+            cfg = await config_of(rt, team_id)
+            if cfg.channel is None:
+                continue
+            configured.add(team_id)
+            await rt.tx(
+                _schedule_all,
+                team_id=team_id,
+                channel=cfg.channel,
+                rows=_plan_rows(team_id, cfg, now),
+                now=now,
+            )
+            await _retry_waiting(rt, team_id, cfg, now)
     if not configured:
         return
     wins = await rt.tx(store.wins_to_invite, write=False, since=now - INVITE_LOOKBACK, until=now)

@@ -146,3 +146,9 @@ def test_every_workflow_step_is_declared_with_the_inputs_and_outputs_the_code_us
         assert written == set(spec["output_parameters"]["properties"])
         assert set(spec["output_parameters"]["required"]) == written
         assert inputs["rep"]["type"] == "slack#/types/user_id"
+
+
+def test_the_install_flow_asks_for_the_manifests_bot_scopes() -> None:
+    from bot.slack.install import BOT_SCOPES
+
+    assert sorted(BOT_SCOPES) == sorted(MANIFEST["oauth_config"]["scopes"]["bot"])

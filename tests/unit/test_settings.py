@@ -138,3 +138,24 @@ def test_http_mode_without_signing_secret_refuses_to_start(
     monkeypatch.delenv("SLACK_APP_TOKEN", raising=False)
     assert main(["run", "--http"]) == 2
     assert "SLACK_SIGNING_SECRET" in capsys.readouterr().err
+
+
+def test_oauth_mode_is_on_with_client_id_and_secret_and_no_bot_token() -> None:
+    from bot.settings import SettingsError, load_settings
+
+    env = {
+        "SLACK_CLIENT_ID": "1111.2222",
+        "SLACK_CLIENT_SECRET": "s3cret",
+        "SLACK_STATE_SECRET": "0123456789abcdef0123",
+    }
+    assert load_settings(env, env_file=None).oauth
+    with_token = load_settings({**env, "SLACK_BOT_TOKEN": "xoxb-1"}, env_file=None)
+    assert not with_token.oauth
+    assert load_settings(env, env_file=None).uninstall_grace_days == 30
+    try:
+        load_settings({**env, "SLACK_STATE_SECRET": ""}, env_file=None)
+    except SettingsError as e:
+        assert "SLACK_STATE_SECRET" in str(e) and "s3cret" not in str(e)
+    else:
+        raise AssertionError("OAuth mode without a state secret must not start")
+    assert "s3cret" not in repr(load_settings(env, env_file=None))
