@@ -1,6 +1,7 @@
-"""`/loop report [week|month|quarter] [@rep]`: counts per rep for the reps the asker may
-see — themselves, their team (a manager), everyone (an admin). Acked at once; the report
-follows in the same place as an ephemeral message."""
+"""`/loop report [week|month|quarter] [@rep]`: for the reps the asker may see —
+themselves, their team (a manager), everyone (an admin) — the period's stories first
+(links, the deals they helped, the revenue credited to lessons), then counts per rep.
+Acked at once; the report follows in the same place as an ephemeral message."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from sqlmodel import Session
 from bot import charts
 from bot.messages import Built, Texts
 from bot.messages.report import RepLine, report_message
+from bot.messages.stories import MonthEntry
 from bot.runtime import Runtime
 from bot.slack.dm import open_dm
 from bot.slack.errors import api_error
@@ -24,6 +26,7 @@ from bot.slack.people import is_admin, load_person
 from handlers.loop_command import CommandCall, LoopCommand
 from storage import export, reports
 from storage.access import reports_of
+from storage.stories import MonthStory
 
 log = logging.getLogger(__name__)
 
@@ -146,9 +149,19 @@ def _build(
         scope=scope_text,
         total=_line(reports.team_totals(rows)),
         lines=[_line(r) for r in rows],
+        stories=[
+            _entry(s)
+            for s in reports.period_stories(session=session, scope=scope, since=since, until=until)
+        ],
     )
     weeks = reports.weekly_outcomes(session=session, scope=scope, since=since, until=until)
     return built, weeks
+
+
+def _entry(s: MonthStory) -> MonthEntry:
+    return MonthEntry(
+        s.rep, s.lesson, s.permalink, s.account, s.share, s.amount, s.currency, s.deal_id
+    )
 
 
 def _line(r: reports.RepReport) -> RepLine:
@@ -165,6 +178,7 @@ def _line(r: reports.RepReport) -> RepLine:
         concerns_closed=r.concerns_closed,
         agreed=r.agreed,
         compared=r.compared,
+        stories=r.stories,
     )
 
 

@@ -1,10 +1,12 @@
 """What `/loop report` counts, per rep, over a period, for the reps a reader may see
 (storage/export.py's Scope: a rep themselves, a manager their team, an admin everyone).
 
-Counts only, never private words: deals by outcome; debriefs logged and the median days
-from the deal to the log; manager calls asked and logged; concern loops closed; and the
-rep's guess against the client's reason where both carry a reason category (the log
-forms' `reason_category`, the guess's `guess_category`)."""
+Stories first: the period's stories of those reps (shared with the team already, so the
+lesson and a link go with them; deleted ones never count), each with the deal it helped.
+Then counts only, never private words: stories shared; deals by outcome; debriefs logged
+and the median days from the deal to the log; manager calls asked and logged; concern
+loops closed; and the rep's guess against the client's reason where both carry a reason
+category (the log forms' `reason_category`, the guess's `guess_category`)."""
 
 from __future__ import annotations
 
@@ -14,18 +16,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import and_, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
 from storage.export import Scope
 from storage.kinds import DEBRIEF_RITUALS, CallState, ConcernState, DealStatus, Ritual
-from storage.models import Deal, RitualRun
+from storage.models import Deal, RitualRun, Story
+from storage.stories import LIVE, MonthStory
 
 
 @dataclass
 class RepReport:
     rep: str
+    stories: int = 0  # stories shared in the period (not deleted)
     won: int = 0
     lost: int = 0
     no_decision: int = 0
@@ -78,6 +82,7 @@ def rep_reports(
     _debriefs(session, scope, since, until, of)
     _calls(session, scope, since, until, of)
     _concerns(session, scope, since, until, of)
+    _story_counts(session, scope, since, until, of)
     return sorted(reports.values(), key=lambda r: (-r.deals, r.rep))
 
 
@@ -178,9 +183,90 @@ def _concerns(session: Session, scope: Scope, since: datetime, until: datetime, 
         of(rep).concerns_closed += n
 
 
+def _live_stories(scope: Scope, since: datetime, until: datetime) -> Any:
+    return (
+        col(Story.team_id) == scope.team_id,
+        col(Story.state).in_(LIVE),
+        col(Story.created_at) >= since,
+        col(Story.created_at) <= until,
+    )
+
+
+def _story_counts(
+    session: Session, scope: Scope, since: datetime, until: datetime, of: Any
+) -> None:
+    statement = _in_scope(
+        sa_select(col(Story.rep_slack_id), func.count())
+        .where(*_live_stories(scope, since, until))
+        .group_by(col(Story.rep_slack_id)),
+        Story.rep_slack_id,
+        scope,
+    )
+    for rep, n in session.execute(statement):
+        of(rep).stories += n
+
+
+def period_stories(
+    *, session: Session, scope: Scope, since: datetime, until: datetime
+) -> list[MonthStory]:
+    """The stories the reps of `scope` shared in [since, until], newest first, each with
+    the deal it helped (a withdrawn deal, or one of another workspace, is no deal): what
+    the report lists and what its attributed revenue is computed from. Plain columns, so
+    10,000 stories are not 10,000 ORM objects."""
+    statement = _in_scope(
+        sa_select(
+            col(Story.id),
+            col(Story.rep_slack_id),
+            col(Story.lesson),
+            col(Story.text),
+            col(Story.permalink),
+            col(Story.channel),
+            col(Story.ts),
+            col(Story.share),
+            col(Deal.id),
+            col(Deal.account),
+            col(Deal.amount),
+            col(Deal.currency),
+        )  # fmt: skip
+        .join(
+            Deal,
+            and_(
+                col(Deal.id) == col(Story.deal_id),
+                col(Deal.team_id) == col(Story.team_id),
+                col(Deal.status) != DealStatus.WITHDRAWN,
+            ),
+            isouter=True,
+        )
+        .where(*_live_stories(scope, since, until))
+        .order_by(col(Story.created_at).desc(), col(Story.id).desc()),
+        Story.rep_slack_id,
+        scope,
+    )
+    return [
+        MonthStory(
+            id=int(story_id),
+            rep=rep,
+            lesson=lesson or text or "",
+            permalink=permalink,
+            channel=channel,
+            ts=ts,
+            deal_id=deal_id,
+            account=account,
+            share=share if deal_id is not None else None,
+            amount=amount,
+            currency=currency,
+        )
+        for (
+            story_id, rep, lesson, text, permalink, channel, ts, share,
+            deal_id, account, amount, currency,
+        ) in session.execute(statement)
+    ]  # fmt: skip
+
+
 def team_totals(reports: list[RepReport]) -> RepReport:
     total = RepReport("")
     for r in reports:
+        total.stories += r.stories
         total.won += r.won
         total.lost += r.lost
         total.no_decision += r.no_decision
