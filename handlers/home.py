@@ -1,5 +1,6 @@
 """App Home: what someone sees when they open the app — what they're working on, their
-open loops, their recent deals and, for a manager, the team's latest deals.
+open loops, their recent deals and their own stories and, for a manager, the team's
+latest deals and how many stories each rep shared lately.
 
 The practice focus lives here too (App Home shows it): the "Set my focus" button (in
 App Home and the evening DM), its modal, and "Make it my focus" beside a takeaway."""
@@ -19,6 +20,7 @@ from bot.messages import TeamMember, Texts
 from bot.messages import focus as focus_msg
 from bot.messages import manager as call_msg
 from bot.messages import reflection as reflection_msg
+from bot.messages import stories as story_msg
 from bot.messages.blocks import VIEW_BLOCKS_MAX, Block, read_metadata
 from bot.messages.deal_entry import problems_blocks
 from bot.runtime import Runtime, rt_of
@@ -26,12 +28,14 @@ from bot.slack import ids
 from bot.slack.dm import open_dm
 from bot.slack.errors import api_error
 from bot.slack.people import is_admin, load_person
+from bot.stories.config import config_of
 from handlers.common import DealClick, deal_button
 from handlers.debrief_replies import tell
 from handlers.loop_command import reader_texts
 from storage import focus as focus_store
 from storage.home import CallToMake, RepRecord, home_data
 from storage.intake_problems import recent_problems
+from storage.stories import MonthStory
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +43,24 @@ log = logging.getLogger(__name__)
 def team_member(record: RepRecord) -> TeamMember:
     last = record.last
     if last is None:
-        return TeamMember(record.rep)
-    return TeamMember(record.rep, last.account, last.outcome, last.created_at, **record.counts)
+        return TeamMember(record.rep, stories=record.stories)
+    return TeamMember(
+        record.rep,
+        last.account,
+        last.outcome,
+        last.created_at,
+        **record.counts,
+        stories=record.stories,
+    )
+
+
+def story_blocks(t: Texts, stories: list[MonthStory], *, can_share: bool) -> list[Block]:
+    """The person's own stories (links to the thread): only ever their own Home."""
+    entries = [
+        story_msg.MonthEntry(s.rep, s.lesson, s.permalink, s.account, s.share, None, None)
+        for s in stories
+    ]
+    return story_msg.home_stories(t, entries, can_share=can_share)
 
 
 def call_blocks(t: Texts, calls: list[CallToMake], tz: str | None) -> list[Block]:
@@ -61,7 +81,7 @@ async def publish_home(rt: Runtime, team_id: str, user_id: str) -> None:
         # Home to draw: one line, no traceback.
         log.warning("no App Home for %s: %s", user_id, api_error(e))
         return
-    data = await rt.tx(home_data, write=False, team_id=team_id, user_id=user_id)
+    data = await rt.tx(home_data, write=False, team_id=team_id, user_id=user_id, now=rt.clock.now())
     focus = await rt.tx(
         focus_store.current_focus_text, write=False, team_id=team_id, user_id=user_id
     )
@@ -76,6 +96,9 @@ async def publish_home(rt: Runtime, team_id: str, user_id: str) -> None:
         calls=call_blocks(t, data.calls, person.tz),
         now=rt.clock.now(),
         focus=focus_msg.home_blocks(t, focus),
+        stories=story_blocks(
+            t, data.stories, can_share=(await config_of(rt, team_id)).channel is not None
+        ),
     )
     if await rt.db(is_admin, rt, team_id, person):
         # Deals a CRM or a workflow sent that reached no rep: never dropped silently.
