@@ -81,7 +81,7 @@ async def _deliver(call: CommandCall, args: ReportArgs) -> None:
     if made is None:
         await call.respond(text=t("report.not_allowed", who=f"<@{args.rep}>"))
         return
-    built, weeks = made
+    built, scope = made
     try:
         await call.respond(
             text=built.text, blocks=built.blocks, response_type="ephemeral",
@@ -91,6 +91,10 @@ async def _deliver(call: CommandCall, args: ReportArgs) -> None:
         log.warning("report: not delivered (%s)", api_error(e))
         return
     if rt.settings.report_charts and charts.available():
+        # After the report: its week-by-week counts are read only for the chart.
+        weeks = await rt.tx(
+            reports.weekly_outcomes, write=False, scope=scope, since=since, until=until
+        )
         await _send_chart(call, weeks, t(f"report.period_{args.period}"))
 
 
@@ -127,7 +131,7 @@ def _build(
     until: datetime,
     period: str,
     t: Texts,
-) -> tuple[Built, dict[str, dict[str, int]]] | None:
+) -> tuple[Built, export.Scope] | None:
     scope = export.scope_for(session=session, team_id=team_id, viewer=viewer, admin=admin)
     if rep is not None:
         if not scope.covers(rep):
@@ -154,8 +158,7 @@ def _build(
             for s in reports.period_stories(session=session, scope=scope, since=since, until=until)
         ],
     )
-    weeks = reports.weekly_outcomes(session=session, scope=scope, since=since, until=until)
-    return built, weeks
+    return built, scope
 
 
 def _entry(s: MonthStory) -> MonthEntry:
