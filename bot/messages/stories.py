@@ -352,7 +352,8 @@ def revenue_text(attributed: Mapping[str, Decimal], locale: str | None = None) -
 def story_link(lesson: str, link: str | None, limit: int = 120) -> str:
     """A story's lesson as mrkdwn, linked to the story in its thread when the link is
     known. The rep's words stay text: `<`, `>` and `&` are escaped."""
-    shown = escape(clip(lesson, limit)) or "…"
+    # One line: a story typed in the thread may run over several.
+    shown = escape(clip(" ".join(lesson.split()), limit)) or "…"
     return f"<{link}|{shown}>" if link else shown
 
 

@@ -183,7 +183,7 @@ def test_the_stories_are_in_the_readers_language(
 
 
 def entries(n: int, lesson_length: int) -> list[MonthEntry]:
-    lesson = ("Ask about the go-live date before the price <b>& more " * 20)[:lesson_length]
+    lesson = ("Ask about the go-live date\nbefore the price <b>& more " * 20)[:lesson_length]
     return [
         MonthEntry(
             f"U0R{i:05}",
@@ -207,6 +207,8 @@ def test_many_long_stories_fit_slacks_limits_with_and_n_more(lang: str) -> None:
     head, links = (b["text"]["text"] for b in blocks)
     assert len(head) <= SECTION_MAX and len(links) <= SECTION_MAX
     shown = [line for line in links.splitlines() if line.startswith("• ")]
+    # One line a story, even when its words ran over several.
+    assert len(shown) == len(links.splitlines()) - 1
     assert 0 < len(shown) <= STORY_LINES_MAX
     assert links.splitlines()[-1] == t("report.stories_more", n=500 - len(shown))
     # The rep's words stay text: no raw <b> or & reaches Slack's mrkdwn.
