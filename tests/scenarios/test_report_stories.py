@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from bot.messages.report import STORY_LINES_MAX, story_blocks
 from bot.messages.stories import MonthEntry
 from bot.slack import ids
 from tests.conftest import ADMIN, MANAGER, REP, REP2, BotServer, RunningBot, start_bot
+from tests.scenarios.test_home import home_opened
 from tests.scenarios.test_report import report, table_reps, table_row
 from tests.scenarios.test_stories import (
     STORIES,
@@ -38,7 +40,15 @@ from tests.scenarios.test_stories import (
     utc,
     win,
 )
-from tests.support.debrief_steps import assert_all_block_kit_valid, set_manager
+from tests.support.debrief_steps import (
+    LOSS_ANSWERS,
+    assert_all_block_kit_valid,
+    click,
+    close_deal,
+    last_modal,
+    set_manager,
+    submit,
+)
 
 FR = "U0FR"
 
@@ -217,3 +227,44 @@ def test_many_long_stories_fit_slacks_limits_with_and_n_more(lang: str) -> None:
     assert "200,000" in head.replace("\u202f", ",").replace("\u00a0", ",").replace(".", ",")
     short = story_blocks(t, entries(3, 20))[1]["text"]["text"]
     assert len(short.splitlines()) == 3 and "…" not in short.splitlines()[-1][:2]
+
+
+@pytest.fixture
+def dbbot(
+    standin: SlackStandIn, clock: FakeClock, db_url: str, bot_server: BotServer
+) -> Iterator[RunningBot]:
+    """As `sbot`, on SQLite and (with TEST_DATABASE_URL) PostgreSQL."""
+    standin.add_channel(STORIES, "team-stories")
+    standin.add_user(FR, name="fleur", tz="Europe/Paris", locale="fr-FR")
+    standin.set_dnd(FR, dnd_enabled=False)
+    env = {"STORIES_CHANNEL": STORIES, "REPORT_CHARTS": "off"}
+    running, stop = start_bot(standin, clock, db_url, extra_env=env, server=bot_server)
+    yield running
+    stop()
+
+
+def test_stories_first_and_the_counts_on_each_database(dbbot: RunningBot) -> None:
+    """The queries the database does for the report (stories with their deals, a logged
+    debrief's fields read out of its JSON, days to log) agree on SQLite and PostgreSQL."""
+    seed(dbbot)
+    close_deal(dbbot, "lost", "Hooli", REP)
+    dbbot.rt.clock.advance(timedelta(days=2))
+    click(dbbot, REP, "loss_mode_helped")
+    click(dbbot, REP, "loss_log_open")
+    submit(dbbot, REP, last_modal(dbbot), LOSS_ANSWERS)
+    click(dbbot, REP, "log_confirm")
+    message = report(dbbot, ADMIN)
+    text = body(message)
+    assert stories_head(dbbot, "en", 4) in text
+    assert "2 deals linked · €5,000, $20,000 revenue attributed" in text
+    stories, won, lost, _nd, logged, days, *_ = table_row(message, REP)
+    assert (stories, won, lost, logged, days) == ("2", "1", "1", "1/2", "2.0")
+    assert table_row(message, REP2)[:2] == ["1", "1"]
+    # The rep's own Home lists their stories; the manager's counts them.
+    for user in (REP, MANAGER):
+        assert dbbot.send(home_opened(dbbot, user)).status == 200
+    published = {
+        c.body["user_id"]: str(c.body["view"]) for c in dbbot.standin.calls_to("views.publish")
+    }
+    assert "go-live date" in published[REP] and "go-live date" not in published[MANAGER]
+    assert dbbot.rt.catalog.text("en", "home.team_stories", n=2) in published[MANAGER]
