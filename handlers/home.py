@@ -86,6 +86,7 @@ async def publish_home(rt: Runtime, team_id: str, user_id: str) -> None:
         focus_store.current_focus_text, write=False, team_id=team_id, user_id=user_id
     )
     t = Texts(rt.catalog, person.locale)
+    stories_channel = (await config_of(rt, team_id)).channel
     view = messages.home_view(
         t,
         data.deals,
@@ -96,9 +97,7 @@ async def publish_home(rt: Runtime, team_id: str, user_id: str) -> None:
         calls=call_blocks(t, data.calls, person.tz),
         now=rt.clock.now(),
         focus=focus_msg.home_blocks(t, focus),
-        stories=story_blocks(
-            t, data.stories, can_share=(await config_of(rt, team_id)).channel is not None
-        ),
+        stories=story_blocks(t, data.stories, can_share=stories_channel is not None),
     )
     if await rt.db(is_admin, rt, team_id, person):
         # Deals a CRM or a workflow sent that reached no rep: never dropped silently.

@@ -375,9 +375,9 @@ def home_stories(t: Texts, stories: Sequence[MonthEntry], *, can_share: bool) ->
         return []
     if not stories:
         return [header(t("home.stories_header")), section(t("home.stories_empty"))]
+    # Their own Home: no need to name them on each line.
     lines = [
-        t("report.story_line", lesson=story_link(s.lesson, s.link), rep=f"<@{s.rep}>")
-        + story_deal_text(t, s.account, s.share)
+        f"• {story_link(s.lesson, s.link)}{story_deal_text(t, s.account, s.share)}"
         for s in stories[:HOME_STORIES_MAX]
     ]
     return [header(t("home.stories_header")), section("\n".join(lines))]
