@@ -113,6 +113,7 @@ class LiveBot:
                 start_new_session=True,
             )
         self._wait_healthy()
+        self._settle()
         return self
 
     def __exit__(
@@ -143,6 +144,25 @@ class LiveBot:
                 pass
             time.sleep(0.1)
         raise RuntimeError("the bot did not answer /healthz")
+
+    def _settle(self, quiet: float = 0.05, limit: float = 20.0) -> None:
+        """Wait until the bot and its dispatcher child have started (their imports and
+        first ticks take a couple of CPU-seconds): until both spent under `quiet`
+        CPU-seconds in a second, at most `limit` seconds. Otherwise the first command
+        measures the start, not itself."""
+        assert self.proc is not None
+        pids = [self.proc.pid]
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+        deadline = time.monotonic() + limit
+        before = -1.0
+        while time.monotonic() < deadline:
+            if children.exists():
+                pids = [self.proc.pid, *(int(p) for p in children.read_text().split())]
+            now = sum(cpu_seconds(pid) for pid in pids)
+            if before >= 0 and now - before < quiet:
+                return
+            before = now
+            time.sleep(1.0)
 
     def command(self, user: str, text: str, *, delivered_by: str, timeout: float = 120) -> Timing:
         """`/loop <text>` from `user`: the ack, then the first new call to `delivered_by`
