@@ -1,5 +1,6 @@
 """App Home: what someone sees when they open the app — what they're working on, their
-open loops, their recent deals and, for a manager, the team's latest deals.
+open loops, their recent deals and their own stories and, for a manager, the team's
+latest deals and how many stories each rep shared lately.
 
 The practice focus lives here too (App Home shows it): the "Set my focus" button (in
 App Home and the evening DM), its modal, and "Make it my focus" beside a takeaway."""
@@ -25,6 +26,7 @@ from bot.messages import manager as call_msg
 from bot.messages import reasons as reasons_msg
 from bot.messages import reflection as reflection_msg
 from bot.messages import settings as settings_msg
+from bot.messages import stories as story_msg
 from bot.messages.blocks import VIEW_BLOCKS_MAX, Block, read_metadata
 from bot.messages.deal_entry import problems_blocks
 from bot.runtime import Runtime, rt_of
@@ -46,6 +48,7 @@ from storage.intake_problems import recent_problems
 from storage.models import Lesson
 from storage.people import get_person
 from storage.quiet import workspace_holidays
+from storage.stories import MonthStory
 from storage.workspace_settings import SettingsChange, granted_admins, save_settings
 
 log = logging.getLogger(__name__)
@@ -54,8 +57,24 @@ log = logging.getLogger(__name__)
 def team_member(record: RepRecord) -> TeamMember:
     last = record.last
     if last is None:
-        return TeamMember(record.rep)
-    return TeamMember(record.rep, last.account, last.outcome, last.created_at, **record.counts)
+        return TeamMember(record.rep, stories=record.stories)
+    return TeamMember(
+        record.rep,
+        last.account,
+        last.outcome,
+        last.created_at,
+        **record.counts,
+        stories=record.stories,
+    )
+
+
+def story_blocks(t: Texts, stories: list[MonthStory], *, can_share: bool) -> list[Block]:
+    """The person's own stories (links to the thread): only ever their own Home."""
+    entries = [
+        story_msg.MonthEntry(s.rep, s.lesson, s.permalink, s.account, s.share, None, None)
+        for s in stories
+    ]
+    return story_msg.home_stories(t, entries, can_share=can_share)
 
 
 async def guess_blocks(rt: Runtime, t: Texts, team_id: str, user_id: str) -> list[Block]:
@@ -96,12 +115,13 @@ async def publish_home(rt: Runtime, team_id: str, user_id: str) -> None:
         # Home to draw: one line, no traceback.
         log.warning("no App Home for %s: %s", user_id, api_error(e))
         return
-    data = await rt.tx(home_data, write=False, team_id=team_id, user_id=user_id)
+    data = await rt.tx(home_data, write=False, team_id=team_id, user_id=user_id, now=rt.clock.now())
     focus = await rt.tx(
         focus_store.current_focus_text, write=False, team_id=team_id, user_id=user_id
     )
     kept = await rt.tx(lesson_store.own_lessons, write=False, team_id=team_id, owner=user_id)
     t = Texts(rt.catalog, person.locale)
+    stories_channel = (await config_of(rt, team_id)).channel
     view = messages.home_view(
         t,
         data.deals,
@@ -112,6 +132,7 @@ async def publish_home(rt: Runtime, team_id: str, user_id: str) -> None:
         calls=call_blocks(t, data.calls, person.tz),
         now=rt.clock.now(),
         focus=[*focus_msg.home_blocks(t, focus), *lesson_blocks(t, kept)],
+        stories=story_blocks(t, data.stories, can_share=stories_channel is not None),
     )
     mine = await guess_blocks(rt, t, team_id, user_id)
     view["blocks"] = (view["blocks"] + mine)[:VIEW_BLOCKS_MAX]

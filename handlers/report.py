@@ -1,6 +1,7 @@
-"""`/loop report [week|month|quarter] [@rep]`: counts per rep for the reps the asker may
-see — themselves, their team (a manager), everyone (an admin). Acked at once; the report
-follows in the same place as an ephemeral message."""
+"""`/loop report [week|month|quarter] [@rep]`: for the reps the asker may see —
+themselves, their team (a manager), everyone (an admin) — the period's stories first
+(links, the deals they helped, the revenue credited to lessons), then counts per rep.
+Acked at once; the report follows in the same place as an ephemeral message."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from sqlmodel import Session
 from bot import charts
 from bot.messages import Built, Texts
 from bot.messages.report import RepLine, report_message
+from bot.messages.stories import MonthEntry
 from bot.runtime import Runtime
 from bot.slack.dm import open_dm
 from bot.slack.errors import api_error
@@ -24,6 +26,7 @@ from bot.slack.people import is_admin, load_person
 from handlers.loop_command import CommandCall, LoopCommand
 from storage import export, reports
 from storage.access import reports_of
+from storage.stories import MonthStory
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +81,7 @@ async def _deliver(call: CommandCall, args: ReportArgs) -> None:
     if made is None:
         await call.respond(text=t("report.not_allowed", who=f"<@{args.rep}>"))
         return
-    built, weeks = made
+    built, scope = made
     try:
         await call.respond(
             text=built.text, blocks=built.blocks, response_type="ephemeral",
@@ -88,6 +91,10 @@ async def _deliver(call: CommandCall, args: ReportArgs) -> None:
         log.warning("report: not delivered (%s)", api_error(e))
         return
     if rt.settings.report_charts and charts.available():
+        # After the report: its week-by-week counts are read only for the chart.
+        weeks = await rt.tx(
+            reports.weekly_outcomes, write=False, scope=scope, since=since, until=until
+        )
         await _send_chart(call, weeks, t(f"report.period_{args.period}"))
 
 
@@ -124,7 +131,7 @@ def _build(
     until: datetime,
     period: str,
     t: Texts,
-) -> tuple[Built, dict[str, dict[str, int]]] | None:
+) -> tuple[Built, export.Scope] | None:
     scope = export.scope_for(session=session, team_id=team_id, viewer=viewer, admin=admin)
     if rep is not None:
         if not scope.covers(rep):
@@ -148,9 +155,18 @@ def _build(
         total=_line(total),
         lines=[_line(r) for r in rows],
         reason_counts=total.reasons,
+        stories=[
+            _entry(s)
+            for s in reports.period_stories(session=session, scope=scope, since=since, until=until)
+        ],
     )
-    weeks = reports.weekly_outcomes(session=session, scope=scope, since=since, until=until)
-    return built, weeks
+    return built, scope
+
+
+def _entry(s: MonthStory) -> MonthEntry:
+    return MonthEntry(
+        s.rep, s.lesson, s.permalink, s.account, s.share, s.amount, s.currency, s.deal_id
+    )
 
 
 def _line(r: reports.RepReport) -> RepLine:
@@ -167,6 +183,7 @@ def _line(r: reports.RepReport) -> RepLine:
         concerns_closed=r.concerns_closed,
         agreed=r.agreed,
         compared=r.compared,
+        stories=r.stories,
     )
 
 

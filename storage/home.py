@@ -1,10 +1,11 @@
 """What App Home shows someone, read in one transaction: their recent deals, open concern
-loops and unfinished debriefs, and — for a manager — each rep's latest deal and record."""
+loops, unfinished debriefs and their own recent stories, and — for a manager — each
+rep's latest deal and record (deal counts, stories shared lately)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -14,8 +15,11 @@ from storage.deals import recent_deals
 from storage.debriefs import LOGGED, OPEN, call_data, manager_call_run
 from storage.kinds import DEBRIEF_RITUALS, REASON_CATEGORIES, DealStatus, Ritual
 from storage.models import Deal, Person, RitualRun
+from storage.stories import MonthStory, recent_stories, story_counts
 
 OUTCOMES = ("won", "lost", "no_decision")
+# The manager's team table counts the stories of the last 30 days (`/loop report month`).
+STORIES_WINDOW = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -38,12 +42,13 @@ class CallToMake:
 
 @dataclass(frozen=True)
 class RepRecord:
-    """A manager's view of one rep: the latest deal (if any) and deal counts by outcome,
-    never their notes."""
+    """A manager's view of one rep: the latest deal (if any), deal counts by outcome and
+    the stories they shared in the last 30 days, never their notes."""
 
     rep: str
     last: Deal | None
     counts: dict[str, int]
+    stories: int = 0
 
 
 @dataclass
@@ -53,6 +58,7 @@ class HomeData:
     open_debriefs: list[OpenDebrief] = field(default_factory=list)
     team: list[RepRecord] = field(default_factory=list)
     calls: list[CallToMake] = field(default_factory=list)
+    stories: list[MonthStory] = field(default_factory=list)  # their own, newest first
 
 
 def outcome_counts(*, session: Session, team_id: str, rep: str) -> dict[str, int]:
@@ -114,20 +120,22 @@ def calls_to_make(*, session: Session, team_id: str, user_id: str) -> list[CallT
     ]
 
 
-def home_data(*, session: Session, team_id: str, user_id: str) -> HomeData:
+def home_data(*, session: Session, team_id: str, user_id: str, now: datetime) -> HomeData:
     data = HomeData(
         deals=recent_deals(session=session, team_id=team_id, rep_slack_id=user_id),
         concerns=open_loops(session=session, team_id=team_id, user_slack_id=user_id),
         open_debriefs=open_debriefs(session=session, team_id=team_id, user_id=user_id),
         calls=calls_to_make(session=session, team_id=team_id, user_id=user_id),
+        stories=recent_stories(session=session, team_id=team_id, rep=user_id),
     )
     reps = session.exec(
         select(Person.slack_id).where(Person.team_id == team_id, Person.manager_slack_id == user_id)
     ).all()
+    told = story_counts(session=session, team_id=team_id, reps=reps, since=now - STORIES_WINDOW)
     for rep in reps:
         last = recent_deals(session=session, team_id=team_id, rep_slack_id=rep, limit=1)
         counts = outcome_counts(session=session, team_id=team_id, rep=rep)
-        data.team.append(RepRecord(rep, last[0] if last else None, counts))
+        data.team.append(RepRecord(rep, last[0] if last else None, counts, told.get(rep, 0)))
     return data
 
 

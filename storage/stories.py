@@ -335,6 +335,61 @@ def month_stories(
     return out
 
 
+def recent_stories(*, session: Session, team_id: str, rep: str, limit: int = 5) -> list[MonthStory]:
+    """The rep's own latest stories (not deleted), newest first, with the deal each helped:
+    what their App Home lists. Only ever called for the person whose Home it is."""
+    rows = session.exec(
+        select(Story, Deal)
+        .join(
+            Deal,
+            and_(
+                col(Deal.id) == col(Story.deal_id),
+                col(Deal.team_id) == col(Story.team_id),
+                col(Deal.status) == "open",
+            ),
+            isouter=True,
+        )
+        .where(Story.team_id == team_id, Story.rep_slack_id == rep, col(Story.state).in_(LIVE))
+        .order_by(col(Story.created_at).desc(), col(Story.id).desc())
+        .limit(limit)
+    ).all()
+    return [
+        MonthStory(
+            id=int(story.id or 0),
+            rep=story.rep_slack_id,
+            lesson=story.lesson or story.text,
+            permalink=story.permalink,
+            channel=story.channel,
+            ts=story.ts,
+            deal_id=deal.id if deal is not None else None,
+            account=deal.account if deal is not None else None,
+            share=story.share if deal is not None else None,
+            amount=deal.amount if deal is not None else None,
+            currency=deal.currency if deal is not None else None,
+        )
+        for story, deal in rows
+    ]
+
+
+def story_counts(
+    *, session: Session, team_id: str, reps: Sequence[str], since: datetime
+) -> dict[str, int]:
+    """Stories (not deleted) each of `reps` shared since `since`: a manager's team table."""
+    if not reps:
+        return {}
+    rows = session.exec(
+        select(Story.rep_slack_id, func.count())
+        .where(
+            Story.team_id == team_id,
+            col(Story.rep_slack_id).in_(list(reps)),
+            col(Story.state).in_(LIVE),
+            col(Story.created_at) >= since,
+        )
+        .group_by(col(Story.rep_slack_id))
+    ).all()
+    return {str(rep): int(n) for rep, n in rows}
+
+
 def set_permalink(*, session: Session, story_id: int, permalink: str) -> None:
     session.execute(update(Story).where(col(Story.id) == story_id).values(permalink=permalink))
 

@@ -29,6 +29,7 @@ from bot.messages.blocks import (
     header,
     modal_view,
     section,
+    sections,
 )
 from bot.messages.catalog import ScriptCatalog
 from bot.messages.formats import format_value
@@ -211,6 +212,7 @@ class TeamMember:
     won: int = 0
     lost: int = 0
     no_decision: int = 0
+    stories: int = 0  # shared in the last 30 days: a count, never the stories themselves
 
 
 def home_view(
@@ -224,10 +226,13 @@ def home_view(
     calls: Sequence[Block] = (),
     now: datetime | None = None,
     focus: Sequence[Block] = (),
+    stories: Sequence[Block] = (),
 ) -> dict[str, Any]:
     """App Home: the calls someone was asked to make (with their buttons), what the rep
     is working on (`focus`, built by bot.messages.focus), their open loops (what still
-    needs them), then their recent deals, then — for a manager — each rep's latest deal."""
+    needs them), then their recent deals and their own stories (`stories`, built by
+    bot.messages.stories), then — for a manager — each rep's latest deal, deal counts and
+    how many stories they shared lately."""
     blocks: list[Block] = [header(t("home.header")), section(t("home.intro")), divider()]
     if calls:
         blocks += [header(t("call.home_header")), *calls]
@@ -272,6 +277,7 @@ def home_view(
             for d in deals
         ]
         blocks.append(section("\n".join(lines)))
+    blocks.extend(stories)
     if team:
         blocks.append(header(t("home.team_header")))
         lines = [
@@ -292,5 +298,9 @@ def home_view(
             else line
             for line, m in zip(lines, team[:40], strict=True)
         ]
-        blocks.append(section("\n".join(lines)))
+        lines = [
+            f"{line} {t('home.team_stories', n=m.stories)}"
+            for line, m in zip(lines, team[:40], strict=True)
+        ]
+        blocks.extend(sections(lines))
     return {"type": "home", "blocks": blocks[:VIEW_BLOCKS_MAX]}

@@ -56,6 +56,23 @@ def section(text: str, *, block_id: str | None = None, accessory: Block | None =
     return block
 
 
+def sections(lines: Sequence[str]) -> list[Block]:
+    """Lines as as few sections as hold them whole (3000 characters each), so a long
+    list is split between lines, never clipped in the middle of one."""
+    out: list[Block] = []
+    chunk: list[str] = []
+    size = 0
+    for line in lines:
+        if chunk and size + len(line) + 1 > SECTION_MAX:
+            out.append(section("\n".join(chunk)))
+            chunk, size = [], 0
+        chunk.append(line)
+        size += len(line) + 1
+    if chunk:
+        out.append(section("\n".join(chunk)))
+    return out
+
+
 def fields(pairs: list[tuple[str, str]]) -> Block:
     return {
         "type": "section",

@@ -24,6 +24,7 @@ from bot.messages.blocks import (
     section,
     text_field,
 )
+from bot.messages.focus import escape
 from bot.slack import ids
 
 LESSON_MAX = 300
@@ -31,6 +32,7 @@ STORY_MAX = 1500
 # Slack's static_select holds at most 100 options.
 DEAL_OPTIONS_MAX = 100
 MONTH_LINKS_MAX = 30
+HOME_STORIES_MAX = 5
 
 
 @dataclass(frozen=True)
@@ -405,6 +407,48 @@ def summarise(entries: Sequence[MonthEntry]) -> MonthSummary:
     return summary
 
 
+def revenue_text(attributed: Mapping[str, Decimal], locale: str | None = None) -> str:
+    """`summarise`'s attributed revenue, one amount per currency ("$21,250, €5,000")."""
+    return ", ".join(
+        format_amount(amount.quantize(Decimal("0.01")), currency or None, locale)
+        for currency, amount in attributed.items()
+    )
+
+
+def story_link(lesson: str, link: str | None, limit: int = 120) -> str:
+    """A story's lesson as mrkdwn, linked to the story in its thread when the link is
+    known. The rep's words stay text: `<`, `>` and `&` are escaped."""
+    # One line: a story typed in the thread may run over several.
+    shown = escape(clip(" ".join(lesson.split()), limit)) or "…"
+    return f"<{link}|{shown}>" if link else shown
+
+
+def story_deal_text(t: Texts, account: str | None, share: int | None) -> str:
+    """ " · Globex, 40% credited" (or " · Globex"; "" without a deal)."""
+    if account is None:
+        return ""
+    deal = escape(clip(account, 60))
+    if share is None:
+        return t("report.story_deal", account=deal)
+    return t("report.story_deal_share", account=deal, share=share)
+
+
+def home_stories(t: Texts, stories: Sequence[MonthEntry], *, can_share: bool) -> list[Block]:
+    """The rep's own App Home: their latest stories, as links to the thread, each with the
+    deal it helped. A section of its own, so other sections (lessons) can sit beside it.
+    Nothing when they have none and there is no stories channel to share one in."""
+    if not stories and not can_share:
+        return []
+    if not stories:
+        return [header(t("home.stories_header")), section(t("home.stories_empty"))]
+    # Their own Home: no need to name them on each line.
+    lines = [
+        f"• {story_link(s.lesson, s.link)}{story_deal_text(t, s.account, s.share)}"
+        for s in stories[:HOME_STORIES_MAX]
+    ]
+    return [header(t("home.stories_header")), section("\n".join(lines))]
+
+
 def month_name(t: Texts, month: str) -> str:
     """ "2026-11" as "November 2026" in the reader's language."""
     year, _, number = month.partition("-")
@@ -420,10 +464,7 @@ def month_post(t: Texts, *, month: str, entries: Sequence[MonthEntry]) -> Built:
     if not entries:
         blocks.append(section(t("stories.month_empty")))
         return as_built(t("stories.month_header", month=month), blocks)
-    money = ", ".join(
-        format_amount(amount.quantize(Decimal("0.01")), currency or None)
-        for currency, amount in s.attributed.items()
-    )
+    money = revenue_text(s.attributed)
     blocks.append(
         section(t("stories.month_totals", stories=s.stories, deals=s.deals, revenue=money or "—"))
     )

@@ -64,8 +64,8 @@ def test_a_rep_sees_their_own_counts(bot: RunningBot) -> None:
     seed(bot)
     message = report(bot, REP)
     assert table_reps(message) == [REP]
-    won, lost, no_decision, logged, days, calls, closed, guess = table_row(message, REP)
-    assert (won, lost, no_decision) == ("1", "1", "0")
+    stories, won, lost, no_decision, logged, days, calls, closed, guess = table_row(message, REP)
+    assert (stories, won, lost, no_decision) == ("0", "1", "1", "0")
     assert logged == "1/2" and days == "2.0" and guess == "—"
     assert_all_block_kit_valid(bot)
 
@@ -111,7 +111,7 @@ def test_in_the_readers_language_with_their_words(
     )
     assert message["text"] == title
     [table] = [b for b in message["blocks"] if b["type"] == "table"]
-    assert table["rows"][0][1]["text"] == bot.rt.catalog.text(lang, "report.col_won")
+    assert table["rows"][0][2]["text"] == bot.rt.catalog.text(lang, "report.col_won")
 
 
 def test_a_big_team_fits_in_one_table(bot: RunningBot) -> None:
