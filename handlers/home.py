@@ -57,7 +57,9 @@ log = logging.getLogger(__name__)
 def team_member(record: RepRecord) -> TeamMember:
     last = record.last
     if last is None:
-        return TeamMember(record.rep, stories=record.stories)
+        return TeamMember(
+            record.rep, stories=record.stories, pending=record.pending, streak=record.streak
+        )
     return TeamMember(
         record.rep,
         last.account,
@@ -65,6 +67,8 @@ def team_member(record: RepRecord) -> TeamMember:
         last.created_at,
         **record.counts,
         stories=record.stories,
+        pending=record.pending,
+        streak=record.streak,
     )
 
 

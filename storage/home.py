@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 
 from storage.concerns import open_loops
 from storage.deals import recent_deals
-from storage.debriefs import LOGGED, OPEN, call_data, manager_call_run
+from storage.debriefs import LOGGED, OPEN, call_data, loss_streak, manager_call_run
 from storage.kinds import DEBRIEF_RITUALS, REASON_CATEGORIES, DealStatus, Ritual
 from storage.models import Deal, Person, RitualRun
 from storage.stories import MonthStory, recent_stories, story_counts
@@ -49,6 +49,8 @@ class RepRecord:
     last: Deal | None
     counts: dict[str, int]
     stories: int = 0
+    pending: int = 0  # their debriefs not logged yet
+    streak: int = 0  # lost deals in a row, the latest first
 
 
 @dataclass
@@ -135,7 +137,11 @@ def home_data(*, session: Session, team_id: str, user_id: str, now: datetime) ->
     for rep in reps:
         last = recent_deals(session=session, team_id=team_id, rep_slack_id=rep, limit=1)
         counts = outcome_counts(session=session, team_id=team_id, rep=rep)
-        data.team.append(RepRecord(rep, last[0] if last else None, counts, told.get(rep, 0)))
+        pending = len(open_debriefs(session=session, team_id=team_id, user_id=rep))
+        streak = loss_streak(session=session, team_id=team_id, rep_slack_id=rep)
+        data.team.append(
+            RepRecord(rep, last[0] if last else None, counts, told.get(rep, 0), pending, streak)
+        )
     return data
 
 

@@ -213,6 +213,8 @@ class TeamMember:
     lost: int = 0
     no_decision: int = 0
     stories: int = 0  # shared in the last 30 days: a count, never the stories themselves
+    pending: int = 0  # debriefs not logged yet (a count; never which client said what)
+    streak: int = 0  # lost deals in a row: from 2 on, worth a manager's look
 
 
 def home_view(
@@ -300,6 +302,8 @@ def home_view(
         ]
         lines = [
             f"{line} {t('home.team_stories', n=m.stories)}"
+            + (f" {t('home.team_pending', n=m.pending)}" if m.pending else "")
+            + (f" {t('home.team_streak', n=m.streak)}" if m.streak >= 2 else "")
             for line, m in zip(lines, team[:40], strict=True)
         ]
         blocks.extend(sections(lines))

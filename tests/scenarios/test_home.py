@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.conftest import DEALS, MANAGER, REP, REP2, RunningBot
 
 
@@ -82,3 +84,34 @@ def test_a_manager_sees_each_reps_latest_deal(bot: RunningBot) -> None:
     text = published_text(bot, MANAGER)
     assert bot.rt.catalog.text("en", "home.team_header") in text
     assert f"<@{REP}>" in text and "Hooli" in text
+
+
+def latest_text(bot: RunningBot, user: str) -> str:
+    [*_, call] = [c for c in bot.standin.calls_to("views.publish") if c.body["user_id"] == user]
+    return "\n".join(b["text"]["text"] for b in call.body["view"]["blocks"] if "text" in b)
+
+
+@pytest.mark.parametrize(("manager", "lang"), [(MANAGER, "en"), (REP2, "es"), ("U0FR", "fr")])
+def test_the_team_table_counts_debriefs_to_log_and_flags_a_loss_streak(
+    bot: RunningBot, manager: str, lang: str
+) -> None:
+    """A manager's team lines: debriefs not logged yet (a count) and two or more losses
+    in a row, in the manager's language; the rep's own Home has no team table."""
+    from tests.support.debrief_steps import close_deal, set_manager
+
+    bot.standin.add_user("U0FR", name="fleur", tz="Europe/Paris", locale="fr-FR")
+    set_manager(bot, REP, manager)
+    close_deal(bot, "won", "Hooli", REP)
+    close_deal(bot, "lost", "Globex", REP)
+    bot.send(home_opened(bot, manager))
+    text = latest_text(bot, manager)
+    catalog = bot.rt.catalog
+    assert catalog.text(lang, "home.team_pending", n=2) in text
+    assert catalog.text(lang, "home.team_streak", n=1) not in text  # one loss is no streak
+    close_deal(bot, "lost", "Initech", REP)
+    bot.send(home_opened(bot, manager))
+    text = latest_text(bot, manager).split(catalog.text(lang, "home.team_header"))[-1]
+    assert catalog.text(lang, "home.team_pending", n=3) in text
+    assert catalog.text(lang, "home.team_streak", n=2) in text
+    bot.send(home_opened(bot, REP))
+    assert catalog.text("en", "home.team_header") not in latest_text(bot, REP)
