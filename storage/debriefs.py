@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func
@@ -193,11 +193,26 @@ def teeup_agreed(*, session: Session, team_id: str, account: str) -> bool:
     return any(bool(tee_up_data(run).agreed) for run in runs[:1])
 
 
+class FollowedDeal(Protocol):
+    """What scheduling a deal's follow-ups reads: a `Deal`, or the intake's fresh row."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def team_id(self) -> str: ...
+    @property
+    def outcome(self) -> str: ...
+    @property
+    def rep_slack_id(self) -> str | None: ...
+    @property
+    def revision(self) -> int: ...
+
+
 def schedule_deal_followups(
     *,
     session: Session,
-    deal: Deal,
-    run: RitualRun,
+    deal: FollowedDeal,
+    run_id: int | None,
     now: datetime,
     reminder_days: int,
     loss_streak_at: int,
@@ -214,7 +229,7 @@ def schedule_deal_followups(
     assert deal.id is not None and deal.rep_slack_id
     suffix = f":r{deal.revision}" if deal.revision else ""
     if remind:
-        nudges.schedule(
+        nudges.schedule_id(
             session=session,
             team_id=deal.team_id,
             user_slack_id=deal.rep_slack_id,
@@ -222,7 +237,7 @@ def schedule_deal_followups(
             due_at=now + timedelta(days=reminder_days),
             idempotency_key=f"deal:{deal.id}:debrief-reminder{suffix}",
             payload={"deal_id": deal.id},
-            ritual_run_id=run.id,
+            ritual_run_id=run_id,
             now=now,
         )
     due_now: list[int] = []
@@ -230,19 +245,19 @@ def schedule_deal_followups(
         session.flush()
         count = loss_streak(session=session, team_id=deal.team_id, rep_slack_id=deal.rep_slack_id)
         if count == loss_streak_at:
-            offer = nudges.schedule(
-                session=session,
-                team_id=deal.team_id,
-                user_slack_id=deal.rep_slack_id,
-                kind=Kind.LOSS_STREAK_OFFER,
-                due_at=now,
-                idempotency_key=f"deal:{deal.id}:streak-offer{suffix}",
-                payload={"deal_id": deal.id, "count": count},
-                ritual_run_id=run.id,
-                now=now,
+            due_now.append(
+                nudges.schedule_id(
+                    session=session,
+                    team_id=deal.team_id,
+                    user_slack_id=deal.rep_slack_id,
+                    kind=Kind.LOSS_STREAK_OFFER,
+                    due_at=now,
+                    idempotency_key=f"deal:{deal.id}:streak-offer{suffix}",
+                    payload={"deal_id": deal.id, "count": count},
+                    ritual_run_id=run_id,
+                    now=now,
+                )
             )
-            if offer.id is not None:
-                due_now.append(offer.id)
     return due_now
 
 
