@@ -180,6 +180,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--pg", metavar="URL", help="a PostgreSQL database to use (emptied first) instead of SQLite"
     )
+    parser.add_argument(
+        "--kinds", default=",".join(KINDS), help="which rounds to run (default: all three)"
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="run the server under py-spy (pip install py-spy) and write its samples "
+        "(collapsed stacks, all threads) to FILE",
+    )
     parser.add_argument("--load", choices=KINDS, help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--secret", help=argparse.SUPPRESS)
@@ -209,9 +218,15 @@ def main(argv: list[str] | None = None) -> int:
         }
         log = Path(tmp) / "bot.log"
         with open(log, "wb") as out:
+            command = [sys.executable, "-m", "bot.cli", "run", "--http", "--host", "127.0.0.1"]
+            command += ["--port", str(port)]
+            if args.profile:
+                spy = [str(Path(sys.executable).with_name("py-spy")), "record", "--threads"]
+                spy += ["--nonblocking"]
+                spy += ["--format", "raw", "--rate", "250", "-o", args.profile, "--"]
+                command = spy + command
             proc = subprocess.Popen(
-                [sys.executable, "-m", "bot.cli", "run", "--http", "--host", "127.0.0.1"]
-                + ["--port", str(port)],
+                command,
                 env=env,
                 cwd=ROOT,
                 stdout=out,
@@ -224,8 +239,9 @@ def main(argv: list[str] | None = None) -> int:
             pooled: dict[str, dict[str, Any]] = {
                 k: {"latencies": [], "elapsed": 0.0, "errors": {}} for k in KINDS
             }
+            kinds = [k for k in KINDS if k in args.kinds.split(",")]
             for r in range(args.rounds):
-                for kind in KINDS:
+                for kind in kinds:
                     got = _round(url, kind, secret, args)
                     pool = pooled[kind]
                     pool["latencies"] += got["latencies"]
@@ -235,13 +251,16 @@ def main(argv: list[str] | None = None) -> int:
                     rate = len(got["latencies"]) / got["elapsed"]
                     print(f"round {r + 1} {kind:8} {rate:8.0f} req/s", file=sys.stderr)
         finally:
+            if args.profile:  # py-spy writes its file on SIGINT, then leaves the server
+                os.kill(proc.pid, signal.SIGINT)
+                proc.wait(60)
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(30)
             standin.stop()
     sent = len(standin.calls_to("chat.postMessage", ok=True))
     print(f"\n{args.rounds} rounds x {args.seconds:g} s, {args.concurrency} connections")
     print("| kind | req/s | p50 | p99 | errors |\n|---|---|---|---|---|")
-    for kind in KINDS:
+    for kind in kinds:
         pool = pooled[kind]
         lat = pool["latencies"]
         rate = len(lat) / pool["elapsed"] if pool["elapsed"] else 0.0
@@ -251,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(f"DMs posted to the stand-in: {sent}")
     ok = True
-    for kind in ("new", "retry"):
+    for kind in [k for k in ("new", "retry") if k in kinds]:
         lat = pooled[kind]["latencies"]
         rate = len(lat) / pooled[kind]["elapsed"]
         passed = rate >= TARGET_RATE and _pct(lat, 99) < TARGET_P99_MS

@@ -179,6 +179,14 @@ class Runtime:
     ) = None
     # Counters for GET /metrics; the client built by build_runtime reports to them.
     metrics: Metrics = field(default_factory=Metrics)
+    # Tells this process's dispatcher (in-process, or the child `run` started) that a
+    # nudge fell due now, so it need not wait for its next tick. The server plugs it in
+    # (bot/server.py); without a dispatcher here (tests, the demo) it does nothing.
+    dispatcher_wake: Callable[[], None] | None = None
+
+    def wake_dispatcher(self) -> None:
+        if self.dispatcher_wake is not None:
+            self.dispatcher_wake()
 
     def spawn(
         self,

@@ -71,6 +71,11 @@ class SlackASGI:
         mode = dispatcher if run_dispatcher else "off"
         self.dispatcher = Dispatcher(rt) if mode == "inline" else None
         self.dispatcher_process = DispatcherProcess() if mode == "process" else None
+        # A nudge due now (a CRM's deal) wakes whichever dispatcher this server runs.
+        if self.dispatcher is not None:
+            rt.dispatcher_wake = self.dispatcher.wake
+        elif self.dispatcher_process is not None:
+            rt.dispatcher_wake = self.dispatcher_process.wake
         # The loop the app runs on, and a flag set once start-up finished: the demo and
         # the tests run the server in a thread and need both.
         self.loop: asyncio.AbstractEventLoop | None = None

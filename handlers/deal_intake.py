@@ -66,13 +66,16 @@ async def take_in(
     event_id: str | None = None,
     ask_other_outcome: bool = False,
     deliver_now: bool = True,
+    solved_problem: str | None = None,
 ) -> Intake:
     """Log one announcement of a closed deal and DM its rep, unless it repeats one.
 
     `ask_other_outcome`: a person typed it, so a different outcome for a deal they already
     have comes back as OTHER_OUTCOME for them to confirm, instead of a second deal.
-    `deliver_now=False`: the caller answers first (a webhook, a modal) and sends the DM
-    after with `deliver_later`; the nudge row is written either way."""
+    `deliver_now=False`: the caller answers first (a modal) and sends the DM after with
+    `deliver_later`, or leaves it to the dispatcher (a CRM webhook); the nudge row is
+    written either way. `solved_problem`: an intake problem key this announcement
+    solves, cleared in the same transaction."""
     got = await rt.tx(
         intake.take_in,
         new=new,
@@ -80,6 +83,7 @@ async def take_in(
         ask_other_outcome=ask_other_outcome,
         now=rt.clock.now(),
         follow_ups=follow_ups(rt),
+        solved_problem=solved_problem,
     )
     if got.status == intake.NEW and got.nudge_id is not None and deliver_now:
         return replace(got, dm_state=await deliver(rt, got.nudge_id))

@@ -321,6 +321,9 @@ class Dispatcher:
         # The drains' database work (claims, settles, planners, renderers' reads) runs
         # here, one query at a time, apart from the listeners' (bot.runtime.db_executor).
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dispatcher-db")
+        # A wake-up that came while a drain ran: that drain may have looked already, so
+        # it goes round once more before it ends.
+        self._woken = False
 
     def start(self) -> None:
         # APScheduler logs every run of every job at INFO: one line per tick is noise.
@@ -351,6 +354,18 @@ class Dispatcher:
             return
         self._draining = self.rt.spawn(self._drain(), name="dispatcher-drain")
 
+    def wake(self) -> None:
+        """A nudge fell due just now (a deal came in): drain now rather than at the next
+        tick. Cheap and safe to call often: a drain already running goes round once
+        more; otherwise one starts. Called on the event loop."""
+        state = dispatch_state(self.rt)
+        if state.stopping or not self.scheduler.running:
+            return
+        if self._draining is not None and not self._draining.done():
+            self._woken = True
+            return
+        self._draining = self.rt.spawn(self._drain(), name="dispatcher-drain")
+
     async def _drain(self) -> int:
         # Set inside the drain's own task: its context is a copy, so the listeners'
         # tasks keep the shared pool.
@@ -362,7 +377,11 @@ class Dispatcher:
             if oldest is not None and oldest <= now:
                 since = max(oldest, state.drain_ended_at or self.started_at)
                 state.idle_due_seconds += max(0.0, (now - since).total_seconds())
-            return await drain(self.rt)
+            total = await drain(self.rt)
+            while self._woken and not state.stopping:
+                self._woken = False
+                total += await drain(self.rt)
+            return total
         except Exception:
             log.exception("dispatcher tick failed; the next tick will try again")
             return 0
@@ -389,9 +408,12 @@ class Dispatcher:
 RuntimeSetup = Callable[[Runtime], None]
 
 
-def _stop_when_stdin_closes(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+def _stop_when_stdin_closes(
+    loop: asyncio.AbstractEventLoop, stop: asyncio.Event, wake: Callable[[], None]
+) -> None:
     """A supervised child's standard input is a pipe from the server that started it;
-    it closes when the server exits, however it died, so the child never outlives it."""
+    it closes when the server exits, however it died, so the child never outlives it.
+    Anything the server writes on it means "a nudge is due now" (DispatcherProcess.wake)."""
 
     def readable() -> None:
         try:
@@ -402,6 +424,8 @@ def _stop_when_stdin_closes(loop: asyncio.AbstractEventLoop, stop: asyncio.Event
             loop.remove_reader(STDIN)
             log.warning("the server that started this dispatcher is gone: stopping")
             stop.set()
+            return
+        wake()
 
     try:
         loop.add_reader(STDIN, readable)
@@ -422,10 +446,10 @@ async def _serve(rt: Runtime, setup: RuntimeSetup | None, supervised: bool) -> i
     # SIGTERM once it has stopped taking requests.
     for sig in (signal.SIGTERM,) if supervised else (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    if supervised:
-        _stop_when_stdin_closes(loop, stop)
     dispatcher = Dispatcher(rt)
     dispatcher.start()
+    if supervised:
+        _stop_when_stdin_closes(loop, stop, dispatcher.wake)
     log.info(
         "dispatcher running: tick every %gs, %g message(s)/s per workspace",
         rt.settings.tick_seconds,
