@@ -167,9 +167,12 @@ class Runtime:
     dm_channels: dict[tuple[str, str], str] = field(default_factory=dict)
     # bot.nudges.dispatcher's pacing and sending client, made on its first tick.
     dispatch_state: Any = None
-    # e-mail -> (Slack user id, when looked up): users.lookupByEmail is Tier 3, and a CRM
-    # names the same few owners over and over.
-    email_ids: dict[str, tuple[str, float]] = field(default_factory=dict)
+    # (team id, e-mail) -> (Slack user id, when looked up): users.lookupByEmail is Tier 3,
+    # and a CRM names the same few owners over and over. Per team: one e-mail is a
+    # different user (or none) in each workspace.
+    email_ids: dict[tuple[str, str], tuple[str, float]] = field(default_factory=dict)
+    # (team id, e-mail) -> the users.lookupByEmail in flight, which later askers join.
+    email_lookups: dict[tuple[str, str], asyncio.Future[str | None]] = field(default_factory=dict)
     # One SQLite write transaction at a time in this process (see tx_blocking).
     write_lock: threading.RLock = field(default_factory=threading.RLock)
     # `POST /crm/webhook`: the composition root plugs in the handler (bot/server.py

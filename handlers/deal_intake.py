@@ -132,8 +132,9 @@ async def resolve_rep(rt: Runtime, signal: DealSignal, poster: str | None) -> st
 # A machine that sent a deal (a CRM, a workflow) waits for the answer: the owner look-up
 # gets this long, so the whole answer stays well inside Slack's and a CRM's 3 s.
 FIND_REP_BUDGET = 1.5
-# users.lookupByEmail is Tier 3; a CRM names the same owners again and again.
-EMAIL_CACHE_SECONDS = 3600.0
+# users.lookupByEmail is Tier 3, and a CRM names the same owners again and again; a
+# few minutes, so a changed e-mail or a deactivated owner is seen soon enough.
+EMAIL_CACHE_SECONDS = 300.0
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,10 @@ class RepLookup:
 async def find_rep(
     rt: Runtime, team_id: str, *, slack_id: str | None, email: str | None
 ) -> RepLookup:
+    if email and not slack_id:
+        cached = rt.email_ids.get((team_id, email.lower()))
+        if cached is not None and time.monotonic() - cached[1] < EMAIL_CACHE_SECONDS:
+            return RepLookup(cached[0])  # no Slack call, so no time budget to watch
     try:
         return await asyncio.wait_for(_find_rep(rt, team_id, slack_id, email), FIND_REP_BUDGET)
     except TimeoutError:
@@ -174,18 +179,41 @@ async def _find_rep(
         return RepLookup(slack_id)
     if not email:
         return RepLookup(None, "the deal names no owner (an e-mail or a Slack user id)")
-    cached = rt.email_ids.get(email)
-    if cached is not None and time.monotonic() - cached[1] < EMAIL_CACHE_SECONDS:
-        return RepLookup(cached[0])
-    found = await lookup_by_email(rt, email)
+    found = await _lookup_once(rt, team_id, email)
     if found is None:
         return RepLookup(
             None,
             f"no Slack user has the e-mail {email} (the deal's owner): add them to Slack "
             "or correct the owner's e-mail in the CRM",
         )
-    rt.email_ids[email] = (found, time.monotonic())
     return RepLookup(found)
+
+
+async def _lookup_once(rt: Runtime, team_id: str, email: str) -> str | None:
+    """users.lookupByEmail, once per team and e-mail however many deliveries ask at the
+    same moment (a CRM's burst names the same owners): the others wait for the one
+    call in flight. A user found is remembered for EMAIL_CACHE_SECONDS; "not found" is
+    not, so an owner added to Slack is found on the CRM's next try."""
+    key = (team_id, email.lower())
+    cached = rt.email_ids.get(key)
+    if cached is not None and time.monotonic() - cached[1] < EMAIL_CACHE_SECONDS:
+        return cached[0]
+    pending = rt.email_lookups.get(key)
+    if pending is None:
+        pending = asyncio.ensure_future(lookup_by_email(rt, email))
+        rt.email_lookups[key] = pending
+        pending.add_done_callback(lambda done: _forget(rt, key, done))
+    # Shielded: a caller that gives up (its time budget) leaves the call to the others.
+    found = await asyncio.shield(pending)
+    if found is not None:
+        rt.email_ids[key] = (found, time.monotonic())
+    return found
+
+
+def _forget(rt: Runtime, key: tuple[str, str], done: asyncio.Future[str | None]) -> None:
+    rt.email_lookups.pop(key, None)
+    if not done.cancelled():
+        done.exception()  # read here: every asker may have given up on it already
 
 
 async def take_in_proposal(

@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import func
+from sqlalchemy import Table, bindparam, func
+from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
 from storage import nudges
@@ -157,19 +158,28 @@ def update_data(run: RitualRun, now: datetime, **changes: Any) -> None:
     run.updated_at = now
 
 
+_DEALS: Table = Deal.__table__  # type: ignore[attr-defined]
+# Built once: every lost deal taken in asks it.
+_LATEST_OUTCOMES = (
+    sql_select(_DEALS.c.outcome)
+    # A withdrawn deal (not a deal after all) is no part of anyone's streak.
+    .where(
+        _DEALS.c.team_id == bindparam("team_id"),
+        _DEALS.c.rep_slack_id == bindparam("rep"),
+        _DEALS.c.status != DealStatus.WITHDRAWN.value,
+    )
+    .order_by(_DEALS.c.created_at.desc(), _DEALS.c.id.desc())
+    .limit(bindparam("limit"))
+)
+
+
 def loss_streak(*, session: Session, team_id: str, rep_slack_id: str, limit: int = 50) -> int:
     """How many of the rep's most recent deals in a row were lost."""
-    outcomes = session.exec(
-        select(Deal.outcome)
-        # A withdrawn deal (not a deal after all) is no part of anyone's streak.
-        .where(
-            Deal.team_id == team_id,
-            Deal.rep_slack_id == rep_slack_id,
-            Deal.status != DealStatus.WITHDRAWN,
-        )
-        .order_by(col(Deal.created_at).desc(), col(Deal.id).desc())
-        .limit(limit)
-    ).all()
+    outcomes = (
+        session.connection()
+        .execute(_LATEST_OUTCOMES, {"team_id": team_id, "rep": rep_slack_id, "limit": limit})
+        .scalars()
+    )
     count = 0
     for outcome in outcomes:
         if outcome not in STREAK_OUTCOMES:
