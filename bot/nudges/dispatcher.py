@@ -252,21 +252,27 @@ async def _sleep(rt: Runtime, state: DispatchState, seconds: float, *, slack_sai
 
 
 def _oldest_due(rt: Runtime) -> datetime | None:
-    with unit_of_work(rt.engine) as session:
+    # Reads: they take no write lock, so the server's writes (a deal taken in) never
+    # wait behind them.
+    with unit_of_work(rt.engine, immediate=False) as session:
         return nudges.next_due_at(session=session)
 
 
 def _anything_due(rt: Runtime, now: datetime) -> bool:
-    with unit_of_work(rt.engine) as session:
+    with unit_of_work(rt.engine, immediate=False) as session:
         return nudges.anything_due(session=session, now=now)
 
 
-async def drain(rt: Runtime, *, max_ticks: int = 100_000, wait: bool = True) -> int:
+async def drain(
+    rt: Runtime, *, max_ticks: int = 100_000, wait: bool = True, hooks: bool = True
+) -> int:
     """Tick until nothing is due; with `wait`, also wait for pacing tokens while work
     is due. Returns how many nudges were claimed. The catch-up after downtime, the
-    body of every scheduled tick, and the tests' `bot.tick()`."""
+    body of every scheduled tick, and the tests' `bot.tick()`. `hooks=False` (a drain
+    a wake-up started): the planners run no more often than once per tick interval,
+    however many nudges fall due in between."""
     state = dispatch_state(rt)
-    await _run_hooks(rt, state, force=True)
+    await _run_hooks(rt, state, force=hooks)
     total = 0
     empty_claims = 0
     for _ in range(max_ticks):
@@ -364,9 +370,9 @@ class Dispatcher:
         if self._draining is not None and not self._draining.done():
             self._woken = True
             return
-        self._draining = self.rt.spawn(self._drain(), name="dispatcher-drain")
+        self._draining = self.rt.spawn(self._drain(woken=True), name="dispatcher-drain")
 
-    async def _drain(self) -> int:
+    async def _drain(self, *, woken: bool = False) -> int:
         # Set inside the drain's own task: its context is a copy, so the listeners'
         # tasks keep the shared pool.
         db_executor.set(self.executor)
@@ -377,10 +383,10 @@ class Dispatcher:
             if oldest is not None and oldest <= now:
                 since = max(oldest, state.drain_ended_at or self.started_at)
                 state.idle_due_seconds += max(0.0, (now - since).total_seconds())
-            total = await drain(self.rt)
+            total = await drain(self.rt, hooks=not woken)
             while self._woken and not state.stopping:
                 self._woken = False
-                total += await drain(self.rt)
+                total += await drain(self.rt, hooks=False)
             return total
         except Exception:
             log.exception("dispatcher tick failed; the next tick will try again")
