@@ -167,6 +167,9 @@ class Runtime:
     dm_channels: dict[tuple[str, str], str] = field(default_factory=dict)
     # bot.nudges.dispatcher's pacing and sending client, made on its first tick.
     dispatch_state: Any = None
+    # handlers.deal_intake's queue that takes machine-sent deals in batches, made on the
+    # first CRM delivery.
+    intake_queue: Any = None
     # (team id, e-mail) -> (Slack user id, when looked up): users.lookupByEmail is Tier 3,
     # and a CRM names the same few owners over and over. Per team: one e-mail is a
     # different user (or none) in each workspace.

@@ -23,7 +23,7 @@ from typing import Any
 
 from bot.crm.adapters import BadPayload, CrmDeal, Ignored, read
 from bot.runtime import Runtime
-from handlers.deal_intake import find_rep, take_in
+from handlers.deal_intake import find_rep, intake_queue
 from storage.deals import NewDeal
 from storage.intake import NEW, REPEAT
 from storage.intake_problems import record_problem
@@ -82,7 +82,10 @@ async def receive(rt: Runtime, payload: dict[str, Any]) -> Answer:
         external_id=got.key,
         raw_text=got.record_url,
     )
-    intake = await take_in(rt, new, deliver_now=False, solved_problem=f"{got.crm}:{got.record_id}")
+    # Taken in with whatever other deliveries arrive meanwhile: one transaction for all.
+    intake = await intake_queue(rt).take_in(new, solved_problem=f"{got.crm}:{got.record_id}")
+    if intake.status == REPEAT:
+        log.info("deal %s sent again by %s; linked, no second DM", intake.deal_id, got.crm)
     if intake.status == NEW and intake.nudge_id is not None:
         rt.wake_dispatcher()
     status = {NEW: "new", REPEAT: "duplicate"}.get(intake.status, "duplicate")

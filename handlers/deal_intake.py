@@ -92,6 +92,114 @@ async def take_in(
     return got
 
 
+# At most this many deliveries share one transaction.
+BATCH_MAX = 64
+
+
+@dataclass
+class _Waiting:
+    announcement: intake.Announcement
+    answer: asyncio.Future[Intake]
+
+
+class IntakeQueue:
+    """Machine-sent deals (the CRM webhook), taken in together: while one transaction
+    runs, the deliveries that arrive wait, and the next transaction takes all of them
+    (up to BATCH_MAX). A lone delivery waits for nothing; a burst pays one BEGIN, one
+    COMMIT and one trip to a database thread per batch instead of per delivery. If a
+    batch fails (a deadlock between replicas, a bad row), each of its deliveries is
+    taken in alone, so one cannot fail the others."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.waiting: list[_Waiting] = []
+        self.running = False
+
+    async def take_in(self, new: NewDeal, *, solved_problem: str | None = None) -> Intake:
+        loop = asyncio.get_running_loop()
+        waiting = _Waiting(
+            intake.Announcement(new, self.rt.clock.now(), solved_problem), loop.create_future()
+        )
+        self.waiting.append(waiting)
+        if not self.running:
+            self.running = True
+            self.rt.spawn(self._run(), name="intake-batches")
+        return await asyncio.shield(waiting.answer)
+
+    async def _run(self) -> None:
+        batch: list[_Waiting] = []
+        try:
+            while self.waiting:
+                batch, self.waiting = self.waiting[:BATCH_MAX], self.waiting[BATCH_MAX:]
+                await self._one_batch(batch)
+        except BaseException as e:
+            # Not one delivery may wait for ever: whatever stopped this (a cancelled
+            # shutdown) is their answer too.
+            for w in batch + self.waiting:
+                _answer(w, error=e if isinstance(e, Exception) else RuntimeError("stopped"))
+            self.waiting = []
+            raise
+        finally:
+            self.running = False
+
+    async def _one_batch(self, batch: list[_Waiting]) -> None:
+        try:
+            got = await self.rt.tx(
+                intake.take_in_all,
+                announcements=[w.announcement for w in batch],
+                follow_ups=follow_ups(self.rt),
+            )
+        except Exception as e:  # noqa: BLE001 - answered below, one way or the other
+            if len(batch) == 1:
+                _answer(batch[0], error=e)
+                return
+            log.warning("%d deliveries failed together; each alone now", len(batch), exc_info=True)
+            for w in batch:
+                await self._alone(w)
+            return
+        for w, result in zip(batch, got, strict=True):
+            _answer(w, result=result)
+
+    async def _alone(self, w: _Waiting) -> None:
+        a = w.announcement
+        try:
+            result = await self.rt.tx(
+                intake.take_in,
+                new=a.new,
+                event_id=None,
+                ask_other_outcome=False,
+                now=a.now,
+                follow_ups=follow_ups(self.rt),
+                solved_problem=a.solved_problem,
+            )
+        except Exception as e:  # noqa: BLE001 - the delivery's own caller gets it
+            _answer(w, error=e)
+            return
+        _answer(w, result=result)
+
+
+def _answer(
+    w: _Waiting, *, result: Intake | None = None, error: BaseException | None = None
+) -> None:
+    if w.answer.done():
+        return
+    if error is not None:
+        w.answer.set_exception(error)
+        # Read once here: a caller that gave up waiting (its time budget) never will.
+        w.answer.add_done_callback(lambda f: f.exception())
+    else:
+        assert result is not None
+        w.answer.set_result(result)
+
+
+def intake_queue(rt: Runtime) -> IntakeQueue:
+    queue = rt.intake_queue
+    if queue is None:
+        queue = rt.intake_queue = IntakeQueue(rt)
+    assert isinstance(queue, IntakeQueue)
+    return queue
+
+
 def deliver_later(rt: Runtime, got: Intake) -> None:
     """Send a new deal's DM after the answer (take_in with deliver_now=False)."""
     if got.status == intake.NEW and got.nudge_id is not None:

@@ -140,6 +140,36 @@ def take_in(
     return _log_new(session, new, now, follow_ups)
 
 
+@dataclass(frozen=True)
+class Announcement:
+    """One machine-sent announcement waiting to be taken in with others (take_in_all)."""
+
+    new: NewDeal
+    now: datetime
+    solved_problem: str | None = None
+
+
+def take_in_all(
+    *, session: Session, announcements: list[Announcement], follow_ups: FollowUps
+) -> list[Intake]:
+    """Several announcements in one transaction, each decided as `take_in` decides it,
+    in order (so a copy later in the list is a repeat of the first). What a burst of
+    CRM deliveries costs is then one BEGIN and one COMMIT, not one each. Any failure
+    fails them all, and nothing is written: the caller then takes each in alone."""
+    return [
+        take_in(
+            session=session,
+            new=a.new,
+            event_id=None,
+            ask_other_outcome=False,
+            now=a.now,
+            follow_ups=follow_ups,
+            solved_problem=a.solved_problem,
+        )
+        for a in announcements
+    ]
+
+
 def _seen_before(session: Session, new: NewDeal, event_id: str | None, now: datetime) -> bool:
     """A retried event, or a message already read as a deal or an announcement of one."""
     if event_id and not mark_event_seen(

@@ -467,3 +467,40 @@ def test_a_burst_of_records_is_one_transaction_each_and_every_dm_goes_out(
         f"Burst {n}" for n in range(24)
     )
     assert len(crm.standin.calls_to("users.lookupByEmail")) <= 8
+
+
+def test_deliveries_taken_in_together_do_not_fail_each_other(crm: RunningBot) -> None:
+    """Deliveries that arrive while a transaction runs share the next one; if that one
+    fails, each is taken in alone, so only the bad one fails and the others are deals."""
+    import asyncio
+
+    from handlers.deal_intake import intake_queue
+    from storage.deals import NewDeal
+
+    def new(account: str, outcome: str) -> NewDeal:
+        return NewDeal(
+            team_id=crm.rt.team_id or "",
+            account=account,
+            outcome=outcome,
+            rep_slack_id=REP,
+            source="webhook",
+            reported_by="crm:test",
+            external_id=f"test:{account}:{outcome}",
+        )
+
+    async def together() -> list[Any]:
+        queue = intake_queue(crm.rt)
+        return await asyncio.gather(
+            queue.take_in(new("Globex", "won")),
+            queue.take_in(new("Hooli", "won")),
+            queue.take_in(new("Initech", "postponed")),  # no such outcome: it fails
+            queue.take_in(new("Globex", "won")),  # the first one again
+            return_exceptions=True,
+        )
+
+    globex, hooli, bad, again = crm.run(together())
+    assert isinstance(bad, KeyError)
+    assert (globex.status, hooli.status, again.status) == ("new", "new", "repeat")
+    assert again.deal_id == globex.deal_id
+    assert sorted(d.account for d in rows(crm, Deal)) == ["Globex", "Hooli"]
+    crm.idle()
