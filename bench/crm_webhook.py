@@ -152,7 +152,9 @@ def _wait_healthy(proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
 def _round(url: str, kind: str, secret: str, args: argparse.Namespace) -> dict[str, Any]:
     argv = [sys.executable, __file__, "--load", kind, "--url", url, "--secret", secret]
     argv += ["--seconds", str(args.seconds), "--concurrency", str(args.concurrency)]
-    out = subprocess.run(argv, capture_output=True, check=True, env=os.environ)
+    out = subprocess.run(argv, capture_output=True, check=False, env=os.environ)
+    if out.returncode != 0:
+        raise RuntimeError(f"the {kind} load failed:\n{out.stderr.decode(errors='replace')}")
     return dict(json.loads(out.stdout))
 
 
@@ -183,12 +185,16 @@ def _pct(values: list[float], p: float) -> float:
 
 def _empty(url: str) -> None:
     """A fresh schema on the PostgreSQL database, so each run starts from no deals."""
+    from sqlalchemy import text
     from sqlmodel import SQLModel
 
     from storage.db import create_db_and_tables, make_engine
 
     engine = make_engine("postgresql+psycopg://" + url.split("://", 1)[1])
     SQLModel.metadata.drop_all(engine)
+    # Alembic's own table too, or the migrations would think the schema is still there.
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
     create_db_and_tables(engine)
     engine.dispose()
 
@@ -265,7 +271,11 @@ def main(argv: list[str] | None = None) -> int:
             for r in range(args.rounds):
                 for kind in kinds:
                     before = _cpu_seconds(proc.pid)
-                    got = _round(url, kind, secret, args)
+                    try:
+                        got = _round(url, kind, secret, args)
+                    except RuntimeError:
+                        print(log.read_text(errors="replace")[-3000:], file=sys.stderr)
+                        raise
                     after = _cpu_seconds(proc.pid)
                     pool = pooled[kind]
                     pool["latencies"] += got["latencies"]
