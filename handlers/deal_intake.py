@@ -65,17 +65,15 @@ async def take_in(
     *,
     event_id: str | None = None,
     ask_other_outcome: bool = False,
-    deliver_now: bool = True,
     solved_problem: str | None = None,
 ) -> Intake:
     """Log one announcement of a closed deal and DM its rep, unless it repeats one.
 
     `ask_other_outcome`: a person typed it, so a different outcome for a deal they already
     have comes back as OTHER_OUTCOME for them to confirm, instead of a second deal.
-    `deliver_now=False`: the caller answers first (a modal) and sends the DM after with
-    `deliver_later`, or leaves it to the dispatcher (a CRM webhook); the nudge row is
-    written either way. `solved_problem`: an intake problem key this announcement
-    solves, cleared in the same transaction."""
+    `solved_problem`: the key of an intake problem this announcement solves (a workflow
+    step that failed before), cleared in the same transaction. (The CRM webhook takes
+    its deals in through IntakeQueue and leaves their DMs to the dispatcher.)"""
     got = await rt.tx(
         intake.take_in,
         new=new,
@@ -85,7 +83,7 @@ async def take_in(
         follow_ups=follow_ups(rt),
         solved_problem=solved_problem,
     )
-    if got.status == intake.NEW and got.nudge_id is not None and deliver_now:
+    if got.status == intake.NEW and got.nudge_id is not None:
         return replace(got, dm_state=await deliver(rt, got.nudge_id))
     if got.status == REPEAT:
         log.info("deal %s announced again (%s); linked, no second DM", got.deal_id, new.source)
@@ -198,12 +196,6 @@ def intake_queue(rt: Runtime) -> IntakeQueue:
         queue = rt.intake_queue = IntakeQueue(rt)
     assert isinstance(queue, IntakeQueue)
     return queue
-
-
-def deliver_later(rt: Runtime, got: Intake) -> None:
-    """Send a new deal's DM after the answer (take_in with deliver_now=False)."""
-    if got.status == intake.NEW and got.nudge_id is not None:
-        rt.spawn(deliver(rt, got.nudge_id), name=f"deal-dm:{got.deal_id}")
 
 
 # --- the rep, and proposals --------------------------------------------------------------

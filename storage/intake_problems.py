@@ -40,15 +40,6 @@ def record_problem(
     session.add(row)
 
 
-def has_problem(*, session: Session, team_id: str, key: str) -> bool:
-    found = session.exec(
-        select(IntakeProblem.id).where(
-            IntakeProblem.team_id == team_id, IntakeProblem.key == key[:200]
-        )
-    ).first()
-    return found is not None
-
-
 _PROBLEMS: Table = IntakeProblem.__table__  # type: ignore[attr-defined]
 _CLEAR = delete(_PROBLEMS).where(
     _PROBLEMS.c.team_id == bindparam("team_id"), _PROBLEMS.c.key == bindparam("key")
