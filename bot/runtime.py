@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
+import aiohttp
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.engine import Engine
@@ -138,6 +139,22 @@ def make_client(settings: Settings, metrics: Metrics | None = None) -> AsyncWebC
         ],
     )
     return client
+
+
+async def share_http_session(client: AsyncWebClient) -> None:
+    """One aiohttp session, so one pool of kept-alive connections, for every Web API call
+    made on this event loop: without it slack_sdk's async client opens a session and a
+    new connection (with its TLS handshake) for each call. Bolt's per-request clients
+    take the app client's session, so listeners share it too. Called on the loop the
+    server (or the dispatcher process) runs on; `close_http_session` at shutdown."""
+    if client.session is None or client.session.closed:
+        client.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=client.timeout))
+
+
+async def close_http_session(client: AsyncWebClient) -> None:
+    session, client.session = client.session, None
+    if session is not None and not session.closed:
+        await session.close()
 
 
 @dataclass

@@ -40,7 +40,7 @@ from bot.inbound import (
 from bot.metrics import request_kind
 from bot.nudges.dispatcher import Dispatcher
 from bot.nudges.process import DispatcherProcess
-from bot.runtime import Runtime
+from bot.runtime import Runtime, close_http_session, share_http_session
 from bot.slack.identity import identify
 from storage import schema
 
@@ -213,6 +213,7 @@ class SlackASGI:
 
     async def startup(self) -> None:
         self.loop = asyncio.get_running_loop()
+        await share_http_session(self.rt.client)
         await identify(self.rt)
         if self.dispatcher is not None:
             self.dispatcher.start()
@@ -231,6 +232,7 @@ class SlackASGI:
             self.dispatcher_process.shutdown()
             await self.dispatcher_process.stopped()
         await self.rt.background.drain(timeout=20)
+        await close_http_session(self.rt.client)
 
     async def _healthz(self, send: Send) -> None:
         """Live: the process answers and its database does."""

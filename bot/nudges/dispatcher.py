@@ -36,7 +36,7 @@ from bot.nudges import budget
 from bot.nudges.delivery import LEASE, reconcile_due, release_unsent, send_claimed, send_group
 from bot.nudges.pacing import Pacer
 from bot.nudges.registry import Planner
-from bot.runtime import Runtime, db_executor
+from bot.runtime import Runtime, close_http_session, db_executor, share_http_session
 from bot.slack.identity import identify
 from storage import nudges
 from storage.db import unit_of_work
@@ -81,6 +81,8 @@ def sending_client(client: AsyncWebClient) -> AsyncWebClient:
         token=client.token,
         base_url=client.base_url,
         timeout=client.timeout,
+        # The runtime's connections (bot.runtime.share_http_session), when it has them.
+        session=client.session,
         headers=dict(client.headers),
         # Only the metrics observer, which never retries.
         retry_handlers=[h for h in client.retry_handlers if isinstance(h, SlackCallObserver)],
@@ -445,6 +447,7 @@ async def _serve(rt: Runtime, setup: RuntimeSetup | None, supervised: bool) -> i
     # declare): no Bolt app is built here.
     if setup is not None:
         setup(rt)
+    await share_http_session(rt.client)
     await identify(rt)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -466,6 +469,7 @@ async def _serve(rt: Runtime, setup: RuntimeSetup | None, supervised: bool) -> i
     dispatcher.shutdown()
     await dispatcher.stopped()
     await rt.background.drain(timeout=30)
+    await close_http_session(rt.client)
     state = dispatch_state(rt)
     log.info(
         "dispatcher stopped after sending %d nudge(s); waited %.1fs for pacing, %.1fs on "
