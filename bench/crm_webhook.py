@@ -6,11 +6,13 @@ server's GIL), fires at it over C keep-alive connections for S seconds per round
 
 - `healthz`: `GET /healthz` (one `SELECT 1`): what the server costs with no work at all;
 - `new`: signed generic webhooks, each a new CRM record for one of 8 reps (owners are
-  looked up once with users.lookupByEmail, then remembered): the deal and its nudge rows
-  are written before the answer, and the DM is posted to the stand-in after it, in the
-  same server process;
+  looked up once per team with users.lookupByEmail, then remembered): the deal, its run
+  and its nudge rows are written in one transaction before the answer; the DM is the
+  dispatcher child's, woken at once and paced at SEND_RATE per workspace, so "DMs
+  posted" counts what it sent during the run (the rest stay pending rows);
 - `retry`: the same record sent again (what a CRM does when it missed the answer): the
-  signature, the parse and the intake's look-up, nothing written.
+  signature, the parse and the intake's look-up, and the announcement linked to the
+  deal (one small transaction).
 
 Rounds alternate (healthz, new, retry, healthz, ...) and are pooled per kind. Target: at
 least 500 signed webhooks/s with p99 under 50 ms.
@@ -18,6 +20,7 @@ least 500 signed webhooks/s with p99 under 50 ms.
     bench/crm_webhook                          # 3 rounds x 5 s, 32 connections
     bench/crm_webhook --seconds 10 --concurrency 16 --rounds 2
     bench/crm_webhook --pg postgresql://postgres@127.0.0.1:5432/bench
+    bench/crm_webhook --kinds new --profile new.txt   # the server under py-spy
 """
 
 from __future__ import annotations
@@ -149,8 +152,28 @@ def _wait_healthy(proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
 def _round(url: str, kind: str, secret: str, args: argparse.Namespace) -> dict[str, Any]:
     argv = [sys.executable, __file__, "--load", kind, "--url", url, "--secret", secret]
     argv += ["--seconds", str(args.seconds), "--concurrency", str(args.concurrency)]
-    out = subprocess.run(argv, capture_output=True, check=True, env=os.environ)
+    out = subprocess.run(argv, capture_output=True, check=False, env=os.environ)
+    if out.returncode != 0:
+        raise RuntimeError(f"the {kind} load failed:\n{out.stderr.decode(errors='replace')}")
     return dict(json.loads(out.stdout))
+
+
+def _cpu_seconds(pid: int) -> tuple[float, float]:
+    """CPU time (user + system) of the server process and of its children (the
+    dispatcher), from /proc: what each request cost, whatever else the machine runs."""
+
+    def one(p: int) -> float:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, IndexError):
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except FileNotFoundError:
+        children = []
+    return one(pid), sum(one(int(c)) for c in children)
 
 
 def _pct(values: list[float], p: float) -> float:
@@ -162,12 +185,16 @@ def _pct(values: list[float], p: float) -> float:
 
 def _empty(url: str) -> None:
     """A fresh schema on the PostgreSQL database, so each run starts from no deals."""
+    from sqlalchemy import text
     from sqlmodel import SQLModel
 
     from storage.db import create_db_and_tables, make_engine
 
     engine = make_engine("postgresql+psycopg://" + url.split("://", 1)[1])
     SQLModel.metadata.drop_all(engine)
+    # Alembic's own table too, or the migrations would think the schema is still there.
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
     create_db_and_tables(engine)
     engine.dispose()
 
@@ -179,6 +206,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument(
         "--pg", metavar="URL", help="a PostgreSQL database to use (emptied first) instead of SQLite"
+    )
+    parser.add_argument(
+        "--kinds", default=",".join(KINDS), help="which rounds to run (default: all three)"
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="run the server under py-spy (pip install py-spy) and write its samples "
+        "(collapsed stacks, all threads) to FILE",
     )
     parser.add_argument("--load", choices=KINDS, help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
@@ -209,9 +245,15 @@ def main(argv: list[str] | None = None) -> int:
         }
         log = Path(tmp) / "bot.log"
         with open(log, "wb") as out:
+            command = [sys.executable, "-m", "bot.cli", "run", "--http", "--host", "127.0.0.1"]
+            command += ["--port", str(port)]
+            if args.profile:
+                spy = [str(Path(sys.executable).with_name("py-spy")), "record", "--threads"]
+                spy += ["--nonblocking"]
+                spy += ["--format", "raw", "--rate", "250", "-o", args.profile, "--"]
+                command = spy + command
             proc = subprocess.Popen(
-                [sys.executable, "-m", "bot.cli", "run", "--http", "--host", "127.0.0.1"]
-                + ["--port", str(port)],
+                command,
                 env=env,
                 cwd=ROOT,
                 stdout=out,
@@ -222,36 +264,54 @@ def main(argv: list[str] | None = None) -> int:
             _wait_healthy(proc, port, log)
             url = f"http://127.0.0.1:{port}"
             pooled: dict[str, dict[str, Any]] = {
-                k: {"latencies": [], "elapsed": 0.0, "errors": {}} for k in KINDS
+                k: {"latencies": [], "elapsed": 0.0, "errors": {}, "cpu": 0.0, "child": 0.0}
+                for k in KINDS
             }
+            kinds = [k for k in KINDS if k in args.kinds.split(",")]
             for r in range(args.rounds):
-                for kind in KINDS:
-                    got = _round(url, kind, secret, args)
+                for kind in kinds:
+                    before = _cpu_seconds(proc.pid)
+                    try:
+                        got = _round(url, kind, secret, args)
+                    except RuntimeError:
+                        print(log.read_text(errors="replace")[-3000:], file=sys.stderr)
+                        raise
+                    after = _cpu_seconds(proc.pid)
                     pool = pooled[kind]
                     pool["latencies"] += got["latencies"]
                     pool["elapsed"] += got["elapsed"]
+                    pool["cpu"] += after[0] - before[0]
+                    pool["child"] += max(0.0, after[1] - before[1])
                     for k, v in got["errors"].items():
                         pool["errors"][k] = pool["errors"].get(k, 0) + v
                     rate = len(got["latencies"]) / got["elapsed"]
                     print(f"round {r + 1} {kind:8} {rate:8.0f} req/s", file=sys.stderr)
         finally:
+            if args.profile:  # py-spy writes its file on SIGINT, then leaves the server
+                os.kill(proc.pid, signal.SIGINT)
+                proc.wait(60)
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(30)
             standin.stop()
     sent = len(standin.calls_to("chat.postMessage", ok=True))
     print(f"\n{args.rounds} rounds x {args.seconds:g} s, {args.concurrency} connections")
-    print("| kind | req/s | p50 | p99 | errors |\n|---|---|---|---|---|")
-    for kind in KINDS:
+    print(
+        "| kind | req/s | p50 | p99 | server CPU per request | dispatcher CPU per request "
+        "| errors |\n|---|---|---|---|---|---|---|"
+    )
+    for kind in kinds:
         pool = pooled[kind]
         lat = pool["latencies"]
         rate = len(lat) / pool["elapsed"] if pool["elapsed"] else 0.0
+        n = max(1, len(lat))
         print(
             f"| {kind} | {rate:,.0f} | {_pct(lat, 50):.1f} ms | {_pct(lat, 99):.1f} ms "
+            f"| {pool['cpu'] / n * 1000:.2f} ms | {pool['child'] / n * 1000:.2f} ms "
             f"| {sum(pool['errors'].values())} {pool['errors'] or ''} |"
         )
     print(f"DMs posted to the stand-in: {sent}")
     ok = True
-    for kind in ("new", "retry"):
+    for kind in [k for k in ("new", "retry") if k in kinds]:
         lat = pooled[kind]["latencies"]
         rate = len(lat) / pooled[kind]["elapsed"]
         passed = rate >= TARGET_RATE and _pct(lat, 99) < TARGET_P99_MS

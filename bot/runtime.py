@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
+import aiohttp
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.engine import Engine
@@ -142,6 +143,22 @@ def make_client(settings: Settings, metrics: Metrics | None = None) -> AsyncWebC
     return client
 
 
+async def share_http_session(client: AsyncWebClient) -> None:
+    """One aiohttp session, so one pool of kept-alive connections, for every Web API call
+    made on this event loop: without it slack_sdk's async client opens a session and a
+    new connection (with its TLS handshake) for each call. Bolt's per-request clients
+    take the app client's session, so listeners share it too. Called on the loop the
+    server (or the dispatcher process) runs on; `close_http_session` at shutdown."""
+    if client.session is None or client.session.closed:
+        client.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=client.timeout))
+
+
+async def close_http_session(client: AsyncWebClient) -> None:
+    session, client.session = client.session, None
+    if session is not None and not session.closed:
+        await session.close()
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -169,9 +186,15 @@ class Runtime:
     dm_channels: dict[tuple[str, str], str] = field(default_factory=dict)
     # bot.nudges.dispatcher's pacing and sending client, made on its first tick.
     dispatch_state: Any = None
-    # e-mail -> (Slack user id, when looked up): users.lookupByEmail is Tier 3, and a CRM
-    # names the same few owners over and over.
-    email_ids: dict[str, tuple[str, float]] = field(default_factory=dict)
+    # handlers.deal_intake's queue that takes machine-sent deals in batches, made on the
+    # first CRM delivery.
+    intake_queue: Any = None
+    # (team id, e-mail) -> (Slack user id, when looked up): users.lookupByEmail is Tier 3,
+    # and a CRM names the same few owners over and over. Per team: one e-mail is a
+    # different user (or none) in each workspace.
+    email_ids: dict[tuple[str, str], tuple[str, float]] = field(default_factory=dict)
+    # (team id, e-mail) -> the users.lookupByEmail in flight, which later askers join.
+    email_lookups: dict[tuple[str, str], asyncio.Future[str | None]] = field(default_factory=dict)
     # One SQLite write transaction at a time in this process (see tx_blocking).
     write_lock: threading.RLock = field(default_factory=threading.RLock)
     # `POST /crm/webhook`: the composition root plugs in the handler (bot/server.py
@@ -186,6 +209,14 @@ class Runtime:
     workspace_settings: dict[str, tuple[float, Any]] = field(default_factory=dict)
     # OAuth mode: each installed workspace's bot token (None with SLACK_BOT_TOKEN).
     tokens: TeamTokens | None = None
+    # Tells this process's dispatcher (in-process, or the child `run` started) that a
+    # nudge fell due now, so it need not wait for its next tick. The server plugs it in
+    # (bot/server.py); without a dispatcher here (tests, the demo) it does nothing.
+    dispatcher_wake: Callable[[], None] | None = None
+
+    def wake_dispatcher(self) -> None:
+        if self.dispatcher_wake is not None:
+            self.dispatcher_wake()
 
     def spawn(
         self,

@@ -41,7 +41,7 @@ from bot.inbound import (
 from bot.metrics import request_kind
 from bot.nudges.dispatcher import Dispatcher
 from bot.nudges.process import DispatcherProcess
-from bot.runtime import Runtime
+from bot.runtime import Runtime, close_http_session, share_http_session
 from bot.slack.identity import identify
 from storage import schema
 
@@ -75,6 +75,11 @@ class SlackASGI:
         mode = dispatcher if run_dispatcher else "off"
         self.dispatcher = Dispatcher(rt) if mode == "inline" else None
         self.dispatcher_process = DispatcherProcess() if mode == "process" else None
+        # A nudge due now (a CRM's deal) wakes whichever dispatcher this server runs.
+        if self.dispatcher is not None:
+            rt.dispatcher_wake = self.dispatcher.wake
+        elif self.dispatcher_process is not None:
+            rt.dispatcher_wake = self.dispatcher_process.wake
         # The loop the app runs on, and a flag set once start-up finished: the demo and
         # the tests run the server in a thread and need both.
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -247,6 +252,7 @@ class SlackASGI:
 
     async def startup(self) -> None:
         self.loop = asyncio.get_running_loop()
+        await share_http_session(self.rt.client)
         await identify(self.rt)
         if self.dispatcher is not None:
             self.dispatcher.start()
@@ -265,6 +271,7 @@ class SlackASGI:
             self.dispatcher_process.shutdown()
             await self.dispatcher_process.stopped()
         await self.rt.background.drain(timeout=20)
+        await close_http_session(self.rt.client)
 
     async def _healthz(self, send: Send) -> None:
         """Live: the process answers and its database does."""

@@ -11,7 +11,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.nudges.dispatcher import Dispatcher
 from bot.nudges.process import DispatcherProcess
-from bot.runtime import Runtime
+from bot.runtime import Runtime, close_http_session, share_http_session
 from bot.slack.identity import identify
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,7 @@ class SocketModeRunner:
         self.handler = AsyncSocketModeHandler(
             self.app, self.rt.settings.slack_app_token, web_client=self.rt.client
         )
+        await share_http_session(self.rt.client)
         await identify(self.rt)
         if self.dispatcher is not None:
             self.dispatcher.start()
@@ -57,3 +58,4 @@ class SocketModeRunner:
             self.dispatcher.shutdown()
             await self.dispatcher.stopped()
         await self.rt.background.drain()
+        await close_http_session(self.rt.client)

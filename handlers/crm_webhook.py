@@ -1,10 +1,15 @@
 """`POST /crm/webhook`: a CRM workflow announces a closed deal, signed with our secret.
 
 bot/server.py checks the signature on the raw bytes and parses the JSON; this module
-reads the payload (bot/crm/adapters.py), finds the owner in Slack, and hands the deal to
-the one intake like any channel post, with `(crm, record_id, outcome)` as the CRM record:
-a CRM retrying the webhook gets the same deal back and the rep no second DM. The answer
-says what happened, in JSON, before the DM is sent (the DM is a nudge row already).
+reads the payload (bot/crm/adapters.py), finds the owner in Slack (remembered per team
+and e-mail), and hands the deal to the one intake like any channel post, with
+`(crm, record_id, outcome)` as the CRM record: a CRM retrying the webhook gets the same
+deal back and the rep no second DM. The deal, its DM and its reminder are rows written
+in one transaction (which also clears the record's old intake problem, if any) before
+the answer; the DM itself is the dispatcher's to send, like every other nudge, paced per
+workspace and told at once that one is due. So the answer never waits on Slack for the
+DM, a burst of records cannot exceed Slack's rate limits, and a crash after the answer
+loses nothing: the pending nudge row is sent when a dispatcher runs again.
 
 An owner no Slack user has is an error the sender reads in the answer (422) and the
 admins see in App Home; a Slack hiccup while looking the owner up is a 503, so the CRM
@@ -18,10 +23,10 @@ from typing import Any
 
 from bot.crm.adapters import BadPayload, CrmDeal, Ignored, read
 from bot.runtime import Runtime
-from handlers.deal_intake import deliver_later, find_rep, take_in
+from handlers.deal_intake import find_rep, intake_queue
 from storage.deals import NewDeal
 from storage.intake import NEW, REPEAT
-from storage.intake_problems import clear_problem, has_problem, record_problem
+from storage.intake_problems import record_problem
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +92,12 @@ async def receive(rt: Runtime, payload: dict[str, Any]) -> Answer:
         external_id=got.key,
         raw_text=got.record_url,
     )
-    intake = await take_in(rt, new, deliver_now=False)
-    deliver_later(rt, intake)
-    await _clear(rt, team_id, f"{got.crm}:{got.record_id}")
+    # Taken in with whatever other deliveries arrive meanwhile: one transaction for all.
+    intake = await intake_queue(rt).take_in(new, solved_problem=f"{got.crm}:{got.record_id}")
+    if intake.status == REPEAT:
+        log.info("deal %s sent again by %s; linked, no second DM", intake.deal_id, got.crm)
+    if intake.status == NEW and intake.nudge_id is not None:
+        rt.wake_dispatcher()
     status = {NEW: "new", REPEAT: "duplicate"}.get(intake.status, "duplicate")
     return 200, {
         "ok": True,
@@ -113,13 +121,6 @@ async def _problem(rt: Runtime, team_id: str, deal: CrmDeal, problem: str) -> An
         now=rt.clock.now(),
     )
     return 422, {"ok": False, "error": problem, "record_id": deal.record_id}
-
-
-async def _clear(rt: Runtime, team_id: str, key: str) -> None:
-    """The record came in: its problem, if any, is solved. Read first: almost every
-    delivery has none, and a read never waits for SQLite's write lock."""
-    if await rt.tx(has_problem, write=False, team_id=team_id, key=key):
-        await rt.tx(clear_problem, team_id=team_id, key=key)
 
 
 def register(rt: Runtime) -> None:

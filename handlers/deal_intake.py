@@ -67,14 +67,15 @@ async def take_in(
     *,
     event_id: str | None = None,
     ask_other_outcome: bool = False,
-    deliver_now: bool = True,
+    solved_problem: str | None = None,
 ) -> Intake:
     """Log one announcement of a closed deal and DM its rep, unless it repeats one.
 
     `ask_other_outcome`: a person typed it, so a different outcome for a deal they already
     have comes back as OTHER_OUTCOME for them to confirm, instead of a second deal.
-    `deliver_now=False`: the caller answers first (a webhook, a modal) and sends the DM
-    after with `deliver_later`; the nudge row is written either way."""
+    `solved_problem`: the key of an intake problem this announcement solves (a workflow
+    step that failed before), cleared in the same transaction. (The CRM webhook takes
+    its deals in through IntakeQueue and leaves their DMs to the dispatcher.)"""
     got = await rt.tx(
         intake.take_in,
         new=new,
@@ -82,18 +83,127 @@ async def take_in(
         ask_other_outcome=ask_other_outcome,
         now=rt.clock.now(),
         follow_ups=await follow_ups(rt, new.team_id),
+        solved_problem=solved_problem,
     )
-    if got.status == intake.NEW and got.nudge_id is not None and deliver_now:
+    if got.status == intake.NEW and got.nudge_id is not None:
         return replace(got, dm_state=await deliver(rt, got.nudge_id))
     if got.status == REPEAT:
         log.info("deal %s announced again (%s); linked, no second DM", got.deal_id, new.source)
     return got
 
 
-def deliver_later(rt: Runtime, got: Intake) -> None:
-    """Send a new deal's DM after the answer (take_in with deliver_now=False)."""
-    if got.status == intake.NEW and got.nudge_id is not None:
-        rt.spawn(deliver(rt, got.nudge_id), name=f"deal-dm:{got.deal_id}")
+# At most this many deliveries share one transaction.
+BATCH_MAX = 64
+
+
+@dataclass
+class _Waiting:
+    announcement: intake.Announcement
+    answer: asyncio.Future[Intake]
+
+
+class IntakeQueue:
+    """Machine-sent deals (the CRM webhook), taken in together: while one transaction
+    runs, the deliveries that arrive wait, and the next transaction takes all of them
+    (up to BATCH_MAX). A lone delivery waits for nothing; a burst pays one BEGIN, one
+    COMMIT and one trip to a database thread per batch instead of per delivery. If a
+    batch fails (a deadlock between replicas, a bad row), each of its deliveries is
+    taken in alone, so one cannot fail the others."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.waiting: list[_Waiting] = []
+        self.running = False
+
+    async def take_in(self, new: NewDeal, *, solved_problem: str | None = None) -> Intake:
+        loop = asyncio.get_running_loop()
+        waiting = _Waiting(
+            intake.Announcement(new, self.rt.clock.now(), solved_problem), loop.create_future()
+        )
+        self.waiting.append(waiting)
+        if not self.running:
+            self.running = True
+            self.rt.spawn(self._run(), name="intake-batches")
+        return await asyncio.shield(waiting.answer)
+
+    async def _run(self) -> None:
+        batch: list[_Waiting] = []
+        try:
+            while self.waiting:
+                batch, self.waiting = self.waiting[:BATCH_MAX], self.waiting[BATCH_MAX:]
+                await self._one_batch(batch)
+        except BaseException as e:
+            # Not one delivery may wait for ever: whatever stopped this (a cancelled
+            # shutdown) is their answer too.
+            for w in batch + self.waiting:
+                _answer(w, error=e if isinstance(e, Exception) else RuntimeError("stopped"))
+            self.waiting = []
+            raise
+        finally:
+            self.running = False
+
+    async def _one_batch(self, batch: list[_Waiting]) -> None:
+        teams = sorted({w.announcement.new.team_id for w in batch})
+        if len(teams) > 1:
+            # Each workspace's deals follow its own settings (reminder days, streak).
+            for team in teams:
+                await self._one_batch([w for w in batch if w.announcement.new.team_id == team])
+            return
+        try:
+            got = await self.rt.tx(
+                intake.take_in_all,
+                announcements=[w.announcement for w in batch],
+                follow_ups=await follow_ups(self.rt, teams[0]),
+            )
+        except Exception as e:  # noqa: BLE001 - answered below, one way or the other
+            if len(batch) == 1:
+                _answer(batch[0], error=e)
+                return
+            log.warning("%d deliveries failed together; each alone now", len(batch), exc_info=True)
+            for w in batch:
+                await self._alone(w)
+            return
+        for w, result in zip(batch, got, strict=True):
+            _answer(w, result=result)
+
+    async def _alone(self, w: _Waiting) -> None:
+        a = w.announcement
+        try:
+            result = await self.rt.tx(
+                intake.take_in,
+                new=a.new,
+                event_id=None,
+                ask_other_outcome=False,
+                now=a.now,
+                follow_ups=await follow_ups(self.rt, a.new.team_id),
+                solved_problem=a.solved_problem,
+            )
+        except Exception as e:  # noqa: BLE001 - the delivery's own caller gets it
+            _answer(w, error=e)
+            return
+        _answer(w, result=result)
+
+
+def _answer(
+    w: _Waiting, *, result: Intake | None = None, error: BaseException | None = None
+) -> None:
+    if w.answer.done():
+        return
+    if error is not None:
+        w.answer.set_exception(error)
+        # Read once here: a caller that gave up waiting (its time budget) never will.
+        w.answer.add_done_callback(lambda f: f.exception())
+    else:
+        assert result is not None
+        w.answer.set_result(result)
+
+
+def intake_queue(rt: Runtime) -> IntakeQueue:
+    queue = rt.intake_queue
+    if queue is None:
+        queue = rt.intake_queue = IntakeQueue(rt)
+    assert isinstance(queue, IntakeQueue)
+    return queue
 
 
 # --- the rep, and proposals --------------------------------------------------------------
@@ -130,8 +240,9 @@ async def resolve_rep(rt: Runtime, signal: DealSignal, poster: str | None) -> st
 # A machine that sent a deal (a CRM, a workflow) waits for the answer: the owner look-up
 # gets this long, so the whole answer stays well inside Slack's and a CRM's 3 s.
 FIND_REP_BUDGET = 1.5
-# users.lookupByEmail is Tier 3; a CRM names the same owners again and again.
-EMAIL_CACHE_SECONDS = 3600.0
+# users.lookupByEmail is Tier 3, and a CRM names the same owners again and again; a
+# few minutes, so a changed e-mail or a deactivated owner is seen soon enough.
+EMAIL_CACHE_SECONDS = 300.0
 
 
 @dataclass(frozen=True)
@@ -147,6 +258,10 @@ class RepLookup:
 async def find_rep(
     rt: Runtime, team_id: str, *, slack_id: str | None, email: str | None
 ) -> RepLookup:
+    if email and not slack_id:
+        cached = rt.email_ids.get((team_id, email.lower()))
+        if cached is not None and time.monotonic() - cached[1] < EMAIL_CACHE_SECONDS:
+            return RepLookup(cached[0])  # no Slack call, so no time budget to watch
     try:
         return await asyncio.wait_for(_find_rep(rt, team_id, slack_id, email), FIND_REP_BUDGET)
     except TimeoutError:
@@ -172,18 +287,41 @@ async def _find_rep(
         return RepLookup(slack_id)
     if not email:
         return RepLookup(None, "the deal names no owner (an e-mail or a Slack user id)")
-    cached = rt.email_ids.get(email)
-    if cached is not None and time.monotonic() - cached[1] < EMAIL_CACHE_SECONDS:
-        return RepLookup(cached[0])
-    found = await lookup_by_email(rt, email)
+    found = await _lookup_once(rt, team_id, email)
     if found is None:
         return RepLookup(
             None,
             f"no Slack user has the e-mail {email} (the deal's owner): add them to Slack "
             "or correct the owner's e-mail in the CRM",
         )
-    rt.email_ids[email] = (found, time.monotonic())
     return RepLookup(found)
+
+
+async def _lookup_once(rt: Runtime, team_id: str, email: str) -> str | None:
+    """users.lookupByEmail, once per team and e-mail however many deliveries ask at the
+    same moment (a CRM's burst names the same owners): the others wait for the one
+    call in flight. A user found is remembered for EMAIL_CACHE_SECONDS; "not found" is
+    not, so an owner added to Slack is found on the CRM's next try."""
+    key = (team_id, email.lower())
+    cached = rt.email_ids.get(key)
+    if cached is not None and time.monotonic() - cached[1] < EMAIL_CACHE_SECONDS:
+        return cached[0]
+    pending = rt.email_lookups.get(key)
+    if pending is None:
+        pending = asyncio.ensure_future(lookup_by_email(rt, email))
+        rt.email_lookups[key] = pending
+        pending.add_done_callback(lambda done: _forget(rt, key, done))
+    # Shielded: a caller that gives up (its time budget) leaves the call to the others.
+    found = await asyncio.shield(pending)
+    if found is not None:
+        rt.email_ids[key] = (found, time.monotonic())
+    return found
+
+
+def _forget(rt: Runtime, key: tuple[str, str], done: asyncio.Future[str | None]) -> None:
+    rt.email_lookups.pop(key, None)
+    if not done.cancelled():
+        done.exception()  # read here: every asker may have given up on it already
 
 
 async def take_in_proposal(

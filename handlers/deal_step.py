@@ -30,7 +30,7 @@ from handlers.deal_intake import find_rep, take_in
 from storage import nudges
 from storage.deals import NewDeal
 from storage.intake import NEW, REPEAT
-from storage.intake_problems import clear_problem, has_problem, record_problem
+from storage.intake_problems import record_problem
 
 log = logging.getLogger(__name__)
 
@@ -116,12 +116,11 @@ async def run_step(
         )
         await _finish(fail(error=e.text))
         return
-    got = await take_in(rt, new, event_id=event_id)
+    # The step's old problem, if any, is solved: cleared in the intake's transaction.
+    got = await take_in(rt, new, event_id=event_id, solved_problem=problem_key)
     if got.status not in (NEW, REPEAT) or got.deal_id is None:
         log.info("function_executed %s seen before; its first delivery completes it", event_id)
         return
-    if await rt.tx(has_problem, write=False, team_id=team, key=problem_key):
-        await rt.tx(clear_problem, team_id=team, key=problem_key)
     sent = got.status == NEW and got.dm_state == nudges.SENT
     await _finish(complete(outputs={"deal_id": str(got.deal_id), "dm_sent": sent}))
 

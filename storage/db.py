@@ -11,10 +11,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Insert, Table, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import StaticPool
-from sqlmodel import Session, create_engine
+from sqlmodel import Session, SQLModel, create_engine
 
 from storage import models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
@@ -79,3 +80,26 @@ def unit_of_work(engine: Engine, *, immediate: bool = True) -> Iterator[Session]
         except BaseException:
             session.rollback()
             raise
+
+
+_INSERTS: dict[tuple[str, str], Insert] = {}
+
+
+def insert_or_skip(session: Session, model: type[SQLModel], values: dict[str, Any]) -> int | None:
+    """Insert one row and return its id, or None when a unique constraint already holds
+    a row like it (an earlier or concurrent copy). One statement on the session's
+    connection: no savepoint, no ORM object, nothing to flush; what the hot paths (a deal
+    taken in, its nudges) write with. Give every column that has no server default:
+    the models' Python defaults do not apply here. Pending ORM changes are flushed first,
+    so rows added before (a run the nudge points at) are there."""
+    session.flush()
+    conn = session.connection()
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    key = (conn.dialect.name, table.name)
+    stmt = _INSERTS.get(key)
+    if stmt is None:
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(table).on_conflict_do_nothing().returning(table.c.id)
+        _INSERTS[key] = stmt
+    found = conn.execute(stmt, values).scalar()
+    return None if found is None else int(found)

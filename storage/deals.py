@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import update
+from sqlalchemy import Table, bindparam, update
+from sqlalchemy import select as sql_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from storage.db import insert_or_skip
 from storage.debriefs import write_debrief
 from storage.kinds import AskState, DealStatus, DebriefState
 from storage.models import Deal, DealAsk, DealSource, RitualRun, SeenEvent
@@ -75,47 +77,32 @@ def mark_event_seen(*, session: Session, team_id: str, event_id: str, now: datet
     return True
 
 
-def add_deal(*, session: Session, new: NewDeal, now: datetime) -> Deal | None:
-    """Insert a deal; None when the same source message or external id is already a deal."""
-    if new.source_channel and new.source_ts:
-        dup = session.exec(
-            select(Deal).where(
-                Deal.team_id == new.team_id,
-                Deal.source_channel == new.source_channel,
-                Deal.source_ts == new.source_ts,
-            )
-        ).first()
-        if dup is not None:
-            return None
-    if new.external_id:
-        dup = session.exec(
-            select(Deal).where(Deal.team_id == new.team_id, Deal.external_id == new.external_id)
-        ).first()
-        if dup is not None:
-            return None
-    deal = Deal(
-        team_id=new.team_id,
-        account=new.account,
-        outcome=new.outcome,
-        amount=new.amount,
-        currency=new.currency,
-        rep_slack_id=new.rep_slack_id,
-        reported_by=new.reported_by,
-        source=new.source,
-        source_channel=new.source_channel,
-        source_ts=new.source_ts,
-        external_id=new.external_id,
-        raw_text=(new.raw_text or "")[:2000] or None,
-        created_at=now,
-        updated_at=now,
-        account_key=account_key(new.account),
+def add_deal(*, session: Session, new: NewDeal, now: datetime) -> int | None:
+    """Insert a deal and return its id; None when the same source message or external id
+    is a deal already (the unique constraints decide, so a concurrent copy loses too)."""
+    return insert_or_skip(
+        session,
+        Deal,
+        {
+            "team_id": new.team_id,
+            "account": new.account,
+            "outcome": new.outcome,
+            "amount": new.amount,
+            "currency": new.currency,
+            "rep_slack_id": new.rep_slack_id,
+            "reported_by": new.reported_by,
+            "source": new.source,
+            "source_channel": new.source_channel,
+            "source_ts": new.source_ts,
+            "external_id": new.external_id,
+            "raw_text": (new.raw_text or "")[:2000] or None,
+            "created_at": now,
+            "updated_at": now,
+            "account_key": account_key(new.account),
+            "status": OPEN.value,
+            "revision": 0,
+        },
     )
-    try:
-        with session.begin_nested():
-            session.add(deal)
-    except IntegrityError:
-        return None  # a concurrent delivery of the same message won the race
-    return deal
 
 
 def message_seen(*, session: Session, team_id: str, channel: str, ts: str) -> bool:
@@ -131,55 +118,87 @@ def message_seen(*, session: Session, team_id: str, channel: str, ts: str) -> bo
 
 
 def add_source(
-    *, session: Session, deal: Deal, new: NewDeal, duplicate: bool, now: datetime
+    *, session: Session, deal_id: int, new: NewDeal, duplicate: bool, now: datetime
 ) -> bool:
     """Link an announcement to its deal; False when that message is linked already."""
-    assert deal.id is not None
-    row = DealSource(
-        team_id=new.team_id,
-        deal_id=deal.id,
-        source=new.source,
-        channel=new.source_channel if new.source_ts else None,
-        ts=new.source_ts,
-        external_id=new.external_id,
-        reported_by=new.reported_by,
-        duplicate=duplicate,
-        created_at=now,
+    return (
+        insert_or_skip(
+            session,
+            DealSource,
+            {
+                "team_id": new.team_id,
+                "deal_id": deal_id,
+                "source": new.source,
+                "channel": new.source_channel if new.source_ts else None,
+                "ts": new.source_ts,
+                "external_id": new.external_id,
+                "reported_by": new.reported_by,
+                "duplicate": duplicate,
+                "created_at": now,
+            },
+        )
+        is not None
     )
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        return False
-    return True
+
+
+_DEALS: Table = Deal.__table__  # type: ignore[attr-defined]
+# Built once: the intake asks them for every announcement, and building a statement
+# costs more than running it.
+_BY_EXTERNAL_ID = (
+    sql_select(_DEALS.c.id)
+    .where(
+        _DEALS.c.team_id == bindparam("team_id"),
+        _DEALS.c.external_id == bindparam("external_id"),
+    )
+    .limit(1)
+)
+_REPEATS = (
+    sql_select(_DEALS.c.id, _DEALS.c.external_id)
+    .where(
+        _DEALS.c.team_id == bindparam("team_id"),
+        _DEALS.c.account_key == bindparam("account_key"),
+        _DEALS.c.outcome == bindparam("outcome"),
+        _DEALS.c.status == OPEN.value,
+        _DEALS.c.created_at >= bindparam("since"),
+    )
+    .order_by(_DEALS.c.created_at, _DEALS.c.id)
+)
+_REPEATS_BY_REP = _REPEATS.where(_DEALS.c.rep_slack_id == bindparam("rep"))
+_REPEATS_NO_REP = _REPEATS.where(_DEALS.c.rep_slack_id.is_(None))
 
 
 def same_deal(*, session: Session, new: NewDeal, since: datetime) -> Deal | None:
     """The open deal this announcement repeats: same account (as compared), outcome and
-    rep since `since`. A different CRM record (external id) is a different deal."""
+    rep since `since`. A different CRM record (external id) is a different deal.
+
+    Ids are looked for first (almost every announcement is new), and only a match is
+    loaded."""
+    conn = session.connection()
+    found: int | None = None
     if new.external_id:
-        exact = session.exec(
-            select(Deal).where(Deal.team_id == new.team_id, Deal.external_id == new.external_id)
-        ).first()
-        if exact is not None:
-            return exact
-    candidates = session.exec(
-        select(Deal)
-        .where(
-            Deal.team_id == new.team_id,
-            Deal.account_key == account_key(new.account),
-            Deal.outcome == new.outcome,
-            Deal.rep_slack_id == new.rep_slack_id,
-            Deal.status == OPEN,
-            col(Deal.created_at) >= since,
+        found = conn.execute(
+            _BY_EXTERNAL_ID, {"team_id": new.team_id, "external_id": new.external_id}
+        ).scalar()
+    if found is None:
+        params = {
+            "team_id": new.team_id,
+            "account_key": account_key(new.account),
+            "outcome": new.outcome,
+            "since": since,
+        }
+        if new.rep_slack_id:
+            candidates = conn.execute(_REPEATS_BY_REP, {**params, "rep": new.rep_slack_id}).all()
+        else:
+            candidates = conn.execute(_REPEATS_NO_REP, params).all()
+        found = next(
+            (
+                deal_id
+                for deal_id, external_id in candidates
+                if not (new.external_id and external_id and new.external_id != external_id)
+            ),
+            None,
         )
-        .order_by(col(Deal.created_at), col(Deal.id))
-    ).all()
-    for deal in candidates:
-        if new.external_id and deal.external_id and new.external_id != deal.external_id:
-            continue
-        return deal
-    return None
+    return None if found is None else session.get(Deal, found)
 
 
 def other_outcome_deal(

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import func
+from sqlalchemy import Table, bindparam, func
+from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
 from storage import nudges
@@ -183,19 +184,28 @@ def update_data(run: RitualRun, now: datetime, **changes: Any) -> None:
     run.updated_at = now
 
 
+_DEALS: Table = Deal.__table__  # type: ignore[attr-defined]
+# Built once: every lost deal taken in asks it.
+_LATEST_OUTCOMES = (
+    sql_select(_DEALS.c.outcome)
+    # A withdrawn deal (not a deal after all) is no part of anyone's streak.
+    .where(
+        _DEALS.c.team_id == bindparam("team_id"),
+        _DEALS.c.rep_slack_id == bindparam("rep"),
+        _DEALS.c.status != DealStatus.WITHDRAWN.value,
+    )
+    .order_by(_DEALS.c.created_at.desc(), _DEALS.c.id.desc())
+    .limit(bindparam("limit"))
+)
+
+
 def loss_streak(*, session: Session, team_id: str, rep_slack_id: str, limit: int = 50) -> int:
     """How many of the rep's most recent deals in a row were lost."""
-    outcomes = session.exec(
-        select(Deal.outcome)
-        # A withdrawn deal (not a deal after all) is no part of anyone's streak.
-        .where(
-            Deal.team_id == team_id,
-            Deal.rep_slack_id == rep_slack_id,
-            Deal.status != DealStatus.WITHDRAWN,
-        )
-        .order_by(col(Deal.created_at).desc(), col(Deal.id).desc())
-        .limit(limit)
-    ).all()
+    outcomes = (
+        session.connection()
+        .execute(_LATEST_OUTCOMES, {"team_id": team_id, "rep": rep_slack_id, "limit": limit})
+        .scalars()
+    )
     count = 0
     for outcome in outcomes:
         if outcome not in STREAK_OUTCOMES:
@@ -219,11 +229,26 @@ def teeup_agreed(*, session: Session, team_id: str, account: str) -> bool:
     return any(bool(tee_up_data(run).agreed) for run in runs[:1])
 
 
+class FollowedDeal(Protocol):
+    """What scheduling a deal's follow-ups reads: a `Deal`, or the intake's fresh row."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def team_id(self) -> str: ...
+    @property
+    def outcome(self) -> str: ...
+    @property
+    def rep_slack_id(self) -> str | None: ...
+    @property
+    def revision(self) -> int: ...
+
+
 def schedule_deal_followups(
     *,
     session: Session,
-    deal: Deal,
-    run: RitualRun,
+    deal: FollowedDeal,
+    run_id: int | None,
     now: datetime,
     reminder_days: int,
     loss_streak_at: int,
@@ -240,7 +265,7 @@ def schedule_deal_followups(
     assert deal.id is not None and deal.rep_slack_id
     suffix = f":r{deal.revision}" if deal.revision else ""
     if remind:
-        nudges.schedule(
+        nudges.schedule_id(
             session=session,
             team_id=deal.team_id,
             user_slack_id=deal.rep_slack_id,
@@ -248,7 +273,7 @@ def schedule_deal_followups(
             due_at=now + timedelta(days=reminder_days),
             idempotency_key=f"deal:{deal.id}:debrief-reminder{suffix}",
             payload={"deal_id": deal.id},
-            ritual_run_id=run.id,
+            ritual_run_id=run_id,
             now=now,
         )
     due_now: list[int] = []
@@ -256,19 +281,19 @@ def schedule_deal_followups(
         session.flush()
         count = loss_streak(session=session, team_id=deal.team_id, rep_slack_id=deal.rep_slack_id)
         if count == loss_streak_at:
-            offer = nudges.schedule(
-                session=session,
-                team_id=deal.team_id,
-                user_slack_id=deal.rep_slack_id,
-                kind=Kind.LOSS_STREAK_OFFER,
-                due_at=now,
-                idempotency_key=f"deal:{deal.id}:streak-offer{suffix}",
-                payload={"deal_id": deal.id, "count": count},
-                ritual_run_id=run.id,
-                now=now,
+            due_now.append(
+                nudges.schedule_id(
+                    session=session,
+                    team_id=deal.team_id,
+                    user_slack_id=deal.rep_slack_id,
+                    kind=Kind.LOSS_STREAK_OFFER,
+                    due_at=now,
+                    idempotency_key=f"deal:{deal.id}:streak-offer{suffix}",
+                    payload={"deal_id": deal.id, "count": count},
+                    ritual_run_id=run_id,
+                    now=now,
+                )
             )
-            if offer.id is not None:
-                due_now.append(offer.id)
     return due_now
 
 

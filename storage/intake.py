@@ -7,7 +7,7 @@ them through `Runtime.tx`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -15,6 +15,7 @@ from sqlalchemy import text, update
 from sqlmodel import Session, col, select
 
 from storage import nudges
+from storage.db import insert_or_skip
 from storage.deals import (
     OPEN,
     WITHDRAWN,
@@ -29,11 +30,13 @@ from storage.deals import (
 )
 from storage.debriefs import (
     LOGGED,
+    FollowedDeal,
     debrief_run,
     loss_streak,
     schedule_deal_followups,
     write_debrief,
 )
+from storage.intake_problems import clear_problem
 from storage.kinds import DebriefState, Kind, Ritual
 from storage.models import Deal, Nudge, RitualRun
 
@@ -104,16 +107,23 @@ def take_in(
     ask_other_outcome: bool,
     now: datetime,
     follow_ups: FollowUps,
+    solved_problem: str | None = None,
 ) -> Intake:
     """The whole decision and the new rows in one transaction. Run it in a unit of work
     that takes the write lock first: on SQLite a read-then-write transaction cannot
-    upgrade its lock once another writer committed."""
+    upgrade its lock once another writer committed.
+
+    `solved_problem`: the key of an intake problem this record had (a CRM record whose
+    owner was unknown before): it came in now, so the problem goes, in this same
+    transaction."""
+    if solved_problem:
+        clear_problem(session=session, team_id=new.team_id, key=solved_problem)
     if _seen_before(session, new, event_id, now):
         return Intake(SEEN)
     _serialise_account(session, new)
     first = same_deal(session=session, new=new, since=now - REPEAT_WINDOW)
     if first is not None and first.status == OPEN:
-        add_source(session=session, deal=first, new=new, duplicate=True, now=now)
+        add_source(session=session, deal_id=int(first.id or 0), new=new, duplicate=True, now=now)
         return _about(REPEAT, first)
     if first is not None:
         return Intake(SEEN)  # the same CRM record, withdrawn: still not a deal
@@ -130,6 +140,36 @@ def take_in(
     return _log_new(session, new, now, follow_ups)
 
 
+@dataclass(frozen=True)
+class Announcement:
+    """One machine-sent announcement waiting to be taken in with others (take_in_all)."""
+
+    new: NewDeal
+    now: datetime
+    solved_problem: str | None = None
+
+
+def take_in_all(
+    *, session: Session, announcements: list[Announcement], follow_ups: FollowUps
+) -> list[Intake]:
+    """Several announcements in one transaction, each decided as `take_in` decides it,
+    in order (so a copy later in the list is a repeat of the first). What a burst of
+    CRM deliveries costs is then one BEGIN and one COMMIT, not one each. Any failure
+    fails them all, and nothing is written: the caller then takes each in alone."""
+    return [
+        take_in(
+            session=session,
+            new=a.new,
+            event_id=None,
+            ask_other_outcome=False,
+            now=a.now,
+            follow_ups=follow_ups,
+            solved_problem=a.solved_problem,
+        )
+        for a in announcements
+    ]
+
+
 def _seen_before(session: Session, new: NewDeal, event_id: str | None, now: datetime) -> bool:
     """A retried event, or a message already read as a deal or an announcement of one."""
     if event_id and not mark_event_seen(
@@ -143,37 +183,56 @@ def _seen_before(session: Session, new: NewDeal, event_id: str | None, now: date
     )
 
 
+@dataclass(frozen=True)
+class _Logged:
+    """A deal just inserted, as its follow-ups read it (no ORM object is made for it)."""
+
+    id: int
+    team_id: str
+    outcome: str
+    rep_slack_id: str | None
+    revision: int = 0
+
+
 def _log_new(session: Session, new: NewDeal, now: datetime, follow_ups: FollowUps) -> Intake:
-    deal = add_deal(session=session, new=new, now=now)
-    if deal is None or deal.id is None:
+    """The new deal's rows, each one INSERT: the deal, its announcement, the rep's run,
+    the DM and the reminder (and a loss-streak offer)."""
+    deal_id = add_deal(session=session, new=new, now=now)
+    if deal_id is None:
         return Intake(SEEN)
-    add_source(session=session, deal=deal, new=new, duplicate=False, now=now)
+    add_source(session=session, deal_id=deal_id, new=new, duplicate=False, now=now)
+    about = Intake(NEW, deal_id, account=new.account, outcome=new.outcome, rep=new.rep_slack_id)
     if not new.rep_slack_id:
-        return Intake(NEW, deal.id, account=deal.account, outcome=deal.outcome)
-    run = RitualRun(
-        team_id=new.team_id,
-        ritual=RITUAL_FOR[new.outcome],
-        user_slack_id=new.rep_slack_id,
-        deal_id=deal.id,
-        account=new.account,
-        state=DebriefState.DM_PENDING,
-        created_at=now,
-        updated_at=now,
+        return about
+    run_id = insert_or_skip(
+        session,
+        RitualRun,
+        {
+            "team_id": new.team_id,
+            "ritual": RITUAL_FOR[new.outcome].value,
+            "user_slack_id": new.rep_slack_id,
+            "deal_id": deal_id,
+            "account": new.account,
+            "state": DebriefState.DM_PENDING.value,
+            "data": {},
+            "due_at": None,
+            "created_at": now,
+            "updated_at": now,
+        },
     )
-    session.add(run)
-    session.flush()
-    nudge_id = _schedule_dm(session, deal, run, f"deal:{deal.id}:dm", now)
+    deal = _Logged(deal_id, new.team_id, new.outcome, new.rep_slack_id)
+    nudge_id = _schedule_dm(session, deal, run_id, f"deal:{deal_id}:dm", now)
     # The reminder and a loss-streak offer are rows in this same transaction, so a
     # crash can never leave a deal whose follow-ups were forgotten.
-    _follow_up(session, deal, run, now, follow_ups)
-    return _about(NEW, deal, nudge_id)
+    _follow_up(session, deal, run_id, now, follow_ups)
+    return replace(about, nudge_id=nudge_id)
 
 
 def _schedule_dm(
-    session: Session, deal: Deal, run: RitualRun, key: str, now: datetime
+    session: Session, deal: FollowedDeal, run_id: int | None, key: str, now: datetime
 ) -> int | None:
     assert deal.rep_slack_id is not None
-    nudge = nudges.schedule(
+    return nudges.schedule_id(
         session=session,
         team_id=deal.team_id,
         user_slack_id=deal.rep_slack_id,
@@ -181,16 +240,15 @@ def _schedule_dm(
         due_at=now,
         idempotency_key=key,
         payload={"deal_id": deal.id},
-        ritual_run_id=run.id,
+        ritual_run_id=run_id,
         now=now,
     )
-    return nudge.id
 
 
 def _follow_up(
     session: Session,
-    deal: Deal,
-    run: RitualRun,
+    deal: FollowedDeal,
+    run_id: int | None,
     now: datetime,
     follow_ups: FollowUps,
     *,
@@ -199,7 +257,7 @@ def _follow_up(
     schedule_deal_followups(
         session=session,
         deal=deal,
-        run=run,
+        run_id=run_id,
         now=now,
         reminder_days=follow_ups.reminder_days,
         loss_streak_at=follow_ups.loss_streak_at,
@@ -311,7 +369,7 @@ def correct(
     if new_rep:
         return _hand_over(fixing, new_rep, result)
     if new_outcome and run is not None and deal.rep_slack_id:
-        _follow_up(session, deal, run, now, follow_ups, remind=False)
+        _follow_up(session, deal, run.id, now, follow_ups, remind=False)
         _recheck_streak_offers(session, deal, deal.rep_slack_id, follow_ups.loss_streak_at)
     result.dms = fixing.dms_of(deal.rep_slack_id, "current")
     return result
@@ -383,10 +441,10 @@ def _hand_over(fixing: _Fixing, new_rep: str, result: Corrected) -> Corrected:
     write_debrief(run, now, state=DebriefState.DM_PENDING, drop=tuple(run.data or {}))
     session.add(run)
     session.flush()
-    nudge_id = _schedule_dm(session, deal, run, f"{fixing.prefix}dm:r{deal.revision}", now)
+    nudge_id = _schedule_dm(session, deal, run.id, f"{fixing.prefix}dm:r{deal.revision}", now)
     if nudge_id is not None:
         result.deliver_ids.append(nudge_id)
-    _follow_up(session, deal, run, now, fixing.follow_ups)
+    _follow_up(session, deal, run.id, now, fixing.follow_ups)
     _recheck_streak_offers(session, deal, old_rep, fixing.follow_ups.loss_streak_at)
     result.dms = fixing.dms_of(old_rep, "handed")
     return result

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete
+from sqlalchemy import Table, bindparam, delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -40,21 +40,16 @@ def record_problem(
     session.add(row)
 
 
-def has_problem(*, session: Session, team_id: str, key: str) -> bool:
-    found = session.exec(
-        select(IntakeProblem.id).where(
-            IntakeProblem.team_id == team_id, IntakeProblem.key == key[:200]
-        )
-    ).first()
-    return found is not None
+_PROBLEMS: Table = IntakeProblem.__table__  # type: ignore[attr-defined]
+_CLEAR = delete(_PROBLEMS).where(
+    _PROBLEMS.c.team_id == bindparam("team_id"), _PROBLEMS.c.key == bindparam("key")
+)
 
 
 def clear_problem(*, session: Session, team_id: str, key: str) -> None:
-    session.execute(
-        delete(IntakeProblem).where(
-            col(IntakeProblem.team_id) == team_id, col(IntakeProblem.key) == key[:200]
-        )
-    )
+    """The record came in after all: its problem is solved. One statement, built once:
+    the deal intake runs it for every CRM delivery, and almost always deletes nothing."""
+    session.connection().execute(_CLEAR, {"team_id": team_id, "key": key[:200]})
 
 
 def recent_problems(*, session: Session, team_id: str, limit: int = 10) -> list[IntakeProblem]:

@@ -20,10 +20,10 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import and_, exists, func, or_, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
+from storage.db import insert_or_skip
 from storage.models import Nudge
 
 
@@ -62,27 +62,61 @@ def schedule(
     ritual_run_id: int | None = None,
 ) -> Nudge:
     """Add a nudge unless one with the same key exists; either way return the row."""
-    existing = session.exec(select(Nudge).where(Nudge.idempotency_key == idempotency_key)).first()
-    if existing is not None:
-        return existing
-    nudge = Nudge(
+    nudge_id = schedule_id(
+        session=session,
         team_id=team_id,
         user_slack_id=user_slack_id,
         kind=kind,
-        payload=payload or {},
         due_at=due_at,
         idempotency_key=idempotency_key,
+        now=now,
+        payload=payload,
         ritual_run_id=ritual_run_id,
-        created_at=now,
-        updated_at=now,
     )
-    try:
-        with session.begin_nested():
-            session.add(nudge)
-    except IntegrityError:
-        # Another worker added the same key between our read and our insert.
-        return session.exec(select(Nudge).where(Nudge.idempotency_key == idempotency_key)).one()
+    nudge = session.get(Nudge, nudge_id)
+    assert nudge is not None
     return nudge
+
+
+def schedule_id(
+    *,
+    session: Session,
+    team_id: str,
+    user_slack_id: str,
+    kind: str,
+    due_at: datetime,
+    idempotency_key: str,
+    now: datetime,
+    payload: dict[str, Any] | None = None,
+    ritual_run_id: int | None = None,
+) -> int:
+    """`schedule`, returning the row's id only: one INSERT when the key is new (the deal
+    intake's path, which needs no object back)."""
+    nudge_id = insert_or_skip(
+        session,
+        Nudge,
+        {
+            "team_id": team_id,
+            "user_slack_id": user_slack_id,
+            "kind": kind,
+            "payload": payload or {},
+            "due_at": due_at,
+            "idempotency_key": idempotency_key,
+            "state": PENDING.value,
+            "attempts": 0,
+            "reconcile_attempts": 0,
+            "budgeted": False,
+            "ritual_run_id": ritual_run_id,
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
+    if nudge_id is not None:
+        return nudge_id
+    # The key was taken, earlier or by another worker a moment ago.
+    return int(
+        session.exec(select(Nudge.id).where(Nudge.idempotency_key == idempotency_key)).one() or 0
+    )
 
 
 def claim(*, session: Session, nudge_id: int, now: datetime, lease: timedelta) -> Nudge | None:

@@ -43,7 +43,7 @@ from bot.nudges.delivery import (
 )
 from bot.nudges.pacing import Pacer
 from bot.nudges.registry import Planner
-from bot.runtime import Runtime, db_executor
+from bot.runtime import Runtime, close_http_session, db_executor, share_http_session
 from bot.slack.identity import identify
 from bot.slack.teams import acting_for, copy_for_sending
 from storage import nudges
@@ -262,21 +262,27 @@ async def _sleep(rt: Runtime, state: DispatchState, seconds: float, *, slack_sai
 
 
 def _oldest_due(rt: Runtime) -> datetime | None:
-    with unit_of_work(rt.engine) as session:
+    # Reads: they take no write lock, so the server's writes (a deal taken in) never
+    # wait behind them.
+    with unit_of_work(rt.engine, immediate=False) as session:
         return nudges.next_due_at(session=session)
 
 
 def _anything_due(rt: Runtime, now: datetime) -> bool:
-    with unit_of_work(rt.engine) as session:
+    with unit_of_work(rt.engine, immediate=False) as session:
         return nudges.anything_due(session=session, now=now)
 
 
-async def drain(rt: Runtime, *, max_ticks: int = 100_000, wait: bool = True) -> int:
+async def drain(
+    rt: Runtime, *, max_ticks: int = 100_000, wait: bool = True, hooks: bool = True
+) -> int:
     """Tick until nothing is due; with `wait`, also wait for pacing tokens while work
     is due. Returns how many nudges were claimed. The catch-up after downtime, the
-    body of every scheduled tick, and the tests' `bot.tick()`."""
+    body of every scheduled tick, and the tests' `bot.tick()`. `hooks=False` (a drain
+    a wake-up started): the planners run no more often than once per tick interval,
+    however many nudges fall due in between."""
     state = dispatch_state(rt)
-    await _run_hooks(rt, state, force=True)
+    await _run_hooks(rt, state, force=hooks)
     total = 0
     empty_claims = 0
     for _ in range(max_ticks):
@@ -331,6 +337,9 @@ class Dispatcher:
         # The drains' database work (claims, settles, planners, renderers' reads) runs
         # here, one query at a time, apart from the listeners' (bot.runtime.db_executor).
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dispatcher-db")
+        # A wake-up that came while a drain ran: that drain may have looked already, so
+        # it goes round once more before it ends.
+        self._woken = False
 
     def start(self) -> None:
         # APScheduler logs every run of every job at INFO: one line per tick is noise.
@@ -361,7 +370,19 @@ class Dispatcher:
             return
         self._draining = self.rt.spawn(self._drain(), name="dispatcher-drain")
 
-    async def _drain(self) -> int:
+    def wake(self) -> None:
+        """A nudge fell due just now (a deal came in): drain now rather than at the next
+        tick. Cheap and safe to call often: a drain already running goes round once
+        more; otherwise one starts. Called on the event loop."""
+        state = dispatch_state(self.rt)
+        if state.stopping or not self.scheduler.running:
+            return
+        if self._draining is not None and not self._draining.done():
+            self._woken = True
+            return
+        self._draining = self.rt.spawn(self._drain(woken=True), name="dispatcher-drain")
+
+    async def _drain(self, *, woken: bool = False) -> int:
         # Set inside the drain's own task: its context is a copy, so the listeners'
         # tasks keep the shared pool.
         db_executor.set(self.executor)
@@ -372,7 +393,11 @@ class Dispatcher:
             if oldest is not None and oldest <= now:
                 since = max(oldest, state.drain_ended_at or self.started_at)
                 state.idle_due_seconds += max(0.0, (now - since).total_seconds())
-            return await drain(self.rt)
+            total = await drain(self.rt, hooks=not woken)
+            while self._woken and not state.stopping:
+                self._woken = False
+                total += await drain(self.rt, hooks=False)
+            return total
         except Exception:
             log.exception("dispatcher tick failed; the next tick will try again")
             return 0
@@ -399,9 +424,12 @@ class Dispatcher:
 RuntimeSetup = Callable[[Runtime], None]
 
 
-def _stop_when_stdin_closes(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+def _stop_when_stdin_closes(
+    loop: asyncio.AbstractEventLoop, stop: asyncio.Event, wake: Callable[[], None]
+) -> None:
     """A supervised child's standard input is a pipe from the server that started it;
-    it closes when the server exits, however it died, so the child never outlives it."""
+    it closes when the server exits, however it died, so the child never outlives it.
+    Anything the server writes on it means "a nudge is due now" (DispatcherProcess.wake)."""
 
     def readable() -> None:
         try:
@@ -412,6 +440,8 @@ def _stop_when_stdin_closes(loop: asyncio.AbstractEventLoop, stop: asyncio.Event
             loop.remove_reader(STDIN)
             log.warning("the server that started this dispatcher is gone: stopping")
             stop.set()
+            return
+        wake()
 
     try:
         loop.add_reader(STDIN, readable)
@@ -425,6 +455,7 @@ async def _serve(rt: Runtime, setup: RuntimeSetup | None, supervised: bool) -> i
     # declare): no Bolt app is built here.
     if setup is not None:
         setup(rt)
+    await share_http_session(rt.client)
     await identify(rt)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -432,10 +463,10 @@ async def _serve(rt: Runtime, setup: RuntimeSetup | None, supervised: bool) -> i
     # SIGTERM once it has stopped taking requests.
     for sig in (signal.SIGTERM,) if supervised else (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    if supervised:
-        _stop_when_stdin_closes(loop, stop)
     dispatcher = Dispatcher(rt)
     dispatcher.start()
+    if supervised:
+        _stop_when_stdin_closes(loop, stop, dispatcher.wake)
     log.info(
         "dispatcher running: tick every %gs, %g message(s)/s per workspace",
         rt.settings.tick_seconds,
@@ -446,6 +477,7 @@ async def _serve(rt: Runtime, setup: RuntimeSetup | None, supervised: bool) -> i
     dispatcher.shutdown()
     await dispatcher.stopped()
     await rt.background.drain(timeout=30)
+    await close_http_session(rt.client)
     state = dispatch_state(rt)
     log.info(
         "dispatcher stopped after sending %d nudge(s); waited %.1fs for pacing, %.1fs on "

@@ -80,6 +80,18 @@ class DispatcherProcess:
             self._supervise(), name="dispatcher-process"
         )
 
+    def wake(self) -> None:
+        """Tell the child a nudge is due now (a byte on its standard input), so it drains
+        at once instead of at its next tick. Never blocks: while an earlier byte is still
+        unread, the child will drain anyway and nothing more is written."""
+        proc = self._proc
+        stdin = proc.stdin if proc is not None and proc.returncode is None else None
+        if stdin is None or stdin.is_closing():
+            return
+        if stdin.transport.get_write_buffer_size() == 0:
+            with contextlib.suppress(OSError, RuntimeError):
+                stdin.write(b"\n")
+
     def shutdown(self) -> None:
         """Stop restarting and ask the child to stop (it hands back what it claimed)."""
         self._stopping.set()

@@ -218,6 +218,8 @@ def copy_for_sending(client: AsyncWebClient, retry_handlers: list[Any]) -> Async
         token=client.token,
         base_url=client.base_url,
         timeout=client.timeout,
+        # The runtime's kept-alive connections (bot.runtime.share_http_session), if any.
+        session=client.session,
         headers=dict(client.headers),
         retry_handlers=retry_handlers,
     )

@@ -10,6 +10,7 @@ dispatcher can send it. Waits poll a condition with a timeout; nothing sleeps.""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -42,7 +43,14 @@ SNOOZE_SECONDS = 2
 @pytest.fixture
 def slack() -> Iterator[SlackStandIn]:
     with SlackStandIn() as s:
-        s.add_user(REP, name="rita", real_name="Rita Reyes", tz="UTC", locale="en-US")
+        s.add_user(
+            REP,
+            name="rita",
+            real_name="Rita Reyes",
+            tz="UTC",
+            locale="en-US",
+            email="rita@acme.test",
+        )
         s.add_user(MANAGER, name="maya", real_name="Maya Manager", tz="UTC", locale="en-US")
         s.add_channel(DEALS, "deals")
         yield s
@@ -59,7 +67,14 @@ class Bot:
     """`feedback-loop run --http` in a process; its stderr (and its child's) in a file."""
 
     def __init__(
-        self, slack: SlackStandIn, db_url: str, log: Path, dispatcher: str, *, session: bool
+        self,
+        slack: SlackStandIn,
+        db_url: str,
+        log: Path,
+        dispatcher: str,
+        *,
+        session: bool,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/slack/events"
@@ -76,6 +91,7 @@ class Bot:
             "TICK_SECONDS": "0.2",
             "LOG_LEVEL": "INFO",
             "DISPATCHER": dispatcher,
+            **(env or {}),
         }
         argv = ["run", "--http", "--host", "127.0.0.1", "--port", str(self.port)]
         self.proc = subprocess.Popen(
@@ -137,9 +153,11 @@ class Bot:
 def start_bot(slack: SlackStandIn, sqlite_url: str, tmp_path: Path) -> Iterator[Callable[..., Bot]]:
     started: list[Bot] = []
 
-    def start(dispatcher: str = "process", *, session: bool = False) -> Bot:
+    def start(
+        dispatcher: str = "process", *, session: bool = False, env: dict[str, str] | None = None
+    ) -> Bot:
         log = tmp_path / f"run{len(started)}.log"
-        bot = Bot(slack, sqlite_url, log, dispatcher, session=session)
+        bot = Bot(slack, sqlite_url, log, dispatcher, session=session, env=env)
         bot.standin = slack
         started.append(bot)
         wait_until(bot.healthy, 30, "the server to answer /healthz")
@@ -302,3 +320,36 @@ def test_dispatcher_off_sends_nothing_and_a_dispatch_process_beside_it_does(
         assert dispatch.wait(30) == 0, dispatch_log.read_text()
     assert bot.stop() == 0, bot.text()
     assert len(deal_dms(slack, "Globex")) == 1
+
+
+@pytest.mark.parametrize("dispatcher", ["process", "inline"])
+def test_a_crm_webhook_wakes_the_dispatcher_which_sends_its_dm_without_waiting_for_a_tick(
+    start_bot: Callable[..., Bot], slack: SlackStandIn, sqlite_url: str, dispatcher: str
+) -> None:
+    """The server answers the CRM once the deal and its DM's nudge are written, and
+    leaves the DM to the dispatcher: it is woken (in-process, or the child through its
+    standard input) rather than left until its next tick, an hour away here."""
+    from bot.crm.signing import sign
+    from bot.devkit.requests import SlackRequest
+
+    secret = "crm-secret-for-the-process-test-0123"
+    bot = start_bot(dispatcher, env={"CRM_WEBHOOK_SECRET": secret, "TICK_SECONDS": "3600"})
+    wait_until(lambda: "dispatcher running" in bot.text() or dispatcher == "inline", 30, "it")
+    slack.set_dnd(REP, dnd_enabled=False)
+    url = f"http://127.0.0.1:{bot.port}/crm/webhook"
+    for n, account in enumerate(["Globex", "Initech"]):
+        body = json.dumps(
+            {
+                "crm": "generic",
+                "record_id": f"opp-{n}",
+                "outcome": "won",
+                "account": account,
+                "owner_email": "rita@acme.test",
+            }
+        ).encode()
+        headers = {"Content-Type": "application/json", **sign(secret, body)}
+        answer = SlackRequest(body=body, headers=headers).post(url)
+        assert answer.status == 200 and answer.json()["dm"] == "queued", answer.body
+        wait_until(lambda a=account: deal_dms(slack, a), 20, f"the DM about {account}")
+    assert bot.stop() == 0, bot.text()
+    assert len(deal_dms(slack, "Globex")) == 1 and len(deal_dms(slack, "Initech")) == 1

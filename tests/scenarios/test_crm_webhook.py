@@ -65,13 +65,18 @@ def send(
     timestamp: int | None = None,
     raw: bytes | None = None,
     headers: dict[str, str] | None = None,
+    dispatch: bool = True,
 ) -> HttpResult:
+    """Sign and post; then, unless `dispatch=False`, run the dispatcher once, as the
+    server's own does when the webhook wakes it (the tests' servers run none)."""
     body = raw if raw is not None else json.dumps(payload).encode()
     signed = {"Content-Type": "application/json", **sign(secret, body, timestamp)}
     result = SlackRequest(body=body, headers=headers if headers is not None else signed).post(
         bot.url + "/crm/webhook"
     )
     bot.idle()
+    if dispatch:
+        bot.tick()
     return result
 
 
@@ -376,3 +381,127 @@ def test_a_retry_racing_the_first_delivery_is_still_one_dm(crm: RunningBot) -> N
     assert all(r.status == 200 for r in results)
     assert sorted(r.json()["status"] for r in results) == ["duplicate"] * 3 + ["new"]
     assert len(rows(crm, Deal)) == 1 and len(deal_dms(crm, REP2)) == 1
+
+
+# --- the answer comes before the DM; the DM is the dispatcher's ------------------------------
+
+
+def test_the_answer_comes_before_the_dm_and_the_dispatcher_sends_it_once(
+    crm: RunningBot,
+) -> None:
+    payload = fixture("salesforce_flow_opportunity")
+    first = send(crm, payload, dispatch=False)
+    assert first.status == 200 and first.json()["dm"] == "queued"
+    # Answered with the deal, its DM and its reminder committed, and nothing sent yet.
+    [deal] = rows(crm, Deal)
+    assert sorted((n.kind, n.state) for n in rows(crm, Nudge)) == [
+        ("deal_dm", "pending"),
+        ("debrief_reminder", "pending"),
+    ]
+    assert deal_dms(crm, REP) == [] and crm.standin.calls_to("chat.postMessage") == []
+    # The CRM retries before the DM went out: still one deal, one nudge.
+    again = send(crm, payload, timestamp=int(time.time()) + 1, dispatch=False).json()
+    assert again["status"] == "duplicate" and again["deal_id"] == deal.id
+    assert len([n for n in rows(crm, Nudge) if n.kind == "deal_dm"]) == 1
+    crm.tick()
+    crm.tick()
+    assert len(deal_dms(crm, REP)) == 1
+    [nudge] = [n for n in rows(crm, Nudge) if n.kind == "deal_dm"]
+    assert nudge.state == "sent"
+
+
+def test_a_server_gone_after_the_answer_loses_no_deal_and_sends_no_second_dm(
+    standin: SlackStandIn,
+    clock: FakeClock,
+    sqlite_url: str,
+    sqlite_template: Path,
+    bot_server: BotServer,
+) -> None:
+    """Between the answer and the DM the server dies: what the CRM was told is in the
+    database, so the next server's dispatcher sends the DM, once, and the CRM's retry
+    finds the deal."""
+    import shutil
+
+    shutil.copyfile(sqlite_template, sqlite_url.removeprefix("sqlite:///"))
+    env = {"CRM_WEBHOOK_SECRET": SECRET, "CRM_OWNERS": OWNERS}
+    first, stop = start_bot(standin, clock, sqlite_url, extra_env=env, server=bot_server)
+    try:
+        answer = send(first, fixture("hubspot_workflow_custom_body"), dispatch=False).json()
+    finally:
+        stop()  # gone before any dispatcher ran
+    assert answer["status"] == "new" and standin.calls_to("chat.postMessage") == []
+
+    second, stop = start_bot(standin, clock, sqlite_url, extra_env=env, server=bot_server)
+    try:
+        retry = send(second, fixture("hubspot_workflow_custom_body")).json()
+        assert retry["status"] == "duplicate" and retry["deal_id"] == answer["deal_id"]
+        second.tick()
+        assert len(deal_dms(second, REP2)) == 1
+        assert len(rows(second, Deal)) == 1
+    finally:
+        stop()
+
+
+def test_a_burst_of_records_is_one_transaction_each_and_every_dm_goes_out(
+    crm: RunningBot,
+) -> None:
+    """Many records at once (a CRM catching up): each answered with its own deal, the
+    owner looked up once, and the dispatcher sends each DM once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    base = fixture("generic")
+
+    def one(n: int) -> HttpResult:
+        return send(
+            crm, {**base, "record_id": f"burst-{n}", "account": f"Burst {n}"}, dispatch=False
+        )
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(one, range(24)))
+    assert all(r.status == 200 and r.json()["status"] == "new" for r in results)
+    assert len({r.json()["deal_id"] for r in results}) == 24
+    crm.tick()
+    # (Beside them, the rep's loss streak earned one offer of a manager's call.)
+    burst = [m for m in deal_dms(crm, REP) if str(m.get("text")).startswith("Burst")]
+    assert sorted(str(m["text"]).split(" was")[0] for m in burst) == sorted(
+        f"Burst {n}" for n in range(24)
+    )
+    # One owner, so one look-up: the others waited for it rather than asking again.
+    assert len(crm.standin.calls_to("users.lookupByEmail")) == 1
+
+
+def test_deliveries_taken_in_together_do_not_fail_each_other(crm: RunningBot) -> None:
+    """Deliveries that arrive while a transaction runs share the next one; if that one
+    fails, each is taken in alone, so only the bad one fails and the others are deals."""
+    import asyncio
+
+    from handlers.deal_intake import intake_queue
+    from storage.deals import NewDeal
+
+    def new(account: str, outcome: str) -> NewDeal:
+        return NewDeal(
+            team_id=crm.rt.team_id or "",
+            account=account,
+            outcome=outcome,
+            rep_slack_id=REP,
+            source="webhook",
+            reported_by="crm:test",
+            external_id=f"test:{account}:{outcome}",
+        )
+
+    async def together() -> list[Any]:
+        queue = intake_queue(crm.rt)
+        return await asyncio.gather(
+            queue.take_in(new("Globex", "won")),
+            queue.take_in(new("Hooli", "won")),
+            queue.take_in(new("Initech", "postponed")),  # no such outcome: it fails
+            queue.take_in(new("Globex", "won")),  # the first one again
+            return_exceptions=True,
+        )
+
+    globex, hooli, bad, again = crm.run(together())
+    assert isinstance(bad, KeyError)
+    assert (globex.status, hooli.status, again.status) == ("new", "new", "repeat")
+    assert again.deal_id == globex.deal_id
+    assert sorted(d.account for d in rows(crm, Deal)) == ["Globex", "Hooli"]
+    crm.idle()
