@@ -7,6 +7,7 @@ import asyncio
 import atexit
 import contextlib
 import logging
+import re
 import signal
 import sys
 from collections.abc import Iterator, Sequence
@@ -277,8 +278,28 @@ def cmd_import_team(args: argparse.Namespace) -> int:
 
 
 def cmd_webhook_secret(args: argparse.Namespace) -> int:
-    from bot.crm.signing import new_secret
+    from bot.crm.signing import new_secret, team_secret
 
+    if args.team:
+        # OAuth mode: the workspace's own secret, derived from CRM_WEBHOOK_SECRET.
+        base = _settings_or_exit().crm_webhook_secret or ""
+        if not base:
+            print(
+                "CRM_WEBHOOK_SECRET is not set: set it first (feedback-loop webhook-secret "
+                "prints a new one), then ask again with --team.",
+                file=sys.stderr,
+            )
+            return 2
+        if not re.fullmatch(r"T[A-Z0-9]{2,31}", args.team):
+            print(f"{args.team!r} is not a workspace id: it looks like T0123ABCD.", file=sys.stderr)
+            return 2
+        print(team_secret(base, args.team))
+        print(
+            f"Give it to workspace {args.team}'s CRM: it signs webhooks sent to "
+            f"/crm/webhook/{args.team}.",
+            file=sys.stderr,
+        )
+        return 0
     # Only the secret on stdout, so `feedback-loop webhook-secret >> .env` style use works.
     print(new_secret())
     print(
@@ -326,6 +347,11 @@ def build_parser() -> argparse.ArgumentParser:
     team.set_defaults(func=cmd_import_team)
     secret = sub.add_parser(
         "webhook-secret", help="print a new random secret for CRM_WEBHOOK_SECRET"
+    )
+    secret.add_argument(
+        "--team",
+        metavar="T…",
+        help="OAuth mode: print that workspace's own secret (derived from CRM_WEBHOOK_SECRET)",
     )
     secret.set_defaults(func=cmd_webhook_secret)
     migrate = sub.add_parser(

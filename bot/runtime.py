@@ -197,10 +197,12 @@ class Runtime:
     email_lookups: dict[tuple[str, str], asyncio.Future[str | None]] = field(default_factory=dict)
     # One SQLite write transaction at a time in this process (see tx_blocking).
     write_lock: threading.RLock = field(default_factory=threading.RLock)
-    # `POST /crm/webhook`: the composition root plugs in the handler (bot/server.py
-    # imports no handlers); (payload) -> (HTTP status, JSON answer).
+    # `POST /crm/webhook[/T…]`: the composition root plugs in the handler (bot/server.py
+    # imports no handlers); (payload, the workspace the URL names or None) -> (HTTP
+    # status, JSON answer).
     crm_webhook: (
-        Callable[[dict[str, Any]], Coroutine[Any, Any, tuple[int, dict[str, Any]]]] | None
+        Callable[[dict[str, Any], str | None], Coroutine[Any, Any, tuple[int, dict[str, Any]]]]
+        | None
     ) = None
     # Counters for GET /metrics; the client built by build_runtime reports to them.
     metrics: Metrics = field(default_factory=Metrics)

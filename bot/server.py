@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import socket
 import threading
 import time
@@ -56,6 +57,15 @@ CRM_ANSWER_SECONDS = 2.5
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+_CRM_TEAM_PATH = re.compile(r"^/crm/webhook/(T[A-Z0-9]{2,31})$")
+
+
+def _crm_team(path: str) -> str | None:
+    """The workspace a CRM webhook URL names (OAuth mode): `/crm/webhook/T0123ABCD`."""
+    found = _CRM_TEAM_PATH.match(path)
+    return found.group(1) if found else None
 
 
 class SlackASGI:
@@ -99,7 +109,9 @@ class SlackASGI:
         elif scope["path"] == "/slack/events" and scope["method"] == "POST":
             await self._slack(scope, receive, send)
         elif scope["path"] == "/crm/webhook" and scope["method"] == "POST":
-            await self._crm(scope, receive, send)
+            await self._crm(scope, receive, send, None)
+        elif (team := _crm_team(scope["path"])) is not None and scope["method"] == "POST":
+            await self._crm(scope, receive, send, team)
         elif scope["path"] in OAUTH_PATHS and scope["method"] == "GET":
             await self._oauth(scope, send)
         else:
@@ -159,19 +171,35 @@ class SlackASGI:
         )
         await send({"type": "http.response.body", "body": body})
 
-    async def _crm(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """A CRM's signed deal: 401 (nothing read) unless signed with CRM_WEBHOOK_SECRET
+    def _crm_secret(self, team: str | None) -> str:
+        """CRM_WEBHOOK_SECRET for the one workspace (`/crm/webhook`); in OAuth mode each
+        workspace's URL (`/crm/webhook/T…`) takes that workspace's own secret, derived
+        from it (bot/crm/signing.py), so no workspace can announce another's deals."""
+        secret = self.rt.settings.crm_webhook_secret or ""
+        if not secret or team is None:
+            return secret
+        return crm_signing.team_secret(secret, team)
+
+    async def _crm(self, scope: Scope, receive: Receive, send: Send, team: str | None) -> None:
+        """A CRM's signed deal: 401 (nothing read) unless signed with the URL's secret
         within 5 minutes, 400 for a body that is not a JSON object, else what the intake
         made of it. Answered within CRM_ANSWER_SECONDS whatever happens."""
         handler = self.rt.crm_webhook
         started = time.perf_counter()
+        oauth = self.rt.tokens is not None
+        if oauth != (team is not None):
+            # Each mode has one URL: say which, before reading anything.
+            where = "/crm/webhook/<workspace id, T…>" if oauth else "/crm/webhook"
+            await _json(send, 404, {"ok": False, "error": f"post CRM webhooks to {where}"})
+            self._count("refused", 404, started)
+            return
         try:
             raw = await _read_body(scope, receive)
             headers = {
                 k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]
             }
             verify_signature(
-                self.rt.settings.crm_webhook_secret or "",
+                self._crm_secret(team),
                 raw,
                 headers,
                 timestamp_header=crm_signing.TIMESTAMP_HEADER,
@@ -191,7 +219,7 @@ class SlackASGI:
             return
         # The work goes on after a late answer (shielded, tracked): the deal is never
         # half-taken, and the CRM's retry then finds it.
-        task = self.rt.spawn(handler(payload), name="crm-webhook")
+        task = self.rt.spawn(handler(payload, team), name="crm-webhook")
         try:
             status, body = await asyncio.wait_for(asyncio.shield(task), CRM_ANSWER_SECONDS)
         except TimeoutError:

@@ -23,6 +23,7 @@ from typing import Any
 
 from bot.crm.adapters import BadPayload, CrmDeal, Ignored, read
 from bot.runtime import Runtime
+from bot.slack.teams import acting_for
 from handlers.deal_intake import find_rep, intake_queue
 from storage.deals import NewDeal
 from storage.intake import NEW, REPEAT
@@ -52,24 +53,29 @@ def _no_owner_named(deal: CrmDeal) -> str:
     return "the deal names no owner: send owner_email or owner_slack_id"
 
 
-# OAuth mode: one secret for every workspace could not tell (nor be trusted to say)
-# which workspace a deal is for.
-NOT_IN_OAUTH_MODE = (
-    "the CRM webhook serves one workspace (SLACK_BOT_TOKEN); with many workspaces (OAuth "
-    "mode) use the Workflow Builder step 'Start a deal debrief' from each workspace"
-)
+NOT_INSTALLED = "no workspace {team} has the app installed"
 
 
-async def receive(rt: Runtime, payload: dict[str, Any]) -> Answer:
-    if rt.tokens is not None:
-        return 501, {"ok": False, "error": NOT_IN_OAUTH_MODE}
+async def receive(rt: Runtime, payload: dict[str, Any], team: str | None = None) -> Answer:
+    """`team`: the workspace the URL names (OAuth mode, its own secret already checked);
+    None with one workspace (SLACK_BOT_TOKEN)."""
+    if team is None:
+        return await _receive(rt, payload, rt.team_id or "")
+    assert rt.tokens is not None
+    if await rt.tokens.installation(team) is None:
+        return 404, {"ok": False, "error": NOT_INSTALLED.format(team=team)}
+    # The owner's look-up and the rows are that workspace's, with its own token.
+    with acting_for(team):
+        return await _receive(rt, payload, team)
+
+
+async def _receive(rt: Runtime, payload: dict[str, Any], team_id: str) -> Answer:
     try:
         got = read(payload)
     except BadPayload as e:
         return 422, {"ok": False, "error": str(e)}
     if isinstance(got, Ignored):
         return 200, {"ok": True, "status": "ignored", "crm": got.crm, "reason": got.reason}
-    team_id = rt.team_id or ""
     email = _owner_email(rt, got)
     if not (email or got.owner_slack_id):
         return await _problem(rt, team_id, got, _no_owner_named(got))
@@ -124,7 +130,7 @@ async def _problem(rt: Runtime, team_id: str, deal: CrmDeal, problem: str) -> An
 
 
 def register(rt: Runtime) -> None:
-    async def handle(payload: dict[str, Any]) -> Answer:
-        return await receive(rt, payload)
+    async def handle(payload: dict[str, Any], team: str | None) -> Answer:
+        return await receive(rt, payload, team)
 
     rt.crm_webhook = handle

@@ -25,6 +25,13 @@ def sign(secret: str, body: bytes, timestamp: int | None = None) -> dict[str, st
     }
 
 
+def team_secret(secret: str, team_id: str) -> str:
+    """A workspace's own webhook secret in OAuth mode, derived from CRM_WEBHOOK_SECRET:
+    each workspace's CRM signs with its own, so one workspace's secret cannot announce a
+    deal in another's (`feedback-loop webhook-secret --team T…` prints it)."""
+    return hmac.new(secret.encode(), b"team:" + team_id.encode(), hashlib.sha256).hexdigest()
+
+
 def new_secret() -> str:
     """A fresh CRM_WEBHOOK_SECRET: 32 random bytes as hex (as long as Slack's own)."""
     return secrets.token_hex(32)

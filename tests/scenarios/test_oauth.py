@@ -19,7 +19,7 @@ from sqlalchemy import event
 from sqlmodel import select
 
 from bot.clock import FakeClock
-from bot.crm.signing import sign
+from bot.crm.signing import sign, team_secret
 from bot.devkit.requests import SlackRequest, SlackRequests
 from bot.devkit.standin import SlackStandIn
 from storage.db import unit_of_work
@@ -351,13 +351,46 @@ def test_revoked_bot_token_and_a_reinstall_within_the_grace_period_keeps_the_dat
         assert ws is not None and ws.uninstalled_at is None
 
 
-def test_the_crm_webhook_says_it_serves_one_workspace_only(oauth_bot: RunningBot) -> None:
-    body = json.dumps(
-        {"outcome": "won", "account": "Globex", "owner_slack_id": REP9, "record_id": "1"}
-    ).encode()
-    headers = {"Content-Type": "application/json", **sign(CRM_SECRET, body)}
-    result = SlackRequest(body=body, headers=headers).post(oauth_bot.url + "/crm/webhook")
-    assert result.status == 501
-    assert "Workflow Builder" in result.json()["error"]
-    with unit_of_work(oauth_bot.rt.engine) as session:
+def crm_post(bot: RunningBot, path: str, secret: str, **fields: Any) -> Any:
+    payload = {"outcome": "won", "account": "Globex", "record_id": "1", **fields}
+    body = json.dumps(payload).encode()
+    headers = {"Content-Type": "application/json", **sign(secret, body)}
+    return SlackRequest(body=body, headers=headers).post(bot.url + path)
+
+
+def test_each_workspace_has_its_own_crm_webhook_url_and_secret(oauth_bot: RunningBot) -> None:
+    """`/crm/webhook/T…` signed with that workspace's own secret (derived from
+    CRM_WEBHOOK_SECRET): the deal is the workspace's, its owner is looked up and DMed
+    with its own token; another workspace's secret, the shared secret itself, the
+    one-workspace URL and a workspace that never installed are refused, storing nothing."""
+    bot = oauth_bot
+    assert install(bot, T1, MANAGER)[0] == 200
+    assert install(bot, T2, MANAGER9)[0] == 200
+    bot.standin.add_user("U0GINA2", name="gina2", email="gina2@globex.test", team_id=T2)
+    t1_secret, t2_secret = team_secret(CRM_SECRET, T1), team_secret(CRM_SECRET, T2)
+
+    refused = [
+        (crm_post(bot, f"/crm/webhook/{T2}", t1_secret, owner_slack_id=REP9), 401),
+        (crm_post(bot, f"/crm/webhook/{T2}", CRM_SECRET, owner_slack_id=REP9), 401),
+        (crm_post(bot, "/crm/webhook", CRM_SECRET, owner_slack_id=REP9), 404),
+        (crm_post(bot, "/crm/webhook/T0NEVER", team_secret(CRM_SECRET, "T0NEVER")), 404),
+    ]
+    assert [r.status for r, _ in refused] == [status for _, status in refused]
+    assert "/crm/webhook/" in refused[2][0].json()["error"]
+    with unit_of_work(bot.rt.engine) as session:
         assert session.exec(select(Deal)).all() == []
+
+    by_email = crm_post(bot, f"/crm/webhook/{T2}", t2_secret, owner_email="gina2@globex.test")
+    assert by_email.status == 200, by_email.body
+    assert by_email.json()["rep"] == "U0GINA2"
+    lookups = bot.standin.calls_to("users.lookupByEmail", ok=True)
+    assert {bot.standin.team_of_token(_token(c.headers)) for c in lookups} == {T2}
+    assert crm_post(bot, f"/crm/webhook/{T1}", t1_secret, owner_slack_id=REP).status == 200
+    bot.tick()
+    with unit_of_work(bot.rt.engine) as session:
+        assert sorted((d.team_id, d.rep_slack_id) for d in session.exec(select(Deal))) == [
+            (T1, REP),
+            (T2, "U0GINA2"),
+        ]
+    assert {team for team, _ in posts_to(bot, "U0GINA2")} == {T2}
+    assert {team for team, _ in posts_to(bot, REP)} == {T1}
