@@ -16,7 +16,7 @@ import pytest
 from sqlmodel import Session, select
 
 from bot.clock import FakeClock
-from bot.crm.signing import sign
+from bot.crm.signing import sign, team_secret
 from bot.devkit.requests import HttpResult, SlackRequest
 from bot.devkit.standin import SlackStandIn
 from storage.models import Deal, DealSource, IntakeProblem, Nudge
@@ -233,6 +233,17 @@ def test_a_slack_signature_is_not_a_crm_signature(crm: RunningBot) -> None:
     body = json.dumps(fixture("generic")).encode()
     slack_signed = crm.slack.sign(body, content_type="application/json")
     assert send(crm, None, raw=body, headers=slack_signed).status == 401
+    _nothing_stored(crm)
+
+
+def test_a_workspace_url_is_for_many_workspaces_only(crm: RunningBot) -> None:
+    """With one workspace the URL is /crm/webhook; a workspace's own URL (OAuth mode's)
+    answers 404 saying which to use, even signed with a derived secret."""
+    body = json.dumps(fixture("generic")).encode()
+    signed = {"Content-Type": "application/json", **sign(team_secret(SECRET, "T0001"), body)}
+    result = SlackRequest(body=body, headers=signed).post(crm.url + "/crm/webhook/T0001")
+    assert result.status == 404
+    assert result.json()["error"] == "post CRM webhooks to /crm/webhook"
     _nothing_stored(crm)
 
 
