@@ -49,6 +49,10 @@ class Workspace(SQLModel, table=True):
     # OAuth mode: when Slack said the app was uninstalled (or its tokens revoked). The
     # tokens go at once; the rest of the workspace's rows after the grace period.
     uninstalled_at: datetime | None = utc_column()
+    # Enterprise Grid: the org the workspace belongs to, as its requests said (an
+    # org-wide install serves every workspace of the org). Rows stay scoped by team_id:
+    # a workspace id is unique across Slack, Grid included.
+    enterprise_id: str | None = Field(default=None, max_length=32, index=True)
 
 
 class Person(SQLModel, table=True):

@@ -1,6 +1,7 @@
 """A workspace's life in OAuth mode: uninstalled (its tokens already gone), then, after
 the grace period, every row it has in every table deleted; a re-install within the
-grace period keeps everything."""
+grace period keeps everything. Enterprise Grid: the org each workspace was seen in, so
+an org-wide install (or uninstall) reaches every workspace of the org."""
 
 from __future__ import annotations
 
@@ -31,7 +32,14 @@ def mark_uninstalled(*, session: Session, team_id: str, now: datetime) -> int:
     return int(skipped or 0)
 
 
-def mark_installed(*, session: Session, team_id: str, name: str | None, now: datetime) -> None:
+def mark_installed(
+    *,
+    session: Session,
+    team_id: str,
+    name: str | None,
+    now: datetime,
+    enterprise_id: str | None = None,
+) -> None:
     team = require_team(team_id)
     ws = session.get(Workspace, team)
     if ws is None:
@@ -39,7 +47,39 @@ def mark_installed(*, session: Session, team_id: str, name: str | None, now: dat
     ws.uninstalled_at = None
     if name:
         ws.name = name
+    if enterprise_id:
+        ws.enterprise_id = enterprise_id
     session.add(ws)
+
+
+def seen_in_org(*, session: Session, team_id: str, enterprise_id: str, now: datetime) -> None:
+    """A request from the workspace said which org it belongs to (Enterprise Grid)."""
+    team = require_team(team_id)
+    ws = session.get(Workspace, team)
+    if ws is None:
+        ws = Workspace(team_id=team, created_at=now)
+    if ws.enterprise_id != enterprise_id:
+        ws.enterprise_id = enterprise_id
+        session.add(ws)
+
+
+def of_org(*, session: Session, enterprise_id: str) -> list[str]:
+    """The workspaces seen in the org."""
+    if not enterprise_id:
+        return []
+    rows = session.exec(
+        select(Workspace.team_id).where(col(Workspace.enterprise_id) == enterprise_id)
+    ).all()
+    return sorted(rows)
+
+
+def mark_org_installed(*, session: Session, enterprise_id: str, now: datetime) -> list[str]:
+    """The org installed the app org-wide (again): every workspace of it seen so far is
+    installed; returns them."""
+    teams = of_org(session=session, enterprise_id=enterprise_id)
+    for team in teams:
+        mark_installed(session=session, team_id=team, name=None, now=now)
+    return teams
 
 
 def uninstalled_before(*, session: Session, cutoff: datetime) -> list[str]:

@@ -1,6 +1,8 @@
 """OAuth mode's install flow: `GET /slack/install` (the "Add to Slack" page) and
 `GET /slack/oauth_redirect` (Slack sends the installer back with a code), with Bolt's
-AsyncOAuthFlow on our own database (bot/slack/teams.py, storage/installations.py)."""
+AsyncOAuthFlow on our own database (bot/slack/teams.py, storage/installations.py); and
+the authorize step each request goes through. An Enterprise Grid org can install the app
+org-wide: one installation (no workspace) that serves every workspace of the org."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from slack_sdk.oauth.installation_store.models.installation import Installation
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.runtime import Runtime
-from bot.slack.teams import AsyncStore, SignedStateStore
+from bot.slack.teams import AsyncStore, SignedStateStore, TeamAuthorize
 from storage import installations, workspaces
 
 log = logging.getLogger(__name__)
@@ -53,12 +55,30 @@ def oauth_flow(rt: Runtime) -> AsyncOAuthFlow:
     assert settings.slack_state_secret
 
     async def installed(installation: Installation) -> None:
-        team = installation.team_id
+        team, org = installation.team_id, installation.enterprise_id
+        if installation.is_enterprise_install and org:
+            rt.tokens.forget_org(org)  # type: ignore[union-attr]
+            teams = await rt.tx(
+                workspaces.mark_org_installed, enterprise_id=org, now=rt.clock.now()
+            )
+            for seen in teams:
+                rt.tokens.forget(seen)  # type: ignore[union-attr]
+            log.info(
+                "installed org-wide in org %s (%s); %d workspace(s) of it seen so far",
+                org,
+                installation.enterprise_name,
+                len(teams),
+            )
+            return
         if not team:
             return
         rt.tokens.forget(team)  # type: ignore[union-attr]
         await rt.tx(
-            workspaces.mark_installed, team_id=team, name=installation.team_name, now=rt.clock.now()
+            workspaces.mark_installed,
+            team_id=team,
+            name=installation.team_name,
+            now=rt.clock.now(),
+            enterprise_id=org,
         )
         log.info("installed in workspace %s (%s)", team, installation.team_name)
 
@@ -80,3 +100,16 @@ def oauth_flow(rt: Runtime) -> AsyncOAuthFlow:
         state_expiration_seconds=STATE_SECONDS,
     )
     return AsyncOAuthFlow(client=AsyncWebClient(base_url=settings.slack_api_url), settings=oauth)
+
+
+def authorize(rt: Runtime) -> TeamAuthorize:
+    """Bolt's authorize step: each request with its workspace's (or its org's) token; a
+    workspace first seen in an org is recorded with it."""
+    assert rt.tokens is not None
+
+    async def seen_in_org(team_id: str, enterprise_id: str) -> None:
+        await rt.tx(
+            workspaces.seen_in_org, team_id=team_id, enterprise_id=enterprise_id, now=rt.clock.now()
+        )
+
+    return TeamAuthorize(rt.tokens, seen_in_org=seen_in_org)

@@ -14,6 +14,13 @@ memory (read again from the database every RECHECK_SECONDS, so a refresh or an u
 seen by another process is noticed) and refreshes a token that expires within
 REFRESH_MARGIN before handing it out — for an incoming request (`TeamAuthorize`, Bolt's
 authorize step) and for the dispatcher's own sends alike, judged by the runtime's clock.
+
+Enterprise Grid: an org-wide install (one installation for the org, no workspace) serves
+every workspace of the org. A workspace's token is its own installation's, else its
+org's: the org a request names, else the one the workspace was recorded in (the first
+request from it records it, before any listener runs), so the dispatcher finds the
+org's token for a nudge of any workspace of the org. An org's token is refreshed once,
+whichever workspace needs it first.
 """
 
 from __future__ import annotations
@@ -123,18 +130,44 @@ class TeamTokens:
         """Drop what is held for the workspace (uninstalled, or installed again)."""
         self._held.pop(team_id, None)
 
-    async def installation(self, team_id: str) -> Installation | None:
-        held = self._held.get(team_id)
+    def forget_org(self, enterprise_id: str) -> None:
+        """Drop the org's org-wide installation wherever it is held (every workspace of
+        the org, and the org itself)."""
+        for key, held in list(self._held.items()):
+            inst = held.installation
+            if inst.is_enterprise_install and inst.enterprise_id == enterprise_id:
+                del self._held[key]
+
+    async def installation(
+        self, team_id: str, enterprise_id: str | None = None
+    ) -> Installation | None:
+        """The workspace's own installation, else its org's org-wide one (the org
+        `enterprise_id` names, else the one the workspace was seen in)."""
+        return await self._lookup(team_id, team_id, enterprise_id)
+
+    async def org_installation(self, enterprise_id: str) -> Installation | None:
+        """An org-level request (no workspace): the org's org-wide installation."""
+        return await self._lookup(f"org:{enterprise_id}", None, enterprise_id)
+
+    def _find(self, team_id: str | None, enterprise_id: str | None) -> Installation | None:
+        if team_id:
+            return self.store.find_for_workspace(team_id, enterprise_id)
+        return self.store.find_for_org(enterprise_id) if enterprise_id else None
+
+    async def _lookup(
+        self, key: str, team_id: str | None, enterprise_id: str | None
+    ) -> Installation | None:
+        held = self._held.get(key)
         now = time.monotonic()
         if held is None or now - held.loaded_at > self.recheck_seconds:
-            found = await self.run_blocking(self.store.find_for_team, team_id)
+            found = await self.run_blocking(self._find, team_id, enterprise_id)
             if found is None or not found.bot_token:
-                self._held.pop(team_id, None)
+                self._held.pop(key, None)
                 return None
             held = _Held(found, now)
-            self._held[team_id] = held
+            self._held[key] = held
         if self._expiring(held.installation):
-            return await self._refresh(team_id)
+            return await self._refresh(key, team_id, held.installation)
         return held.installation
 
     async def bot_token(self, team_id: str) -> str:
@@ -149,17 +182,22 @@ class TeamTokens:
             return False
         return expires <= (self.clock.now() + self.refresh_margin).timestamp()
 
-    async def _refresh(self, team_id: str) -> Installation | None:
-        lock = self._locks.setdefault(team_id, asyncio.Lock())
+    async def _refresh(
+        self, key: str, team_id: str | None, held: Installation
+    ) -> Installation | None:
+        # One refresh per installation: an org's, whichever workspace asks first (its
+        # refresh token works once).
+        org = held.enterprise_id if held.is_enterprise_install else None
+        lock = self._locks.setdefault(f"org:{org}" if org else key, asyncio.Lock())
         async with lock:
             # Another task (or process) may have refreshed it meanwhile.
-            found = await self.run_blocking(self.store.find_for_team, team_id)
+            found = await self.run_blocking(self._find, team_id, held.enterprise_id)
             if found is None or not found.bot_token:
-                self._held.pop(team_id, None)
+                self._held.pop(key, None)
                 return None
             if self._expiring(found):
                 found = await self._rotate(found)
-            self._held[team_id] = _Held(found, time.monotonic())
+            self._held[key] = _Held(found, time.monotonic())
             return found
 
     async def _rotate(self, inst: Installation) -> Installation:
@@ -171,16 +209,23 @@ class TeamTokens:
             grant_type="refresh_token",
             refresh_token=inst.bot_refresh_token,
         )
+        whose = _whose(inst)
         if resp.get("token_type") != "bot":
-            raise NotInstalled(f"refreshing workspace {inst.team_id}'s token gave no bot token")
+            raise NotInstalled(f"refreshing {whose}'s token gave no bot token")
         fresh = Installation(**inst.to_dict_for_copying())
         fresh.bot_token = resp["access_token"]
         fresh.bot_refresh_token = resp.get("refresh_token") or inst.bot_refresh_token
         fresh.bot_token_expires_at = int(self.clock.now().timestamp()) + int(resp["expires_in"])
         await self.run_blocking(self.store.save, fresh)
         self.refreshed += 1
-        log.info("refreshed the bot token of workspace %s", inst.team_id)
+        log.info("refreshed the bot token of %s", whose)
         return fresh
+
+
+def _whose(inst: Installation) -> str:
+    if inst.is_enterprise_install:
+        return f"org {inst.enterprise_id} (org-wide install)"
+    return f"workspace {inst.team_id}"
 
 
 class TeamClient(SectionAwareClient):
@@ -230,11 +275,20 @@ def copy_for_sending(client: AsyncWebClient, retry_handlers: list[Any]) -> Async
 class TeamAuthorize(AsyncAuthorize):
     """Bolt's authorize step in OAuth mode: the workspace's installation, from memory
     (no database read and no auth.test per request), its token refreshed if it expires
-    soon. Org-wide (Enterprise Grid) installs are not supported: a request with no
-    workspace is not authorized."""
+    soon. Enterprise Grid: a workspace with no installation of its own is served by its
+    org's org-wide install, and an org-level request (no workspace) by the org's; each
+    workspace seen in an org is recorded with it once (`seen_in_org`), so the
+    dispatcher finds the org's token for it too."""
 
-    def __init__(self, tokens: TeamTokens) -> None:
+    def __init__(
+        self,
+        tokens: TeamTokens,
+        *,
+        seen_in_org: Callable[[str, str], Awaitable[None]] | None = None,
+    ) -> None:
         self.tokens = tokens
+        self.seen_in_org = seen_in_org
+        self._seen: set[tuple[str, str]] = set()
 
     async def __call__(
         self,
@@ -247,10 +301,19 @@ class TeamAuthorize(AsyncAuthorize):
         actor_team_id: str | None = None,
         actor_user_id: str | None = None,
     ) -> AuthorizeResult | None:
-        if not team_id:
+        if team_id and enterprise_id and (team_id, enterprise_id) not in self._seen:
+            if self.seen_in_org is not None:
+                await self.seen_in_org(team_id, enterprise_id)
+            self._seen.add((team_id, enterprise_id))
+        if team_id:
+            inst = await self.tokens.installation(team_id, enterprise_id)
+        elif enterprise_id:
+            inst = await self.tokens.org_installation(enterprise_id)
+        else:
             return None
-        inst = await self.tokens.installation(team_id)
         if inst is None or not inst.bot_token:
+            return None
+        if inst.is_enterprise_install and enterprise_id and inst.enterprise_id != enterprise_id:
             return None
         return AuthorizeResult(
             enterprise_id=inst.enterprise_id,
