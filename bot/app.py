@@ -12,7 +12,8 @@ from slack_bolt.async_app import AsyncApp
 from bot.nudges.registry import Registry
 from bot.runtime import Runtime
 from bot.slack import bundle_clicks, clicks
-from bot.slack.install import authorize, oauth_flow
+from bot.slack.install import oauth_flow
+from bot.slack.teams import TeamAuthorize
 from handlers import (
     common,
     concern,
@@ -79,7 +80,7 @@ def build_app(rt: Runtime) -> AsyncApp:
     if rt.tokens is not None:
         # OAuth mode: the install flow on our database, and each request authorized
         # with its workspace's own (refreshed) token (bot/slack/teams.py).
-        oauth = {"oauth_flow": oauth_flow(rt), "authorize": authorize(rt)}
+        oauth = {"oauth_flow": oauth_flow(rt), "authorize": TeamAuthorize(rt.tokens)}
     app = AsyncApp(
         # Without a name Bolt names the app after its caller's file through
         # inspect.stack(), which reads the source of every frame on the stack: a good

@@ -22,7 +22,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.logs import bind_ids
 from bot.messages import Texts
 from bot.runtime import RT, Runtime, rt_of, tell_on_failure
-from bot.slack.teams import current_team
+from bot.slack.install import workspace_in_org
+from bot.slack.teams import current_enterprise, current_team
 from handlers.debrief_replies import (
     Click,
     DealState,
@@ -61,8 +62,13 @@ def register(app: AsyncApp, rt: Runtime) -> None:
         team_id, user_id = _who(body) if isinstance(body, dict) else ("", "")
         team_id = team_id or str(context.team_id or "")
         bind_ids(team=team_id, user=user_id)
-        # OAuth mode: rt.client calls made for this request use this workspace's token.
+        # OAuth mode: rt.client calls made for this request use this workspace's token
+        # (or its org's, Enterprise Grid).
         current_team.set(team_id or None)
+        org = str(context.enterprise_id or "")
+        current_enterprise.set(org or None)
+        if team_id and org:
+            await workspace_in_org(rt, team_id, org)
         can_answer = isinstance(body, dict) and bool(body.get("response_url")) and user_id
 
         async def say_it_failed() -> None:

@@ -169,7 +169,11 @@ def number_value(value: str | int | float | None, *, decimal: bool = False) -> d
 
 
 class SlackRequests:
-    """Builds signed Events API, slash command and interactivity requests."""
+    """Builds signed Events API, slash command and interactivity requests.
+
+    Enterprise Grid: with `enterprise_id` the requests come from a workspace of that org
+    (payloads carry the org as Slack's do); with `org_install` too, the app is installed
+    org-wide (`is_enterprise_install`, and the events' authorization names no workspace)."""
 
     def __init__(
         self,
@@ -183,8 +187,14 @@ class SlackRequests:
         now: Callable[[], float] = time.time,
         bot_id: str = "B0FEEDBOT",
         verification_token: str = "vtok0FeedLoop0000000000",
+        enterprise_id: str | None = None,
+        enterprise_name: str = "",
+        org_install: bool = False,
     ) -> None:
         self.signing_secret = signing_secret
+        self.enterprise_id = enterprise_id
+        self.enterprise_name = enterprise_name
+        self.org_install = bool(enterprise_id) and org_install
         self.team_id = team_id
         self.team_domain = team_domain
         self.api_app_id = api_app_id
@@ -252,7 +262,16 @@ class SlackRequests:
         return {"id": user, "username": name, "name": name, "team_id": self.team_id}
 
     def _team(self) -> dict[str, Any]:
-        return {"id": self.team_id, "domain": self.team_domain}
+        team: dict[str, Any] = {"id": self.team_id, "domain": self.team_domain}
+        if self.enterprise_id:
+            team["enterprise_id"] = self.enterprise_id
+            team["enterprise_name"] = self.enterprise_name
+        return team
+
+    def _enterprise(self) -> dict[str, Any] | None:
+        if not self.enterprise_id:
+            return None
+        return {"id": self.enterprise_id, "name": self.enterprise_name}
 
     # -- Events API ---------------------------------------------------------
 
@@ -318,11 +337,13 @@ class SlackRequests:
     ) -> dict[str, Any]:
         """The `event_callback` envelope around an inner event."""
         n = _next()
+        org = {"enterprise_id": self.enterprise_id} if self.enterprise_id else {}
         return {
             "token": self.verification_token,
             "team_id": self.team_id,
+            **org,
             "context_team_id": self.team_id,
-            "context_enterprise_id": None,
+            "context_enterprise_id": self.enterprise_id,
             "api_app_id": self.api_app_id,
             "event": event,
             "type": "event_callback",
@@ -330,11 +351,12 @@ class SlackRequests:
             "event_time": int(self.now()) if event_time is None else event_time,
             "authorizations": [
                 {
-                    "enterprise_id": None,
-                    "team_id": self.team_id,
+                    "enterprise_id": self.enterprise_id,
+                    # An org-wide install is the org's, not a workspace's.
+                    "team_id": None if self.org_install else self.team_id,
                     "user_id": self.bot_user_id,
                     "is_bot": True,
-                    "is_enterprise_install": False,
+                    "is_enterprise_install": self.org_install,
                 }
             ],
             "is_ext_shared_channel": False,
@@ -396,6 +418,11 @@ class SlackRequests:
             ("token", self.verification_token),
             ("team_id", self.team_id),
             ("team_domain", self.team_domain),
+            *(
+                [("enterprise_id", self.enterprise_id), ("enterprise_name", self.enterprise_name)]
+                if self.enterprise_id
+                else []
+            ),
             ("channel_id", channel),
             ("channel_name", channel_name),
             ("user_id", user),
@@ -403,7 +430,7 @@ class SlackRequests:
             ("command", command),
             ("text", text),
             ("api_app_id", self.api_app_id),
-            ("is_enterprise_install", "false"),
+            ("is_enterprise_install", "true" if self.org_install else "false"),
             ("response_url", response_url or self.new_response_url("commands")),
             ("trigger_id", trigger_id or self.new_trigger_id()),
         ]
@@ -488,8 +515,8 @@ class SlackRequests:
             payload["container"] = container
         payload["trigger_id"] = trigger_id or self.new_trigger_id()
         payload["team"] = self._team()
-        payload["enterprise"] = None
-        payload["is_enterprise_install"] = False
+        payload["enterprise"] = self._enterprise()
+        payload["is_enterprise_install"] = self.org_install
         if view is None:
             if channel is not None:
                 payload["channel"] = {"id": channel, "name": _channel_name(channel)}
@@ -549,8 +576,8 @@ class SlackRequests:
                 "bot_id": self.bot_id,
             },
             "response_urls": [],
-            "is_enterprise_install": False,
-            "enterprise": None,
+            "is_enterprise_install": self.org_install,
+            "enterprise": self._enterprise(),
         }
         return self._interactive(payload, timestamp=timestamp, secret=secret)
 
@@ -577,8 +604,8 @@ class SlackRequests:
             "team": self._team(),
             "user": {"id": user, "name": name, "username": name, "team_id": self.team_id},
             "channel": {"id": channel, "name": channel_name or _channel_name(channel)},
-            "is_enterprise_install": False,
-            "enterprise": None,
+            "is_enterprise_install": self.org_install,
+            "enterprise": self._enterprise(),
             "callback_id": callback_id,
             "trigger_id": trigger_id or self.new_trigger_id(),
             "response_url": response_url or self.new_response_url("actions"),
@@ -606,8 +633,8 @@ class SlackRequests:
             "action_ts": self.new_ts(),
             "team": self._team(),
             "user": {"id": user, "username": name, "team_id": self.team_id},
-            "is_enterprise_install": False,
-            "enterprise": None,
+            "is_enterprise_install": self.org_install,
+            "enterprise": self._enterprise(),
             "callback_id": callback_id,
             "trigger_id": trigger_id or self.new_trigger_id(),
         }

@@ -596,8 +596,13 @@ class SlackStandIn:
         self._codes: dict[str, tuple[str, str]] = {}
         self._oauth_tokens: dict[str, dict[str, Any]] = {}
         self._refresh_tokens: dict[str, str] = {}
-        # The workspace the call being answered acts in (its token's).
+        # Enterprise Grid orgs: id -> name, workspaces, the org's bot user (one for the
+        # whole org, as with an org-wide install).
+        self.enterprises: dict[str, dict[str, Any]] = {}
+        # The workspace the call being answered acts in (its token's), and with an
+        # org-wide token every workspace of the org.
         self._acting_team = team_id
+        self._acting_org: frozenset[str] = frozenset()
 
         self.add_user(
             bot_user_id, name="feedbackloop", real_name="Feedback Loop", is_bot=True, email=""
@@ -787,16 +792,46 @@ class SlackStandIn:
         )
         return team
 
+    def add_enterprise(
+        self, enterprise_id: str, name: str, teams: dict[str, str]
+    ) -> dict[str, Any]:
+        """An Enterprise Grid org with its workspaces (team id -> name). The app's bot
+        user is the org's (U<org id>BOT), the same in each of them."""
+        bot_user, bot_id = f"U{enterprise_id[1:]}BOT", f"B{enterprise_id[1:]}BOT"
+        org = {"name": name, "teams": list(teams), "bot_user_id": bot_user, "bot_id": bot_id}
+        with self._lock:
+            self.enterprises[enterprise_id] = org
+            for team_id, team_name in teams.items():
+                self.teams[team_id] = {
+                    "name": team_name,
+                    "bot_user_id": bot_user,
+                    "bot_id": bot_id,
+                    "enterprise_id": enterprise_id,
+                }
+        self.add_user(
+            bot_user,
+            name="feedbackloop",
+            real_name="Feedback Loop",
+            is_bot=True,
+            email="",
+            team_id=next(iter(teams)),
+        )
+        return org
+
     def consent(self, team_id: str, user_id: str) -> str:
         """The installer said yes on Slack's consent page: the code Slack puts in the
-        redirect back to the app."""
+        redirect back to the app. With an org's id (an org admin installing the app
+        org-wide), oauth.v2.access answers with Slack's org-wide install: `team` null,
+        `enterprise`, `is_enterprise_install`, and a token valid in every workspace of
+        the org."""
         code = f"{team_id}.{secrets.token_hex(8)}"
         with self._lock:
             self._codes[code] = (team_id, user_id)
         return code
 
     def team_of_token(self, token: str | None) -> str | None:
-        """The workspace a token acts in (the single-workspace token: the first one)."""
+        """The workspace a token acts in (the single-workspace token: the first one); an
+        org-wide token's: the org's id."""
         if token == self.token:
             return self.team_id
         with self._lock:
@@ -804,7 +839,8 @@ class SlackStandIn:
         return str(held["team"]) if held else None
 
     def revoke_team(self, team_id: str) -> None:
-        """The workspace uninstalled the app: every token of it stops working."""
+        """The workspace (or the org, by its id) uninstalled the app: every token of it
+        stops working."""
         with self._lock:
             for held in self._oauth_tokens.values():
                 if held["team"] == team_id:
@@ -847,6 +883,8 @@ class SlackStandIn:
             if found is None:
                 raise _ApiError("invalid_code")
             team_id, installer = found
+        if team_id in self.enterprises:
+            return self._org_install(team_id, installer)
         team = self.teams[team_id]
         access, refresh = self._issue_token(team_id)
         answer: dict[str, Any] = {
@@ -866,14 +904,38 @@ class SlackStandIn:
             answer["authed_user"] = {"id": installer}
         return answer
 
+    def _org_install(self, enterprise_id: str, installer: str | None) -> dict[str, Any]:
+        """oauth.v2.access for an org-wide install (Slack's shape: no team)."""
+        org = self.enterprises[enterprise_id]
+        access, refresh = self._issue_token(enterprise_id)
+        answer: dict[str, Any] = {
+            "ok": True,
+            "app_id": self.app_id,
+            "access_token": access,
+            "token_type": "bot",
+            "scope": self.scopes,
+            "bot_user_id": org["bot_user_id"],
+            "refresh_token": refresh,
+            "expires_in": self.token_lifetime,
+            "team": None,
+            "enterprise": {"id": enterprise_id, "name": org["name"]},
+            "is_enterprise_install": True,
+        }
+        if installer is not None:
+            answer["authed_user"] = {"id": installer}
+        return answer
+
+    def _acts_in(self, team_id: str) -> bool:
+        return team_id == self._acting_team or team_id in self._acting_org
+
     def _same_team(self, *, user: str | None = None, channel: str | None = None) -> bool:
         if user is not None:
-            return self._user_team.get(user, self.team_id) == self._acting_team
+            return self._acts_in(self._user_team.get(user, self.team_id))
         if channel is not None:
             dm_user = self._channels.get(channel, {}).get("user")
             if dm_user:
-                return self._user_team.get(str(dm_user), self.team_id) == self._acting_team
-            return self._channel_team.get(channel, self.team_id) == self._acting_team
+                return self._acts_in(self._user_team.get(str(dm_user), self.team_id))
+            return self._acts_in(self._channel_team.get(channel, self.team_id))
         return True
 
     def function_token(self, function_execution_id: str) -> str:
@@ -1220,6 +1282,7 @@ class SlackStandIn:
         api_headers = {"x-oauth-scopes": self.scopes, "x-accepted-oauth-scopes": ""}
         token = _bearer(headers) or body.get("token")
         self._acting_team = self.team_id
+        self._acting_org = frozenset()
         held = self._oauth_tokens.get(str(token or ""))
         if held is not None:
             # A workspace's own rotating token: it acts in that workspace only.
@@ -1228,6 +1291,11 @@ class SlackStandIn:
             if held["expires_at"] <= self._now():
                 return _Reply(200, {"ok": False, "error": "token_expired"}, headers=api_headers)
             self._acting_team = str(held["team"])
+            org = self.enterprises.get(self._acting_team)
+            if org is not None:
+                # An org-wide token: every workspace of the org, none outside it.
+                self._acting_team = org["teams"][0]
+                self._acting_org = frozenset(org["teams"])
             try:
                 payload = handler(body)
             except _ApiError as e:
@@ -1523,6 +1591,20 @@ class SlackStandIn:
         return {"ok": True, "url": self.socket_mode.new_url()}
 
     def _auth_test(self, body: dict[str, Any]) -> dict[str, Any]:
+        for org_id, org in self.enterprises.items():
+            if self._acting_org and self._acting_org == frozenset(org["teams"]):
+                domain = "-".join(org["name"].lower().split()) or "org"
+                return {
+                    "ok": True,
+                    "url": f"https://{domain}.enterprise.slack.com/",
+                    "team": org["name"],
+                    "user": "feedbackloop",
+                    "team_id": org_id,
+                    "user_id": org["bot_user_id"],
+                    "bot_id": org["bot_id"],
+                    "enterprise_id": org_id,
+                    "is_enterprise_install": True,
+                }
         team = self.teams.get(self._acting_team) or self.teams[self.team_id]
         domain = "-".join(team["name"].lower().split()) or "workspace"
         return {

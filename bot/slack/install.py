@@ -14,7 +14,7 @@ from slack_sdk.oauth.installation_store.models.installation import Installation
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.runtime import Runtime
-from bot.slack.teams import AsyncStore, SignedStateStore, TeamAuthorize
+from bot.slack.teams import AsyncStore, SignedStateStore
 from storage import installations, workspaces
 
 log = logging.getLogger(__name__)
@@ -102,14 +102,13 @@ def oauth_flow(rt: Runtime) -> AsyncOAuthFlow:
     return AsyncOAuthFlow(client=AsyncWebClient(base_url=settings.slack_api_url), settings=oauth)
 
 
-def authorize(rt: Runtime) -> TeamAuthorize:
-    """Bolt's authorize step: each request with its workspace's (or its org's) token; a
-    workspace first seen in an org is recorded with it."""
-    assert rt.tokens is not None
-
-    async def seen_in_org(team_id: str, enterprise_id: str) -> None:
-        await rt.tx(
-            workspaces.seen_in_org, team_id=team_id, enterprise_id=enterprise_id, now=rt.clock.now()
-        )
-
-    return TeamAuthorize(rt.tokens, seen_in_org=seen_in_org)
+async def workspace_in_org(rt: Runtime, team_id: str, enterprise_id: str) -> None:
+    """A request from a workspace of an Enterprise Grid org: the workspace is recorded
+    with its org (once per process), so what is sent there later without a request
+    (the dispatcher's nudges) finds the org's org-wide install."""
+    if rt.tokens is None or (team_id, enterprise_id) in rt.tokens.orgs_seen:
+        return
+    await rt.tx(
+        workspaces.seen_in_org, team_id=team_id, enterprise_id=enterprise_id, now=rt.clock.now()
+    )
+    rt.tokens.orgs_seen.add((team_id, enterprise_id))

@@ -59,6 +59,11 @@ T = TypeVar("T")
 current_team: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "current_team", default=None
 )
+# Enterprise Grid: the org of that workspace, as the request said (None: the org the
+# workspace was recorded in, if any).
+current_enterprise: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "current_enterprise", default=None
+)
 
 # Refresh a token that expires within this (Bolt's default, too).
 REFRESH_MARGIN = timedelta(minutes=120)
@@ -79,9 +84,11 @@ class NotInstalled(RuntimeError):
 def acting_for(team_id: str) -> Iterator[None]:
     """Calls made inside (and tasks started inside) use this workspace's token."""
     token = current_team.set(team_id or None)
+    org = current_enterprise.set(None)
     try:
         yield
     finally:
+        current_enterprise.reset(org)
         current_team.reset(token)
 
 
@@ -125,6 +132,8 @@ class TeamTokens:
         self._held: dict[str, _Held] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self.refreshed = 0
+        # (workspace, org) pairs this process has recorded (workspace.enterprise_id).
+        self.orgs_seen: set[tuple[str, str]] = set()
 
     def forget(self, team_id: str) -> None:
         """Drop what is held for the workspace (uninstalled, or installed again)."""
@@ -170,8 +179,8 @@ class TeamTokens:
             return await self._refresh(key, team_id, held.installation)
         return held.installation
 
-    async def bot_token(self, team_id: str) -> str:
-        found = await self.installation(team_id)
+    async def bot_token(self, team_id: str, enterprise_id: str | None = None) -> str:
+        found = await self.installation(team_id, enterprise_id)
         if found is None or not found.bot_token:
             raise NotInstalled(f"workspace {team_id} has not installed the app")
         return found.bot_token
@@ -243,7 +252,7 @@ class TeamClient(SectionAwareClient):
         team = current_team.get()
         if not team:
             raise NoWorkspace(f"{api_method}: no workspace to act for (OAuth mode)")
-        token = await tokens.bot_token(team)
+        token = await tokens.bot_token(team, current_enterprise.get())
         headers = {**(headers or {}), "Authorization": f"Bearer {token}"}
         return await super().api_call(api_method, headers=headers, **kwargs)
 
@@ -276,19 +285,10 @@ class TeamAuthorize(AsyncAuthorize):
     """Bolt's authorize step in OAuth mode: the workspace's installation, from memory
     (no database read and no auth.test per request), its token refreshed if it expires
     soon. Enterprise Grid: a workspace with no installation of its own is served by its
-    org's org-wide install, and an org-level request (no workspace) by the org's; each
-    workspace seen in an org is recorded with it once (`seen_in_org`), so the
-    dispatcher finds the org's token for it too."""
+    org's org-wide install, and an org-level request (no workspace) by the org's."""
 
-    def __init__(
-        self,
-        tokens: TeamTokens,
-        *,
-        seen_in_org: Callable[[str, str], Awaitable[None]] | None = None,
-    ) -> None:
+    def __init__(self, tokens: TeamTokens) -> None:
         self.tokens = tokens
-        self.seen_in_org = seen_in_org
-        self._seen: set[tuple[str, str]] = set()
 
     async def __call__(
         self,
@@ -301,10 +301,6 @@ class TeamAuthorize(AsyncAuthorize):
         actor_team_id: str | None = None,
         actor_user_id: str | None = None,
     ) -> AuthorizeResult | None:
-        if team_id and enterprise_id and (team_id, enterprise_id) not in self._seen:
-            if self.seen_in_org is not None:
-                await self.seen_in_org(team_id, enterprise_id)
-            self._seen.add((team_id, enterprise_id))
         if team_id:
             inst = await self.tokens.installation(team_id, enterprise_id)
         elif enterprise_id:
