@@ -9,22 +9,32 @@ used across the org's edge fails here."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel import select
 
 from bot.clock import FakeClock
 from bot.devkit.requests import SlackRequests
 from bot.devkit.standin import SlackStandIn
+from bot.runtime import installed_teams
 from storage.db import unit_of_work
-from storage.models import SLACK_INSTALLATIONS, Deal, Nudge, Person, Workspace
+from storage.models import SLACK_INSTALLATIONS, Deal, Nudge, Person, RitualRun, Workspace
 from storage.scope import team_select
 from tests.conftest import DEALS, MANAGER, REP, SIGNING_SECRET, BotServer, RunningBot, start_bot
 from tests.scenarios.test_oauth import STATE_SECRET, _token, install, posts_to, requests_for
+from tests.support.debrief_steps import (
+    LOSS_ANSWERS,
+    assert_all_block_kit_valid,
+    click,
+    last_modal,
+    submit,
+)
 
 T1 = "T0001"  # the stand-in's first workspace: outside the org
 ORG, ORG_NAME = "E0INITECH", "Initech"
@@ -175,8 +185,6 @@ def test_a_workspace_outside_the_org_is_refused(grid_bot: RunningBot) -> None:
     client = AsyncWebClient(token=token, base_url=bot.standin.base_url + "/api/")
     inside = bot.run(client.users_info(user=REP_WEST))
     assert inside["ok"]
-    from slack_sdk.errors import SlackApiError
-
     with pytest.raises(SlackApiError) as outside:
         bot.run(client.users_info(user=REP))
     assert outside.value.response["error"] == "user_not_found"
@@ -222,8 +230,6 @@ def test_an_expiring_org_token_is_refreshed_once_before_a_scheduled_send(
     assert all(_token(c.headers) != old_token for c in sent)
     # The old token, expired by now, is refused: it could not have been the one used.
     client = AsyncWebClient(token=old_token, base_url=bot.standin.base_url + "/api/")
-    from slack_sdk.errors import SlackApiError
-
     with pytest.raises(SlackApiError) as expired:
         bot.run(client.users_info(user=REP_EAST))
     assert expired.value.response["error"] == "token_expired"
@@ -233,7 +239,7 @@ def test_an_expiring_org_token_is_refreshed_once_before_a_scheduled_send(
     assert _token(sent[-1].headers) in saved
 
 
-@pytest.mark.parametrize("how", ["app_uninstalled", "tokens_revoked"])
+@pytest.mark.parametrize("how", ["app_uninstalled", "tokens_revoked", "org_level"])
 def test_uninstalling_the_org_deletes_its_tokens_now_and_both_workspaces_data_later(
     grid_bot: RunningBot, clock: FakeClock, how: str
 ) -> None:
@@ -247,17 +253,24 @@ def test_uninstalling_the_org_deletes_its_tokens_now_and_both_workspaces_data_la
     bot.send(slack1.event_request(event))
     bot.tick()
 
+    assert bot.run(installed_teams(bot.rt)) == {T1, EAST, WEST}
     east = org_requests(EAST, bot)
-    if how == "app_uninstalled":
-        left: dict[str, Any] = {"type": "app_uninstalled", "event_ts": east.new_ts()}
-    else:
+    if how == "tokens_revoked":
         bot_user = bot.standin.enterprises[ORG]["bot_user_id"]
-        left = {"type": "tokens_revoked", "tokens": {"bot": [bot_user]}, "event_ts": "2.0"}
+        revoked = {"type": "tokens_revoked", "tokens": {"bot": [bot_user]}, "event_ts": "2.0"}
+        left = east.envelope(revoked)
+    else:
+        left = east.envelope({"type": "app_uninstalled", "event_ts": east.new_ts()})
+    if how == "org_level":
+        # Said of the org, naming no workspace at all.
+        for key in ("team_id", "context_team_id"):
+            left.pop(key)
     assert bot.send(east.event_request(left)).status == 200
     bot.standin.revoke_team(ORG)
 
     # The org's tokens are gone at once; T1's own install stays.
     assert installations(bot) == [(T1, None, False)]
+    assert bot.run(installed_teams(bot.rt)) == {T1}
     with unit_of_work(bot.rt.engine) as session:
         for team in (EAST, WEST):
             ws = session.get(Workspace, team)
@@ -291,7 +304,8 @@ def test_installing_the_org_again_within_the_grace_period_keeps_the_data(
     install(bot, ORG, ADMIN)
     org_deal(bot, EAST, DEALS_EAST, REP_EAST, BOSS_EAST)
     east = org_requests(EAST, bot)
-    assert bot.send(east.event_request({"type": "app_uninstalled", "event_ts": "3.0"})).status == 200
+    uninstalled = east.event_request({"type": "app_uninstalled", "event_ts": "3.0"})
+    assert bot.send(uninstalled).status == 200
     bot.standin.revoke_team(ORG)
     clock.advance(timedelta(days=20))
     assert install(bot, ORG, ADMIN)[0] == 200
@@ -305,3 +319,35 @@ def test_installing_the_org_again_within_the_grace_period_keeps_the_data(
     org_deal(bot, EAST, DEALS_EAST, BOSS_EAST, REP_EAST)
     bot.tick()
     assert {t for t, _ in posts_to(bot, BOSS_EAST)} == {ORG}
+
+
+def test_a_rep_of_the_org_clicks_through_a_loss_debrief_with_the_org_token(
+    grid_bot: RunningBot,
+) -> None:
+    """Interactivity from a workspace of the org (block actions, a modal, its
+    submission; the payloads carry the org and `is_enterprise_install`)."""
+    install(grid_bot, ORG, ADMIN)
+    bot = dataclasses.replace(grid_bot, slack=org_requests(WEST, grid_bot))
+    slack = bot.slack
+    event = slack.message_event(
+        f"Closed Lost: Initech <@{REP_WEST}>", channel=DEALS_WEST, user=BOSS_WEST
+    )
+    assert bot.send(slack.event_request(event)).status == 200
+    bot.tick()
+    click(bot, REP_WEST, "loss_mode_helped")
+    click(bot, REP_WEST, "loss_log_open")
+    view = last_modal(bot)
+    assert view["callback_id"] == "loss_log"
+    submit(bot, REP_WEST, view, LOSS_ANSWERS)
+    click(bot, REP_WEST, "log_confirm")
+    with unit_of_work(bot.rt.engine) as session:
+        [run] = session.exec(team_select(RitualRun, WEST)).all()
+        assert run.state == "logged" and run.data["client"] == LOSS_ANSWERS
+    used = {
+        bot.standin.team_of_token(_token(c.headers))
+        for c in bot.standin.calls
+        if c.method.startswith(("chat.", "views.", "conversations."))
+    }
+    assert used == {ORG}
+    assert not crossed(bot), crossed(bot)
+    assert_all_block_kit_valid(bot)
