@@ -9,6 +9,7 @@ used across the org's edge fails here."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Iterator
 from datetime import timedelta
@@ -20,6 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel import select
 
 from bot.clock import FakeClock
+from bot.crm.signing import team_secret
 from bot.devkit.requests import SlackRequests
 from bot.devkit.standin import SlackStandIn
 from bot.runtime import installed_teams
@@ -27,7 +29,15 @@ from storage.db import unit_of_work
 from storage.models import SLACK_INSTALLATIONS, Deal, Nudge, Person, RitualRun, Workspace
 from storage.scope import team_select
 from tests.conftest import DEALS, MANAGER, REP, SIGNING_SECRET, BotServer, RunningBot, start_bot
-from tests.scenarios.test_oauth import STATE_SECRET, _token, install, posts_to, requests_for
+from tests.scenarios.test_oauth import (
+    CRM_SECRET,
+    STATE_SECRET,
+    _token,
+    crm_post,
+    install,
+    posts_to,
+    requests_for,
+)
 from tests.support.debrief_steps import (
     LOSS_ANSWERS,
     assert_all_block_kit_valid,
@@ -71,6 +81,7 @@ def grid_bot(
         "SLACK_CLIENT_SECRET": standin.client_secret,
         "SLACK_STATE_SECRET": STATE_SECRET,
         "DEALS_CHANNELS": f"{DEALS},{DEALS_EAST},{DEALS_WEST}",
+        "CRM_WEBHOOK_SECRET": CRM_SECRET,
     }
     running, stop = start_bot(standin, clock, db_url, extra_env=env, server=bot_server)
     assert running.rt.tokens is not None
@@ -351,3 +362,48 @@ def test_a_rep_of_the_org_clicks_through_a_loss_debrief_with_the_org_token(
     assert used == {ORG}
     assert not crossed(bot), crossed(bot)
     assert_all_block_kit_valid(bot)
+
+
+def test_two_workspaces_needing_the_expiring_org_token_at_once_refresh_it_once(
+    grid_bot: RunningBot, clock: FakeClock
+) -> None:
+    """The org's refresh token works once: East and West asking together for the
+    expiring token share one refresh, and both get the new token."""
+    bot = grid_bot
+    install(bot, ORG, ADMIN)
+    org_deal(bot, EAST, DEALS_EAST, REP_EAST, BOSS_EAST)
+    org_deal(bot, WEST, DEALS_WEST, REP_WEST, BOSS_WEST)
+    tokens = bot.rt.tokens
+    assert tokens is not None
+    clock.advance(timedelta(hours=11))
+    tokens.recheck_seconds = 0
+    bot.standin.reset_calls()
+
+    async def both() -> list[str]:
+        return list(await asyncio.gather(tokens.bot_token(EAST), tokens.bot_token(WEST)))
+
+    east, west = bot.run(both())
+    assert east == west
+    refreshes = bot.standin.calls_to("oauth.v2.access")
+    assert len(refreshes) == 1 and refreshes[0].ok, [c.response for c in refreshes]
+    assert bot.standin.team_of_token(east) == ORG
+
+
+def test_a_workspace_of_the_org_has_its_crm_webhook_once_seen(grid_bot: RunningBot) -> None:
+    bot = grid_bot
+    install(bot, ORG, ADMIN)
+    secret = team_secret(CRM_SECRET, WEST)
+    # Never seen yet: nothing says West is the org's.
+    assert crm_post(bot, f"/crm/webhook/{WEST}", secret, owner_slack_id=REP_WEST).status == 404
+    slack = org_requests(WEST, bot)
+    event = slack.message_event("hello", channel=DEALS_WEST, user=BOSS_WEST)
+    assert bot.send(slack.event_request(event)).status == 200
+    result = crm_post(bot, f"/crm/webhook/{WEST}", secret, owner_slack_id=REP_WEST)
+    assert result.status == 200, result.body
+    # Another workspace's secret is still refused.
+    other = team_secret(CRM_SECRET, EAST)
+    assert crm_post(bot, f"/crm/webhook/{WEST}", other, owner_slack_id=REP_WEST).status == 401
+    bot.tick()
+    assert posts_to(bot, REP_WEST) and {t for t, _ in posts_to(bot, REP_WEST)} == {ORG}
+    with unit_of_work(bot.rt.engine) as session:
+        assert [d.rep_slack_id for d in session.exec(team_select(Deal, WEST))] == [REP_WEST]
