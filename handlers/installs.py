@@ -31,6 +31,15 @@ async def workspace_left(rt: Runtime, team_id: str, why: str) -> None:
         return
     gone = await rt.db(rt.tokens.store.delete_team, team_id)
     rt.tokens.forget(team_id)
+    if await rt.tokens.installation(team_id) is not None:
+        # Enterprise Grid: its org's org-wide install still serves it.
+        log.warning(
+            "%s in workspace %s: %d token row(s) deleted; its org's install still serves it",
+            why,
+            team_id,
+            gone,
+        )
+        return
     await rt.tx(workspaces.mark_uninstalled, team_id=team_id, now=rt.clock.now())
     log.warning(
         "%s in workspace %s: %d token row(s) deleted; its data goes in %d day(s)",

@@ -407,3 +407,47 @@ def test_a_workspace_of_the_org_has_its_crm_webhook_once_seen(grid_bot: RunningB
     assert posts_to(bot, REP_WEST) and {t for t, _ in posts_to(bot, REP_WEST)} == {ORG}
     with unit_of_work(bot.rt.engine) as session:
         assert [d.rep_slack_id for d in session.exec(team_select(Deal, WEST))] == [REP_WEST]
+
+
+def test_a_workspace_install_of_its_own_and_the_org_install_leave_separately(
+    grid_bot: RunningBot, clock: FakeClock
+) -> None:
+    """East also installed the app itself: its own token comes first; uninstalling its
+    own install leaves it served by the org's; the org leaving spares West's data only
+    if West had its own install (it has not), and East's own install keeps East's."""
+    bot = grid_bot
+    install(bot, ORG, ADMIN)
+    install(bot, EAST, BOSS_EAST)
+    own = org_requests(EAST, bot)
+    own.org_install = False  # East's requests now come for its own install
+    event = own.message_event(
+        f"Closed Won: Initech <@{REP_EAST}>", channel=DEALS_EAST, user=BOSS_EAST
+    )
+    assert bot.send(own.event_request(event)).status == 200
+    bot.tick()
+    assert {t for t, _ in posts_to(bot, REP_EAST)} == {EAST}
+
+    # East removes its own install: the org's still serves it, nothing is marked.
+    assert bot.send(own.event_request({"type": "app_uninstalled", "event_ts": "4.0"})).status == 200
+    bot.standin.revoke_team(EAST)
+    with unit_of_work(bot.rt.engine) as session:
+        ws = session.get(Workspace, EAST)
+        assert ws is not None and ws.uninstalled_at is None
+    assert installations(bot) == [(None, ORG, True)]
+    org_deal(bot, EAST, DEALS_EAST, BOSS_EAST, REP_EAST)
+    bot.tick()
+    assert {t for t, _ in posts_to(bot, BOSS_EAST)} == {ORG}
+
+    # East installs itself again, then the org leaves: East keeps its data, West's goes.
+    install(bot, EAST, BOSS_EAST)
+    org_deal(bot, WEST, DEALS_WEST, REP_WEST, BOSS_WEST)
+    west = org_requests(WEST, bot)
+    assert (
+        bot.send(west.event_request({"type": "app_uninstalled", "event_ts": "5.0"})).status == 200
+    )
+    bot.standin.revoke_team(ORG)
+    clock.advance(timedelta(days=31))
+    bot.tick()
+    with unit_of_work(bot.rt.engine) as session:
+        assert session.exec(team_select(Deal, EAST)).all()
+        assert session.exec(team_select(Deal, WEST)).all() == []
