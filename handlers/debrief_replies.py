@@ -131,6 +131,22 @@ async def update_in_place(rt: Runtime, click: Click, built: Built) -> tuple[str,
     return await post_dm(rt, click.team_id, click.user_id, built, channel=click.channel)
 
 
+async def redraw_answered(
+    rt: Runtime, body: dict[str, Any], respond: AsyncRespond, built: Built
+) -> None:
+    """The clicked question, redrawn with its answer; when Slack cannot change it, the
+    answer (already recorded) is said under it instead."""
+    container = body.get("container") or {}
+    channel, ts = container.get("channel_id"), container.get("message_ts")
+    if not channel or not ts:
+        return
+    try:
+        await rt.client.chat_update(channel=channel, ts=ts, **built.as_kwargs())
+    except SlackApiError as e:
+        log.warning("answered message not redrawn: %s", api_error(e))
+        await respond(replace_original=False, **built.as_kwargs())
+
+
 def schedule_now(
     rt: Runtime,
     *,

@@ -7,30 +7,25 @@ guard) records the answer once and the message shows it in place of the buttons.
 
 from __future__ import annotations
 
-import logging
 import re
 from datetime import datetime, timedelta
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
-from slack_sdk.errors import SlackApiError
 
 from bot.messages import Built, Texts
 from bot.messages.followup import ANSWER_OF, followup_dm
 from bot.nudges.registry import KindPolicy, NudgeKind
 from bot.runtime import Runtime, rt_of
 from bot.slack import ids
-from bot.slack.errors import api_error
 from bot.slack.people import load_person
 from bot.workspace_settings import effective, for_all_teams_blocking
-from handlers.debrief_replies import tell
+from handlers.debrief_replies import redraw_answered, tell
 from handlers.loop_command import LoopCommand, reader_texts
 from storage import followups
 from storage import lessons as lesson_store
 from storage.kinds import Ritual
 from storage.models import Nudge, Person
-
-log = logging.getLogger(__name__)
 
 ANSWER_ACTIONS = re.compile(rf"^(?:{'|'.join(ids.FOLLOWUP_ANSWERS)})$")
 # How often the planner looks for newly logged debriefs: the follow-up is days away, so
@@ -127,17 +122,7 @@ async def answer(rt: Runtime, body: dict[str, Any], respond: AsyncRespond) -> No
     # A second click shows the first answer again: the message always says what counts.
     person = await load_person(rt, team_id=found.nudge.team_id, user_id=user_id)
     t = Texts(rt.catalog, person.locale)
-    built = await built_for(rt, t, found, found.nudge.payload.get("answer"))
-    container = body.get("container") or {}
-    channel, ts = container.get("channel_id"), container.get("message_ts")
-    if not channel or not ts:
-        return
-    try:
-        await rt.client.chat_update(channel=channel, ts=ts, **built.as_kwargs())
-    except SlackApiError as e:
-        # The answer is recorded; say so even if the old message cannot change.
-        log.warning("follow-up message update failed: %s", api_error(e))
-        await respond(replace_original=False, **built.as_kwargs())
+    await redraw_answered(rt, body, respond, await built_for(rt, t, found, found.answer))
 
 
 async def on_answer(

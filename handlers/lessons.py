@@ -11,13 +11,11 @@ rep's; the ask's buttons are the nudge's person's."""
 
 from __future__ import annotations
 
-import logging
 import re
 from datetime import timedelta
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.messages import Built, Texts, ephemeral
@@ -27,16 +25,13 @@ from bot.nudges.registry import KindPolicy, NudgeKind
 from bot.runtime import Runtime, rt_of
 from bot.slack import ids
 from bot.slack.acks import open_view_after_ack
-from bot.slack.errors import api_error
 from bot.stories.modal import open_story_modal
 from handlers.common import DealClick, deal_button
-from handlers.debrief_replies import parse_deal_id, post_dm, team_of, tell
+from handlers.debrief_replies import parse_deal_id, post_dm, redraw_answered, team_of, tell
 from handlers.loop_command import LoopCommand, reader_texts
 from storage import debriefs
 from storage import lessons as store
 from storage.models import Nudge, Person
-
-log = logging.getLogger(__name__)
 
 TRY_ACTIONS = re.compile(rf"^(?:{'|'.join(ids.LESSON_TRY_ANSWERS)})$")
 
@@ -192,20 +187,7 @@ async def _answer(
         )
         if problem is not None:
             await tell(respond, problem)
-    await _redraw(rt, body, respond, try_built(rt, t, ask, ask.answer))
-
-
-async def _redraw(rt: Runtime, body: dict[str, Any], respond: AsyncRespond, built: Built) -> None:
-    container = body.get("container") or {}
-    channel, ts = container.get("channel_id"), container.get("message_ts")
-    if not channel or not ts:
-        return
-    try:
-        await rt.client.chat_update(channel=channel, ts=ts, **built.as_kwargs())
-    except SlackApiError as e:
-        # The answer is recorded; say so even if the old message cannot change.
-        log.warning("lesson ask not redrawn: %s", api_error(e))
-        await respond(replace_original=False, **built.as_kwargs())
+    await redraw_answered(rt, body, respond, try_built(rt, t, ask, ask.answer))
 
 
 async def on_try_answer(

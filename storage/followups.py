@@ -94,12 +94,11 @@ class FollowUp:
 
     @property
     def round(self) -> int:
-        return int(self.nudge.payload.get("round") or 1)
+        return nudges.asked_round(self.nudge)
 
     @property
     def answer(self) -> str | None:
-        answer = self.nudge.payload.get("answer")
-        return str(answer) if answer in ANSWERS else None
+        return nudges.asked_answer(self.nudge, ANSWERS)
 
 
 def followup(*, session: Session, nudge_id: int) -> FollowUp | None:
@@ -128,9 +127,7 @@ def record_answer(
     if found.answer is not None:
         return found, False
     nudge, run = found.nudge, found.run
-    nudge.payload = {**nudge.payload, "answer": answer, "answered_at": now.isoformat()}
-    nudge.updated_at = now
-    session.add(nudge)
+    nudges.record_asked_answer(session=session, nudge=nudge, answer=answer, now=now)
     record: dict[str, Any] = {"answer": answer, "round": found.round, "at": now.isoformat()}
     write_debrief(run, now, followup=record)
     session.add(run)

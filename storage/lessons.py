@@ -298,12 +298,11 @@ class TryAsk:
 
     @property
     def round(self) -> int:
-        return int(self.nudge.payload.get("round") or 1)
+        return nudges.asked_round(self.nudge)
 
     @property
     def answer(self) -> str | None:
-        answer = self.nudge.payload.get("answer")
-        return str(answer) if answer in ANSWERS else None
+        return nudges.asked_answer(self.nudge, ANSWERS)
 
 
 def try_ask(*, session: Session, nudge_id: int) -> TryAsk | None:
@@ -329,9 +328,7 @@ def record_try(
     if found.answer is not None:
         return found, False
     nudge, row = found.nudge, found.lesson
-    nudge.payload = {**nudge.payload, "answer": answer, "answered_at": now.isoformat()}
-    nudge.updated_at = now
-    session.add(nudge)
+    nudges.record_asked_answer(session=session, nudge=nudge, answer=answer, now=now)
     if answer == YES:
         row.state = TRIED
     elif answer == DROP:

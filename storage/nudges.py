@@ -610,3 +610,23 @@ def dms_sent_since(
             continue
         out[ts] = max(out.get(ts, at), at)
     return out
+
+
+# --- a question a nudge asks once (its buttons record the answer on the row) -------------------
+
+
+def asked_round(nudge: Nudge) -> int:
+    """Which time this is asked (1, then 2 after a "not yet"), from the payload."""
+    return int(nudge.payload.get("round") or 1)
+
+
+def asked_answer(nudge: Nudge, answers: Collection[str]) -> str | None:
+    answer = nudge.payload.get("answer")
+    return str(answer) if answer in answers else None
+
+
+def record_asked_answer(*, session: Session, nudge: Nudge, answer: str, now: datetime) -> None:
+    """Kept on the nudge, so a second click (or a second button) changes nothing."""
+    nudge.payload = {**nudge.payload, "answer": answer, "answered_at": now.isoformat()}
+    nudge.updated_at = now
+    session.add(nudge)

@@ -16,7 +16,6 @@ BUTTONS = (
     (ids.FOLLOWUP_DROP, "drop", "followup.button_drop"),
 )
 ANSWER_OF = {action_id: answer for action_id, answer, _key in BUTTONS}
-LABEL_OF = {answer: key for _action_id, answer, key in BUTTONS}
 
 
 def _planned(items: Sequence[str]) -> str:
@@ -28,6 +27,30 @@ def reply_key(answer: str, *, last: bool) -> str:
     if answer == "still":
         return "followup.reply_still_last" if last else "followup.reply_still"
     return f"followup.reply_{answer}"
+
+
+def ask_rows(
+    t: Texts,
+    block_id: str,
+    buttons: Sequence[tuple[str, str, str]],
+    nudge_id: int,
+    answer: str | None,
+    reply: str,
+) -> list[Block]:
+    """Under a question a nudge asks once (`buttons`: action id, answer, label key): the
+    buttons, the first one primary; once answered, the choice and `reply` in their place."""
+    if answer is None:
+        return [
+            actions(
+                block_id,
+                *(
+                    button(t(key), action_id, str(nudge_id), style="primary" if i == 0 else None)
+                    for i, (action_id, _answer, key) in enumerate(buttons)
+                ),
+            )
+        ]
+    label = next(key for _action_id, choice, key in buttons if choice == answer)
+    return [context(t("clicks.chosen", choice=t(label))), section(reply)]
 
 
 def followup_dm(
@@ -45,18 +68,6 @@ def followup_dm(
     second ask, after "Still on it", and the last one."""
     key = "followup.dm_again" if last else ("followup.dm_win" if won else "followup.dm")
     text = t(key, account=account, takeaways=_planned(planned))
-    blocks: list[Block] = [section(text)]
-    if answer is None:
-        blocks.append(
-            actions(
-                ids.FOLLOWUP_BLOCK,
-                *(
-                    button(t(key), action_id, str(nudge_id), style="primary" if i == 0 else None)
-                    for i, (action_id, _answer, key) in enumerate(BUTTONS)
-                ),
-            )
-        )
-    else:
-        blocks.append(context(t("clicks.chosen", choice=t(LABEL_OF[answer]))))
-        blocks.append(section(t(reply_key(answer, last=last), account=account, days=days)))
+    reply = t(reply_key(answer, last=last), account=account, days=days) if answer else ""
+    blocks = [section(text), *ask_rows(t, ids.FOLLOWUP_BLOCK, BUTTONS, nudge_id, answer, reply)]
     return as_built(t("followup.fallback", account=account), blocks)

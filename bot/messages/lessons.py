@@ -12,7 +12,6 @@ from typing import Any
 from bot.messages import Built, Texts, as_built, form_modal
 from bot.messages.blocks import (
     Block,
-    actions,
     button,
     clip,
     context,
@@ -22,6 +21,7 @@ from bot.messages.blocks import (
     text_field,
 )
 from bot.messages.focus import escape
+from bot.messages.followup import ask_rows
 from bot.slack import ids
 
 TEXT_MAX = 300
@@ -35,7 +35,6 @@ TRY_BUTTONS = (
     (ids.LESSON_TRY_DROP, "drop", "lessons.button_drop"),
 )
 TRY_ANSWER_OF = {action_id: answer for action_id, answer, _key in TRY_BUTTONS}
-TRY_LABEL_OF = {answer: key for _action_id, answer, key in TRY_BUTTONS}
 
 
 def keep_button(t: Texts, deal_id: int) -> Block:
@@ -119,21 +118,9 @@ def try_dm(
     key = "lessons.try_again" if last else "lessons.try"
     where = t("lessons.from_account", account=escape(account)) if account else ""
     text = t(key, lesson=escape(clip(lesson, 500)), where=where).replace("  ", " ")
-    blocks: list[Block] = [section(text)]
-    if answer is None:
-        blocks.append(
-            actions(
-                ids.LESSON_TRY_BLOCK,
-                *(
-                    button(t(label), action_id, str(nudge_id), style="primary" if i == 0 else None)
-                    for i, (action_id, _answer, label) in enumerate(TRY_BUTTONS)
-                ),
-            )
-        )
-    else:
-        blocks.append(context(t("clicks.chosen", choice=t(TRY_LABEL_OF[answer]))))
-        blocks.append(section(t(try_reply_key(answer, last=last), days=days)))
-    return as_built(t("lessons.try_fallback", lesson=clip(lesson, 150)), blocks)
+    reply = t(try_reply_key(answer, last=last), days=days) if answer else ""
+    rows = ask_rows(t, ids.LESSON_TRY_BLOCK, TRY_BUTTONS, nudge_id, answer, reply)
+    return as_built(t("lessons.try_fallback", lesson=clip(lesson, 150)), [section(text), *rows])
 
 
 def source_word(t: Texts, source: str) -> str:
