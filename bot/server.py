@@ -62,6 +62,22 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 _CRM_TEAM_PATH = re.compile(r"^/crm/webhook/(T[A-Z0-9]{2,31})$")
 
 
+async def _send_bolt(send: Send, response: BoltResponse) -> None:
+    """Bolt's answer (a Slack request's, or the OAuth flow's pages) as the ASGI response."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": response.status,
+            "headers": [
+                (k.encode("latin-1"), v.encode("latin-1"))
+                for k, values in response.headers.items()
+                for v in values
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": response.body.encode("utf-8")})
+
+
 def _crm_team(path: str) -> str | None:
     """The workspace a CRM webhook URL names (OAuth mode): `/crm/webhook/T0123ABCD`."""
     found = _CRM_TEAM_PATH.match(path)
@@ -137,18 +153,7 @@ class SlackASGI:
             return
         response: BoltResponse = await self.app.async_dispatch(request)
         kind = request_kind(request.body) if isinstance(request.body, dict) else "other"
-        await send(
-            {
-                "type": "http.response.start",
-                "status": response.status,
-                "headers": [
-                    (k.encode("latin-1"), v.encode("latin-1"))
-                    for k, values in response.headers.items()
-                    for v in values
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": response.body.encode("utf-8")})
+        await _send_bolt(send, response)
         self._count(kind, response.status, started)
 
     def _count(self, kind: str, status: int, started: float) -> None:
@@ -248,18 +253,7 @@ class SlackASGI:
             response = await flow.handle_installation(request)
         else:
             response = await flow.handle_callback(request)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": response.status,
-                "headers": [
-                    (k.encode("latin-1"), v.encode("latin-1"))
-                    for k, values in response.headers.items()
-                    for v in values
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": response.body.encode("utf-8")})
+        await _send_bolt(send, response)
         self._count("oauth", response.status, started)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:

@@ -316,23 +316,27 @@ def month_stories(
     out: list[MonthStory] = []
     for story, deal in rows:
         origin = owners.get(story.lesson_id) if story.lesson_id is not None else None
-        out.append(
-            MonthStory(
-                id=int(story.id or 0),
-                rep=story.rep_slack_id,
-                lesson=story.lesson or story.text,
-                permalink=story.permalink,
-                channel=story.channel,
-                ts=story.ts,
-                deal_id=deal.id if deal is not None else None,
-                account=deal.account if deal is not None else None,
-                share=story.share if deal is not None else None,
-                amount=deal.amount if deal is not None else None,
-                currency=deal.currency if deal is not None else None,
-                origin=origin if origin != story.rep_slack_id else None,
-            )
-        )
+        out.append(_month_story(story, deal, origin if origin != story.rep_slack_id else None))
     return out
+
+
+def _month_story(story: Story, deal: Deal | None, origin: str | None = None) -> MonthStory:
+    """A story as its readers see it, with the deal it helped (None: no deal, or the deal
+    is no longer one) and whose kept lesson it applied (`origin`, a teammate's)."""
+    return MonthStory(
+        id=int(story.id or 0),
+        rep=story.rep_slack_id,
+        lesson=story.lesson or story.text,
+        permalink=story.permalink,
+        channel=story.channel,
+        ts=story.ts,
+        deal_id=deal.id if deal is not None else None,
+        account=deal.account if deal is not None else None,
+        share=story.share if deal is not None else None,
+        amount=deal.amount if deal is not None else None,
+        currency=deal.currency if deal is not None else None,
+        origin=origin,
+    )
 
 
 def recent_stories(*, session: Session, team_id: str, rep: str, limit: int = 5) -> list[MonthStory]:
@@ -353,22 +357,7 @@ def recent_stories(*, session: Session, team_id: str, rep: str, limit: int = 5) 
         .order_by(col(Story.created_at).desc(), col(Story.id).desc())
         .limit(limit)
     ).all()
-    return [
-        MonthStory(
-            id=int(story.id or 0),
-            rep=story.rep_slack_id,
-            lesson=story.lesson or story.text,
-            permalink=story.permalink,
-            channel=story.channel,
-            ts=story.ts,
-            deal_id=deal.id if deal is not None else None,
-            account=deal.account if deal is not None else None,
-            share=story.share if deal is not None else None,
-            amount=deal.amount if deal is not None else None,
-            currency=deal.currency if deal is not None else None,
-        )
-        for story, deal in rows
-    ]
+    return [_month_story(story, deal) for story, deal in rows]
 
 
 def story_counts(
