@@ -308,11 +308,18 @@ async def _lookup_once(rt: Runtime, team_id: str, email: str) -> str | None:
         return cached[0]
     pending = rt.email_lookups.get(key)
     if pending is None:
-        pending = asyncio.ensure_future(lookup_by_email(rt, email))
+        pending = asyncio.ensure_future(_look_up_and_remember(rt, key, email))
         rt.email_lookups[key] = pending
         pending.add_done_callback(lambda done: _forget(rt, key, done))
     # Shielded: a caller that gives up (its time budget) leaves the call to the others.
-    found = await asyncio.shield(pending)
+    return await asyncio.shield(pending)
+
+
+async def _look_up_and_remember(rt: Runtime, key: tuple[str, str], email: str) -> str | None:
+    # Remembered by the look-up itself, before it stops being the one in flight: were
+    # its waiters to do it when they wake, a delivery arriving in between would find
+    # neither and ask Slack again.
+    found = await lookup_by_email(rt, email)
     if found is not None:
         rt.email_ids[key] = (found, time.monotonic())
     return found
