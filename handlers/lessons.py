@@ -26,6 +26,7 @@ from bot.runtime import Runtime, rt_of
 from bot.slack import ids
 from bot.slack.acks import open_view_after_ack
 from bot.stories.modal import open_story_modal
+from bot.workspace_settings import effective
 from handlers.common import DealClick, deal_button
 from handlers.debrief_replies import parse_deal_id, post_dm, redraw_answered, team_of, tell
 from handlers.loop_command import LoopCommand, reader_texts
@@ -36,9 +37,10 @@ from storage.models import Nudge, Person
 TRY_ACTIONS = re.compile(rf"^(?:{'|'.join(ids.LESSON_TRY_ANSWERS)})$")
 
 
-def ask_after(rt: Runtime) -> timedelta:
-    # The same week as "Follow it up": long enough for a next deal to come along.
-    return timedelta(days=rt.settings.followup_days)
+async def ask_days(rt: Runtime, team_id: str) -> int:
+    # The workspace's follow-up delay, as "Follow it up" uses: long enough for a next deal
+    # to come along, and set by an admin in App Home.
+    return (await effective(rt, team_id)).followup_days
 
 
 # --- keeping a lesson --------------------------------------------------------------------------
@@ -84,6 +86,7 @@ async def _keep(rt: Runtime, body: dict[str, Any], deal_id: int) -> None:
     items = store.candidates(state.run, state.call)
     chosen = items[index] if index is not None and index < len(items) else None
     text = typed or (chosen.text if chosen else "")
+    days = await ask_days(rt, team_id)
     kept = await rt.tx(
         store.keep,
         team_id=team_id,
@@ -93,15 +96,13 @@ async def _keep(rt: Runtime, body: dict[str, Any], deal_id: int) -> None:
         shared=shared,
         source=chosen.source if chosen else (items[0].source if items else "debrief"),
         now=rt.clock.now(),
-        ask_after=ask_after(rt),
+        ask_after=timedelta(days=days),
     )
     if kept is None:
         await post_dm(rt, team_id, user_id, ephemeral(t("lessons.error_empty")))
         return
     lesson, new = kept
-    reply = msg.kept_reply(
-        t, text=lesson.text, shared=lesson.shared, new=new, days=rt.settings.followup_days
-    )
+    reply = msg.kept_reply(t, text=lesson.text, shared=lesson.shared, new=new, days=days)
     await post_dm(rt, team_id, user_id, ephemeral(reply))
 
 
@@ -126,7 +127,7 @@ async def on_keep_submit(ack: AsyncAck, body: dict[str, Any], context: AsyncBolt
 # --- "Did you get to try it?" --------------------------------------------------------------------
 
 
-def try_built(rt: Runtime, t: Texts, ask: store.TryAsk, answer: str | None = None) -> Built:
+def try_built(t: Texts, ask: store.TryAsk, days: int, answer: str | None = None) -> Built:
     assert ask.nudge.id is not None
     return msg.try_dm(
         t,
@@ -135,7 +136,7 @@ def try_built(rt: Runtime, t: Texts, ask: store.TryAsk, answer: str | None = Non
         account=ask.lesson.account,
         answer=answer,
         last=ask.round >= store.LAST_ROUND,
-        days=rt.settings.followup_days,
+        days=days,
     )
 
 
@@ -145,7 +146,8 @@ async def render_try(rt: Runtime, nudge: Nudge, person: Person) -> Built | None:
     ask = await rt.tx(store.try_ask, write=False, nudge_id=nudge.id)
     if ask is None or ask.lesson.state != store.OPEN:
         return None
-    return try_built(rt, Texts(rt.catalog, person.locale), ask)
+    days = await ask_days(rt, nudge.team_id)
+    return try_built(Texts(rt.catalog, person.locale), ask, days)
 
 
 async def _answer(
@@ -156,13 +158,14 @@ async def _answer(
     team_id = team_of(body, rt)
     value = str(action.get("value") or "")
     answer = msg.TRY_ANSWER_OF[str(action["action_id"])]
+    days = await ask_days(rt, team_id)
     result = (
         await rt.tx(
             store.record_try,
             nudge_id=int(value),
             answer=answer,
             now=rt.clock.now(),
-            again_after=ask_after(rt),
+            again_after=timedelta(days=days),
         )
         if value.isdigit() and len(value) < 10
         else None
@@ -187,7 +190,7 @@ async def _answer(
         )
         if problem is not None:
             await tell(respond, problem)
-    await redraw_answered(rt, body, respond, try_built(rt, t, ask, ask.answer))
+    await redraw_answered(rt, body, respond, try_built(t, ask, days, ask.answer))
 
 
 async def on_try_answer(

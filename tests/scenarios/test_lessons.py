@@ -453,3 +453,21 @@ def test_forget_me_removes_the_lessons_and_the_link_not_the_teammates_story(
     assert (story.rep_slack_id, story.lesson_id, story.lesson) == (REP2, None, kept.text)
     with Session(sbot.rt.engine) as s:
         assert s.exec(select(Story).where(Story.lesson_id == kept.id)).all() == []
+
+
+def test_the_ask_follows_the_follow_up_delay_an_admin_set_in_app_home(sbot: RunningBot) -> None:
+    """FOLLOWUP_DAYS changed in App Home (3 instead of 7) applies to lessons at once."""
+    from tests.scenarios.test_admin_settings import open_settings, submit_settings
+
+    know(sbot, REP, MANAGER)
+    at(sbot, START)
+    assert (
+        submit_settings(sbot, open_settings(sbot), **{ids.SETTINGS_FOLLOWUP: {"value": "3"}}) == {}
+    )
+    log_loss(sbot, REP, "Globex", TAKEAWAYS[REP])
+    keep(sbot, REP, pick=0, team=False)
+    assert cat(sbot, "en", "lessons.kept_ask", days=3) in last_dm_text(sbot, REP)
+    [ask] = asks(sbot)
+    assert ask.due_at == START + timedelta(days=3)
+    at(sbot, START + timedelta(days=3, hours=1))
+    assert TAKEAWAYS[REP].splitlines()[0][2:] in texts(find_message(sbot, REP, ids.LESSON_TRY_YES))
