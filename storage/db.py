@@ -7,13 +7,13 @@ dispatcher tick.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Insert, Table, event
+from sqlalchemy import Executable, Insert, Table, event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -82,6 +82,71 @@ def unit_of_work(engine: Engine, *, immediate: bool = True) -> Iterator[Session]
             raise
 
 
+class _Ready(NamedTuple):
+    """A statement as its dialect's driver takes it, with what turns each value into what
+    the driver stores (SQLAlchemy's own bind processors: a UTC datetime, JSON)."""
+
+    sql: str
+    positional: bool
+    params: tuple[tuple[str, Callable[[Any], Any] | None], ...]
+    fixed: dict[str, Any]
+
+
+_READY: dict[tuple[Any, str, tuple[str, ...]], _Ready | None] = {}
+
+
+def _ready(stmt: Executable, dialect: Dialect, keys: tuple[str, ...]) -> _Ready | None:
+    clause: Any = stmt  # every Executable we prepare is a ClauseElement, which compiles
+    compiled: Any = clause.compile(dialect=dialect, column_keys=list(keys) or None)
+    if compiled.literal_execute_params or compiled.post_compile_params:
+        return None  # rendered per call (IN lists): SQLAlchemy's own path
+    if getattr(compiled, "escaped_bind_names", None):
+        return None
+    processors = compiled._bind_processors
+    names = compiled.positiontup if compiled.positional else list(compiled.binds)
+    fixed = {
+        name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required
+    }
+    params = tuple((name, processors.get(name)) for name in names)
+    return _Ready(compiled.string, bool(compiled.positional), params, fixed)
+
+
+def run_prepared(session: Session, stmt: Executable, values: dict[str, Any]) -> Any:
+    """Run a statement built once at import (an insert, a look-up by key) on the unit of
+    work's own driver connection and return the driver's cursor, to fetch from.
+
+    What the intake runs for every deal: SQLAlchemy's execute costs several times what
+    SQLite itself does for such small statements (events, a result object, parameter
+    processing per call), and a burst of CRM deliveries is eight of them per deal. The
+    SQL text and the bind processors are SQLAlchemy's own, compiled once per dialect, so
+    what is stored is what the ORM would store. Statements that render per call (IN
+    lists) take SQLAlchemy's path. Statement events (before_cursor_execute) do not see
+    these."""
+    conn = session.connection()
+    dialect = conn.dialect
+    keys = tuple(values) if isinstance(stmt, Insert) else ()
+    cache_key = (stmt, dialect.name, keys)
+    try:
+        ready = _READY[cache_key]
+    except KeyError:
+        ready = _READY[cache_key] = _ready(stmt, dialect, keys)
+    if ready is None:
+        return conn.execute(stmt, values).cursor
+    merged = {**ready.fixed, **values} if ready.fixed else values
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    if ready.positional:
+        args: Any = [
+            merged[name] if proc is None else proc(merged[name]) for name, proc in ready.params
+        ]
+    else:
+        args = {
+            name: merged[name] if proc is None else proc(merged[name])
+            for name, proc in ready.params
+        }
+    cursor.execute(ready.sql, args)
+    return cursor
+
+
 _INSERTS: dict[tuple[str, str], Insert] = {}
 
 
@@ -93,13 +158,13 @@ def insert_or_skip(session: Session, model: type[SQLModel], values: dict[str, An
     the models' Python defaults do not apply here. Pending ORM changes are flushed first,
     so rows added before (a run the nudge points at) are there."""
     session.flush()
-    conn = session.connection()
+    dialect_name = session.get_bind().dialect.name
     table: Table = model.__table__  # type: ignore[attr-defined]
-    key = (conn.dialect.name, table.name)
+    key = (dialect_name, table.name)
     stmt = _INSERTS.get(key)
     if stmt is None:
-        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        dialect = postgresql if dialect_name == "postgresql" else sqlite
         stmt = dialect.insert(table).on_conflict_do_nothing().returning(table.c.id)
         _INSERTS[key] = stmt
-    found = conn.execute(stmt, values).scalar()
-    return None if found is None else int(found)
+    found = run_prepared(session, stmt, values).fetchone()
+    return None if found is None else int(found[0])

@@ -13,7 +13,7 @@ from sqlalchemy import select as sql_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from storage.db import insert_or_skip
+from storage.db import insert_or_skip, run_prepared
 from storage.debriefs import write_debrief
 from storage.kinds import AskState, DealStatus, DebriefState
 from storage.models import Deal, DealAsk, DealSource, RitualRun, SeenEvent
@@ -173,12 +173,12 @@ def same_deal(*, session: Session, new: NewDeal, since: datetime) -> Deal | None
 
     Ids are looked for first (almost every announcement is new), and only a match is
     loaded."""
-    conn = session.connection()
     found: int | None = None
     if new.external_id:
-        found = conn.execute(
-            _BY_EXTERNAL_ID, {"team_id": new.team_id, "external_id": new.external_id}
-        ).scalar()
+        row = run_prepared(
+            session, _BY_EXTERNAL_ID, {"team_id": new.team_id, "external_id": new.external_id}
+        ).fetchone()
+        found = None if row is None else row[0]
     if found is None:
         params = {
             "team_id": new.team_id,
@@ -187,9 +187,11 @@ def same_deal(*, session: Session, new: NewDeal, since: datetime) -> Deal | None
             "since": since,
         }
         if new.rep_slack_id:
-            candidates = conn.execute(_REPEATS_BY_REP, {**params, "rep": new.rep_slack_id}).all()
+            candidates = run_prepared(
+                session, _REPEATS_BY_REP, {**params, "rep": new.rep_slack_id}
+            ).fetchall()
         else:
-            candidates = conn.execute(_REPEATS_NO_REP, params).all()
+            candidates = run_prepared(session, _REPEATS_NO_REP, params).fetchall()
         found = next(
             (
                 deal_id

@@ -20,6 +20,7 @@ from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
 from storage import nudges
+from storage.db import run_prepared
 from storage.kinds import (
     DEBRIEF_RITUALS,
     REASON_CATEGORIES,
@@ -201,13 +202,11 @@ _LATEST_OUTCOMES = (
 
 def loss_streak(*, session: Session, team_id: str, rep_slack_id: str, limit: int = 50) -> int:
     """How many of the rep's most recent deals in a row were lost."""
-    outcomes = (
-        session.connection()
-        .execute(_LATEST_OUTCOMES, {"team_id": team_id, "rep": rep_slack_id, "limit": limit})
-        .scalars()
-    )
+    rows = run_prepared(
+        session, _LATEST_OUTCOMES, {"team_id": team_id, "rep": rep_slack_id, "limit": limit}
+    ).fetchall()
     count = 0
-    for outcome in outcomes:
+    for (outcome,) in rows:
         if outcome not in STREAK_OUTCOMES:
             break
         count += 1

@@ -36,7 +36,7 @@ from storage.debriefs import (
     schedule_deal_followups,
     write_debrief,
 )
-from storage.intake_problems import clear_problem
+from storage.intake_problems import clear_problem, has_problems
 from storage.kinds import DebriefState, Kind, Ritual
 from storage.models import Deal, Nudge, RitualRun
 
@@ -156,6 +156,8 @@ def take_in_all(
     in order (so a copy later in the list is a repeat of the first). What a burst of
     CRM deliveries costs is then one BEGIN and one COMMIT, not one each. Any failure
     fails them all, and nothing is written: the caller then takes each in alone."""
+    teams = {a.new.team_id for a in announcements if a.solved_problem}
+    with_problems = {t for t in teams if has_problems(session=session, team_id=t)}
     return [
         take_in(
             session=session,
@@ -164,7 +166,7 @@ def take_in_all(
             ask_other_outcome=False,
             now=a.now,
             follow_ups=follow_ups,
-            solved_problem=a.solved_problem,
+            solved_problem=a.solved_problem if a.new.team_id in with_problems else None,
         )
         for a in announcements
     ]

@@ -9,6 +9,7 @@ from sqlalchemy import Table, bindparam, delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from storage.db import run_prepared
 from storage.models import IntakeProblem
 
 
@@ -46,10 +47,18 @@ _CLEAR = delete(_PROBLEMS).where(
 )
 
 
+_ANY = select(_PROBLEMS.c.id).where(_PROBLEMS.c.team_id == bindparam("team_id")).limit(1)
+
+
 def clear_problem(*, session: Session, team_id: str, key: str) -> None:
-    """The record came in after all: its problem is solved. One statement, built once:
-    the deal intake runs it for every CRM delivery, and almost always deletes nothing."""
-    session.connection().execute(_CLEAR, {"team_id": team_id, "key": key[:200]})
+    """The record came in after all: its problem is solved. One statement, built once."""
+    run_prepared(session, _CLEAR, {"team_id": team_id, "key": key[:200]})
+
+
+def has_problems(*, session: Session, team_id: str) -> bool:
+    """Whether the workspace has any problem kept: almost never, so a burst of CRM
+    deliveries asks this once rather than deleting nothing once per delivery."""
+    return run_prepared(session, _ANY, {"team_id": team_id}).fetchone() is not None
 
 
 def recent_problems(*, session: Session, team_id: str, limit: int = 10) -> list[IntakeProblem]:

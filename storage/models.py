@@ -84,6 +84,9 @@ class Deal(SQLModel, table=True):
         UniqueConstraint("team_id", "source_channel", "source_ts", name="uq_deal_source"),
         UniqueConstraint("team_id", "external_id", name="uq_deal_external"),
         Index("ix_deal_rep", "team_id", "rep_slack_id", "created_at"),
+        # Every announcement looks for the same account's deal (a repeat, another
+        # outcome): without it, that read walks all of the rep's deals of the day.
+        Index("ix_deal_account", "team_id", "account_key", "created_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -11,8 +11,8 @@ from sqlmodel import Session, select
 
 from storage import nudges
 from storage.db import create_db_and_tables, make_engine, unit_of_work
-from storage.deals import NewDeal, add_deal, mark_event_seen
-from storage.models import Nudge
+from storage.deals import NewDeal, add_deal, mark_event_seen, same_deal
+from storage.models import Deal, Nudge
 
 NOW = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
 
@@ -163,3 +163,52 @@ def test_a_worker_whose_claim_was_taken_over_can_neither_post_nor_settle(engine:
             ts="1.0",
             claim_token=worker_b.claim_token,
         )
+
+
+def test_rows_the_prepared_path_writes_read_back_as_the_orms(engine: Engine) -> None:
+    """The intake's inserts and look-ups skip SQLAlchemy's execute (storage/db.py
+    run_prepared): a deal, its JSON payload, its amount and its UTC times must come back
+    as the ORM writes them, and be found by the ORM's own queries."""
+    with unit_of_work(engine) as s:
+        by_orm = Nudge(
+            team_id="T1",
+            user_slack_id="U1",
+            kind="k",
+            payload={"deal_id": 7, "note": "é"},
+            due_at=NOW,
+            idempotency_key="orm",
+            created_at=NOW,
+            updated_at=NOW,
+        )
+        s.add(by_orm)
+        s.flush()
+        prepared_id = nudges.schedule_id(
+            session=s,
+            team_id="T1",
+            user_slack_id="U1",
+            kind="k",
+            due_at=NOW,
+            idempotency_key="prepared",
+            payload={"deal_id": 7, "note": "é"},
+            now=NOW,
+        )
+        deal_id = add_deal(
+            session=s, new=_deal(amount=Decimal("12345.67"), currency="EUR"), now=NOW
+        )
+        again = add_deal(session=s, new=_deal(), now=NOW)
+    assert again is None, "the unique constraint decided the copy"
+    with unit_of_work(engine, immediate=False) as s:
+        orm_row = s.get(Nudge, by_orm.id)
+        prepared = s.get(Nudge, prepared_id)
+        assert orm_row is not None and prepared is not None
+        for field in ("payload", "due_at", "created_at", "state", "attempts"):
+            assert getattr(prepared, field) == getattr(orm_row, field), field
+        assert prepared.due_at is not None and prepared.due_at.tzinfo is not None
+        due = s.exec(select(Nudge).where(Nudge.due_at <= NOW)).all()
+        assert {n.idempotency_key for n in due} == {"orm", "prepared"}
+        deal = s.get(Deal, deal_id)
+        assert deal is not None
+        assert deal.amount == Decimal("12345.67") and deal.created_at == NOW
+        found = same_deal(session=s, new=_deal(source_ts="2.2"), since=NOW - timedelta(hours=1))
+        assert found is not None and found.id == deal_id
+        assert same_deal(session=s, new=_deal(source_ts="2.2"), since=NOW + timedelta(1)) is None
