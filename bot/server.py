@@ -53,6 +53,9 @@ OAUTH_PATHS = frozenset({"/slack/install", "/slack/oauth_redirect"})
 
 # A CRM (and Slack, for the workflow step) gives up on an answer after about 3 s.
 CRM_ANSWER_SECONDS = 2.5
+_CRM_SIGNED_HEADERS = frozenset(
+    h.encode("latin-1") for h in (crm_signing.TIMESTAMP_HEADER, crm_signing.SIGNATURE_HEADER)
+)
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -98,6 +101,7 @@ class SlackASGI:
         self.rt = rt
         self.app = app
         self.refusals = RefusalLog()
+        self._counted: dict[tuple[str, int], tuple[Any, Any]] = {}
         mode = dispatcher if run_dispatcher else "off"
         self.dispatcher = Dispatcher(rt) if mode == "inline" else None
         self.dispatcher_process = DispatcherProcess() if mode == "process" else None
@@ -157,9 +161,13 @@ class SlackASGI:
         self._count(kind, response.status, started)
 
     def _count(self, kind: str, status: int, started: float) -> None:
-        metrics = self.rt.metrics
-        metrics.requests.labels(kind, str(status)).inc()
-        metrics.ack_seconds.labels(kind).observe(time.perf_counter() - started)
+        counted = self._counted.get((kind, status))
+        if counted is None:  # each label set looked up once: it runs for every request
+            metrics = self.rt.metrics
+            counted = metrics.requests.labels(kind, str(status)), metrics.ack_seconds.labels(kind)
+            self._counted[(kind, status)] = counted
+        counted[0].inc()
+        counted[1].observe(time.perf_counter() - started)
 
     async def _metrics(self, send: Send) -> None:
         # Off the loop: the scrape reads the nudge table.
@@ -200,8 +208,11 @@ class SlackASGI:
             return
         try:
             raw = await _read_body(scope, receive)
+            # Only the signature's two (ASGI header names are lower-case already).
             headers = {
-                k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]
+                k.decode("latin-1"): v.decode("latin-1")
+                for k, v in scope["headers"]
+                if k in _CRM_SIGNED_HEADERS
             }
             verify_signature(
                 self._crm_secret(team),
@@ -226,7 +237,8 @@ class SlackASGI:
         # half-taken, and the CRM's retry then finds it.
         task = self.rt.spawn(handler(payload, team), name="crm-webhook")
         try:
-            status, body = await asyncio.wait_for(asyncio.shield(task), CRM_ANSWER_SECONDS)
+            async with asyncio.timeout(CRM_ANSWER_SECONDS):
+                status, body = await asyncio.shield(task)
         except TimeoutError:
             status, body = 202, {"ok": True, "status": "accepted", "note": "still working"}
         except Exception:  # noqa: BLE001 - the sender gets a 500 and retries; logged by spawn

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Executable, Insert, Table, event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -111,6 +111,22 @@ def _ready(stmt: Executable, dialect: Dialect, keys: tuple[str, ...]) -> _Ready 
     return _Ready(compiled.string, bool(compiled.positional), params, fixed)
 
 
+_HELD = "run_prepared.connection"
+
+
+def _held(session: Session) -> tuple[Connection, Any]:
+    """The session's connection in its current transaction, and the driver's under it:
+    asked of the session once per transaction (its look-up costs more than the
+    statements here), again after a commit, which may hand back another connection."""
+    transaction = session.get_transaction()
+    held = session.info.get(_HELD)
+    if transaction is None or held is None or held[0] is not transaction:
+        conn = session.connection()
+        held = (session.get_transaction(), conn, conn.connection.driver_connection)
+        session.info[_HELD] = held
+    return held[1], held[2]
+
+
 def run_prepared(session: Session, stmt: Executable, values: dict[str, Any]) -> Any:
     """Run a statement built once at import (an insert, a look-up by key) on the unit of
     work's own driver connection and return the driver's cursor, to fetch from.
@@ -121,8 +137,9 @@ def run_prepared(session: Session, stmt: Executable, values: dict[str, Any]) -> 
     SQL text and the bind processors are SQLAlchemy's own, compiled once per dialect, so
     what is stored is what the ORM would store. Statements that render per call (IN
     lists) take SQLAlchemy's path. Statement events (before_cursor_execute) do not see
-    these."""
-    conn = session.connection()
+    these. Pending ORM changes are flushed first, as the ORM's own queries do."""
+    session.flush()
+    conn, driver = _held(session)
     dialect = conn.dialect
     keys = tuple(values) if isinstance(stmt, Insert) else ()
     cache_key = (stmt, dialect.name, keys)
@@ -133,7 +150,7 @@ def run_prepared(session: Session, stmt: Executable, values: dict[str, Any]) -> 
     if ready is None:
         return conn.execute(stmt, values).cursor
     merged = {**ready.fixed, **values} if ready.fixed else values
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    cursor = driver.cursor()
     if ready.positional:
         args: Any = [
             merged[name] if proc is None else proc(merged[name]) for name, proc in ready.params
@@ -157,7 +174,6 @@ def insert_or_skip(session: Session, model: type[SQLModel], values: dict[str, An
     taken in, its nudges) write with. Give every column that has no server default:
     the models' Python defaults do not apply here. Pending ORM changes are flushed first,
     so rows added before (a run the nudge points at) are there."""
-    session.flush()
     dialect_name = session.get_bind().dialect.name
     table: Table = model.__table__  # type: ignore[attr-defined]
     key = (dialect_name, table.name)

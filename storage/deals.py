@@ -38,8 +38,11 @@ _SEPARATORS = re.compile(r"[^0-9a-z]+")
 def account_key(name: str) -> str:
     """How two spellings of one account compare: no case, accents, punctuation or
     trailing legal form ("Société Générale S.A." == "societe generale")."""
-    text = unicodedata.normalize("NFKD", name or "")
-    text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
+    text = name or ""
+    if not text.isascii():  # most names: nothing to decompose (it runs twice per deal)
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = text.lower()
     text = text.replace("&", " and ").replace("+", " and ")
     words = _SEPARATORS.sub(" ", _DROPPED.sub("", text)).split()
     if words and words[0] == "the" and len(words) > 1:

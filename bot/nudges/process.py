@@ -69,6 +69,7 @@ class DispatcherProcess:
         self._proc: asyncio.subprocess.Process | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        self._wake_soon = False
 
     @property
     def pid(self) -> int | None:
@@ -83,7 +84,15 @@ class DispatcherProcess:
     def wake(self) -> None:
         """Tell the child a nudge is due now (a byte on its standard input), so it drains
         at once instead of at its next tick. Never blocks: while an earlier byte is still
-        unread, the child will drain anyway and nothing more is written."""
+        unread, the child will drain anyway and nothing more is written. The deals of one
+        intake batch are answered together: their wake-ups make one byte, written once
+        the loop comes round (one system call, and one drain in the child, not one each)."""
+        if not self._wake_soon:
+            self._wake_soon = True
+            asyncio.get_running_loop().call_soon(self._write_wake)
+
+    def _write_wake(self) -> None:
+        self._wake_soon = False
         proc = self._proc
         stdin = proc.stdin if proc is not None and proc.returncode is None else None
         if stdin is None or stdin.is_closing():
