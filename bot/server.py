@@ -44,7 +44,7 @@ from bot.nudges.dispatcher import Dispatcher
 from bot.nudges.process import DispatcherProcess
 from bot.runtime import Runtime, close_http_session, share_http_session
 from bot.slack.identity import identify
-from storage import schema
+from storage import checkpoints, schema
 
 log = logging.getLogger(__name__)
 
@@ -290,6 +290,8 @@ class SlackASGI:
         await identify(self.rt)
         if self.dispatcher is not None:
             self.dispatcher.start()
+        if (checkpointer := checkpoints.checkpointer_of(self.rt.engine)) is not None:
+            checkpointer.start()
         self.started.set()
 
     def listening(self) -> None:
@@ -306,6 +308,8 @@ class SlackASGI:
             await self.dispatcher_process.stopped()
         await self.rt.background.drain(timeout=20)
         await close_http_session(self.rt.client)
+        if (checkpointer := checkpoints.checkpointer_of(self.rt.engine)) is not None:
+            await asyncio.to_thread(checkpointer.stop)
 
     async def _healthz(self, send: Send) -> None:
         """Live: the process answers and its database does."""

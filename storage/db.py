@@ -17,12 +17,19 @@ from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel, create_engine
 
-from storage import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from storage import (
+    checkpoints,
+    models,  # noqa: F401  (registers the tables on SQLModel.metadata)
+)
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, background_checkpoints: bool = False) -> Engine:
+    """`background_checkpoints`: a SQLite file's commits never copy the write-ahead log
+    back into the database; a thread does (storage/checkpoints.py), which the HTTP server
+    starts and stops. Ignored for PostgreSQL and in-memory SQLite."""
     if url.startswith("sqlite"):
         in_memory = url in ("sqlite://", "sqlite:///:memory:")
+        in_background = background_checkpoints and not in_memory
         kwargs: dict[str, Any] = {
             # Listeners run DB work in worker threads; SQLite's default forbids that.
             "connect_args": {"check_same_thread": False, "timeout": 30},
@@ -42,6 +49,8 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
+            if in_background:
+                cur.execute("PRAGMA wal_autocheckpoint=0")
             cur.close()
 
         @event.listens_for(engine, "begin")
@@ -49,6 +58,8 @@ def make_engine(url: str) -> Engine:
             mode = conn.get_execution_options().get("sqlite_begin", "")
             conn.exec_driver_sql(f"BEGIN {mode}".strip())
 
+        if in_background and engine.url.database:
+            checkpoints.register(engine, engine.url.database)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from storage import nudges
+from storage import checkpoints, nudges
 from storage.db import create_db_and_tables, make_engine, unit_of_work
 from storage.deals import NewDeal, add_deal, mark_event_seen, same_deal
 from storage.models import Deal, Nudge
@@ -212,3 +213,49 @@ def test_rows_the_prepared_path_writes_read_back_as_the_orms(engine: Engine) -> 
         found = same_deal(session=s, new=_deal(source_ts="2.2"), since=NOW - timedelta(hours=1))
         assert found is not None and found.id == deal_id
         assert same_deal(session=s, new=_deal(source_ts="2.2"), since=NOW + timedelta(1)) is None
+
+
+def _write_deals(eng: Engine, n: int) -> None:
+    with unit_of_work(eng) as s:
+        for i in range(n):
+            add_deal(session=s, new=_deal(source_ts=f"9.{i}", account=f"Account {i}"), now=NOW)
+
+
+def test_the_http_servers_engine_leaves_checkpoints_to_its_thread(tmp_path: Path) -> None:
+    """`run --http` makes its engine with background_checkpoints: no commit copies the
+    log back (wal_autocheckpoint 0), the checkpointer thread does, and does it once
+    more as it stops. Other engines keep SQLite's default."""
+    path = tmp_path / "bg.db"
+    eng = make_engine(f"sqlite:///{path}", background_checkpoints=True)
+    plain = make_engine(f"sqlite:///{tmp_path / 'plain.db'}")
+    try:
+        create_db_and_tables(eng)
+        with eng.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+        with plain.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
+        assert checkpoints.checkpointer_of(plain) is None
+        checkpointer = checkpoints.checkpointer_of(eng)
+        assert checkpointer is not None
+        checkpointer.checkpoint_once()
+        before = path.stat().st_size
+        _write_deals(eng, 300)
+        assert path.stat().st_size == before, "the commits copied nothing back"
+        checkpointer.every = 3600.0  # only the last checkpoint, on stop, runs here
+        checkpointer.start()
+        checkpointer.stop()
+        assert path.stat().st_size > before, "stopping copied the log back"
+        busy, logged, copied = checkpointer.checkpoint_once()
+        assert (busy, copied) == (0, logged)
+    finally:
+        eng.dispose()
+        plain.dispose()
+
+
+def test_in_memory_and_postgresql_engines_have_no_checkpointer(db_url: str) -> None:
+    for url in ("sqlite://", db_url if db_url.startswith("postgresql") else None):
+        if url is None:
+            continue
+        eng = make_engine(url, background_checkpoints=True)
+        assert checkpoints.checkpointer_of(eng) is None
+        eng.dispose()
